@@ -1,0 +1,47 @@
+{#-
+    Row accounting helpers shared by the staging models. Every raw row ends up exactly one of:
+    an exact duplicate (an identical earlier row exists), quarantined (quarantine_reason set),
+    or clean.
+-#}
+
+{#- The contract columns of a raw source, in file order, from the sources YAML. -#}
+{% macro raw_contract_columns(table_name) %}
+    {%- if not execute -%}
+        {{- return(['_raw_row_number']) -}}  {#- the graph is only filled at execution -#}
+    {%- endif -%}
+    {%- set loader_columns = ['_raw_row_number', '_source_file', '_loaded_at'] -%}
+    {%- set node = graph.sources['source.' ~ project_name ~ '.raw.' ~ table_name] -%}
+    {%- set names = [] -%}
+    {%- for column in node.columns.values() if column.name not in loader_columns -%}
+        {%- do names.append(column.name) -%}
+    {%- endfor -%}
+    {{- return(names) -}}
+{% endmacro %}
+
+{#- True for every copy of a raw row after the first (all contract columns identical). -#}
+{% macro exact_duplicate_flag(table_name) -%}
+    row_number() over (
+        partition by {{ raw_contract_columns(table_name) | join(', ') }}
+        order by _raw_row_number
+    ) > 1
+{%- endmacro %}
+
+{#-
+    The final staging reason: duplicates carry none (they are counted, not quarantined), row
+    issues come first, and among rows without issues a key shared by different contents is a
+    conflict (every version is quarantined: we cannot tell which one is right).
+-#}
+{% macro staging_quarantine_reason(key_columns) -%}
+    case
+        when is_exact_duplicate then null
+        when row_issue is not null then row_issue
+        when sum(case when row_issue is null and not is_exact_duplicate then 1 else 0 end)
+            over (partition by {{ key_columns | join(', ') }}) > 1
+            then 'conflicting_duplicate_key'
+    end
+{%- endmacro %}
+
+{#- A row that is neither a duplicate nor quarantined. -#}
+{% macro is_clean_row() -%}
+    (quarantine_reason is null and not is_exact_duplicate)
+{%- endmacro %}

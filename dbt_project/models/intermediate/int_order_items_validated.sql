@@ -1,0 +1,37 @@
+with
+
+order_items as (
+    select * from {{ ref('stg_raw__order_items') }}
+),
+
+known_orders as (
+    select order_id from {{ ref('int_orders_validated') }}
+    where {{ is_clean_row() }}
+),
+
+known_products as (
+    select sku_id from {{ ref('stg_raw__products') }}
+    where {{ is_clean_row() }}
+),
+
+validated as (
+    select
+        {{ star(
+            ref('stg_raw__order_items'),
+            except=['quarantine_reason'],
+            relation_alias='order_items',
+        ) }},
+        case
+            when order_items.is_exact_duplicate then null
+            when order_items.quarantine_reason is not null then order_items.quarantine_reason
+            when known_orders.order_id is null then 'unknown_order'
+            when known_products.sku_id is null then 'unknown_sku'
+        end as quarantine_reason
+    from order_items
+    left join known_orders
+        on order_items.order_id = known_orders.order_id
+    left join known_products
+        on order_items.sku_id = known_products.sku_id
+)
+
+select * from validated

@@ -1,0 +1,71 @@
+with
+
+friend_events as (
+    select * from {{ ref('int_friend_events_validated') }}
+    where {{ is_clean_row() }}
+        and event_at < {{ as_of_end() }}
+),
+
+-- A friendship is one (customer, staff) pair. Events are read in time order per pair; an add
+-- to an existing friendship, or a delete of one that does not exist, changes nothing.
+sequenced as (
+    select
+        *,
+        lag(event_type) over (
+            partition by customer_id, staff_id
+            order by event_at, event_id
+        ) as previous_event_type
+    from friend_events
+),
+
+effects as (
+    select
+        *,
+        case
+            when event_type = 'add' and coalesce(previous_event_type, 'none') <> 'add' then 1
+            when event_type <> 'add' and previous_event_type = 'add' then -1
+            else 0
+        end as friend_delta
+    from sequenced
+),
+
+numbered as (
+    select
+        *,
+        sum(case when friend_delta = 1 then 1 else 0 end) over (
+            partition by customer_id, staff_id
+            order by event_at, event_id
+            rows between unbounded preceding and current row
+        ) as friendship_number
+    from effects
+),
+
+-- A deletion is credited to the channel that brought the friendship it ends.
+attributed as (
+    select
+        *,
+        max(case when friend_delta = 1 then channel_code end) over (
+            partition by customer_id, staff_id, friendship_number
+        ) as acquisition_channel_code
+    from numbered
+),
+
+final as (
+    select
+        event_id,
+        customer_id,
+        staff_id,
+        event_type,
+        event_at,
+        cast(event_at as date) as event_on,
+        channel_code,
+        channel_name,
+        acquisition_channel_code,
+        friendship_number,
+        friend_delta,
+        event_type = 'add' as is_friend_after_event,
+        {{ as_of_date() }} as as_of_date
+    from attributed
+)
+
+select * from final

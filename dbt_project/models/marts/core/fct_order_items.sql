@@ -1,0 +1,48 @@
+with
+
+order_items as (
+    select * from {{ ref('int_order_items_validated') }}
+    where {{ is_clean_row() }}
+),
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+products as (
+    select * from {{ ref('stg_raw__products') }}
+    where {{ is_clean_row() }}
+),
+
+final as (
+    select
+        order_items.order_id,
+        order_items.line_number,
+        orders.customer_id,
+        order_items.sku_id,
+        products.category,
+
+        -- the order's point-in-time state, so item analyses need no join
+        orders.ordered_at,
+        orders.ordered_on,
+        orders.order_status,
+        orders.is_paid,
+        orders.is_refunded,
+        orders.is_cancelled,
+        orders.is_paid and not orders.is_refunded and not orders.is_cancelled
+            as is_net_paid,
+
+        -- quantities and amounts
+        order_items.quantity,
+        order_items.unit_price_cny,
+        order_items.line_amount_cny,
+
+        orders.as_of_date
+    from order_items
+    inner join orders
+        on order_items.order_id = orders.order_id
+    inner join products
+        on order_items.sku_id = products.sku_id
+)
+
+select * from final

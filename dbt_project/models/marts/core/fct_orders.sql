@@ -1,0 +1,127 @@
+with
+
+orders as (
+    select * from {{ ref('int_orders_validated') }}
+    where {{ is_clean_row() }}
+        and ordered_at < {{ as_of_end() }}
+),
+
+order_lines as (
+    select
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as item_quantity
+    from {{ ref('int_order_items_validated') }}
+    where {{ is_clean_row() }}
+    group by order_id
+),
+
+-- The contract: a current status whose own timestamp is empty happened at order_ts.
+recorded as (
+    select
+        *,
+        coalesce(paid_at, case when current_status = 'paid' then ordered_at end)
+            as paid_recorded_at,
+        coalesce(confirmed_at, case when current_status = 'confirmed' then ordered_at end)
+            as confirmed_recorded_at,
+        coalesce(cancelled_at, case when current_status = 'cancelled' then ordered_at end)
+            as cancelled_recorded_at,
+        coalesce(refunded_at, case when current_status = 'refunded' then ordered_at end)
+            as refunded_recorded_at
+    from orders
+),
+
+-- Confirmation and refund imply payment: without a payment time, the order counts as paid
+-- at the earlier of the two.
+implied as (
+    select
+        *,
+        coalesce(paid_recorded_at, least(confirmed_recorded_at, refunded_recorded_at))
+            as paid_effective_at
+    from recorded
+),
+
+-- Point in time: a status change after the as-of day has not happened yet.
+as_of as (
+    select
+        *,
+        case when paid_effective_at < {{ as_of_end() }} then paid_effective_at end
+            as paid_as_of_at,
+        case when confirmed_recorded_at < {{ as_of_end() }} then confirmed_recorded_at end
+            as confirmed_as_of_at,
+        case when cancelled_recorded_at < {{ as_of_end() }} then cancelled_recorded_at end
+            as cancelled_as_of_at,
+        case when refunded_recorded_at < {{ as_of_end() }} then refunded_recorded_at end
+            as refunded_as_of_at
+    from implied
+),
+
+-- The latest status change on or before the as-of day wins; on equal timestamps the later
+-- step of the lifecycle wins (refunded > cancelled > confirmed > paid > created).
+statused as (
+    select
+        *,
+        case
+            when refunded_as_of_at is not null
+                and refunded_as_of_at >= coalesce(cancelled_as_of_at, refunded_as_of_at)
+                and refunded_as_of_at >= coalesce(confirmed_as_of_at, refunded_as_of_at)
+                and refunded_as_of_at >= coalesce(paid_as_of_at, refunded_as_of_at)
+                then 'refunded'
+            when cancelled_as_of_at is not null
+                and cancelled_as_of_at >= coalesce(confirmed_as_of_at, cancelled_as_of_at)
+                and cancelled_as_of_at >= coalesce(paid_as_of_at, cancelled_as_of_at)
+                then 'cancelled'
+            when confirmed_as_of_at is not null
+                and confirmed_as_of_at >= coalesce(paid_as_of_at, confirmed_as_of_at)
+                then 'confirmed'
+            when paid_as_of_at is not null then 'paid'
+            else 'created'
+        end as order_status
+    from as_of
+),
+
+final as (
+    select
+        statused.order_id,
+        statused.customer_id,
+
+        -- when and where
+        statused.ordered_at,
+        cast(statused.ordered_at as date) as ordered_on,
+        statused.sales_channel,
+        statused.ship_province,
+
+        -- status as of the as-of date
+        statused.order_status,
+        statused.paid_as_of_at as paid_at,
+        statused.confirmed_as_of_at as confirmed_at,
+        statused.cancelled_as_of_at as cancelled_at,
+        statused.refunded_as_of_at as refunded_at,
+        statused.paid_as_of_at is not null as is_paid,
+        statused.confirmed_as_of_at is not null as is_confirmed,
+        statused.cancelled_as_of_at is not null as is_cancelled,
+        statused.refunded_as_of_at is not null as is_refunded,
+
+        -- amounts
+        statused.total_amount_cny,
+        coalesce(statused.discount_amount_cny, 0) as discount_amount_cny,
+        coalesce(statused.discount_amount_cny, 0) > 0 as has_discount,
+        case
+            when statused.paid_as_of_at is not null
+                and statused.refunded_as_of_at is null
+                and statused.cancelled_as_of_at is null
+                then statused.total_amount_cny
+            else 0
+        end as net_paid_amount_cny,
+
+        -- lines
+        coalesce(order_lines.line_count, 0) as line_count,
+        coalesce(order_lines.item_quantity, 0) as item_quantity,
+
+        {{ as_of_date() }} as as_of_date
+    from statused
+    left join order_lines
+        on statused.order_id = order_lines.order_id
+)
+
+select * from final

@@ -1,0 +1,24 @@
+with
+
+interactions as (
+    select * from {{ ref('int_interactions_validated') }}
+),
+
+final as (
+    select
+        _raw_row_number,
+        _source_file,
+        quarantine_reason,
+        interaction_id,
+        customer_id,
+        staff_id,
+        raw_interaction_ts as interaction_ts,
+        raw_interaction_type as interaction_type,
+        content_id,
+        topic,
+        raw_duration_s as duration_s
+    from interactions
+    where quarantine_reason is not null
+)
+
+select * from final

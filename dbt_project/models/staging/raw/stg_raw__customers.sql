@@ -1,0 +1,95 @@
+with
+
+source as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+deduplicated as (
+    select
+        *,
+        {{ exact_duplicate_flag('customers') }} as is_exact_duplicate
+    from source
+),
+
+typed as (
+    select
+        _raw_row_number,
+        _source_file,
+        is_exact_duplicate,
+
+        -- ids
+        {{ clean_text('customer_id') }} as customer_id,
+
+        -- attributes
+        upper({{ clean_text('gender') }}) as parsed_gender,
+        {{ parse_date('birthday') }} as parsed_birth_date,
+        {{ clean_text('province') }} as province,
+        {{ clean_text('city') }} as city,
+        {{ clean_text('member_level') }} as member_level,
+        {{ parse_timestamp('registered_at') }} as parsed_registered_at,
+        {{ clean_text('identity') }} as identity,
+        {{ clean_text('skin_type') }} as skin_type,
+
+        -- raw text of the typed columns, kept for the quarantine
+        gender as raw_gender,
+        birthday as raw_birthday,
+        registered_at as raw_registered_at
+    from deduplicated
+),
+
+-- A bad optional attribute does not cost the customer (and with it all their orders): the
+-- value is set to null and named in invalid_fields.
+attributes_checked as (
+    select
+        *,
+        coalesce(parsed_gender not in ('M', 'F', 'U'), false) as is_invalid_gender,
+        coalesce(
+            {{ is_unparsable('raw_birthday', 'parsed_birth_date') }}
+            or parsed_birth_date > cast({{ run_started_at_local() }} as date),
+            false
+        ) as is_invalid_birthday,
+        coalesce(
+            {{ is_unparsable('raw_registered_at', 'parsed_registered_at') }}
+            or parsed_registered_at > {{ run_started_at_local() }},
+            false
+        ) as is_invalid_registered_at
+    from typed
+),
+
+checked as (
+    select
+        _raw_row_number,
+        _source_file,
+        is_exact_duplicate,
+        customer_id,
+        case when not is_invalid_gender then parsed_gender end as gender,
+        case when not is_invalid_birthday then parsed_birth_date end as birth_date,
+        province,
+        city,
+        member_level,
+        case when not is_invalid_registered_at then parsed_registered_at end as registered_at,
+        identity,
+        skin_type,
+        nullif(concat_ws(
+            ',',
+            case when is_invalid_gender then 'gender' end,
+            case when is_invalid_birthday then 'birthday' end,
+            case when is_invalid_registered_at then 'registered_at' end
+        ), '') as invalid_fields,
+        raw_gender,
+        raw_birthday,
+        raw_registered_at,
+        case
+            when customer_id is null then 'missing_customer_id'
+        end as row_issue
+    from attributes_checked
+),
+
+final as (
+    select
+        *,
+        {{ staging_quarantine_reason(['customer_id']) }} as quarantine_reason
+    from checked
+)
+
+select * from final

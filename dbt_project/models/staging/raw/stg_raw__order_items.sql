@@ -1,0 +1,67 @@
+with
+
+source as (
+    select * from {{ source('raw', 'order_items') }}
+),
+
+deduplicated as (
+    select
+        *,
+        {{ exact_duplicate_flag('order_items') }} as is_exact_duplicate
+    from source
+),
+
+typed as (
+    select
+        _raw_row_number,
+        _source_file,
+        is_exact_duplicate,
+
+        -- ids
+        {{ clean_text('order_id') }} as order_id,
+        {{ parse_integer('line_no') }} as line_number,
+        {{ clean_text('sku_id') }} as sku_id,
+
+        -- quantities and amounts
+        {{ parse_integer('quantity') }} as quantity,
+        {{ parse_amount('unit_price') }} as unit_price_cny,
+        {{ parse_amount('line_amount') }} as line_amount_cny,
+
+        -- raw text of the typed columns, kept for the quarantine
+        line_no as raw_line_no,
+        quantity as raw_quantity,
+        unit_price as raw_unit_price,
+        line_amount as raw_line_amount
+    from deduplicated
+),
+
+checked as (
+    select
+        *,
+        case
+            when order_id is null then 'missing_order_id'
+            when {{ clean_text('raw_line_no') }} is null then 'missing_line_no'
+            when sku_id is null then 'missing_sku_id'
+            when {{ clean_text('raw_quantity') }} is null then 'missing_quantity'
+            when {{ clean_text('raw_line_amount') }} is null then 'missing_line_amount'
+            when {{ is_unparsable('raw_line_no', 'line_number') }} then 'invalid_line_no'
+            when {{ is_unparsable('raw_quantity', 'quantity') }} then 'invalid_quantity'
+            when {{ is_unparsable('raw_unit_price', 'unit_price_cny') }}
+                then 'invalid_unit_price'
+            when {{ is_unparsable('raw_line_amount', 'line_amount_cny') }}
+                then 'invalid_line_amount'
+            when quantity <= 0 then 'non_positive_quantity'
+            when unit_price_cny < 0 then 'negative_unit_price'
+            when line_amount_cny < 0 then 'negative_line_amount'
+        end as row_issue
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ staging_quarantine_reason(['order_id', 'line_number']) }} as quarantine_reason
+    from checked
+)
+
+select * from final

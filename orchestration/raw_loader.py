@@ -1,0 +1,184 @@
+"""Load the raw files of one night into the warehouse's `raw` schema, verbatim and as text.
+
+Every value arrives as text so that nothing is lost or coerced before staging validates it;
+each row gets its 1-based position in the file (`_raw_row_number`), the file name and the load
+time. Files are streamed in batches, so a large file never has to fit in memory. All sources
+load in one transaction: a bad file leaves the previous night's raw tables untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from orchestration.raw_contract import SourceContract, load_contract
+
+RAW_SCHEMA = "raw"
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+CSV_BLOCK_BYTES = 16 << 20
+
+
+class RawDataError(Exception):
+    """A raw file breaks the contract in a way no row-level quarantine can absorb."""
+
+
+@dataclass(frozen=True)
+class RawLoadResult:
+    source: str
+    path: Path
+    rows: int
+    absent_optional_columns: tuple[str, ...] = field(default=())
+    ignored_columns: tuple[str, ...] = field(default=())
+
+
+def find_raw_file(raw_dir: Path, source: str) -> Path:
+    candidates = [raw_dir / f"{source}{suffix}" for suffix in SUPPORTED_SUFFIXES]
+    present = [path for path in candidates if path.is_file()]
+    if not present:
+        expected = " or ".join(str(path) for path in candidates)
+        raise RawDataError(f"raw file for source '{source}' is missing: expected {expected}")
+    if len(present) > 1:
+        raise RawDataError(
+            f"source '{source}' has both {present[0]} and {present[1]}: keep exactly one"
+        )
+    return present[0]
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names as the file declares them."""
+    try:
+        if path.suffix == ".parquet":
+            return list(pq.read_schema(path).names)
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
+        raise RawDataError(f"{path}: cannot be read: {error}") from error
+    if header is None:
+        raise RawDataError(f"{path}: the file is empty; a header row is required")
+    return [name.strip() for name in header]
+
+
+def _text_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The file's contract columns as text, in file order."""
+    if path.suffix == ".parquet":
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(columns=columns, batch_size=256_000):
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(name).cast(pa.string()) for name in columns], names=columns
+            )
+        return
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding="utf8"),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in columns},
+            include_columns=columns,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _numbered_batches(
+    path: Path, contract: SourceContract, present: list[str], loaded_at: datetime
+) -> Iterator[pa.RecordBatch]:
+    next_row_number = 1
+    file_name = path.name
+    for batch in _text_batches(path, present):
+        count = batch.num_rows
+        arrays = [
+            batch.column(present.index(name))
+            if name in present
+            else pa.nulls(count, type=pa.string())
+            for name in contract.columns
+        ]
+        arrays += [
+            pa.array(range(next_row_number, next_row_number + count), type=pa.int64()),
+            pa.array([file_name] * count, type=pa.string()),
+            pa.array([loaded_at] * count, type=pa.timestamp("us")),
+        ]
+        next_row_number += count
+        yield pa.RecordBatch.from_arrays(
+            arrays, names=[*contract.columns, "_raw_row_number", "_source_file", "_loaded_at"]
+        )
+
+
+def _schema(contract: SourceContract) -> pa.Schema:
+    return pa.schema(
+        [(name, pa.string()) for name in contract.columns]
+        + [
+            ("_raw_row_number", pa.int64()),
+            ("_source_file", pa.string()),
+            ("_loaded_at", pa.timestamp("us")),
+        ]
+    )
+
+
+def load_raw_source(
+    connection: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    contract: SourceContract,
+    loaded_at: datetime,
+) -> RawLoadResult:
+    path = find_raw_file(raw_dir, contract.name)
+    header = read_header(path)
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise RawDataError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+    missing = sorted(contract.required - set(header))
+    if missing:
+        raise RawDataError(
+            f"{path}: required column(s) missing: {', '.join(missing)} "
+            f"(the file has: {', '.join(header) or 'no columns'})"
+        )
+    present = [name for name in contract.columns if name in header]
+    stream = pa.RecordBatchReader.from_batches(
+        _schema(contract), _numbered_batches(path, contract, present, loaded_at)
+    )
+    table = f"{RAW_SCHEMA}.{contract.name}"
+    try:
+        connection.register("raw_file_stream", stream)
+        connection.execute(f"create or replace table {table} as select * from raw_file_stream")
+    except (duckdb.Error, pa.ArrowException) as error:
+        raise RawDataError(f"{path}: cannot be read: {error}") from error
+    finally:
+        connection.unregister("raw_file_stream")
+    ((rows,),) = connection.execute(f"select count(*) from {table}").fetchall()
+    return RawLoadResult(
+        source=contract.name,
+        path=path,
+        rows=rows,
+        absent_optional_columns=tuple(n for n in contract.columns if n not in header),
+        ignored_columns=tuple(n for n in header if n not in contract.columns),
+    )
+
+
+def load_raw_sources(
+    raw_dir: Path, warehouse_path: Path, loaded_at: datetime
+) -> dict[str, RawLoadResult]:
+    """Load every source of the contract; all or nothing."""
+    if not raw_dir.is_dir():
+        raise RawDataError(f"raw directory {raw_dir} does not exist")
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    results: dict[str, RawLoadResult] = {}
+    with duckdb.connect(str(warehouse_path)) as connection:
+        connection.execute(f"create schema if not exists {RAW_SCHEMA}")
+        connection.execute("begin transaction")
+        try:
+            for contract in load_contract().values():
+                results[contract.name] = load_raw_source(connection, raw_dir, contract, loaded_at)
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        connection.execute("commit")
+    return results
