@@ -57,7 +57,7 @@ friendship_states as (
 friend_statuses as (
     select
         customer_id,
-        sum(case when is_friend_after_event then 1 else 0 end) as current_friend_staff_count,
+        count(case when is_friend_after_event then 1 end) as current_friend_staff_count,
         max(case when not is_friend_after_event then event_at end) as last_deleted_at,
         max(case when event_type = 'delete_by_customer' then event_at end)
             as last_deleted_by_customer_at,

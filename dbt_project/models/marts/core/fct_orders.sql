@@ -10,7 +10,7 @@ order_lines as (
     select
         order_id,
         count(*) as line_count,
-        sum(quantity) as item_quantity
+        cast(sum(quantity) as bigint) as item_quantity
     from {{ ref('int_order_items_validated') }}
     where {{ is_clean_row() }}
     group by order_id
