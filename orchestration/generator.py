@@ -1,0 +1,1536 @@
+"""Deterministic, vectorised generator of realistic raw data for the scrm warehouse.
+
+The model, per customer (processed in fixed chunks of customers, each with its own seeded RNG):
+
+* A latent segment drives everything: prospect (never orders), light (1-3 orders), loyal and
+  heavy (团长 / resellers with many concurrent buying habits). Engagement is heavy-tailed and
+  correlated with the segment, so averages are dominated by a small tail.
+* Registrations grow over the span; most customers add a staff member on WeCom around
+  registration (some never do), a few delete and re-add, engaged ones add several staff.
+* Orders are "habits": a (customer, category) stream that repeats at the category's consumption
+  cycle (face mask 30 days, formula 15, ...) until the customer churns; durable goods rarely
+  repeat. Each order has 1..n lines, a discount on ~40% of orders, and a status timeline
+  (created -> paid -> confirmed, created -> cancelled, paid -> refunded) cut at the export time.
+* Interactions happen in bursts of a few days, only while the customer is a friend.
+* Optionally a documented set of contract-violating rows is injected (see BAD_KINDS).
+
+All values are written as text, timestamps as local Asia/Shanghai time without offset, except
+~5% of rows which carry an explicit offset (+08:00 or the same instant in +00:00).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from orchestration.raw_contract import load_contract
+
+# Fixed so that output never depends on anything but the arguments: changing it changes data.
+CHUNK_SIZE = 50_000
+# Rows per CSV serialisation slice: keeps each joined Arrow string buffer far below 2 GiB.
+CSV_SLICE = 500_000
+
+DAY = 86_400
+TZ_S = 8 * 3600  # Asia/Shanghai has no DST
+I64 = np.int64
+
+SOURCES = ("customers", "products", "orders", "order_items", "friend_events", "interactions")
+
+# ---------------------------------------------------------------------------------------------
+# Reference data
+# ---------------------------------------------------------------------------------------------
+
+# (province, city, weight). Tier 1 first, then provincial capitals, then smaller cities.
+CITIES: tuple[tuple[str, str, float], ...] = (
+    ("北京市", "北京市", 4.5),
+    ("上海市", "上海市", 4.5),
+    ("广东省", "广州市", 4.0),
+    ("广东省", "深圳市", 4.0),
+    ("浙江省", "杭州市", 2.6),
+    ("江苏省", "南京市", 2.2),
+    ("四川省", "成都市", 2.6),
+    ("湖北省", "武汉市", 2.2),
+    ("陕西省", "西安市", 1.8),
+    ("湖南省", "长沙市", 1.8),
+    ("河南省", "郑州市", 1.8),
+    ("重庆市", "重庆市", 2.2),
+    ("天津市", "天津市", 1.6),
+    ("山东省", "济南市", 1.3),
+    ("福建省", "福州市", 1.1),
+    ("安徽省", "合肥市", 1.3),
+    ("辽宁省", "沈阳市", 1.1),
+    ("云南省", "昆明市", 1.0),
+    ("江西省", "南昌市", 0.9),
+    ("广西壮族自治区", "南宁市", 0.9),
+    ("河北省", "石家庄市", 0.9),
+    ("山西省", "太原市", 0.7),
+    ("贵州省", "贵阳市", 0.7),
+    ("黑龙江省", "哈尔滨市", 0.8),
+    ("吉林省", "长春市", 0.6),
+    ("内蒙古自治区", "呼和浩特市", 0.4),
+    ("新疆维吾尔自治区", "乌鲁木齐市", 0.4),
+    ("甘肃省", "兰州市", 0.4),
+    ("海南省", "海口市", 0.4),
+    ("宁夏回族自治区", "银川市", 0.2),
+    ("青海省", "西宁市", 0.15),
+    ("西藏自治区", "拉萨市", 0.1),
+    ("江苏省", "苏州市", 2.0),
+    ("江苏省", "无锡市", 1.0),
+    ("江苏省", "徐州市", 0.7),
+    ("浙江省", "宁波市", 1.2),
+    ("浙江省", "温州市", 1.0),
+    ("浙江省", "金华市", 0.8),
+    ("广东省", "东莞市", 1.3),
+    ("广东省", "佛山市", 1.2),
+    ("广东省", "珠海市", 0.5),
+    ("广东省", "汕头市", 0.6),
+    ("山东省", "青岛市", 1.3),
+    ("山东省", "烟台市", 0.6),
+    ("山东省", "潍坊市", 0.6),
+    ("福建省", "厦门市", 0.9),
+    ("福建省", "泉州市", 0.8),
+    ("河南省", "洛阳市", 0.6),
+    ("湖北省", "宜昌市", 0.4),
+    ("湖南省", "株洲市", 0.4),
+    ("四川省", "绵阳市", 0.4),
+    ("河北省", "保定市", 0.6),
+    ("河北省", "唐山市", 0.5),
+    ("安徽省", "芜湖市", 0.4),
+    ("江西省", "赣州市", 0.5),
+    ("辽宁省", "大连市", 0.8),
+    ("广西壮族自治区", "桂林市", 0.4),
+    ("陕西省", "宝鸡市", 0.3),
+    ("贵州省", "遵义市", 0.4),
+)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    cycle_days: int | None  # None: durable good, no replenishment cycle
+    topic: str
+    price_yuan: tuple[int, int]
+    sku_names: tuple[str, ...]
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "面膜",
+        30,
+        "护肤",
+        (59, 199),
+        (
+            "玻尿酸补水面膜 5片装",
+            "烟酰胺亮肤面膜 10片装",
+            "积雪草舒缓面膜 5片装",
+            "清洁泥膜 100g",
+            "熬夜修护睡眠面膜 80g",
+            "神经酰胺屏障面膜 10片装",
+            "胶原蛋白紧致面膜 5片装",
+        ),
+    ),
+    Category(
+        "精华",
+        60,
+        "护肤",
+        (199, 699),
+        (
+            "烟酰胺精华液 30ml",
+            "玻色因抗老精华 30ml",
+            "维C亮白精华 20ml",
+            "二裂酵母修护精华 50ml",
+            "视黄醇夜间精华 30ml",
+            "积雪草舒缓精华 30ml",
+        ),
+    ),
+    Category(
+        "洁面",
+        45,
+        "护肤",
+        (49, 129),
+        (
+            "氨基酸洁面乳 120g",
+            "控油洁面慕斯 150ml",
+            "温和卸妆洁面膏 100g",
+            "敏感肌洁面啫喱 150ml",
+            "男士清爽洁面 120g",
+        ),
+    ),
+    Category(
+        "防晒",
+        90,
+        "护肤",
+        (89, 259),
+        (
+            "清透防晒乳 SPF50+ 50ml",
+            "户外防水防晒霜 SPF50+ 60ml",
+            "敏感肌物理防晒 40ml",
+            "儿童温和防晒乳 SPF35 50ml",
+            "防晒喷雾 SPF50+ 150ml",
+        ),
+    ),
+    Category(
+        "纸尿裤",
+        20,
+        "母婴",
+        (89, 189),
+        (
+            "婴儿纸尿裤 NB码 84片",
+            "婴儿纸尿裤 S码 72片",
+            "婴儿纸尿裤 M码 64片",
+            "婴儿纸尿裤 L码 52片",
+            "婴儿拉拉裤 XL码 44片",
+            "婴儿拉拉裤 XXL码 38片",
+        ),
+    ),
+    Category(
+        "奶粉",
+        15,
+        "母婴",
+        (199, 429),
+        (
+            "婴幼儿配方奶粉 1段 800g",
+            "婴幼儿配方奶粉 2段 800g",
+            "婴幼儿配方奶粉 3段 800g",
+            "儿童成长奶粉 4段 800g",
+            "有机婴幼儿奶粉 2段 800g",
+            "A2蛋白奶粉 3段 900g",
+        ),
+    ),
+    Category(
+        "儿童安全座椅",
+        None,
+        "出行安全",
+        (899, 2999),
+        (
+            "儿童安全座椅 ISOFIX 0-4岁",
+            "儿童安全座椅 360°旋转 0-7岁",
+            "增高垫安全座椅 3-12岁",
+            "提篮式婴儿安全座椅 0-15月",
+        ),
+    ),
+    Category(
+        "车载用品",
+        None,
+        "出行安全",
+        (29, 399),
+        (
+            "车载手机支架",
+            "车载空气净化器",
+            "汽车座椅保护垫",
+            "车载儿童后视镜",
+            "车载冰箱 20L",
+            "车载吸尘器",
+        ),
+    ),
+    Category(
+        "儿童安全用品",
+        None,
+        "出行安全",
+        (19, 199),
+        (
+            "防撞角 20只装",
+            "抽屉安全锁 10只装",
+            "插座保护盖 30只装",
+            "儿童防走失手环",
+            "婴儿床护栏 1.8m",
+        ),
+    ),
+    Category(
+        "护肤礼盒",
+        None,
+        "护肤",
+        (299, 999),
+        ("补水保湿礼盒", "抗老修护礼盒", "新年限定礼盒", "母亲节感恩礼盒"),
+    ),
+)
+N_CAT = len(CATEGORIES)
+CAT_SKIN = np.array([c.topic == "护肤" for c in CATEGORIES])
+CAT_BABY = np.array(
+    [c.name in ("纸尿裤", "奶粉", "儿童安全座椅", "儿童安全用品") for c in CATEGORIES]
+)
+CAT_CAR = np.array([c.name in ("车载用品", "儿童安全座椅") for c in CATEGORIES])
+# Base popularity of each category before the customer's own profile multiplies it.
+CAT_BASE = np.array([1.0, 0.6, 0.7, 0.5, 0.25, 0.2, 0.06, 0.3, 0.12, 0.15])
+
+TOPICS = ("护肤", "母婴", "出行安全", "新品", "促销", "售后")
+N_CONTENT = 240
+
+GENDERS = ("F", "M", "U")
+GENDER_P = (0.68, 0.22, 0.10)
+IDENTITIES = ("宝妈", "学生", "上班族", None)
+# Identity probabilities per gender (F, M, U).
+IDENTITY_P = ((0.36, 0.12, 0.28, 0.24), (0.0, 0.16, 0.44, 0.40), (0.10, 0.08, 0.12, 0.70))
+SKIN_TYPES = ("干性", "油性", "混合性", "敏感性", None)
+SKIN_P = (0.18, 0.15, 0.22, 0.12, 0.33)
+MEMBER_LEVELS = ("普通会员", "银卡", "金卡", "黑金")
+MEMBER_SPEND_CENTS = (100_000, 500_000, 2_000_000)  # lifetime spend for 银卡 / 金卡 / 黑金
+
+SALES_CHANNELS = ("wechat_shop", "mini_program", "douyin_shop", "offline_store")
+SALES_CHANNEL_P = (0.35, 0.33, 0.18, 0.14)
+
+N_STORE_CODES = 12
+ACQ_CHANNELS: tuple[tuple[str, str, float], ...] = (
+    *((f"livecode_store_{i:02d}", f"门店活码{i:02d}", 0.30 / N_STORE_CODES) for i in range(1, 13)),
+    ("parcel_card", "包裹卡", 0.24),
+    ("official_account", "公众号", 0.15),
+    ("douyin", "抖音引流", 0.14),
+    ("offline_event", "线下活动", 0.10),
+    ("customer_referral", "老客推荐", 0.07),
+)
+
+FRIEND_EVENT_TYPES = ("add", "delete_by_customer", "delete_by_staff")
+ORDER_STATUSES = ("created", "paid", "confirmed", "cancelled", "refunded")
+INTERACTION_TYPES = (
+    "chat_in",
+    "chat_out",
+    "group_message",
+    "moment_like",
+    "moment_comment",
+    "content_open",
+    "share",
+    "invite",
+    "review",
+    "survey_answer",
+)
+INTERACTION_P = (0.24, 0.24, 0.15, 0.10, 0.03, 0.15, 0.04, 0.01, 0.025, 0.015)
+# Interactions that happen with a staff member (1:1 chat, their group, their moments, invites).
+INTERACTION_HAS_STAFF = np.array([1, 1, 1, 1, 1, 0, 0, 1, 0, 0], bool)
+IT_CHAT_IN, IT_CHAT_OUT, IT_CONTENT = 0, 1, 5
+
+# Activity by hour of day (local time): mornings, lunch, and a big evening peak.
+_HOUR_AM = [1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3.5, 4.2, 4.5]
+_HOUR_PM = [4.0, 3.8, 3.8, 3.9, 3.8, 3.6, 3.8, 4.5, 5.5, 6.0, 5.0, 2.8]
+HOUR_W = np.array([*_HOUR_AM, *_HOUR_PM])
+HOUR_CUM = np.cumsum(HOUR_W / HOUR_W.sum())
+
+# Customer segments: prospect, light, loyal, heavy.
+SEG_P = np.array([0.35, 0.38, 0.18, 0.09])
+_SEG_ENG_RAW = np.array([0.3, 0.6, 1.5, 4.0])
+SEG_ENG = _SEG_ENG_RAW / float(SEG_P @ _SEG_ENG_RAW)  # mean engagement is 1
+ENG_SIGMA = 0.6
+SEG_FRIEND = np.array([0.78, 0.86, 0.92, 0.97])
+SEG_P_STOP = np.array([1.0, 0.6, 0.15, 0.03])  # chance a buying habit stops after each order
+# Extra concurrent habits per loyal / heavy buyer at orders_per_customer=10 (calibrated).
+LOYAL_EXTRA_STREAMS = 1.2
+HEAVY_EXTRA_STREAMS = 10.0
+
+P_CANCEL = 0.05
+P_REFUND = 0.03
+P_DISCOUNT = 0.40
+P_OFFSET_TS = 0.05  # rows whose timestamps carry an explicit UTC offset
+P_DEL_CUSTOMER = 0.105  # before the cut at the export time, ~8% of friendships end this way
+P_DEL_STAFF = 0.026
+P_READD = 0.3
+EVENTS_PER_BURST = 6.0
+
+# ---------------------------------------------------------------------------------------------
+# Bad rows
+# ---------------------------------------------------------------------------------------------
+
+BAD_KINDS = (
+    "duplicate_row",  # an exact copy of an existing row
+    "duplicate_key",  # same primary key as an existing row, different content
+    "missing_required",  # a required column is empty
+    "bad_timestamp",  # '2025-13-45 99:00' or 'not a date'
+    "bad_number",  # '12,3x'
+    "negative_value",  # negative amount / price / duration, non-positive quantity
+    "unknown_enum",  # status / event_type / interaction_type outside the allowed set
+    "unknown_reference",  # customer / order / sku id that does not exist
+    "future_timestamp",  # a timestamp in 2099
+)
+
+
+@dataclass(frozen=True)
+class _BadSpec:
+    key: tuple[str, ...]
+    kinds: tuple[str, ...]
+    ts: str | None = None
+    number: str | None = None
+    enum: str | None = None
+    bad_enum: tuple[str, ...] = ()
+
+
+BAD_SPECS: dict[str, _BadSpec] = {
+    "customers": _BadSpec(
+        ("customer_id",),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "future_timestamp",
+        ),
+        ts="registered_at",
+    ),
+    "products": _BadSpec(
+        ("sku_id",),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "bad_number",
+            "negative_value",
+            "future_timestamp",
+        ),
+        ts="launched_at",
+        number="price",
+    ),
+    "orders": _BadSpec(
+        ("order_id",),
+        BAD_KINDS,
+        ts="order_ts",
+        number="total_amount",
+        enum="status",
+        bad_enum=("shipped", "PAID", "pending_review"),
+    ),
+    "order_items": _BadSpec(
+        ("order_id", "line_no"),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_number",
+            "negative_value",
+            "unknown_reference",
+        ),
+        number="quantity",
+    ),
+    "friend_events": _BadSpec(
+        ("event_id",),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "unknown_enum",
+            "unknown_reference",
+            "future_timestamp",
+        ),
+        ts="event_ts",
+        enum="event_type",
+        bad_enum=("transfer", "delete", "ADD"),
+    ),
+    "interactions": _BadSpec(
+        ("interaction_id",),
+        BAD_KINDS,
+        ts="interaction_ts",
+        number="duration_s",
+        enum="interaction_type",
+        bad_enum=("video_call", "like", "unknown"),
+    ),
+}
+
+BAD_TIMESTAMPS = ("2025-13-45 99:00", "not a date")
+BAD_NUMBER = "12,3x"
+# Ids that cannot collide with generated ones (customer numbers stay below this).
+UNKNOWN_CUSTOMER_BASE = 99_000_000
+UNKNOWN_ORDER_BASE = 9_000_000_000
+MAX_CUSTOMERS = 90_000_000
+
+ID_WIDTH = {"customer": 8, "order": 10, "event": 10, "interaction": 11}
+
+# ---------------------------------------------------------------------------------------------
+# Fast string formatting (numpy -> Arrow buffers, no Python loop per row)
+# ---------------------------------------------------------------------------------------------
+
+_D4 = np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4")
+_D2 = np.array([f"{i:02d}".encode() for i in range(100)], dtype="S2")
+_TOD = np.array(
+    [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60) for s in range(60)],
+    dtype="S8",
+)
+
+
+def _fixed_strings(rec: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Arrow string array over a contiguous fixed-width byte record array, zero-copy."""
+    n = len(rec)
+    width = rec.dtype.itemsize
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    if valid is None:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rec))
+    return _ragged(rec.view(np.uint8).reshape(n, width), np.full(n, width), valid)
+
+
+def _ragged(mat: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Arrow string array made of the first lengths[i] bytes of each row of mat."""
+    n, width = mat.shape
+    if valid is not None:
+        lengths = np.where(valid, lengths, 0)
+    data = mat.reshape(-1) if (lengths == width).all() else mat[np.arange(width) < lengths[:, None]]
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap)
+
+
+def _ids(prefix: str, nums: np.ndarray, width: int) -> pa.Array:
+    """'C00000001'-style ids: prefix + zero-padded number (widens past width if ever needed)."""
+    nums = np.asarray(nums, I64)
+    if len(nums) and int(nums.max()) >= 10**width:
+        return pa.array([f"{prefix}{x:0{width}d}" for x in nums.tolist()], pa.string())
+    groups = math.ceil(width / 4)
+    fields = [("p", f"S{len(prefix)}")] + [(f"g{i}", "S4") for i in range(groups)]
+    rec = np.empty(len(nums), dtype=fields)
+    rec["p"] = prefix.encode()
+    rest = nums.copy()
+    for i in range(groups - 1, -1, -1):
+        rec[f"g{i}"] = _D4[rest % 10_000]
+        rest //= 10_000
+    cut = groups * 4 - width  # leading zeros to drop so that the id is exactly `width` digits
+    raw = rec.view(np.uint8).reshape(len(nums), -1)
+    if cut:
+        raw = np.ascontiguousarray(np.delete(raw, np.s_[len(prefix) : len(prefix) + cut], axis=1))
+    return _ragged(raw, np.full(len(nums), raw.shape[1]))
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d64 = days.astype("datetime64[D]")
+    m64 = d64.astype("datetime64[M]")
+    year = d64.astype("datetime64[Y]").astype(I64) + 1970
+    month = m64.astype(I64) % 12 + 1
+    day = (d64 - m64.astype("datetime64[D]")).astype(I64) + 1
+    return year, month, day
+
+
+def _date_table(days: np.ndarray) -> tuple[np.ndarray, int]:
+    """'YYYY-MM-DD' for every day in [min, max] of days, as S10, plus the first day."""
+    lo, hi = int(days.min()), int(days.max())
+    year, month, day = _civil(np.arange(lo, hi + 1, dtype=I64))
+    rec = np.empty(
+        hi - lo + 1, dtype=[("y", "S4"), ("a", "S1"), ("m", "S2"), ("b", "S1"), ("d", "S2")]
+    )
+    rec["y"], rec["m"], rec["d"] = _D4[year], _D2[month], _D2[day]
+    rec["a"] = rec["b"] = b"-"
+    return rec.view("S10"), lo
+
+
+def _fmt_dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    days = np.asarray(days, I64)
+    if not len(days):
+        return pa.array([], pa.string())
+    table, lo = _date_table(days)
+    return _fixed_strings(np.ascontiguousarray(table[days - lo]), valid)
+
+
+def _fmt_ts(local_s: np.ndarray, style: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Format local (Asia/Shanghai) epoch seconds.
+
+    style 0: '2025-03-04 10:15:00'; 1: '2025-03-04T10:15:00+08:00'; 2: the same instant in UTC,
+    '2025-03-04T02:15:00+00:00'.
+    """
+    local_s = np.asarray(local_s, I64)
+    n = len(local_s)
+    if not n:
+        return pa.array([], pa.string())
+    if valid is not None:
+        local_s = np.where(valid, local_s, local_s[valid][0] if valid.any() else 0)
+    sec = local_s - np.where(style == 2, TZ_S, 0)
+    days, tod = np.divmod(sec, DAY)
+    table, lo = _date_table(days)
+    rec = np.empty(n, dtype=[("d", "S10"), ("s", "S1"), ("t", "S8"), ("o", "S6")])
+    rec["d"] = table[days - lo]
+    rec["t"] = _TOD[tod]
+    rec["s"] = np.where(style == 0, b" ", b"T")
+    rec["o"] = np.where(style == 2, b"+00:00", b"+08:00")
+    lengths = np.where(style == 0, 19, 25)
+    return _ragged(rec.view(np.uint8).reshape(n, 25), lengths, valid)
+
+
+def _fmt_cents(cents: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """'1234.50' from integer cents (non-negative, below 10^10 yuan)."""
+    cents = np.asarray(cents, I64)
+    n = len(cents)
+    yuan, frac = np.divmod(cents, 100)
+    rec = np.empty(n, dtype=[("a", "S4"), ("b", "S4"), ("c", "S4"), ("p", "S1"), ("f", "S2")])
+    rec["a"], rec["b"], rec["c"] = (
+        _D4[yuan // 10**8 % 10**4],
+        _D4[yuan // 10**4 % 10**4],
+        _D4[yuan % 10**4],
+    )
+    rec["p"], rec["f"] = b".", _D2[frac]
+    digits = np.ones(n, I64)
+    for k in range(1, 12):
+        digits += yuan >= 10**k
+    mat = rec.view(np.uint8).reshape(n, 15)
+    keep = np.arange(15) >= (12 - digits)[:, None]
+    if valid is not None:
+        keep &= valid[:, None]
+    data = mat[keep]
+    lengths = keep.sum(axis=1)
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap)
+
+
+def _fmt_int(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    arr = pc.cast(pa.array(np.asarray(values, I64)), pa.string())
+    if valid is None:
+        return arr
+    return pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.string()))
+
+
+def _take(values: tuple[str | None, ...] | list[str | None], idx: np.ndarray) -> pa.Array:
+    """values[idx] as an Arrow string array; a negative index gives null."""
+    idx = np.asarray(idx, I64)
+    dictionary = pa.array([*values, None], pa.string())
+    return dictionary.take(pa.array(np.where(idx < 0, len(values), idx)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Small vectorised helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _positions(counts: np.ndarray) -> np.ndarray:
+    """Position of each expanded element within its group, for np.repeat(..., counts)."""
+    counts = np.asarray(counts, I64)
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=I64) - np.repeat(starts, counts)
+
+
+def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Categorical draw: index of the first cumulative probability above u."""
+    return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+
+
+def _pick_rows(cum_rows: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Categorical draw with per-row probabilities cum_rows[rows] (cumulative, last = 1)."""
+    idx = np.zeros(len(rows), I64)
+    for k in range(cum_rows.shape[1] - 1):
+        idx += u >= cum_rows[rows, k]
+    return idx
+
+
+def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
+    hour = _pick(HOUR_CUM, rng.random(n))
+    return hour * 3600 + rng.integers(0, 3600, n)
+
+
+def _on_day(rng: np.random.Generator, t_s: np.ndarray) -> np.ndarray:
+    """Keep the day of t_s but give it a realistic time of day."""
+    return (np.asarray(t_s, I64) // DAY) * DAY + _time_of_day(rng, len(t_s))
+
+
+def _ts_style(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Per-row exporter style: 0 local without offset, 1 '+08:00', 2 UTC '+00:00'."""
+    u = rng.random(n)
+    return np.where(u < P_OFFSET_TS / 2, 1, np.where(u < P_OFFSET_TS, 2, 0)).astype(np.int8)
+
+
+def _days(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue (products, staff, content)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    sku_ids: list[str]
+    category: np.ndarray  # category index per sku
+    price_cents: np.ndarray
+    launch_s: np.ndarray
+    # SKUs of each category sorted by launch: cat_skus[cat_start[c]:cat_start[c+1]]
+    cat_skus: np.ndarray
+    cat_launch: np.ndarray
+    cat_start: np.ndarray
+    content_topic: np.ndarray  # topic index per content id (content ids are CT0001..)
+    topic_contents: np.ndarray  # content indexes sorted by topic
+    topic_start: np.ndarray
+    staff_ids: list[str]
+
+
+def _build_catalog(rng: np.random.Generator, start_s: int, end_s: int, n_staff: int) -> _Catalog:
+    cat, names = [], []
+    for ci, c in enumerate(CATEGORIES):
+        cat += [ci] * len(c.sku_names)
+        names += list(c.sku_names)
+    n = len(cat)
+    category = np.array(cat, I64)
+    lo = np.array([CATEGORIES[c].price_yuan[0] for c in cat], float)
+    hi = np.array([CATEGORIES[c].price_yuan[1] for c in cat], float)
+    # Prices end in 9 (129.00) or 9.90 (129.90), like real shelf prices.
+    tens = np.round((lo + rng.random(n) * (hi - lo)) / 10).astype(I64)
+    price = np.maximum(tens, 1) * 1000 - 100 + np.where(rng.random(n) < 0.3, 90, 0)
+    span = end_s - start_s
+    u = rng.random(n)
+    launch = np.where(
+        u < 0.14,
+        end_s - rng.integers(1, 90, n) * DAY,  # recent launches (新品)
+        np.where(u < 0.35, start_s + (rng.random(n) * (span - 90 * DAY)).astype(I64), 0),
+    )
+    pre_span = start_s - rng.integers(30, 4 * 365, n) * DAY
+    launch = np.where(launch == 0, pre_span, launch)
+    first_of_cat = np.r_[True, category[1:] != category[:-1]]
+    launch = np.where(first_of_cat, pre_span, launch)  # every category is orderable from day one
+    launch = _on_day(rng, launch)
+    order = np.lexsort((launch, category))
+    cat_start = np.searchsorted(category[order], np.arange(N_CAT + 1))
+    content_topic = _pick(np.cumsum([0.35, 0.25, 0.15, 0.12, 0.13]), rng.random(N_CONTENT))
+    t_order = np.argsort(content_topic, kind="stable")
+    topic_start = np.searchsorted(content_topic[t_order], np.arange(len(TOPICS) + 1))
+    return _Catalog(
+        sku_ids=[f"SKU{i + 1:04d}" for i in range(n)],
+        category=category,
+        price_cents=price,
+        launch_s=launch,
+        cat_skus=order,
+        cat_launch=launch[order],
+        cat_start=cat_start,
+        content_topic=content_topic,
+        topic_contents=t_order,
+        topic_start=topic_start,
+        staff_ids=[f"S{i + 1:03d}" for i in range(n_staff)],
+    )
+
+
+def _products_table(catalog: _Catalog, rng: np.random.Generator) -> pa.Table:
+    n = len(catalog.sku_ids)
+    cycles = [CATEGORIES[c].cycle_days for c in catalog.category.tolist()]
+    names = [n for c in CATEGORIES for n in c.sku_names]
+    return pa.table(
+        {
+            "sku_id": pa.array(catalog.sku_ids, pa.string()),
+            "sku_name": pa.array(names, pa.string()),
+            "category": _take([c.name for c in CATEGORIES], catalog.category),
+            "price": _fmt_cents(catalog.price_cents),
+            "launched_at": _fmt_ts(catalog.launch_s, _ts_style(rng, n)),
+            "consumption_cycle_days": pa.array(
+                [None if c is None else str(c) for c in cycles], pa.string()
+            ),
+        }
+    )
+
+
+def _sku_at(
+    catalog: _Catalog, rng: np.random.Generator, cat: np.ndarray, ts: np.ndarray
+) -> np.ndarray:
+    """A SKU of category cat already launched at ts (uniform among those launched)."""
+    out = np.empty(len(cat), I64)
+    u = rng.random(len(cat))
+    for c in range(N_CAT):
+        m = cat == c
+        if not m.any():
+            continue
+        lo, hi = catalog.cat_start[c], catalog.cat_start[c + 1]
+        avail = np.searchsorted(catalog.cat_launch[lo:hi], ts[m], side="right")
+        avail = np.maximum(avail, 1)
+        out[m] = catalog.cat_skus[lo + (u[m] * avail).astype(I64)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One chunk of customers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Params:
+    start_s: int
+    end_s: int
+    orders_per_customer: float
+    lines_per_order: float
+    interactions_per_customer: float
+    friend_events_per_customer: float
+    n_staff: int
+
+
+@dataclass
+class _Counters:
+    """Next sequence number per id space; consecutive over chunks."""
+
+    order: int = 1
+    event: int = 1
+    interaction: int = 1
+    bad_customer: int = 0
+    bad_sku: int = 0
+
+
+def _customers_chunk(
+    rng: np.random.Generator,
+    first_num: int,
+    n: int,
+    p: _Params,
+    catalog: _Catalog,
+    counters: _Counters,
+) -> dict[str, pa.Table]:
+    span = p.end_s - p.start_s
+    cust_num = first_num + np.arange(n, dtype=I64)
+    cust_ids = _ids("C", cust_num, ID_WIDTH["customer"])
+
+    # --- profile -----------------------------------------------------------------------------
+    seg = _pick(np.cumsum(SEG_P), rng.random(n))
+    eng = SEG_ENG[seg] * rng.lognormal(-(ENG_SIGMA**2) / 2, ENG_SIGMA, n)
+    # Registrations grow linearly over the span (density ∝ 0.5 + x).
+    x = (np.sqrt(1 + 8 * rng.random(n)) - 1) / 2
+    reg_s = _on_day(rng, p.start_s + (x * span).astype(I64))
+    reg_s = np.clip(reg_s, p.start_s, p.end_s)
+    gender = _pick(np.cumsum(GENDER_P), rng.random(n))
+    identity = _pick_rows(np.cumsum(IDENTITY_P, axis=1), gender, rng.random(n))
+    skin = _pick(np.cumsum(SKIN_P), rng.random(n))
+    age_lo = np.array([24, 16, 22, 18])[identity]
+    age_hi = np.array([41, 25, 46, 56])[identity]
+    age = rng.integers(age_lo, age_hi)
+    end_day = p.end_s // DAY
+    birthday = end_day - (age * 365.25).astype(I64) - rng.integers(0, 365, n)
+    has_birthday = rng.random(n) < np.where(gender == 2, 0.45, 0.78)
+    city_w = np.array([c[2] for c in CITIES])
+    city = _pick(np.cumsum(city_w / city_w.sum()), rng.random(n))
+    u_geo = rng.random(n)
+    has_province = u_geo >= 0.03
+    has_city = u_geo >= 0.05
+
+    # Category affinity: base popularity x profile x personal taste.
+    aff = np.tile(CAT_BASE, (n, 1)) * rng.gamma(1.0, 1.0, (n, N_CAT))
+    mom = identity == 0
+    aff[np.ix_(mom, CAT_BABY)] *= 12
+    aff[np.ix_(identity == 1, CAT_BABY)] *= 0.05
+    aff[np.ix_(identity == 1, CAT_SKIN)] *= 1.5
+    aff[np.ix_(gender == 1, CAT_SKIN)] *= 0.3
+    aff[np.ix_(gender == 1, CAT_CAR)] *= 4
+    aff[np.ix_(skin < 4, CAT_SKIN)] *= 1.4
+    aff_cum = np.cumsum(aff / aff.sum(axis=1, keepdims=True), axis=1)
+    aff_cum[:, -1] = 1.0
+
+    # --- friendships -------------------------------------------------------------------------
+    fe, friend_start, friend_end, primary_staff = _friend_events(rng, n, seg, eng, reg_s, p)
+
+    # --- orders ------------------------------------------------------------------------------
+    orders, items, spend = _orders(rng, n, seg, reg_s, city, has_province, aff_cum, p, catalog)
+
+    # --- interactions ------------------------------------------------------------------------
+    inter = _interactions(rng, n, eng, aff, friend_start, friend_end, primary_staff, p, catalog)
+
+    level = np.searchsorted(np.array(MEMBER_SPEND_CENTS), spend, side="right")
+    customers = pa.table(
+        {
+            "customer_id": cust_ids,
+            "gender": _take(GENDERS, gender),
+            "birthday": _fmt_dates(birthday, has_birthday),
+            "province": _take([c[0] for c in CITIES], np.where(has_province, city, -1)),
+            "city": _take([c[1] for c in CITIES], np.where(has_city, city, -1)),
+            "member_level": _take(MEMBER_LEVELS, level),
+            "registered_at": _fmt_ts(reg_s, _ts_style(rng, n)),
+            "identity": _take(IDENTITIES, identity),
+            "skin_type": _take(SKIN_TYPES, skin),
+        }
+    )
+    return {
+        "customers": customers,
+        "orders": _orders_table(orders, cust_ids, counters, rng),
+        "order_items": _items_table(items, orders, counters, catalog),
+        "friend_events": _friend_table(fe, cust_ids, counters, catalog, rng),
+        "interactions": _interactions_table(inter, cust_ids, counters, catalog, rng),
+    }
+
+
+def _friend_events(
+    rng: np.random.Generator,
+    n: int,
+    seg: np.ndarray,
+    eng: np.ndarray,
+    reg_s: np.ndarray,
+    p: _Params,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Friend events plus, per customer, the window of the first friendship (-1 if none)."""
+    is_friend = rng.random(n) < SEG_FRIEND[seg]
+    # Extra staff friendships concentrate on engaged customers (eng^2): most have exactly one.
+    p_friend = float(SEG_P @ SEG_FRIEND)
+    eng2 = float(SEG_P * SEG_FRIEND @ SEG_ENG**2) / p_friend * math.exp(ENG_SIGMA**2)
+    per_friendship = 1 + (P_DEL_CUSTOMER + P_DEL_STAFF) * 0.8 * (1 + P_READD * 0.8)
+    extra_mean = max(p.friend_events_per_customer / (p_friend * per_friendship) - 1, 0.0)
+    extra = rng.poisson(extra_mean / eng2 * eng**2)
+    k = np.where(is_friend, 1 + np.minimum(extra, p.n_staff - 1), 0)
+    f_cust = np.repeat(np.arange(n, dtype=I64), k)
+    f_pos = _positions(k)
+    primary = rng.integers(0, p.n_staff, n)
+    staff = (primary[f_cust] + f_pos) % p.n_staff  # distinct staff per customer
+    m = len(f_cust)
+
+    # First add around registration: mostly the same hour, else days later, sometimes before.
+    u = rng.random(n)
+    offset = np.where(
+        u < 0.55,
+        rng.integers(-1800, 3600, n),
+        np.where(u < 0.85, rng.exponential(10 * DAY, n), -rng.exponential(5 * DAY, n)),
+    ).astype(I64)
+    first_add = np.clip(reg_s + offset, p.start_s, p.end_s)
+    later = first_add[f_cust] + (rng.random(m) * (p.end_s - first_add[f_cust])).astype(I64)
+    add_s = np.where(f_pos == 0, first_add[f_cust], _on_day(rng, later))
+    add_s = np.clip(add_s, first_add[f_cust], p.end_s)
+    acq_cum = np.cumsum([c[2] for c in ACQ_CHANNELS])
+    add_channel = _pick(acq_cum / acq_cum[-1], rng.random(m))
+
+    u = rng.random(m)
+    del_type = np.where(u < P_DEL_CUSTOMER, 1, np.where(u < P_DEL_CUSTOMER + P_DEL_STAFF, 2, 0))
+    del_s = add_s + 3600 + rng.exponential(90 * DAY, m).astype(I64)
+    deleted = (del_type > 0) & (del_s <= p.end_s)
+    readd_s = _on_day(rng, del_s + DAY + rng.exponential(20 * DAY, m).astype(I64))
+    readd_s = np.maximum(readd_s, del_s + 60)
+    readded = deleted & (rng.random(m) < P_READD) & (readd_s <= p.end_s)
+    readd_channel = _pick(acq_cum / acq_cum[-1], rng.random(m))
+
+    ev = {
+        "cust": np.concatenate([f_cust, f_cust[deleted], f_cust[readded]]),
+        "staff": np.concatenate([staff, staff[deleted], staff[readded]]),
+        "type": np.concatenate([np.zeros(m, I64), del_type[deleted], np.zeros(readded.sum(), I64)]),
+        "ts": np.concatenate([add_s, del_s[deleted], readd_s[readded]]),
+        "channel": np.concatenate(
+            [add_channel, np.full(deleted.sum(), -1), readd_channel[readded]]
+        ),
+    }
+    order = np.lexsort((ev["ts"], ev["cust"]))
+    ev = {key: v[order] for key, v in ev.items()}
+
+    # Interactions stop when the first friendship ends (a re-add does not resume them).
+    friend_start = np.full(n, -1, I64)
+    friend_end = np.full(n, -1, I64)
+    first = f_pos == 0
+    friend_start[f_cust[first]] = add_s[first]
+    friend_end[f_cust[first]] = np.where(deleted[first], del_s[first], p.end_s)
+    return ev, friend_start, friend_end, primary
+
+
+def _orders(
+    rng: np.random.Generator,
+    n: int,
+    seg: np.ndarray,
+    reg_s: np.ndarray,
+    city: np.ndarray,
+    has_province: np.ndarray,
+    aff_cum: np.ndarray,
+    p: _Params,
+    catalog: _Catalog,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Orders as buying habits (streams) repeating at the category's cycle, with their lines."""
+    scale = p.orders_per_customer / 10.0
+    u = rng.random(n)
+    first_order = reg_s + np.where(
+        u < 0.45, rng.exponential(3 * 3600, n), rng.exponential(25 * DAY, n)
+    ).astype(I64)
+    buyer = (seg > 0) & (first_order <= p.end_s)
+    n_streams = np.select(
+        [seg == 1, seg == 2, seg == 3],
+        [
+            np.ones(n, I64),
+            1 + rng.poisson(LOYAL_EXTRA_STREAMS * scale, n),
+            2 + rng.poisson(HEAVY_EXTRA_STREAMS * scale, n),
+        ],
+        0,
+    )
+    n_streams = np.where(buyer, n_streams, 0)
+    s_cust = np.repeat(np.arange(n, dtype=I64), n_streams)
+    s_pos = _positions(n_streams)
+    n_s = len(s_cust)
+    s_cat = _pick_rows(aff_cum, s_cust, rng.random(n_s))
+    cycle = np.array([c.cycle_days or 0 for c in CATEGORIES], I64)[s_cat]
+    durable = cycle == 0
+    s_start = first_order[s_cust] + np.where(
+        s_pos == 0, 0, rng.exponential(60 * DAY, n_s).astype(I64)
+    )
+    s_qty = np.where(durable, 1, 1 + _pick(np.array([0.75, 0.95, 1.0]), rng.random(n_s)))
+    p_stop = np.where(durable, np.maximum(SEG_P_STOP[seg[s_cust]], 0.7), SEG_P_STOP[seg[s_cust]])
+    k = np.minimum(rng.geometric(p_stop), 400)
+
+    o_stream = np.repeat(np.arange(n_s, dtype=I64), k)
+    o_pos = _positions(k)
+    m = len(o_stream)
+    # A unit of a periodic product lasts its cycle; a stream buys s_qty units at a time.
+    gap_days = np.where(
+        durable[o_stream],
+        30 + rng.exponential(150, m),
+        (cycle * s_qty)[o_stream] * rng.lognormal(0, 0.2, m),
+    )
+    gap = np.where(o_pos == 0, 0, (gap_days * DAY).astype(I64))
+    cs = np.cumsum(gap)
+    t = s_start[o_stream] + cs - np.repeat(cs[np.cumsum(k) - k], k)
+    o_cust = s_cust[o_stream]
+    first = (o_pos == 0) & (s_pos[o_stream] == 0)
+    ts = np.where(first, t, _on_day(rng, t))
+    ts = np.maximum(ts, reg_s[o_cust] + 60)
+    keep = ts <= p.end_s
+    o_cust, o_stream, ts = o_cust[keep], o_stream[keep], ts[keep]
+    order = np.lexsort((ts, o_cust))
+    o_cust, o_stream, ts = o_cust[order], o_stream[order], ts[order]
+    m = len(o_cust)
+
+    # Sales channel: a preferred one per customer, sometimes another.
+    pref = _pick(np.cumsum(SALES_CHANNEL_P), rng.random(n))
+    channel = np.where(
+        rng.random(m) < 0.8, pref[o_cust], _pick(np.cumsum(SALES_CHANNEL_P), rng.random(m))
+    )
+
+    # --- lines ---
+    n_lines = 1 + np.minimum(rng.poisson(max(p.lines_per_order - 1, 0.0), m), 11)
+    l_order = np.repeat(np.arange(m, dtype=I64), n_lines)
+    l_pos = _positions(n_lines)
+    nl = len(l_order)
+    l_cat = np.where(
+        l_pos == 0,
+        s_cat[o_stream][l_order],
+        _pick_rows(aff_cum, o_cust[l_order], rng.random(nl)),
+    )
+    l_sku = _sku_at(catalog, rng, l_cat, ts[l_order])
+    l_qty = np.where(
+        l_pos == 0,
+        s_qty[o_stream][l_order],
+        1 + _pick(np.array([0.8, 0.95, 1.0]), rng.random(nl)),
+    )
+    l_price = catalog.price_cents[l_sku]
+    l_amount = l_qty * l_price
+    gross = np.add.reduceat(l_amount, np.cumsum(n_lines) - n_lines) if m else np.zeros(0, I64)
+
+    # --- discount: coupons (fixed amount) or percentage promotions on ~40% of orders ---
+    u = rng.random(m)
+    coupon = np.array([5, 10, 20, 30, 50, 100], I64)[rng.integers(0, 6, m)] * 100
+    pct = np.array([5, 10, 15, 20], I64)[rng.integers(0, 4, m)]
+    disc = np.where(u < P_DISCOUNT * 0.6, np.minimum(coupon, gross * 3 // 10), gross * pct // 100)
+    disc = np.where(u < P_DISCOUNT, disc, 0)
+    disc = np.where(disc >= 100, disc, 0)  # no sub-yuan discounts
+    total = gross - disc
+
+    # --- status timeline, cut at the export time ---
+    offline = channel == 3
+    u = rng.random(m)
+    cancelled = u < P_CANCEL
+    refunded = (u >= P_CANCEL) & (u < P_CANCEL + P_REFUND)
+    paid_s = ts + np.where(offline, rng.integers(5, 120, m), 20 + rng.exponential(300, m))
+    paid_s = paid_s.astype(I64)
+    cancel_s = ts + 60 + rng.exponential(900, m).astype(I64)
+    confirm_s = paid_s + np.where(
+        offline, rng.integers(60, 600, m), rng.integers(3 * DAY, 12 * DAY, m)
+    )
+    refund_early = rng.random(m) < 0.5
+    refund_s = np.where(
+        refund_early,
+        paid_s + rng.integers(DAY // 2, 8 * DAY, m),
+        confirm_s + rng.integers(DAY, 10 * DAY, m),
+    )
+    end = p.end_s
+    paid_ok = ~cancelled & (paid_s <= end)
+    confirm_ok = ~cancelled & ~(refunded & refund_early) & (confirm_s <= end)
+    refund_ok = refunded & (refund_s <= end)
+    cancel_ok = cancelled & (cancel_s <= end)
+    status = np.zeros(m, I64)
+    status[paid_ok] = 1
+    status[confirm_ok] = 2
+    status[refund_ok] = 4
+    status[cancel_ok] = 3
+
+    ship = np.where(
+        has_province[o_cust] & (rng.random(m) < 0.92), city[o_cust], rng.integers(0, len(CITIES), m)
+    )
+    spend = np.bincount(o_cust, weights=np.where(np.isin(status, (1, 2)), total, 0), minlength=n)
+    orders = {
+        "cust": o_cust,
+        "ts": ts,
+        "paid_s": paid_s,
+        "paid_ok": paid_ok,
+        "confirm_s": confirm_s,
+        "confirm_ok": confirm_ok,
+        "cancel_s": cancel_s,
+        "cancel_ok": cancel_ok,
+        "refund_s": refund_s,
+        "refund_ok": refund_ok,
+        "status": status,
+        "channel": channel,
+        "total": total,
+        "disc": disc,
+        "ship": ship,
+    }
+    items = {
+        "order": l_order,
+        "line_no": l_pos + 1,
+        "sku": l_sku,
+        "qty": l_qty,
+        "price": l_price,
+        "amount": l_amount,
+    }
+    return orders, items, spend.astype(I64)
+
+
+def _interactions(
+    rng: np.random.Generator,
+    n: int,
+    eng: np.ndarray,
+    aff: np.ndarray,
+    friend_start: np.ndarray,
+    friend_end: np.ndarray,
+    primary_staff: np.ndarray,
+    p: _Params,
+    catalog: _Catalog,
+) -> dict[str, np.ndarray]:
+    """Bursts of activity (a few days each) inside the customer's friendship window."""
+    span = p.end_s - p.start_s
+    friend = friend_start >= 0
+    window = np.where(friend, friend_end - friend_start, 0).astype(float)
+    w = eng * window / span
+    mean_w = float(w.mean()) if n else 0.0
+    bursts_mean = p.interactions_per_customer / EVENTS_PER_BURST
+    lam = np.where(mean_w > 0, bursts_mean * w / max(mean_w, 1e-12), 0.0)
+    n_bursts = rng.poisson(lam)
+    b_cust = np.repeat(np.arange(n, dtype=I64), n_bursts)
+    nb = len(b_cust)
+    b_start = friend_start[b_cust] + (rng.random(nb) * window[b_cust]).astype(I64)
+    b_len = 1 + _pick(np.array([0.35, 0.65, 0.85, 0.95, 1.0]), rng.random(nb))
+    b_events = 1 + rng.poisson(EVENTS_PER_BURST - 1, nb)
+
+    e_burst = np.repeat(np.arange(nb, dtype=I64), b_events)
+    ne = len(e_burst)
+    e_cust = b_cust[e_burst]
+    day = b_start[e_burst] // DAY + (rng.random(ne) * b_len[e_burst]).astype(I64)
+    ts = day * DAY + _time_of_day(rng, ne)
+    start = friend_start[e_cust]
+    ts = np.where(ts < start, start + rng.integers(30, 3600, ne), ts)
+    keep = ts <= friend_end[e_cust]
+    e_cust, ts = e_cust[keep], ts[keep]
+    order = np.lexsort((ts, e_cust))
+    e_cust, ts = e_cust[order], ts[order]
+    ne = len(e_cust)
+
+    itype = _pick(np.cumsum(INTERACTION_P), rng.random(ne))
+    # Topic interest follows category affinity; 新品 / 促销 / 售后 interest everyone a bit.
+    topic_w = np.zeros((n, len(TOPICS)))
+    for ci, c in enumerate(CATEGORIES):
+        topic_w[:, TOPICS.index(c.topic)] += aff[:, ci]
+    topic_w /= topic_w.sum(axis=1, keepdims=True)
+    topic_w[:, 3:] = [0.25, 0.3, 0.1]
+    topic_cum = np.cumsum(topic_w / topic_w.sum(axis=1, keepdims=True), axis=1)
+    topic_cum[:, -1] = 1.0
+    topic = _pick_rows(topic_cum, e_cust, rng.random(ne))
+    is_content = itype == IT_CONTENT
+    # Content is never about 售后 (after-sales): those readers open a 促销 article instead.
+    c_topic = np.where(topic == 5, 4, topic)
+    lo = catalog.topic_start[c_topic]
+    cnt = catalog.topic_start[c_topic + 1] - lo
+    content = catalog.topic_contents[lo + (rng.random(ne) * cnt).astype(I64)]
+    is_chat = (itype == IT_CHAT_IN) | (itype == IT_CHAT_OUT)
+    has_topic = is_content | (is_chat & (rng.random(ne) < 0.8))
+    duration = np.clip(rng.lognormal(np.log(45), 1.0, ne), 1, 1800).astype(I64)
+    return {
+        "cust": e_cust,
+        "ts": ts,
+        "type": itype,
+        "staff": primary_staff[e_cust],
+        "has_staff": INTERACTION_HAS_STAFF[itype],
+        "topic": np.where(has_topic, np.where(is_content, c_topic, topic), -1),
+        "content": np.where(is_content, content, -1),
+        "duration": duration,
+        "is_content": is_content,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _orders_table(
+    o: dict[str, np.ndarray], cust_ids: pa.Array, counters: _Counters, rng: np.random.Generator
+) -> pa.Table:
+    m = len(o["cust"])
+    o["id"] = counters.order + np.arange(m, dtype=I64)
+    counters.order += m
+    style = _ts_style(rng, m)
+    # Shop exports write 0.00 when there is no discount; douyin / offline exports leave it empty.
+    disc_ok = (o["disc"] > 0) | (o["channel"] < 2)
+    return pa.table(
+        {
+            "order_id": _ids("O", o["id"], ID_WIDTH["order"]),
+            "customer_id": cust_ids.take(pa.array(o["cust"])),
+            "order_ts": _fmt_ts(o["ts"], style),
+            "paid_ts": _fmt_ts(o["paid_s"], style, o["paid_ok"]),
+            "confirmed_ts": _fmt_ts(o["confirm_s"], style, o["confirm_ok"]),
+            "cancelled_ts": _fmt_ts(o["cancel_s"], style, o["cancel_ok"]),
+            "refunded_ts": _fmt_ts(o["refund_s"], style, o["refund_ok"]),
+            "status": _take(ORDER_STATUSES, o["status"]),
+            "channel": _take(SALES_CHANNELS, o["channel"]),
+            "total_amount": _fmt_cents(o["total"]),
+            "discount_amount": _fmt_cents(o["disc"], disc_ok),
+            "ship_province": _take([c[0] for c in CITIES], o["ship"]),
+        }
+    )
+
+
+def _items_table(
+    it: dict[str, np.ndarray], o: dict[str, np.ndarray], counters: _Counters, catalog: _Catalog
+) -> pa.Table:
+    return pa.table(
+        {
+            "order_id": _ids("O", o["id"][it["order"]], ID_WIDTH["order"]),
+            "line_no": _fmt_int(it["line_no"]),
+            "sku_id": _take(catalog.sku_ids, it["sku"]),
+            "quantity": _fmt_int(it["qty"]),
+            "unit_price": _fmt_cents(it["price"]),
+            "line_amount": _fmt_cents(it["amount"]),
+        }
+    )
+
+
+def _friend_table(
+    ev: dict[str, np.ndarray],
+    cust_ids: pa.Array,
+    counters: _Counters,
+    catalog: _Catalog,
+    rng: np.random.Generator,
+) -> pa.Table:
+    m = len(ev["cust"])
+    ids = counters.event + np.arange(m, dtype=I64)
+    counters.event += m
+    return pa.table(
+        {
+            "event_id": _ids("FE", ids, ID_WIDTH["event"]),
+            "customer_id": cust_ids.take(pa.array(ev["cust"])),
+            "staff_id": _take(catalog.staff_ids, ev["staff"]),
+            "event_type": _take(FRIEND_EVENT_TYPES, ev["type"]),
+            "event_ts": _fmt_ts(ev["ts"], _ts_style(rng, m)),
+            "channel_code": _take([c[0] for c in ACQ_CHANNELS], ev["channel"]),
+            "channel_name": _take([c[1] for c in ACQ_CHANNELS], ev["channel"]),
+        }
+    )
+
+
+def _interactions_table(
+    e: dict[str, np.ndarray],
+    cust_ids: pa.Array,
+    counters: _Counters,
+    catalog: _Catalog,
+    rng: np.random.Generator,
+) -> pa.Table:
+    m = len(e["cust"])
+    ids = counters.interaction + np.arange(m, dtype=I64)
+    counters.interaction += m
+    content_ids = [f"CT{i + 1:04d}" for i in range(N_CONTENT)]
+    return pa.table(
+        {
+            "interaction_id": _ids("I", ids, ID_WIDTH["interaction"]),
+            "customer_id": cust_ids.take(pa.array(e["cust"])),
+            "staff_id": _take(catalog.staff_ids, np.where(e["has_staff"], e["staff"], -1)),
+            "interaction_ts": _fmt_ts(e["ts"], _ts_style(rng, m)),
+            "interaction_type": _take(INTERACTION_TYPES, e["type"]),
+            "content_id": _take(content_ids, e["content"]),
+            "topic": _take(TOPICS, e["topic"]),
+            "duration_s": _fmt_int(e["duration"], e["is_content"]),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _shift_ts(value: str, seconds: int) -> str:
+    parsed = dt.datetime.fromisoformat(value) + dt.timedelta(seconds=seconds)
+    return parsed.isoformat() if parsed.tzinfo else parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _to_2099(value: str) -> str:
+    return "2099" + (
+        value[4:].replace("-02-29", "-02-28", 1) if value[4:10] == "-02-29" else value[4:]
+    )
+
+
+class _BadRows:
+    """Builds the contract-violating rows of one chunk and splices them in."""
+
+    def __init__(self, rate: float, counters: _Counters, catalog: _Catalog, customers: int):
+        self.rate = rate
+        self.counters = counters
+        self.catalog = catalog
+        self.customers = customers
+        self.summary = {s: dict.fromkeys(BAD_SPECS[s].kinds, 0) for s in SOURCES}
+
+    def _fresh_key(self, source: str, row: dict[str, Any], j: int) -> None:
+        c = self.counters
+        if source == "customers":
+            c.bad_customer += 1
+            row["customer_id"] = f"C{self.customers + c.bad_customer:0{ID_WIDTH['customer']}d}"
+        elif source == "products":
+            c.bad_sku += 1
+            row["sku_id"] = f"SKU{len(self.catalog.sku_ids) + c.bad_sku:04d}"
+        elif source == "orders":
+            row["order_id"] = f"O{c.order:0{ID_WIDTH['order']}d}"
+            c.order += 1
+        elif source == "order_items":
+            row["line_no"] = str(100 + j)  # orders never have that many lines
+        elif source == "friend_events":
+            row["event_id"] = f"FE{c.event:0{ID_WIDTH['event']}d}"
+            c.event += 1
+        else:
+            row["interaction_id"] = f"I{c.interaction:0{ID_WIDTH['interaction']}d}"
+            c.interaction += 1
+
+    def _change_content(self, source: str, row: dict[str, Any], rng: np.random.Generator) -> None:
+        if source == "customers":
+            level = row["member_level"]
+            row["member_level"] = MEMBER_LEVELS[(MEMBER_LEVELS.index(level) + 1) % 4]
+        elif source == "products":
+            row["sku_name"] = f"{row['sku_name']} (新版)"
+        elif source == "orders":
+            row["channel"] = SALES_CHANNELS[(SALES_CHANNELS.index(row["channel"]) + 1) % 4]
+        elif source == "order_items":
+            qty = int(row["quantity"]) + 1
+            row["quantity"] = str(qty)
+            row["line_amount"] = f"{qty * float(row['unit_price']):.2f}"
+        elif source == "friend_events":
+            row["event_ts"] = _shift_ts(row["event_ts"], -int(rng.integers(60, 3600)))
+        else:
+            t = INTERACTION_TYPES.index(row["interaction_type"])
+            row["interaction_type"] = INTERACTION_TYPES[(t + 1) % len(INTERACTION_TYPES)]
+
+    def _make(
+        self, source: str, kind: str, row: dict[str, Any], j: int, rng: np.random.Generator
+    ) -> None:
+        spec = BAD_SPECS[source]
+        if kind == "duplicate_row":
+            return
+        if kind == "duplicate_key":
+            self._change_content(source, row, rng)
+            return
+        if kind == "missing_required":
+            required = sorted(load_contract()[source].required)
+            column = required[int(rng.integers(len(required)))]
+            if column not in spec.key:
+                self._fresh_key(source, row, j)
+            row[column] = None
+            return
+        self._fresh_key(source, row, j)
+        if kind == "bad_timestamp":
+            row[spec.ts] = BAD_TIMESTAMPS[j % 2]
+        elif kind == "future_timestamp":
+            row[spec.ts] = _to_2099(row[spec.ts])
+        elif kind == "bad_number":
+            column = "line_amount" if source == "order_items" and j % 2 else spec.number
+            row[column] = BAD_NUMBER
+        elif kind == "negative_value":
+            if source == "order_items":
+                row["quantity"] = "0" if j % 2 else "-1"
+            else:
+                row[spec.number] = f"-{row[spec.number] or '30'}"
+        elif kind == "unknown_enum":
+            row[spec.enum] = spec.bad_enum[j % len(spec.bad_enum)]
+        elif kind == "unknown_reference":
+            if source == "order_items" and j % 2:
+                row["sku_id"] = f"SKU9{int(rng.integers(0, 1000)):03d}"
+            elif source == "order_items":
+                num = UNKNOWN_ORDER_BASE + int(rng.integers(0, 10**9))
+                row["order_id"] = f"O{num:0{ID_WIDTH['order']}d}"
+                row["line_no"] = "1"
+            else:
+                num = UNKNOWN_CUSTOMER_BASE + int(rng.integers(0, 10**6))
+                row["customer_id"] = f"C{num:0{ID_WIDTH['customer']}d}"
+
+    def inject(
+        self, source: str, table: pa.Table, rng: np.random.Generator, first: bool
+    ) -> pa.Table:
+        n = table.num_rows
+        spec = BAD_SPECS[source]
+        if self.rate <= 0 or n == 0:
+            return table
+        # Per-row kinds need a source row that has the field being corrupted.
+        eligible: dict[str, np.ndarray] = {}
+        all_rows = np.arange(n)
+        for kind in spec.kinds:
+            rows = all_rows
+            if kind == "negative_value" and source == "interactions":
+                rows = np.flatnonzero(table["duration_s"].is_valid().to_numpy(zero_copy_only=False))
+            if kind == "duplicate_key" and source == "customers":
+                rows = np.flatnonzero(
+                    table["member_level"].is_valid().to_numpy(zero_copy_only=False)
+                )
+            eligible[kind] = rows
+        per_kind = self.rate * n / len(spec.kinds)
+        picks: list[np.ndarray] = []
+        kinds: list[str] = []
+        for kind in spec.kinds:
+            count = int(rng.poisson(per_kind))
+            if first:
+                count = max(count, 1)  # every kind at least once, even in tiny outputs
+            rows = eligible[kind]
+            if not len(rows):
+                continue
+            picks.append(rows[rng.integers(0, len(rows), count)])
+            kinds += [kind] * count
+        src = np.concatenate(picks) if picks else np.zeros(0, I64)
+        base = table.take(pa.array(src)).to_pylist()
+        line_no_seq = 0
+        for j, (kind, row) in enumerate(zip(kinds, base, strict=True)):
+            if source == "order_items":
+                line_no_seq += 1
+                j = line_no_seq
+            self._make(source, kind, row, j, rng)
+            self.summary[source][kind] += 1
+        bad = pa.Table.from_pylist(base, schema=table.schema)
+        # Splice: bad row j goes right after row pos[j]; exact duplicates after their original.
+        pos = rng.integers(0, n, len(src))
+        dup = np.array([k == "duplicate_row" for k in kinds], bool)
+        pos = np.where(dup, np.minimum(src + rng.integers(0, 50, len(src)), n - 1), pos)
+        keys = np.concatenate([2 * np.arange(n, dtype=I64), 2 * pos + 1])
+        order = np.argsort(keys, kind="stable")
+        return pa.concat_tables([table, bad]).take(pa.array(order))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+# ---------------------------------------------------------------------------------------------
+
+
+def _csv_chunk(table: pa.Table) -> list[memoryview]:
+    """RFC 4180 CSV bytes of table, quoting only the values that need it."""
+    out = []
+    for start in range(0, table.num_rows, CSV_SLICE):
+        part = table.slice(start, CSV_SLICE)
+        cols = []
+        for col in part.columns:
+            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            needs = pc.match_substring_regex(arr, '[",\r\n]')
+            if pc.any(needs).as_py():
+                quoted = pc.binary_join_element_wise(
+                    '"', pc.replace_substring(arr, '"', '""'), '"', ""
+                )
+                arr = pc.if_else(needs, quoted, arr)
+            cols.append(pc.fill_null(arr, ""))
+        lines = pc.binary_join_element_wise(*cols, ",") if len(cols) > 1 else cols[0]
+        lines = pc.binary_join_element_wise(lines, "", "\n")
+        _, offsets_buf, data_buf = lines.buffers()
+        offsets = np.frombuffer(offsets_buf, np.int32, len(lines) + 1, lines.offset * 4)
+        out.append(memoryview(data_buf)[offsets[0] : offsets[-1]])
+    return out
+
+
+class _Writer:
+    def __init__(self, path: Path, columns: tuple[str, ...], file_format: str):
+        self.schema = pa.schema([(c, pa.string()) for c in columns])
+        self.file_format = file_format
+        self.rows = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: BinaryIO | None = None
+        if file_format == "parquet":
+            self._parquet = pq.ParquetWriter(path, self.schema, compression="zstd")
+        else:
+            self._csv = path.open("wb")
+            self._csv.write((",".join(columns) + "\n").encode())
+
+    def write(self, table: pa.Table) -> None:
+        table = table.select(list(self.schema.names)).cast(self.schema)
+        self.rows += table.num_rows
+        if self._parquet is not None:
+            self._parquet.write_table(table)
+        elif self._csv is not None:
+            for piece in _csv_chunk(table):
+                self._csv.write(piece)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._csv is not None:
+            self._csv.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def generate(
+    out_dir: Path,
+    *,
+    customers: int,
+    seed: int = 42,
+    file_format: str = "csv",
+    end_date: dt.date = dt.date(2026, 10, 31),
+    years: int = 2,
+    bad_row_rate: float = 0.002,
+    progress: bool = True,
+    orders_per_customer: float = 10.0,
+    lines_per_order: float = 2.5,
+    interactions_per_customer: float = 50.0,
+    friend_events_per_customer: float = 3.0,
+) -> dict[str, Any]:
+    """Write one file per raw source into out_dir and return what was written.
+
+    Returns {"rows": {source: rows written, bad rows included},
+             "bad_rows": {source: {kind: rows injected}}}.
+    Same arguments give byte-identical files.
+    """
+    if file_format not in ("csv", "parquet"):
+        raise ValueError(f"file_format must be csv or parquet, not {file_format!r}")
+    if not 1 <= customers <= MAX_CUSTOMERS:
+        raise ValueError(f"customers must be in 1..{MAX_CUSTOMERS}")
+    if years < 1:
+        raise ValueError("years must be >= 1")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    contract = load_contract()
+
+    try:
+        start_date = end_date.replace(year=end_date.year - years) + dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        start_date = dt.date(end_date.year - years, 3, 1)
+    params = _Params(
+        start_s=_days(start_date) * DAY,
+        end_s=(_days(end_date) + 1) * DAY - 1,
+        orders_per_customer=orders_per_customer,
+        lines_per_order=lines_per_order,
+        interactions_per_customer=interactions_per_customer,
+        friend_events_per_customer=friend_events_per_customer,
+        n_staff=max(3, math.ceil(customers / 1500)),
+    )
+    catalog_rng = np.random.default_rng([seed, 0])
+    catalog = _build_catalog(catalog_rng, params.start_s, params.end_s, params.n_staff)
+    counters = _Counters()
+    bad = _BadRows(bad_row_rate, counters, catalog, customers)
+
+    writers = {
+        s: _Writer(out_dir / f"{s}.{file_format}", contract[s].columns, file_format)
+        for s in SOURCES
+    }
+    try:
+        products = _products_table(catalog, catalog_rng)
+        writers["products"].write(bad.inject("products", products, catalog_rng, first=True))
+        bar = tqdm(total=customers, unit="customer", disable=not progress, desc="generate")
+        for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
+            n = min(CHUNK_SIZE, customers + 1 - first_num)
+            rng = np.random.default_rng([seed, 1, chunk])
+            tables = _customers_chunk(rng, first_num, n, params, catalog, counters)
+            bad_rng = np.random.default_rng([seed, 2, chunk])
+            for source in SOURCES:
+                if source in tables:
+                    table = bad.inject(source, tables[source], bad_rng, first=chunk == 0)
+                    writers[source].write(table)
+            bar.update(n)
+        bar.close()
+    finally:
+        for w in writers.values():
+            w.close()
+
+    result = {"rows": {s: writers[s].rows for s in SOURCES}, "bad_rows": bad.summary}
+    if progress:
+        print(format_summary(result), file=sys.stderr)
+    return result
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """Human-readable table of rows written and bad rows injected per source."""
+    lines = [f"{'source':<14}{'rows':>12}  bad rows injected"]
+    for source in SOURCES:
+        bad = result["bad_rows"][source]
+        detail = ", ".join(f"{k}={v}" for k, v in bad.items() if v) or "none"
+        lines.append(f"{source:<14}{result['rows'][source]:>12,}  {sum(bad.values())}: {detail}")
+    return "\n".join(lines)
