@@ -314,17 +314,18 @@ _HOUR_PM = [4.0, 3.8, 3.8, 3.9, 3.8, 3.6, 3.8, 4.5, 5.5, 6.0, 5.0, 2.8]
 HOUR_W = np.array([*_HOUR_AM, *_HOUR_PM])
 HOUR_CUM = np.cumsum(HOUR_W / HOUR_W.sum())
 
-# Customer segments: prospect, light, loyal, heavy.
-SEG_P = np.array([0.35, 0.38, 0.18, 0.09])
-_SEG_ENG_RAW = np.array([0.3, 0.6, 1.5, 4.0])
+# Customer segments: prospect (never orders), light, loyal, heavy (a household replenishing
+# several periodic categories) and reseller (团长 / 代购 running parallel habits for others).
+SEG_PROSPECT, SEG_LIGHT, SEG_LOYAL, SEG_HEAVY, SEG_RESELLER = range(5)
+SEG_P = np.array([0.35, 0.375, 0.17, 0.08, 0.025])
+_SEG_ENG_RAW = np.array([0.3, 0.6, 1.5, 3.5, 6.0])
 SEG_ENG = _SEG_ENG_RAW / float(SEG_P @ _SEG_ENG_RAW)  # mean engagement is 1
 ENG_SIGMA = 0.6
-SEG_FRIEND = np.array([0.78, 0.86, 0.92, 0.97])
-SEG_P_STOP = np.array([1.0, 0.6, 0.15, 0.03])  # chance a buying habit stops after each order
-# Extra concurrent habits per loyal / heavy buyer at orders_per_customer=10 (calibrated).
-LOYAL_EXTRA_STREAMS = 1.2
-HEAVY_EXTRA_STREAMS = 10.0
-
+SEG_FRIEND = np.array([0.78, 0.86, 0.92, 0.97, 0.99])
+SEG_P_STOP = np.array([1.0, 0.6, 0.15, 0.02, 0.01])  # chance a buying habit stops per order
+# Buying habits per buyer: base + Poisson(extra * orders_per_customer / 10) (calibrated).
+SEG_STREAMS_BASE = np.array([0, 1, 1, 3, 4])
+SEG_STREAMS_EXTRA = np.array([0.0, 0.0, 1.0, 3.0, 21.0])
 P_CANCEL = 0.05
 P_REFUND = 0.03
 P_DISCOUNT = 0.40
@@ -332,6 +333,9 @@ P_OFFSET_TS = 0.05  # rows whose timestamps carry an explicit UTC offset
 P_DEL_CUSTOMER = 0.105  # before the cut at the export time, ~8% of friendships end this way
 P_DEL_STAFF = 0.026
 P_READD = 0.3
+FRIEND_EXTRA_POWER = 1.75
+MAX_EXTRA_STAFF = 60
+FRIENDSHIP_EVENTS = 1.12  # events per friendship (add + deletions + re-adds), measured
 EVENTS_PER_BURST = 6.0
 
 # ---------------------------------------------------------------------------------------------
@@ -778,6 +782,8 @@ def _customers_chunk(
     eng = SEG_ENG[seg] * rng.lognormal(-(ENG_SIGMA**2) / 2, ENG_SIGMA, n)
     # Registrations grow linearly over the span (density ∝ 0.5 + x).
     x = (np.sqrt(1 + 8 * rng.random(n)) - 1) / 2
+    # Heavy buyers tend to be long-standing customers.
+    x = np.where(seg >= SEG_HEAVY, rng.random(n) ** 1.6, x)
     reg_s = _on_day(rng, p.start_s + (x * span).astype(I64))
     reg_s = np.clip(reg_s, p.start_s, p.end_s)
     gender = _pick(np.cumsum(GENDER_P), rng.random(n))
@@ -811,7 +817,7 @@ def _customers_chunk(
     fe, friend_start, friend_end, primary_staff = _friend_events(rng, n, seg, eng, reg_s, p)
 
     # --- orders ------------------------------------------------------------------------------
-    orders, items, spend = _orders(rng, n, seg, reg_s, city, has_province, aff_cum, p, catalog)
+    orders, items, spend = _orders(rng, n, seg, reg_s, city, has_province, aff, aff_cum, p, catalog)
 
     # --- interactions ------------------------------------------------------------------------
     inter = _interactions(rng, n, eng, aff, friend_start, friend_end, primary_staff, p, catalog)
@@ -849,13 +855,15 @@ def _friend_events(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Friend events plus, per customer, the window of the first friendship (-1 if none)."""
     is_friend = rng.random(n) < SEG_FRIEND[seg]
-    # Extra staff friendships concentrate on engaged customers (eng^2): most have exactly one.
+    # Extra staff friendships concentrate on engaged customers (eng^1.75): most have exactly
+    # one, resellers are added by dozens of shop guides.
     p_friend = float(SEG_P @ SEG_FRIEND)
-    eng2 = float(SEG_P * SEG_FRIEND @ SEG_ENG**2) / p_friend * math.exp(ENG_SIGMA**2)
-    per_friendship = 1 + (P_DEL_CUSTOMER + P_DEL_STAFF) * 0.8 * (1 + P_READD * 0.8)
-    extra_mean = max(p.friend_events_per_customer / (p_friend * per_friendship) - 1, 0.0)
-    extra = rng.poisson(extra_mean / eng2 * eng**2)
-    k = np.where(is_friend, 1 + np.minimum(extra, p.n_staff - 1), 0)
+    power = FRIEND_EXTRA_POWER
+    eng_pow = float(SEG_P * SEG_FRIEND @ SEG_ENG**power) / p_friend
+    eng_pow *= math.exp(ENG_SIGMA**2 * (power**2 - power) / 2)  # E[noise^power], lognormal
+    extra_mean = max(p.friend_events_per_customer / (p_friend * FRIENDSHIP_EVENTS) - 1, 0.0)
+    extra = rng.poisson(extra_mean / eng_pow * eng**power)
+    k = np.where(is_friend, 1 + np.minimum(extra, min(p.n_staff - 1, MAX_EXTRA_STAFF)), 0)
     f_cust = np.repeat(np.arange(n, dtype=I64), k)
     f_pos = _positions(k)
     primary = rng.integers(0, p.n_staff, n)
@@ -913,6 +921,7 @@ def _orders(
     reg_s: np.ndarray,
     city: np.ndarray,
     has_province: np.ndarray,
+    aff: np.ndarray,
     aff_cum: np.ndarray,
     p: _Params,
     catalog: _Catalog,
@@ -923,27 +932,26 @@ def _orders(
     first_order = reg_s + np.where(
         u < 0.45, rng.exponential(3 * 3600, n), rng.exponential(25 * DAY, n)
     ).astype(I64)
-    buyer = (seg > 0) & (first_order <= p.end_s)
-    n_streams = np.select(
-        [seg == 1, seg == 2, seg == 3],
-        [
-            np.ones(n, I64),
-            1 + rng.poisson(LOYAL_EXTRA_STREAMS * scale, n),
-            2 + rng.poisson(HEAVY_EXTRA_STREAMS * scale, n),
-        ],
-        0,
-    )
+    buyer = (seg > SEG_PROSPECT) & (first_order <= p.end_s)
+    n_streams = SEG_STREAMS_BASE[seg] + rng.poisson(SEG_STREAMS_EXTRA[seg] * scale)
+    # Households buy each category once per cycle (distinct categories); resellers run
+    # parallel habits on their top 1-3 categories.
+    n_streams = np.where(seg == SEG_RESELLER, n_streams, np.minimum(n_streams, N_CAT))
     n_streams = np.where(buyer, n_streams, 0)
     s_cust = np.repeat(np.arange(n, dtype=I64), n_streams)
     s_pos = _positions(n_streams)
     n_s = len(s_cust)
-    s_cat = _pick_rows(aff_cum, s_cust, rng.random(n_s))
+    # Categories by affinity without replacement (Gumbel top-k), one row per customer.
+    ranked = np.argsort(-(np.log(aff) + rng.gumbel(size=aff.shape)), axis=1)
+    n_top = 1 + rng.integers(0, 3, n)
+    rank = np.where(seg[s_cust] == SEG_RESELLER, s_pos % n_top[s_cust], s_pos)
+    s_cat = ranked[s_cust, rank]
     cycle = np.array([c.cycle_days or 0 for c in CATEGORIES], I64)[s_cat]
     durable = cycle == 0
     s_start = first_order[s_cust] + np.where(
         s_pos == 0, 0, rng.exponential(60 * DAY, n_s).astype(I64)
     )
-    s_qty = np.where(durable, 1, 1 + _pick(np.array([0.75, 0.95, 1.0]), rng.random(n_s)))
+    s_qty = np.where(durable, 1, 1 + _pick(np.array([0.85, 0.97, 1.0]), rng.random(n_s)))
     p_stop = np.where(durable, np.maximum(SEG_P_STOP[seg[s_cust]], 0.7), SEG_P_STOP[seg[s_cust]])
     k = np.minimum(rng.geometric(p_stop), 400)
 
@@ -1009,9 +1017,13 @@ def _orders(
     u = rng.random(m)
     cancelled = u < P_CANCEL
     refunded = (u >= P_CANCEL) & (u < P_CANCEL + P_REFUND)
-    paid_s = ts + np.where(offline, rng.integers(5, 120, m), 20 + rng.exponential(300, m))
-    paid_s = paid_s.astype(I64)
-    cancel_s = ts + 60 + rng.exponential(900, m).astype(I64)
+    # Most pay within minutes; pay-for-me links and transfers take hours (so the export has a
+    # few orders still 'created'); unpaid orders are cancelled within a day.
+    online_delay = np.where(
+        rng.random(m) < 0.04, rng.exponential(6 * 3600, m), 20 + rng.exponential(300, m)
+    )
+    paid_s = (ts + np.where(offline, rng.integers(5, 120, m), online_delay)).astype(I64)
+    cancel_s = ts + 60 + np.minimum(rng.exponential(4 * 3600, m), DAY).astype(I64)
     confirm_s = paid_s + np.where(
         offline, rng.integers(60, 600, m), rng.integers(3 * DAY, 12 * DAY, m)
     )

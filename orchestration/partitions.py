@@ -8,3 +8,6 @@ TIMEZONE = "Asia/Shanghai"
 nightly_partitions = dg.DailyPartitionsDefinition(
     start_date="2020-01-01", timezone=TIMEZONE, fmt="%Y-%m-%d"
 )
+
+# One night per run: every model reads the as-of date from the single partition key.
+one_night_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -8,6 +8,7 @@ load in one transaction: a bad file leaves the previous night's raw tables untou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -152,7 +153,9 @@ def load_raw_source(
     except (duckdb.Error, pa.ArrowException) as error:
         raise RawDataError(f"{path}: cannot be read: {error}") from error
     finally:
-        connection.unregister("raw_file_stream")
+        # In an aborted transaction this fails too; the rollback that follows cleans up.
+        with contextlib.suppress(duckdb.Error):
+            connection.unregister("raw_file_stream")
     ((rows,),) = connection.execute(f"select count(*) from {table}").fetchall()
     return RawLoadResult(
         source=contract.name,

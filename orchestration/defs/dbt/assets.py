@@ -12,7 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.partitions import nightly_partitions
+from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project
 
 def group_for_fqn(fqn: list[str]) -> str:
@@ -50,6 +50,7 @@ class NightConfig(dg.Config):
     project=dbt_project,
     dagster_dbt_translator=ScrmDbtTranslator(),
     partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
 )
 def scrm_dbt_models(
     context: dg.AssetExecutionContext,

@@ -8,7 +8,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import scrm_dbt_models
 from orchestration.defs.resources import WarehouseResource
-from orchestration.partitions import nightly_partitions
+from orchestration.partitions import nightly_partitions, one_night_per_run
 
 MEASURES = ("raw_rows", "clean_rows", "quarantined_rows", "duplicate_rows")
 
@@ -29,6 +29,7 @@ def row_accounting_metadata(rows: list[dict[str, Any]]) -> dict[str, int]:
 @dg.asset(
     deps=[get_asset_key_for_model([scrm_dbt_models], "raw_row_accounting")],
     partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
     group_name="data_quality",
     kinds={"python"},
     description="Where every raw row went tonight, per source, in the log and as metadata.",

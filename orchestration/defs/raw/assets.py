@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.partitions import nightly_partitions
+from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.raw_contract import load_contract
 from orchestration.raw_loader import load_raw_sources
 
@@ -28,6 +28,7 @@ def raw_asset_key(source: str) -> dg.AssetKey:
         for name in load_contract()
     ],
     partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
 )
 def raw_sources(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     results = load_raw_sources(

@@ -1,0 +1,82 @@
+"""The Dagster code location: its pure helpers and a snapshot of what it defines."""
+
+import json
+
+from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
+
+
+def test_dbt_build_args():
+    assert dbt_build_args("2026-03-31") == ["build", "--vars", '{"as_of_date": "2026-03-31"}']
+    args = dbt_build_args("2026-03-31", "2026-04-30 12:00:00")
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {
+        "as_of_date": "2026-03-31",
+        "run_started_at": "2026-04-30 12:00:00",
+    }
+
+
+def test_group_for_fqn():
+    assert group_for_fqn(["scrm", "staging", "raw", "stg_raw__orders"]) == "staging_raw"
+    assert group_for_fqn(["scrm", "marts", "core", "fct_orders"]) == "marts_core"
+    assert group_for_fqn(["scrm", "intermediate", "int_orders_validated"]) == "intermediate"
+
+
+def test_definitions_snapshot():
+    """An accidental rename of an asset, job or schedule shows up here as a diff."""
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    keys = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
+    assert keys == [
+        "intermediate/int_friend_events_validated",
+        "intermediate/int_interactions_validated",
+        "intermediate/int_order_items_validated",
+        "intermediate/int_orders_validated",
+        "marts/dim_channels",
+        "marts/dim_customers",
+        "marts/dim_products",
+        "marts/dim_staff",
+        "marts/fct_friend_events",
+        "marts/fct_interactions",
+        "marts/fct_order_items",
+        "marts/fct_orders",
+        "marts/friend_metrics_daily",
+        "marts/quarantine_customers",
+        "marts/quarantine_friend_events",
+        "marts/quarantine_interactions",
+        "marts/quarantine_order_items",
+        "marts/quarantine_orders",
+        "marts/quarantine_products",
+        "marts/raw_row_accounting",
+        "raw/customers",
+        "raw/friend_events",
+        "raw/interactions",
+        "raw/order_items",
+        "raw/orders",
+        "raw/products",
+        "row_accounting_report",
+        "staging/stg_raw__customers",
+        "staging/stg_raw__friend_events",
+        "staging/stg_raw__interactions",
+        "staging/stg_raw__order_items",
+        "staging/stg_raw__orders",
+        "staging/stg_raw__products",
+    ]
+    assert [job.name for job in definitions.jobs] == ["nightly"]
+    (schedule,) = definitions.schedules
+    resolved = definitions.resolve_schedule_def(schedule.name)
+    assert (resolved.name, resolved.cron_schedule, resolved.execution_timezone) == (
+        "nightly_at_0200_shanghai",
+        "0 2 * * *",
+        "Asia/Shanghai",
+    )
+
+
+def test_dbt_tests_become_asset_checks():
+    from orchestration.definitions import defs
+
+    checks = {
+        key.to_user_string()
+        for key in defs().resolve_asset_graph().asset_check_keys
+    }
+    assert "marts/raw_row_accounting:accepted_values_raw_row_accounting_is_balanced__True" in checks

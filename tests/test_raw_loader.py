@@ -1,0 +1,121 @@
+"""The raw loader: the contract's file-level rules and verbatim, numbered loading."""
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.raw_loader import RawDataError, load_raw_sources
+from tests.conftest import TINY_RAW, query
+
+LOADED_AT = datetime(2026, 4, 30, 4, 0)
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "raw"
+    shutil.copytree(TINY_RAW, target)
+    return target
+
+
+def load(raw_dir: Path, tmp_path: Path):
+    return load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT)
+
+
+def test_rows_are_loaded_verbatim_and_numbered(raw_dir, tmp_path):
+    results = load(raw_dir, tmp_path)
+    assert {name: result.rows for name, result in results.items()} == {
+        "customers": 9,
+        "products": 5,
+        "orders": 14,
+        "order_items": 12,
+        "friend_events": 12,
+        "interactions": 11,
+    }
+    rows = query(
+        tmp_path / "home" / "warehouse.duckdb",
+        "select _raw_row_number, order_id, total_amount, _source_file from raw.orders"
+        " where _raw_row_number in (1, 13) order by 1",
+    )
+    # Text stays text, quoted commas included.
+    assert rows == [(1, "O1", "198.00", "orders.csv"), (13, "O12", "1,299.00", "orders.csv")]
+
+
+def test_missing_file_is_named(raw_dir, tmp_path):
+    (raw_dir / "interactions.csv").unlink()
+    with pytest.raises(RawDataError, match=r"interactions.*missing.*interactions\.csv"):
+        load(raw_dir, tmp_path)
+
+
+def test_missing_required_column_names_file_and_column(raw_dir, tmp_path):
+    frame = pd.read_csv(raw_dir / "orders.csv", dtype=str).drop(columns=["status"])
+    frame.to_csv(raw_dir / "orders.csv", index=False)
+    with pytest.raises(RawDataError, match=r"orders\.csv: required column\(s\) missing: status"):
+        load(raw_dir, tmp_path)
+
+
+def test_optional_columns_may_be_absent_and_files_header_only(raw_dir, tmp_path):
+    (raw_dir / "interactions.csv").write_text(
+        "interaction_id,customer_id,interaction_ts,interaction_type\n", encoding="utf-8"
+    )
+    results = load(raw_dir, tmp_path)
+    assert results["interactions"].rows == 0
+    assert results["interactions"].absent_optional_columns == (
+        "staff_id",
+        "content_id",
+        "topic",
+        "duration_s",
+    )
+    columns = query(
+        tmp_path / "home" / "warehouse.duckdb",
+        "select column_name from information_schema.columns"
+        " where table_schema = 'raw' and table_name = 'interactions' order by ordinal_position",
+    )
+    assert [c for (c,) in columns][:8] == [
+        "interaction_id",
+        "customer_id",
+        "staff_id",
+        "interaction_ts",
+        "interaction_type",
+        "content_id",
+        "topic",
+        "duration_s",
+    ]
+
+
+def test_unreadable_file_is_named(raw_dir, tmp_path):
+    with (raw_dir / "products.csv").open("a", encoding="utf-8") as handle:
+        handle.write("SKU9,too,many,columns,here,1,2,3\n")
+    with pytest.raises(RawDataError, match=r"products\.csv: cannot be read"):
+        load(raw_dir, tmp_path)
+
+
+def test_parquet_loads_the_same_rows_as_csv(raw_dir, tmp_path):
+    csv_rows = load(raw_dir, tmp_path / "csv")
+    frame = pd.read_csv(raw_dir / "orders.csv", dtype=str, keep_default_na=False)
+    (raw_dir / "orders.csv").unlink()
+    frame.replace("", None).to_parquet(raw_dir / "orders.parquet", index=False)
+    parquet_rows = load(raw_dir, tmp_path / "parquet")
+    assert parquet_rows["orders"].rows == csv_rows["orders"].rows == 14
+    select = "select * exclude (_loaded_at, _source_file) from raw.orders order by 1"
+    assert query(tmp_path / "csv" / "home" / "warehouse.duckdb", select) == query(
+        tmp_path / "parquet" / "home" / "warehouse.duckdb", select
+    )
+
+
+def test_both_formats_for_one_source_is_an_error(raw_dir, tmp_path):
+    pd.read_csv(raw_dir / "products.csv", dtype=str).to_parquet(raw_dir / "products.parquet")
+    with pytest.raises(RawDataError, match="keep exactly one"):
+        load(raw_dir, tmp_path)
+
+
+def test_a_bad_file_leaves_the_previous_load_untouched(raw_dir, tmp_path):
+    load(raw_dir, tmp_path)
+    (raw_dir / "orders.csv").write_text("order_id\nX\n", encoding="utf-8")
+    with pytest.raises(RawDataError):
+        load(raw_dir, tmp_path)
+    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb")) as connection:
+        assert connection.execute("select count(*) from raw.orders").fetchall() == [(14,)]
