@@ -28,8 +28,14 @@ def ensure_manifest() -> None:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", str(dbt_project.project_dir),
-         "--profiles-dir", str(dbt_project.profiles_dir)]
+        [
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(dbt_project.project_dir),
+            "--profiles-dir",
+            str(dbt_project.profiles_dir),
+        ]
     )
     if not result.success:
         raise click.ClickException(f"dbt parse failed: {result.exception}")
@@ -44,21 +50,49 @@ def main() -> None:
 @click.option("--customers", type=click.IntRange(min=1), required=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
-@click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True)
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default="2026-10-31",
-              show_default=True, help="Last day of the generated history.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2026-10-31",
+    show_default=True,
+    help="Last day of the generated history.",
+)
 @click.option("--years", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--bad-row-rate", type=click.FloatRange(0, 0.5), default=0.002, show_default=True,
-              help="Share of rows made to break the contract, to exercise the quarantine.")
-def generate(customers: int, seed: int, out_dir: Path, file_format: str, end_date: datetime,
-             years: int, bad_row_rate: float) -> None:
+@click.option(
+    "--bad-row-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.002,
+    show_default=True,
+    help="Share of rows made to break the contract, to exercise the quarantine.",
+)
+def generate(
+    customers: int,
+    seed: int,
+    out_dir: Path,
+    file_format: str,
+    end_date: datetime,
+    years: int,
+    bad_row_rate: float,
+) -> None:
     """Write deterministic, realistic raw files for CUSTOMERS customers."""
     from orchestration.generator import generate as generate_raw
 
     summary = generate_raw(
-        out_dir, customers=customers, seed=seed, file_format=file_format,
-        end_date=end_date.date(), years=years, bad_row_rate=bad_row_rate, progress=True,
+        out_dir,
+        customers=customers,
+        seed=seed,
+        file_format=file_format,
+        end_date=end_date.date(),
+        years=years,
+        bad_row_rate=bad_row_rate,
+        progress=True,
     )
     click.echo(f"wrote raw files to {out_dir}")
     for source, rows in summary.get("rows", {}).items():
@@ -66,16 +100,37 @@ def generate(customers: int, seed: int, out_dir: Path, file_format: str, end_dat
 
 
 @main.command()
-@click.option("--raw", "raw_dir", type=click.Path(path_type=Path, file_okay=False),
-              envvar="SCRM_RAW_DIR", required=True, show_envvar=True,
-              help="Directory holding one <source>.csv or .parquet per source.")
-@click.option("--home", "home_dir", type=click.Path(path_type=Path, file_okay=False),
-              envvar="SCRM_HOME", required=True, show_envvar=True,
-              help="Directory for the warehouse and the night's outputs.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The night to compute (default: yesterday in Asia/Shanghai).")
-@click.option("--run-started-at", default="", help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
-              "for the future-timestamp rule, to reproduce an earlier run exactly.")
+@click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_RAW_DIR",
+    required=True,
+    show_envvar=True,
+    help="Directory holding one <source>.csv or .parquet per source.",
+)
+@click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_HOME",
+    required=True,
+    show_envvar=True,
+    help="Directory for the warehouse and the night's outputs.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The night to compute (default: yesterday in Asia/Shanghai).",
+)
+@click.option(
+    "--run-started-at",
+    default="",
+    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
+    "for the future-timestamp rule, to reproduce an earlier run exactly.",
+)
 def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: str) -> None:
     """Run the nightly job in-process for one as-of date."""
     as_of_date = as_of.date().isoformat() if as_of else yesterday_in_shanghai()
@@ -109,4 +164,3 @@ def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: st
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -1307,8 +1307,15 @@ class _BadRows:
             row["interaction_type"] = INTERACTION_TYPES[(t + 1) % len(INTERACTION_TYPES)]
 
     def _make(
-        self, source: str, kind: str, row: dict[str, Any], j: int, rng: np.random.Generator
+        self,
+        source: str,
+        kind: str,
+        row: dict[str, Any],
+        j: int,
+        variant: int,
+        rng: np.random.Generator,
     ) -> None:
+        """Turn a copy of a clean row into a bad row of this kind; j numbers it in the chunk."""
         spec = BAD_SPECS[source]
         if kind == "duplicate_row":
             return
@@ -1324,21 +1331,21 @@ class _BadRows:
             return
         self._fresh_key(source, row, j)
         if kind == "bad_timestamp":
-            row[spec.ts] = BAD_TIMESTAMPS[j % 2]
+            row[spec.ts] = BAD_TIMESTAMPS[variant % 2]
         elif kind == "future_timestamp":
             row[spec.ts] = _to_2099(row[spec.ts])
         elif kind == "bad_number":
-            column = "line_amount" if source == "order_items" and j % 2 else spec.number
+            column = "line_amount" if source == "order_items" and variant % 2 else spec.number
             row[column] = BAD_NUMBER
         elif kind == "negative_value":
             if source == "order_items":
-                row["quantity"] = "0" if j % 2 else "-1"
+                row["quantity"] = "0" if variant % 2 else "-1"
             else:
                 row[spec.number] = f"-{row[spec.number] or '30'}"
         elif kind == "unknown_enum":
-            row[spec.enum] = spec.bad_enum[j % len(spec.bad_enum)]
+            row[spec.enum] = spec.bad_enum[variant % len(spec.bad_enum)]
         elif kind == "unknown_reference":
-            if source == "order_items" and j % 2:
+            if source == "order_items" and variant % 2:
                 row["sku_id"] = f"SKU9{int(rng.integers(0, 1000)):03d}"
             elif source == "order_items":
                 num = UNKNOWN_ORDER_BASE + int(rng.integers(0, 10**9))
@@ -1348,45 +1355,30 @@ class _BadRows:
                 num = UNKNOWN_CUSTOMER_BASE + int(rng.integers(0, 10**6))
                 row["customer_id"] = f"C{num:0{ID_WIDTH['customer']}d}"
 
-    def inject(
-        self, source: str, table: pa.Table, rng: np.random.Generator, first: bool
-    ) -> pa.Table:
+    def inject(self, source: str, table: pa.Table, rng: np.random.Generator) -> pa.Table:
         n = table.num_rows
         spec = BAD_SPECS[source]
         if self.rate <= 0 or n == 0:
             return table
-        # Per-row kinds need a source row that has the field being corrupted.
-        eligible: dict[str, np.ndarray] = {}
-        all_rows = np.arange(n)
-        for kind in spec.kinds:
-            rows = all_rows
-            if kind == "negative_value" and source == "interactions":
-                rows = np.flatnonzero(table["duration_s"].is_valid().to_numpy(zero_copy_only=False))
-            if kind == "duplicate_key" and source == "customers":
-                rows = np.flatnonzero(
-                    table["member_level"].is_valid().to_numpy(zero_copy_only=False)
-                )
-            eligible[kind] = rows
         per_kind = self.rate * n / len(spec.kinds)
         picks: list[np.ndarray] = []
         kinds: list[str] = []
         for kind in spec.kinds:
-            count = int(rng.poisson(per_kind))
-            if first:
-                count = max(count, 1)  # every kind at least once, even in tiny outputs
-            rows = eligible[kind]
+            rows = np.arange(n)
+            if kind == "negative_value" and source == "interactions":  # needs a duration
+                rows = np.flatnonzero(table["duration_s"].is_valid().to_numpy(zero_copy_only=False))
             if not len(rows):
                 continue
+            count = int(rng.poisson(per_kind))
+            # Every kind (and each of its variants) at least once, even in tiny outputs.
+            count = max(count, _variants(source, kind) - self.summary[source][kind])
             picks.append(rows[rng.integers(0, len(rows), count)])
             kinds += [kind] * count
         src = np.concatenate(picks) if picks else np.zeros(0, I64)
         base = table.take(pa.array(src)).to_pylist()
-        line_no_seq = 0
         for j, (kind, row) in enumerate(zip(kinds, base, strict=True)):
-            if source == "order_items":
-                line_no_seq += 1
-                j = line_no_seq
-            self._make(source, kind, row, j, rng)
+            variant = self.summary[source][kind]
+            self._make(source, kind, row, j, variant, rng)
             self.summary[source][kind] += 1
         bad = pa.Table.from_pylist(base, schema=table.schema)
         # Splice: bad row j goes right after row pos[j]; exact duplicates after their original.
@@ -1396,6 +1388,15 @@ class _BadRows:
         keys = np.concatenate([2 * np.arange(n, dtype=I64), 2 * pos + 1])
         order = np.argsort(keys, kind="stable")
         return pa.concat_tables([table, bad]).take(pa.array(order))
+
+
+def _variants(source: str, kind: str) -> int:
+    """How many distinct forms a kind takes in a source (each is injected at least once)."""
+    if kind == "bad_timestamp":
+        return len(BAD_TIMESTAMPS)
+    if source == "order_items" and kind in ("bad_number", "negative_value", "unknown_reference"):
+        return 2
+    return 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1440,7 +1441,14 @@ class _Writer:
             self._csv.write((",".join(columns) + "\n").encode())
 
     def write(self, table: pa.Table) -> None:
-        table = table.select(list(self.schema.names)).cast(self.schema)
+        # The contract decides the columns and their order; one we do not produce stays empty.
+        table = pa.table(
+            [
+                table[c] if c in table.column_names else pa.nulls(table.num_rows, pa.string())
+                for c in self.schema.names
+            ],
+            schema=self.schema,
+        )
         self.rows += table.num_rows
         if self._parquet is not None:
             self._parquet.write_table(table)
@@ -1515,7 +1523,7 @@ def generate(
     }
     try:
         products = _products_table(catalog, catalog_rng)
-        writers["products"].write(bad.inject("products", products, catalog_rng, first=True))
+        writers["products"].write(bad.inject("products", products, catalog_rng))
         bar = tqdm(total=customers, unit="customer", disable=not progress, desc="generate")
         for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
             n = min(CHUNK_SIZE, customers + 1 - first_num)
@@ -1524,7 +1532,7 @@ def generate(
             bad_rng = np.random.default_rng([seed, 2, chunk])
             for source in SOURCES:
                 if source in tables:
-                    table = bad.inject(source, tables[source], bad_rng, first=chunk == 0)
+                    table = bad.inject(source, tables[source], bad_rng)
                     writers[source].write(table)
             bar.update(n)
         bar.close()

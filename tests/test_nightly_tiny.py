@@ -167,8 +167,16 @@ def test_customers_known_as_of_the_date(tiny_warehouse):
         ("C1", "F", "2026-01-05 10:00:00", None, "livecode_store_01", "S1", "current_friend", 1),
         # 02:00 UTC is 10:00 in Shanghai
         ("C2", "M", "2026-02-10 10:00:00", None, "parcel_card", "S1", "deleted_by_customer", 0),
-        ("C3", None, "2026-03-01 09:00:00", "gender,birthday", "parcel_card", "S2",
-         "current_friend", 1),
+        (
+            "C3",
+            None,
+            "2026-03-01 09:00:00",
+            "gender,birthday",
+            "parcel_card",
+            "S2",
+            "current_friend",
+            1,
+        ),
         # C4 registers on 04-15: not known yet. C5 has no registration date: always known.
         ("C5", "F", None, None, "official_account", "S2", "current_friend", 1),
     ]
@@ -199,6 +207,4 @@ def test_staff_channels_and_products(tiny_warehouse):
         ("SKU2", Decimal("1299.00"), False, None),
         ("SKU3", None, True, "price"),
     ]
-    assert query(
-        tiny_warehouse, "select count(*) from marts.fct_interactions"
-    ) == [(5,)]
+    assert query(tiny_warehouse, "select count(*) from marts.fct_interactions") == [(5,)]

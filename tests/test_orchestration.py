@@ -26,7 +26,9 @@ def test_definitions_snapshot():
     from orchestration.definitions import defs
 
     definitions = defs()
-    keys = sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())
+    keys = sorted(
+        k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()
+    )
     assert keys == [
         "intermediate/int_friend_events_validated",
         "intermediate/int_interactions_validated",
@@ -75,8 +77,5 @@ def test_definitions_snapshot():
 def test_dbt_tests_become_asset_checks():
     from orchestration.definitions import defs
 
-    checks = {
-        key.to_user_string()
-        for key in defs().resolve_asset_graph().asset_check_keys
-    }
+    checks = {key.to_user_string() for key in defs().resolve_asset_graph().asset_check_keys}
     assert "marts/raw_row_accounting:accepted_values_raw_row_accounting_is_balanced__True" in checks

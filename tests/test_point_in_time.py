@@ -1,8 +1,7 @@
 """A night as of D is the same whether later rows exist or not: past nights rebuild exactly."""
 
-from tests.conftest import FIXTURES, TINY_AS_OF, TINY_RUN_STARTED_AT, query
-
 from orchestration.cli import run_night
+from tests.conftest import FIXTURES, TINY_AS_OF, TINY_RUN_STARTED_AT, query
 
 # Everything computed from events; the quarantine and the row accounting describe the files,
 # which differ by construction.

@@ -15,5 +15,9 @@
             ) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- if not names -%}
+        {#- Compiling without a built warehouse (linting, docs): any list will do. -#}
+        {{- return((relation_alias ~ '.' if relation_alias else '') ~ '*') -}}
+    {%- endif -%}
     {{- return(names | join(',\n        ')) -}}
 {%- endmacro %}

@@ -15,6 +15,7 @@ from dagster_dbt import (
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project
 
+
 def group_for_fqn(fqn: list[str]) -> str:
     """The asset group of a model: its folder below models/, two levels at most."""
     folders = fqn[1:-1]

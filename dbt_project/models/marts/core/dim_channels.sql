@@ -16,7 +16,11 @@ adds as (
 ),
 
 latest_names as (
-    select channel_code, channel_name from adds where recency_rank = 1
+    select
+        channel_code,
+        channel_name
+    from adds
+    where recency_rank = 1
 ),
 
 totals as (

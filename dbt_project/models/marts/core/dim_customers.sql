@@ -18,13 +18,24 @@ interactions as (
 ),
 
 first_activity as (
-    select customer_id, min(activity_at) as first_activity_at
+    select
+        customer_id,
+        min(activity_at) as first_activity_at
     from (
-        select customer_id, ordered_at as activity_at from orders
+        select
+            customer_id,
+            ordered_at as activity_at
+        from orders
         union all
-        select customer_id, event_at as activity_at from friend_events
+        select
+            customer_id,
+            event_at as activity_at
+        from friend_events
         union all
-        select customer_id, interacted_at as activity_at from interactions
+        select
+            customer_id,
+            interacted_at as activity_at
+        from interactions
     ) as activity
     group by customer_id
 ),
@@ -77,7 +88,8 @@ known_customers as (
     from customers
     left join first_activity
         on customers.customer_id = first_activity.customer_id
-    where customers.registered_at is null
+    where
+        customers.registered_at is null
         or customers.registered_at < {{ as_of_end() }}
         or first_activity.first_activity_at is not null
 ),
@@ -117,8 +129,9 @@ final as (
         {{ as_of_date() }} as as_of_date
     from known_customers
     left join first_friendships
-        on known_customers.customer_id = first_friendships.customer_id
-        and first_friendships.add_rank = 1
+        on
+            known_customers.customer_id = first_friendships.customer_id
+            and first_friendships.add_rank = 1
     left join friend_statuses
         on known_customers.customer_id = friend_statuses.customer_id
 )

@@ -2,7 +2,8 @@ with
 
 friend_events as (
     select * from {{ ref('int_friend_events_validated') }}
-    where {{ is_clean_row() }}
+    where
+        {{ is_clean_row() }}
         and event_at < {{ as_of_end() }}
 ),
 

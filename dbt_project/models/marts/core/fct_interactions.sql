@@ -2,7 +2,8 @@ with
 
 interactions as (
     select * from {{ ref('int_interactions_validated') }}
-    where {{ is_clean_row() }}
+    where
+        {{ is_clean_row() }}
         and interacted_at < {{ as_of_end() }}
 ),
 

@@ -2,7 +2,8 @@ with
 
 orders as (
     select * from {{ ref('int_orders_validated') }}
-    where {{ is_clean_row() }}
+    where
+        {{ is_clean_row() }}
         and ordered_at < {{ as_of_end() }}
 ),
 
@@ -62,16 +63,19 @@ statused as (
     select
         *,
         case
-            when refunded_as_of_at is not null
+            when
+                refunded_as_of_at is not null
                 and refunded_as_of_at >= coalesce(cancelled_as_of_at, refunded_as_of_at)
                 and refunded_as_of_at >= coalesce(confirmed_as_of_at, refunded_as_of_at)
                 and refunded_as_of_at >= coalesce(paid_as_of_at, refunded_as_of_at)
                 then 'refunded'
-            when cancelled_as_of_at is not null
+            when
+                cancelled_as_of_at is not null
                 and cancelled_as_of_at >= coalesce(confirmed_as_of_at, cancelled_as_of_at)
                 and cancelled_as_of_at >= coalesce(paid_as_of_at, cancelled_as_of_at)
                 then 'cancelled'
-            when confirmed_as_of_at is not null
+            when
+                confirmed_as_of_at is not null
                 and confirmed_as_of_at >= coalesce(paid_as_of_at, confirmed_as_of_at)
                 then 'confirmed'
             when paid_as_of_at is not null then 'paid'
@@ -107,7 +111,8 @@ final as (
         coalesce(statused.discount_amount_cny, 0) as discount_amount_cny,
         coalesce(statused.discount_amount_cny, 0) > 0 as has_discount,
         case
-            when statused.paid_as_of_at is not null
+            when
+                statused.paid_as_of_at is not null
                 and statused.refunded_as_of_at is null
                 and statused.cancelled_as_of_at is null
                 then statused.total_amount_cny

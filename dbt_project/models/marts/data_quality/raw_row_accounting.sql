@@ -15,28 +15,28 @@
 with
 
 {% for source_name, validated in validated_models.items() %}
-{{ source_name }}_counts as (
-    select
-        '{{ source_name }}' as source_name,
-        count(*) as raw_rows,
-        count(case when {{ is_clean_row() }} then 1 end) as clean_rows,
-        count(case when quarantine_reason is not null then 1 end) as quarantined_rows,
-        count(case when is_exact_duplicate then 1 end) as duplicate_rows
-    from {{ validated }}
-),
+    {{ source_name }}_counts as (
+        select
+            '{{ source_name }}' as source_name,
+            count(*) as raw_rows,
+            count(case when {{ is_clean_row() }} then 1 end) as clean_rows,
+            count(case when quarantine_reason is not null then 1 end) as quarantined_rows,
+            count(case when is_exact_duplicate then 1 end) as duplicate_rows
+        from {{ validated }}
+    ),
 
 {% endfor %}
 
 counted as (
     {% for source_name in validated_models %}
-    select
-        source_name,
-        raw_rows,
-        coalesce(clean_rows, 0) as clean_rows,
-        coalesce(quarantined_rows, 0) as quarantined_rows,
-        coalesce(duplicate_rows, 0) as duplicate_rows
-    from {{ source_name }}_counts
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            raw_rows,
+            coalesce(clean_rows, 0) as clean_rows,
+            coalesce(quarantined_rows, 0) as quarantined_rows,
+            coalesce(duplicate_rows, 0) as duplicate_rows
+        from {{ source_name }}_counts
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
