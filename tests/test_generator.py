@@ -1,0 +1,427 @@
+"""Tests of the raw data generator: determinism, contract shape, integrity and bad rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.generator import BAD_KINDS, BAD_SPECS, CATEGORIES, SOURCES, generate
+from orchestration.raw_contract import load_contract
+
+CUSTOMERS = 400
+END = dt.date(2026, 10, 31)
+END_TS = dt.datetime(2026, 10, 31, 23, 59, 59)
+START_TS = dt.datetime(2024, 11, 1)
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+TS_COLUMNS = {
+    "customers": ("registered_at",),
+    "products": ("launched_at",),
+    "orders": ("order_ts", "paid_ts", "confirmed_ts", "cancelled_ts", "refunded_ts"),
+    "order_items": (),
+    "friend_events": ("event_ts",),
+    "interactions": ("interaction_ts",),
+}
+
+Run = tuple[Path, dict[str, Any]]
+
+
+def _run(factory: pytest.TempPathFactory, name: str, **kwargs: Any) -> Run:
+    out = factory.mktemp(name)
+    args: dict[str, Any] = {"customers": CUSTOMERS, "progress": False} | kwargs
+    return out, generate(out, **args)
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _run(tmp_path_factory, "dirty")
+
+
+@pytest.fixture(scope="module")
+def dirty_parquet(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _run(tmp_path_factory, "dirty_parquet", file_format="parquet")
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _run(tmp_path_factory, "clean", bad_row_rate=0)
+
+
+def read_csv(path: Path) -> pa.Table:
+    """A generated CSV as all-text columns, empty fields as null (as the raw loader sees it)."""
+    header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+    return pcsv.read_csv(
+        path,
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def frames(run: Run) -> dict[str, pd.DataFrame]:
+    out, _ = run
+    return {s: read_csv(out / f"{s}.csv").to_pandas() for s in SOURCES}
+
+
+def parse_ts(value: object) -> dt.datetime | None:
+    """Local Asia/Shanghai wall time of an ISO timestamp; None if empty or unparsable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(SHANGHAI).replace(tzinfo=None)
+    return parsed
+
+
+def cents(series: pd.Series) -> pd.Series:
+    return (pd.to_numeric(series).fillna(0) * 100).round().astype("int64")
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_bytes(
+    dirty: Run, dirty_parquet: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    again_csv, result_csv = _run(tmp_path_factory, "again_csv")
+    again_pq, _ = _run(tmp_path_factory, "again_pq", file_format="parquet")
+    for source in SOURCES:
+        first = (dirty[0] / f"{source}.csv").read_bytes()
+        assert first == (again_csv / f"{source}.csv").read_bytes()
+        first_pq = (dirty_parquet[0] / f"{source}.parquet").read_bytes()
+        assert first_pq == (again_pq / f"{source}.parquet").read_bytes()
+    assert result_csv == dirty[1]
+
+
+def test_different_seed_gives_different_data(
+    dirty: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other, _ = _run(tmp_path_factory, "other_seed", seed=7)
+    for source in ("customers", "orders", "interactions", "friend_events"):
+        assert (dirty[0] / f"{source}.csv").read_bytes() != (other / f"{source}.csv").read_bytes()
+
+
+# --- shape -------------------------------------------------------------------------------------
+
+
+def test_files_have_exactly_the_contract_columns(dirty: Run, dirty_parquet: Run) -> None:
+    contract = load_contract()
+    assert sorted(p.name for p in dirty[0].iterdir()) == sorted(f"{s}.csv" for s in contract)
+    for source, spec in contract.items():
+        header = (dirty[0] / f"{source}.csv").read_text(encoding="utf-8").split("\n", 1)[0]
+        assert tuple(header.split(",")) == spec.columns
+        schema = pq.read_schema(dirty_parquet[0] / f"{source}.parquet")
+        assert tuple(schema.names) == spec.columns
+        assert all(t == pa.string() for t in schema.types)
+
+
+def test_csv_and_parquet_hold_the_same_rows(dirty: Run, dirty_parquet: Run) -> None:
+    for source in SOURCES:
+        from_csv = read_csv(dirty[0] / f"{source}.csv")
+        from_parquet = pq.read_table(dirty_parquet[0] / f"{source}.parquet")
+        assert from_csv.num_rows == dirty[1]["rows"][source]
+        assert from_csv.equals(from_parquet), source
+    assert dirty[1] == dirty_parquet[1]
+
+
+def test_csv_quotes_only_values_that_need_it(dirty: Run) -> None:
+    text = (dirty[0] / "orders.csv").read_text(encoding="utf-8")
+    assert '"12,3x"' in text  # the injected unparsable number contains a comma
+    assert text.count('"') == 2 * text.count('"12,3x"')
+
+
+def test_returned_counts_and_volumes(clean: Run) -> None:
+    _, result = clean
+    rows = result["rows"]
+    assert rows["customers"] == CUSTOMERS
+    assert rows["products"] == sum(len(c.sku_names) for c in CATEGORIES)
+    assert 40 <= rows["products"] <= 80
+    assert 2.2 <= rows["order_items"] / rows["orders"] <= 2.8
+    assert rows["interactions"] > 10 * CUSTOMERS
+    assert all(v == 0 for kinds in result["bad_rows"].values() for v in kinds.values())
+
+
+# --- the clean part ----------------------------------------------------------------------------
+
+
+def test_keys_unique_and_required_values_present(clean: Run) -> None:
+    data = frames(clean)
+    contract = load_contract()
+    for source, df in data.items():
+        key = list(BAD_SPECS[source].key)
+        assert not df.duplicated(key).any(), source
+        for column in contract[source].required:
+            assert df[column].notna().all(), (source, column)
+
+
+def test_referential_integrity(clean: Run) -> None:
+    data = frames(clean)
+    customers = set(data["customers"].customer_id)
+    assert set(data["orders"].customer_id) <= customers
+    assert set(data["order_items"].order_id) == set(data["orders"].order_id) - _orders_without_lines(
+        data
+    )
+    assert set(data["order_items"].sku_id) <= set(data["products"].sku_id)
+    assert set(data["friend_events"].customer_id) <= customers
+    assert set(data["interactions"].customer_id) <= customers
+
+
+def _orders_without_lines(data: dict[str, pd.DataFrame]) -> set[str]:
+    return set(data["orders"].order_id) - set(data["order_items"].order_id)
+
+
+def test_every_order_has_lines_that_add_up(clean: Run) -> None:
+    data = frames(clean)
+    orders, items = data["orders"], data["order_items"]
+    assert _orders_without_lines(data) == set()
+    qty = pd.to_numeric(items.quantity)
+    assert (qty >= 1).all()
+    assert (cents(items.line_amount) == qty * cents(items.unit_price)).all()
+    line_numbers = items.groupby("order_id").line_no.apply(lambda s: sorted(map(int, s)))
+    assert all(v == list(range(1, len(v) + 1)) for v in line_numbers)
+    gross = cents(items.line_amount).groupby(items.order_id).sum()
+    paid = (cents(orders.total_amount) + cents(orders.discount_amount)).set_axis(orders.order_id)
+    assert (gross.reindex(paid.index) == paid).all()
+    assert (cents(orders.total_amount) > 0).all()
+    discounted = (cents(orders.discount_amount) > 0).mean()
+    assert 0.3 <= discounted <= 0.5
+
+
+def test_sku_ordered_only_after_launch(clean: Run) -> None:
+    data = frames(clean)
+    launch = data["products"].set_index("sku_id").launched_at.map(parse_ts)
+    lines = data["order_items"].merge(data["orders"][["order_id", "order_ts"]], on="order_id")
+    assert (lines.order_ts.map(parse_ts) >= lines.sku_id.map(launch)).all()
+
+
+# Which status timestamps are filled for each current status.
+STATUS_FILLED: dict[str, Callable[[dict[str, bool]], bool]] = {
+    "created": lambda f: not (f["paid_ts"] or f["confirmed_ts"] or f["cancelled_ts"] or f["refunded_ts"]),
+    "paid": lambda f: f["paid_ts"] and not (f["confirmed_ts"] or f["cancelled_ts"] or f["refunded_ts"]),
+    "confirmed": lambda f: f["paid_ts"] and f["confirmed_ts"] and not (f["cancelled_ts"] or f["refunded_ts"]),
+    "cancelled": lambda f: f["cancelled_ts"] and not (f["paid_ts"] or f["confirmed_ts"] or f["refunded_ts"]),
+    "refunded": lambda f: f["paid_ts"] and f["refunded_ts"] and not f["cancelled_ts"],
+}
+
+
+def test_status_timestamps_consistent_with_status(clean: Run) -> None:
+    orders = frames(clean)["orders"]
+    steps = ["order_ts", "paid_ts", "confirmed_ts", "cancelled_ts", "refunded_ts"]
+    assert set(orders.status) <= set(STATUS_FILLED)
+    for row in orders.itertuples(index=False):
+        filled = {c: isinstance(getattr(row, c), str) for c in steps}
+        assert STATUS_FILLED[row.status](filled), row
+        times = [parse_ts(getattr(row, c)) for c in steps]
+        order_ts, paid, confirmed, cancelled, refunded = times
+        assert all(t is None or t >= order_ts for t in times)
+        assert confirmed is None or confirmed >= paid
+        assert refunded is None or refunded >= paid
+    shares = orders.status.value_counts(normalize=True)
+    assert shares["confirmed"] > 0.8
+    assert 0.02 <= shares["cancelled"] <= 0.09
+    assert 0.005 <= shares["refunded"] <= 0.06
+
+
+def test_nothing_dated_outside_the_span(clean: Run) -> None:
+    data = frames(clean)
+    for source, columns in TS_COLUMNS.items():
+        for column in columns:
+            values = data[source][column].dropna()
+            parsed = values.map(parse_ts)
+            assert parsed.notna().all(), (source, column)
+            assert parsed.max() <= END_TS, (source, column)
+            if source != "products":  # products may have launched before the span
+                assert parsed.min() >= START_TS, (source, column)
+    launched = data["products"].launched_at.map(parse_ts)
+    assert (launched > END_TS - dt.timedelta(days=90)).sum() >= 3  # recent launches exist
+
+
+def test_timestamp_formats(clean: Run) -> None:
+    values = frames(clean)["interactions"].interaction_ts
+    plain = values.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    offset = values.str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[08]:00")
+    assert (plain | offset).all()
+    assert 0.03 <= offset.mean() <= 0.08
+    assert values[offset].str.endswith("+00:00").any()
+    assert values[offset].str.endswith("+08:00").any()
+
+
+def test_customer_profile(clean: Run) -> None:
+    customers = frames(clean)["customers"]
+    assert customers.customer_id.tolist() == [f"C{i:08d}" for i in range(1, CUSTOMERS + 1)]
+    assert set(customers.gender) == {"F", "M", "U"}
+    assert (customers.gender == "F").mean() > 0.55
+    assert set(customers.member_level) <= {"普通会员", "银卡", "金卡", "黑金"}
+    assert set(customers.identity.dropna()) == {"宝妈", "学生", "上班族"}
+    assert set(customers.skin_type.dropna()) == {"干性", "油性", "混合性", "敏感性"}
+    assert 0.1 <= customers.birthday.isna().mean() <= 0.4
+    assert {"北京市", "上海市", "广州市", "深圳市"} <= set(customers.city)
+    assert customers.city.nunique() > 30
+
+
+def test_products(clean: Run) -> None:
+    products = frames(clean)["products"]
+    assert products.sku_id.tolist() == [f"SKU{i:04d}" for i in range(1, len(products) + 1)]
+    cycles = products.groupby("category").consumption_cycle_days.first().to_dict()
+    assert cycles["面膜"] == "30" and cycles["精华"] == "60" and cycles["洁面"] == "45"
+    assert cycles["防晒"] == "90" and cycles["纸尿裤"] == "20" and cycles["奶粉"] == "15"
+    for durable in ("儿童安全座椅", "车载用品", "儿童安全用品", "护肤礼盒"):
+        assert products[products.category == durable].consumption_cycle_days.isna().all()
+
+
+def test_orders_by_customer(clean: Run) -> None:
+    data = frames(clean)
+    per_customer = data["orders"].groupby("customer_id").size()
+    never = 1 - len(per_customer) / CUSTOMERS
+    assert 0.25 <= never <= 0.5  # prospects
+    assert per_customer.median() <= 3
+    assert per_customer.max() >= 30  # a heavy tail
+    reg = data["customers"].set_index("customer_id").registered_at.map(parse_ts)
+    orders = data["orders"]
+    assert (orders.order_ts.map(parse_ts) >= orders.customer_id.map(reg)).all()
+    assert set(orders.channel) == {"wechat_shop", "mini_program", "douyin_shop", "offline_store"}
+
+
+def test_friend_events(clean: Run) -> None:
+    data = frames(clean)
+    events = data["friend_events"]
+    assert events.staff_id.str.fullmatch(r"S\d{3}").all()
+    assert events.staff_id.nunique() == max(3, math.ceil(CUSTOMERS / 1500))
+    adds = events[events.event_type == "add"]
+    deletes = events[events.event_type != "add"]
+    assert set(events.event_type) == {"add", "delete_by_customer", "delete_by_staff"}
+    assert adds.channel_code.notna().all() and adds.channel_name.notna().all()
+    assert deletes.channel_code.isna().all() and deletes.channel_name.isna().all()
+    assert {"parcel_card", "official_account", "douyin"} <= set(adds.channel_code)
+    friends = adds.customer_id.nunique() / CUSTOMERS
+    assert 0.75 <= friends <= 0.95  # some customers never become a friend
+    # Per friendship, events alternate add / delete, starting with an add.
+    for _, group in events.groupby(["customer_id", "staff_id"]):
+        kinds = (group.event_type == "add").tolist()
+        assert kinds == [i % 2 == 0 for i in range(len(kinds))]
+
+
+def test_interactions_only_while_a_friend(clean: Run) -> None:
+    data = frames(clean)
+    inter = data["interactions"]
+    events = data["friend_events"]
+    first_add = events[events.event_type == "add"].groupby("customer_id").event_ts.apply(
+        lambda s: min(map(parse_ts, s))
+    )
+    assert set(inter.customer_id) <= set(first_add.index)
+    assert (inter.interaction_ts.map(parse_ts) >= inter.customer_id.map(first_add)).all()
+    content = inter[inter.interaction_type == "content_open"]
+    assert content.content_id.str.fullmatch(r"CT\d{4}").all()
+    assert content.topic.notna().all() and content.duration_s.notna().all()
+    others = inter[inter.interaction_type != "content_open"]
+    assert others.content_id.isna().all() and others.duration_s.isna().all()
+    assert {"护肤", "母婴", "出行安全", "新品", "促销"} <= set(inter.topic.dropna())
+
+
+# --- bad rows ----------------------------------------------------------------------------------
+
+
+def test_every_bad_kind_injected_in_every_source(dirty: Run) -> None:
+    summary = dirty[1]["bad_rows"]
+    assert set(summary) == set(SOURCES)
+    for source, kinds in summary.items():
+        assert set(kinds) == set(BAD_SPECS[source].kinds)
+        assert all(count >= 1 for count in kinds.values()), (source, kinds)
+    assert set(summary["orders"]) == set(BAD_KINDS)
+    assert set(summary["interactions"]) == set(BAD_KINDS)
+
+
+def test_tiny_output_still_gets_every_kind(tmp_path: Path) -> None:
+    result = generate(tmp_path, customers=30, progress=False)
+    for source, kinds in result["bad_rows"].items():
+        assert all(count >= 1 for count in kinds.values()), (source, kinds)
+
+
+def test_bad_rows_are_what_the_summary_says(dirty: Run, clean: Run) -> None:
+    data = frames(dirty)
+    summary = dirty[1]["bad_rows"]
+    contract = load_contract()
+    for source, df in data.items():
+        kinds = summary[source]
+        spec = BAD_SPECS[source]
+        assert len(df) == dirty[1]["rows"][source]
+        assert df.duplicated().sum() >= kinds["duplicate_row"]
+        keyed = df.dropna(subset=list(spec.key)).drop_duplicates()
+        assert keyed.duplicated(list(spec.key)).sum() >= kinds["duplicate_key"]
+        missing = df[list(contract[source].required)].isna().any(axis=1).sum()
+        assert missing == kinds["missing_required"]
+        if spec.ts:
+            values = df[spec.ts]
+            assert values.isin(["2025-13-45 99:00", "not a date"]).sum() == kinds["bad_timestamp"]
+            assert values.str.startswith("2099", na=False).sum() == kinds["future_timestamp"]
+        if spec.enum:
+            allowed = {
+                "status": {"created", "paid", "confirmed", "cancelled", "refunded"},
+                "event_type": {"add", "delete_by_customer", "delete_by_staff"},
+            }.get(spec.enum, set(frames(clean)["interactions"].interaction_type))
+            unknown = df[spec.enum].notna() & ~df[spec.enum].isin(allowed)
+            assert unknown.sum() == kinds["unknown_enum"]
+        if "bad_number" in kinds:
+            assert (df == "12,3x").sum().sum() == kinds["bad_number"]
+        if "negative_value" in kinds:
+            numbers = df.apply(lambda c: pd.to_numeric(c, errors="coerce"))
+            column = spec.number
+            non_positive = numbers[column] <= 0 if source == "order_items" else numbers[column] < 0
+            assert non_positive.sum() == kinds["negative_value"]
+
+    customers = set(data["customers"].customer_id.dropna())
+    unknown_customer = {
+        s: (data[s].customer_id.notna() & ~data[s].customer_id.isin(customers)).sum()
+        for s in ("orders", "friend_events", "interactions")
+    }
+    for source, count in unknown_customer.items():
+        assert count == summary[source]["unknown_reference"], source
+    items = data["order_items"]
+    orphan = items.order_id.notna() & ~items.order_id.isin(set(data["orders"].order_id))
+    unknown_sku = items.sku_id.notna() & ~items.sku_id.isin(set(data["products"].sku_id))
+    assert orphan.sum() >= 1 and unknown_sku.sum() >= 1
+    assert orphan.sum() + unknown_sku.sum() == summary["order_items"]["unknown_reference"]
+
+
+def test_only_injected_rows_are_after_end_date(dirty: Run) -> None:
+    data = frames(dirty)
+    summary = dirty[1]["bad_rows"]
+    for source, columns in TS_COLUMNS.items():
+        if not columns:
+            continue
+        late = data[source][list(columns)].map(parse_ts).gt(pd.Timestamp(END_TS)).any(axis=1)
+        assert late.sum() == summary[source]["future_timestamp"], source
+        years = data[source].loc[late, list(columns)].map(lambda v: parse_ts(v) and parse_ts(v).year)
+        assert (years.max(axis=1) == 2099).all()
+
+
+def test_bad_rate_scales_injections(dirty: Run) -> None:
+    rows = dirty[1]["rows"]["interactions"]
+    injected = sum(dirty[1]["bad_rows"]["interactions"].values())
+    assert 0.001 <= injected / rows <= 0.004
+
+
+def test_rejects_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="file_format"):
+        generate(tmp_path, customers=10, file_format="json", progress=False)
+
+
+def test_id_formats(dirty: Run) -> None:
+    data = frames(dirty)
+    assert data["orders"].order_id.dropna().map(lambda v: bool(re.fullmatch(r"O\d{10}", v))).all()
+    assert data["interactions"].interaction_id.dropna().str.fullmatch(r"I\d{11}").all()
+    assert data["friend_events"].event_id.dropna().str.fullmatch(r"FE\d{10}").all()
