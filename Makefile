@@ -22,6 +22,7 @@ help:
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
+	@mkdir -p $(SCRM_HOME)
 	@cd dbt_project && $(UV) run dbt parse --quiet --profiles-dir .
 
 run: setup
