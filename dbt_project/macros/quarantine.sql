@@ -61,3 +61,36 @@
 {% macro is_clean_row() -%}
     (quarantine_reason is null and not is_exact_duplicate)
 {%- endmacro %}
+
+{#-
+    The reference check shared by every source that names a customer: a row whose customer is
+    not a clean customers row is quarantined as unknown_customer. Returns the whole query of
+    an int_<source>_validated model.
+-#}
+{% macro select_with_customer_check(staged_model) %}
+with
+
+staged as (
+    select * from {{ ref(staged_model) }}
+),
+
+known_customers as (
+    select customer_id from {{ ref('stg_raw__customers') }}
+    where {{ is_clean_row() }}
+),
+
+validated as (
+    select
+        {{ star(ref(staged_model), except=['quarantine_reason'], relation_alias='staged') }},
+        case
+            when staged.is_exact_duplicate then null
+            when staged.quarantine_reason is not null then staged.quarantine_reason
+            when known_customers.customer_id is null then 'unknown_customer'
+        end as quarantine_reason
+    from staged
+    left join known_customers
+        on staged.customer_id = known_customers.customer_id
+)
+
+select * from validated
+{% endmacro %}
