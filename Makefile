@@ -48,5 +48,5 @@ docs: setup
 	cd dbt_project && $(UV) run dbt docs generate --profiles-dir . --vars '{as_of_date: "$(SAMPLE_AS_OF)"}'
 
 sample: setup
-	rm -rf $(SAMPLE_RAW)/*.csv
-	$(UV) run scrm generate --customers 3000 --seed 42 --out $(SAMPLE_RAW)
+	rm -f $(SAMPLE_RAW)/*.csv $(SAMPLE_RAW)/*.parquet
+	$(UV) run scrm generate --customers 3000 --seed 42 --format parquet --out $(SAMPLE_RAW)

@@ -2,9 +2,10 @@
 
 The model, per customer (processed in fixed chunks of customers, each with its own seeded RNG):
 
-* A latent segment drives everything: prospect (never orders), light (1-3 orders), loyal and
-  heavy (团长 / resellers with many concurrent buying habits). Engagement is heavy-tailed and
-  correlated with the segment, so averages are dominated by a small tail.
+* A latent segment drives everything: prospect (never orders, ~35%), light (1-3 orders), loyal,
+  heavy (a household replenishing several periodic categories) and reseller (团长 / 代购 running
+  many parallel habits). Engagement is heavy-tailed and follows the segment, so the averages
+  (~10 orders, ~50 interactions, ~3 friend events per customer) come from a small tail.
 * Registrations grow over the span; most customers add a staff member on WeCom around
   registration (some never do), a few delete and re-add, engaged ones add several staff.
 * Orders are "habits": a (customer, category) stream that repeats at the category's consumption
@@ -12,7 +13,8 @@ The model, per customer (processed in fixed chunks of customers, each with its o
   repeat. Each order has 1..n lines, a discount on ~40% of orders, and a status timeline
   (created -> paid -> confirmed, created -> cancelled, paid -> refunded) cut at the export time.
 * Interactions happen in bursts of a few days, only while the customer is a friend.
-* Optionally a documented set of contract-violating rows is injected (see BAD_KINDS).
+* Optionally, contract-violating rows are spliced in (BAD_KINDS; BAD_SPECS says which kinds
+  apply to which source and which column each one corrupts).
 
 All values are written as text, timestamps as local Asia/Shanghai time without offset, except
 ~5% of rows which carry an explicit offset (+08:00 or the same instant in +00:00).
@@ -1367,6 +1369,9 @@ class _BadRows:
             rows = np.arange(n)
             if kind == "negative_value" and source == "interactions":  # needs a duration
                 rows = np.flatnonzero(table["duration_s"].is_valid().to_numpy(zero_copy_only=False))
+            if kind == "duplicate_key" and source == "products":
+                # A conflicting SKU is quarantined with all its order lines: pick the newest.
+                rows = np.array([int(np.argmax(self.catalog.launch_s))])
             if not len(rows):
                 continue
             count = int(rng.poisson(per_kind))
@@ -1485,9 +1490,14 @@ def generate(
 ) -> dict[str, Any]:
     """Write one file per raw source into out_dir and return what was written.
 
+    The *_per_customer / lines_per_order knobs set average volumes (orders and friend events
+    approximately: orders scale the number of buying habits, friendships are capped by the staff
+    count). bad_row_rate is the share of rows per source made invalid; 0 disables it, any
+    positive rate injects every applicable kind at least once. Same arguments give
+    byte-identical files.
+
     Returns {"rows": {source: rows written, bad rows included},
              "bad_rows": {source: {kind: rows injected}}}.
-    Same arguments give byte-identical files.
     """
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be csv or parquet, not {file_format!r}")
