@@ -1,0 +1,85 @@
+"""Generator → nightly job: every injected contract violation is caught by its rule.
+
+The generator reports how many bad rows of each kind it spliced into each source; the night
+must count exactly the injected exact duplicates, balance every source, and quarantine (or,
+for optional attributes of reference data, null and name) at least one row per injected kind
+with the reason that kind breaks. Cascades (an order of a quarantined customer) make larger
+counts legitimate, so only the duplicates are compared exactly.
+"""
+
+from datetime import date
+
+import pytest
+
+from orchestration.cli import run_night
+from orchestration.generator import generate
+from tests.conftest import query
+
+END = date(2026, 10, 31)
+# The reason codes each kind must produce, as SQL conditions.
+KIND_CONDITIONS = {
+    "duplicate_key": "quarantine_reason = 'conflicting_duplicate_key'",
+    "missing_required": "quarantine_reason like 'missing_%'",
+    "bad_timestamp": "quarantine_reason like 'invalid_%'",
+    "bad_number": "quarantine_reason like 'invalid_%'",
+    "negative_value": (
+        "(quarantine_reason like 'negative_%' or quarantine_reason like 'non_positive_%')"
+    ),
+    "unknown_enum": "quarantine_reason in ('unknown_status', 'unknown_event_type',"
+    " 'unknown_interaction_type')",
+    "unknown_reference": "quarantine_reason in ('unknown_customer', 'unknown_order',"
+    " 'unknown_sku')",
+    "future_timestamp": "quarantine_reason = 'future_timestamp'",
+}
+# Reference data keeps the row and nulls a bad optional attribute, naming it.
+NULLED_IN_REFERENCE_DATA = ("bad_timestamp", "bad_number", "negative_value", "future_timestamp")
+VALIDATED_MODEL = {
+    "customers": "staging.stg_raw__customers",
+    "products": "staging.stg_raw__products",
+    "orders": "intermediate.int_orders_validated",
+    "order_items": "intermediate.int_order_items_validated",
+    "friend_events": "intermediate.int_friend_events_validated",
+    "interactions": "intermediate.int_interactions_validated",
+}
+
+
+@pytest.fixture(scope="module")
+def generated_night(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("generated_raw")
+    summary = generate(raw, customers=200, seed=3, end_date=END, progress=False)
+    home = tmp_path_factory.mktemp("generated_home")
+    result = run_night(raw, home, END.isoformat(), "2026-11-01 08:00:00")
+    assert result.success
+    return summary, home / "warehouse.duckdb"
+
+
+def test_exact_duplicates_are_counted_and_every_source_balances(generated_night):
+    summary, warehouse = generated_night
+    accounting = {
+        source: (raw_rows, duplicates, balanced)
+        for source, raw_rows, duplicates, balanced in query(
+            warehouse,
+            "select source_name, raw_rows, duplicate_rows, is_balanced"
+            " from marts.raw_row_accounting",
+        )
+    }
+    for source, rows in summary["rows"].items():
+        injected = summary["bad_rows"][source].get("duplicate_row", 0)
+        assert accounting[source] == (rows, injected, True), source
+
+
+def test_each_injected_kind_is_caught_by_its_rule(generated_night):
+    summary, warehouse = generated_night
+    for source, kinds in summary["bad_rows"].items():
+        for kind, injected in kinds.items():
+            if kind == "duplicate_row" or injected == 0:
+                continue
+            if source == "products" and kind == "future_timestamp":
+                continue  # a launch date in the future is a planned launch, not an error
+            condition = KIND_CONDITIONS[kind]
+            if source in ("customers", "products") and kind in NULLED_IN_REFERENCE_DATA:
+                condition = "invalid_fields is not null"
+            ((caught,),) = query(
+                warehouse, f"select count(*) from {VALIDATED_MODEL[source]} where {condition}"
+            )
+            assert caught >= 1, (source, kind)
