@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -90,30 +91,6 @@ def _text_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
     yield from reader
 
 
-def _numbered_batches(
-    path: Path, contract: SourceContract, present: list[str], loaded_at: datetime
-) -> Iterator[pa.RecordBatch]:
-    next_row_number = 1
-    file_name = path.name
-    for batch in _text_batches(path, present):
-        count = batch.num_rows
-        arrays = [
-            batch.column(present.index(name))
-            if name in present
-            else pa.nulls(count, type=pa.string())
-            for name in contract.columns
-        ]
-        arrays += [
-            pa.array(range(next_row_number, next_row_number + count), type=pa.int64()),
-            pa.array([file_name] * count, type=pa.string()),
-            pa.array([loaded_at] * count, type=pa.timestamp("us")),
-        ]
-        next_row_number += count
-        yield pa.RecordBatch.from_arrays(
-            arrays, names=[*contract.columns, "_raw_row_number", "_source_file", "_loaded_at"]
-        )
-
-
 def _schema(contract: SourceContract) -> pa.Schema:
     return pa.schema(
         [(name, pa.string()) for name in contract.columns]
@@ -123,6 +100,29 @@ def _schema(contract: SourceContract) -> pa.Schema:
             ("_loaded_at", pa.timestamp("us")),
         ]
     )
+
+
+def _numbered_batches(
+    path: Path, contract: SourceContract, present: list[str], loaded_at: datetime
+) -> Iterator[pa.RecordBatch]:
+    """The raw table's batches: absent optional columns as nulls, plus the loader's columns."""
+    next_row_number = 1
+    source_file = pa.scalar(path.name, type=pa.string())
+    loaded_at_value = pa.scalar(loaded_at, type=pa.timestamp("us"))
+    schema = _schema(contract)
+    for batch in _text_batches(path, present):
+        count = batch.num_rows
+        arrays = [
+            batch.column(name) if name in present else pa.nulls(count, type=pa.string())
+            for name in contract.columns
+        ]
+        arrays += [
+            pa.array(np.arange(next_row_number, next_row_number + count, dtype=np.int64)),
+            pa.repeat(source_file, count),
+            pa.repeat(loaded_at_value, count),
+        ]
+        next_row_number += count
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def load_raw_source(
