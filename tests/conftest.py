@@ -36,3 +36,16 @@ def tiny_night(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_warehouse(tiny_night) -> Path:
     return tiny_night[1]
+
+
+CUSTOMER_MARTS_RAW = FIXTURES / "raw_customer_marts"
+CUSTOMER_MARTS_AS_OF = "2026-06-30"
+
+
+@pytest.fixture(scope="session")
+def customer_marts_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nightly job on the customer-story fixture (README there), as of 2026-06-30."""
+    home = tmp_path_factory.mktemp("customer_marts_home")
+    result = run_night(CUSTOMER_MARTS_RAW, home, CUSTOMER_MARTS_AS_OF, "2026-07-31 12:00:00")
+    assert result.success
+    return home / "warehouse.duckdb"

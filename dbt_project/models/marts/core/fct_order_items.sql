@@ -29,8 +29,8 @@ final as (
         orders.is_paid,
         orders.is_refunded,
         orders.is_cancelled,
-        orders.is_paid and not orders.is_refunded and not orders.is_cancelled
-            as is_net_paid,
+        orders.is_net_paid,
+        orders.paid_on,
 
         -- quantities and amounts
         order_items.quantity,

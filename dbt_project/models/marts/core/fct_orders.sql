@@ -80,7 +80,13 @@ statused as (
                 then 'confirmed'
             when paid_as_of_at is not null then 'paid'
             else 'created'
-        end as order_status
+        end as order_status,
+        -- A purchase: paid and, as of the date, neither refunded nor cancelled.
+        (
+            paid_as_of_at is not null
+            and refunded_as_of_at is null
+            and cancelled_as_of_at is null
+        ) as is_net_paid
     from as_of
 ),
 
@@ -98,6 +104,7 @@ final as (
         -- status as of the as-of date
         statused.order_status,
         statused.paid_as_of_at as paid_at,
+        cast(statused.paid_as_of_at as date) as paid_on,
         statused.confirmed_as_of_at as confirmed_at,
         statused.cancelled_as_of_at as cancelled_at,
         statused.refunded_as_of_at as refunded_at,
@@ -105,19 +112,14 @@ final as (
         statused.confirmed_as_of_at is not null as is_confirmed,
         statused.cancelled_as_of_at is not null as is_cancelled,
         statused.refunded_as_of_at is not null as is_refunded,
+        statused.is_net_paid,
 
         -- amounts
         statused.total_amount_cny,
         coalesce(statused.discount_amount_cny, 0) as discount_amount_cny,
         coalesce(statused.discount_amount_cny, 0) > 0 as has_discount,
-        case
-            when
-                statused.paid_as_of_at is not null
-                and statused.refunded_as_of_at is null
-                and statused.cancelled_as_of_at is null
-                then statused.total_amount_cny
-            else 0
-        end as net_paid_amount_cny,
+        case when statused.is_net_paid then statused.total_amount_cny else 0 end
+            as net_paid_amount_cny,
 
         -- lines
         coalesce(order_lines.line_count, 0) as line_count,

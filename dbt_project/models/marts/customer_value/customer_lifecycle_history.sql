@@ -1,0 +1,159 @@
+with
+
+customers as (
+    select
+        customer_id,
+        cast(first_seen_at as date) as first_seen_on
+    from {{ ref('dim_customers') }}
+),
+
+purchase_days as (
+    select * from {{ ref('fct_purchase_days') }}
+),
+
+-- The friendship state of each customer at the end of each day with a friend event.
+friend_days as (
+    select
+        customer_id,
+        event_on,
+        sum(friend_delta) as friend_delta,
+        sum(case when friend_delta = 1 then 1 else 0 end) as friendships_started
+    from {{ ref('fct_friend_events') }}
+    group by customer_id, event_on
+),
+
+friend_states as (
+    select
+        customer_id,
+        event_on,
+        lead(event_on) over (partition by customer_id order by event_on) as next_event_on,
+        sum(friend_delta) over (
+            partition by customer_id
+            order by event_on
+            rows between unbounded preceding and current row
+        ) as current_friendships,
+        sum(friendships_started) over (
+            partition by customer_id
+            order by event_on
+            rows between unbounded preceding and current row
+        ) as friendships_started
+    from friend_days
+),
+
+first_purchases as (
+    select
+        customer_id,
+        purchase_on as first_purchase_on
+    from purchase_days
+    where purchase_day_number = 1
+),
+
+-- A stage can only change on a day something happens or a span runs out: first seen, a friend
+-- event, a purchase, the end of the "new" span, the end of the active span after a purchase.
+candidate_days as (
+    select
+        customer_id,
+        first_seen_on as on_date
+    from customers
+    where first_seen_on is not null
+    union
+    select
+        customer_id,
+        event_on as on_date
+    from friend_states
+    union
+    select
+        customer_id,
+        purchase_on as on_date
+    from purchase_days
+    union
+    select
+        customer_id,
+        {{ add_days('first_purchase_on', var('lifecycle_new_days')) }} as on_date
+    from first_purchases
+    union
+    select
+        customer_id,
+        {{ add_days('purchase_on', var('lifecycle_churn_days')) }} as on_date
+    from purchase_days
+),
+
+-- The state on each candidate day: the latest purchase and friend event on or before it.
+states as (
+    select
+        candidate_days.customer_id,
+        candidate_days.on_date,
+        first_purchases.first_purchase_on,
+        purchase_days.purchase_on as last_purchase_on,
+        purchase_days.previous_purchase_on,
+        coalesce(friend_states.friendships_started, 0) as friendships_started,
+        coalesce(friend_states.current_friendships, 0) as current_friendships
+    from candidate_days
+    inner join customers
+        on candidate_days.customer_id = customers.customer_id
+    left join first_purchases
+        on
+            candidate_days.customer_id = first_purchases.customer_id
+            and first_purchases.first_purchase_on <= candidate_days.on_date
+    left join purchase_days
+        on
+            candidate_days.customer_id = purchase_days.customer_id
+            and purchase_days.purchase_on <= candidate_days.on_date
+            and (
+                purchase_days.next_purchase_on is null
+                or purchase_days.next_purchase_on > candidate_days.on_date
+            )
+    left join friend_states
+        on
+            candidate_days.customer_id = friend_states.customer_id
+            and friend_states.event_on <= candidate_days.on_date
+            and (
+                friend_states.next_event_on is null
+                or friend_states.next_event_on > candidate_days.on_date
+            )
+    where candidate_days.on_date <= {{ as_of_date() }}
+),
+
+staged as (
+    select
+        customer_id,
+        on_date,
+        {{ lifecycle_stage(
+            on_date='on_date',
+            first_purchase_on='first_purchase_on',
+            last_purchase_on='last_purchase_on',
+            previous_purchase_on='previous_purchase_on',
+            friendships_started='friendships_started',
+            current_friendships='current_friendships',
+        ) }} as stage
+    from states
+),
+
+sequenced as (
+    select
+        *,
+        lag(stage) over (partition by customer_id order by on_date) as stage_before
+    from staged
+),
+
+changes as (
+    select
+        customer_id,
+        stage,
+        on_date as entered_on
+    from sequenced
+    where stage_before is null or stage_before <> stage
+),
+
+final as (
+    select
+        customer_id,
+        stage,
+        entered_on,
+        lag(stage) over (partition by customer_id order by entered_on) as previous_stage,
+        lead(entered_on) over (partition by customer_id order by entered_on) as left_on,
+        {{ as_of_date() }} as as_of_date
+    from changes
+)
+
+select * from final

@@ -1,0 +1,95 @@
+with
+
+purchased_items as (
+    select * from {{ ref('fct_order_items') }}
+    where is_net_paid
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
+    where is_periodic_consumable
+),
+
+-- What each customer bought of each periodic consumable on each purchase day.
+product_days as (
+    select
+        purchased_items.customer_id,
+        purchased_items.sku_id,
+        purchased_items.category,
+        purchased_items.paid_on,
+        products.consumption_cycle_days,
+        sum(purchased_items.quantity) as quantity
+    from purchased_items
+    inner join products
+        on purchased_items.sku_id = products.sku_id
+    group by
+        purchased_items.customer_id,
+        purchased_items.sku_id,
+        purchased_items.category,
+        purchased_items.paid_on,
+        products.consumption_cycle_days
+),
+
+latest_product_days as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id, sku_id
+            order by paid_on desc
+        ) as recency_rank
+    from product_days
+),
+
+latest_category_purchases as (
+    select
+        customer_id,
+        category,
+        max(paid_on) as last_category_purchase_on
+    from product_days
+    group by customer_id, category
+),
+
+run_outs as (
+    select
+        latest_product_days.customer_id,
+        latest_product_days.sku_id,
+        latest_product_days.category,
+        latest_product_days.paid_on as last_purchase_on,
+        latest_product_days.quantity as last_purchase_quantity,
+        latest_product_days.consumption_cycle_days,
+        {{ add_days(
+            'latest_product_days.paid_on',
+            'latest_product_days.consumption_cycle_days * latest_product_days.quantity'
+        ) }} as expected_run_out_on,
+        latest_category_purchases.last_category_purchase_on
+        > latest_product_days.paid_on as has_newer_category_purchase
+    from latest_product_days
+    inner join latest_category_purchases
+        on
+            latest_product_days.customer_id = latest_category_purchases.customer_id
+            and latest_product_days.category = latest_category_purchases.category
+    where latest_product_days.recency_rank = 1
+),
+
+final as (
+    select
+        customer_id,
+        sku_id,
+        category,
+        last_purchase_on,
+        last_purchase_quantity,
+        consumption_cycle_days,
+        expected_run_out_on,
+        {{ days_between(as_of_date(), 'expected_run_out_on') }} as days_to_run_out,
+        has_newer_category_purchase,
+        (
+            not has_newer_category_purchase
+            and {{ days_between(as_of_date(), 'expected_run_out_on') }}
+            between -{{ var('repurchase_due_days_after') }}
+            and {{ var('repurchase_due_days_before') }}
+        ) as is_repurchase_due,
+        {{ as_of_date() }} as as_of_date
+    from run_outs
+)
+
+select * from final

@@ -1,0 +1,183 @@
+"""RFM, lifecycle and repurchase marts against values worked out by hand.
+
+The fixture and the arithmetic are in tests/fixtures/raw_customer_marts/README.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.conftest import query
+
+
+def rows_by_customer(warehouse, sql: str) -> dict[str, tuple]:
+    return {row[0]: row[1:] for row in query(warehouse, sql)}
+
+
+def test_rfm_scores_classes_and_segments(customer_marts_warehouse):
+    rfm = rows_by_customer(
+        customer_marts_warehouse,
+        """
+        select customer_id, recency_days, frequency_orders, monetary_cny,
+               r_score, f_score, m_score, rfm_class, rfm_segment
+        from marts.customer_rfm
+        """,
+    )
+    expected = {
+        "A": (20, 1, 200, 5, 1, 4, "重要发展客户", "New"),
+        "C": (90, 3, 450, 1, 5, 5, "重要保持客户", "Cannot Lose Them"),
+        "D": (29, 2, 1658, 3, 4, 5, "重要价值客户", "Loyal"),
+        "E": (30, 1, 100, 3, 1, 1, "一般发展客户", "About to Sleep"),
+        "F": (29, 1, 100, 3, 1, 1, "一般发展客户", "About to Sleep"),
+        "G": (149, 1, 100, 1, 1, 1, "一般挽留客户", "Lost"),
+        "I": (33, 2, 180, 2, 4, 3, "重要保持客户", "At Risk"),
+        "J": (0, 1, 100, 5, 1, 1, "一般发展客户", "New"),
+    }
+    # B's only order was refunded and H never ordered: neither is scored.
+    assert {customer: (r, f, float(m), *rest) for customer, (r, f, m, *rest) in rfm.items()} == {
+        customer: (r, f, float(m), *rest) for customer, (r, f, m, *rest) in expected.items()
+    }
+
+
+def test_btyd_summary_counts_purchase_days(customer_marts_warehouse):
+    btyd = rows_by_customer(
+        customer_marts_warehouse,
+        """
+        select customer_id, btyd_frequency, btyd_recency, btyd_t, btyd_monetary
+        from marts.customer_rfm
+        """,
+    )
+    assert btyd["C"] == (1, 31, 121, 300.0)  # two orders on 03-01 are one purchase day
+    assert btyd["D"] == (2, 336, 365, 829.0)
+    assert btyd["I"] == (1, 3, 36, 80.0)
+    assert btyd["A"] == (0, 0, 20, 0.0)
+    assert btyd["J"] == (0, 0, 0, 0.0)  # bought on the as-of day
+
+
+def test_lifecycle_stage_of_every_customer(customer_marts_warehouse):
+    stages = rows_by_customer(
+        customer_marts_warehouse,
+        """
+        select customer_id, lifecycle_stage, stage_entered_on, previous_stage, days_in_stage
+        from marts.customer_lifecycle
+        """,
+    )
+    assert stages == {
+        "A": ("new", date(2026, 6, 10), "prospect", 20),
+        "B": ("prospect", date(2026, 5, 1), None, 60),
+        "C": ("silent", date(2026, 5, 1), "reactivated", 60),
+        "D": ("reactivated", date(2026, 6, 1), "churned", 29),
+        "E": ("churned", date(2026, 6, 30), "new", 0),
+        "F": ("new", date(2026, 6, 1), "prospect", 29),
+        "G": ("lost_friend", date(2026, 6, 15), "silent", 15),
+        "H": ("prospect", date(2026, 6, 20), None, 10),
+        "I": ("silent", date(2026, 6, 27), "active", 3),
+        "J": ("new", date(2026, 6, 30), None, 0),
+    }
+
+
+def test_lifecycle_history_keeps_every_change(customer_marts_warehouse):
+    history = query(
+        customer_marts_warehouse,
+        """
+        select customer_id, stage, entered_on, previous_stage
+        from marts.customer_lifecycle_history
+        where customer_id in ('C', 'D')
+        order by customer_id, entered_on
+        """,
+    )
+    assert history == [
+        ("C", "prospect", date(2026, 1, 1), None),
+        ("C", "new", date(2026, 3, 1), "prospect"),
+        ("C", "silent", date(2026, 3, 31), "new"),
+        ("C", "reactivated", date(2026, 4, 1), "silent"),
+        ("C", "silent", date(2026, 5, 1), "reactivated"),
+        ("D", "prospect", date(2025, 5, 1), None),
+        ("D", "new", date(2025, 6, 30), "prospect"),
+        ("D", "active", date(2025, 7, 30), "new"),
+        ("D", "churned", date(2025, 7, 31), "active"),
+        ("D", "reactivated", date(2026, 6, 1), "churned"),
+    ]
+
+
+def test_lifecycle_flow_counts_moves_per_day(customer_marts_warehouse):
+    flow = query(
+        customer_marts_warehouse,
+        """
+        select moved_on, from_stage, to_stage, customers from marts.lifecycle_flow
+        where moved_on in ('2026-06-30', '2026-06-01')
+        order by moved_on, from_stage, to_stage
+        """,
+    )
+    assert flow == [
+        (date(2026, 6, 1), "churned", "reactivated", 1),  # D
+        (date(2026, 6, 1), "none", "prospect", 1),  # A, first seen
+        (date(2026, 6, 1), "prospect", "new", 1),  # F
+        (date(2026, 6, 30), "new", "churned", 1),  # E
+        (date(2026, 6, 30), "none", "new", 1),  # J
+    ]
+    # Every customer's first stage is one move from 'none'.
+    assert query(
+        customer_marts_warehouse,
+        "select sum(customers) from marts.lifecycle_flow where from_stage = 'none'",
+    ) == [(10,)]
+
+
+def test_repurchase_intervals(customer_marts_warehouse):
+    intervals = rows_by_customer(
+        customer_marts_warehouse,
+        """
+        select customer_id, purchase_day_count, avg_repurchase_interval_days,
+               first_to_second_days
+        from marts.customer_repurchase
+        """,
+    )
+    assert intervals["A"] == (1, None, None)
+    assert intervals["C"] == (2, 31.0, 31)
+    assert intervals["D"] == (3, 168.0, 1)  # (2026-06-01 − 2025-06-30) / 2
+    assert intervals["I"] == (2, 3.0, 3)
+    assert "B" not in intervals
+
+
+def test_repurchase_due_list(customer_marts_warehouse):
+    due = query(
+        customer_marts_warehouse,
+        """
+        select customer_id, sku_id, expected_run_out_on, days_to_run_out
+        from marts.customer_product_repurchase
+        where is_repurchase_due
+        order by customer_id
+        """,
+    )
+    assert due == [
+        ("E", "P_MASK", date(2026, 6, 30), 0),
+        ("F", "P_MASK", date(2026, 7, 1), 1),
+        ("I", "P_MASK2", date(2026, 6, 27), -3),
+    ]
+    superseded = query(
+        customer_marts_warehouse,
+        """
+        select days_to_run_out, has_newer_category_purchase
+        from marts.customer_product_repurchase
+        where customer_id = 'I' and sku_id = 'P_MASK'
+        """,
+    )
+    assert superseded == [(-6, True)]
+    two_masks = query(
+        customer_marts_warehouse,
+        """
+        select last_purchase_quantity, expected_run_out_on from marts.customer_product_repurchase
+        where customer_id = 'A'
+        """,
+    )
+    assert two_masks == [(2, date(2026, 8, 9))]
+
+
+def test_cross_sell_skips_categories_already_bought(customer_marts_warehouse):
+    assert query(
+        customer_marts_warehouse,
+        """
+        select customer_id, target_category, source_category, priority
+        from marts.cross_sell_candidates
+        """,
+    ) == [("D", "儿童安全用品", "儿童安全座椅", 2)]
