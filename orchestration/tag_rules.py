@@ -551,8 +551,9 @@ class _Checker:
 
 
 def _quote_identifier(name: str) -> str:
-    """Double quotes: standard SQL and DuckDB. Spark needs `doubleQuotedIdentifiers` for it."""
-    return '"' + name.replace('"', '""') + '"'
+    """Bare: names are known profile columns or rule names matching [a-z_][a-z0-9_]*, and
+    double quotes would be string literals on Spark by default."""
+    return name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -765,7 +766,7 @@ def render_rule_model(compiled: list[CompiledRule], source_model: str) -> tuple[
             *(f"-- {line}" for line in textwrap.wrap(header, 96)),
             "-- A rule over a null value is false, never null: every tag is coalesce(rule, false).",
             # Generated SQL quotes every identifier and keeps a rule on one line, on purpose.
-            "-- noqa: disable=references.quoting, layout.long_lines",
+            "-- noqa: disable=layout.long_lines",
             "select",
             ",\n".join(f"    {column}" for column in selected),
             f"from {{{{ ref('{source_model}') }}}}",

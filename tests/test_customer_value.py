@@ -134,7 +134,7 @@ def test_repurchase_intervals(customer_marts_warehouse):
     )
     assert intervals["A"] == (1, None, None)
     assert intervals["C"] == (2, 31.0, 31)
-    assert intervals["D"] == (3, 168.0, 1)  # (2026-06-01 − 2025-06-30) / 2
+    assert intervals["D"] == (3, 168.0, 1)  # (2026-06-01 - 2025-06-30) / 2
     assert intervals["I"] == (2, 3.0, 3)
     assert "B" not in intervals
 
