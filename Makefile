@@ -23,7 +23,7 @@ setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@mkdir -p $(SCRM_HOME)
-	@cd dbt_project && $(UV) run dbt parse --quiet --profiles-dir .
+	@$(UV) run scrm prepare
 
 run: setup
 	$(UV) run scrm run --raw $(SAMPLE_RAW) --home $(SCRM_HOME) --as-of $(SAMPLE_AS_OF)

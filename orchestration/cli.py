@@ -20,30 +20,38 @@ def yesterday_in_shanghai() -> str:
 
 
 def ensure_manifest() -> None:
-    """dagster-dbt reads target/manifest.json at import time; build it when missing."""
-    from orchestration.project import dbt_project
+    """Prepare the dbt project (parse, register tag models, compile rule tags) once per process.
 
-    if dbt_project.manifest_path.exists():
+    dagster-dbt reads target/manifest.json when the definitions load, and a tag model or rule
+    added since the last run must be in it.
+    """
+    global _prepared
+    if _prepared:
         return
-    from dbt.cli.main import dbtRunner
+    from orchestration.project import dbt_project
+    from orchestration.tag_registry import PrepareError, prepare
+    from orchestration.tag_rules import RuleError
 
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(dbt_project.project_dir),
-            "--profiles-dir",
-            str(dbt_project.profiles_dir),
-        ]
-    )
-    if not result.success:
-        raise click.ClickException(f"dbt parse failed: {result.exception}")
+    try:
+        prepare(dbt_project.project_dir, dbt_project.profiles_dir)
+    except (PrepareError, RuleError) as error:
+        raise click.ClickException(str(error)) from error
+    _prepared = True
+
+
+_prepared = False
 
 
 @click.group()
 def main() -> None:
     """scrm-warehouse: private-domain customer tags computed in the open."""
+
+
+@main.command()
+def prepare() -> None:
+    """Parse the dbt project, register its tag models and compile the rule tags."""
+    ensure_manifest()
+    click.echo("dbt project prepared: target/manifest.json is current")
 
 
 @main.command()

@@ -57,7 +57,7 @@ class BtydFitError(ValueError):
 
 
 def _as_vectors(**named: ArrayLike) -> list[FloatArray]:
-    """1-D float copies of equally long, finite inputs; a wrong shape is a caller bug."""
+    """Validated 1-D float copies; errors name the offending input so the caller can fix it."""
     vectors = [np.asarray(value, dtype=np.float64).ravel() for value in named.values()]
     names = list(named)
     if any(v.size != vectors[0].size for v in vectors):
@@ -116,7 +116,8 @@ def _group(x: FloatArray, *columns: FloatArray) -> _Groups:
     keys = (x, *columns)
     order = np.lexsort(keys[::-1])
     sorted_keys = [k[order] for k in keys]
-    starts = np.ones(order.size, dtype=bool)
+    starts = np.zeros(order.size, dtype=bool)
+    starts[0] = True
     for key in sorted_keys:
         starts[1:] |= key[1:] != key[:-1]
     first = np.flatnonzero(starts)
@@ -198,10 +199,10 @@ def _maximise(
             bounds=[(-_LOG_BOUND, _LOG_BOUND)] * start.size,
             options={"maxiter": maxiter, "ftol": _FTOL, "gtol": _GTOL},
         )
-        if result.nit >= maxiter:
+        if result.status == 1:  # iteration or evaluation limit
             raise BtydFitError(
                 f"{model} fit did not converge within maxiter={maxiter} iterations "
-                f"(last parameters {np.exp(result.x)})"
+                f"({result.message}; last parameters {np.exp(result.x)})"
             )
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             raise BtydFitError(f"{model} fit ended at a non-finite point: {result.message}")
@@ -293,7 +294,7 @@ class BgNbdFit:
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
         """P(still active | history); 1 without repeat purchases, as the model cannot die then."""
-        x, t_x, age = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
+        x, t_x, age = (np.asarray(a, dtype=np.float64) for a in (frequency, recency, T))
         log_odds_dead = (self.r + x) * np.log((self.alpha + age) / (self.alpha + t_x)) + np.log(
             self.a / (self.b + np.maximum(x, 1) - 1)
         )
@@ -307,18 +308,18 @@ class BgNbdFit:
         lifetimes' denominator 1 + [x > 0] (a / (b + x - 1)) ((alpha + T) / (alpha + t_x))^(r + x)
         is 1 / P(alive); multiplying by P(alive) avoids its overflow for heavy buyers.
         """
-        t, x, age = (np.asarray(v, dtype=np.float64) for v in (t, frequency, T))
+        t, x, age = (np.asarray(a, dtype=np.float64) for a in (t, frequency, T))
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         c1, c2, c3 = r + x, b + x, a + b + x - 1
         z = t / (alpha + age + t)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             ln_hyp = np.log(hyp2f1(c1, c2, c3, z))
-        # Where 2F1 overflows, Euler's transformation gives the same value in a finite form.
-        ln_hyp = np.where(
-            np.isinf(ln_hyp),
-            np.log(hyp2f1(c3 - c1, c3 - c2, c3, z)) + (c3 - c1 - c2) * np.log1p(-z),
-            ln_hyp,
-        )
+            # Where 2F1 overflows, Euler's transformation gives the same value in finite form.
+            ln_hyp = np.where(
+                np.isinf(ln_hyp),
+                np.log(hyp2f1(c3 - c1, c3 - c2, c3, z)) + (c3 - c1 - c2) * np.log1p(-z),
+                ln_hyp,
+            )
         first = (a + b + x - 1) / (a - 1)
         second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + t + age)))
         return first * second * self.probability_alive(x, recency, age)
@@ -421,7 +422,7 @@ class GammaGammaFit:
         The weight on the customer's own mean grows with frequency; with none it is the
         population mean p v / (q - 1).
         """
-        x, m = (np.asarray(v, dtype=np.float64) for v in (frequency, monetary))
+        x, m = (np.asarray(a, dtype=np.float64) for a in (frequency, monetary))
         own_weight = self.p * x / (self.p * x + self.q - 1)
         population_mean = self.v * self.p / (self.q - 1)
         return (1 - own_weight) * population_mean + own_weight * m
@@ -495,7 +496,7 @@ def customer_lifetime_value(
             f"{months}, {days_per_month}, {discount_rate_monthly}"
         )
     x, t_x, age, m = (
-        np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (frequency, recency, T, monetary)
+        np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (frequency, recency, T, monetary)
     )
     horizons = days_per_month * np.arange(months + 1, dtype=np.float64)[:, None]
     cumulative = bgnbd.expected_purchases(horizons, x, t_x, age)

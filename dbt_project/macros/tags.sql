@@ -1,0 +1,124 @@
+{#-
+    The tag system reads what a tag is from dbt's graph: a tag is a model column under
+    models/tags/ whose config.meta.tag block declares it (docs/tags.md). Nothing here lists
+    tags by hand.
+-#}
+
+{#- The five categories, in display order. -#}
+{% macro tag_categories() -%}
+    {{ return(['basic_attributes', 'lifecycle', 'consumption', 'preference', 'social']) }}
+{%- endmacro %}
+
+{#- A column's tag declaration (config.meta.tag, or meta.tag), or none. -#}
+{% macro tag_metadata(column) -%}
+    {%- set config_meta = (column.config or {}).get('meta') or {} -%}
+    {%- set meta = column.meta or {} -%}
+    {{ return(config_meta.get('tag') or meta.get('tag') or none) }}
+{%- endmacro %}
+
+{#- A value from a tag declaration as a SQL literal of the tag's type. -#}
+{% macro tag_literal(value, value_type) -%}
+    {%- if value_type == 'text' -%}
+        {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+    {%- elif value_type == 'boolean' -%}
+        {{ return('true' if value else 'false') }}
+    {%- elif value_type == 'date' -%}
+        {{ return("cast('" ~ value ~ "' as date)") }}
+    {%- else -%}
+        {{ return(value | string) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The tag models in the graph: models under models/tags/ with at least one tag column,
+    ordered by category folder then name. Only meaningful when `execute` is true.
+-#}
+{% macro graph_tag_models(include_rules=false) -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.fqn[1] == 'tags' -%}
+        {%- set is_rules = node.fqn[2] == 'rules' -%}
+        {%- if include_rules or not is_rules -%}
+            {%- set ns = namespace(has_tags=false) -%}
+            {%- for column in node.columns.values() if tag_metadata(column) -%}
+                {%- set ns.has_tags = true -%}
+            {%- endfor -%}
+            {%- if ns.has_tags -%}
+                {%- do found.append(node) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found | sort(attribute='fqn')) }}
+{%- endmacro %}
+
+{#-
+    Every tag column of the given models: dicts of model, name, description and the tag
+    declaration, in category order, then model and column order.
+-#}
+{% macro tag_columns(models) -%}
+    {%- set columns = [] -%}
+    {%- for category in tag_categories() -%}
+        {%- for node in models -%}
+            {%- for column in node.columns.values() -%}
+                {%- set tag = tag_metadata(column) -%}
+                {%- if tag and tag.category == category -%}
+                    {%- do columns.append({
+                        'model': node.name,
+                        'name': column.name,
+                        'description': column.description or '',
+                        'tag': tag,
+                    }) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#-
+    dbt needs a model's refs when it parses, before the graph exists, so the models that
+    assemble tags ref the tag models through registered_tag_models(), which `scrm prepare`
+    writes from the parsed graph. This check stops a run whose registry is out of date.
+-#}
+{% macro check_tag_registry() -%}
+    {%- if execute -%}
+        {%- set in_graph = graph_tag_models() | map(attribute='name') | list | sort -%}
+        {%- set registered = registered_tag_models() | list | sort -%}
+        {%- if in_graph != registered -%}
+            {{ exceptions.raise_compiler_error(
+                "The tag models changed since the tag registry was written (graph: "
+                ~ in_graph | join(', ') ~ "; registry: " ~ registered | join(', ')
+                ~ "). Run `scrm prepare` (make setup runs it) and build again.") }}
+        {%- endif -%}
+        {%- for node in graph_tag_models(include_rules=true) -%}
+            {%- for column in node.columns.values() if tag_metadata(column) -%}
+                {%- do validate_tag_declaration(node, column, tag_metadata(column)) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Stops the build on a tag declaration that the assembly could not use. -#}
+{% macro validate_tag_declaration(node, column, tag) -%}
+    {%- set where = "Tag " ~ node.name ~ "." ~ column.name ~ " (" ~ node.original_file_path ~ "): " -%}
+    {%- for key in ['category', 'display_name', 'value_type', 'owner'] if not tag.get(key) -%}
+        {{ exceptions.raise_compiler_error(where ~ "meta.tag needs '" ~ key ~ "'") }}
+    {%- endfor -%}
+    {%- if tag.category not in tag_categories() -%}
+        {{ exceptions.raise_compiler_error(
+            where ~ "category '" ~ tag.category ~ "' is not one of " ~ tag_categories() | join(', ')) }}
+    {%- endif -%}
+    {%- if tag.value_type not in ['boolean', 'integer', 'number', 'text', 'date'] -%}
+        {{ exceptions.raise_compiler_error(
+            where ~ "value_type '" ~ tag.value_type ~ "' is not one of boolean, integer, number, text, date") }}
+    {%- endif -%}
+    {%- if not column.description -%}
+        {{ exceptions.raise_compiler_error(where ~ "needs a description") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Declares a dependency on every registered tag model (parse-time refs). -#}
+{% macro depend_on_tag_models() -%}
+    {%- for model_name in registered_tag_models() %}
+-- depends_on: {{ ref(model_name) }}
+    {%- endfor %}
+{%- endmacro %}

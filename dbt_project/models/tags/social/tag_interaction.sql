@@ -1,0 +1,75 @@
+with
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+-- What the customer did: every interaction but the staff's own chat messages.
+customer_interactions as (
+    select
+        *,
+        {{ days_between('interacted_on', as_of_date()) }} as days_ago
+    from {{ ref('fct_interactions') }}
+    where interaction_type <> 'chat_out'
+),
+
+summary as (
+    select
+        customer_id,
+        sum(case when days_ago < 30 then 1 else 0 end) as interactions_30d,
+        sum(case when days_ago < 30 and interaction_type = 'chat_in' then 1 else 0 end)
+            as chat_count_30d,
+        sum(case when days_ago < 30 and interaction_type = 'group_message' then 1 else 0 end)
+            as group_message_count_30d,
+        sum(case when interaction_type = 'share' then 1 else 0 end) as share_count,
+        sum(case when interaction_type = 'invite' then 1 else 0 end) as invite_count,
+        max(case when interaction_type = 'review' then 1 else 0 end) = 1 as has_reviewed,
+        min(days_ago) as days_since_last_interaction
+    from customer_interactions
+    group by customer_id
+),
+
+opened_topics as (
+    select
+        customer_id,
+        topic,
+        row_number() over (
+            partition by customer_id
+            order by count(*) desc, topic
+        ) as open_rank
+    from customer_interactions
+    where interaction_type = 'content_open' and topic is not null
+    group by customer_id, topic
+),
+
+final as (
+    select
+        customers.customer_id,
+        case
+            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[2] }}
+                then 3
+            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[1] }}
+                then 2
+            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[0] }}
+                then 1
+            else 0
+        end as interaction_level,
+        coalesce(summary.chat_count_30d, 0) as chat_count_30d,
+        coalesce(summary.group_message_count_30d, 0) as group_message_count_30d,
+        opened_topics.topic as content_preference,
+        coalesce(summary.share_count, 0) as share_count,
+        coalesce(summary.invite_count, 0) as invite_count,
+        coalesce(summary.has_reviewed, false) as has_reviewed,
+        coalesce(summary.days_since_last_interaction < 7, false) as is_active_7d,
+        coalesce(summary.days_since_last_interaction < 15, false) as is_active_15d,
+        coalesce(summary.days_since_last_interaction < 30, false) as is_active_30d
+    from customers
+    left join summary
+        on customers.customer_id = summary.customer_id
+    left join opened_topics
+        on
+            customers.customer_id = opened_topics.customer_id
+            and opened_topics.open_rank = 1
+)
+
+select * from final

@@ -1,0 +1,28 @@
+{#-
+    Every SQL tag model side by side, one row per known customer: the columns rule tags may
+    use. The tag models and their columns come from dbt's graph (macros/tags.sql).
+-#}
+{{ depend_on_tag_models() }}
+{{ check_tag_registry() }}
+{%- set columns = tag_columns(graph_tag_models()) if execute else [] %}
+
+with
+
+customers as (
+    select customer_id from {{ ref('dim_customers') }}
+),
+
+final as (
+    select
+        customers.customer_id
+        {%- for column in columns %},
+        {{ column.model }}.{{ column.name }}
+        {%- endfor %}
+    from customers
+    {%- for model_name in registered_tag_models() %}
+    left join {{ ref(model_name) }} as {{ model_name }}
+        on customers.customer_id = {{ model_name }}.customer_id
+    {%- endfor %}
+)
+
+select * from final
