@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -42,10 +43,33 @@ CUSTOMER_MARTS_RAW = FIXTURES / "raw_customer_marts"
 CUSTOMER_MARTS_AS_OF = "2026-06-30"
 
 
+CUSTOMER_MARTS_RUN_STARTED_AT = "2026-07-31 12:00:00"
+
+
 @pytest.fixture(scope="session")
 def customer_marts_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The nightly job on the customer-story fixture (README there), as of 2026-06-30."""
+    """The customer-story fixture (README there): the night before, then 2026-06-30.
+
+    Two nights in one warehouse, so the tag history has a night to compare with.
+    """
     home = tmp_path_factory.mktemp("customer_marts_home")
-    result = run_night(CUSTOMER_MARTS_RAW, home, CUSTOMER_MARTS_AS_OF, "2026-07-31 12:00:00")
-    assert result.success
+    for night in ("2026-06-29", CUSTOMER_MARTS_AS_OF):
+        result = run_night(CUSTOMER_MARTS_RAW, home, night, CUSTOMER_MARTS_RUN_STARTED_AT)
+        assert result.success, night
     return home / "warehouse.duckdb"
+
+
+GENERATED_END = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="session")
+def generated_night(tmp_path_factory: pytest.TempPathFactory):
+    """The generator's 200 customers (seed 3), built as of its last day."""
+    from orchestration.generator import generate
+
+    raw = tmp_path_factory.mktemp("generated_raw")
+    summary = generate(raw, customers=200, seed=3, end_date=GENERATED_END, progress=False)
+    home = tmp_path_factory.mktemp("generated_home")
+    result = run_night(raw, home, GENERATED_END.isoformat(), "2026-11-01 08:00:00")
+    assert result.success
+    return summary, home / "warehouse.duckdb"

@@ -422,3 +422,40 @@ def test_backtest_by_hand() -> None:
         [predicted[0], predicted[1:3].mean(), predicted[3:].mean()],
         rtol=1e-12,
     )
+
+
+def test_expected_purchases_when_a_plus_b_is_below_one():
+    """With a + b < 1 the hypergeometric term is negative for x = 0; the sign must survive.
+
+    Checked against a simulation of the model itself: customers with no repeat purchase in
+    (0, T], counting their purchases in (T, T + t].
+    """
+    fit = BgNbdFit(
+        r=0.245,
+        alpha=6.61,
+        a=0.0526,
+        b=0.319,
+        log_likelihood=0.0,
+        n_customers=1,
+        iterations=1,
+        penalizer=0.0,
+    )
+    horizon, age, n = 90.0, 11.0, 300_000
+    predicted = fit.expected_purchases(horizon, 0.0, 0.0, age)
+    rng = np.random.default_rng(7)
+    rate = rng.gamma(fit.r, 1 / fit.alpha, n)
+    dropout = rng.beta(fit.a, fit.b, n)
+    time = np.zeros(n)
+    active = np.ones(n, bool)
+    before = np.zeros(n, np.int64)
+    within = np.zeros(n, np.int64)
+    while active.any():
+        time = np.where(active, time + rng.exponential(1 / np.maximum(rate, 1e-300)), time)
+        active &= time <= age + horizon
+        before += active & (time <= age)
+        within += active & (time > age)
+        active &= rng.random(n) >= dropout
+    quiet = within[before == 0]
+    standard_error = quiet.std() / np.sqrt(len(quiet))
+    assert np.isfinite(predicted)
+    assert abs(predicted - quiet.mean()) < 4 * standard_error

@@ -80,7 +80,7 @@ def test_lifecycle_history_keeps_every_change(customer_marts_warehouse):
     history = query(
         customer_marts_warehouse,
         """
-        select customer_id, stage, entered_on, previous_stage
+        select customer_id, lifecycle_stage, entered_on, previous_stage
         from marts.customer_lifecycle_history
         where customer_id in ('C', 'D')
         order by customer_id, entered_on

@@ -7,15 +7,8 @@ with the reason that kind breaks. Cascades (an order of a quarantined customer) 
 counts legitimate, so only the duplicates are compared exactly.
 """
 
-from datetime import date
-
-import pytest
-
-from orchestration.cli import run_night
-from orchestration.generator import generate
 from tests.conftest import query
 
-END = date(2026, 10, 31)
 # The reason codes each kind must produce, as SQL conditions.
 KIND_CONDITIONS = {
     "duplicate_key": "quarantine_reason = 'conflicting_duplicate_key'",
@@ -41,16 +34,6 @@ VALIDATED_MODEL = {
     "friend_events": "intermediate.int_friend_events_validated",
     "interactions": "intermediate.int_interactions_validated",
 }
-
-
-@pytest.fixture(scope="module")
-def generated_night(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("generated_raw")
-    summary = generate(raw, customers=200, seed=3, end_date=END, progress=False)
-    home = tmp_path_factory.mktemp("generated_home")
-    result = run_night(raw, home, END.isoformat(), "2026-11-01 08:00:00")
-    assert result.success
-    return summary, home / "warehouse.duckdb"
 
 
 def test_exact_duplicates_are_counted_and_every_source_balances(generated_night):

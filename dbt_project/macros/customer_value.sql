@@ -5,7 +5,7 @@
 
 {#- Whole days from `earlier` to `later` (both dates). -#}
 {% macro days_between(earlier, later) -%}
-    {{ dbt.datediff(earlier, later, 'day') }}
+    {{ dbt.datediff(earlier, later, 'day') | trim }}
 {%- endmacro %}
 
 {#- A date `days` after `day` (negative for before), as a date on every engine. -#}

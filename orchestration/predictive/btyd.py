@@ -312,16 +312,21 @@ class BgNbdFit:
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         c1, c2, c3 = r + x, b + x, a + b + x - 1
         z = t / (alpha + age + t)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ln_hyp = np.log(hyp2f1(c1, c2, c3, z))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # 2F1 is negative when a + b + x - 1 < 0 (small a and b, x = 0): carry its sign
+            # apart from its log.
+            hyp = hyp2f1(c1, c2, c3, z)
             # Where 2F1 overflows, Euler's transformation gives the same value in finite form.
+            euler = hyp2f1(c3 - c1, c3 - c2, c3, z)
+            overflow = ~np.isfinite(hyp)
+            sign = np.where(overflow, np.sign(euler), np.sign(hyp))
             ln_hyp = np.where(
-                np.isinf(ln_hyp),
-                np.log(hyp2f1(c3 - c1, c3 - c2, c3, z)) + (c3 - c1 - c2) * np.log1p(-z),
-                ln_hyp,
+                overflow,
+                np.log(np.abs(euler)) + (c3 - c1 - c2) * np.log1p(-z),
+                np.log(np.abs(hyp)),
             )
         first = (a + b + x - 1) / (a - 1)
-        second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + t + age)))
+        second = 1 - sign * np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + t + age)))
         return first * second * self.probability_alive(x, recency, age)
 
 

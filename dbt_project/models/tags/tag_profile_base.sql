@@ -5,6 +5,10 @@
 {{ depend_on_tag_models() }}
 {{ check_tag_registry() }}
 {%- set columns = tag_columns(graph_tag_models()) if execute else [] %}
+{%- set tag_selects = [] %}
+{%- for column in columns %}
+    {%- do tag_selects.append(column.model ~ '.' ~ column.name) %}
+{%- endfor %}
 
 with
 
@@ -14,14 +18,11 @@ customers as (
 
 final as (
     select
-        customers.customer_id
-        {%- for column in columns %},
-        {{ column.model }}.{{ column.name }}
-        {%- endfor %}
-    from customers
+        {{ (['customers.customer_id'] + tag_selects) | join(',\n        ') }}
+    from customers -- noqa: LT02
     {%- for model_name in registered_tag_models() %}
-    left join {{ ref(model_name) }} as {{ model_name }}
-        on customers.customer_id = {{ model_name }}.customer_id
+        left join {{ ref(model_name) }} as {{ model_name }}
+            on customers.customer_id = {{ model_name }}.customer_id
     {%- endfor %}
 )
 

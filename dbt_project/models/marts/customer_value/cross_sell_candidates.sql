@@ -58,7 +58,7 @@ ranked as (
         *,
         row_number() over (
             partition by customer_id, target_category
-            order by priority, source_purchased_on desc, source_category
+            order by priority asc, source_purchased_on desc, source_category asc
         ) as affinity_rank
     from candidates
 ),

@@ -17,7 +17,7 @@ current_stages as (
 final as (
     select
         customers.customer_id,
-        coalesce(current_stages.stage, 'prospect') as lifecycle_stage,
+        coalesce(current_stages.lifecycle_stage, 'prospect') as lifecycle_stage,
         current_stages.entered_on as stage_entered_on,
         current_stages.previous_stage,
         {{ days_between('current_stages.entered_on', as_of_date()) }} as days_in_stage,

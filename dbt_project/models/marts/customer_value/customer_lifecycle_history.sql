@@ -94,22 +94,22 @@ states as (
     left join first_purchases
         on
             candidate_days.customer_id = first_purchases.customer_id
-            and first_purchases.first_purchase_on <= candidate_days.on_date
+            and candidate_days.on_date >= first_purchases.first_purchase_on
     left join purchase_days
         on
             candidate_days.customer_id = purchase_days.customer_id
-            and purchase_days.purchase_on <= candidate_days.on_date
+            and candidate_days.on_date >= purchase_days.purchase_on
             and (
                 purchase_days.next_purchase_on is null
-                or purchase_days.next_purchase_on > candidate_days.on_date
+                or candidate_days.on_date < purchase_days.next_purchase_on
             )
     left join friend_states
         on
             candidate_days.customer_id = friend_states.customer_id
-            and friend_states.event_on <= candidate_days.on_date
+            and candidate_days.on_date >= friend_states.event_on
             and (
                 friend_states.next_event_on is null
-                or friend_states.next_event_on > candidate_days.on_date
+                or candidate_days.on_date < friend_states.next_event_on
             )
     where candidate_days.on_date <= {{ as_of_date() }}
 ),
@@ -125,32 +125,32 @@ staged as (
             previous_purchase_on='previous_purchase_on',
             friendships_started='friendships_started',
             current_friendships='current_friendships',
-        ) }} as stage
+        ) }} as lifecycle_stage
     from states
 ),
 
 sequenced as (
     select
         *,
-        lag(stage) over (partition by customer_id order by on_date) as stage_before
+        lag(lifecycle_stage) over (partition by customer_id order by on_date) as stage_before
     from staged
 ),
 
 changes as (
     select
         customer_id,
-        stage,
+        lifecycle_stage,
         on_date as entered_on
     from sequenced
-    where stage_before is null or stage_before <> stage
+    where stage_before is null or stage_before <> lifecycle_stage
 ),
 
 final as (
     select
         customer_id,
-        stage,
+        lifecycle_stage,
         entered_on,
-        lag(stage) over (partition by customer_id order by entered_on) as previous_stage,
+        lag(lifecycle_stage) over (partition by customer_id order by entered_on) as previous_stage,
         lead(entered_on) over (partition by customer_id order by entered_on) as left_on,
         {{ as_of_date() }} as as_of_date
     from changes

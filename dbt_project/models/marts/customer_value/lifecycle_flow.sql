@@ -9,11 +9,11 @@ final as (
     select
         entered_on as moved_on,
         coalesce(previous_stage, 'none') as from_stage,
-        stage as to_stage,
+        lifecycle_stage as to_stage,
         count(*) as customers,
         {{ as_of_date() }} as as_of_date
     from history
-    group by entered_on, coalesce(previous_stage, 'none'), stage
+    group by entered_on, coalesce(previous_stage, 'none'), lifecycle_stage
 )
 
 select * from final

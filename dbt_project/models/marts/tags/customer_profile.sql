@@ -19,7 +19,7 @@ final as (
     select
         base.customer_id,
         {%- for column in columns %}
-        {{ 'rules' if column.model == 'tag_rules' else 'base' }}.{{ column.name }},
+            {{ 'rules' if column.model == 'tag_rules' else 'base' }}.{{ column.name }},
         {%- endfor %}
         {{ as_of_date() }} as as_of_date
     from base

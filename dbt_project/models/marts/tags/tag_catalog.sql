@@ -3,6 +3,7 @@
     customers with a value) and number of distinct values. Tags come from dbt's graph.
 -#}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
+{%- set no_text = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
 
 with
 
@@ -12,35 +13,31 @@ profile as (
 
 final as (
     {%- for column in columns %}
-    {%- set tag = column.tag %}
-    select
-        '{{ column.tag.category }}' as tag_category,
-        '{{ column.name }}' as tag_name,
-        {{ tag_literal(tag.display_name, 'text') }} as display_name,
-        {{ tag_literal(column.description | trim, 'text') }} as description,
-        '{{ tag.value_type }}' as value_type,
-        {{ tag_literal(tag.owner, 'text') }} as owner,
-        '{{ column.model }}' as source_model,
-        {%- if tag.allowed_values is defined %}
-        {{ tag_literal(tag.allowed_values | join(', '), 'text') }} as allowed_values,
-        {%- else %}
-        cast(null as {{ dbt.type_string() }}) as allowed_values,
+        {%- set tag = column.tag %}
+        {%- set allowed = tag.allowed_values | join(', ') if tag.allowed_values is defined %}
+        {%- set categorical = allowed or tag.value_type in ('text', 'boolean') %}
+        select
+            '{{ tag.category }}' as tag_category,
+            '{{ column.name }}' as tag_name,
+            {{ tag_literal(tag.display_name, 'text') }} as display_name,
+            {{ tag_literal(column.description | trim, 'text') }} as description,
+            '{{ tag.value_type }}' as value_type,
+            {{ tag_literal(tag.owner, 'text') }} as tag_owner,
+            '{{ column.model }}' as source_model,
+            {{ tag_literal(allowed, 'text') if allowed else no_text }} as allowed_values,
+            cast({{ tag.get('min_value', 'null') }} as double) as min_value,
+            cast({{ tag.get('max_value', 'null') }} as double) as max_value,
+            {{ 'true' if categorical else 'false' }} as is_categorical,
+            {{ tag_literal(tag.rule, 'text') if tag.rule is defined else no_text }} as rule_text,
+            case
+                when count(*) > 0 then 1.0 * count({{ column.name }}) / count(*)
+            end as coverage,
+            count(distinct {{ column.name }}) as distinct_values,
+            {{ as_of_date() }} as as_of_date
+        from profile
+        {%- if not loop.last %}
+            union all
         {%- endif %}
-        cast({{ tag.min_value if tag.min_value is defined else 'null' }} as double) as min_value,
-        cast({{ tag.max_value if tag.max_value is defined else 'null' }} as double) as max_value,
-        {{ 'true' if tag.allowed_values is defined or tag.value_type in ('text', 'boolean') else 'false' }}
-            as is_categorical,
-        {{ tag_literal(tag.rule, 'text') if tag.rule is defined else 'cast(null as ' ~ dbt.type_string() ~ ')' }}
-            as rule,
-        case
-            when count(*) > 0 then 1.0 * count({{ column.name }}) / count(*)
-        end as coverage,
-        count(distinct {{ column.name }}) as distinct_values,
-        {{ as_of_date() }} as as_of_date
-    from profile
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
     {%- endfor %}
 )
 

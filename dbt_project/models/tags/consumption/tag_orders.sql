@@ -36,8 +36,8 @@ summary as (
 final as (
     select
         customers.customer_id,
-        coalesce(summary.order_count, 0) as order_count,
-        coalesce(summary.paid_order_count, 0) as paid_order_count,
+        cast(coalesce(summary.order_count, 0) as integer) as order_count,
+        cast(coalesce(summary.paid_order_count, 0) as integer) as paid_order_count,
         coalesce(summary.ordered_amount_cny, 0) as ordered_amount_cny,
         coalesce(summary.paid_amount_cny, 0) as paid_amount_cny,
         {{ days_between('summary.last_ordered_on', as_of_date()) }} as days_since_last_order,
@@ -52,7 +52,7 @@ final as (
             when summary.ever_paid_order_count > 0
                 then 1.0 * summary.refunded_order_count / summary.ever_paid_order_count
         end as refund_rate,
-        coalesce(summary.discount_order_count, 0) as discount_order_count,
+        cast(coalesce(summary.discount_order_count, 0) as integer) as discount_order_count,
         coalesce(summary.discount_order_count, 0) > 0 as has_used_discount
     from customers
     left join summary

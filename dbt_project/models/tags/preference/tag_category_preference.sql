@@ -43,7 +43,7 @@ ranked_categories as (
         sum(spend_cny) over (partition by customer_id) as total_spend_cny,
         row_number() over (
             partition by customer_id
-            order by spend_cny desc, category
+            order by spend_cny desc, category asc
         ) as spend_rank
     from category_spend
 ),

@@ -41,7 +41,7 @@ unmet_interest as (
         recent_interest.topic,
         row_number() over (
             partition by recent_interest.customer_id
-            order by recent_interest.interest_count desc, recent_interest.topic
+            order by recent_interest.interest_count desc, recent_interest.topic asc
         ) as interest_rank
     from recent_interest
     left join recent_purchased_topics
@@ -50,7 +50,7 @@ unmet_interest as (
             and recent_interest.topic = recent_purchased_topics.topic
     where
         recent_purchased_topics.topic is null
-        and recent_interest.topic in (select topic from topic_categories)
+        and recent_interest.topic in (select topic_categories.topic from topic_categories)
 ),
 
 final as (

@@ -46,19 +46,25 @@ final as (
     select
         customers.customer_id,
         case
-            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[2] }}
+            when
+                coalesce(summary.interactions_30d, 0)
+                >= {{ var('tag_interaction_level_bounds')[2] }}
                 then 3
-            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[1] }}
+            when
+                coalesce(summary.interactions_30d, 0)
+                >= {{ var('tag_interaction_level_bounds')[1] }}
                 then 2
-            when coalesce(summary.interactions_30d, 0) >= {{ var('tag_interaction_level_bounds')[0] }}
+            when
+                coalesce(summary.interactions_30d, 0)
+                >= {{ var('tag_interaction_level_bounds')[0] }}
                 then 1
             else 0
         end as interaction_level,
-        coalesce(summary.chat_count_30d, 0) as chat_count_30d,
-        coalesce(summary.group_message_count_30d, 0) as group_message_count_30d,
+        cast(coalesce(summary.chat_count_30d, 0) as integer) as chat_count_30d,
+        cast(coalesce(summary.group_message_count_30d, 0) as integer) as group_message_count_30d,
         opened_topics.topic as content_preference,
-        coalesce(summary.share_count, 0) as share_count,
-        coalesce(summary.invite_count, 0) as invite_count,
+        cast(coalesce(summary.share_count, 0) as integer) as share_count,
+        cast(coalesce(summary.invite_count, 0) as integer) as invite_count,
         coalesce(summary.has_reviewed, false) as has_reviewed,
         coalesce(summary.days_since_last_interaction < 7, false) as is_active_7d,
         coalesce(summary.days_since_last_interaction < 15, false) as is_active_15d,

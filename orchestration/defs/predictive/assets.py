@@ -1,0 +1,140 @@
+"""The predictive marts: BTYD fits, per-customer predictions and the nightly backtest.
+
+Runs after the dbt build of the night, reads customer_rfm and fct_purchase_days, and writes
+three tables to the `predictive` schema of the warehouse.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.defs.dbt.assets import scrm_dbt_models
+from orchestration.defs.resources import WarehouseResource
+from orchestration.partitions import nightly_partitions, one_night_per_run
+from orchestration.predictive.nightly import (
+    NightPredictions,
+    PredictionSettings,
+    predict_night,
+    relative_backtest_error,
+)
+
+SCHEMA = "predictive"
+FITS = dg.AssetKey([SCHEMA, "btyd_model_fits"])
+PREDICTIONS = dg.AssetKey([SCHEMA, "customer_predictions"])
+BACKTEST = dg.AssetKey([SCHEMA, "model_backtest"])
+KINDS = {"python", "duckdb"}
+UPSTREAM = [
+    get_asset_key_for_model([scrm_dbt_models], "customer_rfm"),
+    get_asset_key_for_model([scrm_dbt_models], "fct_purchase_days"),
+]
+
+
+class PredictionConfig(dg.Config):
+    min_customers: int = PredictionSettings.min_customers
+    holdout_days: int = PredictionSettings.holdout_days
+    # Warn when the backtest's total predicted purchases miss the actual by more than this.
+    max_backtest_relative_error: float = 0.3
+
+
+def read_inputs(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary = connection.execute(
+        """
+        select customer_id, btyd_frequency, btyd_recency, btyd_t, btyd_monetary
+        from marts.customer_rfm order by customer_id
+        """
+    ).df()
+    purchase_days = connection.execute(
+        "select customer_id, purchase_on, amount_cny from marts.fct_purchase_days"
+    ).df()
+    return summary, purchase_days
+
+
+def write_night(
+    connection: duckdb.DuckDBPyConnection, night: NightPredictions, as_of: dt.date
+) -> None:
+    """Replace the night's rows (fits and backtest keep every night; predictions the latest)."""
+    connection.execute(f"create schema if not exists {SCHEMA}")
+    connection.execute("begin transaction")
+    for table, frame in (("btyd_model_fits", night.fits), ("model_backtest", night.backtest)):
+        connection.register("night_rows", frame)
+        connection.execute(
+            f"create table if not exists {SCHEMA}.{table} as select * from night_rows limit 0"
+        )
+        connection.execute(f"delete from {SCHEMA}.{table} where as_of_date = ?", [as_of])
+        connection.execute(f"insert into {SCHEMA}.{table} by name select * from night_rows")
+        connection.unregister("night_rows")
+    connection.register("night_rows", night.predictions)
+    connection.execute(
+        f"create or replace table {SCHEMA}.customer_predictions as select * from night_rows"
+    )
+    connection.unregister("night_rows")
+    connection.execute("commit")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            FITS,
+            kinds=KINDS,
+            deps=UPSTREAM,
+            description="BG/NBD and Gamma-Gamma parameters of every night, with log-likelihood.",
+        ),
+        dg.AssetSpec(
+            PREDICTIONS,
+            kinds=KINDS,
+            deps=UPSTREAM,
+            description="Per customer: P(alive), expected purchases in 30 and 90 days, "
+            "expected order value and 12-month CLV, as of the latest night built.",
+        ),
+        dg.AssetSpec(
+            BACKTEST,
+            kinds=KINDS,
+            deps=UPSTREAM,
+            description="Every night's backtest: predicted vs actual purchases in the holdout.",
+        ),
+    ],
+    check_specs=[dg.AssetCheckSpec("backtest_error_within_threshold", asset=BACKTEST)],
+    partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
+    group_name="predictive",
+)
+def btyd_predictions(
+    context: dg.AssetExecutionContext, config: PredictionConfig, warehouse: WarehouseResource
+):
+    as_of = dt.date.fromisoformat(context.partition_key)
+    settings = PredictionSettings(
+        min_customers=config.min_customers, holdout_days=config.holdout_days
+    )
+    with duckdb.connect(str(warehouse.warehouse_path)) as connection:
+        summary, purchase_days = read_inputs(connection)
+        # A fit that does not converge raises BtydFitError and fails the night.
+        night = predict_night(summary, purchase_days, as_of, settings)
+        write_night(connection, night, as_of)
+
+    for row in night.fits.itertuples():
+        context.log.info(f"{row.model}: {row.status} {row.parameters or row.detail}")
+    yield dg.MaterializeResult(
+        asset_key=FITS,
+        metadata={"fits": dg.MetadataValue.json(night.fits.astype(str).to_dict("records"))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=PREDICTIONS, metadata={"customers": len(night.predictions)}
+    )
+    error = relative_backtest_error(night.backtest)
+    yield dg.MaterializeResult(
+        asset_key=BACKTEST,
+        metadata={"relative_error": error if error is not None else "no backtest"},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=BACKTEST,
+        check_name="backtest_error_within_threshold",
+        passed=error is None or error <= config.max_backtest_relative_error,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "relative_error": error if error is not None else "no backtest (too few buyers)",
+            "threshold": config.max_backtest_relative_error,
+        },
+    )

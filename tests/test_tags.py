@@ -1,0 +1,332 @@
+"""The tag system on the customer-story fixture, against values worked out by hand.
+
+Stories and arithmetic: tests/fixtures/raw_customer_marts/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration.project import DBT_PROJECT_DIR
+from orchestration.tag_registry import prepare
+from orchestration.tag_rules import RuleError
+from tests.conftest import CUSTOMER_MARTS_AS_OF, query
+
+CUSTOMERS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"]
+
+
+def profile(warehouse: Path, *columns: str) -> dict[str, tuple]:
+    rows = query(
+        warehouse,
+        f"select customer_id, {', '.join(columns)} from marts.customer_profile order by 1",
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_profile_has_one_row_per_known_customer(customer_marts_warehouse):
+    # K registers after the as-of date: not known yet.
+    assert list(profile(customer_marts_warehouse, "as_of_date")) == CUSTOMERS
+    assert query(
+        customer_marts_warehouse,
+        "select count(*), count(distinct customer_id) from marts.customer_profile",
+    ) == [(10, 10)]
+
+
+def test_basic_attribute_tags(customer_marts_warehouse):
+    tags = profile(
+        customer_marts_warehouse,
+        "gender",
+        "age_band",
+        "birthday_month",
+        "city_tier",
+        "friend_status",
+        "first_channel_code",
+        "last_ship_province",
+    )
+    assert tags["A"] == ("F", "30-34", 6, "新一线", "current_friend", "livecode_store_01", "浙江省")
+    # Born 2000-07-07: 25 on 2026-06-30, the birthday has not come yet.
+    assert tags["F"][1] == "25-29"
+    assert tags["D"][1:5] == ("40-49", 11, "一线", "never_friend")
+    assert tags["G"][4] == "deleted_by_customer"
+    assert tags["H"][6] is None  # never ordered
+
+
+def test_lifecycle_tags(customer_marts_warehouse):
+    tags = profile(
+        customer_marts_warehouse,
+        "lifecycle_stage",
+        "customer_value_tier",
+        "days_as_friend",
+        "brand_intimacy",
+    )
+    assert tags["A"] == ("new", "high", 29, 10 + 3 * 5 + 20 + 0)
+    assert tags["B"][:2] == ("prospect", "none")
+    assert tags["C"] == ("silent", "vip", 180, 20 + 3 * 3 + 20 + 6)
+    assert tags["I"] == ("silent", "medium", 90, 20 + 30 + 20 + 3)  # interactions capped at 30
+    assert tags["H"] == ("prospect", "none", 10, 0 + 3 * 2 + 20 + 0)
+    assert tags["E"] == ("churned", "low", None, 10)
+
+
+def test_consumption_tags(customer_marts_warehouse):
+    tags = profile(
+        customer_marts_warehouse,
+        "order_count",
+        "paid_order_count",
+        "ordered_amount_cny",
+        "paid_amount_cny",
+        "days_since_last_order",
+        "days_since_last_payment",
+        "avg_order_value_cny",
+        "largest_order_cny",
+        "refund_rate",
+        "has_used_discount",
+    )
+    assert tags["D"] == (3, 3, 1758, 1758, 29, 29, 586, 1299, 0, False)
+    assert tags["B"] == (1, 0, 100, 0, 56, 56, None, None, 1, False)
+    # E2 was placed 06-20 and cancelled: an order, not a payment.
+    assert tags["E"][:6] == (2, 1, 200, 100, 10, 30)
+    assert tags["C"][9] is True
+    assert tags["H"] == (0, 0, 0, 0, None, None, None, None, None, False)
+    # J2 was paid on 07-01: not yet.
+    assert tags["J"][:2] == (2, 1)
+
+
+def test_preference_tags(customer_marts_warehouse):
+    tags = profile(
+        customer_marts_warehouse,
+        "discount_order_share",
+        "price_sensitivity",
+        "top_category",
+        "top_category_share",
+        "bought_new_product",
+        "is_low_repurchase_buyer",
+        "intent_topic",
+        "has_purchase_intent",
+    )
+    share, sensitivity, top, top_share, *rest = tags["C"]
+    assert (sensitivity, top, rest) == ("medium", "精华", [False, False, None, False])
+    assert share == pytest.approx(1 / 3)
+    assert top_share == pytest.approx(300 / 460)
+    assert tags["D"][2] == "儿童安全座椅"
+    assert tags["D"][3] == pytest.approx(1299 / 1758)
+    assert tags["D"][4:6] == (True, True)  # P_CAR bought 12 days after its launch
+    assert tags["A"][6:] == ("出行安全", True)
+    assert tags["H"][6:] == ("母婴", True)
+    assert tags["B"][:2] == (None, None)
+
+
+def test_social_tags(customer_marts_warehouse):
+    tags = profile(
+        customer_marts_warehouse,
+        "interaction_level",
+        "chat_count_30d",
+        "group_message_count_30d",
+        "content_preference",
+        "share_count",
+        "invite_count",
+        "has_reviewed",
+        "is_active_7d",
+        "is_active_15d",
+        "is_active_30d",
+    )
+    assert tags["A"] == (2, 1, 0, "出行安全", 1, 1, True, True, True, True)
+    assert tags["I"] == (3, 0, 10, None, 0, 0, False, False, True, True)
+    assert tags["H"] == (1, 1, 0, "母婴", 0, 0, False, False, True, True)
+    assert tags["C"] == (0, 0, 0, "护肤", 0, 0, False, False, False, False)
+
+
+def test_rule_tags(customer_marts_warehouse):
+    tags = profile(customer_marts_warehouse, "new_never_bought", "dormant_friend", "high_value")
+    assert [c for c, (new, _, _) in tags.items() if new] == ["H"]
+    assert [c for c, (_, dormant, _) in tags.items() if dormant] == ["C"]
+    assert not any(high for _, _, high in tags.values())
+
+
+def test_long_tags_hold_every_profile_value(customer_marts_warehouse):
+    rows = query(
+        customer_marts_warehouse,
+        """
+        select tag_category, tag_name, tag_value from marts.customer_tags
+        where customer_id = 'H' and tag_name in ('lifecycle_stage', 'new_never_bought', 'age_band')
+        order by tag_name
+        """,
+    )
+    # age_band is null for H: left out.
+    assert rows == [
+        ("lifecycle", "lifecycle_stage", "prospect"),
+        ("lifecycle", "new_never_bought", "true"),
+    ]
+    catalog = query(customer_marts_warehouse, "select tag_name, coverage from marts.tag_catalog")
+    non_null = sum(round(coverage * 10) for _, coverage in catalog)
+    assert query(customer_marts_warehouse, "select count(*) from marts.customer_tags") == [
+        (non_null,)
+    ]
+
+
+def test_tag_catalog(customer_marts_warehouse):
+    catalog = {
+        row[0]: row[1:]
+        for row in query(
+            customer_marts_warehouse,
+            """
+            select tag_name, tag_category, display_name, value_type, coverage, distinct_values,
+                   is_categorical, rule_text
+            from marts.tag_catalog
+            """,
+        )
+    }
+    assert catalog["age_band"] == ("basic_attributes", "年龄段", "text", 0.8, 4, True, None)
+    assert catalog["high_value"][:4] == ("lifecycle", "高价值客户", "boolean", 1.0)
+    assert catalog["high_value"][6] == "paid_order_count > 5 and paid_amount_cny > 5000"
+    assert catalog["brand_intimacy"][5] is False  # a number, not a WeCom tag group
+    categories = {row[0] for row in catalog.values()}
+    assert categories == {"basic_attributes", "lifecycle", "consumption", "preference", "social"}
+
+
+def test_tag_changes_since_the_night_before(customer_marts_warehouse):
+    changes = {
+        (customer, tag): (old, new, previous)
+        for customer, tag, old, new, previous in query(
+            customer_marts_warehouse,
+            f"""
+            select customer_id, tag_name, old_value, new_value, cast(previous_as_of_date as varchar)
+            from marts.tag_changes where as_of_date = '{CUSTOMER_MARTS_AS_OF}'
+            """,
+        )
+    }
+    assert changes[("E", "lifecycle_stage")] == ("new", "churned", "2026-06-29")
+    assert changes[("E", "days_since_last_payment")] == ("29", "30", "2026-06-29")
+    assert changes[("J", "lifecycle_stage")] == (None, "new", "2026-06-29")  # known from 06-30
+    assert ("B", "lifecycle_stage") not in changes
+    assert query(
+        customer_marts_warehouse,
+        "select distinct as_of_date from marts.customer_tags_history order by 1",
+    ) == query(
+        customer_marts_warehouse,
+        "select cast('2026-06-29' as date) union all select cast('2026-06-30' as date)",
+    )
+
+
+NEW_TAG_SQL = """\
+select
+    customer_id,
+    current_friend_staff_count as friend_staff_count
+from {{ ref('dim_customers') }}
+"""
+
+NEW_TAG_YAML = """\
+version: 2
+
+models:
+  - name: tag_staff_reach
+    description: How many staff members can reach the customer.
+    data_tests: [tag_values_match_metadata]
+    columns:
+      - name: customer_id
+        data_tests: [unique, not_null]
+      - name: friend_staff_count
+        description: Staff members the customer is a friend of now.
+        config:
+          meta:
+            tag:
+              category: social
+              display_name: 好友员工数
+              value_type: integer
+              min_value: 0
+              owner: test
+"""
+
+NEW_RULE = """
+  - name: reachable_regular
+    display_name: 可触达老客
+    category: social
+    description: A friend of at least one staff member with three purchases or more.
+    owner: test
+    rule: friend_staff_count >= 1 and paid_order_count >= 3
+"""
+
+
+def dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """dbt in its own process: dbt-duckdb keeps its connection open in the caller's."""
+    executable = Path(sys.executable).parent / "dbt"
+    return subprocess.run(
+        [str(executable), *args, "--project-dir", str(project), "--profiles-dir", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
+    customer_marts_warehouse, tmp_path, monkeypatch
+):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "generated")
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(customer_marts_warehouse, home / "warehouse.duckdb")
+    monkeypatch.setenv("SCRM_HOME", str(home))
+    tag_dir = project / "models" / "tags" / "social"
+    (tag_dir / "tag_staff_reach.sql").write_text(NEW_TAG_SQL, encoding="utf-8")
+    (tag_dir / "_staff_reach__tags.yml").write_text(NEW_TAG_YAML, encoding="utf-8")
+    rules = project / "tag_rules.yml"
+    rules.write_text(rules.read_text(encoding="utf-8") + NEW_RULE, encoding="utf-8")
+
+    assert "tag_staff_reach" in prepare(project)
+    dbt_vars = json.dumps({"as_of_date": CUSTOMER_MARTS_AS_OF})
+    result = dbt(
+        project,
+        "build",
+        "--select",
+        "path:models/tags",
+        "path:models/marts/tags",
+        "--vars",
+        dbt_vars,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    warehouse = home / "warehouse.duckdb"
+    tags = profile(warehouse, "friend_staff_count", "reachable_regular")
+    assert tags["C"] == (1, True)  # C deletes S2 only on 07-02
+    assert tags["D"] == (0, False)
+    assert tags["G"] == (0, False)
+    assert query(
+        warehouse,
+        """
+        select tag_category, tag_value from marts.customer_tags
+        where customer_id = 'C' and tag_name = 'friend_staff_count'
+        """,
+    ) == [("social", "1")]
+    assert query(
+        warehouse, "select display_name from marts.tag_catalog where tag_name = 'reachable_regular'"
+    ) == [("可触达老客",)]
+
+    # A tag model added without `scrm prepare` stops the build with the way out.
+    (tag_dir / "tag_staff_reach_copy.sql").write_text(NEW_TAG_SQL, encoding="utf-8")
+    (tag_dir / "_staff_reach_copy__tags.yml").write_text(
+        NEW_TAG_YAML.replace("tag_staff_reach", "tag_staff_reach_copy").replace(
+            "friend_staff_count", "staff_count_copy"
+        ),
+        encoding="utf-8",
+    )
+    stale = dbt(project, "build", "--select", "tag_profile_base", "--vars", dbt_vars)
+    assert stale.returncode != 0
+    assert "Run `scrm prepare`" in stale.stdout
+
+    # A bad rule stops `prepare` with the rule and the file named.
+    rules.write_text(
+        rules.read_text(encoding="utf-8").replace(
+            "paid_order_count >= 3", "paid_order_count >= 3; drop table marts.customer_profile"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError, match=r"tag_rules\.yml: rule 'reachable_regular'"):
+        prepare(project)
