@@ -181,3 +181,36 @@ def test_cross_sell_skips_categories_already_bought(customer_marts_warehouse):
         from marts.cross_sell_candidates
         """,
     ) == [("D", "儿童安全用品", "儿童安全座椅", 2)]
+
+
+def test_customer_timeline_tells_the_story_up_to_the_date(customer_marts_warehouse):
+    timeline = query(
+        customer_marts_warehouse,
+        """
+        select event_number, strftime(happened_at, '%m-%d %H:%M'), event_type, source_id,
+               amount_cny, topic
+        from marts.customer_timeline where customer_id = 'C' order by event_number
+        """,
+    )
+    # The refund of C3 (07-10) and the deletion (07-02) happen after the date.
+    assert [row[1:4] for row in timeline] == [
+        ("01-01 10:00", "friend_added", "E3"),
+        ("03-01 10:00", "order_placed", "C1"),
+        ("03-01 10:01", "order_paid", "C1"),
+        ("03-01 15:00", "order_placed", "C2"),
+        ("03-01 15:01", "order_paid", "C2"),
+        ("04-01 10:00", "order_placed", "C3"),
+        ("04-01 10:01", "order_paid", "C3"),
+        ("05-01 21:00", "interaction_content_open", "IC1"),
+        ("05-02 21:00", "interaction_content_open", "IC2"),
+        ("05-03 21:00", "interaction_content_open", "IC3"),
+    ]
+    assert [row[0] for row in timeline] == list(range(1, 11))
+    assert float(timeline[4][4]) == 50.0
+    assert timeline[9][5] == "母婴"
+    refunds = query(
+        customer_marts_warehouse,
+        "select customer_id, source_id from marts.customer_timeline "
+        "where event_type = 'order_refunded'",
+    )
+    assert refunds == [("B", "B1")]
