@@ -161,7 +161,13 @@ def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: st
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def("nightly")
-    run_config = {"ops": {"scrm_dbt_models": {"config": {"run_started_at": run_started_at}}}}
+    night_config = {"config": {"run_started_at": run_started_at}}
+    run_config = {
+        "ops": {
+            "scrm_dbt_models": night_config,
+            "scrm_dbt_models_after_predictions": night_config,
+        }
+    }
     return job.execute_in_process(
         partition_key=as_of_date,
         run_config=run_config,

@@ -93,3 +93,28 @@ def test_too_few_buyers_is_recorded_not_guessed(customer_marts_warehouse):
     assert query(
         customer_marts_warehouse, "select count(*) from predictive.customer_predictions"
     ) == [(0,)]
+
+
+def test_likely_to_churn_tag_reads_tonights_predictions(generated_night):
+    _, warehouse = generated_night
+    mismatches = query(
+        warehouse,
+        """
+        select count(*) from marts.customer_profile as profile
+        left join predictive.customer_predictions as predictions
+            on profile.customer_id = predictions.customer_id
+        where profile.is_likely_to_churn is distinct from (predictions.probability_alive < 0.5)
+            or profile.probability_alive is distinct from predictions.probability_alive
+        """,
+    )
+    assert mismatches == [(0,)]
+    flagged = query(
+        warehouse,
+        """
+        select count(*), min(rfm.btyd_frequency) from marts.customer_profile as profile
+        inner join marts.customer_rfm as rfm on profile.customer_id = rfm.customer_id
+        where profile.is_likely_to_churn
+        """,
+    )[0]
+    if flagged[0]:
+        assert flagged[1] >= 1  # never a one-time buyer

@@ -46,17 +46,43 @@ class NightConfig(dg.Config):
     run_started_at: str = ""
 
 
+# Models that read the nightly predictions (dbt source `predictive`) run in a second dbt build,
+# after the Python asset that writes them; everything else runs in the first.
+AFTER_PREDICTIONS = "source:predictive+"
+
+
+def build_night(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: NightConfig):
+    args = dbt_build_args(context.partition_key, config.run_started_at or None)
+    yield from dbt.cli(args, context=context).stream()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=ScrmDbtTranslator(),
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
+    exclude=AFTER_PREDICTIONS,
 )
 def scrm_dbt_models(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
     config: NightConfig,
 ):
-    args = dbt_build_args(context.partition_key, config.run_started_at or None)
-    yield from dbt.cli(args, context=context).stream()
+    yield from build_night(context, dbt, config)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=ScrmDbtTranslator(),
+    partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
+    select=AFTER_PREDICTIONS,
+)
+def scrm_dbt_models_after_predictions(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: NightConfig,
+):
+    yield from build_night(context, dbt, config)

@@ -52,25 +52,48 @@ def read_inputs(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd
     return summary, purchase_days
 
 
+# Declared, not inferred from the frames: an empty night must not change a column's type.
+TABLES = {
+    "btyd_model_fits": """
+        as_of_date date, model varchar, status varchar, detail varchar, n_customers bigint,
+        log_likelihood double, iterations bigint, parameters varchar,
+        data_first_purchase_on date, data_last_purchase_on date
+    """,
+    "model_backtest": """
+        as_of_date date, calibration_end date, holdout_end date, frequency_bucket varchar,
+        customers bigint, actual_mean double, predicted_mean double, total_actual double,
+        total_predicted double, mean_absolute_error double
+    """,
+    "customer_predictions": """
+        customer_id varchar, probability_alive double, expected_purchases_30d double,
+        expected_purchases_90d double, expected_avg_order_value_cny double,
+        clv_12m_cny double, as_of_date date
+    """,
+}
+
+
 def write_night(
     connection: duckdb.DuckDBPyConnection, night: NightPredictions, as_of: dt.date
 ) -> None:
-    """Replace the night's rows (fits and backtest keep every night; predictions the latest)."""
+    """Replace the night's rows: fits and backtests keep every night, predictions the latest."""
     connection.execute(f"create schema if not exists {SCHEMA}")
     connection.execute("begin transaction")
-    for table, frame in (("btyd_model_fits", night.fits), ("model_backtest", night.backtest)):
-        connection.register("night_rows", frame)
-        connection.execute(
-            f"create table if not exists {SCHEMA}.{table} as select * from night_rows limit 0"
-        )
-        connection.execute(f"delete from {SCHEMA}.{table} where as_of_date = ?", [as_of])
-        connection.execute(f"insert into {SCHEMA}.{table} by name select * from night_rows")
-        connection.unregister("night_rows")
-    connection.register("night_rows", night.predictions)
-    connection.execute(
-        f"create or replace table {SCHEMA}.customer_predictions as select * from night_rows"
-    )
-    connection.unregister("night_rows")
+    for table, columns in TABLES.items():
+        connection.execute(f"create table if not exists {SCHEMA}.{table} ({columns})")
+    frames = {
+        "btyd_model_fits": night.fits,
+        "model_backtest": night.backtest,
+        "customer_predictions": night.predictions,
+    }
+    for table, frame in frames.items():
+        if table == "customer_predictions":
+            connection.execute(f"delete from {SCHEMA}.{table}")
+        else:
+            connection.execute(f"delete from {SCHEMA}.{table} where as_of_date = ?", [as_of])
+        if not frame.empty:
+            connection.register("night_rows", frame)
+            connection.execute(f"insert into {SCHEMA}.{table} by name select * from night_rows")
+            connection.unregister("night_rows")
     connection.execute("commit")
 
 
