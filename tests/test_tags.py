@@ -92,6 +92,13 @@ def test_consumption_tags(customer_marts_warehouse):
     # E2 was placed 06-20 and cancelled: an order, not a payment.
     assert tags["E"][:6] == (2, 1, 200, 100, 10, 30)
     assert tags["C"][9] is True
+    channels = profile(customer_marts_warehouse, "favourite_sales_channel")
+    # C: two purchases in the WeChat shop, one in the mini program.
+    assert (channels["C"], channels["F"], channels["H"]) == (
+        ("wechat_shop",),
+        ("douyin_shop",),
+        (None,),
+    )
     assert tags["H"] == (0, 0, 0, 0, None, None, None, None, None, False)
     # J2 was paid on 07-01: not yet.
     assert tags["J"][:2] == (2, 1)
