@@ -1,0 +1,643 @@
+"""The nightly export publisher for customer segments (人群包).
+
+Marketing tools load one directory per night, ``<exports_root>/<YYYY-MM-DD>/``:
+
+* ``<name>.parquet`` / ``<name>.csv``: the segment's declared columns, one row per customer,
+  sorted by customer_id. Parquet keeps raw values; the CSV is escaped against spreadsheet
+  formula injection (see ``FORMULA_PREFIXES``).
+* ``<name>.entered.csv`` / ``<name>.left.csv``: customer_id of the customers who entered / left
+  the segment since the previous published night (the latest earlier night with a manifest).
+* ``wecom_tag_sync.csv``: the WeCom tag adds and removes implied by those changes.
+* ``manifest.json``: what was published, with a sha256 for every file; written last, and its
+  presence is what makes a directory a published night.
+
+Why it is built this way:
+
+* The warehouse is opened read-only, so publishing can never change it.
+* A night is built in a sibling temporary directory and renamed into place, so a reader never
+  sees a half-written night, and a failed run leaves the previously published night untouched.
+* Data files are deterministic (sorted rows, pinned Parquet options, pinned session time zone),
+  so re-publishing a night gives byte-identical data files and checksums (for the same library
+  versions: Parquet files record the writer's version); only the manifest's run_id and
+  published_at change.
+
+Nothing here imports Dagster: the asset that calls ``publish_night`` lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_ID: Final = "customer_id"
+MANIFEST_FILE: Final = "manifest.json"
+SYNC_STEM: Final = "wecom_tag_sync"
+SYNC_FILE: Final = f"{SYNC_STEM}.csv"
+SYNC_COLUMNS: Final = ("tag", "action", "customer_id", "remark")
+MANIFEST_FORMAT_VERSION: Final = 1
+
+# WeChat / WeCom caps a contact remark (备注) at 20 characters. We count Unicode code points
+# (Python str length), not UTF-8 bytes: a Chinese remark keeps 20 characters, not 6.
+WECOM_REMARK_MAX_CHARS: Final = 20
+
+# OWASP "CSV Injection": a cell starting with one of these may be run as a formula by a
+# spreadsheet, so text cells starting with one get a leading single quote. Numbers are left as
+# they are (a negative number is data, not a formula).
+FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
+
+_SEGMENT_NAME = re.compile(r"[a-z0-9_]+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The run id becomes part of a directory name, so it must not carry a path separator.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_NIGHT_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CSV_BATCH_ROWS: Final = 65_536
+
+# Every option that could otherwise vary is pinned, so the same table gives the same bytes.
+# Statistics are kept (readers use them) and are a pure function of the data.
+_PARQUET_OPTIONS: Final[dict[str, Any]] = {
+    "version": "2.6",
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "data_page_version": "1.0",
+    "data_page_size": 1 << 20,
+    "row_group_size": 1 << 20,
+    "write_page_index": False,
+    "write_page_checksum": False,
+    "store_schema": True,
+    "use_compliant_nested_type": True,
+    "use_deprecated_int96_timestamps": False,
+}
+
+# DuckDB session settings that change the Arrow result, pinned for determinism: the time zone
+# decides the zone recorded for TIMESTAMPTZ columns and how the CSV renders them.
+_SESSION_SETTINGS: Final = (
+    "SET TimeZone = 'UTC'",
+    "SET produce_arrow_string_view = false",
+    "SET arrow_large_buffer_size = false",
+    "SET arrow_lossless_conversion = false",
+)
+
+
+class PublishError(Exception):
+    """A night could not be published; the message names the segment and what was wrong."""
+
+
+@dataclass(frozen=True)
+class SegmentExport:
+    """One segment to export: where its members are and what to tell consumers about it."""
+
+    name: str
+    relation: str
+    columns: tuple[str, ...]
+    display_name: str
+    description: str
+    owner: str
+    wecom_tag: str | None
+    sql_hash: str
+
+    def __post_init__(self) -> None:
+        # Validated on construction so a bad declaration fails before any file is written.
+        object.__setattr__(self, "columns", tuple(self.columns))
+        if not isinstance(self.name, str) or not _SEGMENT_NAME.fullmatch(self.name):
+            raise PublishError(f"segment name {self.name!r} is not a safe file stem ([a-z0-9_]+)")
+        label = f"segment {self.name!r}"
+        if self.name == SYNC_STEM:
+            raise PublishError(f"{label}: the name is reserved for {SYNC_FILE}")
+        _quote_relation(self.relation, label)
+        if not self.columns or self.columns[0] != CUSTOMER_ID:
+            raise PublishError(
+                f"{label}: columns must start with {CUSTOMER_ID!r}, got {list(self.columns)!r}"
+            )
+        if any(not isinstance(column, str) or not column for column in self.columns):
+            raise PublishError(f"{label}: column names must be non-empty strings")
+        duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        if duplicates:
+            raise PublishError(f"{label}: columns declared twice: {duplicates}")
+        if self.wecom_tag is not None and (
+            not isinstance(self.wecom_tag, str) or not self.wecom_tag.strip()
+        ):
+            raise PublishError(f"{label}: wecom_tag must be a non-empty string or None")
+        if not isinstance(self.sql_hash, str) or not self.sql_hash:
+            raise PublishError(f"{label}: sql_hash must be a non-empty string")
+
+
+@dataclass(frozen=True)
+class _SegmentResult:
+    """What one segment's export produced, kept for the sync file and the manifest."""
+
+    ids: list[Any]
+    previous_ids: list[Any]
+    previous_tag: str | None
+    entered: list[Any]
+    left: list[Any]
+    files: dict[str, str]
+
+
+def publish_night(
+    warehouse: Path,
+    exports_root: Path,
+    as_of: date,
+    run_id: str,
+    segments: Sequence[SegmentExport],
+    *,
+    remarks_relation: str | None = None,
+    published_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Publish the night ``as_of`` atomically and return its manifest.
+
+    Everything is written to ``.tmp-<D>-<run_id>`` first and renamed to ``<D>`` only when
+    complete; on failure the temporary directory is removed, any existing ``<D>`` is left as it
+    was, and PublishError is raised.
+    """
+    warehouse, exports_root = Path(warehouse), Path(exports_root)
+    _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
+    night = as_of.isoformat()
+    stamp = (published_at or datetime.now(UTC)).isoformat()
+    temporary = exports_root / f".tmp-{night}-{run_id}"
+    aside = exports_root / f".old-{night}-{run_id}"
+    try:
+        exports_root.mkdir(parents=True, exist_ok=True)
+        # Strictly earlier: re-publishing D must diff against the night before D, never D.
+        previous = latest_published_night(exports_root, before=as_of)
+        previous_manifest = read_manifest(exports_root, previous) if previous else None
+        if temporary.exists():  # left behind by a crashed run with the same run id
+            shutil.rmtree(temporary)
+        temporary.mkdir()
+        manifest = _build_night(
+            warehouse,
+            temporary,
+            segments,
+            remarks_relation,
+            previous_dir=exports_root / previous.isoformat() if previous else None,
+            previous_manifest=previous_manifest,
+            header={
+                "format_version": MANIFEST_FORMAT_VERSION,
+                "as_of_date": night,
+                "run_id": run_id,
+                "published_at": stamp,
+                "previous_night": previous.isoformat() if previous else None,
+            },
+        )
+        _fsync_directory(temporary)
+        _swap_into_place(temporary, exports_root / night, aside)
+    except BaseException as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, PublishError) or not isinstance(error, Exception):
+            raise
+        raise PublishError(f"publishing night {night} (run {run_id}) failed: {error}") from error
+    return manifest
+
+
+def latest_published_night(exports_root: Path, *, before: date | None = None) -> date | None:
+    """The latest night under ``exports_root`` with a manifest (only nights < ``before``).
+
+    A directory without a manifest is not a published night, and temporary or set-aside
+    directories (``.tmp-*``, ``.old-*``) are never considered.
+    """
+    exports_root = Path(exports_root)
+    if not exports_root.is_dir():
+        return None
+    nights = []
+    for entry in exports_root.iterdir():
+        if not _NIGHT_DIR.fullmatch(entry.name) or not (entry / MANIFEST_FILE).is_file():
+            continue
+        try:
+            night = date.fromisoformat(entry.name)
+        except ValueError:
+            continue
+        if before is None or night < before:
+            nights.append(night)
+    return max(nights, default=None)
+
+
+def read_manifest(exports_root: Path, as_of: date) -> dict[str, Any]:
+    """The manifest of the published night ``as_of``; PublishError if there is none."""
+    path = Path(exports_root) / as_of.isoformat() / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise PublishError(f"no published night {as_of.isoformat()} ({path} missing)") from error
+    except (OSError, ValueError) as error:
+        raise PublishError(f"cannot read the manifest {path}: {error}") from error
+
+
+def _check_arguments(
+    as_of: date,
+    run_id: str,
+    segments: Sequence[SegmentExport],
+    remarks_relation: str | None,
+    published_at: datetime | None,
+) -> None:
+    """Reject bad arguments before touching the file system."""
+    if not isinstance(as_of, date) or isinstance(as_of, datetime):
+        raise PublishError(f"as_of must be a date, got {as_of!r}")
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise PublishError(f"run_id {run_id!r} must match {_RUN_ID.pattern}")
+    if published_at is not None and (
+        not isinstance(published_at, datetime) or published_at.utcoffset() is None
+    ):
+        raise PublishError(f"published_at must be a time-zone aware datetime: {published_at!r}")
+    seen: set[str] = set()
+    for segment in segments:
+        if not isinstance(segment, SegmentExport):
+            raise PublishError(f"expected SegmentExport, got {segment!r}")
+        if segment.name in seen:
+            raise PublishError(f"segment {segment.name!r} is listed twice")
+        seen.add(segment.name)
+    if remarks_relation is not None:
+        _quote_relation(remarks_relation, "remarks_relation")
+
+
+def _build_night(
+    warehouse: Path,
+    directory: Path,
+    segments: Sequence[SegmentExport],
+    remarks_relation: str | None,
+    *,
+    previous_dir: Path | None,
+    previous_manifest: dict[str, Any] | None,
+    header: dict[str, Any],
+) -> dict[str, Any]:
+    """Write every file of the night into ``directory`` and return the manifest."""
+    previous_segments = (previous_manifest or {}).get("segments", {})
+    with _connect(warehouse) as connection:
+        results = [
+            _export_segment(
+                connection, directory, segment, previous_dir, previous_segments.get(segment.name)
+            )
+            for segment in segments
+        ]
+        changes = _tag_changes(segments, results)
+        remarks: dict[Any, Any] = {}
+        if remarks_relation is not None:
+            remarks = _load_remarks(connection, remarks_relation)
+
+    sync_rows = [
+        (tag, action, customer_id, _remark(remarks.get(customer_id)) if action == "add" else "")
+        for tag, action, customer_id in changes
+    ]
+    sync_sha = _write_csv(directory / SYNC_FILE, SYNC_COLUMNS, sync_rows)
+
+    manifest = dict(header)
+    manifest["segments"] = {
+        segment.name: {
+            "name": segment.name,
+            "relation": segment.relation,
+            "columns": list(segment.columns),
+            "display_name": segment.display_name,
+            "description": segment.description,
+            "owner": segment.owner,
+            "wecom_tag": segment.wecom_tag,
+            "sql_hash": segment.sql_hash,
+            "rows": len(result.ids),
+            "entered": len(result.entered),
+            "left": len(result.left),
+            "files": result.files,
+        }
+        for segment, result in zip(segments, results, strict=True)
+    }
+    manifest["wecom_tag_sync"] = {
+        "file": SYNC_FILE,
+        "sha256": sync_sha,
+        "rows": len(sync_rows),
+        "add": sum(1 for row in sync_rows if row[1] == "add"),
+        "remove": sum(1 for row in sync_rows if row[1] == "remove"),
+    }
+    text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+    _write_bytes(directory / MANIFEST_FILE, text.encode("utf-8"))
+    return manifest
+
+
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only, with the session settings pinned."""
+    if not warehouse.is_file():
+        raise PublishError(f"warehouse {warehouse} does not exist")
+    try:
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        raise PublishError(f"cannot open the warehouse {warehouse} read-only: {error}") from error
+    for statement in _SESSION_SETTINGS:
+        connection.execute(statement)
+    return connection
+
+
+def _export_segment(
+    connection: duckdb.DuckDBPyConnection,
+    directory: Path,
+    segment: SegmentExport,
+    previous_dir: Path | None,
+    previous_entry: dict[str, Any] | None,
+) -> _SegmentResult:
+    """Write one segment's four files; errors are re-raised naming the segment."""
+    label = f"segment {segment.name!r}"
+    try:
+        table = _read_segment(connection, segment, label)
+        ids = table.column(0).to_pylist()
+        previous_ids: list[Any] = []
+        if previous_entry is not None and previous_dir is not None:
+            previous_ids = _read_previous_ids(
+                previous_dir, previous_entry, segment.name, label, table.schema.field(0).type
+            )
+        previous_set, current_set = set(previous_ids), set(ids)
+        # Both lists keep their file's customer_id order, so the outputs are sorted too.
+        entered = [customer_id for customer_id in ids if customer_id not in previous_set]
+        left = [customer_id for customer_id in previous_ids if customer_id not in current_set]
+
+        name = segment.name
+        files = {
+            f"{name}.parquet": _write_parquet(directory / f"{name}.parquet", table),
+            f"{name}.csv": _write_csv(
+                directory / f"{name}.csv", table.column_names, _table_rows(table)
+            ),
+            f"{name}.entered.csv": _write_csv(
+                directory / f"{name}.entered.csv", (CUSTOMER_ID,), ([c] for c in entered)
+            ),
+            f"{name}.left.csv": _write_csv(
+                directory / f"{name}.left.csv", (CUSTOMER_ID,), ([c] for c in left)
+            ),
+        }
+    except PublishError:
+        raise
+    except Exception as error:
+        raise PublishError(f"{label}: {error}") from error
+    return _SegmentResult(
+        ids=ids,
+        previous_ids=previous_ids,
+        previous_tag=(previous_entry or {}).get("wecom_tag"),
+        entered=entered,
+        left=left,
+        files=files,
+    )
+
+
+def _read_segment(
+    connection: duckdb.DuckDBPyConnection, segment: SegmentExport, label: str
+) -> pa.Table:
+    """The segment's declared columns, sorted by customer_id, after checking its contract."""
+    relation = _quote_relation(segment.relation, label)
+    available = _relation_columns(connection, relation, segment.relation, label)
+    missing = [column for column in segment.columns if column not in available]
+    if missing:
+        raise PublishError(
+            f"{label}: column(s) {missing} not in {segment.relation} (it has {available})"
+        )
+    _check_customer_ids(connection, relation, segment.relation, label)
+    select = ", ".join(_quote_identifier(column) for column in segment.columns)
+    sql = f"SELECT {select} FROM {relation} ORDER BY {_quote_identifier(CUSTOMER_ID)}"
+    # One chunk, so the Parquet layout cannot depend on how DuckDB happened to batch the rows.
+    return connection.sql(sql).to_arrow_table().combine_chunks()
+
+
+def _relation_columns(
+    connection: duckdb.DuckDBPyConnection, quoted: str, relation: str, label: str
+) -> list[str]:
+    """Column names of a relation, as DuckDB resolves it; PublishError if it does not exist."""
+    try:
+        return list(connection.sql(f"SELECT * FROM {quoted} LIMIT 0").columns)
+    except duckdb.CatalogException as error:
+        raise PublishError(
+            f"{label}: relation {relation} does not exist in the warehouse"
+        ) from error
+
+
+def _check_customer_ids(
+    connection: duckdb.DuckDBPyConnection, quoted: str, relation: str, label: str
+) -> None:
+    """One row per customer: a null or repeated customer_id would corrupt the diffs."""
+    key = _quote_identifier(CUSTOMER_ID)
+    (nulls,) = connection.execute(f"SELECT count(*) FROM {quoted} WHERE {key} IS NULL").fetchone()
+    if nulls:
+        raise PublishError(f"{label}: {nulls} row(s) of {relation} have a null customer_id")
+    duplicates = connection.execute(
+        f"SELECT {key}, count(*) FROM {quoted} WHERE {key} IS NOT NULL "
+        f"GROUP BY {key} HAVING count(*) > 1 ORDER BY {key} LIMIT 5"
+    ).fetchall()
+    if duplicates:
+        examples = ", ".join(f"{value!r} ({count} rows)" for value, count in duplicates)
+        raise PublishError(f"{label}: duplicate customer_id in {relation}: {examples}")
+
+
+def _read_previous_ids(
+    previous_dir: Path, entry: dict[str, Any], name: str, label: str, id_type: pa.DataType
+) -> list[Any]:
+    """customer_id of the segment on the previous night, checked against that manifest."""
+    filename = f"{name}.parquet"
+    path = previous_dir / filename
+    if not path.is_file():
+        raise PublishError(f"{label}: previous night {previous_dir.name} lacks {filename}")
+    expected = entry.get("files", {}).get(filename)
+    if expected is not None and _sha256_file(path) != expected:
+        raise PublishError(f"{label}: {path} does not match the checksum in its manifest")
+    column = pq.read_table(path, columns=[CUSTOMER_ID]).column(0)
+    if column.type != id_type:
+        try:
+            column = column.cast(id_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise PublishError(
+                f"{label}: customer_id changed type from {column.type} ({previous_dir.name}) "
+                f"to {id_type} and cannot be compared"
+            ) from error
+    return column.to_pylist()
+
+
+def _tag_changes(
+    segments: Sequence[SegmentExport], results: Sequence[_SegmentResult]
+) -> list[tuple[str, str, Any]]:
+    """(tag, action, customer_id) rows, diffing tag membership rather than segment membership.
+
+    A tag's members are the union of the segments mapped to it, so two segments sharing a tag
+    never produce contradictory add/remove rows. The previous side uses the tag each segment had
+    on the previous night, so remapping a segment removes the old tag and adds the new one.
+    """
+    current: dict[str, set[Any]] = {}
+    previous: dict[str, set[Any]] = {}
+    for segment, result in zip(segments, results, strict=True):
+        if segment.wecom_tag is not None:
+            current.setdefault(segment.wecom_tag, set()).update(result.ids)
+        if result.previous_tag is not None:
+            previous.setdefault(result.previous_tag, set()).update(result.previous_ids)
+    changes: set[tuple[str, str, Any]] = set()
+    for tag in current.keys() | previous.keys():
+        now, before = current.get(tag, set()), previous.get(tag, set())
+        changes.update((tag, "add", customer_id) for customer_id in now - before)
+        changes.update((tag, "remove", customer_id) for customer_id in before - now)
+    return sorted(changes, key=_sync_sort_key)
+
+
+def _sync_sort_key(change: tuple[str, str, Any]) -> tuple[str, str, int, Any]:
+    """Sort by tag, action, customer_id; numbers before text so mixed id types still sort."""
+    tag, action, customer_id = change
+    if _is_number(customer_id):
+        return (tag, action, 0, customer_id)
+    return (tag, action, 1, _plain_text(customer_id))
+
+
+def _load_remarks(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[Any, Any]:
+    """customer_id -> remark from ``relation`` (one row per customer)."""
+    label = f"remarks_relation {relation!r}"
+    quoted = _quote_relation(relation, label)
+    available = _relation_columns(connection, quoted, relation, label)
+    missing = [column for column in (CUSTOMER_ID, "remark") if column not in available]
+    if missing:
+        raise PublishError(f"{label}: column(s) {missing} not in {relation} (it has {available})")
+    key = _quote_identifier(CUSTOMER_ID)
+    duplicates = connection.execute(
+        f"SELECT {key} FROM {quoted} WHERE {key} IS NOT NULL "
+        f"GROUP BY {key} HAVING count(*) > 1 ORDER BY {key} LIMIT 5"
+    ).fetchall()
+    if duplicates:
+        raise PublishError(f"{label}: duplicate customer_id {[row[0] for row in duplicates]}")
+    rows = connection.execute(
+        f'SELECT {key}, "remark" FROM {quoted} WHERE {key} IS NOT NULL'
+    ).fetchall()
+    return dict(rows)
+
+
+def _remark(value: Any) -> str:
+    """A remark cut to WeCom's limit, counted in characters; the CSV escape is added later."""
+    if value is None:
+        return ""
+    return _plain_text(value)[:WECOM_REMARK_MAX_CHARS]
+
+
+def _quote_relation(relation: str, label: str) -> str:
+    """``schema.table`` (or ``catalog.schema.table``) as quoted SQL, refusing anything else."""
+    parts = relation.split(".") if isinstance(relation, str) else []
+    if len(parts) not in (2, 3) or not all(_IDENTIFIER.fullmatch(part) for part in parts):
+        raise PublishError(f"{label}: relation {relation!r} is not a schema-qualified table name")
+    return ".".join(_quote_identifier(part) for part in parts)
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
+    """Rows as Python values, a batch at a time so a large segment is never all in lists."""
+    for batch in table.to_batches(max_chunksize=_CSV_BATCH_ROWS):
+        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _plain_text(value: Any) -> str:
+    """A value as CSV text, before formula escaping; deterministic for every Arrow type."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never exponent notation
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: text that a spreadsheet could run as a formula gets a leading quote."""
+    text = _plain_text(value)
+    if not _is_number(value) and text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """UTF-8 (no BOM), RFC 4180 line endings, minimal quoting; returns the file's sha256."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([_csv_cell(column) for column in header])
+        for row in rows:
+            writer.writerow([_csv_cell(value) for value in row])
+        handle.flush()
+        os.fsync(handle.fileno())
+    return _sha256_file(path)
+
+
+def _write_parquet(path: Path, table: pa.Table) -> str:
+    """Raw values with pinned writer options; returns the file's sha256."""
+    with path.open("wb") as handle:
+        pq.write_table(table, handle, **_PARQUET_OPTIONS)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return _sha256_file(path)
+
+
+def _write_bytes(path: Path, data: bytes) -> str:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make renames and new entries durable; directories cannot be opened on Windows."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _swap_into_place(temporary: Path, final: Path, aside: Path) -> None:
+    """Replace ``final`` with ``temporary`` by renames, restoring ``final`` if that fails.
+
+    Between the two renames ``final`` briefly does not exist, but it is never half-written.
+    """
+    if aside.exists():  # left behind by a crashed run with the same run id
+        shutil.rmtree(aside)
+    replacing = final.exists()
+    if replacing:
+        final.rename(aside)
+    try:
+        temporary.rename(final)
+    except BaseException:
+        if replacing:
+            aside.rename(final)
+        raise
+    # The night is published; tidying up afterwards must not turn it into a failure.
+    try:
+        _fsync_directory(final.parent)
+        if replacing:
+            shutil.rmtree(aside)
+    except OSError as error:
+        logger.warning("published %s but could not tidy up %s: %s", final, aside, error)

@@ -1,0 +1,463 @@
+"""The nightly segment export publisher, on small warehouses built by hand in tmp_path.
+
+Every expected file content below is written out by hand from the rows inserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.publishing import exports
+from orchestration.publishing.exports import (
+    PublishError,
+    SegmentExport,
+    latest_published_night,
+    publish_night,
+    read_manifest,
+)
+
+D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+PUBLISHED_AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
+SEG_A_DDL = "customer_id VARCHAR, score INTEGER, note VARCHAR"
+REMARKS_DDL = "customer_id VARCHAR, remark VARCHAR"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> None:
+    """These tests never touch dbt: skip the project-wide `dbt parse`."""
+    return None
+
+
+def segment(name: str = "seg_a", **overrides: Any) -> SegmentExport:
+    fields: dict[str, Any] = {
+        "name": name,
+        "relation": f"segments.{name}",
+        "columns": ("customer_id", "score", "note"),
+        "display_name": "测试人群",
+        "description": "A hand-written test segment.",
+        "owner": "crm-ops",
+        "wecom_tag": "标签A",
+        "sql_hash": f"sha-{name}",
+    }
+    fields.update(overrides)
+    return SegmentExport(**fields)
+
+
+def seg_rows(*ids: str) -> list[tuple]:
+    """Members c<n> with score n and a Chinese note; inserted in reverse to test the sort."""
+    return [(cid, int(cid[1:]), f"备注{cid}") for cid in reversed(ids)]
+
+
+def make_warehouse(path: Path, tables: dict[str, tuple[str, list[tuple]]]) -> Path:
+    with duckdb.connect(str(path)) as connection:
+        for relation, (ddl, rows) in tables.items():
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {relation.split('.')[0]}")
+            connection.execute(f"CREATE TABLE {relation} ({ddl})")
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                connection.executemany(f"INSERT INTO {relation} VALUES ({marks})", rows)
+    return path
+
+
+def publish(
+    tmp_path: Path,
+    night: date,
+    tables: dict[str, tuple[str, list[tuple]]],
+    segments: tuple[SegmentExport, ...] = (),
+    run_id: str = "run1",
+    **kwargs: Any,
+) -> dict:
+    built = len(list(tmp_path.glob("warehouse-*.duckdb")))
+    warehouse = make_warehouse(tmp_path / f"warehouse-{built}.duckdb", tables)
+    kwargs.setdefault("published_at", PUBLISHED_AT)
+    return publish_night(
+        warehouse, tmp_path / "exports", night, run_id, segments or (segment(),), **kwargs
+    )
+
+
+def text(tmp_path: Path, night: date, filename: str) -> str:
+    return (tmp_path / "exports" / night.isoformat() / filename).read_bytes().decode("utf-8")
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def test_first_night_everyone_entered(tmp_path: Path) -> None:
+    warehouse = make_warehouse(
+        tmp_path / "w.duckdb", {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))}
+    )
+    # Another read-only reader holds the file open: a read-write open would be refused.
+    with duckdb.connect(str(warehouse), read_only=True):
+        manifest = publish_night(warehouse, tmp_path / "exports", D1, "run1", [segment()])
+
+    assert text(tmp_path, D1, "seg_a.entered.csv") == "customer_id\r\nc1\r\nc2\r\nc3\r\n"
+    assert text(tmp_path, D1, "seg_a.left.csv") == "customer_id\r\n"
+    assert text(tmp_path, D1, "seg_a.csv") == (
+        "customer_id,score,note\r\nc1,1,备注c1\r\nc2,2,备注c2\r\nc3,3,备注c3\r\n"
+    )
+    assert pq.read_table(tmp_path / "exports" / "2026-03-01" / "seg_a.parquet").to_pylist() == [
+        {"customer_id": "c1", "score": 1, "note": "备注c1"},
+        {"customer_id": "c2", "score": 2, "note": "备注c2"},
+        {"customer_id": "c3", "score": 3, "note": "备注c3"},
+    ]
+    entry = manifest["segments"]["seg_a"]
+    assert (entry["rows"], entry["entered"], entry["left"]) == (3, 3, 0)
+    assert manifest["previous_night"] is None
+    assert latest_published_night(tmp_path / "exports") == D1
+
+
+def test_second_night_lists_exactly_who_entered_and_left(tmp_path: Path) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))})
+    manifest = publish(
+        tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4", "c5"))}
+    )
+
+    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc4\r\nc5\r\n"
+    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+    entry = manifest["segments"]["seg_a"]
+    assert (entry["rows"], entry["entered"], entry["left"]) == (4, 2, 1)
+    assert manifest["previous_night"] == "2026-03-01"
+
+
+def test_a_segment_new_since_the_previous_night_has_everyone_entered(tmp_path: Path) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))})
+    tables = {
+        "segments.seg_a": (SEG_A_DDL, seg_rows("c1")),
+        "segments.seg_b": (SEG_A_DDL, seg_rows("c7", "c8")),
+    }
+    manifest = publish(tmp_path, D2, tables, (segment(), segment("seg_b", wecom_tag=None)))
+
+    assert text(tmp_path, D2, "seg_b.entered.csv") == "customer_id\r\nc7\r\nc8\r\n"
+    assert text(tmp_path, D2, "seg_b.left.csv") == "customer_id\r\n"
+    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\n"
+    assert manifest["segments"]["seg_b"]["entered"] == 2
+
+
+def test_csv_escapes_formulas_and_parquet_keeps_raw_values(tmp_path: Path) -> None:
+    hyperlink = '=HYPERLINK("http://evil.example","点我")'
+    tables = {
+        "segments.seg_text": (
+            "customer_id VARCHAR, note VARCHAR, delta INTEGER, amount DECIMAL(10, 2)",
+            [
+                ("plain", "-2", -7, -3.1),
+                (hyperlink, "+1", 5, 2),
+                ("@x", "=1+1", -1, 0),
+                ("\tz", "\rcr", 0, 1.25),
+                ("+1", "ok", 1, 0),
+                ("-2", None, -2, -0.5),
+            ],
+        ),
+        "segments.seg_num": ("customer_id BIGINT, balance DOUBLE", [(5, -1.5), (-2, 3.0)]),
+    }
+    segments = (
+        segment("seg_text", columns=("customer_id", "note", "delta", "amount"), wecom_tag=None),
+        segment("seg_num", columns=("customer_id", "balance"), wecom_tag=None),
+    )
+    publish(tmp_path, D1, tables, segments)
+
+    # Sorted by code point: \t (09) < + (2B) < - (2D) < = (3D) < @ (40) < p.
+    assert text(tmp_path, D1, "seg_text.csv") == (
+        "customer_id,note,delta,amount\r\n"
+        "'\tz,\"'\rcr\",0,1.25\r\n"
+        "'+1,ok,1,0.00\r\n"
+        "'-2,,-2,-0.50\r\n"
+        '"\'=HYPERLINK(""http://evil.example"",""点我"")",\'+1,5,2.00\r\n'
+        "'@x,'=1+1,-1,0.00\r\n"
+        "plain,'-2,-7,-3.10\r\n"
+    )
+    assert text(tmp_path, D1, "seg_text.entered.csv") == (
+        "customer_id\r\n'\tz\r\n'+1\r\n'-2\r\n"
+        '"\'=HYPERLINK(""http://evil.example"",""点我"")"\r\n'
+        "'@x\r\nplain\r\n"
+    )
+    raw = pq.read_table(tmp_path / "exports" / "2026-03-01" / "seg_text.parquet")
+    assert raw.column("customer_id").to_pylist() == ["\tz", "+1", "-2", hyperlink, "@x", "plain"]
+    assert raw.column("note").to_pylist() == ["\rcr", "ok", None, "+1", "=1+1", "-2"]
+    # Numbers are not text: a negative number (or customer id) is never escaped.
+    assert text(tmp_path, D1, "seg_num.csv") == "customer_id,balance\r\n-2,3.0\r\n5,-1.5\r\n"
+    assert text(tmp_path, D1, "seg_num.entered.csv") == "customer_id\r\n-2\r\n5\r\n"
+
+
+def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))})
+    warehouse = make_warehouse(
+        tmp_path / "w2.duckdb", {"segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c4"))}
+    )
+    before = warehouse.read_bytes()
+    returned = publish_night(
+        warehouse, tmp_path / "exports", D2, "run-42", [segment()], published_at=PUBLISHED_AT
+    )
+
+    assert warehouse.read_bytes() == before  # opened read-only
+    night = tmp_path / "exports" / "2026-03-02"
+    raw = (night / "manifest.json").read_text(encoding="utf-8")
+    manifest = json.loads(raw)
+    assert manifest == returned == read_manifest(tmp_path / "exports", D2)
+    assert raw == json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+    assert "测试人群" in raw  # UTF-8, not \u escapes
+    assert manifest["as_of_date"] == "2026-03-02"
+    assert manifest["run_id"] == "run-42"
+    assert manifest["published_at"] == "2026-03-03T01:30:00+00:00"
+    assert manifest["previous_night"] == "2026-03-01"
+
+    entry = manifest["segments"]["seg_a"]
+    assert {k: v for k, v in entry.items() if k != "files"} == {
+        "name": "seg_a",
+        "relation": "segments.seg_a",
+        "columns": ["customer_id", "score", "note"],
+        "display_name": "测试人群",
+        "description": "A hand-written test segment.",
+        "owner": "crm-ops",
+        "wecom_tag": "标签A",
+        "sql_hash": "sha-seg_a",
+        "rows": 2,
+        "entered": 1,
+        "left": 2,
+    }
+    assert sorted(entry["files"]) == [
+        "seg_a.csv",
+        "seg_a.entered.csv",
+        "seg_a.left.csv",
+        "seg_a.parquet",
+    ]
+    for filename, digest in entry["files"].items():
+        assert hashlib.sha256((night / filename).read_bytes()).hexdigest() == digest
+    sync = manifest["wecom_tag_sync"]
+    assert sync["file"] == "wecom_tag_sync.csv"
+    assert sync["sha256"] == hashlib.sha256((night / "wecom_tag_sync.csv").read_bytes()).hexdigest()
+    assert (sync["rows"], sync["add"], sync["remove"]) == (3, 1, 2)
+    # Exactly the night's files, nothing stray.
+    assert sorted(p.name for p in night.iterdir()) == sorted(
+        [*entry["files"], "wecom_tag_sync.csv", "manifest.json"]
+    )
+
+
+def test_republishing_a_night_is_byte_identical(tmp_path: Path) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))})
+    night_2 = {"segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4"))}
+    night_dir = tmp_path / "exports" / "2026-03-02"
+    first = publish(tmp_path, D2, night_2, run_id="run1")
+    first_files = snapshot(night_dir)
+    second = publish(tmp_path, D2, night_2, run_id="run2", published_at=None)
+    second_files = snapshot(night_dir)
+
+    assert first_files.keys() == second_files.keys()
+    for name in first_files:
+        if name != "manifest.json":
+            assert first_files[name] == second_files[name], name
+    assert (first["run_id"], second["run_id"]) == ("run1", "run2")
+    assert first["published_at"] != second["published_at"]
+    strip = {"run_id", "published_at"}
+    assert {k: v for k, v in first.items() if k not in strip} == {
+        k: v for k, v in second.items() if k not in strip
+    }
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [
+        "2026-03-01",
+        "2026-03-02",
+    ]
+
+
+def test_republishing_after_a_later_night_still_diffs_against_the_earlier_one(
+    tmp_path: Path,
+) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))})
+    night_2 = {"segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3"))}
+    publish(tmp_path, D2, night_2)
+    publish(tmp_path, D3, {"segments.seg_a": (SEG_A_DDL, seg_rows("c9"))})
+    night_3 = snapshot(tmp_path / "exports" / "2026-03-03")
+
+    manifest = publish(tmp_path, D2, night_2, run_id="rerun")
+
+    assert manifest["previous_night"] == "2026-03-01"
+    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc3\r\n"
+    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+    assert snapshot(tmp_path / "exports" / "2026-03-03") == night_3
+    assert latest_published_night(tmp_path / "exports") == D3
+    assert latest_published_night(tmp_path / "exports", before=D3) == D2
+
+
+def test_a_failed_night_leaves_the_published_one_untouched(tmp_path: Path) -> None:
+    tables = {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))}
+    publish(tmp_path, D1, tables)
+    night_dir = tmp_path / "exports" / "2026-03-01"
+    before = snapshot(night_dir)
+    bad = segment("seg_bad", relation="segments.seg_a", columns=("customer_id", "missing_col"))
+
+    # seg_a is written to the temporary directory before seg_bad fails.
+    with pytest.raises(PublishError, match=r"seg_bad.*missing_col"):
+        publish(tmp_path, D1, tables, (segment(), bad), run_id="run2")
+    with pytest.raises(PublishError, match="seg_bad"):
+        publish(tmp_path, D2, tables, (segment(), bad), run_id="run3")
+
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["2026-03-01"]
+    assert snapshot(night_dir) == before
+
+
+def test_a_failed_swap_restores_the_published_night(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))}
+    publish(tmp_path, D1, tables)
+    night_dir = tmp_path / "exports" / "2026-03-01"
+    before = snapshot(night_dir)
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if self.name.startswith(".tmp-"):
+            raise OSError("disk on fire")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(PublishError, match="disk on fire"):
+        publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c3"))}, run_id="run2")
+
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["2026-03-01"]
+    assert snapshot(night_dir) == before
+
+
+def test_wecom_sync_adds_with_truncated_remarks_and_removes(tmp_path: Path) -> None:
+    untagged = segment("seg_b", wecom_tag=None)
+    publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c9")),
+        },
+        (segment(), untagged),
+    )
+    # No remarks relation: empty remarks; the untagged segment contributes nothing.
+    assert text(tmp_path, D1, "wecom_tag_sync.csv") == (
+        "tag,action,customer_id,remark\r\n标签A,add,c1,\r\n标签A,add,c2,\r\n标签A,add,c3,\r\n"
+    )
+
+    long_remark = "一二三四五六七八九十百千万亿甲乙丙丁戊己庚辛壬癸"
+    assert (len(long_remark), len("一二三四五六七八九十百千万亿甲乙丙丁戊己")) == (24, 20)
+    publish(
+        tmp_path,
+        D2,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4", "c5", "c6")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c8")),
+            "marts.remarks": (
+                REMARKS_DDL,
+                [("c4", long_remark), ("c5", "=cmd"), ("c1", "gone"), ("c2", "kept")],
+            ),
+        },
+        (segment(), untagged),
+        remarks_relation="marts.remarks",
+    )
+    # 20 characters (not bytes) kept; remove rows carry no remark; c6 has none.
+    assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
+        "tag,action,customer_id,remark\r\n"
+        "标签A,add,c4,一二三四五六七八九十百千万亿甲乙丙丁戊己\r\n"
+        "标签A,add,c5,'=cmd\r\n"
+        "标签A,add,c6,\r\n"
+        "标签A,remove,c1,\r\n"
+    )
+
+
+def test_wecom_sync_is_written_even_when_empty(tmp_path: Path) -> None:
+    manifest = publish(
+        tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, (segment(wecom_tag=None),)
+    )
+    assert text(tmp_path, D1, "wecom_tag_sync.csv") == "tag,action,customer_id,remark\r\n"
+    assert manifest["wecom_tag_sync"]["rows"] == 0
+
+
+def test_wecom_sync_diffs_tags_not_segments(tmp_path: Path) -> None:
+    """Two segments sharing a tag, and a segment moved to another tag."""
+    shared = (segment("seg_a", wecom_tag="T"), segment("seg_b", wecom_tag="T"))
+    moved = segment("seg_m", wecom_tag="OLD")
+    publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c2")),
+            "segments.seg_m": (SEG_A_DDL, seg_rows("c5")),
+        },
+        (*shared, moved),
+    )
+    publish(
+        tmp_path,
+        D2,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c2")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c3")),
+            "segments.seg_m": (SEG_A_DDL, seg_rows("c5")),
+        },
+        (*shared, segment("seg_m", wecom_tag="NEW")),
+    )
+    # c2 moved from seg_b to seg_a but kept tag T: no add/remove pair for it.
+    assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
+        "tag,action,customer_id,remark\r\nNEW,add,c5,\r\nOLD,remove,c5,\r\nT,add,c3,\r\n"
+        "T,remove,c1,\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "declared", "message"),
+    [
+        ([("c1", 1, "a"), ("c1", 2, "b")], None, r"seg_a.*duplicate customer_id.*'c1' \(2 rows\)"),
+        ([("c1", 1, "a"), (None, 2, "b")], None, r"seg_a.*1 row\(s\).*null customer_id"),
+        ([("c1", 1, "a")], segment(relation="segments.nope"), r"seg_a.*segments\.nope.*not exist"),
+        ([("c1", 1, "a")], segment(columns=("customer_id", "colour")), r"seg_a.*'colour'"),
+    ],
+    ids=["duplicate", "null", "missing-relation", "missing-column"],
+)
+def test_contract_violations_name_the_segment(
+    tmp_path: Path, rows: list[tuple], declared: SegmentExport | None, message: str
+) -> None:
+    with pytest.raises(PublishError, match=message):
+        publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, rows)}, (declared or segment(),))
+    assert not (tmp_path / "exports" / "2026-03-01").exists()
+    assert list((tmp_path / "exports").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"columns": ("score", "customer_id")}, r"seg_a.*must start with 'customer_id'"),
+        ({"columns": ()}, r"seg_a.*must start with 'customer_id'"),
+        ({"name": "Seg-A"}, r"'Seg-A'.*safe file stem"),
+        ({"name": "../a"}, r"safe file stem"),
+        ({"name": "wecom_tag_sync"}, r"reserved"),
+        ({"relation": "seg_a; drop table x"}, r"seg_a.*schema-qualified"),
+    ],
+)
+def test_bad_declarations_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(PublishError, match=message):
+        segment(**overrides)
+
+
+def test_bad_run_id_and_duplicate_segments_are_refused(tmp_path: Path) -> None:
+    tables = {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}
+    with pytest.raises(PublishError, match="run_id"):
+        publish(tmp_path, D1, tables, run_id="../x")
+    with pytest.raises(PublishError, match="listed twice"):
+        publish(tmp_path, D1, tables, (segment(), segment()))
+
+
+def test_latest_night_needs_a_manifest_and_ignores_temporary_directories(tmp_path: Path) -> None:
+    root = tmp_path / "exports"
+    assert latest_published_night(root) is None
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))})
+    (root / "2026-03-05").mkdir()  # no manifest: not published
+    (root / ".tmp-2026-03-04-x").mkdir()
+    (root / ".tmp-2026-03-04-x" / exports.MANIFEST_FILE).write_text("{}")
+    (root / "notes").mkdir()
+
+    assert latest_published_night(root) == D1
+    assert latest_published_night(root, before=D1) is None
+    with pytest.raises(PublishError, match="no published night 2026-03-05"):
+        read_manifest(root, date(2026, 3, 5))
