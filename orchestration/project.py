@@ -1,9 +1,14 @@
 """The dbt project as Dagster sees it. Kept alone so packaging tools can import it cheaply."""
 
+import os
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+# SCRM_DBT_PROJECT_DIR points the code location at another copy of the project (a fork with
+# extra tags or tests); by default, the one in this repository.
+DBT_PROJECT_DIR = Path(
+    os.environ.get("SCRM_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project")
+).resolve()
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

@@ -3,7 +3,16 @@
 Stories: tests/fixtures/raw_customer_marts/README.md.
 """
 
-from tests.conftest import CUSTOMER_MARTS_AS_OF, query
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.project import DBT_PROJECT_DIR
+from tests.conftest import CUSTOMER_MARTS_AS_OF, CUSTOMER_MARTS_RAW, query
 
 EXPECTED_MEMBERS = {
     # Friends with no purchase: B (only order refunded) and H.
@@ -71,3 +80,72 @@ def test_wecom_remarks_fit_the_limit(customer_marts_warehouse):
     assert remarks["I"] == "★|上班族|互动3"
     assert remarks["H"] == "||互动1"
     assert max(len(remark) for remark in remarks.values()) <= 20
+
+
+def test_exports_of_two_nights(customer_marts_warehouse):
+    exports = customer_marts_warehouse.parent / "exports"
+    assert sorted(path.name for path in exports.iterdir()) == ["2026-06-29", "2026-06-30"]
+    night = exports / CUSTOMER_MARTS_AS_OF
+    manifest = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["previous_night"] == "2026-06-29"
+    churned = manifest["segments"]["seg_churned"]
+    assert (churned["rows"], churned["entered"], churned["left"]) == (4, 1, 0)
+    assert (night / "seg_churned.entered.csv").read_text(encoding="utf-8").split() == [
+        "customer_id",
+        "E",
+    ]
+    for name, digest in churned["files"].items():
+        assert hashlib.sha256((night / name).read_bytes()).hexdigest() == digest
+    # E entered the churned segment tonight: WeCom gets the tag with E's remark.
+    assert (night / "wecom_tag_sync.csv").read_text(encoding="utf-8").splitlines() == [
+        "tag,action,customer_id,remark",
+        "流失客户,add,E,||互动0",
+    ]
+    first_night = json.loads((exports / "2026-06-29" / "manifest.json").read_text("utf-8"))
+    assert first_night["segments"]["seg_never_bought"]["entered"] == 2
+
+
+FAILING_TEST = """\
+-- Fails on purpose: customer C exists.
+select customer_id from {{ ref('customer_profile') }} where customer_id = 'C'
+"""
+
+
+def test_a_failed_check_publishes_nothing(customer_marts_warehouse, tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "generated")
+    )
+    (project / "tests").mkdir(exist_ok=True)
+    (project / "tests" / "assert_profile_without_customer_c.sql").write_text(
+        FAILING_TEST, encoding="utf-8"
+    )
+    home = tmp_path / "home"
+    shutil.copytree(customer_marts_warehouse.parent, home)
+    published = (home / "exports" / CUSTOMER_MARTS_AS_OF / "manifest.json").read_bytes()
+    environment = {**os.environ, "SCRM_DBT_PROJECT_DIR": str(project)}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "scrm"),
+            "run",
+            "--raw",
+            str(CUSTOMER_MARTS_RAW),
+            "--home",
+            str(home),
+            "--as-of",
+            "2026-07-01",
+            "--run-started-at",
+            "2026-07-31 12:00:00",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "assert_profile_without_customer_c" in result.stdout + result.stderr
+    assert sorted(path.name for path in (home / "exports").iterdir()) == [
+        "2026-06-29",
+        "2026-06-30",
+    ]
+    assert (home / "exports" / CUSTOMER_MARTS_AS_OF / "manifest.json").read_bytes() == published

@@ -1,0 +1,60 @@
+"""Publish the night's segment exports once every model and error-severity check has passed."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
+from orchestration.defs.resources import WarehouseResource
+from orchestration.partitions import nightly_partitions, one_night_per_run
+from orchestration.project import dbt_project
+from orchestration.publishing.exports import publish_night
+from orchestration.segments import load_segment_exports
+
+SEGMENTS = load_segment_exports(dbt_project.manifest_path)
+REMARKS_MODEL = "wecom_customer_remarks"
+
+
+@dg.asset(
+    key=["exports", "segment_exports"],
+    # Downstream of every segment: a failed dbt build or error-severity test upstream stops
+    # the run before this asset, so nothing of a bad night is published.
+    deps=[
+        get_asset_key_for_model([scrm_dbt_models_after_predictions], name)
+        for name in [*(segment.name for segment in SEGMENTS), REMARKS_MODEL, "segment_membership"]
+    ],
+    partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
+    group_name="exports",
+    kinds={"python", "parquet", "csv"},
+    description="exports/<as-of date>/: every segment as Parquet and CSV, who entered and left, "
+    "the WeCom tag sync file and manifest.json; swapped in atomically.",
+)
+def segment_exports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    as_of = dt.date.fromisoformat(context.partition_key)
+    exports_root = Path(warehouse.home_dir) / "exports"
+    manifest = publish_night(
+        warehouse.warehouse_path,
+        exports_root,
+        as_of,
+        context.run_id,
+        SEGMENTS,
+        remarks_relation=f"marts.{REMARKS_MODEL}",
+    )
+    sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
+    for name, segment in manifest["segments"].items():
+        context.log.info(
+            f"{name}: {segment['rows']} customers, {segment['entered']} entered, "
+            f"{segment['left']} left"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(exports_root / as_of.isoformat())),
+            "segments": dg.MetadataValue.json(sizes),
+            "previous_night": str(manifest.get("previous_night")),
+        }
+    )

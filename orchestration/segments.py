@@ -1,0 +1,33 @@
+"""The exported segments, read from dbt's manifest: a segment is declared once, in its YAML."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from orchestration.publishing.exports import SegmentExport
+
+
+def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
+    """Every model under models/segments/ with config.meta.segment, as an export."""
+    exports = []
+    for node in manifest["nodes"].values():
+        meta = ((node.get("config") or {}).get("meta") or {}).get("segment")
+        if node.get("resource_type") != "model" or node["fqn"][1] != "segments" or not meta:
+            continue
+        exports.append(
+            SegmentExport(
+                name=node["name"],
+                relation=f"{node['schema']}.{node.get('alias') or node['name']}",
+                columns=tuple(node["columns"]),
+                display_name=str(meta.get("display_name", node["name"])),
+                description=" ".join(str(node.get("description", "")).split()),
+                owner=str(meta.get("owner", "")),
+                wecom_tag=meta.get("wecom_tag"),
+                sql_hash=node["checksum"]["checksum"],
+            )
+        )
+    return sorted(exports, key=lambda export: export.name)
+
+
+def load_segment_exports(manifest_path: Path) -> list[SegmentExport]:
+    return segment_exports(json.loads(manifest_path.read_text(encoding="utf-8")))
