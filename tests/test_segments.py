@@ -149,3 +149,21 @@ def test_a_failed_check_publishes_nothing(customer_marts_warehouse, tmp_path):
         "2026-06-30",
     ]
     assert (home / "exports" / CUSTOMER_MARTS_AS_OF / "manifest.json").read_bytes() == published
+
+
+def test_next_best_action_takes_the_highest_priority(customer_marts_warehouse):
+    actions = dict(
+        query(customer_marts_warehouse, "select customer_id, action from marts.next_best_action")
+    )
+    assert actions == {
+        # Masks running out win over churn (E, I) and over going quiet (F).
+        "E": "repurchase_coupon",
+        "F": "repurchase_coupon",
+        "I": "repurchase_coupon",
+        "B": "first_order_coupon",
+        "H": "first_order_coupon",
+        "D": "cross_sell",
+        "A": "membership_invite",
+        "C": "win_back",
+        "G": "win_back",
+    }

@@ -51,38 +51,26 @@ class NightConfig(dg.Config):
 AFTER_PREDICTIONS = "source:predictive+"
 
 
-def build_night(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: NightConfig):
-    args = dbt_build_args(context.partition_key, config.run_started_at or None)
-    yield from dbt.cli(args, context=context).stream()
+def nightly_dbt_build(name: str, **selection: str):
+    """One nightly dbt build over a part of the project (dbt_assets' select / exclude)."""
+
+    @dbt_assets(
+        name=name,
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=ScrmDbtTranslator(),
+        partitions_def=nightly_partitions,
+        backfill_policy=one_night_per_run,
+        **selection,
+    )
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: NightConfig):
+        args = dbt_build_args(context.partition_key, config.run_started_at or None)
+        yield from dbt.cli(args, context=context).stream()
+
+    return build
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=ScrmDbtTranslator(),
-    partitions_def=nightly_partitions,
-    backfill_policy=one_night_per_run,
-    exclude=AFTER_PREDICTIONS,
+scrm_dbt_models = nightly_dbt_build("scrm_dbt_models", exclude=AFTER_PREDICTIONS)
+scrm_dbt_models_after_predictions = nightly_dbt_build(
+    "scrm_dbt_models_after_predictions", select=AFTER_PREDICTIONS
 )
-def scrm_dbt_models(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    config: NightConfig,
-):
-    yield from build_night(context, dbt, config)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=ScrmDbtTranslator(),
-    partitions_def=nightly_partitions,
-    backfill_policy=one_night_per_run,
-    select=AFTER_PREDICTIONS,
-)
-def scrm_dbt_models_after_predictions(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    config: NightConfig,
-):
-    yield from build_night(context, dbt, config)

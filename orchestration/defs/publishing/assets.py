@@ -41,7 +41,7 @@ def segment_exports(
         warehouse.warehouse_path,
         exports_root,
         as_of,
-        context.run_id,
+        context.run.run_id,
         SEGMENTS,
         remarks_relation=f"marts.{REMARKS_MODEL}",
     )

@@ -2,12 +2,7 @@
     Every night's members of every exported segment (models/segments/ with meta.segment),
     kept by as_of_date; a rebuilt night replaces its own rows only.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
-    unique_key=(none if target.type == 'spark' else 'as_of_date'),
-    partition_by=(['as_of_date'] if target.type == 'spark' else none),
-) }}
+{{ kept_per_night() }}
 {{ check_segment_registry() }}
 
 with

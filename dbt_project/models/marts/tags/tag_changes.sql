@@ -3,12 +3,7 @@
     customer_tags_history: one row per customer and tag whose value appeared, disappeared or
     changed. The first night kept has nothing to compare with and records no changes.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
-    unique_key=(none if target.type == 'spark' else 'as_of_date'),
-    partition_by=(['as_of_date'] if target.type == 'spark' else none),
-) }}
+{{ kept_per_night() }}
 
 with
 
