@@ -287,6 +287,16 @@ def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
     rules = project / "tag_rules.yml"
     rules.write_text(rules.read_text(encoding="utf-8") + NEW_RULE, encoding="utf-8")
 
+    # WeCom allows 100 values per tag group; with a limit of 5 the catalog must warn.
+    catalog_yaml = project / "models" / "marts" / "tags" / "_tags__models.yml"
+    catalog_yaml.write_text(
+        catalog_yaml.read_text(encoding="utf-8").replace(
+            "      - wecom_tag_limits:\n",
+            "      - wecom_tag_limits:\n          arguments: {max_tags_per_group: 5}\n",
+        ),
+        encoding="utf-8",
+    )
+
     assert "tag_staff_reach" in prepare(project)
     dbt_vars = json.dumps({"as_of_date": CUSTOMER_MARTS_AS_OF})
     result = dbt(
@@ -299,6 +309,9 @@ def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
         dbt_vars,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+    # last_ship_province has 6 values: a warning, not a failure.
+    assert "WARN=1 ERROR=0" in result.stdout
+    assert "Warning in test wecom_tag_limits_tag_catalog" in result.stdout
 
     warehouse = home / "warehouse.duckdb"
     tags = profile(warehouse, "friend_staff_count", "reachable_regular")
