@@ -71,6 +71,7 @@ def test_definitions_snapshot():
         "predictive/btyd_model_fits",
         "predictive/customer_predictions",
         "predictive/model_backtest",
+        "published/warehouse",
         "raw/customers",
         "raw/friend_events",
         "raw/interactions",

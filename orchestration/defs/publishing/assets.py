@@ -11,6 +11,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project
 from orchestration.publishing.exports import publish_night
+from orchestration.publishing.warehouse import publish_warehouse
 from orchestration.segments import load_segment_exports
 
 SEGMENTS = load_segment_exports(dbt_project.manifest_path)
@@ -56,5 +57,29 @@ def segment_exports(
             "path": dg.MetadataValue.path(str(exports_root / as_of.isoformat())),
             "segments": dg.MetadataValue.json(sizes),
             "previous_night": str(manifest.get("previous_night")),
+        }
+    )
+
+
+@dg.asset(
+    key=["published", "warehouse"],
+    deps=[segment_exports],
+    partitions_def=nightly_partitions,
+    backfill_policy=one_night_per_run,
+    group_name="exports",
+    kinds={"duckdb"},
+    description="published/warehouse.duckdb: the finished night, swapped in atomically for "
+    "BI tools to open read-only (docs/bi.md).",
+)
+def published_warehouse(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    target = publish_warehouse(warehouse.warehouse_path, Path(warehouse.home_dir) / "published")
+    context.log.info(f"published {target}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "as_of_date": context.partition_key,
+            "bytes": target.stat().st_size,
         }
     )
