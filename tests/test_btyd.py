@@ -129,7 +129,7 @@ def test_predictions_match_lifetimes(lifetimes_sample: pd.DataFrame) -> None:
     bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # as fit() sets it
     ggf = GammaGammaFitter()
     ggf.params_ = pd.Series(GG_TRUE)
-    ours = BgNbdFit(**BGNBD_TRUE, log_likelihood=0.0, n_customers=0, iterations=0, penalizer=0.0)
+    ours = bgnbd_at(**BGNBD_TRUE)
     gg = GammaGammaFit(**GG_TRUE, log_likelihood=0.0, n_customers=0, iterations=0, penalizer=0.0)
 
     np.testing.assert_allclose(
@@ -188,17 +188,15 @@ def test_recovers_known_parameters() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_probability_alive_by_hand() -> None:
-    fit = BgNbdFit(
-        r=0.5,
-        alpha=10.0,
-        a=0.8,
-        b=2.0,
-        log_likelihood=0.0,
-        n_customers=0,
-        iterations=0,
-        penalizer=0.0,
+def bgnbd_at(r: float, alpha: float, a: float, b: float) -> BgNbdFit:
+    """A BG/NBD model at fixed parameters, for closed forms."""
+    return BgNbdFit(
+        r=r, alpha=alpha, a=a, b=b, log_likelihood=0.0, n_customers=0, iterations=0, penalizer=0.0
     )
+
+
+def test_probability_alive_by_hand() -> None:
+    fit = bgnbd_at(r=0.5, alpha=10.0, a=0.8, b=2.0)
     # x = 2, t_x = 30, T = 90: 1 / (1 + (a / (b + x - 1)) * ((alpha + T) / (alpha + t_x))^(r + x))
     by_hand = 1 / (1 + (0.8 / (2.0 + 2 - 1)) * ((10.0 + 90) / (10.0 + 30)) ** (0.5 + 2))
     assert by_hand == pytest.approx(0.27508565, rel=1e-7)
@@ -236,16 +234,7 @@ def test_grouped_likelihood_equals_row_by_row() -> None:
     assert groups.x.size == np.unique(np.column_stack([x, t_x, T]), axis=0).shape[0] < 300
     assert groups.weight.sum() == 400
     assert groups.x_level_weight.sum() == 400
-    fixed = BgNbdFit(
-        r=0.5,
-        alpha=10.0,
-        a=0.8,
-        b=2.0,
-        log_likelihood=0.0,
-        n_customers=0,
-        iterations=0,
-        penalizer=0.0,
-    )
+    fixed = bgnbd_at(r=0.5, alpha=10.0, a=0.8, b=2.0)
     grouped, _ = _bgnbd_loglik(np.array([0.5, 10.0, 0.8, 2.0]), groups)
     assert grouped == pytest.approx(_bgnbd_row_loglik(fixed, x, t_x, T).sum(), rel=1e-12)
 
@@ -392,7 +381,7 @@ def test_calibration_holdout_summary_by_hand() -> None:
 
 
 def test_backtest_by_hand() -> None:
-    fit = BgNbdFit(**BGNBD_TRUE, log_likelihood=0.0, n_customers=0, iterations=0, penalizer=0.0)
+    fit = bgnbd_at(**BGNBD_TRUE)
     summary = pd.DataFrame(
         {
             "frequency_cal": [0, 1, 1, 8, 12],
@@ -430,16 +419,7 @@ def test_expected_purchases_when_a_plus_b_is_below_one():
     Checked against a simulation of the model itself: customers with no repeat purchase in
     (0, T], counting their purchases in (T, T + t].
     """
-    fit = BgNbdFit(
-        r=0.245,
-        alpha=6.61,
-        a=0.0526,
-        b=0.319,
-        log_likelihood=0.0,
-        n_customers=1,
-        iterations=1,
-        penalizer=0.0,
-    )
+    fit = bgnbd_at(r=0.245, alpha=6.61, a=0.0526, b=0.319)
     horizon, age, n = 90.0, 11.0, 300_000
     predicted = fit.expected_purchases(horizon, 0.0, 0.0, age)
     rng = np.random.default_rng(7)
