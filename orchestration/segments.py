@@ -29,5 +29,28 @@ def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
     return sorted(exports, key=lambda export: export.name)
 
 
-def load_segment_exports(manifest_path: Path) -> list[SegmentExport]:
-    return segment_exports(json.loads(manifest_path.read_text(encoding="utf-8")))
+def load_manifest(manifest_path: Path) -> dict[str, Any]:
+    return json.loads(manifest_path.read_text(encoding="utf-8"))
+
+
+NEXT_BEST_ACTION_COLUMNS = ("customer_id", "priority", "segment_name", "reason")
+
+
+def next_best_action_exports(manifest: dict[str, Any], actions: list[str]) -> list[SegmentExport]:
+    """One export per action of marts.next_best_action: nba_<action>, its customers only."""
+    node = manifest["nodes"]["model.scrm.next_best_action"]
+    relation = f"{node['schema']}.{node.get('alias') or node['name']}"
+    return [
+        SegmentExport(
+            name=f"nba_{action}",
+            relation=relation,
+            columns=NEXT_BEST_ACTION_COLUMNS,
+            display_name=action,
+            description=f"Customers whose next best action tonight is {action}.",
+            owner="crm-ops",
+            wecom_tag=None,
+            sql_hash=node["checksum"]["checksum"],
+            rows_where=("action", action),
+        )
+        for action in actions
+    ]

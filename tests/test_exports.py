@@ -461,3 +461,44 @@ def test_latest_night_needs_a_manifest_and_ignores_temporary_directories(tmp_pat
     assert latest_published_night(root, before=D1) is None
     with pytest.raises(PublishError, match="no published night 2026-03-05"):
         read_manifest(root, date(2026, 3, 5))
+
+
+def test_rows_where_exports_one_value_of_a_shared_relation(tmp_path: Path) -> None:
+    """One file per next best action: each export keeps only its action's rows."""
+    actions = (
+        "customer_id VARCHAR, action VARCHAR, reason VARCHAR",
+        [
+            ("c2", "win_back", "r2"),
+            ("c1", "first_order_coupon", "r1"),
+            ("c3", "it's quoted", "r3"),
+        ],
+    )
+    exports = tuple(
+        segment(
+            f"nba_{stem}",
+            relation="marts.next_best_action",
+            columns=("customer_id", "reason"),
+            wecom_tag=None,
+            rows_where=("action", action),
+        )
+        for stem, action in (("win_back", "win_back"), ("quoted", "it's quoted"))
+    )
+    manifest = publish(tmp_path, D1, {"marts.next_best_action": actions}, exports)
+    assert text(tmp_path, D1, "nba_win_back.csv").splitlines() == ["customer_id,reason", "c2,r2"]
+    assert text(tmp_path, D1, "nba_quoted.csv").splitlines() == ["customer_id,reason", "c3,r3"]
+    assert manifest["segments"]["nba_win_back"]["rows"] == 1
+    with pytest.raises(PublishError, match="rows_where column 'kind'"):
+        publish(
+            tmp_path,
+            D2,
+            {"marts.next_best_action": actions},
+            (
+                segment(
+                    "nba_x",
+                    relation="marts.next_best_action",
+                    columns=("customer_id",),
+                    wecom_tag=None,
+                    rows_where=("kind", "x"),
+                ),
+            ),
+        )

@@ -101,6 +101,10 @@ def test_exports_of_two_nights(customer_marts_warehouse):
         "tag,action,customer_id,remark",
         "流失客户,add,E,||互动0",
     ]
+    # One file per next best action, from the same night's next_best_action.
+    repurchase = (night / "nba_repurchase_coupon.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in repurchase] == ["customer_id", "E", "F", "I"]
+    assert manifest["segments"]["nba_win_back"]["rows"] == 2
     first_night = json.loads((exports / "2026-06-29" / "manifest.json").read_text("utf-8"))
     assert first_night["segments"]["seg_never_bought"]["entered"] == 2
 

@@ -113,6 +113,9 @@ class SegmentExport:
     owner: str
     wecom_tag: str | None
     sql_hash: str
+    # (column, text value): export only the relation's rows with that value, e.g. one action
+    # of next_best_action per file.
+    rows_where: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         # Validated on construction so a bad declaration fails before any file is written.
@@ -138,6 +141,19 @@ class SegmentExport:
             raise PublishError(f"{label}: wecom_tag must be a non-empty string or None")
         if not isinstance(self.sql_hash, str) or not self.sql_hash:
             raise PublishError(f"{label}: sql_hash must be a non-empty string")
+        if self.rows_where is not None and (
+            len(self.rows_where) != 2 or not all(isinstance(v, str) for v in self.rows_where)
+        ):
+            raise PublishError(f"{label}: rows_where must be a (column, text value) pair")
+
+    def source_sql(self) -> str:
+        """The rows to export, as a FROM item: the relation, or its filtered part."""
+        relation = _quote_relation(self.relation, f"segment {self.name!r}")
+        if self.rows_where is None:
+            return relation
+        column, value = self.rows_where
+        literal = "'" + value.replace("'", "''") + "'"
+        return f"(SELECT * FROM {relation} WHERE {_quote_identifier(column)} = {literal})"
 
 
 @dataclass(frozen=True)
@@ -395,6 +411,11 @@ def _read_segment(
     """The segment's declared columns, sorted by customer_id, after checking its contract."""
     relation = _quote_relation(segment.relation, label)
     available = _relation_columns(connection, relation, segment.relation, label)
+    if segment.rows_where is not None and segment.rows_where[0] not in available:
+        raise PublishError(
+            f"{label}: rows_where column {segment.rows_where[0]!r} not in {segment.relation}"
+        )
+    relation = segment.source_sql()
     missing = [column for column in segment.columns if column not in available]
     if missing:
         raise PublishError(

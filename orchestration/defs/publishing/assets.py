@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
@@ -12,10 +13,21 @@ from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project
 from orchestration.publishing.exports import publish_night
 from orchestration.publishing.warehouse import publish_warehouse
-from orchestration.segments import load_segment_exports
+from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
 
-SEGMENTS = load_segment_exports(dbt_project.manifest_path)
+MANIFEST = load_manifest(dbt_project.manifest_path)
+SEGMENTS = segment_exports(MANIFEST)
 REMARKS_MODEL = "wecom_customer_remarks"
+NEXT_BEST_ACTION_MODEL = "next_best_action"
+
+
+def next_best_actions(warehouse: Path) -> list[str]:
+    """Tonight's actions, from the seed analysts edit, in priority order."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select action from reference.next_best_actions order by priority"
+        ).fetchall()
+    return [action for (action,) in rows]
 
 
 @dg.asset(
@@ -24,16 +36,22 @@ REMARKS_MODEL = "wecom_customer_remarks"
     # the run before this asset, so nothing of a bad night is published.
     deps=[
         get_asset_key_for_model([scrm_dbt_models_after_predictions], name)
-        for name in [*(segment.name for segment in SEGMENTS), REMARKS_MODEL, "segment_membership"]
+        for name in [
+            *(segment.name for segment in SEGMENTS),
+            REMARKS_MODEL,
+            NEXT_BEST_ACTION_MODEL,
+            "segment_membership",
+        ]
     ],
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "parquet", "csv"},
     description="exports/<as-of date>/: every segment as Parquet and CSV, who entered and left, "
-    "the WeCom tag sync file and manifest.json; swapped in atomically.",
+    "one file per next best action, the WeCom tag sync file and manifest.json; swapped in "
+    "atomically.",
 )
-def segment_exports(
+def publish_segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     as_of = dt.date.fromisoformat(context.partition_key)
@@ -43,7 +61,10 @@ def segment_exports(
         exports_root,
         as_of,
         context.run.run_id,
-        SEGMENTS,
+        [
+            *SEGMENTS,
+            *next_best_action_exports(MANIFEST, next_best_actions(warehouse.warehouse_path)),
+        ],
         remarks_relation=f"marts.{REMARKS_MODEL}",
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
@@ -63,7 +84,7 @@ def segment_exports(
 
 @dg.asset(
     key=["published", "warehouse"],
-    deps=[segment_exports],
+    deps=[publish_segment_exports],
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
     group_name="exports",
