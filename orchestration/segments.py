@@ -7,12 +7,20 @@ from typing import Any
 from orchestration.publishing.exports import SegmentExport
 
 
+def segment_declaration(node: dict[str, Any]) -> dict[str, Any] | None:
+    """A manifest node's segment block: models under models/segments/ with config.meta.segment."""
+    fqn = node.get("fqn", [])
+    if node.get("resource_type") != "model" or len(fqn) < 3 or fqn[1] != "segments":
+        return None
+    return ((node.get("config") or {}).get("meta") or {}).get("segment")
+
+
 def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
-    """Every model under models/segments/ with config.meta.segment, as an export."""
+    """Every segment model, as an export."""
     exports = []
     for node in manifest["nodes"].values():
-        meta = ((node.get("config") or {}).get("meta") or {}).get("segment")
-        if node.get("resource_type") != "model" or node["fqn"][1] != "segments" or not meta:
+        meta = segment_declaration(node)
+        if not meta:
             continue
         exports.append(
             SegmentExport(

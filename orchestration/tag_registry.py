@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import tag_rules
+from orchestration.segments import segment_declaration
 
 RULES_FILE = "tag_rules.yml"
 REGISTRY_MACRO = Path("macros") / "generated" / "registered_models.sql"
@@ -55,13 +56,7 @@ def sql_tag_models(manifest: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 def segment_models(manifest: Mapping[str, Any]) -> list[str]:
     """Segment models: under models/segments/ with a config.meta.segment block."""
-    return sorted(
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node.get("resource_type") == "model"
-        and node.get("fqn", [None, None])[1] == "segments"
-        and ((node.get("config") or {}).get("meta") or {}).get("segment")
-    )
+    return sorted(node["name"] for node in manifest["nodes"].values() if segment_declaration(node))
 
 
 def profile_columns(models: Mapping[str, Mapping[str, str]]) -> dict[str, str]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,16 @@ TINY_RAW = FIXTURES / "raw_tiny"
 TINY_AS_OF = "2026-03-31"
 # Pinned so the future-timestamp rule gives the same answer whenever the tests run.
 TINY_RUN_STARTED_AT = "2026-04-30 12:00:00"
+
+
+def copy_dbt_project(target: Path) -> Path:
+    """A copy of the dbt project to change in a test, without its build outputs."""
+    from orchestration.project import DBT_PROJECT_DIR
+
+    shutil.copytree(
+        DBT_PROJECT_DIR, target, ignore=shutil.ignore_patterns("target", "logs", "generated")
+    )
+    return target
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

@@ -11,8 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.project import DBT_PROJECT_DIR
-from tests.conftest import CUSTOMER_MARTS_AS_OF, CUSTOMER_MARTS_RAW, query
+from tests.conftest import CUSTOMER_MARTS_AS_OF, CUSTOMER_MARTS_RAW, copy_dbt_project, query
 
 EXPECTED_MEMBERS = {
     # Friends with no purchase: B (only order refunded) and H.
@@ -116,10 +115,7 @@ select customer_id from {{ ref('customer_profile') }} where customer_id = 'C'
 
 
 def test_a_failed_check_publishes_nothing(customer_marts_warehouse, tmp_path):
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "generated")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     (project / "tests").mkdir(exist_ok=True)
     (project / "tests" / "assert_profile_without_customer_c.sql").write_text(
         FAILING_TEST, encoding="utf-8"

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.project import DBT_PROJECT_DIR
 from orchestration.tag_registry import prepare
 from orchestration.tag_rules import RuleError
-from tests.conftest import CUSTOMER_MARTS_AS_OF, query
+from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_dbt_project, query
 
 CUSTOMERS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"]
 
@@ -273,10 +272,7 @@ def dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
     customer_marts_warehouse, tmp_path, monkeypatch
 ):
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "generated")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(customer_marts_warehouse, home / "warehouse.duckdb")

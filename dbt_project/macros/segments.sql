@@ -18,7 +18,7 @@ final as (
 select * from final
 {% endmacro %}
 
-{#- Stops a build whose segment registry is older than the graph (see macros/tags.sql). -#}
+{#- Stops a build whose segment registry is older than the graph (macros/tags.sql). -#}
 {% macro check_segment_registry() -%}
     {%- if execute -%}
         {%- set in_graph = [] -%}
@@ -27,12 +27,6 @@ select * from final
             and (node.config.meta or {}).get('segment') -%}
             {%- do in_graph.append(node.name) -%}
         {%- endfor -%}
-        {%- if in_graph | sort != registered_segment_models() | list | sort -%}
-            {{ exceptions.raise_compiler_error(
-                "The segment models changed since the registry was written (graph: "
-                ~ in_graph | sort | join(', ') ~ "; registry: "
-                ~ registered_segment_models() | join(', ')
-                ~ "). Run `scrm prepare` (make setup runs it) and build again.") }}
-        {%- endif -%}
+        {%- do assert_registry_current('segment', in_graph, registered_segment_models()) -%}
     {%- endif -%}
 {%- endmacro %}

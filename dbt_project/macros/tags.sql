@@ -81,19 +81,25 @@
 -#}
 {% macro check_tag_registry() -%}
     {%- if execute -%}
-        {%- set in_graph = graph_tag_models() | map(attribute='name') | list | sort -%}
-        {%- set registered = registered_tag_models() | list | sort -%}
-        {%- if in_graph != registered -%}
-            {{ exceptions.raise_compiler_error(
-                "The tag models changed since the tag registry was written (graph: "
-                ~ in_graph | join(', ') ~ "; registry: " ~ registered | join(', ')
-                ~ "). Run `scrm prepare` (make setup runs it) and build again.") }}
-        {%- endif -%}
+        {%- do assert_registry_current(
+            'tag', graph_tag_models() | map(attribute='name'), registered_tag_models()) -%}
         {%- for node in graph_tag_models(include_rules=true) -%}
             {%- for column in node.columns.values() if tag_metadata(column) -%}
                 {%- do validate_tag_declaration(node, column, tag_metadata(column)) -%}
             {%- endfor -%}
         {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Stops a build whose generated registry of `kind` models is older than the graph. -#}
+{% macro assert_registry_current(kind, in_graph, registered) -%}
+    {%- set in_graph = in_graph | list | sort -%}
+    {%- set registered = registered | list | sort -%}
+    {%- if in_graph != registered -%}
+        {{ exceptions.raise_compiler_error(
+            "The " ~ kind ~ " models changed since the registry was written (graph: "
+            ~ in_graph | join(', ') ~ "; registry: " ~ registered | join(', ')
+            ~ "). Run `scrm prepare` (make setup runs it) and build again.") }}
     {%- endif -%}
 {%- endmacro %}
 
