@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from orchestration.publishing.exports import (
     publish_night,
     read_manifest,
 )
+from orchestration.publishing.lock import LOCK_FILE
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 PUBLISHED_AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
@@ -261,6 +265,7 @@ def test_republishing_a_night_is_byte_identical(tmp_path: Path) -> None:
         k: v for k, v in second.items() if k not in strip
     }
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [
+        LOCK_FILE,
         "2026-03-01",
         "2026-03-02",
     ]
@@ -298,7 +303,7 @@ def test_a_failed_night_leaves_the_published_one_untouched(tmp_path: Path) -> No
     with pytest.raises(PublishError, match="seg_bad"):
         publish(tmp_path, D2, tables, (segment(), bad), run_id="run3")
 
-    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["2026-03-01"]
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [LOCK_FILE, "2026-03-01"]
     assert snapshot(night_dir) == before
 
 
@@ -320,7 +325,7 @@ def test_a_failed_swap_restores_the_published_night(
     with pytest.raises(PublishError, match="disk on fire"):
         publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c3"))}, run_id="run2")
 
-    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["2026-03-01"]
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [LOCK_FILE, "2026-03-01"]
     assert snapshot(night_dir) == before
 
 
@@ -421,7 +426,7 @@ def test_contract_violations_name_the_segment(
     with pytest.raises(PublishError, match=message):
         publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, rows)}, (declared or segment(),))
     assert not (tmp_path / "exports" / "2026-03-01").exists()
-    assert list((tmp_path / "exports").iterdir()) == []
+    assert [p.name for p in (tmp_path / "exports").iterdir()] == [LOCK_FILE]
 
 
 @pytest.mark.parametrize(
@@ -502,3 +507,55 @@ def test_rows_where_exports_one_value_of_a_shared_relation(tmp_path: Path) -> No
                 ),
             ),
         )
+
+
+def test_the_next_publisher_undoes_what_a_killed_one_left(tmp_path: Path) -> None:
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))})
+    exports_root = tmp_path / "exports"
+    before = snapshot(exports_root / "2026-03-01")
+    # Killed between its two renames while re-publishing D1: D1 set aside, the new D1 unfinished.
+    (exports_root / "2026-03-01").rename(exports_root / ".old-2026-03-01-run9")
+    (exports_root / ".tmp-2026-03-01-run9").mkdir()
+    (exports_root / ".tmp-2026-03-01-run9" / "seg_a.csv").write_text("half", encoding="utf-8")
+
+    manifest = publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c2"))})
+
+    assert sorted(p.name for p in exports_root.iterdir()) == [LOCK_FILE, "2026-03-01", "2026-03-02"]
+    assert snapshot(exports_root / "2026-03-01") == before
+    assert manifest["previous_night"] == "2026-03-01"
+    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from orchestration.publishing.lock import publisher_lock
+
+root, held, release = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+with publisher_lock(root):
+    held.touch()
+    while not release.exists():
+        time.sleep(0.05)
+"""
+
+
+def test_one_publisher_at_a_time(tmp_path: Path) -> None:
+    exports_root = tmp_path / "exports"
+    held, release = tmp_path / "held", tmp_path / "release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(exports_root), str(held), str(release)]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not held.exists():
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        tables = {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}
+        with pytest.raises(PublishError, match=r"another publisher has held .*\.publish\.lock"):
+            publish(tmp_path, D1, tables, lock_timeout_seconds=0.3)
+        assert not (exports_root / "2026-03-01").exists()
+    finally:
+        release.touch()
+        holder.wait(timeout=30)
+    # The lock is released by the holder's exit; the same publish now goes through.
+    assert publish(tmp_path, D1, tables)["segments"]["seg_a"]["rows"] == 1

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.publishing.lock import LOCK_FILE
 from tests.conftest import CUSTOMER_MARTS_AS_OF, CUSTOMER_MARTS_RAW, copy_dbt_project, query
 
 EXPECTED_MEMBERS = {
@@ -83,7 +84,11 @@ def test_wecom_remarks_fit_the_limit(customer_marts_warehouse):
 
 def test_exports_of_two_nights(customer_marts_warehouse):
     exports = customer_marts_warehouse.parent / "exports"
-    assert sorted(path.name for path in exports.iterdir()) == ["2026-06-29", "2026-06-30"]
+    assert sorted(path.name for path in exports.iterdir()) == [
+        LOCK_FILE,
+        "2026-06-29",
+        "2026-06-30",
+    ]
     night = exports / CUSTOMER_MARTS_AS_OF
     manifest = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["previous_night"] == "2026-06-29"
@@ -145,6 +150,7 @@ def test_a_failed_check_publishes_nothing(customer_marts_warehouse, tmp_path):
     assert result.returncode != 0
     assert "assert_profile_without_customer_c" in result.stdout + result.stderr
     assert sorted(path.name for path in (home / "exports").iterdir()) == [
+        LOCK_FILE,
         "2026-06-29",
         "2026-06-30",
     ]

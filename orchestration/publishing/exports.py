@@ -44,6 +44,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.publishing.errors import PublishError
+from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
+
 logger = logging.getLogger(__name__)
 
 CUSTOMER_ID: Final = "customer_id"
@@ -95,10 +98,6 @@ _SESSION_SETTINGS: Final = (
     "SET arrow_large_buffer_size = false",
     "SET arrow_lossless_conversion = false",
 )
-
-
-class PublishError(Exception):
-    """A night could not be published; the message names the segment and what was wrong."""
 
 
 @dataclass(frozen=True)
@@ -177,12 +176,13 @@ def publish_night(
     *,
     remarks_relation: str | None = None,
     published_at: datetime | None = None,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """Publish the night ``as_of`` atomically and return its manifest.
 
     Everything is written to ``.tmp-<D>-<run_id>`` first and renamed to ``<D>`` only when
     complete; on failure the temporary directory is removed, any existing ``<D>`` is left as it
-    was, and PublishError is raised.
+    was, and PublishError is raised. One publisher at a time holds ``exports_root``'s lock.
     """
     warehouse, exports_root = Path(warehouse), Path(exports_root)
     _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
@@ -191,30 +191,29 @@ def publish_night(
     temporary = exports_root / f".tmp-{night}-{run_id}"
     aside = exports_root / f".old-{night}-{run_id}"
     try:
-        exports_root.mkdir(parents=True, exist_ok=True)
-        # Strictly earlier: re-publishing D must diff against the night before D, never D.
-        previous = latest_published_night(exports_root, before=as_of)
-        previous_manifest = read_manifest(exports_root, previous) if previous else None
-        if temporary.exists():  # left behind by a crashed run with the same run id
-            shutil.rmtree(temporary)
-        temporary.mkdir()
-        manifest = _build_night(
-            warehouse,
-            temporary,
-            segments,
-            remarks_relation,
-            previous_dir=exports_root / previous.isoformat() if previous else None,
-            previous_manifest=previous_manifest,
-            header={
-                "format_version": MANIFEST_FORMAT_VERSION,
-                "as_of_date": night,
-                "run_id": run_id,
-                "published_at": stamp,
-                "previous_night": previous.isoformat() if previous else None,
-            },
-        )
-        _fsync_directory(temporary)
-        _swap_into_place(temporary, exports_root / night, aside)
+        with publisher_lock(exports_root, lock_timeout_seconds):
+            _recover_interrupted(exports_root)
+            # Strictly earlier: re-publishing D must diff against the night before D, never D.
+            previous = latest_published_night(exports_root, before=as_of)
+            previous_manifest = read_manifest(exports_root, previous) if previous else None
+            temporary.mkdir()
+            manifest = _build_night(
+                warehouse,
+                temporary,
+                segments,
+                remarks_relation,
+                previous_dir=exports_root / previous.isoformat() if previous else None,
+                previous_manifest=previous_manifest,
+                header={
+                    "format_version": MANIFEST_FORMAT_VERSION,
+                    "as_of_date": night,
+                    "run_id": run_id,
+                    "published_at": stamp,
+                    "previous_night": previous.isoformat() if previous else None,
+                },
+            )
+            _fsync_directory(temporary)
+            _swap_into_place(temporary, exports_root / night, aside)
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, PublishError) or not isinstance(error, Exception):
@@ -254,6 +253,25 @@ def read_manifest(exports_root: Path, as_of: date) -> dict[str, Any]:
         raise PublishError(f"no published night {as_of.isoformat()} ({path} missing)") from error
     except (OSError, ValueError) as error:
         raise PublishError(f"cannot read the manifest {path}: {error}") from error
+
+
+def _recover_interrupted(exports_root: Path) -> None:
+    """Undo what a publisher that died left behind; the lock says none is running.
+
+    A ``.tmp-*`` directory is an unfinished night: removed. A ``.old-<D>-*`` directory is a
+    published night set aside for its replacement: put back if the publisher died before
+    renaming the replacement into ``<D>``, removed otherwise.
+    """
+    for entry in sorted(exports_root.iterdir()):
+        if entry.name.startswith(".tmp-"):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(".old-"):
+            final = exports_root / entry.name[len(".old-") :][:10]
+            if _NIGHT_DIR.fullmatch(final.name) and not final.exists():
+                logger.warning("restoring %s, set aside by a publisher that died", final)
+                entry.rename(final)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _check_arguments(

@@ -12,7 +12,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project
 from orchestration.publishing.exports import publish_night
-from orchestration.publishing.warehouse import publish_warehouse
+from orchestration.publishing.warehouse import MARTS_LINK, publish_warehouse, published_night
 from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
 
 MANIFEST = load_manifest(dbt_project.manifest_path)
@@ -88,19 +88,35 @@ def publish_segment_exports(
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
     group_name="exports",
-    kinds={"duckdb"},
-    description="published/warehouse.duckdb: the finished night, swapped in atomically for "
-    "BI tools to open read-only (docs/bi.md).",
+    kinds={"duckdb", "parquet"},
+    description="published/warehouse.duckdb and published/marts/<table>.parquet: the finished "
+    "night, swapped in atomically for BI tools to open read-only (docs/bi.md). A backfilled "
+    "night older than the published one does not replace it.",
 )
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    target = publish_warehouse(warehouse.warehouse_path, Path(warehouse.home_dir) / "published")
-    context.log.info(f"published {target}")
+    as_of = dt.date.fromisoformat(context.partition_key)
+    published_dir = Path(warehouse.home_dir) / "published"
+    newest = published_night(published_dir)
+    if newest is not None and newest > as_of:
+        # BI tools want the latest night; re-running an old night must not take it from them.
+        context.log.info(f"published/ holds the newer night {newest}; left as it is")
+        return dg.MaterializeResult(
+            metadata={"as_of_date": context.partition_key, "kept_newer_night": str(newest)}
+        )
+    publication = publish_warehouse(
+        warehouse.warehouse_path, published_dir, as_of, context.run.run_id
+    )
+    context.log.info(
+        f"published {publication.warehouse} and {len(publication.tables)} marts as Parquet"
+    )
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(target)),
+            "path": dg.MetadataValue.path(str(publication.warehouse)),
+            "parquet": dg.MetadataValue.path(str(published_dir / MARTS_LINK)),
             "as_of_date": context.partition_key,
-            "bytes": target.stat().st_size,
+            "bytes": publication.warehouse.stat().st_size,
+            "tables": len(publication.tables),
         }
     )
