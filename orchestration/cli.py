@@ -149,6 +149,55 @@ def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: s
     click.echo(f"  open it with: duckdb -readonly {home_dir.resolve() / 'warehouse.duckdb'}")
 
 
+@main.command()
+@click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_RAW_DIR",
+    required=True,
+    show_envvar=True,
+    help="Directory holding one <source>.csv or .parquet per source.",
+)
+@click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_HOME",
+    required=True,
+    show_envvar=True,
+    help="Directory for the warehouse and the nights' outputs.",
+)
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--run-started-at",
+    default="",
+    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) for every night, as in `scrm run`.",
+)
+def backfill(
+    raw_dir: Path, home_dir: Path, first: datetime, last: datetime, run_started_at: str
+) -> None:
+    """Rebuild and republish every night from --from to --to, oldest first.
+
+    Each night is computed from the events up to that night, so it publishes what it would
+    have published then. A night older than the published warehouse does not replace it, but
+    the working warehouse's current-night tables end on --to: run the newest night again after.
+    Stops at the first night that fails; run the command again to redo the range.
+    """
+    if last < first:
+        raise click.BadParameter("--to is before --from")
+    nights = [
+        (first.date() + timedelta(days=offset)).isoformat()
+        for offset in range((last - first).days + 1)
+    ]
+    for number, night in enumerate(nights, start=1):
+        click.echo(f"backfill {number}/{len(nights)}: night of {night}")
+        if not run_night(raw_dir, home_dir, night, run_started_at).success:
+            raise click.ClickException(f"the night of {night} failed; see the log above")
+    click.echo(f"\nbackfilled {len(nights)} nights, {nights[0]} to {nights[-1]}")
+
+
 def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: str = ""):
     """Execute the `nightly` job for one partition; returns Dagster's execution result."""
     home_dir.mkdir(parents=True, exist_ok=True)
