@@ -1,0 +1,1638 @@
+"""The nightly HTML report: one self-contained page per night for the people who run the shop.
+
+``<reports_root>/<YYYY-MM-DD>.html`` shows the night's segments (size, who entered and who
+left), the RFM grid, lifecycle stages and the moves between them, friend adds and deletions by
+acquisition channel over time, tag coverage, a model card for the BTYD predictions (fits and
+backtest) and where every raw row went.
+
+Why it is built this way:
+
+* One file with everything inline (SVG charts, CSS, no script): it opens from a mail
+  attachment, a file share or a laptop without network, and nothing in it fetches anything.
+* Charts are matplotlib figures saved as SVG with text kept as text, a pinned hash salt and no
+  date, so the same night renders to the same bytes: two renders that differ hold different
+  data. Chart labels are code names (ASCII; matplotlib's default font has no CJK glyphs), and
+  the Chinese display names sit in the tables beside the charts.
+* The warehouse is opened read-only, and a night the warehouse no longer holds is refused:
+  most marts are rebuilt every night, so an older night's report would mix two nights.
+* The file is written beside its final name and renamed into place, so a reader never sees
+  half a report.
+
+Nothing here imports Dagster: the asset that calls ``write_nightly_report`` lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import duckdb
+import jinja2
+import matplotlib
+from markupsafe import Markup
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+REPORT_SUFFIX: Final = ".html"
+
+# Every chart the report can hold, in page order. A chart is left out (with a note saying
+# why) when the night has nothing to draw, e.g. no backtest on a night with too few buyers.
+CHART_IDS: Final = (
+    "segments",
+    "rfm_grid",
+    "lifecycle_stages",
+    "lifecycle_flow",
+    "lifecycle_monthly",
+    "friends_by_channel",
+    "tag_coverage",
+    "model_backtest",
+)
+
+# Stages in the order a customer usually meets them (docs/customer_value.md). A stage the
+# warehouse holds that is not listed is appended, so a new rule still shows.
+LIFECYCLE_STAGES: Final = (
+    "prospect",
+    "new",
+    "active",
+    "reactivated",
+    "silent",
+    "churned",
+    "lost_friend",
+)
+# lifecycle_flow's from_stage for a customer's first stage.
+FIRST_STAGE: Final = "none"
+# "The last N days" is the as-of day and the N - 1 days before it, as everywhere else.
+FLOW_WINDOW_DAYS: Final = 30
+LIFECYCLE_MONTHS: Final = 12
+FRIEND_MONTHS: Final = 24
+# Channels drawn as their own line; the rest are summed into one "other" line.
+TOP_CHANNELS: Final = 5
+OTHER_CHANNELS: Final = "other"
+RFM_SCORES: Final = (1, 2, 3, 4, 5)
+MISSING: Final = "—"
+
+# Tables that hold one night only (rebuilt every night); the report checks they hold as_of.
+_ONE_NIGHT_TABLES: Final = (
+    "marts.customer_rfm",
+    "marts.customer_lifecycle",
+    "marts.lifecycle_flow",
+    "marts.friend_metrics_daily",
+    "marts.dim_channels",
+    "marts.tag_catalog",
+)
+_REQUIRED_TABLES: Final = (
+    *_ONE_NIGHT_TABLES,
+    "marts.segment_membership",
+    "marts.raw_row_accounting",
+)
+# Written by the predictive asset; a warehouse built before it ran has neither.
+_PREDICTIVE_TABLES: Final = ("predictive.btyd_model_fits", "predictive.model_backtest")
+
+# Everything that could vary between two renders of the same data is pinned. The hash salt
+# is set per chart, so clip-path ids of two charts never collide on one page.
+_CHART_STYLE: Final[dict[str, Any]] = {
+    "svg.fonttype": "none",
+    "text.parse_math": False,  # a "$" in a channel code is text, not TeX
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888888",
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+}
+_PALETTE: Final = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#B279A2",
+    "#EECA3B",
+    "#9D755D",
+    "#FF9DA6",
+    "#BAB0AC",
+)
+_OTHER_COLOUR: Final = "#9E9E9E"
+_ENTERED_COLOUR: Final = "#54A24B"
+_LEFT_COLOUR: Final = "#E45756"
+_HEAT_MAP: Final = "Blues"
+
+_SVG_ID = re.compile(r'(?<=\s)id="')
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
+_SVG_STYLE = re.compile(r'\s*<style type="text/css">.*?</style>', re.DOTALL)
+_BUCKET_NUMBER = re.compile(r"\d+")
+
+
+class ReportError(Exception):
+    """The report could not be rendered; the message says which table or file was wrong."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    chart_id: str
+    caption: str
+    svg: Markup
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as display strings; ``numeric`` right-aligns a column."""
+
+    table_id: str
+    caption: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    numeric: tuple[bool, ...]
+    footer: tuple[str, ...] | None = None
+    # Long tables behind the charts go in a <details> element, closed.
+    collapsed: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    section_id: str
+    title: str
+    intro: tuple[str, ...]
+    charts: list[Chart]
+    tables: list[Table]
+    notes: tuple[str, ...] = ()
+    # Tables shown before the charts: what a reader needs first, like the model card.
+    lead: tuple[Table, ...] = ()
+
+
+class _SegmentRow(NamedTuple):
+    name: str
+    display_name: str
+    # Everyone who qualifies (segment_membership); None for an export that is not a segment.
+    members: int | None
+    # Rows in the night's export file (the manifest); None without a manifest.
+    exported: int | None
+    entered: int
+    left: int
+    owner: str
+    wecom_tag: str
+    description: str
+
+    @property
+    def size(self) -> int:
+        return self.exported if self.exported is not None else self.members or 0
+
+
+def render_nightly_report(
+    warehouse: Path, as_of: date, exports_manifest: Mapping[str, Any] | None = None
+) -> str:
+    """The night's report as one HTML document.
+
+    ``exports_manifest`` is the night's ``exports/<date>/manifest.json`` (see
+    ``orchestration.publishing.exports.read_manifest``). Segment sizes and entered/left come
+    from it when given, so the report shows what was published; without it they are counted
+    from ``marts.segment_membership`` against the previous night kept there.
+    """
+    if not isinstance(as_of, date):
+        raise ReportError(f"as_of must be a date, got {as_of!r}")
+    if exports_manifest is not None and exports_manifest.get("as_of_date") != as_of.isoformat():
+        raise ReportError(
+            f"the exports manifest is for {exports_manifest.get('as_of_date')!r}, "
+            f"not {as_of.isoformat()}"
+        )
+    connection = _connect(Path(warehouse))
+    try:
+        _check_night(connection, as_of)
+        segments = _segments_section(connection, as_of, exports_manifest)
+        sections = [
+            segments,
+            _rfm_section(connection, as_of),
+            _lifecycle_section(connection, as_of),
+            _friends_section(connection, as_of),
+            _tags_section(connection, as_of),
+            _models_section(connection, as_of),
+            _accounting_section(connection),
+        ]
+        summary = _summary_table(connection, as_of, segments)
+    finally:
+        connection.close()
+    return _TEMPLATE.render(as_of=as_of.isoformat(), summary=summary, sections=sections)
+
+
+def write_nightly_report(
+    warehouse: Path,
+    reports_root: Path,
+    as_of: date,
+    exports_manifest: Mapping[str, Any] | None = None,
+) -> Path:
+    """Render the night and write ``reports_root/<YYYY-MM-DD>.html`` atomically."""
+    document = render_nightly_report(warehouse, as_of, exports_manifest)
+    reports_root = Path(reports_root)
+    reports_root.mkdir(parents=True, exist_ok=True)
+    target = reports_root / f"{as_of.isoformat()}{REPORT_SUFFIX}"
+    temporary = reports_root / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(document.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_directory(reports_root)
+    return target
+
+
+# --- reading the warehouse -----------------------------------------------------------------
+
+
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if not warehouse.is_file():
+        raise ReportError(f"warehouse {warehouse} does not exist")
+    try:
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        raise ReportError(f"cannot open the warehouse {warehouse} read-only: {error}") from error
+
+
+def _rows(
+    connection: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    # Fetch everything: DuckDB 2.0 refuses a new statement while a result is unfinished.
+    return connection.execute(sql, list(parameters)).fetchall()
+
+
+def _existing_tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = _rows(
+        connection,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('marts', 'predictive')",
+    )
+    return {name for (name,) in rows}
+
+
+def _check_night(connection: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Every table is there, and the one-night tables hold ``as_of``."""
+    missing = [table for table in _REQUIRED_TABLES if table not in _existing_tables(connection)]
+    if missing:
+        raise ReportError(f"the warehouse lacks {', '.join(missing)}: has the night been built?")
+    for table in _ONE_NIGHT_TABLES:
+        ((first, last),) = _rows(
+            connection, f"select min(as_of_date), max(as_of_date) from {table}"
+        )
+        if first is not None and (first != as_of or last != as_of):
+            night = first.isoformat() if first == last else f"{first} to {last}"
+            raise ReportError(
+                f"{table} holds the night of {night}, not {as_of.isoformat()}: the marts are "
+                "rebuilt every night, so only the night the warehouse holds can be reported"
+            )
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments: Section) -> Table:
+    ((customers,),) = _rows(
+        connection, "select count(*) from marts.customer_lifecycle where as_of_date = ?", [as_of]
+    )
+    ((buyers,),) = _rows(
+        connection, "select count(*) from marts.customer_rfm where as_of_date = ?", [as_of]
+    )
+    ((friendships,),) = _rows(
+        connection,
+        "select coalesce(sum(net_friends), 0) from marts.friend_metrics_daily where as_of_date = ?",
+        [as_of],
+    )
+    ((tags,),) = _rows(
+        connection, "select count(*) from marts.tag_catalog where as_of_date = ?", [as_of]
+    )
+    ((raw_rows, unbalanced),) = _rows(
+        connection,
+        "select coalesce(sum(raw_rows), 0), count(case when not is_balanced then 1 end) "
+        "from marts.raw_row_accounting",
+    )
+    segment_count = len(segments.tables[0].rows) if segments.tables else 0
+    rows = [
+        ("Customers known", _int(customers)),
+        ("Customers with a purchase (RFM scored)", _int(buyers)),
+        ("Friendships now (customer-staff pairs)", _int(friendships)),
+        ("Segments and exports", _int(segment_count)),
+        ("Tags in the catalog", _int(tags)),
+        ("Raw rows", _int(raw_rows)),
+        ("Sources not balanced", _int(unbalanced)),
+    ]
+    return Table("summary", "The night at a glance", ("Measure", "Value"), rows, (False, True))
+
+
+def _segments_section(
+    connection: duckdb.DuckDBPyConnection, as_of: date, manifest: Mapping[str, Any] | None
+) -> Section:
+    members = dict(
+        _rows(
+            connection,
+            "select segment_name, count(*) from marts.segment_membership where as_of_date = ? "
+            "group by 1",
+            [as_of],
+        )
+    )
+    if manifest is not None:
+        rows = [
+            _SegmentRow(
+                name=name,
+                display_name=_text(entry.get("display_name")),
+                # A segment model's members are in segment_membership, none there means none;
+                # other exports (one file per next best action) have no members of their own.
+                members=members.get(name, 0)
+                if entry.get("relation") == f"segments.{name}"
+                else None,
+                exported=int(entry["rows"]),
+                entered=int(entry["entered"]),
+                left=int(entry["left"]),
+                owner=_text(entry.get("owner")),
+                wecom_tag=_text(entry.get("wecom_tag")),
+                description=_text(entry.get("description")),
+            )
+            for name, entry in sorted(manifest.get("segments", {}).items())
+        ]
+        previous = manifest.get("previous_night")
+        source = (
+            f"Exported, entered and left are the published exports' "
+            f"(exports/{as_of.isoformat()}/manifest.json, run {manifest.get('run_id', MISSING)}), "
+            "counted against the "
+            + (
+                f"previous published night, {previous}."
+                if previous
+                else "previous published night; there is none, so every exported row entered."
+            )
+            + " Members are everyone who qualifies (marts.segment_membership)."
+        )
+    else:
+        rows, previous = _segments_from_membership(connection, as_of)
+        source = (
+            "No exports manifest for this night: members are counted from "
+            "marts.segment_membership, and entered and left against "
+            + (f"its previous night, {previous}." if previous else "no earlier night there.")
+            + " Segments without members on either night are not listed."
+        )
+    charts = [_segments_chart(rows, exported=manifest is not None)] if rows else []
+    notes = () if rows else ("No segments this night.",)
+    table = Table(
+        "segments",
+        "Segments (人群包) and exports",
+        (
+            "Segment",
+            "Display name",
+            "Members",
+            "Exported",
+            "Entered",
+            "Left",
+            "Owner",
+            "WeCom tag",
+            "Description",
+        ),
+        [
+            (
+                row.name,
+                row.display_name,
+                _int(row.members),
+                _int(row.exported),
+                _int(row.entered),
+                _int(row.left),
+                row.owner,
+                row.wecom_tag,
+                row.description,
+            )
+            for row in rows
+        ],
+        (False, False, True, True, True, True, False, False, False),
+    )
+    return Section(
+        "segments",
+        "Segments",
+        (
+            "Who is in each segment tonight, and who entered or left it since the previous "
+            "night. Each row with an export is a file set in the night's exports.",
+            source,
+        ),
+        charts,
+        [table],
+        notes,
+    )
+
+
+def _segments_from_membership(
+    connection: duckdb.DuckDBPyConnection, as_of: date
+) -> tuple[list[_SegmentRow], date | None]:
+    ((previous,),) = _rows(
+        connection,
+        "select max(as_of_date) from marts.segment_membership where as_of_date < ?",
+        [as_of],
+    )
+    counts = _rows(
+        connection,
+        """
+        with tonight as (
+            select segment_name, customer_id from marts.segment_membership
+            where as_of_date = ?
+        ),
+        before as (
+            select segment_name, customer_id from marts.segment_membership
+            where as_of_date = ?
+        )
+        select
+            coalesce(tonight.segment_name, before.segment_name) as segment_name,
+            count(tonight.customer_id),
+            count(case when before.customer_id is null then tonight.customer_id end),
+            count(case when tonight.customer_id is null then before.customer_id end)
+        from tonight
+        full outer join before
+            on tonight.segment_name = before.segment_name
+            and tonight.customer_id = before.customer_id
+        group by 1
+        order by 1
+        """,
+        [as_of, previous],
+    )
+    rows = [
+        _SegmentRow(name, "", int(customers), None, int(entered), int(left), "", "", "")
+        for name, customers, entered, left in counts
+    ]
+    return rows, previous
+
+
+def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    cells = {
+        (int(r_score), int(f_score)): int(customers)
+        for r_score, f_score, customers in _rows(
+            connection,
+            """
+            select r_score, f_score, count(*) from marts.customer_rfm
+            where as_of_date = ? and r_score is not null and f_score is not null
+            group by all
+            """,
+            [as_of],
+        )
+    }
+    total = sum(cells.values())
+    grid_rows = [
+        (
+            f"R{r_score}",
+            *(_int(cells.get((r_score, f_score), 0)) for f_score in RFM_SCORES),
+            _int(sum(cells.get((r_score, f_score), 0) for f_score in RFM_SCORES)),
+        )
+        for r_score in reversed(RFM_SCORES)
+    ]
+    grid = Table(
+        "rfm_grid",
+        "Customers by recency score (rows) and frequency score (columns)",
+        ("R \\ F", *(f"F{f_score}" for f_score in RFM_SCORES), "Total"),
+        grid_rows,
+        (False, *(True for _ in RFM_SCORES), True),
+        footer=(
+            "Total",
+            *(_int(sum(cells.get((r, f), 0) for r in RFM_SCORES)) for f in RFM_SCORES),
+            _int(total),
+        ),
+    )
+    segments = Table(
+        "rfm_segments",
+        "RFM segments",
+        (
+            "Segment",
+            "Customers",
+            "Share",
+            "Avg days since purchase",
+            "Avg orders (365 days)",
+            "Spend, 365 days (CNY)",
+        ),
+        [
+            (
+                _text(segment),
+                _int(customers),
+                _share(customers, total),
+                _number(recency, 1),
+                _number(frequency, 2),
+                _number(monetary, 2),
+            )
+            for segment, customers, recency, frequency, monetary in _rows(
+                connection,
+                """
+                select
+                    rfm_segment, count(*), avg(recency_days), avg(frequency_orders),
+                    sum(monetary_cny)
+                from marts.customer_rfm where as_of_date = ?
+                group by 1 order by count(*) desc, rfm_segment
+                """,
+                [as_of],
+            )
+        ],
+        (False, True, True, True, True, True),
+    )
+    classes = Table(
+        "rfm_classes",
+        "RFM classes (八类客户)",
+        ("Class", "Customers", "Share"),
+        [
+            (_text(rfm_class), _int(customers), _share(customers, total))
+            for rfm_class, customers in _rows(
+                connection,
+                """
+                select rfm_class, count(*) from marts.customer_rfm where as_of_date = ?
+                group by 1 order by count(*) desc, rfm_class
+                """,
+                [as_of],
+            )
+        ],
+        (False, True, True),
+    )
+    charts = [_rfm_chart(cells)] if total else []
+    notes = () if total else ("No customer has a purchase yet: nothing to score.",)
+    return Section(
+        "rfm",
+        "RFM",
+        (
+            "Customers with a purchase, scored 1-5 on recency (R), frequency (F) and monetary "
+            "value (M) over the last 365 days (marts.customer_rfm; rules in "
+            "docs/customer_value.md). 5 is best: most recent, most orders.",
+        ),
+        charts,
+        [grid, segments, classes],
+        notes,
+    )
+
+
+def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    stage_rows = _rows(
+        connection,
+        """
+        select lifecycle_stage, count(*), median(days_in_stage)
+        from marts.customer_lifecycle where as_of_date = ?
+        group by 1
+        """,
+        [as_of],
+    )
+    flows = _rows(
+        connection,
+        """
+        select moved_on, from_stage, to_stage, sum(customers)
+        from marts.lifecycle_flow where as_of_date = ?
+        group by all
+        """,
+        [as_of],
+    )
+    stages = _ordered_stages(
+        [row[0] for row in stage_rows] + [stage for _, a, b, _ in flows for stage in (a, b)]
+    )
+    counts = {stage: int(customers) for stage, customers, _ in stage_rows}
+    medians = {stage: median for stage, _, median in stage_rows}
+    total = sum(counts.values())
+    entered_tonight = _sum_by(flows, lambda row: row[2], lambda row: row[0] == as_of)
+    left_tonight = _sum_by(flows, lambda row: row[1], lambda row: row[0] == as_of)
+    stage_table = Table(
+        "lifecycle_stages",
+        f"Customers per stage; moves on {as_of.isoformat()}",
+        ("Stage", "Customers", "Share", "Entered on the day", "Left on the day", "Median days"),
+        [
+            (
+                stage,
+                _int(counts.get(stage, 0)),
+                _share(counts.get(stage, 0), total),
+                _int(entered_tonight.get(stage, 0)),
+                _int(left_tonight.get(stage, 0)),
+                _number(medians.get(stage), 0),
+            )
+            for stage in stages
+        ],
+        (False, True, True, True, True, True),
+        footer=("Total", _int(total), _share(total, total), "", "", ""),
+    )
+
+    window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
+    matrix: dict[tuple[str, str], int] = {}
+    for moved_on, from_stage, to_stage, customers in flows:
+        if window_start <= moved_on <= as_of:
+            key = (from_stage, to_stage)
+            matrix[key] = matrix.get(key, 0) + int(customers)
+    from_stages = [FIRST_STAGE, *stages]
+    flow_table = Table(
+        "lifecycle_flow",
+        f"Moves from stage (rows) to stage (columns), {window_start.isoformat()} to "
+        f"{as_of.isoformat()}",
+        ("From \\ to", *stages, "Total"),
+        [
+            (
+                _stage_label(from_stage),
+                *(_int(matrix.get((from_stage, to_stage), 0)) for to_stage in stages),
+                _int(sum(matrix.get((from_stage, to_stage), 0) for to_stage in stages)),
+            )
+            for from_stage in from_stages
+        ],
+        (False, *(True for _ in stages), True),
+    )
+
+    months = _months(_month_start(as_of, LIFECYCLE_MONTHS - 1), as_of)
+    monthly: dict[tuple[date, str], int] = {}
+    for moved_on, _, to_stage, customers in flows:
+        month = moved_on.replace(day=1)
+        if month >= months[0]:
+            monthly[(month, to_stage)] = monthly.get((month, to_stage), 0) + int(customers)
+    monthly_table = Table(
+        "lifecycle_monthly",
+        "Customers entering each stage, per month",
+        ("Month", *stages),
+        [
+            (_month_label(month), *(_int(monthly.get((month, stage), 0)) for stage in stages))
+            for month in months
+        ],
+        (False, *(True for _ in stages)),
+        collapsed=True,
+    )
+
+    charts = []
+    notes = []
+    if total:
+        charts.append(_lifecycle_stages_chart(stages, counts))
+    else:
+        notes.append("No known customers this night.")
+    if matrix:
+        charts.append(_lifecycle_flow_chart(from_stages, stages, matrix, window_start, as_of))
+    else:
+        notes.append(f"No stage changes in the last {FLOW_WINDOW_DAYS} days.")
+    if monthly:
+        charts.append(_lifecycle_monthly_chart(months, stages, monthly))
+    else:
+        notes.append(f"No stage changes in the last {LIFECYCLE_MONTHS} months.")
+    return Section(
+        "lifecycle",
+        "Lifecycle",
+        (
+            "Every known customer is in one stage (marts.customer_lifecycle). The moves come "
+            "from marts.lifecycle_flow; 'none (first stage)' is a customer's first stage, "
+            "entered on the day the warehouse first knew them.",
+        ),
+        charts,
+        [stage_table, flow_table, monthly_table],
+        tuple(notes),
+    )
+
+
+def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    ((first_event,),) = _rows(
+        connection,
+        "select min(event_on) from marts.friend_metrics_daily where as_of_date = ?",
+        [as_of],
+    )
+    # The last FRIEND_MONTHS months, or fewer when the history is shorter.
+    first_month = _month_start(as_of, FRIEND_MONTHS - 1)
+    if first_event is not None and first_event.replace(day=1) > first_month:
+        first_month = min(first_event.replace(day=1), as_of.replace(day=1))
+    months = _months(first_month, as_of)
+    monthly = _rows(
+        connection,
+        """
+        select
+            cast(date_trunc('month', event_on) as date),
+            channel_code,
+            sum(friends_added),
+            sum(friends_deleted_by_customer),
+            sum(friends_deleted_by_staff)
+        from marts.friend_metrics_daily
+        where as_of_date = ? and event_on >= ? and event_on <= ?
+        group by all
+        """,
+        [as_of, months[0], as_of],
+    )
+    added_by_channel = _sum_by(monthly, lambda row: row[1], value=lambda row: row[2])
+    ranked = sorted(added_by_channel, key=lambda channel: (-added_by_channel[channel], channel))
+    top = ranked[:TOP_CHANNELS]
+    # One "other" line only when it stands for two or more channels.
+    if len(ranked) == TOP_CHANNELS + 1:
+        top = ranked
+    groups = [*top, *([OTHER_CHANNELS] if len(ranked) > len(top) else [])]
+    added: dict[tuple[date, str], int] = {}
+    deleted: dict[tuple[date, str], int] = {}
+    by_customer: dict[tuple[date, str], int] = {}
+    by_staff: dict[tuple[date, str], int] = {}
+    for month, channel, adds, deleted_by_customer, deleted_by_staff in monthly:
+        key = (month, channel if channel in top else OTHER_CHANNELS)
+        added[key] = added.get(key, 0) + int(adds)
+        by_customer[key] = by_customer.get(key, 0) + int(deleted_by_customer)
+        by_staff[key] = by_staff.get(key, 0) + int(deleted_by_staff)
+        deleted[key] = by_customer[key] + by_staff[key]
+
+    window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
+    channel_rows = _rows(
+        connection,
+        """
+        with names as (
+            select channel_code, min(channel_name) as channel_name
+            from marts.dim_channels where as_of_date = ?
+            group by 1
+        )
+        select
+            metrics.channel_code,
+            names.channel_name,
+            sum(metrics.friends_added),
+            sum(metrics.friends_deleted_by_customer),
+            sum(metrics.friends_deleted_by_staff),
+            sum(metrics.net_friends),
+            sum(case when metrics.event_on >= ? then metrics.friends_added else 0 end),
+            sum(
+                case
+                    when metrics.event_on >= ?
+                        then metrics.friends_deleted_by_customer
+                        + metrics.friends_deleted_by_staff
+                    else 0
+                end
+            )
+        from marts.friend_metrics_daily as metrics
+        left join names on metrics.channel_code = names.channel_code
+        where metrics.as_of_date = ?
+        group by 1, 2
+        order by sum(metrics.friends_added) desc, metrics.channel_code
+        """,
+        [as_of, window_start, window_start, as_of],
+    )
+    totals = [sum(int(row[index]) for row in channel_rows) for index in range(2, 8)]
+    channels = Table(
+        "friend_channels",
+        "Friendships by acquisition channel, all history",
+        (
+            "Channel",
+            "Name",
+            "Added",
+            "Deleted by customer",
+            "Deleted by staff",
+            "Friends now",
+            f"Added, last {FLOW_WINDOW_DAYS} days",
+            f"Deleted, last {FLOW_WINDOW_DAYS} days",
+        ),
+        [
+            (_text(code), _text(name), *(_int(value) for value in values))
+            for code, name, *values in channel_rows
+        ],
+        (False, False, True, True, True, True, True, True),
+        footer=("Total", "", *(_int(value) for value in totals)),
+    )
+    monthly_table = Table(
+        "friends_monthly",
+        "Friend adds and deletions per month and channel",
+        ("Month", "Channel", "Added", "Deleted by customer", "Deleted by staff"),
+        [
+            (
+                _month_label(month),
+                group,
+                _int(added.get((month, group), 0)),
+                _int(by_customer.get((month, group), 0)),
+                _int(by_staff.get((month, group), 0)),
+            )
+            for month in months
+            for group in groups
+            if (month, group) in added
+        ],
+        (False, False, True, True, True),
+        collapsed=True,
+    )
+    charts = [_friends_chart(months, groups, added, deleted)] if monthly else []
+    notes = () if monthly else (f"No friend adds or deletions in the last {FRIEND_MONTHS} months.",)
+    return Section(
+        "friends",
+        "Friends by channel",
+        (
+            "WeCom friendships (customer-staff pairs) added and deleted, by the channel that "
+            "acquired the friendship (marts.friend_metrics_daily): a deletion counts against "
+            "the channel of the add that began it. 'Friends now' is adds minus deletions.",
+        ),
+        charts,
+        [channels, monthly_table],
+        notes,
+    )
+
+
+def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    tags = _rows(
+        connection,
+        """
+        select tag_category, tag_name, display_name, value_type, coverage, distinct_values,
+            tag_owner
+        from marts.tag_catalog where as_of_date = ?
+        order by tag_category, tag_name
+        """,
+        [as_of],
+    )
+    table = Table(
+        "tag_coverage",
+        "Tags: share of customers with a value",
+        ("Category", "Tag", "Display name", "Type", "Coverage", "Distinct values", "Owner"),
+        [
+            (
+                _text(category),
+                _text(name),
+                _text(display_name),
+                _text(value_type),
+                _percent(coverage),
+                _int(distinct),
+                _text(owner),
+            )
+            for category, name, display_name, value_type, coverage, distinct, owner in tags
+        ],
+        (False, False, False, False, True, True, False),
+    )
+    charts = [_tag_coverage_chart(tags)] if tags else []
+    notes = () if tags else ("The tag catalog is empty.",)
+    return Section(
+        "tags",
+        "Tag coverage",
+        (
+            "Every tag in marts.tag_catalog with the share of known customers that have a "
+            "value for it. A boolean tag is always set; a low share on another tag means the "
+            "data behind it is sparse (docs/tags.md).",
+        ),
+        charts,
+        [table],
+        notes,
+    )
+
+
+def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    present = _existing_tables(connection)
+    fits: list[tuple[Any, ...]] = []
+    backtest: list[tuple[Any, ...]] = []
+    if all(table in present for table in _PREDICTIVE_TABLES):
+        fits = _rows(
+            connection,
+            """
+            select model, status, detail, n_customers, log_likelihood, iterations, parameters,
+                data_first_purchase_on, data_last_purchase_on
+            from predictive.btyd_model_fits where as_of_date = ?
+            order by model
+            """,
+            [as_of],
+        )
+        backtest = sorted(
+            _rows(
+                connection,
+                """
+                select frequency_bucket, customers, actual_mean, predicted_mean, total_actual,
+                    total_predicted, mean_absolute_error, calibration_end, holdout_end
+                from predictive.model_backtest where as_of_date = ?
+                """,
+                [as_of],
+            ),
+            key=lambda row: _bucket_order(row[0]),
+        )
+
+    notes: list[str] = []
+    if not fits:
+        notes.append(
+            "No model fits were recorded for this night: the predictive asset has not run for it."
+        )
+    for model, status, detail, *_ in fits:
+        if status != "fitted":
+            notes.append(f"{model} was {status} this night: {_text(detail) or 'no reason given'}.")
+    overall = next((row for row in backtest if row[0] == "all"), None)
+    if not backtest:
+        if fits and all(row[1] != "fitted" for row in fits):
+            reason = "the models were not fitted (see above)"
+        elif fits:
+            reason = "too few customers bought before the holdout period to refit on them"
+        else:
+            reason = "no fits"
+        notes.append(f"No backtest for this night: {reason}.")
+
+    fit_table = Table(
+        "model_fits",
+        "Fits of the night",
+        (
+            "Model",
+            "Status",
+            "Customers",
+            "Log-likelihood",
+            "Iterations",
+            "Parameters",
+            "Purchases from",
+            "Purchases to",
+            "Detail",
+        ),
+        [
+            (
+                _text(model),
+                _text(status),
+                _int(customers),
+                _number(log_likelihood, 2),
+                _int(iterations),
+                _parameters(parameters),
+                _date(first),
+                _date(last),
+                _text(detail),
+            )
+            for (
+                model,
+                status,
+                detail,
+                customers,
+                log_likelihood,
+                iterations,
+                parameters,
+                first,
+                last,
+            ) in fits
+        ],
+        (False, False, True, True, True, False, False, False, False),
+    )
+    backtest_table = Table(
+        "model_backtest",
+        "Backtest: purchase days in the holdout, actual against predicted, by repeat purchase "
+        "days in the calibration period",
+        (
+            "Bucket",
+            "Customers",
+            "Actual mean",
+            "Predicted mean",
+            "Total actual",
+            "Total predicted",
+            "Mean absolute error",
+        ),
+        [
+            (
+                _text(row[0]),
+                _int(row[1]),
+                *(_number(row[index], 3) for index in (2, 3)),
+                *(_number(row[index], 1) for index in (4, 5)),
+                _number(row[6], 3),
+            )
+            for row in backtest
+        ],
+        (False, True, True, True, True, True, True),
+    )
+    card = Table("model_card", "Model card", (), _model_card_rows(fits, overall), (False, False))
+    buckets = [row for row in backtest if row[0] != "all"]
+    charts = [_backtest_chart(buckets)] if buckets else []
+    return Section(
+        "models",
+        "Predictive models",
+        (
+            "The BTYD models behind P(alive), expected purchases and 12-month CLV "
+            "(predictive.btyd_model_fits and predictive.model_backtest; "
+            "docs/customer_value.md).",
+        ),
+        charts,
+        [fit_table, backtest_table] if backtest else [fit_table],
+        tuple(notes),
+        lead=(card,),
+    )
+
+
+def _model_card_rows(
+    fits: Sequence[tuple[Any, ...]], overall: tuple[Any, ...] | None
+) -> list[tuple[str, str]]:
+    data = MISSING
+    fitted = [row for row in fits if row[0] == "bg_nbd"] or list(fits)
+    if fitted:
+        _, status, _, customers, _, _, _, first, last = fitted[0]
+        data = (
+            f"The BTYD summary of {_int(customers)} customers with a purchase "
+            f"(marts.customer_rfm), from purchase days {_date(first)} to {_date(last)}."
+        )
+        if status != "fitted":
+            data += " The models were not fitted on it this night (see the notes)."
+
+    if overall is None:
+        evaluation = "No backtest this night."
+    else:
+        _, customers, _, _, total_actual, total_predicted, error, calibration_end, holdout_end = (
+            overall
+        )
+        relative = abs(total_predicted - total_actual) / max(total_actual, 1.0)
+        evaluation = (
+            f"Refitted on purchases up to {_date(calibration_end)} and asked for the purchase "
+            f"days of {_int(customers)} customers until {_date(holdout_end)}: "
+            f"{_number(total_predicted, 1)} predicted against {_number(total_actual, 1)} "
+            f"actual ({relative:.1%} off), mean absolute error "
+            f"{_number(error, 3)} per customer."
+        )
+    return [
+        (
+            "Models",
+            "BG/NBD (Fader, Hardie & Lee 2005): purchase days and dropout. Gamma-Gamma: "
+            "spend per purchase day, fitted on repeat buyers with positive spend. Both by "
+            "maximum likelihood, refitted every night.",
+        ),
+        (
+            "Outputs",
+            "predictive.customer_predictions: P(alive), expected purchase days in 30 and 90 "
+            "days, expected average spend and 12-month CLV (1% a month discount); the tags "
+            "probability_alive, clv_12m_cny and is_likely_to_churn.",
+        ),
+        (
+            "Intended use",
+            "Ranking and grouping customers for retention, win-back and budget; not a "
+            "promise about any one customer's next order.",
+        ),
+        ("Training data", data),
+        ("Evaluation", evaluation),
+        (
+            "Limitations",
+            "A one-time buyer gets P(alive) = 1, so only repeat buyers can be flagged as "
+            "likely to churn. With fewer than min_customers (default 100) buyers the fit is "
+            "skipped and there are no predictions. Refunds recorded later change past "
+            "purchases, and with them the next fit.",
+        ),
+    ]
+
+
+def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
+    rows = _rows(
+        connection,
+        """
+        select source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows, is_balanced
+        from marts.raw_row_accounting order by source_name
+        """,
+    )
+    totals = [sum(int(row[index]) for row in rows) for index in range(1, 5)]
+    unbalanced = [row[0] for row in rows if not row[5]]
+    table = Table(
+        "raw_row_accounting",
+        "Raw rows = clean + quarantined + exact duplicates",
+        ("Source", "Raw rows", "Clean", "Quarantined", "Duplicates", "Balanced"),
+        [
+            (
+                _text(source),
+                *(_int(value) for value in counts),
+                "yes" if balanced else "NO",
+            )
+            for source, *counts, balanced in rows
+        ],
+        (False, True, True, True, True, False),
+        footer=("Total", *(_int(value) for value in totals), "NO" if unbalanced else "yes"),
+    )
+    notes = (f"Not balanced: {', '.join(unbalanced)}.",) if unbalanced else ()
+    return Section(
+        "accounting",
+        "Raw row accounting",
+        (
+            "Every row of the night's raw files is clean, quarantined with a reason "
+            "(marts.quarantine_<source>) or an exact duplicate (marts.raw_row_accounting).",
+        ),
+        [],
+        [table],
+        notes,
+    )
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def _render_chart(
+    chart_id: str, caption: str, size: tuple[float, float], draw: Callable[[Figure], None]
+) -> Chart:
+    """Draw a figure and keep it as inline SVG whose ids cannot collide with another chart's."""
+    with matplotlib.rc_context({**_CHART_STYLE, "svg.hashsalt": f"scrm-report-{chart_id}"}):
+        figure = Figure(figsize=size, layout="constrained")
+        draw(figure)
+        buffer = StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = _SVG_METADATA.sub("", svg)
+    svg = _SVG_STYLE.sub("", svg)  # the page's CSS holds the same rule once
+    prefix = f"chart-{chart_id}-"
+    svg = _SVG_ID.sub(f'id="{prefix}', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}").replace('xlink:href="#', f'xlink:href="#{prefix}')
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(caption)}" ', 1)
+    return Chart(chart_id, caption, Markup(svg.strip()))
+
+
+def _segments_chart(rows: Sequence[_SegmentRow], exported: bool) -> Chart:
+    def draw(figure: Figure) -> None:
+        sizes, changes = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+        positions = list(range(len(rows)))
+        bars = sizes.barh(positions, [row.size for row in rows], color=_PALETTE[0])
+        sizes.bar_label(bars, labels=[_int(row.size) for row in rows], padding=2)
+        sizes.set_yticks(positions, labels=[_label(row.name) for row in rows])
+        sizes.invert_yaxis()
+        sizes.set_title("Customers exported tonight" if exported else "Members tonight")
+        sizes.margins(x=0.15)
+        changes.barh(positions, [row.entered for row in rows], color=_ENTERED_COLOUR)
+        changes.barh(positions, [-row.left for row in rows], color=_LEFT_COLOUR)
+        changes.axvline(0, color="#444444", linewidth=0.8)
+        changes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{abs(value):,.0f}"))
+        for axes in (sizes, changes):
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        changes.set_title("Entered (green) / left (red)")
+        _symmetric_xlim(changes, max([row.entered for row in rows] + [row.left for row in rows]))
+
+    return _render_chart(
+        "segments",
+        "Segment sizes, and customers who entered or left since the previous night",
+        (8.0, 1.2 + 0.27 * len(rows)),
+        draw,
+    )
+
+
+def _rfm_chart(cells: Mapping[tuple[int, int], int]) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        matrix = [[cells.get((r, f), 0) for f in RFM_SCORES] for r in RFM_SCORES]
+        # R1 is the bottom row, so the best customers (R5, F5) are top right.
+        _heatmap(axes, matrix, [f"F{f}" for f in RFM_SCORES], [f"R{r}" for r in RFM_SCORES])
+        axes.set_xlabel("frequency score (orders in 365 days)")
+        axes.set_ylabel("recency score (days since the last purchase)")
+        axes.set_title("Customers per R x F cell")
+
+    return _render_chart(
+        "rfm_grid", "RFM grid: customers by recency and frequency score", (4.6, 4.0), draw
+    )
+
+
+def _lifecycle_stages_chart(stages: Sequence[str], counts: Mapping[str, int]) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        values = [counts.get(stage, 0) for stage in stages]
+        bars = axes.bar(
+            range(len(stages)), values, color=[_stage_colour(stage) for stage in stages]
+        )
+        axes.bar_label(bars, labels=[_int(value) for value in values], padding=2)
+        axes.set_xticks(range(len(stages)), labels=[_label(stage) for stage in stages])
+        axes.tick_params(axis="x", labelrotation=30)
+        axes.set_ylabel("customers")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_title("Customers per lifecycle stage")
+        axes.margins(y=0.15)
+
+    return _render_chart(
+        "lifecycle_stages", "Customers per lifecycle stage tonight", (5.6, 3.4), draw
+    )
+
+
+def _lifecycle_flow_chart(
+    from_stages: Sequence[str],
+    to_stages: Sequence[str],
+    matrix: Mapping[tuple[str, str], int],
+    window_start: date,
+    as_of: date,
+) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        values = [[matrix.get((a, b), 0) for b in to_stages] for a in from_stages]
+        _heatmap(
+            axes,
+            values,
+            [_label(stage) for stage in to_stages],
+            [_label(_stage_label(stage)) for stage in from_stages],
+        )
+        axes.invert_yaxis()
+        axes.tick_params(axis="x", labelrotation=30)
+        axes.set_xlabel("to stage")
+        axes.set_ylabel("from stage")
+        axes.set_title(f"Moves {window_start.isoformat()} to {as_of.isoformat()}")
+
+    return _render_chart(
+        "lifecycle_flow",
+        f"Lifecycle moves in the last {FLOW_WINDOW_DAYS} days, from stage to stage",
+        (6.0, 4.4),
+        draw,
+    )
+
+
+def _lifecycle_monthly_chart(
+    months: Sequence[date], stages: Sequence[str], monthly: Mapping[tuple[date, str], int]
+) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        positions = list(range(len(months)))
+        bottoms = [0] * len(months)
+        for stage in stages:
+            values = [monthly.get((month, stage), 0) for month in months]
+            if not any(values):
+                continue
+            axes.bar(
+                positions,
+                values,
+                bottom=bottoms,
+                color=_stage_colour(stage),
+                label=_label(stage),
+            )
+            bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
+        _month_ticks(axes, months)
+        axes.set_ylabel("customers entering")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_title("Customers entering each stage, per month")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+    return _render_chart(
+        "lifecycle_monthly",
+        f"Customers entering each lifecycle stage, per month (last {LIFECYCLE_MONTHS} months)",
+        (8.0, 3.4),
+        draw,
+    )
+
+
+def _friends_chart(
+    months: Sequence[date],
+    groups: Sequence[str],
+    added: Mapping[tuple[date, str], int],
+    deleted: Mapping[tuple[date, str], int],
+) -> Chart:
+    def draw(figure: Figure) -> None:
+        adds, deletions = figure.subplots(2, 1, sharex=True)
+        positions = list(range(len(months)))
+        for index, group in enumerate(groups):
+            colour = _OTHER_COLOUR if group == OTHER_CHANNELS else _PALETTE[index % len(_PALETTE)]
+            style = {"color": colour, "marker": "o", "markersize": 3, "linewidth": 1.5}
+            adds.plot(
+                positions,
+                [added.get((month, group), 0) for month in months],
+                label=_label(group),
+                **style,
+            )
+            deletions.plot(positions, [deleted.get((month, group), 0) for month in months], **style)
+        adds.set_title("Friends added per month")
+        adds.set_ylabel("added")
+        deletions.set_title("Friends deleted per month (by the customer or by staff)")
+        deletions.set_ylabel("deleted")
+        for axes in (adds, deletions):
+            axes.set_ylim(bottom=0)
+            axes.margins(y=0.1)
+            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+            axes.grid(axis="y", color="#E5E5E5", linewidth=0.6)
+        _month_ticks(deletions, months)
+        adds.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="channel")
+
+    return _render_chart(
+        "friends_by_channel",
+        f"Friend adds and deletions per month by acquisition channel (top {TOP_CHANNELS}, "
+        f"the rest as '{OTHER_CHANNELS}'), over at most the last {FRIEND_MONTHS} months",
+        (8.0, 5.0),
+        draw,
+    )
+
+
+def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]]) -> Chart:
+    categories = list(dict.fromkeys(row[0] for row in tags))
+    colours = {category: _PALETTE[i % len(_PALETTE)] for i, category in enumerate(categories)}
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        positions = list(range(len(tags)))
+        coverage = [float(row[4] or 0.0) for row in tags]
+        bars = axes.barh(positions, coverage, color=[colours[row[0]] for row in tags])
+        axes.bar_label(bars, labels=[_percent(value) for value in coverage], padding=2)
+        axes.set_yticks(positions, labels=[_label(row[1]) for row in tags])
+        axes.set_ylim(len(tags) - 0.4, -0.6)  # first tag on top, without the default margin
+        axes.set_xlim(0, 1.12)
+        axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        handles = [Rectangle((0, 0), 1, 1, color=colours[c]) for c in categories]
+        figure.legend(
+            handles,
+            [_label(c) for c in categories],
+            loc="outside upper center",
+            ncols=min(len(categories), 5),
+            title="category",
+        )
+
+    return _render_chart(
+        "tag_coverage",
+        "Tag coverage: share of known customers with a value, by tag (colour: category)",
+        (7.0, 1.4 + 0.2 * len(tags)),
+        draw,
+    )
+
+
+def _backtest_chart(buckets: Sequence[tuple[Any, ...]]) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        positions = list(range(len(buckets)))
+        width = 0.4
+        axes.bar(
+            [p - width / 2 for p in positions],
+            [float(row[2]) for row in buckets],
+            width=width,
+            color=_PALETTE[0],
+            label="actual",
+        )
+        axes.bar(
+            [p + width / 2 for p in positions],
+            [float(row[3]) for row in buckets],
+            width=width,
+            color=_PALETTE[1],
+            label="predicted",
+        )
+        axes.set_xticks(positions, labels=[_label(row[0]) for row in buckets])
+        axes.set_xlabel("repeat purchase days in the calibration period")
+        axes.set_ylabel("mean purchase days in the holdout")
+        axes.set_title("Backtest: actual vs predicted per customer")
+        axes.legend(loc="upper left")
+
+    return _render_chart(
+        "model_backtest",
+        "Backtest: mean purchase days in the holdout, actual against predicted, by "
+        "calibration frequency",
+        (6.0, 3.4),
+        draw,
+    )
+
+
+def _heatmap(
+    axes: Axes,
+    matrix: Sequence[Sequence[int]],
+    column_labels: Sequence[str],
+    row_labels: Sequence[str],
+) -> None:
+    """Cells as rectangles (vector, unlike imshow's embedded PNG) with their counts written in."""
+    colour_map = matplotlib.colormaps[_HEAT_MAP]
+    highest = max((value for row in matrix for value in row), default=0) or 1
+    for y, row in enumerate(matrix):
+        for x, value in enumerate(row):
+            shade = 0.08 + 0.85 * value / highest if value else 0.0
+            axes.add_patch(
+                Rectangle(
+                    (x - 0.5, y - 0.5),
+                    1,
+                    1,
+                    facecolor=colour_map(shade) if value else "#F7F7F7",
+                    edgecolor="white",
+                    linewidth=1.5,
+                )
+            )
+            if value:
+                axes.text(
+                    x,
+                    y,
+                    f"{value:,}",
+                    ha="center",
+                    va="center",
+                    color="white" if shade > 0.55 else "#222222",
+                )
+    axes.set_xlim(-0.5, len(column_labels) - 0.5)
+    axes.set_ylim(-0.5, len(row_labels) - 0.5)
+    axes.set_xticks(range(len(column_labels)), labels=list(column_labels))
+    axes.set_yticks(range(len(row_labels)), labels=list(row_labels))
+    axes.tick_params(length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+
+
+def _month_ticks(axes: Axes, months: Sequence[date]) -> None:
+    step = max(1, math.ceil(len(months) / 12))
+    ticks = list(range(0, len(months), step))
+    axes.set_xticks(ticks, labels=[_month_label(months[i]) for i in ticks])
+    axes.tick_params(axis="x", labelrotation=45)
+
+
+def _symmetric_xlim(axes: Axes, largest: int) -> None:
+    limit = max(largest, 1) * 1.1
+    axes.set_xlim(-limit, limit)
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _ordered_stages(found: Iterable[str | None]) -> list[str]:
+    extra = sorted({s for s in found if s and s != FIRST_STAGE and s not in LIFECYCLE_STAGES})
+    return [*LIFECYCLE_STAGES, *extra]
+
+
+def _stage_label(stage: str) -> str:
+    return "none (first stage)" if stage == FIRST_STAGE else stage
+
+
+def _stage_colour(stage: str) -> str:
+    if stage in LIFECYCLE_STAGES:
+        return _PALETTE[LIFECYCLE_STAGES.index(stage)]
+    return _OTHER_COLOUR
+
+
+def _sum_by(
+    rows: Iterable[tuple[Any, ...]],
+    key: Callable[[tuple[Any, ...]], Any],
+    where: Callable[[tuple[Any, ...]], bool] = lambda row: True,
+    value: Callable[[tuple[Any, ...]], Any] = lambda row: row[-1],
+) -> dict[Any, int]:
+    totals: dict[Any, int] = {}
+    for row in rows:
+        if where(row):
+            totals[key(row)] = totals.get(key(row), 0) + int(value(row))
+    return totals
+
+
+def _month_start(day: date, months_back: int) -> date:
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _months(first: date, last: date) -> list[date]:
+    months = [first.replace(day=1)]
+    while months[-1] < last.replace(day=1):
+        months.append(_month_start(months[-1], -1))
+    return months
+
+
+def _month_label(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def _bucket_order(bucket: str) -> tuple[int, float, str]:
+    """'all' first, then 0, 1, ..., 7+ by number."""
+    if bucket == "all":
+        return (0, 0.0, bucket)
+    match = _BUCKET_NUMBER.match(bucket or "")
+    return (1, float(match.group()) if match else math.inf, bucket or "")
+
+
+def _parameters(text: str | None) -> str:
+    if not text:
+        return MISSING
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return text
+    return ", ".join(f"{name} = {value:.4g}" for name, value in values.items())
+
+
+def _label(text: Any) -> str:
+    """Chart text: ASCII only, since the default font has no CJK glyphs."""
+    return str(text).encode("ascii", "replace").decode("ascii")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _int(value: Any) -> str:
+    return MISSING if value is None else f"{int(value):,}"
+
+
+def _number(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return f"{float(value) if isinstance(value, Decimal) else value:,.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1%}"
+
+
+def _share(part: int, whole: int) -> str:
+    return _percent(part / whole) if whole else MISSING
+
+
+def _date(value: date | None) -> str:
+    return MISSING if value is None else value.isoformat()
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the rename durable; directories cannot be opened on Windows."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+_PAGE: Final = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Nightly report {{ as_of }} · scrm-warehouse</title>
+<style>
+:root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
+  --band: #f6f8fa; --accent: #4C78A8; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans", "PingFang SC",
+  "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; }
+header { background: var(--band); border-bottom: 1px solid var(--line); }
+header, main, footer { padding: 16px max(24px, calc((100% - 1180px) / 2)); }
+h1 { margin: 0 0 8px; font-size: 24px; }
+h1 .night { color: var(--accent); }
+h2 { margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 2px solid var(--line);
+  font-size: 20px; }
+nav ul { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 8px 0 0; padding: 0;
+  list-style: none; }
+nav a { color: var(--accent); text-decoration: none; }
+section > p { max-width: 880px; }
+p.note { padding: 8px 12px; border-left: 4px solid #EECA3B; background: #fff8db; }
+.panels { display: flex; flex-wrap: wrap; gap: 16px 24px; align-items: flex-start; }
+figure.chart { margin: 8px 0; padding: 8px; border: 1px solid var(--line); border-radius: 6px;
+  max-width: 100%; }
+figure.chart svg { display: block; max-width: 100%; height: auto; }
+figure.chart svg * { stroke-linejoin: round; stroke-linecap: butt; }
+figcaption { margin-top: 4px; color: var(--muted); font-size: 13px; }
+table.data { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+table.data caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; }
+table.data th, table.data td { padding: 3px 10px; border-bottom: 1px solid var(--line);
+  text-align: left; vertical-align: top; }
+table.data thead th { background: var(--band); }
+table.data tbody tr:nth-child(even) { background: #fbfcfd; }
+table.data tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
+table.data .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.data[data-table="summary"] { font-size: 14px; }
+details { margin: 8px 0; }
+summary { cursor: pointer; color: var(--accent); }
+footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); }
+</style>
+</head>
+<body>
+<header>
+<h1>Nightly report <span class="night">{{ as_of }}</span></h1>
+<p>The night of {{ as_of }} (Asia/Shanghai): events up to the end of that day. \
+Every number below was read from the warehouse after the night was built and published.</p>
+{{ render_table(summary) }}
+<nav><ul>
+{% for section in sections %}
+<li><a href="#{{ section.section_id }}">{{ section.title }}</a></li>
+{% endfor %}
+</ul></nav>
+</header>
+<main>
+{% for section in sections %}
+<section id="{{ section.section_id }}">
+<h2>{{ section.title }}</h2>
+{% for paragraph in section.intro %}
+<p>{{ paragraph }}</p>
+{% endfor %}
+{% for note in section.notes %}
+<p class="note">{{ note }}</p>
+{% endfor %}
+{% for table in section.lead %}
+{{ render_table(table) }}
+{% endfor %}
+<div class="panels">
+{% for chart in section.charts %}
+<figure class="chart" data-chart="{{ chart.chart_id }}">
+{{ chart.svg }}
+<figcaption>{{ chart.caption }}</figcaption>
+</figure>
+{% endfor %}
+{% for table in section.tables %}
+{{ render_table(table) }}
+{% endfor %}
+</div>
+</section>
+{% endfor %}
+</main>
+<footer>scrm-warehouse nightly report for {{ as_of }}. What each section shows: docs/report.md.
+</footer>
+</body>
+</html>
+"""
+
+_TABLE: Final = """\
+{% macro render_table(table) %}
+{% if table.collapsed %}
+<details>
+<summary>{{ table.caption }}</summary>
+{% endif %}
+<table class="data" data-table="{{ table.table_id }}">
+<caption>{{ table.caption }}</caption>
+{% if table.header %}
+<thead><tr>
+{% for name in table.header %}
+<th scope="col"{% if table.numeric[loop.index0] %} class="num"{% endif %}>{{ name }}</th>
+{% endfor %}
+</tr></thead>
+{% endif %}
+<tbody>
+{% for row in table.rows %}
+<tr>{% for cell in row %}<td{% if table.numeric[loop.index0] %} class="num"{% endif %}>\
+{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+{% if table.footer %}
+<tfoot><tr>{% for cell in table.footer %}<td{% if table.numeric[loop.index0] %} class="num"\
+{% endif %}>{{ cell }}</td>{% endfor %}</tr></tfoot>
+{% endif %}
+</table>
+{% if table.collapsed %}
+</details>
+{% endif %}
+{% endmacro %}
+"""
+
+_ENVIRONMENT: Final = jinja2.Environment(
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_TEMPLATE: Final = _ENVIRONMENT.from_string(_TABLE + _PAGE)

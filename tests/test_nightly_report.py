@@ -1,0 +1,459 @@
+"""The nightly HTML report on the customer-story fixture, values worked out by hand.
+
+Stories and arithmetic: tests/fixtures/raw_customer_marts/README.md. The nightly job renders
+the report itself (asset reports/nightly_report); these tests read what it wrote.
+"""
+
+import os
+import shutil
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publishing.exports import read_manifest
+from orchestration.reporting.nightly_report import (
+    CHART_IDS,
+    ReportError,
+    render_nightly_report,
+    write_nightly_report,
+)
+from tests.conftest import CUSTOMER_MARTS_AS_OF
+
+AS_OF = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
+# Eight buyers are fewer than min_customers (100): no fit, so no backtest to draw.
+FIXTURE_CHARTS = [chart for chart in CHART_IDS if chart != "model_backtest"]
+EXTERNAL_PREFIXES = ("http:", "https:", "//", "ftp:")
+
+
+class ParsedReport(HTMLParser):
+    """Tables as lists of cell texts, charts with what their SVG draws, and every reference."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, dict[str, list[list[str]]]] = {}
+        self.charts: dict[str, dict[str, int]] = {}
+        self.notes: list[str] = []
+        self.paragraphs: list[str] = []
+        self.references: list[tuple[str, str, str]] = []
+        self.tags_seen: set[str] = set()
+        self._table: str | None = None
+        self._part = "body"
+        self._row: list[str] | None = None
+        self._cell: str | None = None
+        self._chart: str | None = None
+        self._paragraph: str | None = None
+        self._is_note = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags_seen.add(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href", "action", "data", "poster") and value:
+                self.references.append((tag, name, value))
+        if tag == "table":
+            self._table = attributes.get("data-table")
+            self.tables[self._table] = {"header": [], "body": [], "footer": []}
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._part = {"thead": "header", "tbody": "body", "tfoot": "footer"}[tag]
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+        elif tag == "figure" and "data-chart" in attributes:
+            self._chart = attributes["data-chart"]
+            assert self._chart not in self.charts, f"chart {self._chart} twice"
+            self.charts[self._chart] = {"svg": 0, "marks": 0, "text": 0, "caption": 0}
+        elif self._chart is not None:
+            counts = self.charts[self._chart]
+            if tag == "svg":
+                counts["svg"] += 1
+            elif tag in ("path", "use", "rect", "polyline") and "clip-path" in attributes:
+                counts["marks"] += 1  # drawn inside the axes: bars, cells, lines
+            elif tag == "text":
+                counts["text"] += 1
+            elif tag == "figcaption":
+                counts["caption"] += 1
+        if tag == "p":
+            self._paragraph = ""
+            self._is_note = "note" in (attributes.get("class") or "")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join(self._cell.split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table][self._part].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table, self._part = None, "body"
+        elif tag == "figure":
+            self._chart = None
+        elif tag == "p" and self._paragraph is not None:
+            text = " ".join(self._paragraph.split())
+            (self.notes if self._is_note else self.paragraphs).append(text)
+            self._paragraph = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+        if self._paragraph is not None:
+            self._paragraph += data
+
+    def rows(self, table: str) -> dict[str, list[str]]:
+        """Body rows keyed by their first cell."""
+        return {row[0]: row[1:] for row in self.tables[table]["body"]}
+
+    def header(self, table: str) -> list[str]:
+        return self.tables[table]["header"][0]
+
+
+@pytest.fixture(scope="module")
+def report_path(customer_marts_warehouse) -> Path:
+    return customer_marts_warehouse.parent / "reports" / f"{CUSTOMER_MARTS_AS_OF}.html"
+
+
+@pytest.fixture(scope="module")
+def report(report_path) -> ParsedReport:
+    return ParsedReport(report_path.read_text(encoding="utf-8"))
+
+
+def test_the_nightly_job_writes_the_report_and_renders_are_identical(
+    customer_marts_warehouse, report_path
+):
+    home = customer_marts_warehouse.parent
+    assert sorted(path.name for path in (home / "reports").iterdir()) == [
+        "2026-06-29.html",
+        "2026-06-30.html",
+    ]
+    manifest = read_manifest(home / "exports", AS_OF)
+    first = render_nightly_report(customer_marts_warehouse, AS_OF, manifest)
+    second = render_nightly_report(customer_marts_warehouse, AS_OF, manifest)
+    assert first == second
+    # What the asset wrote during the job is byte for byte what a fresh render gives.
+    assert report_path.read_bytes() == first.encode("utf-8")
+
+
+def test_summary(report):
+    summary = report.rows("summary")
+    assert summary["Customers known"] == ["10"]  # A to J; K registers on 07-15
+    assert summary["Customers with a purchase (RFM scored)"] == ["8"]  # A C D E F G I J
+    # Adds A B C F G H I, minus G's deletion on 06-15 (C's deletion is on 07-02).
+    assert summary["Friendships now (customer-staff pairs)"] == ["6"]
+    assert summary["Sources not balanced"] == ["0"]
+
+
+def test_segments_from_the_exports_manifest(customer_marts_warehouse, report):
+    assert report.header("segments")[:6] == [
+        "Segment",
+        "Display name",
+        "Members",
+        "Exported",
+        "Entered",
+        "Left",
+    ]
+    segments = report.rows("segments")
+    # Members, worked out by hand in tests/test_segments.py (C E G I churned; B and H never
+    # bought; A C I office workers); an export that is no segment model has none of its own.
+    assert segments["seg_churned"][:2] == ["流失客户", "4"]
+    assert segments["seg_never_bought"][:2] == ["新好友未购", "2"]
+    assert segments["seg_identity_office_worker"][1] == "3"
+    assert segments["seg_high_value"][1] == "0"
+    assert segments["nba_win_back"][1] == "—"
+    assert segments["seg_churned"][6] == "流失客户"  # the WeCom tag
+    # Exported rows, entered and left: exactly what the night published.
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    assert {name: row[2:5] for name, row in segments.items()} == {
+        name: [str(entry["rows"]), str(entry["entered"]), str(entry["left"])]
+        for name, entry in manifest["segments"].items()
+    }
+    assert any("previous published night, 2026-06-29." in text for text in report.paragraphs)
+
+
+def test_segments_without_a_manifest_are_counted_from_membership(customer_marts_warehouse):
+    parsed = ParsedReport(render_nightly_report(customer_marts_warehouse, AS_OF, None))
+    segments = parsed.rows("segments")
+    # Members, exported (unknown without a manifest), entered and left since 06-29: E became
+    # churned tonight (on 06-29 E had bought 29 days before).
+    assert segments["seg_churned"][1:5] == ["4", "—", "1", "0"]
+    assert segments["seg_never_bought"][1:5] == ["2", "—", "0", "0"]  # B and H
+    assert segments["seg_mask_repurchase_due"][1:5] == ["3", "—", "0", "0"]  # E F I
+    # Only what segment_membership holds: no next-best-action files, no empty segment.
+    assert "nba_win_back" not in segments
+    assert "seg_high_value" not in segments
+    assert "segments" in parsed.charts
+    assert any(
+        "counted from marts.segment_membership" in text and "2026-06-29" in text
+        for text in parsed.paragraphs
+    )
+
+
+def test_rfm_grid_and_segments(report):
+    assert report.header("rfm_grid") == ["R \\ F", "F1", "F2", "F3", "F4", "F5", "Total"]
+    grid = report.rows("rfm_grid")
+    assert grid["R5"] == ["2", "0", "0", "0", "0", "2"]  # A and J: one order, recent
+    assert grid["R4"] == ["0", "0", "0", "0", "0", "0"]
+    assert grid["R3"] == ["2", "0", "0", "1", "0", "3"]  # E, F (F1) and D (F4)
+    assert grid["R2"] == ["0", "0", "0", "1", "0", "1"]  # I
+    assert grid["R1"] == ["1", "0", "0", "0", "1", "2"]  # G (F1) and C (F5)
+    assert report.tables["rfm_grid"]["footer"] == [["Total", "5", "0", "0", "2", "1", "8"]]
+    segments = report.rows("rfm_segments")
+    assert {name: row[0] for name, row in segments.items()} == {
+        "New": "2",
+        "About to Sleep": "2",
+        "Cannot Lose Them": "1",
+        "Loyal": "1",
+        "Lost": "1",
+        "At Risk": "1",
+    }
+    assert segments["Loyal"][4] == "1,658.00"  # D: 1299 + 359 in the last 365 days
+    classes = report.rows("rfm_classes")
+    assert classes["一般发展客户"][0] == "3"  # E F J
+    assert classes["重要保持客户"][0] == "2"  # C I
+
+
+def test_lifecycle_stages_and_moves(report):
+    stages = report.rows("lifecycle_stages")
+    # Customers, then entered and left on 06-30.
+    assert {stage: row[0] for stage, row in stages.items()} == {
+        "prospect": "2",  # B H
+        "new": "3",  # A F J
+        "active": "0",
+        "reactivated": "1",  # D
+        "silent": "2",  # C I
+        "churned": "1",  # E
+        "lost_friend": "1",  # G
+    }
+    assert stages["new"][2:4] == ["1", "1"]  # J's first stage; E left new ...
+    assert stages["churned"][2:4] == ["1", "0"]  # ... for churned
+    flow = report.rows("lifecycle_flow")  # 06-01 to 06-30
+    header = report.header("lifecycle_flow")[1:]
+
+    def moves(from_stage: str, to_stage: str) -> str:
+        return flow[from_stage][header.index(to_stage)]
+
+    assert moves("none (first stage)", "prospect") == "2"  # A on 06-01, H on 06-20
+    assert moves("none (first stage)", "new") == "1"  # J bought on the day she registered
+    assert moves("prospect", "new") == "2"  # F on 06-01, A on 06-10
+    assert moves("churned", "reactivated") == "1"  # D on 06-01
+    assert moves("new", "active") == "1"  # I on 06-24
+    assert moves("active", "silent") == "1"  # I on 06-27
+    assert moves("silent", "lost_friend") == "1"  # G on 06-15
+    assert moves("new", "churned") == "1"  # E on 06-30
+    assert flow["reactivated"][-1] == "0"
+
+
+def test_friends_by_channel(report):
+    channels = report.rows("friend_channels")
+    # Added, deleted by customer, deleted by staff, friends now, added / deleted in 30 days.
+    assert channels["parcel_card"] == ["包裹卡", "3", "1", "0", "2", "0", "1"]  # B C G; G left
+    assert channels["livecode_store_01"] == ["门店活码01", "2", "0", "0", "2", "2", "0"]  # A H
+    assert channels["official_account"] == ["公众号", "2", "0", "0", "2", "0", "0"]  # F I
+    assert report.tables["friend_channels"]["footer"] == [
+        ["Total", "", "7", "1", "0", "6", "2", "1"]
+    ]
+    monthly = report.tables["friends_monthly"]["body"]
+    assert ["2026-06", "livecode_store_01", "2", "0", "0"] in monthly
+    assert ["2026-06", "parcel_card", "0", "1", "0"] in monthly
+
+
+def test_tag_coverage(report, customer_marts_warehouse):
+    tags = {row[1]: row for row in report.tables["tag_coverage"]["body"]}
+    with duckdb.connect(str(customer_marts_warehouse), read_only=True) as connection:
+        (catalog_size,) = connection.execute("select count(*) from marts.tag_catalog").fetchone()
+    assert len(tags) == catalog_size
+    # Of the ten known customers: identity given by A B C D F G I; skin type by A C F I;
+    # a first friend channel for the seven who were ever friends.
+    assert tags["identity"][2:5] == ["身份", "text", "70.0%"]
+    assert tags["skin_type"][4] == "40.0%"
+    assert tags["first_channel_code"][4] == "70.0%"
+    assert tags["lifecycle_stage"][4] == "100.0%"
+
+
+def test_model_card_says_why_there_is_no_fit(report):
+    fits = report.rows("model_fits")
+    assert fits["bg_nbd"][:2] == ["skipped", "8"]
+    assert fits["bg_nbd"][-1] == "8 buyers, fewer than min_customers=100"
+    assert fits["gamma_gamma"][:2] == ["skipped", "3"]  # C D I bought twice
+    assert "bg_nbd was skipped this night: 8 buyers, fewer than min_customers=100." in (
+        report.notes
+    )
+    assert any(note.startswith("No backtest for this night") for note in report.notes)
+    assert "model_backtest" not in report.tables
+    assert "model_backtest" not in report.charts
+    card = report.rows("model_card")
+    assert card["Evaluation"] == ["No backtest this night."]
+    assert "8 customers" in card["Training data"][0]
+
+
+def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("delete from predictive.btyd_model_fits")
+        connection.execute(
+            """
+            insert into predictive.btyd_model_fits values (
+                date '2026-06-30', 'bg_nbd', 'fitted', '', 8, -123.456, 12,
+                '{"r": 0.25, "alpha": 4.0, "a": 0.5, "b": 2.0}',
+                date '2025-06-30', date '2026-06-30'
+            )
+            """
+        )
+        # Buckets out of order, to check the report sorts them: all, 0, 1, 7+.
+        connection.execute(
+            """
+            insert into predictive.model_backtest values
+                ('2026-06-30', '2026-04-01', '2026-06-30', '7+', 1, 9.0, 7.0, 9.0, 7.0, null),
+                ('2026-06-30', '2026-04-01', '2026-06-30', '0', 2, 0.5, 0.25, 1.0, 0.5, null),
+                ('2026-06-30', '2026-04-01', '2026-06-30', 'all', 4, 3.0, 2.25, 12.0, 9.0, 0.875),
+                ('2026-06-30', '2026-04-01', '2026-06-30', '1', 1, 2.0, 1.5, 2.0, 1.5, null)
+            """
+        )
+    path = write_nightly_report(warehouse, tmp_path / "reports", AS_OF, None)
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["2026-06-30.html"]
+    parsed = ParsedReport(path.read_text(encoding="utf-8"))
+    fits = parsed.rows("model_fits")
+    assert fits["bg_nbd"][:5] == [
+        "fitted",
+        "8",
+        "-123.46",
+        "12",
+        "r = 0.25, alpha = 4, a = 0.5, b = 2",
+    ]
+    backtest = parsed.tables["model_backtest"]["body"]
+    assert [row[0] for row in backtest] == ["all", "0", "1", "7+"]
+    assert backtest[0] == ["all", "4", "3.000", "2.250", "12.0", "9.0", "0.875"]
+    # |9 - 12| / 12 of the purchase days in the holdout.
+    assert (
+        "9.0 predicted against 12.0 actual (25.0% off)"
+        in parsed.rows("model_card")["Evaluation"][0]
+    )
+    chart = parsed.charts["model_backtest"]
+    assert chart["svg"] == 1 and chart["marks"] >= 6  # 3 buckets x actual and predicted
+
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("drop table predictive.btyd_model_fits")
+    parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None))
+    assert any(note.startswith("No model fits were recorded") for note in parsed.notes)
+    assert parsed.tables["model_fits"]["body"] == []
+
+
+def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_warehouse, tmp_path):
+    """A brand's first night can be empty; the page says so rather than failing."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        for table in (
+            "marts.customer_rfm",
+            "marts.customer_lifecycle",
+            "marts.lifecycle_flow",
+            "marts.friend_metrics_daily",
+            "marts.dim_channels",
+            "marts.tag_catalog",
+            "marts.segment_membership",
+            "predictive.btyd_model_fits",
+            "predictive.model_backtest",
+        ):
+            connection.execute(f"delete from {table}")
+    parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None))
+    assert parsed.charts == {}
+    assert "No customer has a purchase yet: nothing to score." in parsed.notes
+    assert "No known customers this night." in parsed.notes
+    assert "The tag catalog is empty." in parsed.notes
+    assert parsed.rows("summary")["Customers known"] == ["0"]
+
+
+def test_raw_row_accounting(report):
+    # Data rows of each fixture file: every one clean, none quarantined or duplicated.
+    assert report.rows("raw_row_accounting") == {
+        "customers": ["11", "11", "0", "0", "yes"],
+        "friend_events": ["9", "9", "0", "0", "yes"],
+        "interactions": ["23", "23", "0", "0", "yes"],
+        "order_items": ["18", "18", "0", "0", "yes"],
+        "orders": ["17", "17", "0", "0", "yes"],
+        "products": ["5", "5", "0", "0", "yes"],
+    }
+    assert report.tables["raw_row_accounting"]["footer"] == [["Total", "83", "83", "0", "0", "yes"]]
+
+
+def test_every_chart_is_drawn(report):
+    assert list(report.charts) == FIXTURE_CHARTS
+    for chart, counts in report.charts.items():
+        assert counts["svg"] == 1, chart
+        assert counts["marks"] >= 3, chart  # bars, heatmap cells or lines
+        assert counts["text"] >= 3, chart  # labels stay text (svg.fonttype none)
+        assert counts["caption"] == 1, chart
+    assert report.charts["rfm_grid"]["marks"] >= 25  # every cell of the 5 x 5 grid
+
+
+def test_nothing_is_fetched_from_elsewhere(report_path, report):
+    text = report_path.read_text(encoding="utf-8")
+    assert not {"link", "script", "img", "iframe", "object", "embed"} & report.tags_seen
+    external = [ref for ref in report.references if ref[2].lower().startswith(EXTERNAL_PREFIXES)]
+    assert external == []
+    # In-page references only: section anchors and the SVGs' own clip paths and markers.
+    assert all(value.startswith("#") for _, _, value in report.references)
+    assert "url(http" not in text and "@import" not in text and "<metadata" not in text
+
+
+def test_a_night_the_warehouse_no_longer_holds_is_refused(customer_marts_warehouse):
+    with pytest.raises(ReportError, match="holds the night of 2026-06-30, not 2026-06-29"):
+        render_nightly_report(customer_marts_warehouse, date(2026, 6, 29))
+    exports = customer_marts_warehouse.parent / "exports"
+    with pytest.raises(ReportError, match="manifest is for '2026-06-29'"):
+        render_nightly_report(
+            customer_marts_warehouse, AS_OF, read_manifest(exports, date(2026, 6, 29))
+        )
+
+
+def test_the_report_renders_in_a_browser(report_path, tmp_path):
+    """Open the file in headless chromium: no request leaves file://, every chart has a size."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("SCRM_REQUIRE_BROWSER") == "1":
+            pytest.fail("SCRM_REQUIRE_BROWSER=1 but chromium is not on PATH")
+        pytest.skip("chromium is not on PATH (set SCRM_REQUIRE_BROWSER=1 to require it)")
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    errors: list[str] = []
+
+    def route(route):
+        requests.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    url = report_path.resolve().as_uri()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.route("**/*", route)
+            page.goto(url, wait_until="load")
+            figures = page.query_selector_all("figure.chart")
+            assert [f.get_attribute("data-chart") for f in figures] == FIXTURE_CHARTS
+            for figure in figures:
+                name = figure.get_attribute("data-chart")
+                box = figure.query_selector("svg").bounding_box()
+                assert box is not None and box["width"] > 0 and box["height"] > 0, name
+                drawn = figure.evaluate(
+                    "f => [...f.querySelectorAll('svg [clip-path]')]"
+                    ".filter(e => { const b = e.getBBox(); return b.width > 0 || b.height > 0; })"
+                    ".length"
+                )
+                assert drawn >= 3, name
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert requests == [url]
+    assert errors == []
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
