@@ -1,10 +1,14 @@
 """The exported segments, read from dbt's manifest: a segment is declared once, in its YAML."""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orchestration.publishing.exports import SegmentExport
+
+# Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
+MEMBERS_RELATION = "marts.segment_membership"
 
 
 def segment_declaration(node: dict[str, Any]) -> dict[str, Any] | None:
@@ -13,6 +17,56 @@ def segment_declaration(node: dict[str, Any]) -> dict[str, Any] | None:
     if node.get("resource_type") != "model" or len(fqn) < 3 or fqn[1] != "segments":
         return None
     return ((node.get("config") or {}).get("meta") or {}).get("segment")
+
+
+MAX_HOLDOUT_SHARE = 0.5
+
+
+class SegmentDeclarationError(ValueError):
+    """A segment's meta.segment block cannot be used; the message names the segment."""
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """How segment_membership treats a segment's members (docs/segments.md).
+
+    priority: lower wins among exclusive segments; exclusive: a push, at most one per customer
+    a night; holdout_share: the share kept out of the export as a control group.
+    """
+
+    priority: int | None
+    exclusive: bool
+    holdout_share: float
+
+
+def segment_settings(name: str, declaration: dict[str, Any]) -> SegmentSettings:
+    """A segment's settings from its meta.segment block, checked, with the defaults."""
+    exclusive = declaration.get("exclusive", True)
+    priority = declaration.get("priority")
+    holdout_share = declaration.get("holdout_share", 0)
+    if not isinstance(exclusive, bool):
+        raise SegmentDeclarationError(f"segment {name}: exclusive must be true or false")
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or priority < 1
+    ):
+        raise SegmentDeclarationError(
+            f"segment {name}: priority must be a whole number from 1, got {priority!r}"
+        )
+    if exclusive and priority is None:
+        raise SegmentDeclarationError(
+            f"segment {name}: an exclusive segment needs a priority (lower wins), "
+            "or declare exclusive: false"
+        )
+    if (
+        isinstance(holdout_share, bool)
+        or not isinstance(holdout_share, int | float)
+        or not 0 <= holdout_share <= MAX_HOLDOUT_SHARE
+    ):
+        raise SegmentDeclarationError(
+            f"segment {name}: holdout_share must be a number from 0 to {MAX_HOLDOUT_SHARE}, "
+            f"got {holdout_share!r}"
+        )
+    return SegmentSettings(priority, exclusive, float(holdout_share))
 
 
 def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
@@ -32,6 +86,7 @@ def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
                 owner=str(meta.get("owner", "")),
                 wecom_tag=meta.get("wecom_tag"),
                 sql_hash=node["checksum"]["checksum"],
+                members_relation=MEMBERS_RELATION,
             )
         )
     return sorted(exports, key=lambda export: export.name)
@@ -41,7 +96,13 @@ def load_manifest(manifest_path: Path) -> dict[str, Any]:
     return json.loads(manifest_path.read_text(encoding="utf-8"))
 
 
-NEXT_BEST_ACTION_COLUMNS = ("customer_id", "priority", "segment_name", "reason")
+NEXT_BEST_ACTION_COLUMNS = (
+    "customer_id",
+    "priority",
+    "segment_name",
+    "reason",
+    "membership_reason",
+)
 
 
 def next_best_action_exports(manifest: dict[str, Any], actions: list[str]) -> list[SegmentExport]:

@@ -6,10 +6,15 @@ from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
 
 
 def test_dbt_build_args():
-    assert dbt_build_args("2026-03-31") == ["build", "--vars", '{"as_of_date": "2026-03-31"}']
+    unit_tests_left_out = ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args("2026-03-31") == [
+        *unit_tests_left_out,
+        "--vars",
+        '{"as_of_date": "2026-03-31"}',
+    ]
     args = dbt_build_args("2026-03-31", "2026-04-30 12:00:00")
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {
+    assert args[:4] == [*unit_tests_left_out, "--vars"]
+    assert json.loads(args[4]) == {
         "as_of_date": "2026-03-31",
         "run_started_at": "2026-04-30 12:00:00",
     }
@@ -35,6 +40,7 @@ def test_definitions_snapshot():
         "intermediate/int_interactions_validated",
         "intermediate/int_order_items_validated",
         "intermediate/int_orders_validated",
+        "marts/campaign_lift",
         "marts/cross_sell_candidates",
         "marts/customer_lifecycle",
         "marts/customer_lifecycle_history",
@@ -64,6 +70,7 @@ def test_definitions_snapshot():
         "marts/quarantine_orders",
         "marts/quarantine_products",
         "marts/raw_row_accounting",
+        "marts/segment_catalog",
         "marts/segment_membership",
         "marts/tag_catalog",
         "marts/tag_changes",
@@ -82,6 +89,7 @@ def test_definitions_snapshot():
         "reference/city_tiers",
         "reference/next_best_actions",
         "reference/topic_categories",
+        "reports/nightly_report",
         "row_accounting_report",
         "segments/seg_about_to_go_silent",
         "segments/seg_car_seat_cross_sell",

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from orchestration.publishing.lock import LOCK_FILE
@@ -54,7 +55,8 @@ def test_segment_members(customer_marts_warehouse):
 def test_segment_columns_are_the_declared_ones(customer_marts_warehouse):
     assert query(
         customer_marts_warehouse,
-        "select * from segments.seg_mask_repurchase_due order by customer_id",
+        "select customer_id, sku_id, expected_run_out_on from segments.seg_mask_repurchase_due"
+        " order by customer_id",
     ) == query(
         customer_marts_warehouse,
         """
@@ -93,24 +95,85 @@ def test_exports_of_two_nights(customer_marts_warehouse):
     manifest = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["previous_night"] == "2026-06-29"
     churned = manifest["segments"]["seg_churned"]
-    assert (churned["rows"], churned["entered"], churned["left"]) == (4, 1, 0)
-    assert (night / "seg_churned.entered.csv").read_text(encoding="utf-8").split() == [
-        "customer_id",
-        "E",
+    # Members C, E, G, I: E and I get the mask push instead (priority), G is in the holdout.
+    assert (churned["rows"], churned["entered"], churned["left"]) == (1, 0, 0)
+    assert churned["membership"] == {
+        "members": 4,
+        "exported": 1,
+        "holdout": 1,
+        "priority": 2,
+        "cooldown": 0,
+    }
+    assert (night / "seg_churned.csv").read_text(encoding="utf-8").splitlines() == [
+        "customer_id,days_since_last_purchase,paid_amount_365d_cny,reason",
+        # Monetary 100 + 50 + 300 (fixture README).
+        "C,90,450.00,days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01",
     ]
     for name, digest in churned["files"].items():
         assert hashlib.sha256((night / name).read_bytes()).hexdigest() == digest
-    # E entered the churned segment tonight: WeCom gets the tag with E's remark.
+    # Nobody's exported segments changed since 06-29: no WeCom tag to add or remove.
     assert (night / "wecom_tag_sync.csv").read_text(encoding="utf-8").splitlines() == [
-        "tag,action,customer_id,remark",
-        "流失客户,add,E,||互动0",
+        "tag,action,customer_id,remark"
+    ]
+    first_sync = (exports / "2026-06-29" / "wecom_tag_sync.csv").read_text("utf-8").splitlines()
+    assert [line for line in first_sync if line.startswith("流失客户")] == [
+        "流失客户,add,C,★★★|上班族|互动0"
     ]
     # One file per next best action, from the same night's next_best_action.
     repurchase = (night / "nba_repurchase_coupon.csv").read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[0] for line in repurchase] == ["customer_id", "E", "F", "I"]
-    assert manifest["segments"]["nba_win_back"]["rows"] == 2
+    assert manifest["segments"]["nba_win_back"]["rows"] == 1
     first_night = json.loads((exports / "2026-06-29" / "manifest.json").read_text("utf-8"))
     assert first_night["segments"]["seg_never_bought"]["entered"] == 2
+
+
+def test_every_member_carries_the_reason_from_its_criteria(customer_marts_warehouse):
+    reasons = {
+        (segment, customer): reason
+        for segment, customer, reason in query(
+            customer_marts_warehouse,
+            f"""
+            select segment_name, customer_id, reason from marts.segment_membership
+            where as_of_date = '{CUSTOMER_MARTS_AS_OF}'
+            """,
+        )
+    }
+    assert reasons[("seg_churned", "C")] == (
+        "days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01"
+    )
+    assert reasons[("seg_never_bought", "H")] == (
+        "friend_status=current_friend; paid_order_count=0; days_as_friend=10"
+    )
+    assert reasons[("seg_membership_invite", "A")] == (
+        "customer_value_tier=high in (vip, high); member_level=普通会员"
+    )
+    assert reasons[("seg_mask_repurchase_due", "F")] == (
+        "category=面膜; is_repurchase_due=true; expected_run_out_on=2026-07-01"
+    )
+    assert reasons[("seg_car_seat_cross_sell", "D")] == (
+        "source_category=儿童安全座椅; target_category=儿童安全用品"
+    )
+    assert reasons[("seg_identity_baoma", "B")] == "friend_status=current_friend; identity=宝妈"
+
+
+def test_who_is_exported_tonight(customer_marts_warehouse):
+    decided = query(
+        customer_marts_warehouse,
+        f"""
+        select segment_name, customer_id, is_exported, suppression, outranked_by
+        from marts.segment_membership
+        where as_of_date = '{CUSTOMER_MARTS_AS_OF}' and not is_exported
+        order by all
+        """,
+    )
+    assert decided == [
+        # F's mask runs out: that push wins over the wake-up content, as E's and I's over churn.
+        ("seg_about_to_go_silent", "F", False, "priority", "seg_mask_repurchase_due"),
+        ("seg_churned", "E", False, "priority", "seg_mask_repurchase_due"),
+        # md5("scrm-holdout-v1|seg_churned|G") starts 0x...: bucket 190 of 10000, under 1000.
+        ("seg_churned", "G", False, "holdout", None),
+        ("seg_churned", "I", False, "priority", "seg_mask_repurchase_due"),
+    ]
 
 
 FAILING_TEST = """\
@@ -171,5 +234,97 @@ def test_next_best_action_takes_the_highest_priority(customer_marts_warehouse):
         "D": "cross_sell",
         "A": "membership_invite",
         "C": "win_back",
-        "G": "win_back",
+        # G, churned too, is in that segment's holdout: no action.
     }
+
+
+def holdout_bucket(segment: str, customer_id: str, salt: str = "scrm-holdout-v1") -> int:
+    """The holdout hash, computed here independently of the SQL: md5's first 32 bits."""
+    digest = hashlib.md5(f"{salt}|{segment}|{customer_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 10_000
+
+
+def test_holdout_is_a_stable_hash_of_segment_and_customer(
+    customer_marts_warehouse, generated_night
+):
+    from orchestration.project import dbt_project
+    from orchestration.segments import load_manifest, segment_declaration, segment_settings
+
+    shares = {
+        node["name"]: segment_settings(node["name"], declaration).holdout_share
+        for node in load_manifest(dbt_project.manifest_path)["nodes"].values()
+        if (declaration := segment_declaration(node))
+    }
+    assert shares["seg_never_bought"] == shares["seg_churned"] == 0.1
+    membership = "select segment_name, customer_id, is_holdout from marts.segment_membership"
+    two_nights = query(customer_marts_warehouse, membership)
+    for segment, customer_id, is_holdout in [*two_nights, *query(generated_night[1], membership)]:
+        assert is_holdout == (holdout_bucket(segment, customer_id) < shares[segment] * 10_000)
+    # The same customer in the same segment on both fixture nights has the same flag.
+    flags: dict[tuple[str, str], set[bool]] = {}
+    for segment, customer_id, is_holdout in two_nights:
+        flags.setdefault((segment, customer_id), set()).add(is_holdout)
+    assert all(len(seen) == 1 for seen in flags.values())
+    # On the 200 generated customers the shares draw real control groups.
+    held = query(
+        generated_night[1],
+        """
+        select segment_name, count(*) filter (where is_holdout), count(*)
+        from marts.segment_membership group by 1 order by 1
+        """,
+    )
+    for segment, holdout, _members in held:
+        if shares[segment] == 0:
+            assert holdout == 0, segment
+    assert sum(holdout for _, holdout, _ in held) > 0
+
+
+def test_each_customer_gets_at_most_one_push_a_night(generated_night):
+    pushes = query(
+        generated_night[1],
+        """
+        select customer_id, count(*) from marts.segment_membership
+        where is_exclusive and is_exported group by 1 having count(*) > 1
+        """,
+    )
+    assert pushes == []
+    # A customer in several push segments is assigned the one with the lowest priority, and
+    # exported in it unless held out.
+    outranked = query(
+        generated_night[1],
+        """
+        select count(*) from marts.segment_membership as loser
+        inner join marts.segment_membership as winner
+            on loser.customer_id = winner.customer_id
+            and winner.segment_name = loser.outranked_by
+        where loser.suppression = 'priority'
+            and (winner.is_exported or winner.suppression = 'holdout')
+            and winner.segment_priority < loser.segment_priority
+        """,
+    )[0][0]
+    assert (
+        outranked
+        == query(
+            generated_night[1],
+            "select count(*) from marts.segment_membership where suppression = 'priority'",
+        )[0][0]
+    )
+    assert outranked > 0
+
+
+def test_campaign_lift_on_the_fixture(customer_marts_warehouse):
+    # Entered 06-29 (the first night): churned C treated, G held out; never-bought B and H
+    # treated, nobody held out. Nobody has paid since, and the 14-day windows are still open.
+    lift = query(
+        customer_marts_warehouse,
+        """
+        select segment_name, entry_date, is_window_complete, treated_customers,
+            holdout_customers, treated_conversion_rate, holdout_conversion_rate, conversion_lift
+        from marts.campaign_lift order by segment_name
+        """,
+    )
+    night = date(2026, 6, 29)
+    assert lift == [
+        ("seg_churned", night, False, 1, 1, 0.0, 0.0, 0.0),
+        ("seg_never_bought", night, False, 2, 0, 0.0, None, None),
+    ]

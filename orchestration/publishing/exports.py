@@ -115,6 +115,10 @@ class SegmentExport:
     # (column, text value): export only the relation's rows with that value, e.g. one action
     # of next_best_action per file.
     rows_where: tuple[str, str] | None = None
+    # A relation like marts.segment_membership (segment_name, customer_id, as_of_date,
+    # is_exported, suppression): export only the customers it marks exported that night, and
+    # count in the manifest the members held back (holdout, priority, cool-down).
+    members_relation: str | None = None
 
     def __post_init__(self) -> None:
         # Validated on construction so a bad declaration fails before any file is written.
@@ -144,15 +148,32 @@ class SegmentExport:
             len(self.rows_where) != 2 or not all(isinstance(v, str) for v in self.rows_where)
         ):
             raise PublishError(f"{label}: rows_where must be a (column, text value) pair")
+        if self.members_relation is not None:
+            _quote_relation(self.members_relation, f"{label} members_relation")
 
-    def source_sql(self) -> str:
+    def source_sql(self, as_of: date) -> str:
         """The rows to export, as a FROM item: the relation, or its filtered part."""
         relation = _quote_relation(self.relation, f"segment {self.name!r}")
-        if self.rows_where is None:
+        conditions = []
+        if self.rows_where is not None:
+            column, value = self.rows_where
+            conditions.append(f"{_quote_identifier(column)} = {_text_literal(value)}")
+        if self.members_relation is not None:
+            conditions.append(
+                f"{_quote_identifier(CUSTOMER_ID)} IN (SELECT customer_id FROM "
+                f"{self._members_sql(as_of)} WHERE is_exported)"
+            )
+        if not conditions:
             return relation
-        column, value = self.rows_where
-        literal = "'" + value.replace("'", "''") + "'"
-        return f"(SELECT * FROM {relation} WHERE {_quote_identifier(column)} = {literal})"
+        return f"(SELECT * FROM {relation} WHERE {' AND '.join(conditions)})"
+
+    def _members_sql(self, as_of: date) -> str:
+        """This segment's rows of members_relation for the night, as a FROM item."""
+        members = _quote_relation(self.members_relation, f"segment {self.name!r}")
+        return (
+            f"(SELECT * FROM {members} WHERE segment_name = {_text_literal(self.name)} "
+            f"AND as_of_date = DATE '{as_of.isoformat()}')"
+        )
 
 
 @dataclass(frozen=True)
@@ -165,6 +186,7 @@ class _SegmentResult:
     entered: list[Any]
     left: list[Any]
     files: dict[str, str]
+    membership: dict[str, int] | None
 
 
 def publish_night(
@@ -316,7 +338,12 @@ def _build_night(
     with _connect(warehouse) as connection:
         results = [
             _export_segment(
-                connection, directory, segment, previous_dir, previous_segments.get(segment.name)
+                connection,
+                directory,
+                segment,
+                date.fromisoformat(header["as_of_date"]),
+                previous_dir,
+                previous_segments.get(segment.name),
             )
             for segment in segments
         ]
@@ -346,6 +373,7 @@ def _build_night(
             "entered": len(result.entered),
             "left": len(result.left),
             "files": result.files,
+            **({"membership": result.membership} if result.membership is not None else {}),
         }
         for segment, result in zip(segments, results, strict=True)
     }
@@ -378,13 +406,15 @@ def _export_segment(
     connection: duckdb.DuckDBPyConnection,
     directory: Path,
     segment: SegmentExport,
+    as_of: date,
     previous_dir: Path | None,
     previous_entry: dict[str, Any] | None,
 ) -> _SegmentResult:
     """Write one segment's four files; errors are re-raised naming the segment."""
     label = f"segment {segment.name!r}"
     try:
-        table = _read_segment(connection, segment, label)
+        table = _read_segment(connection, segment, as_of, label)
+        membership = _membership_counts(connection, segment, as_of, label, table.num_rows)
         ids = table.column(0).to_pylist()
         previous_ids: list[Any] = []
         if previous_entry is not None and previous_dir is not None:
@@ -420,11 +450,12 @@ def _export_segment(
         entered=entered,
         left=left,
         files=files,
+        membership=membership,
     )
 
 
 def _read_segment(
-    connection: duckdb.DuckDBPyConnection, segment: SegmentExport, label: str
+    connection: duckdb.DuckDBPyConnection, segment: SegmentExport, as_of: date, label: str
 ) -> pa.Table:
     """The segment's declared columns, sorted by customer_id, after checking its contract."""
     relation = _quote_relation(segment.relation, label)
@@ -433,7 +464,7 @@ def _read_segment(
         raise PublishError(
             f"{label}: rows_where column {segment.rows_where[0]!r} not in {segment.relation}"
         )
-    relation = segment.source_sql()
+    relation = segment.source_sql(as_of)
     missing = [column for column in segment.columns if column not in available]
     if missing:
         raise PublishError(
@@ -444,6 +475,34 @@ def _read_segment(
     sql = f"SELECT {select} FROM {relation} ORDER BY {_quote_identifier(CUSTOMER_ID)}"
     # One chunk, so the Parquet layout cannot depend on how DuckDB happened to batch the rows.
     return connection.sql(sql).to_arrow_table().combine_chunks()
+
+
+def _membership_counts(
+    connection: duckdb.DuckDBPyConnection,
+    segment: SegmentExport,
+    as_of: date,
+    label: str,
+    exported_rows: int,
+) -> dict[str, int] | None:
+    """Members, exported and held back by reason; the export must match the exported count."""
+    if segment.members_relation is None:
+        return None
+    rows = connection.sql(
+        f"SELECT coalesce(suppression, 'exported'), count(*) FROM {segment._members_sql(as_of)} "
+        "GROUP BY ALL"
+    ).fetchall()
+    counts = {"members": 0, "exported": 0, "holdout": 0, "priority": 0, "cooldown": 0}
+    for outcome, customers in rows:
+        if outcome not in counts:
+            raise PublishError(f"{label}: unknown suppression {outcome!r} in members_relation")
+        counts[outcome] = customers
+        counts["members"] += customers
+    if counts["exported"] != exported_rows:
+        raise PublishError(
+            f"{label}: {segment.members_relation} marks {counts['exported']} customers "
+            f"exported on {as_of.isoformat()} but the segment has {exported_rows} of them"
+        )
+    return counts
 
 
 def _relation_columns(
@@ -564,6 +623,10 @@ def _quote_relation(relation: str, label: str) -> str:
     if len(parts) not in (2, 3) or not all(_IDENTIFIER.fullmatch(part) for part in parts):
         raise PublishError(f"{label}: relation {relation!r} is not a schema-qualified table name")
     return ".".join(_quote_identifier(part) for part in parts)
+
+
+def _text_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _quote_identifier(name: str) -> str:

@@ -1,4 +1,10 @@
 -- Friends who interacted in the last 30 days but not in the last 15: wake-up content now.
+{%- set criteria = [
+    {'column': 'friend_status', 'op': '=', 'value': 'current_friend'},
+    {'column': 'is_active_30d', 'op': '=', 'value': true},
+    {'column': 'is_active_15d', 'op': '=', 'value': false},
+] %}
+
 with
 
 profile as (
@@ -9,12 +15,10 @@ final as (
     select
         customer_id,
         interaction_level,
-        content_preference
+        content_preference,
+        {{ segment_reason(criteria) }} as reason
     from profile
-    where
-        friend_status = 'current_friend'
-        and is_active_30d
-        and not is_active_15d
+    where {{ segment_where(criteria) }}
 )
 
 select * from final

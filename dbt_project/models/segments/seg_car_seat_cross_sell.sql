@@ -1,9 +1,20 @@
 -- Child car seat buyers and the category to offer them next (seed category_affinity).
+{%- set criteria = [
+    {'column': 'source_category', 'op': '=', 'value': '儿童安全座椅'},
+    {'column': 'target_category'},
+] %}
+
 with
 
 candidates as (
-    select * from {{ ref('cross_sell_candidates') }}
-    where source_category = '儿童安全座椅'
+    select
+        customer_id,
+        target_category,
+        source_purchased_on,
+        priority,
+        {{ segment_reason(criteria) }} as reason
+    from {{ ref('cross_sell_candidates') }}
+    where {{ segment_where(criteria) }}
 ),
 
 ranked as (
@@ -11,6 +22,7 @@ ranked as (
         customer_id,
         target_category,
         source_purchased_on,
+        reason,
         row_number() over (
             partition by customer_id
             order by priority asc, target_category asc
@@ -22,7 +34,8 @@ final as (
     select
         customer_id,
         target_category,
-        source_purchased_on as car_seat_bought_on
+        source_purchased_on as car_seat_bought_on,
+        reason
     from ranked
     where offer_rank = 1
 )

@@ -1,4 +1,9 @@
 -- More than 5 purchases and more than 5,000 CNY paid: the rule tag high_value.
+{%- set criteria = [
+    {'column': 'paid_order_count', 'op': '>', 'value': 5},
+    {'column': 'paid_amount_cny', 'op': '>', 'value': 5000},
+] %}
+
 with
 
 profile as (
@@ -9,9 +14,10 @@ final as (
     select
         customer_id,
         paid_order_count,
-        paid_amount_cny
+        paid_amount_cny,
+        {{ segment_reason(criteria) }} as reason
     from profile
-    where high_value
+    where {{ segment_where(criteria) }}
 )
 
 select * from final

@@ -1,9 +1,18 @@
 -- Face masks running out around today, nothing newer bought: send the repurchase coupon.
+{%- set criteria = [
+    {'column': 'category', 'op': '=', 'value': '面膜'},
+    {'column': 'is_repurchase_due', 'op': '=', 'value': true},
+    {'column': 'expected_run_out_on'},
+] %}
+
 with
 
 due as (
-    select * from {{ ref('customer_product_repurchase') }}
-    where is_repurchase_due and category = '面膜'
+    select
+        *,
+        {{ segment_reason(criteria) }} as reason
+    from {{ ref('customer_product_repurchase') }}
+    where {{ segment_where(criteria) }}
 ),
 
 -- One row per customer: the mask that runs out first.
@@ -12,6 +21,7 @@ ranked as (
         customer_id,
         sku_id,
         expected_run_out_on,
+        reason,
         row_number() over (
             partition by customer_id
             order by expected_run_out_on asc, sku_id asc
@@ -23,7 +33,8 @@ final as (
     select
         customer_id,
         sku_id,
-        expected_run_out_on
+        expected_run_out_on,
+        reason
     from ranked
     where due_rank = 1
 )

@@ -1,4 +1,9 @@
 -- Valuable customers who are not members yet (no level or the entry level): invite them.
+{%- set criteria = [
+    {'column': 'customer_value_tier', 'op': 'in', 'value': ['vip', 'high']},
+    {'column': 'member_level', 'expr': "coalesce(member_level, '普通会员')", 'op': '=', 'value': '普通会员'},
+] %}
+
 with
 
 profile as (
@@ -9,11 +14,10 @@ final as (
     select
         customer_id,
         customer_value_tier,
-        member_level
+        member_level,
+        {{ segment_reason(criteria) }} as reason
     from profile
-    where
-        customer_value_tier in ('vip', 'high')
-        and coalesce(member_level, '普通会员') = '普通会员'
+    where {{ segment_where(criteria) }}
 )
 
 select * from final

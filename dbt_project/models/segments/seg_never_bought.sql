@@ -1,4 +1,10 @@
 -- Friends who have never bought: the first-order push.
+{%- set criteria = [
+    {'column': 'friend_status', 'op': '=', 'value': 'current_friend'},
+    {'column': 'paid_order_count', 'op': '=', 'value': 0},
+    {'column': 'days_as_friend'},
+] %}
+
 with
 
 profile as (
@@ -9,9 +15,10 @@ final as (
     select
         customer_id,
         days_as_friend,
-        first_channel_code
+        first_channel_code,
+        {{ segment_reason(criteria) }} as reason
     from profile
-    where friend_status = 'current_friend' and paid_order_count = 0
+    where {{ segment_where(criteria) }}
 )
 
 select * from final

@@ -22,10 +22,10 @@ NEXT_BEST_ACTION_MODEL = "next_best_action"
 
 
 def next_best_actions(warehouse: Path) -> list[str]:
-    """Tonight's actions, from the seed analysts edit, in priority order."""
+    """The actions of the seed analysts edit."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         rows = connection.execute(
-            "select action from reference.next_best_actions order by priority"
+            "select action from reference.next_best_actions order by action"
         ).fetchall()
     return [action for (action,) in rows]
 

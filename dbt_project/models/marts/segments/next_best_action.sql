@@ -1,41 +1,30 @@
 with
 
-members as (
+-- At most one exported push per customer a night (segment_membership decides which).
+pushes as (
     select * from {{ ref('segment_membership') }}
-    where as_of_date = {{ as_of_date() }}
+    where
+        as_of_date = {{ as_of_date() }}
+        and is_exclusive
+        and is_exported
 ),
 
 actions as (
     select * from {{ ref('next_best_actions') }}
 ),
 
--- Each customer gets the action of the highest-priority segment they are in tonight.
-candidates as (
-    select
-        members.customer_id,
-        actions.action,
-        actions.priority,
-        actions.segment_name,
-        actions.reason,
-        row_number() over (
-            partition by members.customer_id
-            order by actions.priority asc
-        ) as action_rank
-    from members
-    inner join actions
-        on members.segment_name = actions.segment_name
-),
-
 final as (
     select
-        customer_id,
-        action,
-        priority,
-        segment_name,
-        reason,
+        pushes.customer_id,
+        actions.action,
+        pushes.segment_priority as priority,
+        pushes.segment_name,
+        actions.reason,
+        pushes.reason as membership_reason,
         {{ as_of_date() }} as as_of_date
-    from candidates
-    where action_rank = 1
+    from pushes
+    inner join actions
+        on pushes.segment_name = actions.segment_name
 )
 
 select * from final

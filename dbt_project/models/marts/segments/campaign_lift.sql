@@ -1,0 +1,156 @@
+{#-
+    Did the push work? For each segment with a holdout, and each night customers entered it,
+    the treated (exported) and holdout members of that entry compared on what the segment
+    targets: a paid order within campaign_conversion_days after the entry night, and the net
+    amount paid in that window. Differences come with 95% normal-approximation intervals
+    (Wald for the conversion rates, Welch for the spend). Orders count up to the as-of date:
+    windows still open say so in is_window_complete.
+-#}
+{%- set window_days = var('campaign_conversion_days') %}
+
+with
+
+nights as (
+    select distinct as_of_date from {{ ref('segment_membership') }}
+    where as_of_date <= {{ as_of_date() }}
+),
+
+night_before as (
+    select
+        as_of_date,
+        lag(as_of_date) over (order by as_of_date) as previous_night
+    from nights
+),
+
+measured_segments as (
+    select segment_name from {{ ref('segment_catalog') }}
+    where holdout_share > 0
+),
+
+-- A member is in the test when exported (treated) or held out; other suppressions are not.
+tested as (
+    select
+        membership.segment_name,
+        membership.customer_id,
+        membership.as_of_date,
+        case when membership.is_exported then 'treated' else 'holdout' end as arm
+    from {{ ref('segment_membership') }} as membership
+    inner join measured_segments
+        on membership.segment_name = measured_segments.segment_name
+    where
+        membership.as_of_date <= {{ as_of_date() }}
+        and (membership.is_exported or membership.suppression = 'holdout')
+),
+
+-- Entered: in the test tonight, not the night before.
+entries as (
+    select
+        tested.segment_name,
+        tested.customer_id,
+        tested.as_of_date as entry_date,
+        tested.arm
+    from tested
+    inner join night_before
+        on tested.as_of_date = night_before.as_of_date
+    left join tested as tested_before
+        on
+            tested.segment_name = tested_before.segment_name
+            and tested.customer_id = tested_before.customer_id
+            and night_before.previous_night = tested_before.as_of_date
+    where tested_before.customer_id is null
+),
+
+paid_orders as (
+    select
+        customer_id,
+        paid_on,
+        net_paid_amount_cny
+    from {{ ref('fct_orders') }}
+    where is_net_paid and paid_on <= {{ as_of_date() }}
+),
+
+outcomes as (
+    select
+        entries.segment_name,
+        entries.customer_id,
+        entries.entry_date,
+        entries.arm,
+        count(paid_orders.paid_on) > 0 as converted,
+        cast(coalesce(sum(paid_orders.net_paid_amount_cny), 0) as double) as spend_cny
+    from entries
+    left join paid_orders
+        on
+            entries.customer_id = paid_orders.customer_id
+            and entries.entry_date < paid_orders.paid_on
+            and {{ add_days('entries.entry_date', window_days) }} >= paid_orders.paid_on
+    group by
+        entries.segment_name,
+        entries.customer_id,
+        entries.entry_date,
+        entries.arm
+),
+
+arms as (
+    select
+        segment_name,
+        entry_date,
+        sum(case when arm = 'treated' then 1 else 0 end) as treated_customers,
+        sum(case when arm = 'treated' and converted then 1 else 0 end) as treated_converted,
+        avg(case when arm = 'treated' then spend_cny end) as treated_spend_mean,
+        var_samp(case when arm = 'treated' then spend_cny end) as treated_spend_var,
+        sum(case when arm = 'holdout' then 1 else 0 end) as holdout_customers,
+        sum(case when arm = 'holdout' and converted then 1 else 0 end) as holdout_converted,
+        avg(case when arm = 'holdout' then spend_cny end) as holdout_spend_mean,
+        var_samp(case when arm = 'holdout' then spend_cny end) as holdout_spend_var
+    from outcomes
+    group by segment_name, entry_date
+),
+
+rates as (
+    select
+        *,
+        cast(treated_converted as double) / nullif(treated_customers, 0) as treated_rate,
+        cast(holdout_converted as double) / nullif(holdout_customers, 0) as holdout_rate
+    from arms
+),
+
+differences as (
+    select
+        *,
+        treated_rate - holdout_rate as conversion_lift,
+        sqrt(
+            treated_rate * (1 - treated_rate) / treated_customers
+            + holdout_rate * (1 - holdout_rate) / holdout_customers
+        ) as conversion_lift_se,
+        treated_spend_mean - holdout_spend_mean as spend_lift_cny,
+        sqrt(
+            treated_spend_var / treated_customers + holdout_spend_var / holdout_customers
+        ) as spend_lift_se
+    from rates
+),
+
+final as (
+    select
+        segment_name,
+        entry_date,
+        {{ window_days }} as window_days,
+        {{ add_days('entry_date', window_days) }} <= {{ as_of_date() }} as is_window_complete,
+        treated_customers,
+        treated_converted,
+        round(treated_rate, 4) as treated_conversion_rate,
+        holdout_customers,
+        holdout_converted,
+        round(holdout_rate, 4) as holdout_conversion_rate,
+        round(conversion_lift, 4) as conversion_lift,
+        round(conversion_lift - 1.96 * conversion_lift_se, 4) as conversion_lift_ci_low,
+        round(conversion_lift + 1.96 * conversion_lift_se, 4) as conversion_lift_ci_high,
+        round(treated_spend_mean, 2) as treated_spend_per_customer_cny,
+        round(holdout_spend_mean, 2) as holdout_spend_per_customer_cny,
+        round(spend_lift_cny, 2) as spend_lift_cny,
+        round(spend_lift_cny - 1.96 * spend_lift_se, 2) as spend_lift_ci_low_cny,
+        round(spend_lift_cny + 1.96 * spend_lift_se, 2) as spend_lift_ci_high_cny,
+        {{ as_of_date() }} as as_of_date
+    from differences
+)
+
+select * from final

@@ -1,0 +1,50 @@
+"""The churn guard's decision, on hand-made manifests."""
+
+import pytest
+
+from orchestration.publishing.guard import ExportGuard
+
+
+def manifest(sizes: dict[str, int], coverage: dict[str, float] | None = None) -> dict:
+    return {
+        "segments": {name: {"rows": rows} for name, rows in sizes.items()},
+        "tag_coverage": coverage or {},
+    }
+
+
+def test_segment_size_changes_beyond_the_share_hold_the_night():
+    previous = manifest({"seg_a": 100, "seg_b": 100, "seg_c": 100, "seg_small": 10})
+    tonight = manifest(
+        {
+            "seg_a": 150,  # +50%: exactly the limit, allowed
+            "seg_b": 151,  # +51%: held
+            "seg_c": 0,  # emptied: -100%, held
+            "seg_small": 40,  # +300%, but 10 < min_segment_size 50: no signal
+            "seg_new": 5000,  # not in the previous night: nothing to compare
+        }
+    )
+    assert ExportGuard().reasons(tonight, previous) == [
+        "segment seg_b: 100 → 151 customers (+51%; the guard allows ±50%)",
+        "segment seg_c: 100 → 0 customers (-100%; the guard allows ±50%)",
+    ]
+
+
+def test_a_collapsed_tag_coverage_holds_the_night():
+    previous = manifest({}, {"identity": 0.70, "skin_type": 0.40, "rare": 0.01})
+    tonight = manifest({}, {"identity": 0.34, "skin_type": 0.21, "rare": 0.0})
+    # identity lost 51% of its coverage; skin_type 47.5%; rare was under min_coverage 5%.
+    assert ExportGuard().reasons(tonight, previous) == [
+        "tag identity: coverage 70.0% → 34.0% (-51%; the guard allows -50%)"
+    ]
+
+
+def test_first_night_and_settings():
+    assert ExportGuard().reasons(manifest({"seg_a": 1}), None) == []
+    strict = ExportGuard.from_vars({"max_segment_change": 0.1, "min_segment_size": 1})
+    assert strict.reasons(manifest({"seg_a": 12}), manifest({"seg_a": 10})) == [
+        "segment seg_a: 10 → 12 customers (+20%; the guard allows ±10%)"
+    ]
+    with pytest.raises(ValueError, match="unknown export_guard"):
+        ExportGuard.from_vars({"max_change": 0.2})
+    with pytest.raises(ValueError, match="max_coverage_drop"):
+        ExportGuard(max_coverage_drop=-1)

@@ -1,0 +1,68 @@
+"""WeCom tag changes per friendship: the diff, the pacing and the dry-run summary, by hand."""
+
+import pytest
+
+from orchestration.publishing.wecom import (
+    MarkTagCall,
+    WecomLimits,
+    dry_run_summary,
+    mark_tag_calls,
+    parse_tags,
+)
+
+PREVIOUS = {
+    ("S1", "A"): frozenset({"高价值", "宝妈"}),
+    ("S1", "B"): frozenset({"流失客户"}),
+    ("S2", "C"): frozenset({"未购新客"}),
+    # Deleted in between: no call, the tags went with the friendship.
+    ("S2", "D"): frozenset({"流失客户"}),
+}
+CURRENT = {
+    ("S1", "A"): frozenset({"高价值", "学生"}),  # add 学生, remove 宝妈
+    ("S1", "B"): frozenset({"流失客户"}),  # unchanged: no call
+    ("S2", "C"): frozenset(),  # remove 未购新客
+    ("S3", "A"): frozenset({"高价值", "学生"}),  # a new friendship: add both
+    ("S2", "E"): frozenset(),  # new, nothing to carry: no call
+}
+
+
+def test_one_call_per_current_friendship_that_changes():
+    calls = mark_tag_calls(PREVIOUS, CURRENT, WecomLimits())
+    assert calls == [
+        MarkTagCall(0, "S1", "A", ("学生",), ("宝妈",)),
+        MarkTagCall(0, "S2", "C", (), ("未购新客",)),
+        MarkTagCall(0, "S3", "A", ("学生", "高价值"), ()),
+    ]
+
+
+def test_calls_are_paced_by_minute_and_hour():
+    # Two calls a minute, three an hour: minutes 0, 0, 1, then the next hour starts at 60.
+    limits = WecomLimits(calls_per_minute=2, calls_per_hour=3)
+    current = {("S1", f"C{n}"): frozenset({"t"}) for n in range(7)}
+    minutes = [call.minute for call in mark_tag_calls({}, current, limits)]
+    assert minutes == [0, 0, 1, 60, 60, 61, 120]
+    # One call a minute is 60 an hour, under 100: the minute budget binds, minutes fill in turn.
+    minutes = [call.minute for call in mark_tag_calls({}, current, WecomLimits(1, 15, 1, 100))]
+    assert minutes == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_dry_run_summary():
+    summary = dry_run_summary(mark_tag_calls(PREVIOUS, CURRENT, WecomLimits()))
+    assert summary["calls"] == summary["friendships_touched"] == 3
+    assert summary["customers_touched"] == 2
+    assert (summary["tags_touched"], summary["adds"], summary["removes"]) == (4, 3, 2)
+    assert summary["per_tag"]["学生"] == {"add": 2, "remove": 0}
+    assert summary["largest_changes"][0] == {"tag": "学生", "add": 2, "remove": 0}
+    assert summary["minutes_needed"] == 1
+    assert summary["per_staff"] == {"S1": 1, "S2": 1, "S3": 1}
+    assert dry_run_summary([])["minutes_needed"] == 0
+
+
+def test_parse_tags_and_limits():
+    assert parse_tags("高价值|宝妈") == {"高价值", "宝妈"}
+    assert parse_tags("") == parse_tags(None) == frozenset()
+    assert WecomLimits.from_vars({"calls_per_minute": 50}).calls_per_minute == 50
+    with pytest.raises(ValueError, match="unknown wecom_limits"):
+        WecomLimits.from_vars({"calls_per_second": 1})
+    with pytest.raises(ValueError, match="calls_per_hour"):
+        WecomLimits(calls_per_hour=0)
