@@ -198,6 +198,32 @@ def backfill(
     click.echo(f"\nbackfilled {len(nights)} nights, {nights[0]} to {nights[-1]}")
 
 
+@main.command()
+@click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    envvar="SCRM_HOME",
+    required=True,
+    show_envvar=True,
+    help="The directory whose exports/held/ holds the night.",
+)
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True)
+def release(home_dir: Path, as_of: datetime) -> None:
+    """Publish a night the churn guard held back, after review (docs/segments.md)."""
+    from orchestration.publishing.errors import PublishError
+    from orchestration.publishing.exports import release_night
+
+    try:
+        manifest = release_night(home_dir / "exports", as_of.date())
+    except PublishError as error:
+        raise click.ClickException(str(error)) from error
+    night = as_of.date().isoformat()
+    click.echo(f"released the night of {night}: {home_dir.resolve() / 'exports' / night}")
+    for reason in manifest["guard"].get("reasons", []):
+        click.echo(f"  it was held for: {reason}")
+
+
 def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: str = ""):
     """Execute the `nightly` job for one partition; returns Dagster's execution result."""
     home_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.publishing.exports import SegmentExport
+from orchestration.publishing.wecom import WecomLimits
 
 # Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
 MEMBERS_RELATION = "marts.segment_membership"
@@ -67,6 +68,28 @@ def segment_settings(name: str, declaration: dict[str, Any]) -> SegmentSettings:
             f"got {holdout_share!r}"
         )
     return SegmentSettings(priority, exclusive, float(holdout_share))
+
+
+def check_wecom_mapping(declarations: dict[str, dict[str, Any]], limits: WecomLimits) -> None:
+    """The segments' WeCom tags must fit WeCom: name length, and number of tags in all."""
+    tags = {}
+    for name, declaration in sorted(declarations.items()):
+        tag = declaration.get("wecom_tag")
+        if tag is None:
+            continue
+        if not isinstance(tag, str) or not tag.strip():
+            raise SegmentDeclarationError(f"segment {name}: wecom_tag must be a non-empty text")
+        if len(tag) > limits.tag_name_max_chars:
+            raise SegmentDeclarationError(
+                f"segment {name}: WeCom tag {tag!r} has {len(tag)} characters; WeCom allows "
+                f"{limits.tag_name_max_chars} (var wecom_limits.tag_name_max_chars)"
+            )
+        tags.setdefault(tag, name)
+    if len(tags) > limits.max_tags:
+        raise SegmentDeclarationError(
+            f"segments map to {len(tags)} WeCom tags; WeCom allows {limits.max_tags} per "
+            "company (var wecom_limits.max_tags)"
+        )
 
 
 def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:

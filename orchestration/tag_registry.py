@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import tag_rules
+from orchestration.project import project_vars
+from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import (
     SegmentDeclarationError,
     SegmentSettings,
+    check_wecom_mapping,
     segment_declaration,
     segment_settings,
 )
@@ -89,12 +92,20 @@ def profile_columns(models: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
 
 
 def render_registry(
-    tag_models: list[str], segments: Mapping[str, Mapping[str, Any]] | None = None
+    tag_models: list[str],
+    segments: Mapping[str, Mapping[str, Any]] | None = None,
+    wecom_limits: WecomLimits | None = None,
 ) -> str:
-    """The registry macros; segments maps each segment to its meta.segment declaration."""
+    """The registry macros; segments maps each segment to its meta.segment declaration.
+
+    A segment declaration WeCom or segment_membership could not use stops here, naming it.
+    """
     segments = segments or {}
     try:
         settings = {name: segment_settings(name, dict(meta)) for name, meta in segments.items()}
+        check_wecom_mapping(
+            {k: dict(v) for k, v in segments.items()}, wecom_limits or WecomLimits()
+        )
     except SegmentDeclarationError as error:
         raise PrepareError(str(error)) from error
     return (
@@ -199,8 +210,12 @@ def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
     manifest = _parse(project_dir, profiles_dir)
     models = sql_tag_models(manifest)
     columns = profile_columns(models)
+    try:
+        limits = WecomLimits.from_vars(project_vars(project_dir).get("wecom_limits"))
+    except ValueError as error:
+        raise PrepareError(str(error)) from error
     changed = _write_if_changed(
-        registry_path, render_registry(list(models), segment_models(manifest))
+        registry_path, render_registry(list(models), segment_models(manifest), limits)
     )
     written = tag_rules.write_rule_model(
         project_dir / RULES_FILE, columns, rules_dir, RULES_SOURCE_MODEL

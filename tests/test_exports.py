@@ -17,7 +17,9 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
+from orchestration.cli import main
 from orchestration.publishing import exports
 from orchestration.publishing.exports import (
     PublishError,
@@ -25,8 +27,11 @@ from orchestration.publishing.exports import (
     latest_published_night,
     publish_night,
     read_manifest,
+    release_night,
 )
+from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import LOCK_FILE
+from orchestration.publishing.wecom import WecomLimits
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 PUBLISHED_AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
@@ -559,3 +564,109 @@ def test_one_publisher_at_a_time(tmp_path: Path) -> None:
         holder.wait(timeout=30)
     # The lock is released by the holder's exit; the same publish now goes through.
     assert publish(tmp_path, D1, tables)["segments"]["seg_a"]["rows"] == 1
+
+
+FRIEND_TAGS_DDL = "staff_id VARCHAR, customer_id VARCHAR, wecom_tags VARCHAR"
+
+
+def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) -> None:
+    def night(when: date, friendships: list[tuple]) -> dict:
+        return publish(
+            tmp_path,
+            when,
+            {
+                "segments.seg_a": (SEG_A_DDL, seg_rows("c1")),
+                "marts.friend_tags": (FRIEND_TAGS_DDL, friendships),
+            },
+            friendship_tags_relation="marts.friend_tags",
+            wecom_limits=WecomLimits(calls_per_minute=1),
+        )
+
+    night(D1, [("S1", "c1", "a|b"), ("S1", "c2", "a"), ("S2", "c3", "b")])
+    manifest = night(
+        D2,
+        [
+            ("S1", "c1", "a"),  # b is gone: remove it
+            ("S2", "c3", "b"),  # unchanged: no call
+            ("S3", "c2", "a|c"),  # c2 deleted S1 and added S3: only the new friendship, all tags
+            ("S1", "c4", ""),  # a friend with no tag: no call
+        ],
+    )
+    assert text(tmp_path, D2, "wecom_mark_tag.csv").splitlines() == [
+        "minute,staff_id,customer_id,add_tags,remove_tags",
+        "0,S1,c1,,b",
+        "1,S3,c2,a|c,",  # one call a minute
+    ]
+    mark_tag = manifest["wecom_mark_tag"]
+    assert (mark_tag["calls"], mark_tag["friendships_touched"], mark_tag["friendships"]) == (
+        2,
+        2,
+        4,
+    )
+    assert (mark_tag["adds"], mark_tag["removes"], mark_tag["minutes_needed"]) == (2, 1, 2)
+    summary = json.loads(text(tmp_path, D2, "wecom_mark_tag.summary.json"))
+    assert summary["per_tag"] == {
+        "a": {"add": 1, "remove": 0},
+        "b": {"add": 0, "remove": 1},
+        "c": {"add": 1, "remove": 0},
+    }
+    night_dir = tmp_path / "exports" / "2026-03-02"
+    for name, digest in mark_tag["files"].items():
+        assert hashlib.sha256((night_dir / name).read_bytes()).hexdigest() == digest
+
+
+def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> None:
+    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3", "c4"))})
+    held = publish(
+        tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, run_id="run2", guard=guard
+    )
+    exports_root = tmp_path / "exports"
+    assert held["guard"] == {
+        "held": True,
+        "reasons": ["segment seg_a: 4 → 1 customers (-75%; the guard allows ±50%)"],
+    }
+    assert not (exports_root / "2026-03-02").exists()
+    assert (exports_root / "held" / "2026-03-02" / "manifest.json").is_file()
+    assert latest_published_night(exports_root) == D1
+
+    result = CliRunner().invoke(main, ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"])
+    assert result.exit_code == 0, result.output
+    assert "it was held for: segment seg_a: 4 → 1" in result.output
+    assert latest_published_night(exports_root) == D2
+    assert not (exports_root / "held" / "2026-03-02").exists()
+    released = read_manifest(exports_root, D2)
+    assert released["guard"]["held"] is False and "released_at" in released["guard"]
+    assert released["segments"] == held["segments"]
+    assert text(tmp_path, D2, "seg_a.left.csv").split() == ["customer_id", "c2", "c3", "c4"]
+
+
+def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None:
+    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3", "c4"))})
+    publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, guard=guard)
+    publish(tmp_path, D3, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))})
+    with pytest.raises(PublishError, match="2026-03-03 is already published"):
+        release_night(tmp_path / "exports", D2)
+    with pytest.raises(PublishError, match="no held night 2026-03-01"):
+        release_night(tmp_path / "exports", D1)
+    # Re-published without tripping the guard, the night replaces its held copy.
+    publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))}, guard=guard)
+    assert not (tmp_path / "exports" / "held" / "2026-03-02").exists()
+    assert read_manifest(tmp_path / "exports", D2)["guard"]["held"] is False
+
+
+def test_the_manifest_records_tag_coverage(tmp_path: Path) -> None:
+    manifest = publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1")),
+            "marts.tag_catalog": (
+                "tag_name VARCHAR, coverage DOUBLE",
+                [("identity", 0.7), ("skin_type", 0.4), ("no_value", None)],
+            ),
+        },
+        tag_coverage_relation="marts.tag_catalog",
+    )
+    assert manifest["tag_coverage"] == {"identity": 0.7, "skin_type": 0.4}

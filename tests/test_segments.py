@@ -12,6 +12,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from orchestration.publishing.lock import LOCK_FILE
 from tests.conftest import CUSTOMER_MARTS_AS_OF, CUSTOMER_MARTS_RAW, copy_dbt_project, query
 
@@ -328,3 +330,48 @@ def test_campaign_lift_on_the_fixture(customer_marts_warehouse):
         ("seg_churned", night, False, 1, 1, 0.0, 0.0, 0.0),
         ("seg_never_bought", night, False, 2, 0, 0.0, None, None),
     ]
+
+
+def test_wecom_tags_per_current_friendship(customer_marts_warehouse):
+    # Friends on 06-30: A, B, F, H of S1 and C, I of S2 (G deleted S1 on 06-15). Each carries
+    # the tags of the mapped segments it is exported in: I's churn is outranked by the mask,
+    # A's membership invite and F's wake-up content map to no tag.
+    expected = [
+        ("S1", "A", "上班族"),
+        ("S1", "B", "宝妈|未购新客"),
+        ("S1", "F", "学生|面膜复购"),
+        ("S1", "H", "未购新客"),
+        ("S2", "C", "上班族|流失客户"),
+        ("S2", "I", "上班族|面膜复购"),
+    ]
+    tags = "select staff_id, customer_id, wecom_tags from marts.wecom_friendship_tags"
+    assert query(customer_marts_warehouse, f"{tags} order by all") == expected
+    exports = customer_marts_warehouse.parent / "exports"
+    # The first night adds every tag; nothing changed by 06-30, so no call then.
+    first = (exports / "2026-06-29" / "wecom_mark_tag.csv").read_text("utf-8").splitlines()
+    assert first == ["minute,staff_id,customer_id,add_tags,remove_tags"] + [
+        f"0,{staff},{customer},{tags}," for staff, customer, tags in expected
+    ]
+    manifest = json.loads((exports / CUSTOMER_MARTS_AS_OF / "manifest.json").read_text("utf-8"))
+    assert manifest["wecom_mark_tag"]["calls"] == 0
+    assert manifest["wecom_mark_tag"]["friendships"] == 6
+    assert manifest["guard"] == {"held": False, "reasons": []}
+    assert manifest["tag_coverage"]["identity"] == 0.7
+
+
+def test_a_segment_mapping_wecom_cannot_hold_stops_prepare(tmp_path):
+    from orchestration.tag_registry import PrepareError, prepare
+
+    project = copy_dbt_project(tmp_path / "dbt_project")
+    declarations = project / "models" / "segments" / "_segments__models.yml"
+    text = declarations.read_text(encoding="utf-8")
+    # 16 characters: one more than WeCom's tag names hold.
+    too_long = "高价值客户" * 3 + "高"
+    assert len(too_long) == 16
+    declarations.write_text(text.replace("wecom_tag: 高价值", f"wecom_tag: {too_long}"), "utf-8")
+    with pytest.raises(PrepareError, match=r"segment seg_high_value: WeCom tag .* 16 characters"):
+        prepare(project)
+    # An exclusive segment without a priority is refused too, naming it.
+    declarations.write_text(text.replace("          priority: 6\n", ""), "utf-8")
+    with pytest.raises(PrepareError, match="segment seg_churned: an exclusive segment needs"):
+        prepare(project)

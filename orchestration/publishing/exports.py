@@ -34,7 +34,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +45,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.publishing.errors import PublishError
+from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
+from orchestration.publishing.wecom import (
+    TAG_SEPARATOR,
+    WecomLimits,
+    dry_run_summary,
+    mark_tag_calls,
+    parse_tags,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +62,23 @@ MANIFEST_FILE: Final = "manifest.json"
 SYNC_STEM: Final = "wecom_tag_sync"
 SYNC_FILE: Final = f"{SYNC_STEM}.csv"
 SYNC_COLUMNS: Final = ("tag", "action", "customer_id", "remark")
-MANIFEST_FORMAT_VERSION: Final = 1
+MANIFEST_FORMAT_VERSION: Final = 2
+# Nights the churn guard held back wait here, outside the published nights, for `scrm release`.
+HELD_DIR: Final = "held"
+FRIEND_TAGS_FILE: Final = "wecom_friend_tags.parquet"
+MARK_TAG_FILE: Final = "wecom_mark_tag.csv"
+MARK_TAG_COLUMNS: Final = ("minute", "staff_id", "customer_id", "add_tags", "remove_tags")
+MARK_TAG_SUMMARY_FILE: Final = "wecom_mark_tag.summary.json"
+# The dry-run summary's figures the manifest repeats (the summary file has them all).
+MARK_TAG_MANIFEST_KEYS: Final = (
+    "calls",
+    "friendships_touched",
+    "tags_touched",
+    "adds",
+    "removes",
+    "minutes_needed",
+    "largest_changes",
+)
 
 # WeChat / WeCom caps a contact remark (备注) at 20 characters. We count Unicode code points
 # (Python str length), not UTF-8 bytes: a Chinese remark keeps 20 characters, not 6.
@@ -199,12 +223,22 @@ def publish_night(
     remarks_relation: str | None = None,
     published_at: datetime | None = None,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    friendship_tags_relation: str | None = None,
+    wecom_limits: WecomLimits | None = None,
+    tag_coverage_relation: str | None = None,
+    guard: ExportGuard | None = None,
 ) -> dict[str, Any]:
     """Publish the night ``as_of`` atomically and return its manifest.
 
     Everything is written to ``.tmp-<D>-<run_id>`` first and renamed to ``<D>`` only when
     complete; on failure the temporary directory is removed, any existing ``<D>`` is left as it
     was, and PublishError is raised. One publisher at a time holds ``exports_root``'s lock.
+
+    With ``friendship_tags_relation`` (staff_id, customer_id, wecom_tags), the night also gets
+    the per-friendship mark_tag file (orchestration/publishing/wecom.py). With
+    ``tag_coverage_relation`` (tag_name, coverage), the manifest records tag coverage. With
+    ``guard``, a night that trips it goes to ``held/<D>`` instead (guard.py); the manifest's
+    ``guard`` entry says so.
     """
     warehouse, exports_root = Path(warehouse), Path(exports_root)
     _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
@@ -233,9 +267,22 @@ def publish_night(
                     "published_at": stamp,
                     "previous_night": previous.isoformat() if previous else None,
                 },
+                extras=_Extras(
+                    friendship_tags_relation,
+                    wecom_limits or WecomLimits(),
+                    tag_coverage_relation,
+                    guard,
+                ),
             )
             _fsync_directory(temporary)
-            _swap_into_place(temporary, exports_root / night, aside)
+            held = exports_root / HELD_DIR / night
+            if manifest["guard"]["held"]:
+                held.parent.mkdir(exist_ok=True)
+                _swap_into_place(temporary, held, held.with_name(f".old-{night}-{run_id}"))
+            else:
+                # A held version of this night is superseded by the one published now.
+                shutil.rmtree(held, ignore_errors=True)
+                _swap_into_place(temporary, exports_root / night, aside)
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, PublishError) or not isinstance(error, Exception):
@@ -281,19 +328,21 @@ def _recover_interrupted(exports_root: Path) -> None:
     """Undo what a publisher that died left behind; the lock says none is running.
 
     A ``.tmp-*`` directory is an unfinished night: removed. A ``.old-<D>-*`` directory is a
-    published night set aside for its replacement: put back if the publisher died before
-    renaming the replacement into ``<D>``, removed otherwise.
+    published (or held) night set aside for its replacement: put back if the publisher died
+    before renaming the replacement into ``<D>``, removed otherwise.
     """
-    for entry in sorted(exports_root.iterdir()):
-        if entry.name.startswith(".tmp-"):
-            shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(".old-"):
-            final = exports_root / entry.name[len(".old-") :][:10]
-            if _NIGHT_DIR.fullmatch(final.name) and not final.exists():
-                logger.warning("restoring %s, set aside by a publisher that died", final)
-                entry.rename(final)
-            else:
+    held = exports_root / HELD_DIR
+    for directory in (exports_root, held) if held.is_dir() else (exports_root,):
+        for entry in sorted(directory.iterdir()):
+            if entry.name.startswith(".tmp-"):
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith(".old-"):
+                final = directory / entry.name[len(".old-") :][:10]
+                if _NIGHT_DIR.fullmatch(final.name) and not final.exists():
+                    logger.warning("restoring %s, set aside by a publisher that died", final)
+                    entry.rename(final)
+                else:
+                    shutil.rmtree(entry, ignore_errors=True)
 
 
 def _check_arguments(
@@ -332,8 +381,10 @@ def _build_night(
     previous_dir: Path | None,
     previous_manifest: dict[str, Any] | None,
     header: dict[str, Any],
+    extras: _Extras | None = None,
 ) -> dict[str, Any]:
     """Write every file of the night into ``directory`` and return the manifest."""
+    extras = extras or _Extras()
     previous_segments = (previous_manifest or {}).get("segments", {})
     with _connect(warehouse) as connection:
         results = [
@@ -351,6 +402,18 @@ def _build_night(
         remarks: dict[Any, Any] = {}
         if remarks_relation is not None:
             remarks = _load_remarks(connection, remarks_relation)
+        mark_tag = None
+        if extras.friendship_tags_relation is not None:
+            mark_tag = _write_mark_tag(
+                connection,
+                directory,
+                extras.friendship_tags_relation,
+                extras.wecom_limits,
+                previous_dir,
+            )
+        tag_coverage = None
+        if extras.tag_coverage_relation is not None:
+            tag_coverage = _load_tag_coverage(connection, extras.tag_coverage_relation)
 
     sync_rows = [
         (tag, action, customer_id, _remark(remarks.get(customer_id)) if action == "add" else "")
@@ -384,8 +447,133 @@ def _build_night(
         "add": sum(1 for row in sync_rows if row[1] == "add"),
         "remove": sum(1 for row in sync_rows if row[1] == "remove"),
     }
+    if mark_tag is not None:
+        manifest["wecom_mark_tag"] = mark_tag
+    if tag_coverage is not None:
+        manifest["tag_coverage"] = tag_coverage
+    reasons = extras.guard.reasons(manifest, previous_manifest) if extras.guard else []
+    manifest["guard"] = {"held": bool(reasons), "reasons": reasons}
+    _write_manifest(directory, manifest)
+    return manifest
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """The optional parts of a night (see publish_night)."""
+
+    friendship_tags_relation: str | None = None
+    wecom_limits: WecomLimits = field(default_factory=WecomLimits)
+    tag_coverage_relation: str | None = None
+    guard: ExportGuard | None = None
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
     _write_bytes(directory / MANIFEST_FILE, text.encode("utf-8"))
+
+
+def _write_mark_tag(
+    connection: duckdb.DuckDBPyConnection,
+    directory: Path,
+    relation: str,
+    limits: WecomLimits,
+    previous_dir: Path | None,
+) -> dict[str, Any]:
+    """Tonight's tag state per friendship, its diff with the previous night, and a summary."""
+    quoted = _quote_relation(relation, "friendship_tags_relation")
+    state = (
+        connection.sql(
+            f"SELECT staff_id, customer_id, coalesce(wecom_tags, '') AS wecom_tags FROM {quoted} "
+            "ORDER BY staff_id, customer_id"
+        )
+        .to_arrow_table()
+        .combine_chunks()
+    )
+    current = _friendship_tags(state)
+    previous: dict[tuple[str, str], frozenset[str]] = {}
+    if previous_dir is not None and (previous_dir / FRIEND_TAGS_FILE).is_file():
+        previous = _friendship_tags(pq.read_table(previous_dir / FRIEND_TAGS_FILE))
+    calls = mark_tag_calls(previous, current, limits)
+    summary = dry_run_summary(calls)
+    files = {
+        FRIEND_TAGS_FILE: _write_parquet(directory / FRIEND_TAGS_FILE, state),
+        MARK_TAG_FILE: _write_csv(
+            directory / MARK_TAG_FILE,
+            MARK_TAG_COLUMNS,
+            (
+                (
+                    call.minute,
+                    call.staff_id,
+                    call.customer_id,
+                    TAG_SEPARATOR.join(call.add_tags),
+                    TAG_SEPARATOR.join(call.remove_tags),
+                )
+                for call in calls
+            ),
+        ),
+    }
+    summary_text = json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+    files[MARK_TAG_SUMMARY_FILE] = _write_bytes(
+        directory / MARK_TAG_SUMMARY_FILE, summary_text.encode("utf-8")
+    )
+    return {
+        "files": files,
+        "friendships": len(current),
+        "limits": {
+            "calls_per_minute": limits.calls_per_minute,
+            "calls_per_hour": limits.calls_per_hour,
+        },
+        **{key: summary[key] for key in MARK_TAG_MANIFEST_KEYS},
+    }
+
+
+def _friendship_tags(table: pa.Table) -> dict[tuple[str, str], frozenset[str]]:
+    columns = table.select(["staff_id", "customer_id", "wecom_tags"]).to_pydict()
+    return {
+        (staff_id, customer_id): parse_tags(tags)
+        for staff_id, customer_id, tags in zip(
+            columns["staff_id"], columns["customer_id"], columns["wecom_tags"], strict=True
+        )
+    }
+
+
+def _load_tag_coverage(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[str, float]:
+    quoted = _quote_relation(relation, "tag_coverage_relation")
+    rows = connection.sql(
+        f"SELECT tag_name, coverage FROM {quoted} WHERE coverage IS NOT NULL ORDER BY tag_name"
+    ).fetchall()
+    return {tag: float(coverage) for tag, coverage in rows}
+
+
+def release_night(
+    exports_root: Path,
+    as_of: date,
+    *,
+    released_at: datetime | None = None,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Publish a night the churn guard held, after review; returns its manifest.
+
+    Refused when a later night is already published: its entered/left lists were computed
+    without this night, so re-run the nights instead.
+    """
+    exports_root = Path(exports_root)
+    night = as_of.isoformat()
+    held = exports_root / HELD_DIR / night
+    with publisher_lock(exports_root, lock_timeout_seconds):
+        if not (held / MANIFEST_FILE).is_file():
+            raise PublishError(f"no held night {night} ({held} has no manifest)")
+        later = latest_published_night(exports_root)
+        if later is not None and later > as_of:
+            raise PublishError(
+                f"night {later.isoformat()} is already published after the held night {night}; "
+                f"re-run the nights from {night} instead of releasing it"
+            )
+        manifest = json.loads((held / MANIFEST_FILE).read_text(encoding="utf-8"))
+        stamp = (released_at or datetime.now(UTC)).isoformat()
+        manifest["guard"] = {**manifest.get("guard", {}), "held": False, "released_at": stamp}
+        _write_manifest(held, manifest)
+        _swap_into_place(held, exports_root / night, exports_root / f".old-{night}-released")
     return manifest
 
 

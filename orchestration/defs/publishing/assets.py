@@ -10,15 +10,23 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
-from orchestration.project import dbt_project
-from orchestration.publishing.exports import publish_night
+from orchestration.project import dbt_project, project_vars
+from orchestration.publishing.exports import HELD_DIR, publish_night
+from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.warehouse import MARTS_LINK, publish_warehouse, published_night
+from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
 
 MANIFEST = load_manifest(dbt_project.manifest_path)
 SEGMENTS = segment_exports(MANIFEST)
 REMARKS_MODEL = "wecom_customer_remarks"
 NEXT_BEST_ACTION_MODEL = "next_best_action"
+FRIENDSHIP_TAGS_MODEL = "wecom_friendship_tags"
+TAG_CATALOG_MODEL = "tag_catalog"
+EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
+PROJECT_VARS = project_vars()
+WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
+EXPORT_GUARD = ExportGuard.from_vars(PROJECT_VARS.get("export_guard"))
 
 
 def next_best_actions(warehouse: Path) -> list[str]:
@@ -31,7 +39,7 @@ def next_best_actions(warehouse: Path) -> list[str]:
 
 
 @dg.asset(
-    key=["exports", "segment_exports"],
+    key=EXPORT_KEY,
     # Downstream of every segment: a failed dbt build or error-severity test upstream stops
     # the run before this asset, so nothing of a bad night is published.
     deps=[
@@ -40,16 +48,26 @@ def next_best_actions(warehouse: Path) -> list[str]:
             *(segment.name for segment in SEGMENTS),
             REMARKS_MODEL,
             NEXT_BEST_ACTION_MODEL,
+            FRIENDSHIP_TAGS_MODEL,
+            TAG_CATALOG_MODEL,
             "segment_membership",
         ]
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "export_guard",
+            asset=EXPORT_KEY,
+            description="The churn guard let the night out: no segment size jumped and no tag "
+            "coverage collapsed since the previous published night (docs/segments.md).",
+        )
     ],
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "parquet", "csv"},
     description="exports/<as-of date>/: every segment as Parquet and CSV, who entered and left, "
-    "one file per next best action, the WeCom tag sync file and manifest.json; swapped in "
-    "atomically.",
+    "one file per next best action, the WeCom tag sync and per-friendship mark_tag files and "
+    "manifest.json; swapped in atomically, or held in exports/held/ by the churn guard.",
 )
 def publish_segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -66,19 +84,45 @@ def publish_segment_exports(
             *next_best_action_exports(MANIFEST, next_best_actions(warehouse.warehouse_path)),
         ],
         remarks_relation=f"marts.{REMARKS_MODEL}",
+        friendship_tags_relation=f"marts.{FRIENDSHIP_TAGS_MODEL}",
+        wecom_limits=WECOM_LIMITS,
+        tag_coverage_relation=f"marts.{TAG_CATALOG_MODEL}",
+        guard=EXPORT_GUARD,
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
+    held = manifest["guard"]["held"]
+    night_dir = (
+        exports_root / HELD_DIR / as_of.isoformat() if held else exports_root / as_of.isoformat()
+    )
+    if held:
+        context.log.warning(
+            f"churn guard: the night of {as_of} is held in {night_dir}, not published. "
+            + "; ".join(manifest["guard"]["reasons"])
+            + f". After review: scrm release --home {warehouse.home_dir} --as-of {as_of}"
+        )
     for name, segment in manifest["segments"].items():
         context.log.info(
             f"{name}: {segment['rows']} customers, {segment['entered']} entered, "
             f"{segment['left']} left"
         )
+    mark_tag = manifest["wecom_mark_tag"]
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(exports_root / as_of.isoformat())),
+            "path": dg.MetadataValue.path(str(night_dir)),
+            "held": held,
             "segments": dg.MetadataValue.json(sizes),
             "previous_night": str(manifest.get("previous_night")),
-        }
+            "wecom_mark_tag_calls": mark_tag["calls"],
+            "wecom_friendships_touched": mark_tag["friendships_touched"],
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="export_guard",
+                passed=not held,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"reasons": dg.MetadataValue.json(manifest["guard"]["reasons"])},
+            )
+        ],
     )
 
 
