@@ -75,6 +75,7 @@ def test_definitions_snapshot():
         "marts/tag_catalog",
         "marts/tag_changes",
         "marts/wecom_customer_remarks",
+        "marts/wecom_friendship_tags",
         "predictive/btyd_model_fits",
         "predictive/customer_predictions",
         "predictive/model_backtest",
@@ -136,3 +137,5 @@ def test_dbt_tests_become_asset_checks():
 
     checks = {key.to_user_string() for key in defs().resolve_asset_graph().asset_check_keys}
     assert "marts/raw_row_accounting:accepted_values_raw_row_accounting_is_balanced__True" in checks
+    # The churn guard reports as a check on the exports (docs/segments.md).
+    assert "exports/segment_exports:export_guard" in checks
