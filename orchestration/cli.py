@@ -42,6 +42,33 @@ def ensure_manifest() -> None:
 _prepared = False
 
 
+# Options shared by the commands that run nights.
+raw_option = click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_RAW_DIR",
+    required=True,
+    show_envvar=True,
+    help="Directory holding one <source>.csv or .parquet per source.",
+)
+home_option = click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SCRM_HOME",
+    required=True,
+    show_envvar=True,
+    help="Directory for the warehouse and the nights' outputs.",
+)
+run_started_at_option = click.option(
+    "--run-started-at",
+    default="",
+    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
+    "for the future-timestamp rule, to reproduce an earlier run exactly.",
+)
+
+
 @click.group()
 def main() -> None:
     """scrm-warehouse: private-domain customer tags computed in the open."""
@@ -108,24 +135,8 @@ def generate(
 
 
 @main.command()
-@click.option(
-    "--raw",
-    "raw_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="SCRM_RAW_DIR",
-    required=True,
-    show_envvar=True,
-    help="Directory holding one <source>.csv or .parquet per source.",
-)
-@click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="SCRM_HOME",
-    required=True,
-    show_envvar=True,
-    help="Directory for the warehouse and the night's outputs.",
-)
+@raw_option
+@home_option
 @click.option(
     "--as-of",
     "as_of",
@@ -133,12 +144,7 @@ def generate(
     default=None,
     help="The night to compute (default: yesterday in Asia/Shanghai).",
 )
-@click.option(
-    "--run-started-at",
-    default="",
-    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
-    "for the future-timestamp rule, to reproduce an earlier run exactly.",
-)
+@run_started_at_option
 def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: str) -> None:
     """Run the nightly job in-process for one as-of date."""
     as_of_date = as_of.date().isoformat() if as_of else yesterday_in_shanghai()
@@ -150,31 +156,11 @@ def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: s
 
 
 @main.command()
-@click.option(
-    "--raw",
-    "raw_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="SCRM_RAW_DIR",
-    required=True,
-    show_envvar=True,
-    help="Directory holding one <source>.csv or .parquet per source.",
-)
-@click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="SCRM_HOME",
-    required=True,
-    show_envvar=True,
-    help="Directory for the warehouse and the nights' outputs.",
-)
+@raw_option
+@home_option
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option(
-    "--run-started-at",
-    default="",
-    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) for every night, as in `scrm run`.",
-)
+@run_started_at_option
 def backfill(
     raw_dir: Path, home_dir: Path, first: datetime, last: datetime, run_started_at: str
 ) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orchestration.publishing.wecom import settings_from_vars
+
 
 @dataclass(frozen=True)
 class ExportGuard:
@@ -42,11 +44,7 @@ class ExportGuard:
 
     @classmethod
     def from_vars(cls, configured: Mapping[str, Any] | None) -> ExportGuard:
-        configured = dict(configured or {})
-        unknown = sorted(set(configured) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown export_guard setting(s): {unknown}")
-        return cls(**configured)
+        return settings_from_vars(cls, "export_guard", configured)
 
     def reasons(self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None) -> list[str]:
         """Why tonight's manifest should be held, compared with the previous one; [] if not."""

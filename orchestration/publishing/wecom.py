@@ -21,11 +21,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 TAG_SEPARATOR: Final = "|"
 
 Friendship = tuple[str, str]  # (staff_id, customer_id)
+T = TypeVar("T")
+
+
+def settings_from_vars(cls: type[T], var: str, configured: Mapping[str, Any] | None) -> T:
+    """A settings dataclass from a dbt var's mapping: unknown keys are an error, not ignored."""
+    configured = dict(configured or {})
+    unknown = sorted(set(configured) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown {var} setting(s): {unknown}")
+    return cls(**configured)
 
 
 @dataclass(frozen=True)
@@ -48,11 +58,7 @@ class WecomLimits:
 
     @classmethod
     def from_vars(cls, configured: Mapping[str, Any] | None) -> WecomLimits:
-        configured = dict(configured or {})
-        unknown = sorted(set(configured) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown wecom_limits setting(s): {unknown}")
-        return cls(**configured)
+        return settings_from_vars(cls, "wecom_limits", configured)
 
 
 @dataclass(frozen=True)
