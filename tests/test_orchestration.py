@@ -75,6 +75,7 @@ def test_definitions_snapshot():
         "marts/tag_catalog",
         "marts/tag_changes",
         "marts/wecom_customer_remarks",
+        "marts/wecom_friendship_tags",
         "predictive/btyd_model_fits",
         "predictive/customer_predictions",
         "predictive/model_backtest",
