@@ -4,16 +4,20 @@ Stories and arithmetic: tests/fixtures/raw_customer_marts/README.md. The nightly
 the report itself (asset reports/nightly_report); these tests read what it wrote.
 """
 
+import json
 import os
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.publishing.exports import read_manifest
+from orchestration.defs.reporting.assets import nightly_report
+from orchestration.defs.resources import WarehouseResource
+from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manifest
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,
@@ -23,8 +27,9 @@ from orchestration.reporting.nightly_report import (
 from tests.conftest import CUSTOMER_MARTS_AS_OF
 
 AS_OF = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
-# Eight buyers are fewer than min_customers (100): no fit, so no backtest to draw.
-FIXTURE_CHARTS = [chart for chart in CHART_IDS if chart != "model_backtest"]
+# Eight buyers are fewer than min_customers (100): no fit, so no backtest to draw. No
+# campaign's conversion window is complete by 06-30, so there is no pooled lift to draw.
+FIXTURE_CHARTS = [chart for chart in CHART_IDS if chart not in ("model_backtest", "campaign_lift")]
 EXTERNAL_PREFIXES = ("http:", "https:", "//", "ftp:")
 
 
@@ -39,6 +44,12 @@ class ParsedReport(HTMLParser):
         self.paragraphs: list[str] = []
         self.references: list[tuple[str, str, str]] = []
         self.tags_seen: set[str] = set()
+        # Text of list items and <code>, and the data-notice of prominent notices.
+        self.items: list[str] = []
+        self.code: list[str] = []
+        self.notices: list[str] = []
+        self._item: str | None = None
+        self._code: str | None = None
         self._table: str | None = None
         self._part = "body"
         self._row: list[str] | None = None
@@ -81,6 +92,12 @@ class ParsedReport(HTMLParser):
         if tag == "p":
             self._paragraph = ""
             self._is_note = "note" in (attributes.get("class") or "")
+        elif tag == "li":
+            self._item = ""
+        elif tag == "code":
+            self._code = ""
+        if "data-notice" in attributes:
+            self.notices.append(attributes["data-notice"])
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
@@ -97,12 +114,22 @@ class ParsedReport(HTMLParser):
             text = " ".join(self._paragraph.split())
             (self.notes if self._is_note else self.paragraphs).append(text)
             self._paragraph = None
+        elif tag == "li" and self._item is not None:
+            self.items.append(" ".join(self._item.split()))
+            self._item = None
+        elif tag == "code" and self._code is not None:
+            self.code.append(self._code)
+            self._code = None
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell += data
         if self._paragraph is not None:
             self._paragraph += data
+        if self._item is not None:
+            self._item += data
+        if self._code is not None:
+            self._code += data
 
     def rows(self, table: str) -> dict[str, list[str]]:
         """Body rows keyed by their first cell."""
@@ -148,40 +175,59 @@ def test_summary(report):
 
 
 def test_segments_from_the_exports_manifest(customer_marts_warehouse, report):
-    assert report.header("segments")[:6] == [
+    assert report.header("segments")[:9] == [
         "Segment",
         "Display name",
         "Members",
         "Exported",
+        "Holdout",
+        "Priority",
+        "Cool-down",
         "Entered",
         "Left",
     ]
     segments = report.rows("segments")
-    # Members, worked out by hand in tests/test_segments.py (C E G I churned; B and H never
-    # bought; A C I office workers); an export that is no segment model has none of its own.
-    assert segments["seg_churned"][:2] == ["流失客户", "4"]
-    assert segments["seg_never_bought"][:2] == ["新好友未购", "2"]
-    assert segments["seg_identity_office_worker"][1] == "3"
-    assert segments["seg_high_value"][1] == "0"
-    assert segments["nba_win_back"][1] == "—"
-    assert segments["seg_churned"][6] == "流失客户"  # the WeCom tag
-    # Exported rows, entered and left: exactly what the night published.
+    # seg_churned on 06-30 (tests/test_segments.py): members C E G I; C exported; G in the
+    # holdout; E and I outranked by seg_mask_repurchase_due (priority 1 against 6); nobody
+    # pushed on 06-27..06-29 waits for a cool-down. C was exported on 06-29 too: no change.
+    assert segments["seg_churned"][:8] == ["流失客户", "4", "1", "1", "2", "0", "0", "0"]
+    assert segments["seg_churned"][9] == "流失客户"  # the WeCom tag
+    # F, about to go silent, is outranked by the mask reminder as well.
+    assert segments["seg_about_to_go_silent"][1:6] == ["1", "0", "0", "1", "0"]
+    assert segments["seg_never_bought"][:6] == ["新好友未购", "2", "2", "0", "0", "0"]  # B H
+    assert segments["seg_identity_office_worker"][1:6] == ["3", "3", "0", "0", "0"]  # A C I
+    assert segments["seg_high_value"][1:6] == ["0", "0", "0", "0", "0"]
+    # An export that is no segment model has exported rows only.
+    assert segments["nba_win_back"][1:6] == ["—", "1", "—", "—", "—"]  # C
+    # Every number is the manifest's: exported, entered and left are what the night
+    # published, the members and who was held back its membership counts.
     manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
-    assert {name: row[2:5] for name, row in segments.items()} == {
+    assert {name: [row[2], row[6], row[7]] for name, row in segments.items()} == {
         name: [str(entry["rows"]), str(entry["entered"]), str(entry["left"])]
         for name, entry in manifest["segments"].items()
     }
+    assert {name: row[1:6] for name, row in segments.items() if not name.startswith("nba_")} == {
+        name: [
+            str(entry["membership"][key])
+            for key in ("members", "exported", "holdout", "priority", "cooldown")
+        ]
+        for name, entry in manifest["segments"].items()
+        if "membership" in entry
+    }
     assert any("previous published night, 2026-06-29." in text for text in report.paragraphs)
+    assert report.notices == []  # the churn guard let the night out
 
 
 def test_segments_without_a_manifest_are_counted_from_membership(customer_marts_warehouse):
     parsed = ParsedReport(render_nightly_report(customer_marts_warehouse, AS_OF, None))
     segments = parsed.rows("segments")
-    # Members, exported (unknown without a manifest), entered and left since 06-29: E became
-    # churned tonight (on 06-29 E had bought 29 days before).
-    assert segments["seg_churned"][1:5] == ["4", "—", "1", "0"]
-    assert segments["seg_never_bought"][1:5] == ["2", "—", "0", "0"]  # B and H
-    assert segments["seg_mask_repurchase_due"][1:5] == ["3", "—", "0", "0"]  # E F I
+    # Members, exported, holdout, priority, cool-down, then entered and left since 06-29
+    # (members, not exports): E became churned tonight (on 06-29 E had bought 29 days before)
+    # and is outranked by the mask reminder, like I; C exported, G in the holdout.
+    assert segments["seg_churned"][1:8] == ["4", "1", "1", "2", "0", "1", "0"]
+    assert segments["seg_never_bought"][1:8] == ["2", "2", "0", "0", "0", "0", "0"]  # B H
+    assert segments["seg_mask_repurchase_due"][1:8] == ["3", "3", "0", "0", "0", "0", "0"]
+    assert segments["seg_about_to_go_silent"][1:8] == ["1", "0", "0", "1", "0", "0", "0"]
     # Only what segment_membership holds: no next-best-action files, no empty segment.
     assert "nba_win_back" not in segments
     assert "seg_high_value" not in segments
@@ -190,6 +236,247 @@ def test_segments_without_a_manifest_are_counted_from_membership(customer_marts_
         "counted from marts.segment_membership" in text and "2026-06-29" in text
         for text in parsed.paragraphs
     )
+    # Without a manifest there is no dry run and no guard verdict to show.
+    assert "No exports manifest for this night: no dry run to show." in parsed.notes
+    assert "wecom_mark_tag" not in parsed.tables
+    assert parsed.notices == []
+
+
+def test_campaign_lift_before_any_window_is_complete(report):
+    """Both rows of marts.campaign_lift are 06-29 entries: 14-day windows end on 07-13.
+
+    06-29 is the first night, so every member entered then: seg_churned exported C and held
+    out G; seg_never_bought exported B and H and held out nobody. None of them paid an order
+    on 06-30.
+    """
+    assert "campaign_lift_pooled" not in report.tables
+    assert "campaign_lift" not in report.charts
+    assert (
+        "No conversion window is complete yet, so there is no lift to read: the first ends on "
+        "2026-07-13, 14 days after the entry night 2026-06-29. The entry nights below are "
+        "still counting."
+    ) in report.notes
+    assert report.tables["campaign_lift_recent"]["body"] == [
+        [
+            "2026-06-29",
+            "seg_churned",
+            "open until 2026-07-13",
+            "0 of 1",
+            "0.0%",
+            "0 of 1",
+            "0.0%",
+            "+0.0",
+            "+0.0 to +0.0",
+            "+0.00",
+            "—",  # one customer per arm: no sample variance, no Welch interval
+        ],
+        [
+            "2026-06-29",
+            "seg_never_bought",
+            "open until 2026-07-13",
+            "0 of 2",
+            "0.0%",
+            "0 of 0",
+            "—",
+            "—",
+            "—",
+            "—",
+            "—",
+        ],
+    ]
+
+
+def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_path):
+    """Hand-made entry nights in a copy of the warehouse, beside the fixture's two open ones.
+
+    seg_churned, complete: 06-01 treated 1 of 3, holdout 1 of 2 (the dbt unit test
+    campaign_lift_by_hand); 06-02 treated 1 of 1, holdout 0 of 1. Pooled: 2 of 4 = 50.0%
+    against 1 of 3 = 33.3%, lift +16.7 pp; se = sqrt(0.5 * 0.5 / 4 + (1/3) * (2/3) / 3)
+    = sqrt(0.0625 + 0.0741) = 0.3696, so 0.1667 ± 1.96 * 0.3696 = -55.8 to +89.1 pp. (The
+    mean of the two nights' lifts, (-16.7 + 100) / 2, would say +41.7.)
+    seg_mask_repurchase_due, 06-03 to 06-14: twelve nights of 0 of 1 against 0 of 1.
+    seg_never_bought has only its open 06-29 window: not pooled.
+    """
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    columns = (
+        "segment_name, entry_date, window_days, is_window_complete, treated_customers, "
+        "treated_converted, treated_conversion_rate, holdout_customers, holdout_converted, "
+        "holdout_conversion_rate, conversion_lift, conversion_lift_ci_low, "
+        "conversion_lift_ci_high, treated_spend_per_customer_cny, "
+        "holdout_spend_per_customer_cny, spend_lift_cny, spend_lift_ci_low_cny, "
+        "spend_lift_ci_high_cny, as_of_date"
+    )
+    rows = [
+        ("seg_churned", date(2026, 6, 1), 3, 1, 0.3333, 2, 1, 0.5, -0.1667, -1.0412, 0.7078,
+         33.33, 20.0, 13.33, -62.86, 89.52),
+        ("seg_churned", date(2026, 6, 2), 1, 1, 1.0, 1, 0, 0.0, 1.0, 1.0, 1.0,
+         80.0, 0.0, 80.0, None, None),
+        *(
+            ("seg_mask_repurchase_due", date(2026, 6, 3) + timedelta(days=offset), 1, 0, 0.0,
+             1, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None, None)
+            for offset in range(12)
+        ),
+    ]  # fmt: skip
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.executemany(
+            f"insert into marts.campaign_lift ({columns}) "
+            "values (?, ?, 14, true, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, date '2026-06-30')",
+            rows,
+        )
+    parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None))
+    assert parsed.header("campaign_lift_pooled") == [
+        "Segment",
+        "Entry nights",
+        "Treated",
+        "Treated rate",
+        "Holdout",
+        "Holdout rate",
+        "Lift (pp)",
+        "95% CI (pp)",
+    ]
+    assert parsed.rows("campaign_lift_pooled") == {
+        "seg_churned": ["2", "2 of 4", "50.0%", "1 of 3", "33.3%", "+16.7", "-55.8 to +89.1"],
+        "seg_mask_repurchase_due": ["12", "0 of 12", "0.0%", "0 of 12", "0.0%", "+0.0",
+                                    "+0.0 to +0.0"],
+    }  # fmt: skip
+    assert (
+        "No complete window yet, so not pooled: seg_never_bought (first window ends on "
+        "2026-07-13)." in parsed.notes
+    )
+    # The last 14 entry nights: 06-29, 06-14 back to 06-03, and 06-02; 06-01 is the 15th.
+    recent = parsed.tables["campaign_lift_recent"]["body"]
+    assert [row[0] for row in recent] == [
+        "2026-06-29",
+        "2026-06-29",
+        *(f"2026-06-{day:02d}" for day in range(14, 2, -1)),
+        "2026-06-02",
+    ]
+    assert recent[-1] == [
+        "2026-06-02",
+        "seg_churned",
+        "complete",
+        "1 of 1",
+        "100.0%",
+        "0 of 1",
+        "0.0%",
+        "+100.0",
+        "+100.0 to +100.0",
+        "+80.00",
+        "—",
+    ]
+    chart = parsed.charts["campaign_lift"]
+    assert chart["svg"] == 1 and chart["marks"] >= 2  # a point and an interval per segment
+
+
+def test_wecom_dry_run_with_no_change(report):
+    """06-30: the same six friendships carry the same tags as on 06-29, so no call."""
+    assert report.rows("wecom_mark_tag") == {
+        "Current friendships": ["6"],  # A B C F H I (G left on 06-15, C leaves on 07-02)
+        "mark_tag calls (one per friendship whose tags change)": ["0"],
+        "Friendships touched": ["0"],
+        "Tags touched": ["0"],
+        "Tag adds": ["0"],
+        "Tag removes": ["0"],
+        "Minutes needed at the limits": ["0"],
+        "Limit: calls per minute": ["10,000"],
+        "Limit: calls per hour": ["150,000"],
+    }
+    assert "wecom_largest_changes" not in report.tables
+    assert "No friendship's tags change tonight: there is no mark_tag call to send." in (
+        report.notes
+    )
+    assert "Changes since the previous published night, 2026-06-29." in report.paragraphs
+
+
+def test_wecom_dry_run_on_the_first_night(customer_marts_warehouse):
+    """The job's report of 06-29, the first published night: every friendship's tags are new.
+
+    The six friends get the WeCom tags of the mapped segments they are exported in: 上班族
+    A C I, 未购新客 B H, 面膜复购 F I (E, also due, is no friend), 学生 F, 宝妈 B and 流失客户
+    C. Six calls, 3 + 2 + 2 + 1 + 1 + 1 = 10 adds; the five largest by count, then by name.
+    """
+    path = customer_marts_warehouse.parent / "reports" / "2026-06-29.html"
+    parsed = ParsedReport(path.read_text(encoding="utf-8"))
+    summary = parsed.rows("wecom_mark_tag")
+    assert summary["Current friendships"] == ["6"]
+    assert summary["mark_tag calls (one per friendship whose tags change)"] == ["6"]
+    assert summary["Friendships touched"] == ["6"]
+    assert summary["Tags touched"] == ["6"]
+    assert summary["Tag adds"] == ["10"]
+    assert summary["Tag removes"] == ["0"]
+    assert summary["Minutes needed at the limits"] == ["1"]
+    assert parsed.tables["wecom_largest_changes"]["body"] == [
+        ["上班族", "3", "0"],
+        ["未购新客", "2", "0"],
+        ["面膜复购", "2", "0"],
+        ["学生", "1", "0"],
+        ["宝妈", "1", "0"],
+    ]
+    assert (
+        "There is no previous published night, so every friendship's tags are new."
+        in parsed.paragraphs
+    )
+
+
+def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(
+    customer_marts_warehouse, tmp_path
+):
+    """The asset finds a held night's manifest in exports/held/<date>/ and says so on top."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(customer_marts_warehouse, home / "warehouse.duckdb")
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    reasons = [
+        "segment seg_churned: 100 → 1 customers (-99%; the guard allows ±50%)",
+        "tag identity: coverage 70.0% → 10.0% (-86%; the guard allows -50%)",
+    ]
+    manifest["guard"] = {"held": True, "reasons": reasons}
+    held_dir = home / "exports" / HELD_DIR / CUSTOMER_MARTS_AS_OF
+    held_dir.mkdir(parents=True)
+    (held_dir / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+
+    def materialize() -> dict:
+        result = nightly_report(
+            context=dg.build_asset_context(partition_key=CUSTOMER_MARTS_AS_OF),
+            warehouse=WarehouseResource(home_dir=str(home), raw_dir=str(tmp_path)),
+        )
+        return result.metadata
+
+    metadata = materialize()
+    assert metadata["held"] is True
+    assert metadata["segments_from"] == "exports manifest"
+    parsed = ParsedReport((home / "reports" / f"{CUSTOMER_MARTS_AS_OF}.html").read_text("utf-8"))
+    assert parsed.notices == ["guard"]
+    assert parsed.items[: len(reasons)] == reasons
+    assert parsed.code == [f"scrm release --home {home} --as-of 2026-06-30"]
+    assert any(
+        f"exports wait in {home}/exports/held/2026-06-30/" in text for text in parsed.paragraphs
+    )
+    assert any(
+        "held back (exports/held/2026-06-30/manifest.json" in text for text in parsed.paragraphs
+    )
+    assert "The night is held by the churn guard: no call is due until it is released." in (
+        parsed.notes
+    )
+    # The held manifest's numbers, like a published one's.
+    assert parsed.rows("segments")["seg_churned"][1:6] == ["4", "1", "1", "2", "0"]
+
+    # Released (scrm release keeps the reasons and stamps the time): a note, no alarm.
+    manifest["guard"] = {"held": False, "reasons": reasons, "released_at": "2026-07-01T02:30:00"}
+    parsed = ParsedReport(render_nightly_report(home / "warehouse.duckdb", AS_OF, manifest))
+    assert parsed.notices == [] and parsed.code == []
+    assert any(
+        note.startswith("The churn guard held this night (segment seg_churned: 100 → 1")
+        and note.endswith("it was released after review at 2026-07-01T02:30:00.")
+        for note in parsed.notes
+    )
+
+    # Neither published nor held: counted from the warehouse, nothing held.
+    shutil.rmtree(home / "exports")
+    metadata = materialize()
+    assert metadata["held"] is False
+    assert metadata["segments_from"] == "warehouse"
 
 
 def test_rfm_grid_and_segments(report):
@@ -356,6 +643,7 @@ def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_ware
             "marts.dim_channels",
             "marts.tag_catalog",
             "marts.segment_membership",
+            "marts.campaign_lift",
             "predictive.btyd_model_fits",
             "predictive.model_backtest",
         ):
@@ -365,6 +653,10 @@ def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_ware
     assert "No customer has a purchase yet: nothing to score." in parsed.notes
     assert "No known customers this night." in parsed.notes
     assert "The tag catalog is empty." in parsed.notes
+    assert (
+        "No customers have entered a segment with a holdout yet: there is nothing to compare."
+        in parsed.notes
+    )
     assert parsed.rows("summary")["Customers known"] == ["0"]
 
 
@@ -439,6 +731,8 @@ def test_the_report_renders_in_a_browser(report_path, tmp_path):
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.route("**/*", route)
             page.goto(url, wait_until="load")
+            # Wide tables wrap or fit: the page never scrolls sideways at 1280 pixels.
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             figures = page.query_selector_all("figure.chart")
             assert [f.get_attribute("data-chart") for f in figures] == FIXTURE_CHARTS
             for figure in figures:

@@ -1,9 +1,11 @@
 """The nightly HTML report: one self-contained page per night for the people who run the shop.
 
-``<reports_root>/<YYYY-MM-DD>.html`` shows the night's segments (size, who entered and who
-left), the RFM grid, lifecycle stages and the moves between them, friend adds and deletions by
-acquisition channel over time, tag coverage, a model card for the BTYD predictions (fits and
-backtest) and where every raw row went.
+``<reports_root>/<YYYY-MM-DD>.html`` shows whether the churn guard held the night's exports,
+the night's segments (members, who was exported and who was held back, who entered and who
+left), the campaign lift of segments with a holdout, the WeCom tag sync dry run, the RFM grid,
+lifecycle stages and the moves between them, friend adds and deletions by acquisition channel
+over time, tag coverage, a model card for the BTYD predictions (fits and backtest) and where
+every raw row went.
 
 Why it is built this way:
 
@@ -28,6 +30,7 @@ import json
 import math
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -45,12 +48,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
+
 REPORT_SUFFIX: Final = ".html"
 
 # Every chart the report can hold, in page order. A chart is left out (with a note saying
 # why) when the night has nothing to draw, e.g. no backtest on a night with too few buyers.
 CHART_IDS: Final = (
     "segments",
+    "campaign_lift",
     "rfm_grid",
     "lifecycle_stages",
     "lifecycle_flow",
@@ -82,6 +88,15 @@ TOP_CHANNELS: Final = 5
 OTHER_CHANNELS: Final = "other"
 RFM_SCORES: Final = (1, 2, 3, 4, 5)
 MISSING: Final = "—"
+# Why a segment's member was not exported (segment_membership.suppression, the manifest's
+# membership counts; docs/segments.md), with their column headers.
+SUPPRESSIONS: Final = (("holdout", "Holdout"), ("priority", "Priority"), ("cooldown", "Cool-down"))
+# Entry nights listed one by one in the campaign lift section, newest first.
+LIFT_ENTRY_DATES: Final = 14
+# Two-sided 95% normal quantile, rounded as marts.campaign_lift rounds it, so the pooled
+# interval and the per-night ones are the same construction.
+Z_95: Final = 1.96
+EXPORTS_DIR: Final = "exports"
 
 # Tables that hold one night only (rebuilt every night); the report checks they hold as_of.
 _ONE_NIGHT_TABLES: Final = (
@@ -91,6 +106,7 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.friend_metrics_daily",
     "marts.dim_channels",
     "marts.tag_catalog",
+    "marts.campaign_lift",
 )
 _REQUIRED_TABLES: Final = (
     *_ONE_NIGHT_TABLES,
@@ -131,6 +147,7 @@ _PALETTE: Final = (
 _OTHER_COLOUR: Final = "#9E9E9E"
 _ENTERED_COLOUR: Final = "#54A24B"
 _LEFT_COLOUR: Final = "#E45756"
+_SUPPRESSION_COLOURS: Final = {"cooldown": "#B279A2", "priority": "#BAB0AC", "holdout": "#F58518"}
 _HEAT_MAP: Final = "Blues"
 
 _SVG_ID = re.compile(r'(?<=\s)id="')
@@ -179,10 +196,12 @@ class Section:
 class _SegmentRow(NamedTuple):
     name: str
     display_name: str
-    # Everyone who qualifies (segment_membership); None for an export that is not a segment.
+    # Everyone who qualifies, and those held back by reason (the manifest's membership block,
+    # or segment_membership without a manifest); None for an export that is not a segment.
     members: int | None
-    # Rows in the night's export file (the manifest); None without a manifest.
-    exported: int | None
+    held_back: Mapping[str, int] | None
+    # Exported customers: rows of the night's export file, or is_exported without a manifest.
+    exported: int
     entered: int
     left: int
     owner: str
@@ -191,18 +210,38 @@ class _SegmentRow(NamedTuple):
 
     @property
     def size(self) -> int:
-        return self.exported if self.exported is not None else self.members or 0
+        return self.members if self.members is not None else self.exported
+
+
+@dataclass(frozen=True)
+class GuardNotice:
+    """What the page says at the top about the churn guard (the manifest's ``guard`` block)."""
+
+    held: bool
+    reasons: tuple[str, ...]
+    # Where the night's exports are, relative to the home, and how to release a held night.
+    home: str
+    exports_dir: str
+    release_command: str
+    released_at: str | None
 
 
 def render_nightly_report(
-    warehouse: Path, as_of: date, exports_manifest: Mapping[str, Any] | None = None
+    warehouse: Path,
+    as_of: date,
+    exports_manifest: Mapping[str, Any] | None = None,
+    *,
+    home: Path | None = None,
 ) -> str:
     """The night's report as one HTML document.
 
-    ``exports_manifest`` is the night's ``exports/<date>/manifest.json`` (see
-    ``orchestration.publishing.exports.read_manifest``). Segment sizes and entered/left come
-    from it when given, so the report shows what was published; without it they are counted
-    from ``marts.segment_membership`` against the previous night kept there.
+    ``exports_manifest`` is the night's ``exports/<date>/manifest.json``, or
+    ``exports/held/<date>/manifest.json`` for a night the churn guard held (see
+    ``orchestration.publishing.exports.read_manifest``). Segment counts, entered/left, the
+    WeCom dry run and the guard's verdict come from it when given, so the report shows what
+    was published (or held); without it segments are counted from ``marts.segment_membership``
+    against the previous night kept there. ``home`` (default: the warehouse's folder) is the
+    ``--home`` of the release command shown for a held night.
     """
     if not isinstance(as_of, date):
         raise ReportError(f"as_of must be a date, got {as_of!r}")
@@ -211,12 +250,16 @@ def render_nightly_report(
             f"the exports manifest is for {exports_manifest.get('as_of_date')!r}, "
             f"not {as_of.isoformat()}"
         )
-    connection = _connect(Path(warehouse))
+    warehouse = Path(warehouse)
+    guard = _guard_notice(exports_manifest, as_of, home if home is not None else warehouse.parent)
+    connection = _connect(warehouse)
     try:
         _check_night(connection, as_of)
-        segments = _segments_section(connection, as_of, exports_manifest)
+        segments = _segments_section(connection, as_of, exports_manifest, guard)
         sections = [
             segments,
+            _lift_section(connection, as_of),
+            _wecom_section(exports_manifest, guard),
             _rfm_section(connection, as_of),
             _lifecycle_section(connection, as_of),
             _friends_section(connection, as_of),
@@ -227,7 +270,9 @@ def render_nightly_report(
         summary = _summary_table(connection, as_of, segments)
     finally:
         connection.close()
-    return _TEMPLATE.render(as_of=as_of.isoformat(), summary=summary, sections=sections)
+    return _TEMPLATE.render(
+        as_of=as_of.isoformat(), guard=guard, summary=summary, sections=sections
+    )
 
 
 def write_nightly_report(
@@ -235,9 +280,11 @@ def write_nightly_report(
     reports_root: Path,
     as_of: date,
     exports_manifest: Mapping[str, Any] | None = None,
+    *,
+    home: Path | None = None,
 ) -> Path:
     """Render the night and write ``reports_root/<YYYY-MM-DD>.html`` atomically."""
-    document = render_nightly_report(warehouse, as_of, exports_manifest)
+    document = render_nightly_report(warehouse, as_of, exports_manifest, home=home)
     reports_root = Path(reports_root)
     reports_root.mkdir(parents=True, exist_ok=True)
     target = reports_root / f"{as_of.isoformat()}{REPORT_SUFFIX}"
@@ -252,6 +299,25 @@ def write_nightly_report(
         temporary.unlink(missing_ok=True)
     _fsync_directory(reports_root)
     return target
+
+
+def _guard_notice(
+    manifest: Mapping[str, Any] | None, as_of: date, home: Path
+) -> GuardNotice | None:
+    """The churn guard's verdict on the night; None without a manifest or a guard block."""
+    guard = (manifest or {}).get("guard")
+    if not guard:
+        return None
+    night = as_of.isoformat()
+    held = bool(guard.get("held"))
+    return GuardNotice(
+        held=held,
+        reasons=tuple(str(reason) for reason in guard.get("reasons") or ()),
+        home=str(home),
+        exports_dir=f"{EXPORTS_DIR}/{HELD_DIR}/{night}/" if held else f"{EXPORTS_DIR}/{night}/",
+        release_command=f"scrm release --home {shlex.quote(str(home))} --as-of {night}",
+        released_at=guard.get("released_at"),
+    )
 
 
 # --- reading the warehouse -----------------------------------------------------------------
@@ -336,56 +402,48 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
 
 
 def _segments_section(
-    connection: duckdb.DuckDBPyConnection, as_of: date, manifest: Mapping[str, Any] | None
+    connection: duckdb.DuckDBPyConnection,
+    as_of: date,
+    manifest: Mapping[str, Any] | None,
+    guard: GuardNotice | None,
 ) -> Section:
-    members = dict(
-        _rows(
-            connection,
-            "select segment_name, count(*) from marts.segment_membership where as_of_date = ? "
-            "group by 1",
-            [as_of],
-        )
-    )
     if manifest is not None:
         rows = [
-            _SegmentRow(
-                name=name,
-                display_name=_text(entry.get("display_name")),
-                # A segment model's members are in segment_membership, none there means none;
-                # other exports (one file per next best action) have no members of their own.
-                members=members.get(name, 0)
-                if entry.get("relation") == f"segments.{name}"
-                else None,
-                exported=int(entry["rows"]),
-                entered=int(entry["entered"]),
-                left=int(entry["left"]),
-                owner=_text(entry.get("owner")),
-                wecom_tag=_text(entry.get("wecom_tag")),
-                description=_text(entry.get("description")),
-            )
+            _segment_from_manifest(name, entry)
             for name, entry in sorted(manifest.get("segments", {}).items())
         ]
         previous = manifest.get("previous_night")
+        if guard is not None and guard.held:
+            where = (
+                f"the exports the churn guard held back ({guard.exports_dir}{MANIFEST_FILE}, "
+                f"run {manifest.get('run_id', MISSING)}): none of them was published"
+            )
+        else:
+            where = (
+                f"the published exports ({EXPORTS_DIR}/{as_of.isoformat()}/{MANIFEST_FILE}, "
+                f"run {manifest.get('run_id', MISSING)})"
+            )
         source = (
-            f"Exported, entered and left are the published exports' "
-            f"(exports/{as_of.isoformat()}/manifest.json, run {manifest.get('run_id', MISSING)}), "
-            "counted against the "
+            f"Every number comes from {where}. Entered and left are counted against the "
             + (
                 f"previous published night, {previous}."
                 if previous
                 else "previous published night; there is none, so every exported row entered."
             )
-            + " Members are everyone who qualifies (marts.segment_membership)."
+            + " Members, holdout, priority and cool-down are the manifest's membership counts "
+            "(from marts.segment_membership when the exports were written); an export that is "
+            "no segment model (one file per next best action) has only exported rows."
         )
     else:
         rows, previous = _segments_from_membership(connection, as_of)
         source = (
-            "No exports manifest for this night: members are counted from "
-            "marts.segment_membership, and entered and left against "
+            "No exports manifest for this night: members, exported and held-back customers are "
+            "counted from marts.segment_membership, and entered and left (members, not exports) "
+            "against "
             + (f"its previous night, {previous}." if previous else "no earlier night there.")
             + " Segments without members on either night are not listed."
         )
-    charts = [_segments_chart(rows, exported=manifest is not None)] if rows else []
+    charts = [_segments_chart(rows)] if rows else []
     notes = () if rows else ("No segments this night.",)
     table = Table(
         "segments",
@@ -395,6 +453,7 @@ def _segments_section(
             "Display name",
             "Members",
             "Exported",
+            *(header for _, header in SUPPRESSIONS),
             "Entered",
             "Left",
             "Owner",
@@ -407,6 +466,10 @@ def _segments_section(
                 row.display_name,
                 _int(row.members),
                 _int(row.exported),
+                *(
+                    _int(None if row.held_back is None else row.held_back.get(reason, 0))
+                    for reason, _ in SUPPRESSIONS
+                ),
                 _int(row.entered),
                 _int(row.left),
                 row.owner,
@@ -415,19 +478,43 @@ def _segments_section(
             )
             for row in rows
         ],
-        (False, False, True, True, True, True, False, False, False),
+        (False, False, True, *(True for _ in SUPPRESSIONS), True, True, True, False, False, False),
     )
     return Section(
         "segments",
         "Segments",
         (
-            "Who is in each segment tonight, and who entered or left it since the previous "
-            "night. Each row with an export is a file set in the night's exports.",
+            "Who is in each segment tonight, who was exported and who was held back, and who "
+            "entered or left the export since the previous night. A member is held back by "
+            "cool-down (pushed too recently), priority (a higher-priority push goes out "
+            "instead) or holdout (the segment's control group): Members = Exported + "
+            "Holdout + Priority + Cool-down (docs/segments.md). Each row with an export is a "
+            "file set in the night's exports.",
             source,
         ),
         charts,
         [table],
         notes,
+    )
+
+
+def _segment_from_manifest(name: str, entry: Mapping[str, Any]) -> _SegmentRow:
+    # Segment models carry a membership block; other exports (one file per next best action)
+    # have no members of their own, only the rows they export.
+    membership = entry.get("membership")
+    return _SegmentRow(
+        name=name,
+        display_name=_text(entry.get("display_name")),
+        members=None if membership is None else int(membership["members"]),
+        held_back=None
+        if membership is None
+        else {reason: int(membership.get(reason, 0)) for reason, _ in SUPPRESSIONS},
+        exported=int(entry["rows"]),
+        entered=int(entry["entered"]),
+        left=int(entry["left"]),
+        owner=_text(entry.get("owner")),
+        wecom_tag=_text(entry.get("wecom_tag")),
+        description=_text(entry.get("description")),
     )
 
 
@@ -443,7 +530,8 @@ def _segments_from_membership(
         connection,
         """
         with tonight as (
-            select segment_name, customer_id from marts.segment_membership
+            select segment_name, customer_id, is_exported, suppression
+            from marts.segment_membership
             where as_of_date = ?
         ),
         before as (
@@ -453,6 +541,10 @@ def _segments_from_membership(
         select
             coalesce(tonight.segment_name, before.segment_name) as segment_name,
             count(tonight.customer_id),
+            count(case when tonight.is_exported then 1 end),
+            count(case when tonight.suppression = 'holdout' then 1 end),
+            count(case when tonight.suppression = 'priority' then 1 end),
+            count(case when tonight.suppression = 'cooldown' then 1 end),
             count(case when before.customer_id is null then tonight.customer_id end),
             count(case when tonight.customer_id is null then before.customer_id end)
         from tonight
@@ -465,10 +557,308 @@ def _segments_from_membership(
         [as_of, previous],
     )
     rows = [
-        _SegmentRow(name, "", int(customers), None, int(entered), int(left), "", "", "")
-        for name, customers, entered, left in counts
+        _SegmentRow(
+            name=name,
+            display_name="",
+            members=int(members),
+            held_back={
+                "holdout": int(holdout),
+                "priority": int(priority),
+                "cooldown": int(cooldown),
+            },
+            exported=int(exported),
+            entered=int(entered),
+            left=int(left),
+            owner="",
+            wecom_tag="",
+            description="",
+        )
+        for name, members, exported, holdout, priority, cooldown, entered, left in counts
     ]
     return rows, previous
+
+
+class _LiftNight(NamedTuple):
+    """One row of marts.campaign_lift: a segment's customers who entered on one night."""
+
+    segment: str
+    entry_date: date
+    window_days: int
+    is_window_complete: bool
+    treated_customers: int
+    treated_converted: int
+    treated_rate: float | None
+    holdout_customers: int
+    holdout_converted: int
+    holdout_rate: float | None
+    lift: float | None
+    lift_low: float | None
+    lift_high: float | None
+    spend_lift_cny: float | None
+    spend_lift_low_cny: float | None
+    spend_lift_high_cny: float | None
+
+
+class _PooledLift(NamedTuple):
+    """A segment's complete entry nights pooled: summed counts, rates and a Wald interval."""
+
+    segment: str
+    entry_nights: int
+    treated_customers: int
+    treated_converted: int
+    holdout_customers: int
+    holdout_converted: int
+
+    @property
+    def treated_rate(self) -> float | None:
+        return _rate(self.treated_converted, self.treated_customers)
+
+    @property
+    def holdout_rate(self) -> float | None:
+        return _rate(self.holdout_converted, self.holdout_customers)
+
+    @property
+    def lift(self) -> float | None:
+        if self.treated_rate is None or self.holdout_rate is None:
+            return None
+        return self.treated_rate - self.holdout_rate
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% Wald interval: lift ± 1.96 sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n0)."""
+        treated, holdout, lift = self.treated_rate, self.holdout_rate, self.lift
+        if treated is None or holdout is None or lift is None:
+            return None
+        error = math.sqrt(
+            treated * (1 - treated) / self.treated_customers
+            + holdout * (1 - holdout) / self.holdout_customers
+        )
+        return lift - Z_95 * error, lift + Z_95 * error
+
+
+def _pool_lift(nights: Iterable[_LiftNight]) -> list[_PooledLift]:
+    """Per segment, its entry nights with a complete window, counts summed."""
+    pooled: dict[str, _PooledLift] = {}
+    for night in nights:
+        if not night.is_window_complete:
+            continue
+        before = pooled.get(night.segment, _PooledLift(night.segment, 0, 0, 0, 0, 0))
+        pooled[night.segment] = _PooledLift(
+            night.segment,
+            before.entry_nights + 1,
+            before.treated_customers + night.treated_customers,
+            before.treated_converted + night.treated_converted,
+            before.holdout_customers + night.holdout_customers,
+            before.holdout_converted + night.holdout_converted,
+        )
+    return [pooled[segment] for segment in sorted(pooled)]
+
+
+def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    nights = [
+        _LiftNight(*row)
+        for row in _rows(
+            connection,
+            """
+            select
+                segment_name, entry_date, window_days, is_window_complete,
+                treated_customers, treated_converted, treated_conversion_rate,
+                holdout_customers, holdout_converted, holdout_conversion_rate,
+                conversion_lift, conversion_lift_ci_low, conversion_lift_ci_high,
+                spend_lift_cny, spend_lift_ci_low_cny, spend_lift_ci_high_cny
+            from marts.campaign_lift where as_of_date = ?
+            order by segment_name, entry_date
+            """,
+            [as_of],
+        )
+    ]
+    pooled = _pool_lift(nights)
+    pooled_table = Table(
+        "campaign_lift_pooled",
+        "Lift per segment, entry nights with a complete window pooled (converted of customers)",
+        (
+            "Segment",
+            "Entry nights",
+            "Treated",
+            "Treated rate",
+            "Holdout",
+            "Holdout rate",
+            "Lift (pp)",
+            "95% CI (pp)",
+        ),
+        [
+            (
+                row.segment,
+                _int(row.entry_nights),
+                f"{row.treated_converted:,} of {row.treated_customers:,}",
+                _percent(row.treated_rate),
+                f"{row.holdout_converted:,} of {row.holdout_customers:,}",
+                _percent(row.holdout_rate),
+                _points(row.lift),
+                _interval(row.interval, _points),
+            )
+            for row in pooled
+        ],
+        (False, True, True, True, True, True, True, True),
+    )
+    recent_dates = sorted({night.entry_date for night in nights}, reverse=True)[:LIFT_ENTRY_DATES]
+    recent = sorted(
+        (night for night in nights if night.entry_date in recent_dates),
+        key=lambda night: (-night.entry_date.toordinal(), night.segment),
+    )
+    recent_table = Table(
+        "campaign_lift_recent",
+        f"The latest {LIFT_ENTRY_DATES} entry nights at most, one by one (converted of customers)",
+        (
+            "Entry night",
+            "Segment",
+            "Window",
+            "Treated",
+            "Treated rate",
+            "Holdout",
+            "Holdout rate",
+            "Lift (pp)",
+            "95% CI (pp)",
+            "Spend lift (CNY)",
+            "95% CI (CNY)",
+        ),
+        [
+            (
+                night.entry_date.isoformat(),
+                night.segment,
+                "complete"
+                if night.is_window_complete
+                else f"open until {_window_end(night).isoformat()}",
+                f"{night.treated_converted:,} of {night.treated_customers:,}",
+                _percent(night.treated_rate),
+                f"{night.holdout_converted:,} of {night.holdout_customers:,}",
+                _percent(night.holdout_rate),
+                _points(night.lift),
+                _interval((night.lift_low, night.lift_high), _points),
+                _signed(night.spend_lift_cny),
+                _interval((night.spend_lift_low_cny, night.spend_lift_high_cny), _signed),
+            )
+            for night in recent
+        ],
+        (False, False, False, *(True for _ in range(8))),
+    )
+
+    notes = []
+    if not nights:
+        notes.append(
+            "No customers have entered a segment with a holdout yet: there is nothing to compare."
+        )
+    elif not pooled:
+        first = min(nights, key=_window_end)
+        notes.append(
+            "No conversion window is complete yet, so there is no lift to read: the first ends "
+            f"on {_window_end(first).isoformat()}, {first.window_days} days after the entry "
+            f"night {first.entry_date.isoformat()}. The entry nights below are still counting."
+        )
+    else:
+        waiting = sorted({night.segment for night in nights} - {row.segment for row in pooled})
+        if waiting:
+            notes.append(
+                "No complete window yet, so not pooled: "
+                + ", ".join(
+                    f"{segment} (first window ends on "
+                    f"{min(_window_end(n) for n in nights if n.segment == segment).isoformat()})"
+                    for segment in waiting
+                )
+                + "."
+            )
+    drawable = [row for row in pooled if row.interval is not None]
+    charts = [_lift_chart(drawable)] if drawable else []
+    window = nights[0].window_days if nights else None
+    return Section(
+        "lift",
+        "Campaign lift",
+        (
+            "Did the pushes work? For each segment with a holdout, the customers who entered it "
+            "on a night are split into treated (exported) and holdout (kept out of the export), "
+            "and compared on a net-paid order within "
+            + (f"{window} days" if window is not None else "campaign_conversion_days")
+            + " after the entry night (marts.campaign_lift). Lift is the treated rate minus "
+            "the holdout rate, in percentage points (pp).",
+            "Pooled: the entry nights whose window is complete, customers and conversions "
+            "summed per segment, with a 95% Wald interval computed from the summed counts "
+            "(docs/report.md). An interval needs customers in both arms; with a rate of 0% or "
+            "100% in an arm the Wald interval is too narrow, so read small samples with care. "
+            "Spend lift (treated minus holdout net paid amount per customer in the window, with "
+            "its Welch interval) is shown per entry night only: the mart does not keep what a "
+            "pooled spend interval needs.",
+        ),
+        charts,
+        ([pooled_table] if pooled else []) + ([recent_table] if nights else []),
+        tuple(notes),
+    )
+
+
+def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None) -> Section:
+    intro = (
+        "A dry run: the warehouse calls no WeCom API. The night's exports hold "
+        "wecom_mark_tag.csv, one externalcontact/mark_tag call per current friendship "
+        "(staff-customer pair) whose tags change, with the tags to add and remove, numbered "
+        "into minutes within WeCom's per-minute and per-hour limits for a loader to send "
+        "(docs/segments.md).",
+    )
+    mark_tag = (manifest or {}).get("wecom_mark_tag")
+    if manifest is None or mark_tag is None:
+        note = (
+            "No exports manifest for this night: no dry run to show."
+            if manifest is None
+            else "The exports manifest has no mark_tag dry run: the night was exported without "
+            "friendship tags."
+        )
+        return Section("wecom", "WeCom tag sync (dry run)", intro, [], [], (note,))
+    previous = manifest.get("previous_night")
+    since = (
+        f"Changes since the previous published night, {previous}."
+        if previous
+        else "There is no previous published night, so every friendship's tags are new."
+    )
+    limits = mark_tag.get("limits") or {}
+    summary = Table(
+        "wecom_mark_tag",
+        "mark_tag calls of the night",
+        ("Measure", "Value"),
+        [
+            ("Current friendships", _int(mark_tag.get("friendships"))),
+            ("mark_tag calls (one per friendship whose tags change)", _int(mark_tag["calls"])),
+            ("Friendships touched", _int(mark_tag.get("friendships_touched"))),
+            ("Tags touched", _int(mark_tag.get("tags_touched"))),
+            ("Tag adds", _int(mark_tag.get("adds"))),
+            ("Tag removes", _int(mark_tag.get("removes"))),
+            ("Minutes needed at the limits", _int(mark_tag.get("minutes_needed"))),
+            ("Limit: calls per minute", _int(limits.get("calls_per_minute"))),
+            ("Limit: calls per hour", _int(limits.get("calls_per_hour"))),
+        ],
+        (False, True),
+    )
+    changes = mark_tag.get("largest_changes") or []
+    largest = Table(
+        "wecom_largest_changes",
+        "The tags with the most changes",
+        ("Tag", "Add", "Remove"),
+        [
+            (_text(change.get("tag")), _int(change.get("add")), _int(change.get("remove")))
+            for change in changes
+        ],
+        (False, True, True),
+    )
+    notes = []
+    if not mark_tag["calls"]:
+        notes.append("No friendship's tags change tonight: there is no mark_tag call to send.")
+    if guard is not None and guard.held:
+        notes.append("The night is held by the churn guard: no call is due until it is released.")
+    return Section(
+        "wecom",
+        "WeCom tag sync (dry run)",
+        (*intro, since),
+        [],
+        [summary, largest] if changes else [summary],
+        tuple(notes),
+    )
 
 
 def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
@@ -1114,16 +1504,32 @@ def _render_chart(
     return Chart(chart_id, caption, Markup(svg.strip()))
 
 
-def _segments_chart(rows: Sequence[_SegmentRow], exported: bool) -> Chart:
+def _segments_chart(rows: Sequence[_SegmentRow]) -> Chart:
     def draw(figure: Figure) -> None:
         sizes, changes = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
         positions = list(range(len(rows)))
-        bars = sizes.barh(positions, [row.size for row in rows], color=_PALETTE[0])
-        sizes.bar_label(bars, labels=[_int(row.size) for row in rows], padding=2)
+        lefts = [0] * len(rows)
+        parts = [("exported", _PALETTE[0], [row.exported for row in rows])]
+        for reason, header in SUPPRESSIONS:
+            values = [(row.held_back or {}).get(reason, 0) for row in rows]
+            if any(values):
+                parts.append((header.lower(), _SUPPRESSION_COLOURS[reason], values))
+        for label, colour, values in parts:
+            sizes.barh(positions, values, left=lefts, color=colour, label=label)
+            lefts = [left + value for left, value in zip(lefts, values, strict=True)]
+        for position, row in zip(positions, rows, strict=True):
+            sizes.annotate(
+                _int(row.size),
+                (row.size, position),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+            )
         sizes.set_yticks(positions, labels=[_label(row.name) for row in rows])
         sizes.invert_yaxis()
-        sizes.set_title("Customers exported tonight" if exported else "Members tonight")
+        sizes.set_title("Members tonight: exported or held back")
         sizes.margins(x=0.15)
+        figure.legend(loc="outside upper center", ncols=len(parts))
         changes.barh(positions, [row.entered for row in rows], color=_ENTERED_COLOUR)
         changes.barh(positions, [-row.left for row in rows], color=_LEFT_COLOUR)
         changes.axvline(0, color="#444444", linewidth=0.8)
@@ -1135,8 +1541,44 @@ def _segments_chart(rows: Sequence[_SegmentRow], exported: bool) -> Chart:
 
     return _render_chart(
         "segments",
-        "Segment sizes, and customers who entered or left since the previous night",
+        "Segment members tonight, exported or held back (holdout, priority, cool-down), and "
+        "customers who entered or left since the previous night",
         (8.0, 1.2 + 0.27 * len(rows)),
+        draw,
+    )
+
+
+def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots()
+        positions = list(range(len(pooled)))
+        lifts = [(row.lift or 0.0) * 100 for row in pooled]
+        bounds = [row.interval or (0.0, 0.0) for row in pooled]
+        axes.errorbar(
+            lifts,
+            positions,
+            xerr=[
+                [lift - low * 100 for lift, (low, _) in zip(lifts, bounds, strict=True)],
+                [high * 100 - lift for lift, (_, high) in zip(lifts, bounds, strict=True)],
+            ],
+            fmt="o",
+            color=_PALETTE[0],
+            ecolor=_PALETTE[0],
+            elinewidth=2,
+            capsize=4,
+        )
+        axes.axvline(0, color="#444444", linewidth=0.8)
+        axes.set_yticks(positions, labels=[_label(row.segment) for row in pooled])
+        axes.set_ylim(len(pooled) - 0.5, -0.5)
+        axes.set_xlabel("treated minus holdout conversion rate (percentage points)")
+        axes.set_title("Conversion lift with its 95% interval")
+        axes.grid(axis="x", color="#E5E5E5", linewidth=0.6)
+
+    return _render_chart(
+        "campaign_lift",
+        "Conversion lift per segment, entry nights with a complete window pooled, with 95% "
+        "Wald intervals",
+        (6.4, 1.4 + 0.4 * len(pooled)),
         draw,
     )
 
@@ -1489,6 +1931,30 @@ def _share(part: int, whole: int) -> str:
     return _percent(part / whole) if whole else MISSING
 
 
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _points(value: float | None) -> str:
+    """A difference of two rates, in percentage points, with its sign."""
+    return MISSING if value is None else f"{value * 100:+.1f}"
+
+
+def _signed(value: float | None) -> str:
+    return MISSING if value is None else f"{value:+,.2f}"
+
+
+def _interval(bounds: tuple[float | None, float | None] | None, show: Callable[[Any], str]) -> str:
+    if bounds is None or bounds[0] is None or bounds[1] is None:
+        return MISSING
+    return f"{show(bounds[0])} to {show(bounds[1])}"
+
+
+def _window_end(night: _LiftNight) -> date:
+    """The last day whose orders count for the entry night; complete once the night reaches it."""
+    return night.entry_date + timedelta(days=night.window_days)
+
+
 def _date(value: date | None) -> str:
     return MISSING if value is None else value.isoformat()
 
@@ -1531,6 +1997,11 @@ nav ul { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 8px 0 0; padding
 nav a { color: var(--accent); text-decoration: none; }
 section > p { max-width: 880px; }
 p.note { padding: 8px 12px; border-left: 4px solid #EECA3B; background: #fff8db; }
+.alert { margin: 12px 0; padding: 4px 16px; border: 2px solid #E45756; border-left-width: 8px;
+  border-radius: 6px; background: #fdecea; }
+.alert h2 { margin: 8px 0; padding: 0; border: 0; color: #b42318; }
+.alert code { padding: 2px 6px; border-radius: 4px; background: #fff; font-size: 13px;
+  word-break: break-all; }
 .panels { display: flex; flex-wrap: wrap; gap: 16px 24px; align-items: flex-start; }
 figure.chart { margin: 8px 0; padding: 8px; border: 1px solid var(--line); border-radius: 6px;
   max-width: 100%; }
@@ -1555,7 +2026,29 @@ footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line)
 <header>
 <h1>Nightly report <span class="night">{{ as_of }}</span></h1>
 <p>The night of {{ as_of }} (Asia/Shanghai): events up to the end of that day. \
-Every number below was read from the warehouse after the night was built and published.</p>
+Every number below was read from the warehouse after the night was built and its exports \
+written.</p>
+{% if guard and guard.held %}
+<div class="alert" role="alert" data-notice="guard">
+<h2>Held by the churn guard: tonight's exports were not published</h2>
+<p>The night's exports wait in {{ guard.home }}/{{ guard.exports_dir }}; no marketing \
+tool gets them until they are released. Compared with the previous published night, the guard \
+found:</p>
+<ul>
+{% for reason in guard.reasons %}
+<li>{{ reason }}</li>
+{% else %}
+<li>no reason recorded</li>
+{% endfor %}
+</ul>
+<p>Review the segments below. If the night is right, publish it with \
+<code>{{ guard.release_command }}</code>; if the data is wrong, fix it and run the night \
+again.</p>
+</div>
+{% elif guard and guard.released_at %}
+<p class="note">The churn guard held this night ({{ guard.reasons | join("; ") or \
+"no reason recorded" }}); it was released after review at {{ guard.released_at }}.</p>
+{% endif %}
 {{ render_table(summary) }}
 <nav><ul>
 {% for section in sections %}

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -10,7 +11,7 @@ from orchestration.defs.publishing.assets import publish_segment_exports, publis
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.publishing.errors import PublishError
-from orchestration.publishing.exports import read_manifest
+from orchestration.publishing.exports import HELD_DIR, read_manifest
 from orchestration.reporting.nightly_report import CHART_IDS, write_nightly_report
 
 REPORTS_DIR = "reports"
@@ -27,8 +28,9 @@ EXPORTS_DIR = "exports"
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "html"},
-    description="reports/<as-of date>.html: the night in one self-contained page (segments, "
-    "RFM, lifecycle, friends by channel, tag coverage, BTYD model card, raw row accounting); "
+    description="reports/<as-of date>.html: the night in one self-contained page (churn guard "
+    "notice, segments with who was held back, campaign lift, WeCom tag sync dry run, RFM, "
+    "lifecycle, friends by channel, tag coverage, BTYD model card, raw row accounting); "
     "docs/report.md.",
 )
 def nightly_report(
@@ -36,13 +38,13 @@ def nightly_report(
 ) -> dg.MaterializeResult:
     as_of = dt.date.fromisoformat(context.partition_key)
     home = Path(warehouse.home_dir)
-    try:
-        manifest = read_manifest(home / EXPORTS_DIR, as_of)
-    except PublishError as error:
-        # The report still renders: sizes come from segment_membership instead.
-        context.log.warning(f"segments counted from the warehouse: {error}")
-        manifest = None
-    path = write_nightly_report(warehouse.warehouse_path, home / REPORTS_DIR, as_of, manifest)
+    manifest = night_manifest(home / EXPORTS_DIR, as_of, context.log)
+    held = manifest is not None and bool(manifest.get("guard", {}).get("held"))
+    if held:
+        context.log.warning(f"the churn guard held the night of {as_of}: the report says so")
+    path = write_nightly_report(
+        warehouse.warehouse_path, home / REPORTS_DIR, as_of, manifest, home=home
+    )
     html = path.read_text(encoding="utf-8")
     charts = [chart for chart in CHART_IDS if f'data-chart="{chart}"' in html]
     context.log.info(f"wrote {path} ({len(charts)} charts)")
@@ -53,5 +55,21 @@ def nightly_report(
             "bytes": path.stat().st_size,
             "charts": dg.MetadataValue.json(charts),
             "segments_from": "exports manifest" if manifest is not None else "warehouse",
+            "held": held,
         }
     )
+
+
+def night_manifest(
+    exports_root: Path, as_of: dt.date, log: dg.DagsterLogManager
+) -> dict[str, Any] | None:
+    """The night's published manifest, else the one the churn guard held, else None."""
+    try:
+        return read_manifest(exports_root, as_of)
+    except PublishError as published_error:
+        try:
+            return read_manifest(exports_root / HELD_DIR, as_of)
+        except PublishError as held_error:
+            # The report still renders: segments are counted from segment_membership instead.
+            log.warning(f"segments counted from the warehouse: {published_error}; {held_error}")
+            return None
