@@ -194,3 +194,20 @@ def test_a_killed_publish_leaves_the_previous_night_whole(
         ".marts-2026-06-30-after",
     }
     assert len(leftovers) <= 1 and all(name.startswith(".marts-") for name in leftovers)
+
+
+def test_a_publish_removes_what_a_killed_publisher_left(tiny_warehouse, tmp_path):
+    published_dir = tmp_path / "published"
+    published_dir.mkdir()
+    # A copy half made, its DuckDB write-ahead log, a link being swapped, a Parquet folder.
+    left = [".warehouse.duckdb.999.tmp", ".warehouse.duckdb.999.tmp.wal", ".marts.link.tmp"]
+    for name in left:
+        (published_dir / name).write_bytes(b"half")
+    (published_dir / ".marts-2026-03-30-killed").mkdir()
+    publish_warehouse(tiny_warehouse, published_dir, TINY_NIGHT, "next")
+    assert sorted(path.name for path in published_dir.iterdir()) == [
+        ".marts-2026-03-31-next",
+        LOCK_FILE,
+        MARTS_LINK,
+        PUBLISHED_NAME,
+    ]

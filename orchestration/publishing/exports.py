@@ -44,6 +44,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
@@ -274,7 +275,7 @@ def publish_night(
                     guard,
                 ),
             )
-            _fsync_directory(temporary)
+            fsync(temporary)
             held = exports_root / HELD_DIR / night
             if manifest["guard"]["held"]:
                 held.parent.mkdir(exist_ok=True)
@@ -897,17 +898,6 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_directory(path: Path) -> None:
-    """Make renames and new entries durable; directories cannot be opened on Windows."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _swap_into_place(temporary: Path, final: Path, aside: Path) -> None:
     """Replace ``final`` with ``temporary`` by renames, restoring ``final`` if that fails.
 
@@ -926,7 +916,7 @@ def _swap_into_place(temporary: Path, final: Path, aside: Path) -> None:
         raise
     # The night is published; tidying up afterwards must not turn it into a failure.
     try:
-        _fsync_directory(final.parent)
+        fsync(final.parent)
         if replacing:
             shutil.rmtree(aside)
     except OSError as error:

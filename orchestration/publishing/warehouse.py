@@ -25,6 +25,7 @@ from typing import Final
 
 import duckdb
 
+from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
 
@@ -35,6 +36,8 @@ PARQUET_SCHEMAS: Final = ("marts",)
 NIGHT_TABLE: Final = "published.night"
 _MARTS_DIR_PREFIX: Final = ".marts-"
 _TEMPORARY_SUFFIX: Final = ".tmp"
+# DuckDB keeps a write-ahead log beside a file open for writing; a killed publisher leaves it.
+_WAL_SUFFIX: Final = ".wal"
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,14 @@ def publish_warehouse(
             tables = _stamp_and_export(temporary, parquet_dir, as_of, run_id, published_at)
             publication = {"as_of_date": night, "run_id": run_id, "published_at": published_at}
             _write_json(parquet_dir / PUBLICATION_FILE, {**publication, "tables": tables})
-            _fsync(temporary)
-            _fsync(parquet_dir)
+            fsync(temporary)
+            fsync(parquet_dir)
             os.replace(temporary, target)
             previous_dir = _swap_link(published_dir / MARTS_LINK, parquet_dir.name)
-            _fsync(published_dir)
+            fsync(published_dir)
         except BaseException:
             temporary.unlink(missing_ok=True)
+            temporary.with_name(temporary.name + _WAL_SUFFIX).unlink(missing_ok=True)
             if not _link_points_to(published_dir / MARTS_LINK, parquet_dir.name):
                 shutil.rmtree(parquet_dir, ignore_errors=True)
             raise
@@ -139,7 +143,7 @@ def _stamp_and_export(
             ).fetchone()[0]
         connection.execute("checkpoint")
     for path in parquet_dir.iterdir():
-        _fsync(path)
+        fsync(path)
     return tables
 
 
@@ -165,7 +169,9 @@ def _remove_leftovers(published_dir: Path) -> None:
     Its half-written Parquet directory goes with the next prune, after the link has moved.
     """
     for entry in published_dir.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(_TEMPORARY_SUFFIX):
+        if entry.name.startswith(".") and entry.name.removesuffix(_WAL_SUFFIX).endswith(
+            _TEMPORARY_SUFFIX
+        ):
             entry.unlink(missing_ok=True)
 
 
@@ -178,11 +184,3 @@ def _prune_marts_dirs(published_dir: Path, keep: set[str | None]) -> None:
 
 def _write_json(path: Path, document: dict) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

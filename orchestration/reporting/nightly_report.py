@@ -48,6 +48,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 
 REPORT_SUFFIX: Final = ".html"
@@ -297,7 +298,7 @@ def write_nightly_report(
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-    _fsync_directory(reports_root)
+    fsync(reports_root)
     return target
 
 
@@ -1957,17 +1958,6 @@ def _window_end(night: _LiftNight) -> date:
 
 def _date(value: date | None) -> str:
     return MISSING if value is None else value.isoformat()
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the rename durable; directories cannot be opened on Windows."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # --- the page --------------------------------------------------------------------------------
