@@ -469,8 +469,13 @@ class _Extras:
 
 
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
-    _write_bytes(directory / MANIFEST_FILE, text.encode("utf-8"))
+    _write_json(directory / MANIFEST_FILE, manifest)
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> str:
+    """Sorted keys, readable Chinese; returns the file's sha256."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+    return _write_bytes(path, text.encode("utf-8"))
 
 
 def _write_mark_tag(
@@ -513,10 +518,7 @@ def _write_mark_tag(
             ),
         ),
     }
-    summary_text = json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
-    files[MARK_TAG_SUMMARY_FILE] = _write_bytes(
-        directory / MARK_TAG_SUMMARY_FILE, summary_text.encode("utf-8")
-    )
+    files[MARK_TAG_SUMMARY_FILE] = _write_json(directory / MARK_TAG_SUMMARY_FILE, summary)
     return {
         "files": files,
         "friendships": len(current),
