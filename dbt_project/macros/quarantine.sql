@@ -65,9 +65,10 @@
 {#-
     The reference check shared by every source that names a customer: a row whose customer is
     not a clean customers row is quarantined as unknown_customer. Returns the whole query of
-    an int_<source>_validated model.
+    an int_<source>_validated model, kept per raw row (macros/incremental.sql).
 -#}
 {% macro select_with_customer_check(staged_model) %}
+{{ incremental_by_raw_row("ref('" ~ staged_model ~ "')") }}
 with
 
 staged as (
@@ -92,5 +93,5 @@ validated as (
         on staged.customer_id = known_customers.customer_id
 )
 
-select * from validated
+{{ rows_to_revalidate('validated') }}
 {% endmacro %}

@@ -1,3 +1,6 @@
+-- Kept per raw row: a night rewrites only rows whose verdict changed (macros/incremental.sql).
+{{ incremental_by_raw_row("ref('stg_raw__order_items')") }}
+
 with
 
 order_items as (
@@ -34,4 +37,4 @@ validated as (
         on order_items.sku_id = known_products.sku_id
 )
 
-select * from validated
+{{ rows_to_revalidate('validated') }}

@@ -14,23 +14,16 @@
 -#}
 {{ kept_per_night() }}
 {{ check_segment_registry() }}
-{%- set settings = registered_segment_settings() %}
 {%- set salt = var('segment_holdout_salt') | replace("'", "''") %}
 
 with
 
-members as (
+segment_members as (
     {%- for segment in registered_segment_models() %}
-    {%- set setting = settings[segment] %}
-    {%- set priority = setting.priority %}
     select
         '{{ segment }}' as segment_name,
         customer_id,
-        reason,
-        {{ priority if priority is not none else 'cast(null as integer)' }} as segment_priority,
-        {{ 'true' if setting.exclusive else 'false' }} as is_exclusive,
-        {{ hash_bucket(dbt.concat(["'" ~ salt ~ "|" ~ segment ~ "|'", 'customer_id'])) }}
-        < {{ (setting.holdout_share * 10000) | round | int }} as is_holdout
+        reason
     from {{ ref(segment) }}
     {%- if not loop.last %}
     union all
@@ -39,12 +32,31 @@ members as (
     select
         cast(null as {{ dbt.type_string() }}) as segment_name,
         cast(null as {{ dbt.type_string() }}) as customer_id,
-        cast(null as {{ dbt.type_string() }}) as reason,
-        cast(null as integer) as segment_priority,
-        false as is_exclusive,
-        false as is_holdout
+        cast(null as {{ dbt.type_string() }}) as reason
     where false
     {%- endfor %}
+),
+
+-- Each segment's settings come from the catalog, the one place they are turned into SQL.
+segment_catalog as (
+    select * from {{ ref('segment_catalog') }}
+),
+
+members as (
+    select
+        segment_members.segment_name,
+        segment_members.customer_id,
+        segment_members.reason,
+        segment_catalog.segment_priority,
+        segment_catalog.is_exclusive,
+        {{ hash_bucket(dbt.concat([
+            "'" ~ salt ~ "|'", 'segment_members.segment_name', "'|'",
+            'segment_members.customer_id'
+        ])) }}
+        < cast(round(segment_catalog.holdout_share * 10000) as integer) as is_holdout
+    from segment_members
+    inner join segment_catalog
+        on segment_members.segment_name = segment_catalog.segment_name
 ),
 
 {% if is_incremental() %}

@@ -1,7 +1,18 @@
+-- Incremental: only raw rows at new or changed file positions, and their keys, are staged
+-- again (macros/incremental.sql).
+{{ incremental_by_raw_row("source('raw', 'friend_events')") }}
+
 with
 
 source as (
-    select * from {{ source('raw', 'friend_events') }}
+    {{ raw_rows_to_stage(
+        'friend_events',
+        key_column='event_id',
+        staged_key='event_id',
+        staged_timestamps=[
+            'event_at',
+        ],
+    ) }}
 ),
 
 deduplicated as (
@@ -15,6 +26,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
+        _raw_row_hash,
         is_exact_duplicate,
 
         -- ids

@@ -1,7 +1,11 @@
+-- Incremental: only raw rows at new or changed file positions, and their keys, are staged
+-- again (macros/incremental.sql).
+{{ incremental_by_raw_row("source('raw', 'order_items')") }}
+
 with
 
 source as (
-    select * from {{ source('raw', 'order_items') }}
+    {{ raw_rows_to_stage('order_items', key_column='order_id', staged_key='order_id') }}
 ),
 
 deduplicated as (
@@ -15,6 +19,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
+        _raw_row_hash,
         is_exact_duplicate,
 
         -- ids

@@ -1,7 +1,22 @@
+-- Incremental: only raw rows at new or changed file positions, and their keys, are staged
+-- again (macros/incremental.sql).
+{{ incremental_by_raw_row("source('raw', 'orders')") }}
+
 with
 
 source as (
-    select * from {{ source('raw', 'orders') }}
+    {{ raw_rows_to_stage(
+        'orders',
+        key_column='order_id',
+        staged_key='order_id',
+        staged_timestamps=[
+            'ordered_at',
+            'paid_at',
+            'confirmed_at',
+            'cancelled_at',
+            'refunded_at',
+        ],
+    ) }}
 ),
 
 deduplicated as (
@@ -15,6 +30,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
+        _raw_row_hash,
         is_exact_duplicate,
 
         -- ids

@@ -1,0 +1,145 @@
+{#-
+    Incremental staging and validation of the big raw sources (docs/incremental.md).
+
+    The raw contract is one file per source holding every row, re-exported each night. An
+    export that appends keeps every earlier row at its position, so a night only has to
+    stage the rows whose position holds new content, plus every row that shares a key with
+    them (duplicate and conflict checks look across a key). The validation layer then
+    rewrites only the rows whose verdict differs from the stored one. Both are exact: an
+    incremental build gives the same tables as a full refresh (tests/test_incremental.py). An
+    export that reorders its rows only costs time: every moved row is staged again.
+
+    On Spark the models build as tables (dbt-spark has no delete+insert on plain Parquet).
+-#}
+
+{#- The config of a model kept per raw row: rows replace rows with the same file position,
+    and rows past the end of a file that shrank are removed (post-hook). `upstream` is the
+    relation the positions come from, as Jinja source text rendered at run time. -#}
+{% macro incremental_by_raw_row(upstream) %}
+    {%- if target.type == 'spark' %}
+        {{- config(materialized='table') -}}
+    {%- else %}
+        {{- config(
+            materialized='incremental',
+            incremental_strategy='delete+insert',
+            unique_key='_raw_row_number',
+            on_schema_change='fail',
+            post_hook=(
+                "delete from {{ this }} where _raw_row_number > "
+                ~ "(select coalesce(max(_raw_row_number), 0) from {{ " ~ upstream ~ " }})"
+            ),
+        ) -}}
+    {%- endif %}
+{% endmacro %}
+
+{#- A fingerprint of a raw row: its file name and every contract column, each written as
+    its length and text so that no two different rows share the input (null has no length).
+    Only rows at the same position are compared, so 64 bits are plenty. -#}
+{% macro raw_row_hash(table_name) -%}
+    {%- set parts = ['_source_file'] -%}
+    {%- for column in raw_contract_columns(table_name) -%}
+        {%- do parts.append("'|'") -%}
+        {%- do parts.append(
+            "coalesce(cast(length(" ~ column ~ ") as " ~ dbt.type_string() ~ "), 'null')"
+        ) -%}
+        {%- do parts.append("':'") -%}
+        {%- do parts.append("coalesce(" ~ column ~ ", '')") -%}
+    {%- endfor -%}
+    substr({{ dbt.hash(dbt.concat(parts)) }}, 1, 16)
+{%- endmacro %}
+
+{#-
+    The raw rows a staging model (re)stages this run, with `_raw_row_hash`: all of them in a
+    full build; incrementally, every row of each key that has a row at a new or changed
+    position, lost a row, or has a verdict that depends on the run's clock (a future
+    timestamp then or now), plus every row without a key.
+    - key_column: the raw column of the key the duplicate and conflict checks group by;
+    - staged_key: that key in the staged table;
+    - staged_timestamps: the staged columns the future-timestamp rule reads.
+-#}
+{% macro raw_rows_to_stage(table_name, key_column, staged_key, staged_timestamps=[]) %}
+    {%- set raw_table = source('raw', table_name) -%}
+    {%- if not is_incremental() %}
+    select
+        *,
+        {{ raw_row_hash(table_name) }} as _raw_row_hash
+    from {{ raw_table }}
+    {%- else %}
+    with
+
+    raw_rows as (
+        select
+            _raw_row_number,
+            {{ clean_text(key_column) }} as row_key,
+            {{ raw_row_hash(table_name) }} as _raw_row_hash
+        from {{ raw_table }}
+    ),
+
+    staged as (
+        select
+            _raw_row_number,
+            _raw_row_hash,
+            {{ staged_key }} as row_key,
+            quarantine_reason = 'future_timestamp'
+            {%- for column in staged_timestamps %}
+            or {{ column }} > {{ run_started_at_local() }}
+            {%- endfor %} as depends_on_clock
+        from {{ this }}
+    ),
+
+    compared as (
+        select
+            raw_rows._raw_row_number as raw_row_number,
+            raw_rows.row_key as raw_key,
+            staged._raw_row_number as staged_row_number,
+            staged.row_key as staged_key,
+            staged.depends_on_clock
+        from raw_rows
+        full outer join staged
+            on
+                raw_rows._raw_row_number = staged._raw_row_number
+                and raw_rows._raw_row_hash = staged._raw_row_hash
+    ),
+
+    affected_keys as (
+        select raw_key as row_key from compared where staged_row_number is null
+        union
+        select staged_key as row_key from compared
+        where raw_row_number is null or depends_on_clock
+    ),
+
+    rows_to_stage as (
+        select raw_row_number from compared
+        where
+            raw_row_number is not null
+            and (
+                raw_key is null
+                or raw_key in (select row_key from affected_keys where row_key is not null)
+            )
+    )
+
+    select
+        *,
+        {{ raw_row_hash(table_name) }} as _raw_row_hash
+    from {{ raw_table }}
+    where _raw_row_number in (select raw_row_number from rows_to_stage)
+    {%- endif %}
+{% endmacro %}
+
+{#- The rows of `validated` (a CTE of every staged row with its verdict) to write: all in a
+    full build; incrementally, those whose raw row, duplicate flag or reason differ from the
+    stored row. -#}
+{% macro rows_to_revalidate(validated) %}
+    {%- if not is_incremental() %}
+    select * from {{ validated }}
+    {%- else %}
+    select {{ validated }}.* from {{ validated }}
+    left join {{ this }} as stored
+        on
+            {{ validated }}._raw_row_number = stored._raw_row_number
+            and {{ validated }}._raw_row_hash = stored._raw_row_hash
+            and {{ validated }}.is_exact_duplicate = stored.is_exact_duplicate
+            and {{ validated }}.quarantine_reason is not distinct from stored.quarantine_reason
+    where stored._raw_row_number is null
+    {%- endif %}
+{% endmacro %}

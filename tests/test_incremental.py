@@ -1,0 +1,173 @@
+"""An incremental night gives exactly the tables a full refresh gives.
+
+Night 1 (as of 2026-03-30) and night 2 (as of 2026-03-31) are built from the tiny fixture's
+files as an append-only export would deliver them, with every case the incremental staging
+must get right between the two nights:
+
+- new rows appended (interactions, orders, order items);
+- an exact duplicate of an earlier row, and a row whose key an earlier clean row already has
+  (the earlier row becomes a conflict);
+- a row changed in place (order O2: paid on night 1, refunded on night 2);
+- a file that shrank (friend events: night 1's last row is gone);
+- a verdict that depends on the clock (I5 is in the future of night 1's run, not night 2's);
+- reference changes with no change in the rows themselves: customer C9 arrives, so earlier
+  rows of C9 stop being unknown_customer; C5 gets a conflicting second row, so earlier clean
+  rows of C5 become unknown_customer.
+
+Home A builds night 2 incrementally on night 1. Home B is a copy of A after night 1 whose
+incremental tables are dropped, so night 2 builds them in full. Every table must be equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from orchestration.cli import run_night
+from orchestration.project import DBT_PROJECT_DIR
+from tests.conftest import TINY_RAW, query
+
+NIGHT_1, NIGHT_2 = "2026-03-30", "2026-03-31"
+RUN_STARTED_1, RUN_STARTED_2 = "2026-04-10 00:00:00", "2026-04-30 12:00:00"
+# The raw tables carry their load time; everything computed from them is compared.
+NOT_COMPARED_SCHEMAS = {"raw"}
+
+APPENDED = {
+    "customers": [
+        ["C9", "F", "", "", "", "", "2026-01-01 00:00:00", "", ""],
+        ["C5", "M", "", "江苏省", "南京市", "", "", "", ""],
+    ],
+    "interactions": [
+        ["I12", "C1", "S1", "2026-03-31 09:00:00", "chat_in", "", "", ""],
+        ["I1", "C1", "S1", "2026-01-06 10:00:00", "chat_in", "", "护肤", ""],
+        ["I2", "C1", "S2", "2026-01-06 10:05:00", "chat_out", "", "护肤", ""],
+    ],
+    "orders": [
+        [
+            "O14", "C1", "2026-03-31 08:00:00", "2026-03-31 08:01:00", "", "", "",
+            "paid", "wechat_shop", "99.00", "", "浙江省",
+        ],
+    ],
+    "order_items": [
+        ["O14", "1", "SKU1", "1", "99.00", "99.00"],
+        ["O6", "2", "SKU3", "1", "129.00", "129.00"],
+    ],
+}  # fmt: skip
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    return header, rows
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+
+def write_nights(night_1: Path, night_2: Path) -> None:
+    night_1.mkdir()
+    night_2.mkdir()
+    for path in sorted(TINY_RAW.glob("*.csv")):
+        header, rows = read_rows(path)
+        later = rows + APPENDED.get(path.stem, [])
+        earlier = [list(row) for row in rows]
+        if path.stem == "orders":
+            (o2,) = [row for row in earlier if row[0] == "O2"]
+            o2[header.index("refunded_ts")], o2[header.index("status")] = "", "paid"
+        if path.stem == "friend_events":
+            earlier.append(["E99", "C1", "S1", "add", "2026-03-02 10:00:00", "parcel_card", ""])
+        write_rows(night_1 / path.name, header, earlier)
+        write_rows(night_2 / path.name, header, later)
+
+
+def incremental_models() -> list[str]:
+    """Models kept per raw row, by `schema.table`, from the dbt manifest."""
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    return sorted(
+        f"{node['schema']}.{node['alias']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] == "incremental"
+        and node["config"].get("unique_key") == "_raw_row_number"
+    )
+
+
+def compared_tables(warehouse: Path) -> list[str]:
+    rows = query(
+        warehouse,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' order by 1",
+    )
+    return [name for (name,) in rows if name.split(".")[0] not in NOT_COMPARED_SCHEMAS]
+
+
+def test_incremental_night_equals_full_refresh(tmp_path):
+    night_1_raw, night_2_raw = tmp_path / "raw_night_1", tmp_path / "raw_night_2"
+    write_nights(night_1_raw, night_2_raw)
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+
+    assert run_night(night_1_raw, incremental, NIGHT_1, RUN_STARTED_1).success
+    shutil.copytree(incremental, full, symlinks=True)
+
+    models = incremental_models()
+    assert {
+        "staging.stg_raw__interactions",
+        "staging.stg_raw__orders",
+        "staging.stg_raw__order_items",
+        "staging.stg_raw__friend_events",
+        "intermediate.int_interactions_validated",
+        "intermediate.int_orders_validated",
+        "intermediate.int_order_items_validated",
+        "intermediate.int_friend_events_validated",
+    } <= set(models)
+    with duckdb.connect(str(full / "warehouse.duckdb")) as connection:
+        for model in models:
+            connection.execute(f"drop table {model}")
+
+    incremental_run = run_night(night_2_raw, incremental, NIGHT_2, RUN_STARTED_2)
+    assert incremental_run.success
+    assert run_night(night_2_raw, full, NIGHT_2, RUN_STARTED_2).success
+
+    # The incremental home really took the incremental path: dbt replaced rows in place.
+    step_dirs = list((DBT_PROJECT_DIR / "target").glob(f"*-{incremental_run.run_id[:7]}-*"))
+    compiled = [
+        path.read_text()
+        for step_dir in step_dirs
+        for path in (step_dir / "run").rglob("*.sql")
+        if path.stem in {model.split(".")[1] for model in models}
+    ]
+    assert len(compiled) == len(models)
+    assert all("delete from" in sql and "insert into" in sql for sql in compiled)
+
+    a, b = incremental / "warehouse.duckdb", full / "warehouse.duckdb"
+    tables = compared_tables(a)
+    assert set(models) <= set(tables)
+    assert tables == compared_tables(b)
+    for table in tables:
+        select = f"select * from {table} order by all"
+        assert query(a, select) == query(b, select), table
+
+    # The cases above happened: night 2 differs from night 1 where the story says it does.
+    verdicts = dict(
+        query(
+            a,
+            "select interaction_id || '@' || _raw_row_number, coalesce(quarantine_reason, "
+            "case when is_exact_duplicate then 'duplicate' else 'clean' end) "
+            "from intermediate.int_interactions_validated",
+        )
+    )
+    assert verdicts["I5@5"] == "clean"
+    assert verdicts["I9@9"] == "clean"
+    assert verdicts["I4@4"] == "unknown_customer"
+    assert verdicts["I2@2"] == verdicts["I2@14"] == "conflicting_duplicate_key"
+    assert verdicts["I1@13"] == "duplicate"
+    assert query(a, "select max(_raw_row_number) from staging.stg_raw__friend_events") == [(12,)]
+    assert query(
+        a, "select order_status from marts.fct_orders where order_id = 'O2'"
+    ) == [("refunded",)]
