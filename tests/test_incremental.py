@@ -168,6 +168,6 @@ def test_incremental_night_equals_full_refresh(tmp_path):
     assert verdicts["I2@2"] == verdicts["I2@14"] == "conflicting_duplicate_key"
     assert verdicts["I1@13"] == "duplicate"
     assert query(a, "select max(_raw_row_number) from staging.stg_raw__friend_events") == [(12,)]
-    assert query(
-        a, "select order_status from marts.fct_orders where order_id = 'O2'"
-    ) == [("refunded",)]
+    assert query(a, "select order_status from marts.fct_orders where order_id = 'O2'") == [
+        ("refunded",)
+    ]
