@@ -41,7 +41,6 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +48,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pandas_reference import clean, parse_ts
+
+from orchestration import duckdb_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -150,7 +151,7 @@ def floor_seconds(raw: Path) -> tuple[float, int]:
     """Read every column of every raw file once: the least any nightly job must do."""
     rows = 0
     started = time.perf_counter()
-    with duckdb.connect() as connection:
+    with duckdb_settings.connect() as connection:
         for path in sorted(raw.glob("*.parquet")):
             source = f"read_parquet('{path}')"
             rows += connection.execute(f"select count(*) from {source}").fetchone()[0]
@@ -289,7 +290,7 @@ def main() -> None:
         "raw_rows": night_2_rows,
         "machine": {
             "cpus": cpus,
-            "memory_limit": os.environ.get("SCRM_DUCKDB_MEMORY_LIMIT", "8GB"),
+            "memory_limit": duckdb_settings.memory_limit(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "quiet": max(loads) < 0.5 * cpus,
