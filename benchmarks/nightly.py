@@ -22,8 +22,8 @@ Two references are measured in the same run, on night 1's files:
   team would otherwise write them in plain pandas (the same values; tests/test_pandas_reference.py
   checks them). pandas / ours compares it with night 1.
 
-The machine's load average is recorded before and after each measurement: figures taken while
-other work runs are noisy, and the JSON says so. Figures go to
+Each measurement records the CPU time the machine spent on other work meanwhile (/proc/stat less
+the child's own): figures taken while other work runs are noisy, and the JSON says so. Figures go to
 benchmarks/results/nightly-<scale>.json. Not part of the test suite.
 """
 
@@ -59,6 +59,7 @@ SCALES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 END_DATE = date(2026, 10, 31)  # D+1: the generated data's last day, night 2's date
 NIGHT_1 = END_DATE - timedelta(days=1)  # D
 SEED = 7
+QUIET_SHARE = 0.1  # other work's share of CPU time above which figures are called noisy
 STEP_DONE = re.compile(r'Finished execution of step "([a-z_]+)" in ((?:[0-9.]+(?:ms|m|s))+)')
 DURATION_PART = re.compile(r"([0-9.]+)(ms|m|s)")
 # The column that dates a row of each source; order lines go with their order.
@@ -159,24 +160,44 @@ def floor_seconds(raw: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (Linux), or None."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def measured(command: list[str], log: Path, env: dict[str, str] | None = None):
-    """Run a child; wall seconds, the peak RSS of its process tree (wait4 reports the largest
-    of the child and the children it waited for), its exit code, and the load average before."""
-    load = os.getloadavg()[0]
+    """Run a child: wall seconds, the peak RSS of its process tree (wait4 reports the largest
+    of the child and the children it waited for), its exit code, and the noise: the CPU
+    seconds the machine spent on other work meanwhile, as a share of all its CPU time."""
+    busy_before = busy_cpu_seconds()
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as handle:
         child = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    return wall, usage.ru_maxrss * 1024, child.returncode, load
+    busy_after = busy_cpu_seconds()
+    noise = None
+    if busy_before is not None and busy_after is not None:
+        others = busy_after - busy_before - usage.ru_utime - usage.ru_stime
+        noise = {
+            "own_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "other_cpu_seconds": round(max(0.0, others), 1),
+            "other_cpu_share": round(max(0.0, others) / (wall * (os.cpu_count() or 1)), 3),
+        }
+    return wall, usage.ru_maxrss * 1024, child.returncode, noise
 
 
 def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     """One night of the job in a child process, with its steps and dbt models."""
     started_at = time.time()
     run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"  # the morning after, pinned
-    wall, peak, code, load = measured(
+    wall, peak, code, noise = measured(
         [sys.executable, "-m", "orchestration.cli", "run", "--raw", str(raw), "--home", str(home),
          "--as-of", as_of.isoformat(), "--run-started-at", run_started_at],
         log,
@@ -200,15 +221,14 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
         "dbt_node_seconds_summed": round(node_seconds, 1),
         "python_steps_seconds": round(python_steps, 1),
         "overhead_seconds": round(wall - dbt_elapsed - python_steps, 1),
-        "load_average_before": round(load, 2),
-        "load_average_after": round(os.getloadavg()[0], 2),
+        "noise": noise,
     }
 
 
 def run_pandas(raw: Path, as_of: date, log: Path) -> dict:
     """The pandas reference in a child process: its own compute time, wall and peak RSS."""
     run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"
-    wall, peak, code, load = measured(
+    wall, peak, code, noise = measured(
         [sys.executable, str(REFERENCE), "--raw", str(raw), "--as-of", as_of.isoformat(),
          "--run-started-at", run_started_at],
         log,
@@ -223,7 +243,7 @@ def run_pandas(raw: Path, as_of: date, log: Path) -> dict:
         "peak_rss_bytes": peak,
         "rfm_customers": figures["rfm_customers"],
         "known_customers": figures["known_customers"],
-        "load_average_before": round(load, 2),
+        "noise": noise,
     }
 
 
@@ -281,9 +301,8 @@ def main() -> None:
     incremental["new_raw_rows_by_source"] = new_rows
     incremental["raw_rows_per_second"] = round(night_2_rows / incremental["wall_seconds"])
 
-    loads = [full["load_average_before"], full["load_average_after"],
-             incremental["load_average_after"]]  # fmt: skip
     cpus = os.cpu_count() or 1
+    shares = [m["noise"]["other_cpu_share"] for m in (full, incremental, pandas) if m.get("noise")]
     figures = {
         "scale": label,
         "customers": customers,
@@ -293,9 +312,10 @@ def main() -> None:
             "memory_limit": duckdb_settings.memory_limit(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "quiet": max(loads) < 0.5 * cpus,
-            "note": "quiet is false when the 1-minute load average reached half the CPUs "
-            "around a measurement: other work was running and the figures are noisy",
+            "quiet": bool(shares) and max(shares) < QUIET_SHARE,
+            "note": "noise.other_cpu_share is the machine's CPU time spent on other work "
+            f"during a measurement; quiet is false when it reached {QUIET_SHARE} for any: "
+            "the figures are then noisy (slower than on a quiet machine)",
         },
         "full_night": full,
         "incremental_night": incremental,
@@ -314,9 +334,9 @@ def main() -> None:
 
 
 def report(figures: dict) -> None:
-    noise = "low" if figures["machine"]["quiet"] else "high: noisy figures"
+    noise = "quiet machine" if figures["machine"]["quiet"] else "BUSY machine: noisy figures"
     print(f"scale {figures['scale']}: {figures['customers']:,} customers, "
-          f"{figures['raw_rows']:,} raw rows (load average {noise})")  # fmt: skip
+          f"{figures['raw_rows']:,} raw rows ({noise})")  # fmt: skip
     for title, night in (("full", figures["full_night"]),
                          ("incremental", figures["incremental_night"])):  # fmt: skip
         print(f"  {title} night as of {night['as_of']}")
@@ -328,6 +348,8 @@ def report(figures: dict) -> None:
         print(f"    Python steps {night['python_steps_seconds']:8.1f} s")
         print(f"    overhead     {night['overhead_seconds']:8.1f} s   "
               "(start-up: process, prepare, Dagster, dbt parse)")  # fmt: skip
+        if night.get("noise"):
+            print(f"    other work   {night['noise']['other_cpu_share']:8.0%} of the CPU time")
         for name, seconds in night["steps_seconds"].items():
             print(f"    step  {name:<40} {seconds:8.2f} s")
         for name, seconds in night["slowest_models_seconds"].items():
