@@ -131,19 +131,32 @@ def split_nights(raw: Path, night_1: Path, night_2: Path, day: date) -> dict[str
     new_rows: dict[str, int] = {}
     new_orders = pa.array([], pa.string())
     for source in (*DATED_BY, "order_items"):
-        table = pq.read_table(raw / f"{source}.parquet")
-        if source == "order_items":
-            new = pc.fill_null(pc.is_in(table["order_id"], value_set=new_orders), False)
-        else:
-            new = pa.array(dated_on(table[DATED_BY[source]], day).to_numpy())
-        old, added = table.filter(pc.invert(new)), table.filter(new)
-        if source == "orders":
-            new_orders = added["order_id"].combine_chunks()
-        new_rows[source] = added.num_rows
-        before = revert_orders(old, day) if source == "orders" else old
-        pq.write_table(before, night_1 / f"{source}.parquet", compression="zstd")
-        pq.write_table(pa.concat_tables([old, added]), night_2 / f"{source}.parquet",
-                       compression="zstd")  # fmt: skip
+        # In batches, so that a large scale's files never have to fit in memory; only the
+        # rows of one day are held until the end.
+        file = pq.ParquetFile(raw / f"{source}.parquet")
+        added: list[pa.Table] = []
+        with (
+            pq.ParquetWriter(night_1 / f"{source}.parquet", file.schema_arrow,
+                             compression="zstd") as writer_1,
+            pq.ParquetWriter(night_2 / f"{source}.parquet", file.schema_arrow,
+                             compression="zstd") as writer_2,
+        ):  # fmt: skip
+            for batch in file.iter_batches(batch_size=1_000_000):
+                table = pa.Table.from_batches([batch])
+                if source == "order_items":
+                    new = pc.fill_null(pc.is_in(table["order_id"], value_set=new_orders), False)
+                else:
+                    new = pa.array(dated_on(table[DATED_BY[source]], day).to_numpy())
+                old = table.filter(pc.invert(new))
+                added.append(table.filter(new))
+                writer_1.write_table(revert_orders(old, day) if source == "orders" else old)
+                writer_2.write_table(old)
+            new_table = pa.concat_tables(added, promote_options="none") if added else None
+            if new_table is not None and new_table.num_rows:
+                writer_2.write_table(new_table)
+        new_rows[source] = new_table.num_rows if new_table is not None else 0
+        if source == "orders" and new_table is not None:
+            new_orders = new_table["order_id"].combine_chunks()
     marker.write_text(json.dumps(new_rows), encoding="utf-8")
     return new_rows
 

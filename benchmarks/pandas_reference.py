@@ -164,10 +164,11 @@ def quarantine(
         [name for name, _ in issues],
         default="",
     )
-    candidate = ~duplicate & (issue == "")
-    counts = key[candidate].value_counts()
-    conflict = key.map(counts).fillna(0).to_numpy() > 1
-    return pd.Series(candidate & ~conflict, index=frame.index)
+    candidate = pd.Series(~duplicate & (issue == ""), index=frame.index)
+    keys = key[candidate]
+    conflicting = keys.index[keys.duplicated(keep=False).to_numpy()]
+    candidate[conflicting] = False
+    return candidate
 
 
 # --- the sources ------------------------------------------------------------------------------
@@ -444,8 +445,10 @@ def compute(
     )
     tags["first_channel_code"] = first_starts.set_index("customer_id")["channel_code"]
 
-    friends = friend_events.groupby("customer_id").agg(
-        started=("friend_delta", lambda d: int((d == 1).sum())), current=("friend_delta", "sum")
+    friends = (
+        friend_events.assign(started=friend_events["friend_delta"] == 1)
+        .groupby("customer_id")
+        .agg(started=("started", "sum"), current=("friend_delta", "sum"))
     )
     state = pd.DataFrame(index=known_ids).join(friends).fillna({"started": 0, "current": 0})
     first, last = first_purchase.reindex(known_ids), last_purchase.reindex(known_ids)
