@@ -1,17 +1,30 @@
-"""Time the full nightly job at a chosen scale, with the raw-scan floor beside it.
+"""Time two nightly jobs at a chosen scale, with the raw-scan floor and a pandas reference.
 
 Run: uv run python benchmarks/nightly.py --scale S (or M, L; --customers N for any size).
-Generates the scale's raw Parquet once into benchmarks/data/<scale>/raw (reused after), runs
-the `nightly` job for its last day in a fresh home in a child process, and prints:
+Generates the scale's raw Parquet once into benchmarks/data/<scale>/raw (reused after), through
+day D+1 (2026-10-31), and models an append-only export from it (split_nights):
 
-- wall time and the peak RSS of the largest process (the job, or dbt's child);
-- the time of every Dagster step, and the ten slowest dbt models (run_results.json);
-- the overhead: wall time less the dbt builds and the Python steps;
-- raw rows per second, and the floor: one DuckDB query that reads every column of every raw
-  file once. ours / floor says how far the whole job is from merely reading its input.
+- night 1 (the full night) runs as of D in a fresh home, on files holding every row dated up to
+  D, in the original order: rows dated D+1 are removed (customers registered, products launched,
+  orders placed, friend events and interactions on D+1, and the lines of those orders), and an
+  order whose status changed on D+1 shows its status as of D (its D+1 timestamps emptied);
+- night 2 (the incremental night) runs as of D+1 in the same home, on night 1's rows in the same
+  order (orders with their D+1 state, at the same positions) with the D+1 rows appended.
 
-Figures go to benchmarks/results/nightly-<scale>.json. Not part of the test suite.
-Still to come (issue 6): the incremental night and the pandas reference.
+For each night it prints the wall time and the peak RSS of that night's process tree (the job
+and dbt's child, from wait4), raw rows per second, every Dagster step, the ten slowest dbt
+models (run_results.json) and the overhead: wall time less the dbt builds and the Python steps.
+
+Two references are measured in the same run, on night 1's files:
+- the floor: one DuckDB query that reads every column of every raw file once. ours / floor says
+  how far the whole job is from merely reading its input;
+- pandas: benchmarks/pandas_reference.py in a child process, the RFM scores and five tags as a
+  team would otherwise write them in plain pandas (the same values; tests/test_pandas_reference.py
+  checks them). pandas / ours compares it with night 1.
+
+Each measurement records the CPU time the machine spent on other work meanwhile (/proc/stat less
+the child's own): figures taken while other work runs are noisy, and the JSON says so. Figures go to
+benchmarks/results/nightly-<scale>.json. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -21,24 +34,49 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pandas_reference import clean, parse_ts
+
+from orchestration import duckdb_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
+REFERENCE = Path(__file__).resolve().parent / "pandas_reference.py"
 SCALES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
-END_DATE = date(2026, 10, 31)
+END_DATE = date(2026, 10, 31)  # D+1: the generated data's last day, night 2's date
+NIGHT_1 = END_DATE - timedelta(days=1)  # D
 SEED = 7
+QUIET_SHARE = 0.1  # other work's share of CPU time above which figures are called noisy
 STEP_DONE = re.compile(r'Finished execution of step "([a-z_]+)" in ((?:[0-9.]+(?:ms|m|s))+)')
 DURATION_PART = re.compile(r"([0-9.]+)(ms|m|s)")
+# The column that dates a row of each source; order lines go with their order.
+DATED_BY = {
+    "customers": "registered_at",
+    "products": "launched_at",
+    "orders": "order_ts",
+    "friend_events": "event_ts",
+    "interactions": "interaction_ts",
+}
+# An order's status timestamps, the later lifecycle step first (it wins a tie, as in fct_orders).
+STATUS_STAMPS = (
+    ("refunded", "refunded_ts"),
+    ("cancelled", "cancelled_ts"),
+    ("confirmed", "confirmed_ts"),
+    ("paid", "paid_ts"),
+)
 
 
 def generate(raw: Path, customers: int) -> None:
@@ -53,11 +91,81 @@ def generate(raw: Path, customers: int) -> None:
     )  # fmt: skip
 
 
+def dated_on(column: pa.ChunkedArray, day: date):
+    """True where the text is a timestamp on `day` (Asia/Shanghai), as a pandas boolean Series."""
+    local = parse_ts(clean(column.to_pandas()))
+    start = local.dt.normalize()
+    return (start == str(day)).fillna(False)
+
+
+def revert_orders(orders: pa.Table, day: date) -> pa.Table:
+    """Orders as exported at the end of `day - 1`: status timestamps on `day` emptied, and the
+    status set back to the latest step left (created when none is)."""
+    frame = orders.to_pandas()
+    late = {column: dated_on(orders[column], day).to_numpy() for _, column in STATUS_STAMPS}
+    changed = sum(late.values()) > 0
+    if not changed.any():
+        return orders
+    stamps = {}
+    for status, column in STATUS_STAMPS:
+        frame.loc[late[column], column] = None
+        stamps[status] = parse_ts(clean(frame[column]))
+    latest = pd.concat(list(stamps.values()), axis=1).max(axis=1)
+    status = frame["status"].copy()
+    status[changed] = "created"
+    for name, stamp in reversed(stamps.items()):  # the later step wins a tie
+        status[changed & (stamp == latest).fillna(False).to_numpy()] = name
+    frame["status"] = status
+    return pa.Table.from_pandas(frame, schema=orders.schema, preserve_index=False)
+
+
+def split_nights(raw: Path, night_1: Path, night_2: Path, day: date) -> dict[str, int]:
+    """Write the two nights' files (module docstring) from the full export; returns the rows
+    dated `day` per source (night 2's new rows)."""
+    marker = night_2 / "split.json"
+    if marker.is_file():
+        return json.loads(marker.read_text(encoding="utf-8"))
+    for directory in (night_1, night_2):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    new_rows: dict[str, int] = {}
+    new_orders = pa.array([], pa.string())
+    for source in (*DATED_BY, "order_items"):
+        # In batches, so that a large scale's files never have to fit in memory; only the
+        # rows of one day are held until the end.
+        file = pq.ParquetFile(raw / f"{source}.parquet")
+        added: list[pa.Table] = []
+        with (
+            pq.ParquetWriter(night_1 / f"{source}.parquet", file.schema_arrow,
+                             compression="zstd") as writer_1,
+            pq.ParquetWriter(night_2 / f"{source}.parquet", file.schema_arrow,
+                             compression="zstd") as writer_2,
+        ):  # fmt: skip
+            for batch in file.iter_batches(batch_size=1_000_000):
+                table = pa.Table.from_batches([batch])
+                if source == "order_items":
+                    new = pc.fill_null(pc.is_in(table["order_id"], value_set=new_orders), False)
+                else:
+                    new = pa.array(dated_on(table[DATED_BY[source]], day).to_numpy())
+                old = table.filter(pc.invert(new))
+                added.append(table.filter(new))
+                writer_1.write_table(revert_orders(old, day) if source == "orders" else old)
+                writer_2.write_table(old)
+            new_table = pa.concat_tables(added, promote_options="none") if added else None
+            if new_table is not None and new_table.num_rows:
+                writer_2.write_table(new_table)
+        new_rows[source] = new_table.num_rows if new_table is not None else 0
+        if source == "orders" and new_table is not None:
+            new_orders = new_table["order_id"].combine_chunks()
+    marker.write_text(json.dumps(new_rows), encoding="utf-8")
+    return new_rows
+
+
 def floor_seconds(raw: Path) -> tuple[float, int]:
     """Read every column of every raw file once: the least any nightly job must do."""
     rows = 0
     started = time.perf_counter()
-    with duckdb.connect() as connection:
+    with duckdb_settings.connect() as connection:
         for path in sorted(raw.glob("*.parquet")):
             source = f"read_parquet('{path}')"
             rows += connection.execute(f"select count(*) from {source}").fetchone()[0]
@@ -65,24 +173,91 @@ def floor_seconds(raw: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def run_night(raw: Path, home: Path) -> tuple[float, int, str]:
-    """The job in a child process: wall seconds, peak RSS of the largest process, its log."""
-    if home.exists():
-        shutil.rmtree(home)
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (Linux), or None."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(command: list[str], log: Path, env: dict[str, str] | None = None):
+    """Run a child: wall seconds, the peak RSS of its process tree (wait4 reports the largest
+    of the child and the children it waited for), its exit code, and the noise: the CPU
+    seconds the machine spent on other work meanwhile, as a share of all its CPU time."""
+    busy_before = busy_cpu_seconds()
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--raw", str(raw), "--home", str(home),
-         "--as-of", END_DATE.isoformat()],
-        env={**os.environ, "SCRM_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
+    with log.open("w", encoding="utf-8") as handle:
+        child = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"the night failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kib * 1024, result.stdout + result.stderr
+    busy_after = busy_cpu_seconds()
+    noise = None
+    if busy_before is not None and busy_after is not None:
+        others = busy_after - busy_before - usage.ru_utime - usage.ru_stime
+        noise = {
+            "own_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "other_cpu_seconds": round(max(0.0, others), 1),
+            "other_cpu_share": round(max(0.0, others) / (wall * (os.cpu_count() or 1)), 3),
+        }
+    return wall, usage.ru_maxrss * 1024, child.returncode, noise
+
+
+def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
+    """One night of the job in a child process, with its steps and dbt models."""
+    started_at = time.time()
+    run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"  # the morning after, pinned
+    wall, peak, code, noise = measured(
+        [sys.executable, "-m", "orchestration.cli", "run", "--raw", str(raw), "--home", str(home),
+         "--as-of", as_of.isoformat(), "--run-started-at", run_started_at],
+        log,
+        env={**os.environ, "SCRM_HOME": str(home)},
+    )  # fmt: skip
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if code != 0:
+        sys.exit(f"the night as of {as_of} failed (log: {log}):\n{text[-3000:]}")
+    steps = step_seconds(text)
+    models, node_seconds, dbt_elapsed = dbt_timings(started_at)
+    # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
+    # Dagster, and each dbt invocation's start-up and parse.
+    python_steps = sum(v for k, v in steps.items() if not k.startswith("scrm_dbt_models"))
+    return {
+        "as_of": as_of.isoformat(),
+        "wall_seconds": round(wall, 1),
+        "peak_rss_bytes": peak,
+        "steps_seconds": {name: round(seconds, 2) for name, seconds in steps.items()},
+        "slowest_models_seconds": {name: round(seconds, 2) for name, seconds in models[:10]},
+        "dbt_elapsed_seconds": round(dbt_elapsed, 1),
+        "dbt_node_seconds_summed": round(node_seconds, 1),
+        "python_steps_seconds": round(python_steps, 1),
+        "overhead_seconds": round(wall - dbt_elapsed - python_steps, 1),
+        "noise": noise,
+    }
+
+
+def run_pandas(raw: Path, as_of: date, log: Path) -> dict:
+    """The pandas reference in a child process: its own compute time, wall and peak RSS."""
+    run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"
+    wall, peak, code, noise = measured(
+        [sys.executable, str(REFERENCE), "--raw", str(raw), "--as-of", as_of.isoformat(),
+         "--run-started-at", run_started_at],
+        log,
+    )  # fmt: skip
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if code != 0:  # e.g. out of memory at a large scale: say so, keep the other figures
+        return {"failed": f"exit code {code}", "log_tail": text[-1000:], "wall_seconds": wall}
+    figures = json.loads(text.strip().splitlines()[-1])
+    return {
+        "wall_seconds": round(wall, 1),
+        "compute_seconds": figures["seconds"],
+        "peak_rss_bytes": peak,
+        "rfm_customers": figures["rfm_customers"],
+        "known_customers": figures["known_customers"],
+        "noise": noise,
+    }
 
 
 def step_seconds(log: str) -> dict[str, float]:
@@ -119,58 +294,89 @@ def main() -> None:
     arguments = parser.parse_args()
     customers = arguments.customers or SCALES[arguments.scale]
     label = arguments.scale if not arguments.customers else f"{customers}"
-    raw = DATA / label / "raw"
+    base = DATA / label
+    raw = base / "raw"
     generate(raw, customers)
+    night_1_raw, night_2_raw = base / "night_1", base / "night_2"
+    new_rows = split_nights(raw, night_1_raw, night_2_raw, END_DATE)
 
-    floor, raw_rows = floor_seconds(raw)
-    started = time.time()
-    wall, peak_bytes, log = run_night(raw, DATA / label / "home")
-    steps = step_seconds(log)
-    models, node_seconds, dbt_elapsed = dbt_timings(started)
-    # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
-    # Dagster, and each dbt invocation's start-up and parse.
-    python_steps = sum(v for k, v in steps.items() if not k.startswith("scrm_dbt_models"))
-    overhead = wall - dbt_elapsed - python_steps
+    floor, night_1_rows = floor_seconds(night_1_raw)
+    floor_2, night_2_rows = floor_seconds(night_2_raw)
+    pandas = run_pandas(night_1_raw, NIGHT_1, base / "pandas.log")
+    home = base / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    full = run_night(night_1_raw, home, NIGHT_1, base / "night_1.log")
+    full["raw_rows"] = night_1_rows
+    full["raw_rows_per_second"] = round(night_1_rows / full["wall_seconds"])
+    incremental = run_night(night_2_raw, home, END_DATE, base / "night_2.log")
+    incremental["raw_rows"] = night_2_rows
+    incremental["new_raw_rows"] = sum(new_rows.values())
+    incremental["new_raw_rows_by_source"] = new_rows
+    incremental["raw_rows_per_second"] = round(night_2_rows / incremental["wall_seconds"])
+
+    cpus = os.cpu_count() or 1
+    shares = [m["noise"]["other_cpu_share"] for m in (full, incremental, pandas) if m.get("noise")]
     figures = {
         "scale": label,
         "customers": customers,
-        "raw_rows": raw_rows,
+        "raw_rows": night_2_rows,
         "machine": {
-            "cpus": os.cpu_count(),
-            "memory_limit": os.environ.get("SCRM_DUCKDB_MEMORY_LIMIT", "8GB"),
+            "cpus": cpus,
+            "memory_limit": duckdb_settings.memory_limit(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "quiet": bool(shares) and max(shares) < QUIET_SHARE,
+            "note": "noise.other_cpu_share is the machine's CPU time spent on other work "
+            f"during a measurement; quiet is false when it reached {QUIET_SHARE} for any: "
+            "the figures are then noisy (slower than on a quiet machine)",
         },
-        "full_night": {
-            "wall_seconds": round(wall, 1),
-            "peak_rss_bytes": peak_bytes,
-            "raw_rows_per_second": round(raw_rows / wall),
-            "steps_seconds": {name: round(seconds, 2) for name, seconds in steps.items()},
-            "slowest_models_seconds": {name: round(seconds, 2) for name, seconds in models[:10]},
-            "dbt_elapsed_seconds": round(dbt_elapsed, 1),
-            "dbt_node_seconds_summed": round(node_seconds, 1),
-            "python_steps_seconds": round(python_steps, 1),
-            "overhead_seconds": round(overhead, 1),
-        },
+        "full_night": full,
+        "incremental_night": incremental,
         "floor_seconds": round(floor, 2),
-        "ours_over_floor": round(wall / floor, 1),
+        "floor_seconds_night_2": round(floor_2, 2),
+        "ours_over_floor": round(full["wall_seconds"] / floor, 1),
+        "pandas_reference": pandas,
     }
+    if "compute_seconds" in pandas:
+        figures["pandas_over_ours"] = round(pandas["wall_seconds"] / full["wall_seconds"], 3)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"nightly-{label}.json"
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-
-    print(f"scale {label}: {customers:,} customers, {raw_rows:,} raw rows")
-    print(f"  full night   {wall:8.1f} s   peak RSS {peak_bytes / 2**30:.2f} GiB")
-    print(f"  raw rows/s   {raw_rows / wall:10,.0f}")
-    print(f"  floor        {floor:8.1f} s   (ours / floor = {wall / floor:.1f})")
-    print(f"  dbt builds   {dbt_elapsed:8.1f} s   (node times, 2 threads: {node_seconds:.1f} s)")
-    print(f"  Python steps {python_steps:8.1f} s")
-    print(f"  overhead     {overhead:8.1f} s   (start-up: process, prepare, Dagster, dbt parse)")
-    for name, seconds in steps.items():
-        print(f"  step  {name:<40} {seconds:8.2f} s")
-    for name, seconds in models[:10]:
-        print(f"  model {name:<40} {seconds:8.2f} s")
+    out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report(figures)
     print(f"figures written to {out}")
+
+
+def report(figures: dict) -> None:
+    noise = "quiet machine" if figures["machine"]["quiet"] else "BUSY machine: noisy figures"
+    print(f"scale {figures['scale']}: {figures['customers']:,} customers, "
+          f"{figures['raw_rows']:,} raw rows ({noise})")  # fmt: skip
+    for title, night in (("full", figures["full_night"]),
+                         ("incremental", figures["incremental_night"])):  # fmt: skip
+        print(f"  {title} night as of {night['as_of']}")
+        print(f"    wall         {night['wall_seconds']:8.1f} s   "
+              f"peak RSS {night['peak_rss_bytes'] / 2**30:.2f} GiB")  # fmt: skip
+        print(f"    raw rows/s   {night['raw_rows_per_second']:10,}")
+        print(f"    dbt builds   {night['dbt_elapsed_seconds']:8.1f} s   "
+              f"(node times, 2 threads: {night['dbt_node_seconds_summed']:.1f} s)")  # fmt: skip
+        print(f"    Python steps {night['python_steps_seconds']:8.1f} s")
+        print(f"    overhead     {night['overhead_seconds']:8.1f} s   "
+              "(start-up: process, prepare, Dagster, dbt parse)")  # fmt: skip
+        if night.get("noise"):
+            print(f"    other work   {night['noise']['other_cpu_share']:8.0%} of the CPU time")
+        for name, seconds in night["steps_seconds"].items():
+            print(f"    step  {name:<40} {seconds:8.2f} s")
+        for name, seconds in night["slowest_models_seconds"].items():
+            print(f"    model {name:<40} {seconds:8.2f} s")
+    print(f"  floor        {figures['floor_seconds']:8.2f} s   "
+          f"(ours / floor = {figures['ours_over_floor']:.1f})")  # fmt: skip
+    pandas = figures["pandas_reference"]
+    if "compute_seconds" in pandas:
+        print(f"  pandas       {pandas['wall_seconds']:8.1f} s   "
+              f"peak RSS {pandas['peak_rss_bytes'] / 2**30:.2f} GiB   "
+              f"(pandas / ours = {figures['pandas_over_ours']:.2f}; "
+              f"{pandas['compute_seconds']:.1f} s after start-up)")  # fmt: skip
+    else:
+        print(f"  pandas       failed: {pandas['failed']}")
 
 
 if __name__ == "__main__":

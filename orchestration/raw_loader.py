@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from orchestration import duckdb_settings
 from orchestration.raw_contract import SourceContract, load_contract
 
 RAW_SCHEMA = "raw"
@@ -174,7 +175,7 @@ def load_raw_sources(
         raise RawDataError(f"raw directory {raw_dir} does not exist")
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, RawLoadResult] = {}
-    with duckdb.connect(str(warehouse_path)) as connection:
+    with duckdb_settings.connect(warehouse_path) as connection:
         connection.execute(f"create schema if not exists {RAW_SCHEMA}")
         connection.execute("begin transaction")
         try:

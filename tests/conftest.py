@@ -73,14 +73,24 @@ def customer_marts_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 GENERATED_END = date(2026, 10, 31)
 
 
+GENERATED_RUN_STARTED_AT = "2026-11-01 08:00:00"
+
+
 @pytest.fixture(scope="session")
-def generated_night(tmp_path_factory: pytest.TempPathFactory):
-    """The generator's 200 customers (seed 3), built as of its last day."""
+def generated_raw(tmp_path_factory: pytest.TempPathFactory):
+    """The generator's 200 customers (seed 3), bad rows included: (raw dir, summary)."""
     from orchestration.generator import generate
 
     raw = tmp_path_factory.mktemp("generated_raw")
     summary = generate(raw, customers=200, seed=3, end_date=GENERATED_END, progress=False)
+    return raw, summary
+
+
+@pytest.fixture(scope="session")
+def generated_night(tmp_path_factory: pytest.TempPathFactory, generated_raw):
+    """The generator's 200 customers (seed 3), built as of its last day."""
+    raw, summary = generated_raw
     home = tmp_path_factory.mktemp("generated_home")
-    result = run_night(raw, home, GENERATED_END.isoformat(), "2026-11-01 08:00:00")
+    result = run_night(raw, home, GENERATED_END.isoformat(), GENERATED_RUN_STARTED_AT)
     assert result.success
     return summary, home / "warehouse.duckdb"

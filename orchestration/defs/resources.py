@@ -3,7 +3,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration import duckdb_settings
 from orchestration.project import dbt_project
+
+# dbt's profile reads the memory limit from the environment: give it the project's default.
+duckdb_settings.export_defaults()
 
 
 class WarehouseResource(dg.ConfigurableResource):

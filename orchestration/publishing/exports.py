@@ -44,6 +44,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration import duckdb_settings
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.guard import ExportGuard
@@ -585,7 +586,7 @@ def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.is_file():
         raise PublishError(f"warehouse {warehouse} does not exist")
     try:
-        connection = duckdb.connect(str(warehouse), read_only=True)
+        connection = duckdb_settings.connect(warehouse, read_only=True)
     except duckdb.Error as error:
         raise PublishError(f"cannot open the warehouse {warehouse} read-only: {error}") from error
     for statement in _SESSION_SETTINGS:

@@ -25,6 +25,7 @@ from typing import Final
 
 import duckdb
 
+from orchestration import duckdb_settings
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
@@ -71,7 +72,7 @@ def publish_warehouse(
     with publisher_lock(published_dir, lock_timeout_seconds):
         _remove_leftovers(published_dir)
         # Fold the write-ahead log into the file so the copy is complete on its own.
-        with duckdb.connect(str(warehouse)) as connection:
+        with duckdb_settings.connect(warehouse) as connection:
             connection.execute("checkpoint")
         target = published_dir / PUBLISHED_NAME
         temporary = published_dir / f".{PUBLISHED_NAME}.{os.getpid()}{_TEMPORARY_SUFFIX}"
@@ -106,7 +107,7 @@ def published_night(published_dir: Path) -> date | None:
     target = Path(published_dir) / PUBLISHED_NAME
     if not target.is_file():
         return None
-    with duckdb.connect(str(target), read_only=True) as connection:
+    with duckdb_settings.connect(target, read_only=True) as connection:
         try:
             row = connection.execute(f"select max(as_of_date) from {NIGHT_TABLE}").fetchone()
         except duckdb.CatalogException:
@@ -119,7 +120,7 @@ def _stamp_and_export(
 ) -> dict[str, int]:
     """Record the night in the copy, then write each mart of the copy as Parquet."""
     tables: dict[str, int] = {}
-    with duckdb.connect(str(copy)) as connection:
+    with duckdb_settings.connect(copy) as connection:
         connection.execute("create schema if not exists published")
         connection.execute(
             f"create or replace table {NIGHT_TABLE} as select "

@@ -48,6 +48,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from orchestration import duckdb_settings
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 
@@ -328,7 +329,7 @@ def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.is_file():
         raise ReportError(f"warehouse {warehouse} does not exist")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
+        return duckdb_settings.connect(warehouse, read_only=True)
     except duckdb.Error as error:
         raise ReportError(f"cannot open the warehouse {warehouse} read-only: {error}") from error
 

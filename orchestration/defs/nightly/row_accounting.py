@@ -3,9 +3,9 @@
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration import duckdb_settings
 from orchestration.defs.dbt.assets import scrm_dbt_models
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
@@ -14,7 +14,7 @@ MEASURES = ("raw_rows", "clean_rows", "quarantined_rows", "duplicate_rows")
 
 
 def read_row_accounting(warehouse: WarehouseResource) -> list[dict[str, Any]]:
-    with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
+    with duckdb_settings.connect(warehouse.warehouse_path, read_only=True) as connection:
         cursor = connection.execute("select * from marts.raw_row_accounting order by source_name")
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

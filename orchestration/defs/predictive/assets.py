@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration import duckdb_settings
 from orchestration.defs.dbt.assets import scrm_dbt_models
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
@@ -131,7 +132,7 @@ def btyd_predictions(
     settings = PredictionSettings(
         min_customers=config.min_customers, holdout_days=config.holdout_days
     )
-    with duckdb.connect(str(warehouse.warehouse_path)) as connection:
+    with duckdb_settings.connect(warehouse.warehouse_path) as connection:
         summary, purchase_days = read_inputs(connection)
         # A fit that does not converge raises BtydFitError and fails the night.
         night = predict_night(summary, purchase_days, as_of, settings)

@@ -4,9 +4,9 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration import duckdb_settings
 from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
@@ -31,7 +31,7 @@ EXPORT_GUARD = ExportGuard.from_vars(PROJECT_VARS.get("export_guard"))
 
 def next_best_actions(warehouse: Path) -> list[str]:
     """The actions of the seed analysts edit."""
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with duckdb_settings.connect(warehouse, read_only=True) as connection:
         rows = connection.execute(
             "select action from reference.next_best_actions order by action"
         ).fetchall()
