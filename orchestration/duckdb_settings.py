@@ -36,14 +36,12 @@ def export_defaults() -> None:
     os.environ.setdefault(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT)
 
 
-def apply(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Set the limit and the spill directory on an open connection (read-only ones too)."""
-    for name, value in (("memory_limit", memory_limit()), ("temp_directory", temp_directory())):
-        quoted = str(value).replace("'", "''")
-        connection.execute(f"set {name} = '{quoted}'")
-    return connection
+def settings() -> dict[str, str]:
+    return {"memory_limit": memory_limit(), "temp_directory": str(temp_directory())}
 
 
 def connect(database: str | Path = ":memory:", *, read_only: bool = False):
-    """duckdb.connect with the settings applied."""
-    return apply(duckdb.connect(str(database), read_only=read_only))
+    """duckdb.connect with the settings, given when the database opens: DuckDB refuses to
+    change the spill directory once it has spilled, so a later SET would fail on a database
+    this process already has open."""
+    return duckdb.connect(str(database), read_only=read_only, config=settings())
