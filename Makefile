@@ -10,11 +10,12 @@ export SCRM_HOME ?= $(CURDIR)/.scrm
 SAMPLE_RAW := $(CURDIR)/seeds/sample
 SAMPLE_AS_OF := 2026-10-31
 
-.PHONY: help setup run test lint format dev docs sample
+.PHONY: help setup run test test-spark lint format dev docs sample
 
 help:
 	@echo "make run     build the warehouse from the shipped sample (as of $(SAMPLE_AS_OF))"
 	@echo "make test    lint (ruff, sqlfluff) and run the test suite"
+	@echo "make test-spark  build the fixtures on Spark and DuckDB, compare (docs/spark.md)"
 	@echo "make dev     open the Dagster UI on the same assets (dagster dev)"
 	@echo "make docs    build the dbt docs site into dbt_project/target"
 	@echo "make sample  regenerate seeds/sample with the generator"
@@ -30,6 +31,11 @@ run: setup
 
 test: lint
 	$(UV) run pytest
+
+# The Spark comparison (docs/spark.md): pyspark and dbt-spark are the `spark` dependency group,
+# installed here; Java 17 must be on the PATH.
+test-spark: setup
+	$(UV) run --frozen --group spark pytest -m spark
 
 lint: setup
 	$(UV) run ruff check .

@@ -126,12 +126,23 @@ def _numbered_batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def load_raw_source(
-    connection: duckdb.DuckDBPyConnection,
-    raw_dir: Path,
-    contract: SourceContract,
-    loaded_at: datetime,
-) -> RawLoadResult:
+@dataclass(frozen=True)
+class RawStream:
+    """One raw file checked against its contract, as the raw table's batches (all text)."""
+
+    source: str
+    path: Path
+    batches: pa.RecordBatchReader
+    absent_optional_columns: tuple[str, ...]
+    ignored_columns: tuple[str, ...]
+
+
+def open_raw_source(raw_dir: Path, contract: SourceContract, loaded_at: datetime) -> RawStream:
+    """Check a raw file's header against the contract and stream the raw table's rows.
+
+    The one reader of raw files: the DuckDB loader below and the Spark loader
+    (orchestration/spark.py) both take their rows from here.
+    """
     path = find_raw_file(raw_dir, contract.name)
     header = read_header(path)
     duplicated = sorted({name for name in header if header.count(name) > 1})
@@ -144,9 +155,26 @@ def load_raw_source(
             f"(the file has: {', '.join(header) or 'no columns'})"
         )
     present = [name for name in contract.columns if name in header]
-    stream = pa.RecordBatchReader.from_batches(
-        _schema(contract), _numbered_batches(path, contract, present, loaded_at)
+    return RawStream(
+        source=contract.name,
+        path=path,
+        batches=pa.RecordBatchReader.from_batches(
+            _schema(contract), _numbered_batches(path, contract, present, loaded_at)
+        ),
+        absent_optional_columns=tuple(n for n in contract.columns if n not in header),
+        ignored_columns=tuple(n for n in header if n not in contract.columns),
     )
+
+
+def load_raw_source(
+    connection: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    contract: SourceContract,
+    loaded_at: datetime,
+) -> RawLoadResult:
+    raw = open_raw_source(raw_dir, contract, loaded_at)
+    path = raw.path
+    stream = raw.batches
     table = f"{RAW_SCHEMA}.{contract.name}"
     try:
         connection.register("raw_file_stream", stream)
@@ -162,8 +190,8 @@ def load_raw_source(
         source=contract.name,
         path=path,
         rows=rows,
-        absent_optional_columns=tuple(n for n in contract.columns if n not in header),
-        ignored_columns=tuple(n for n in header if n not in contract.columns),
+        absent_optional_columns=raw.absent_optional_columns,
+        ignored_columns=raw.ignored_columns,
     )
 
 

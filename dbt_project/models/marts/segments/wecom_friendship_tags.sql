@@ -45,7 +45,7 @@ mapped_tags as (
 customer_tags as (
     select
         customer_id,
-        {{ dbt.listagg('wecom_tag', "'|'", 'order by wecom_tag') }} as wecom_tags
+        {{ sorted_listagg('wecom_tag', "'|'") }} as wecom_tags
     from mapped_tags
     group by customer_id
 ),

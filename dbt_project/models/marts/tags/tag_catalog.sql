@@ -11,7 +11,19 @@ profile as (
     select * from {{ ref('customer_profile') }}
 ),
 
-final as (
+-- Every tag's filled and distinct counts in one pass over the profile. (One aggregate per tag,
+-- unioned, is a plan too big for Spark's optimizer: docs/spark.md.)
+stats as (
+    select
+        {%- for column in columns %}
+            count({{ column.name }}) as {{ column.name }}__filled,
+            count(distinct {{ column.name }}) as {{ column.name }}__distinct,
+        {%- endfor %}
+        count(*) as customers
+    from profile
+),
+
+declarations as (
     {%- for column in columns %}
         {%- set tag = column.tag %}
         {%- set allowed = tag.allowed_values | join(', ') if tag.allowed_values is defined %}
@@ -28,17 +40,31 @@ final as (
             cast({{ tag.get('min_value', 'null') }} as double) as min_value,
             cast({{ tag.get('max_value', 'null') }} as double) as max_value,
             {{ 'true' if categorical else 'false' }} as is_categorical,
-            {{ tag_literal(tag.rule, 'text') if tag.rule is defined else no_text }} as rule_text,
-            case
-                when count(*) > 0 then 1.0 * count({{ column.name }}) / count(*)
-            end as coverage,
-            count(distinct {{ column.name }}) as distinct_values,
-            {{ as_of_date() }} as as_of_date
-        from profile
+            {{ tag_literal(tag.rule, 'text') if tag.rule is defined else no_text }} as rule_text
         {%- if not loop.last %}
             union all
         {%- endif %}
     {%- endfor %}
+),
+
+final as (
+    select
+        declarations.*,
+        case
+            when stats.customers > 0 then 1.0 * case declarations.tag_name
+                {%- for column in columns %}
+                    when '{{ column.name }}' then stats.{{ column.name }}__filled
+                {%- endfor %}
+            end / stats.customers
+        end as coverage,
+        case declarations.tag_name
+            {%- for column in columns %}
+                when '{{ column.name }}' then stats.{{ column.name }}__distinct
+            {%- endfor %}
+        end as distinct_values,
+        {{ as_of_date() }} as as_of_date
+    from declarations
+    cross join stats
 )
 
 select * from final

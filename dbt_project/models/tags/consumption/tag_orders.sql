@@ -42,16 +42,17 @@ final as (
         coalesce(summary.paid_amount_cny, 0) as paid_amount_cny,
         {{ days_between('summary.last_ordered_on', as_of_date()) }} as days_since_last_order,
         {{ days_between('summary.last_paid_on', as_of_date()) }} as days_since_last_payment,
-        case
+        -- Ratios are doubles on every engine (Spark would keep a decimal: docs/spark.md).
+        cast(case
             when summary.paid_order_count > 0
                 then summary.paid_amount_cny / summary.paid_order_count
-        end as avg_order_value_cny,
+        end as double) as avg_order_value_cny,
         summary.largest_order_cny,
         first_orders.sales_channel as first_order_channel,
-        case
+        cast(case
             when summary.ever_paid_order_count > 0
                 then 1.0 * summary.refunded_order_count / summary.ever_paid_order_count
-        end as refund_rate,
+        end as double) as refund_rate,
         cast(coalesce(summary.discount_order_count, 0) as integer) as discount_order_count,
         coalesce(summary.discount_order_count, 0) > 0 as has_used_discount
     from customers

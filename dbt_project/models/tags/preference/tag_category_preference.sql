@@ -73,10 +73,11 @@ final as (
     select
         customers.customer_id,
         ranked_categories.category as top_category,
-        case
+        -- A double on every engine (Spark would keep a decimal: docs/spark.md).
+        cast(case
             when ranked_categories.total_spend_cny > 0
                 then ranked_categories.spend_cny / ranked_categories.total_spend_cny
-        end as top_category_share,
+        end as double) as top_category_share,
         coalesce(buyer_kinds.bought_new_product, false) as bought_new_product,
         coalesce(buyer_kinds.is_periodic_consumable_buyer, false)
             as is_periodic_consumable_buyer,

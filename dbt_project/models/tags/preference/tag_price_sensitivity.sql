@@ -12,7 +12,9 @@ purchases as (
 shares as (
     select
         customer_id,
-        1.0 * sum(case when has_discount then 1 else 0 end) / count(*) as discount_order_share
+        -- A double on every engine (Spark would keep a decimal: docs/spark.md).
+        cast(1.0 * sum(case when has_discount then 1 else 0 end) / count(*) as double)
+            as discount_order_share
     from purchases
     group by customer_id
 ),
