@@ -127,7 +127,9 @@ def spark_tables(session) -> set[str]:
     names = set()
     for schema in (*SCHEMAS, "predictive"):
         for row in session.sql(f"show tables in {schema}").collect():
-            names.add(f"{schema}.{row.tableName}")
+            # Session views (dbt-spark's incremental `__dbt_tmp`) are listed in every schema.
+            if not row.isTemporary:
+                names.add(f"{schema}.{row.tableName}")
     return names
 
 
