@@ -13,6 +13,7 @@ Settings change how fast a query runs, never what it returns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -36,12 +37,20 @@ def export_defaults() -> None:
     os.environ.setdefault(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT)
 
 
-def settings() -> dict[str, str]:
-    return {"memory_limit": memory_limit(), "temp_directory": str(temp_directory())}
+def apply(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Set the limit and the spill directory on an open connection (read-only ones too)."""
+    connection.execute(f"set memory_limit = '{memory_limit()}'")
+    wanted = str(temp_directory())
+    (current,) = connection.execute("select current_setting('temp_directory')").fetchone()
+    if current != wanted:
+        # DuckDB refuses a new spill directory once a database has spilled (it may be open
+        # already in this process); it then keeps spilling where it did.
+        quoted = wanted.replace("'", "''")
+        with contextlib.suppress(duckdb.NotImplementedException):
+            connection.execute(f"set temp_directory = '{quoted}'")
+    return connection
 
 
 def connect(database: str | Path = ":memory:", *, read_only: bool = False):
-    """duckdb.connect with the settings, given when the database opens: DuckDB refuses to
-    change the spill directory once it has spilled, so a later SET would fail on a database
-    this process already has open."""
-    return duckdb.connect(str(database), read_only=read_only, config=settings())
+    """duckdb.connect with the settings applied."""
+    return apply(duckdb.connect(str(database), read_only=read_only))

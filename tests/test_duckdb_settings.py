@@ -62,21 +62,6 @@ def test_no_connection_bypasses_the_settings():
     assert direct == []
 
 
-def test_a_database_that_spilled_opens_again_in_the_same_process(monkeypatch, tmp_path):
-    """DuckDB refuses a new spill directory once it has spilled; the settings are given when
-    the database opens, so a second connection to it in the same process still works."""
-    monkeypatch.setenv("SCRM_DUCKDB_MEMORY_LIMIT", "64MB")
-    monkeypatch.setenv("SCRM_HOME", str(tmp_path))
-    database = tmp_path / "w.duckdb"
-    with duckdb_settings.connect(database) as first:
-        first.execute(
-            "create table t as select range as i, md5(range::varchar) as s "
-            "from range(3000000) order by s"
-        )
-        with duckdb_settings.connect(database) as second:
-            assert second.execute("select count(*) from t").fetchone() == (3_000_000,)
-
-
 def test_the_dbt_profile_sets_the_spill_directory_when_the_database_opens():
     import yaml
 
