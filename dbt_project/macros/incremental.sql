@@ -159,3 +159,109 @@
     where stored._raw_row_number is null
     {%- endif %}
 {% endmacro %}
+
+{#-
+    Facts and marts restated per key (docs/incremental.md, "Facts restated by customer").
+
+    The model's rows are computed in full each night (they depend on the night's as-of day),
+    but only the keys whose rows differ from the stored ones are written: per key, the row
+    count and the sum of the rows' 64-bit hashes are compared with the stored table's. A key
+    that lost every row gets one marker row (only the key set), which replaces its stored
+    rows and is then deleted by the post-hook, so a night that removes a key removes its rows.
+    `marker_column` is a column that is never empty in a real row.
+-#}
+{% macro incremental_by_key(key, marker_column) %}
+    {%- if target.type == 'spark' %}
+        {{- config(materialized='table') -}}
+    {%- else %}
+        {{- config(
+            materialized='incremental',
+            incremental_strategy='delete+insert',
+            unique_key=key,
+            on_schema_change='fail',
+            post_hook="delete from {{ this }} where " ~ marker_column ~ " is null",
+        ) -}}
+    {%- endif %}
+{% endmacro %}
+
+{#- The rows to write from `rows`, a CTE with the model's columns: all of them in a full
+    build; incrementally, every row of the keys whose rows changed, and a marker row for
+    each key whose rows are gone (see incremental_by_key).
+    A model whose last step numbers each key's rows (a window over the key) names the CTE
+    before that step as `fingerprinted` and the numbering columns as `derived_columns`: they
+    follow from the others, and the numbering is then done for the changed keys only. -#}
+{% macro rows_of_changed_keys(rows, key, fingerprinted=none, derived_columns=[]) %}
+    {%- if not is_incremental() %}
+    select * from {{ rows }}
+    {%- else %}
+    {%- set columns = adapter.get_columns_in_relation(this) %}
+    {%- set fingerprint_columns = [] %}
+    {%- for column in columns if column.name not in derived_columns %}
+        {%- do fingerprint_columns.append(column.name) %}
+    {%- endfor %}
+    select * from (
+    with
+
+    new_fingerprints as (
+        select
+            {{ key }},
+            count(*) as row_count,
+            {{ rows_fingerprint(fingerprint_columns) }} as fingerprint
+        from {{ fingerprinted or rows }}
+        group by {{ key }}
+    ),
+
+    stored_fingerprints as (
+        select
+            {{ key }},
+            count(*) as row_count,
+            {{ rows_fingerprint(fingerprint_columns) }} as fingerprint
+        from {{ this }}
+        group by {{ key }}
+    ),
+
+    changed_keys as (
+        select
+            coalesce(new_fingerprints.{{ key }}, stored_fingerprints.{{ key }}) as {{ key }},
+            new_fingerprints.{{ key }} is null as is_gone
+        from new_fingerprints
+        full outer join stored_fingerprints
+            on new_fingerprints.{{ key }} = stored_fingerprints.{{ key }}
+        where
+            new_fingerprints.{{ key }} is null
+            or stored_fingerprints.{{ key }} is null
+            or new_fingerprints.row_count <> stored_fingerprints.row_count
+            or new_fingerprints.fingerprint <> stored_fingerprints.fingerprint
+    )
+
+    select {{ rows }}.* from {{ rows }}
+    where {{ key }} in (select {{ key }} from changed_keys where not is_gone)
+
+    union all
+
+    select
+        {%- for column in columns %}
+        {% if column.name == key -%}
+            {{ key }}
+        {%- else -%}
+            cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        {%- endif %}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from changed_keys
+    where is_gone
+    ) as rows_of_changed_keys
+    {%- endif %}
+{% endmacro %}
+
+{#- An order-independent fingerprint of a group's rows: the sum of their 64-bit hashes. -#}
+{% macro rows_fingerprint(columns) -%}
+    {{ return(adapter.dispatch('rows_fingerprint', 'scrm')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__rows_fingerprint(columns) -%}
+    sum(hash({{ columns | join(', ') }}))
+{%- endmacro %}
+
+{% macro spark__rows_fingerprint(columns) -%}
+    sum(cast(xxhash64({{ columns | join(', ') }}) as decimal(38, 0)))
+{%- endmacro %}

@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='event_number') }}
+
 with
 
 friend_events as (
@@ -120,9 +122,10 @@ final as (
         staff_id,
         channel_code,
         amount_cny,
-        topic,
-        {{ as_of_date() }} as as_of_date
+        topic
     from events
 )
 
-select * from final
+{{ rows_of_changed_keys(
+    'final', 'customer_id', fingerprinted='events', derived_columns=['event_number'],
+) }}

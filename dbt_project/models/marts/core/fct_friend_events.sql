@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='event_id') }}
+
 with
 
 friend_events as (
@@ -64,9 +66,8 @@ final as (
         acquisition_channel_code,
         friendship_number,
         friend_delta,
-        event_type = 'add' as is_friend_after_event,
-        {{ as_of_date() }} as as_of_date
+        event_type = 'add' as is_friend_after_event
     from attributed
 )
 
-select * from final
+{{ rows_of_changed_keys('final', 'customer_id') }}

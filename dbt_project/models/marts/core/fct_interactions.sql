@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='interaction_id') }}
+
 with
 
 interactions as (
@@ -17,9 +19,8 @@ final as (
         cast(interacted_at as date) as interacted_on,
         content_id,
         topic,
-        duration_seconds,
-        {{ as_of_date() }} as as_of_date
+        duration_seconds
     from interactions
 )
 
-select * from final
+{{ rows_of_changed_keys('final', 'customer_id') }}

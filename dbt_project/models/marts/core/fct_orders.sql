@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='order_id') }}
+
 with
 
 orders as (
@@ -123,12 +125,10 @@ final as (
 
         -- lines
         coalesce(order_lines.line_count, 0) as line_count,
-        coalesce(order_lines.item_quantity, 0) as item_quantity,
-
-        {{ as_of_date() }} as as_of_date
+        coalesce(order_lines.item_quantity, 0) as item_quantity
     from statused
     left join order_lines
         on statused.order_id = order_lines.order_id
 )
 
-select * from final
+{{ rows_of_changed_keys('final', 'customer_id') }}

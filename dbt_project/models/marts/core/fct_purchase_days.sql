@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='purchase_on') }}
+
 with
 
 purchases as (
@@ -27,9 +29,11 @@ final as (
         lead(purchase_on) over (partition by customer_id order by purchase_on)
             as next_purchase_on,
         order_count,
-        amount_cny,
-        {{ as_of_date() }} as as_of_date
+        amount_cny
     from days
 )
 
-select * from final
+{{ rows_of_changed_keys(
+    'final', 'customer_id', fingerprinted='days',
+    derived_columns=['purchase_day_number', 'previous_purchase_on', 'next_purchase_on'],
+) }}
