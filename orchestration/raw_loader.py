@@ -2,8 +2,9 @@
 
 Every value arrives as text so that nothing is lost or coerced before staging validates it;
 each row gets its 1-based position in the file (`_raw_row_number`), the file name and the load
-time. Files are streamed in batches, so a large file never has to fit in memory. All sources
-load in one transaction: a bad file leaves the previous night's raw tables untouched.
+time. A Parquet file of text columns is read by DuckDB itself; any other file is streamed in
+batches through pyarrow, so a large file never has to fit in memory. All sources load in one
+transaction: a bad file leaves the previous night's raw tables untouched.
 """
 
 from __future__ import annotations
@@ -166,6 +167,36 @@ def open_raw_source(raw_dir: Path, contract: SourceContract, loaded_at: datetime
     )
 
 
+def _is_text_parquet(path: Path, columns: list[str]) -> bool:
+    """A Parquet file whose contract columns are all text already (the generator's, and any
+    export that writes text): DuckDB can then read it as it is, with nothing to convert."""
+    if path.suffix != ".parquet":
+        return False
+    schema = pq.read_schema(path)
+    return all(
+        pa.types.is_string(schema.field(name).type)
+        or pa.types.is_large_string(schema.field(name).type)
+        for name in columns
+    )
+
+
+def _select_text_parquet(path: Path, contract: SourceContract, present: list[str]) -> str:
+    """The raw table of a text Parquet file, read by DuckDB: the same rows and columns as
+    _numbered_batches gives (file_row_number counts from 0)."""
+    columns = [
+        f'"{name}"' if name in present else f'cast(null as varchar) as "{name}"'
+        for name in contract.columns
+    ]
+    literal_path = str(path).replace("'", "''")
+    return (
+        f"select {', '.join(columns)}, "
+        "cast(file_row_number + 1 as bigint) as _raw_row_number, "
+        "cast($source_file as varchar) as _source_file, "
+        "cast($loaded_at as timestamp) as _loaded_at "
+        f"from read_parquet('{literal_path}', file_row_number = true)"
+    )
+
+
 def load_raw_source(
     connection: duckdb.DuckDBPyConnection,
     raw_dir: Path,
@@ -174,11 +205,19 @@ def load_raw_source(
 ) -> RawLoadResult:
     raw = open_raw_source(raw_dir, contract, loaded_at)
     path = raw.path
-    stream = raw.batches
     table = f"{RAW_SCHEMA}.{contract.name}"
+    present = [name for name in contract.columns if name not in raw.absent_optional_columns]
     try:
-        connection.register("raw_file_stream", stream)
-        connection.execute(f"create or replace table {table} as select * from raw_file_stream")
+        if _is_text_parquet(path, present):
+            # Several times faster than streaming batches through Python at scale.
+            connection.execute(
+                f"create or replace table {table} as "
+                f"{_select_text_parquet(path, contract, present)}",
+                {"source_file": path.name, "loaded_at": loaded_at},
+            )
+        else:
+            connection.register("raw_file_stream", raw.batches)
+            connection.execute(f"create or replace table {table} as select * from raw_file_stream")
     except (duckdb.Error, pa.ArrowException) as error:
         raise RawDataError(f"{path}: cannot be read: {error}") from error
     finally:

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration import raw_loader
 from orchestration.raw_loader import RawDataError, load_raw_sources
 from tests.conftest import TINY_RAW, query
 
@@ -119,3 +120,32 @@ def test_a_bad_file_leaves_the_previous_load_untouched(raw_dir, tmp_path):
         load(raw_dir, tmp_path)
     with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb")) as connection:
         assert connection.execute("select count(*) from raw.orders").fetchall() == [(14,)]
+
+
+def test_text_parquet_is_read_by_duckdb_with_the_rows_of_the_batch_reader(tmp_path):
+    """A Parquet file of text columns is loaded by DuckDB itself (the fast path); a file with
+    any other column type goes through the batch reader. Both give the same raw table."""
+    text_dir, typed_dir = tmp_path / "text", tmp_path / "typed"
+    shutil.copytree(TINY_RAW, text_dir)
+    shutil.copytree(TINY_RAW, typed_dir)
+    frame = pd.read_csv(TINY_RAW / "orders.csv", dtype=str, keep_default_na=False)
+    frame = frame.replace("", None).drop(columns=["discount_amount"])  # optional: absent
+    for raw_dir in (text_dir, typed_dir):
+        (raw_dir / "orders.csv").unlink()
+    frame.astype("string").to_parquet(text_dir / "orders.parquet", index=False)
+    # One column of another type sends the file through the batch reader, cast to text.
+    typed = frame.astype("string").assign(ship_province=pd.Categorical(frame["ship_province"]))
+    typed.to_parquet(typed_dir / "orders.parquet", index=False)
+    assert raw_loader._is_text_parquet(text_dir / "orders.parquet", list(frame.columns))
+    assert not raw_loader._is_text_parquet(typed_dir / "orders.parquet", list(frame.columns))
+
+    results = {
+        name: load(path, tmp_path / name) for name, path in (("a", text_dir), ("b", typed_dir))
+    }
+    assert results["a"]["orders"].absent_optional_columns == ("discount_amount",)
+    select = "select * from raw.orders order by _raw_row_number"
+    text_rows = query(tmp_path / "a" / "home" / "warehouse.duckdb", select)
+    assert text_rows == query(tmp_path / "b" / "home" / "warehouse.duckdb", select)
+    assert [row[0] for row in text_rows][:2] == ["O1", "O2"]
+    assert text_rows[12][:1] + text_rows[12][-3:] == ("O12", 13, "orders.parquet", LOADED_AT)
+    assert {row[10] for row in text_rows} == {None}  # discount_amount, absent from the file

@@ -262,6 +262,9 @@
     sum(hash({{ columns | join(', ') }}))
 {%- endmacro %}
 
-{% macro spark__rows_fingerprint(columns) -%}
-    sum(cast(xxhash64({{ columns | join(', ') }}) as decimal(38, 0)))
+{#- Spark builds these models as tables and never compares (incremental_by_key). -#}
+{% macro default__rows_fingerprint(columns) -%}
+    {{ exceptions.raise_compiler_error(
+        'rows restated by key need a rows_fingerprint for ' ~ target.type
+    ) }}
 {%- endmacro %}
