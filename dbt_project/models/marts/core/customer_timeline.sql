@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='event_number') }}
-
 with
 
 friend_events as (
@@ -122,10 +120,9 @@ final as (
         staff_id,
         channel_code,
         amount_cny,
-        topic
+        topic,
+        {{ as_of_date() }} as as_of_date
     from events
 )
 
-{{ rows_of_changed_keys(
-    'final', 'customer_id', fingerprinted='events', derived_columns=['event_number'],
-) }}
+select * from final

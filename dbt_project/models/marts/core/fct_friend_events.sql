@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='event_id') }}
-
 with
 
 friend_events as (
@@ -66,8 +64,9 @@ final as (
         acquisition_channel_code,
         friendship_number,
         friend_delta,
-        event_type = 'add' as is_friend_after_event
+        event_type = 'add' as is_friend_after_event,
+        {{ as_of_date() }} as as_of_date
     from attributed
 )
 
-{{ rows_of_changed_keys('final', 'customer_id') }}
+select * from final

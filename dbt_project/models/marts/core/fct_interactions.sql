@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='interaction_id') }}
-
 with
 
 interactions as (
@@ -19,8 +17,9 @@ final as (
         cast(interacted_at as date) as interacted_on,
         content_id,
         topic,
-        duration_seconds
+        duration_seconds,
+        {{ as_of_date() }} as as_of_date
     from interactions
 )
 
-{{ rows_of_changed_keys('final', 'customer_id') }}
+select * from final

@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='order_id') }}
-
 with
 
 order_items as (
@@ -37,7 +35,9 @@ final as (
         -- quantities and amounts
         order_items.quantity,
         order_items.unit_price_cny,
-        order_items.line_amount_cny
+        order_items.line_amount_cny,
+
+        orders.as_of_date
     from order_items
     inner join orders
         on order_items.order_id = orders.order_id
@@ -45,4 +45,4 @@ final as (
         on order_items.sku_id = products.sku_id
 )
 
-{{ rows_of_changed_keys('final', 'customer_id') }}
+select * from final

@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='order_id') }}
-
 with
 
 orders as (
@@ -125,10 +123,12 @@ final as (
 
         -- lines
         coalesce(order_lines.line_count, 0) as line_count,
-        coalesce(order_lines.item_quantity, 0) as item_quantity
+        coalesce(order_lines.item_quantity, 0) as item_quantity,
+
+        {{ as_of_date() }} as as_of_date
     from statused
     left join order_lines
         on statused.order_id = order_lines.order_id
 )
 
-{{ rows_of_changed_keys('final', 'customer_id') }}
+select * from final

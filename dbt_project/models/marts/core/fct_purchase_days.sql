@@ -1,5 +1,3 @@
-{{ incremental_by_key('customer_id', marker_column='purchase_on') }}
-
 with
 
 purchases as (
@@ -29,11 +27,9 @@ final as (
         lead(purchase_on) over (partition by customer_id order by purchase_on)
             as next_purchase_on,
         order_count,
-        amount_cny
+        amount_cny,
+        {{ as_of_date() }} as as_of_date
     from days
 )
 
-{{ rows_of_changed_keys(
-    'final', 'customer_id', fingerprinted='days',
-    derived_columns=['purchase_day_number', 'previous_purchase_on', 'next_purchase_on'],
-) }}
+select * from final
