@@ -134,6 +134,8 @@ class RawStream:
     source: str
     path: Path
     batches: pa.RecordBatchReader
+    # The contract columns the file has, in contract order.
+    present_columns: tuple[str, ...]
     absent_optional_columns: tuple[str, ...]
     ignored_columns: tuple[str, ...]
 
@@ -162,6 +164,7 @@ def open_raw_source(raw_dir: Path, contract: SourceContract, loaded_at: datetime
         batches=pa.RecordBatchReader.from_batches(
             _schema(contract), _numbered_batches(path, contract, present, loaded_at)
         ),
+        present_columns=tuple(present),
         absent_optional_columns=tuple(n for n in contract.columns if n not in header),
         ignored_columns=tuple(n for n in header if n not in contract.columns),
     )
@@ -206,7 +209,7 @@ def load_raw_source(
     raw = open_raw_source(raw_dir, contract, loaded_at)
     path = raw.path
     table = f"{RAW_SCHEMA}.{contract.name}"
-    present = [name for name in contract.columns if name not in raw.absent_optional_columns]
+    present = list(raw.present_columns)
     try:
         if _is_text_parquet(path, present):
             # DuckDB reads the columns in parallel, with no cast batch by batch in Python.
