@@ -82,7 +82,7 @@ known_customers as (
 
 validated as (
     select
-        {{ star(ref(staged_model), except=['quarantine_reason'], relation_alias='staged') }},
+        {{ columns_to_validate(ref(staged_model), 'staged') }},
         case
             when staged.is_exact_duplicate then null
             when staged.quarantine_reason is not null then staged.quarantine_reason
@@ -93,5 +93,5 @@ validated as (
         on staged.customer_id = known_customers.customer_id
 )
 
-{{ rows_to_revalidate('validated') }}
+{{ rows_to_revalidate('validated', ref(staged_model)) }}
 {% endmacro %}

@@ -19,11 +19,7 @@ known_products as (
 
 validated as (
     select
-        {{ star(
-            ref('stg_raw__order_items'),
-            except=['quarantine_reason'],
-            relation_alias='order_items',
-        ) }},
+        {{ columns_to_validate(ref('stg_raw__order_items'), 'order_items') }},
         case
             when order_items.is_exact_duplicate then null
             when order_items.quarantine_reason is not null then order_items.quarantine_reason
@@ -37,4 +33,4 @@ validated as (
         on order_items.sku_id = known_products.sku_id
 )
 
-{{ rows_to_revalidate('validated') }}
+{{ rows_to_revalidate('validated', ref('stg_raw__order_items')) }}
