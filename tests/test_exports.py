@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -194,6 +195,40 @@ def test_csv_escapes_formulas_and_parquet_keeps_raw_values(tmp_path: Path) -> No
     # Numbers are not text: a negative number (or customer id) is never escaped.
     assert text(tmp_path, D1, "seg_num.csv") == "customer_id,balance\r\n-2,3.0\r\n5,-1.5\r\n"
     assert text(tmp_path, D1, "seg_num.entered.csv") == "customer_id\r\n-2\r\n5\r\n"
+
+
+def test_csv_of_whole_columns_matches_the_cell_by_cell_writer(tmp_path: Path) -> None:
+    """The column-at-a-time path of a segment's CSV writes what _csv_cell writes per value."""
+    texts = [
+        "plain",
+        "=1+1",
+        "+86 138",
+        "-x",
+        "@me",
+        "\tTab",
+        "\rcr",
+        'a "q", b',
+        "行\n二",
+        "",
+        None,
+    ]
+    table = pa.table(
+        {
+            "customer_id": texts,
+            "count": pa.array([-5, 0, 7, None, 2**40, 1, 2, 3, 4, 5, 6], type=pa.int64()),
+            "small": pa.array([1, -2, None, 4, 5, 6, 7, 8, 9, 10, 11], type=pa.int16()),
+            "flag": [True, False, None, True, False, True, False, True, False, True, None],
+            "ratio": [0.1, -2.5, None, 1e-7, 3.0, 2.0, 1.0, 0.5, 0.25, 1e20, -0.0],
+        }
+    )
+    by_column = exports._write_table_csv(tmp_path / "columns.csv", table)
+    by_cell = exports._write_csv(
+        tmp_path / "cells.csv", table.column_names, zip(*table.to_pydict().values(), strict=True)
+    )
+    assert (tmp_path / "columns.csv").read_bytes() == (tmp_path / "cells.csv").read_bytes()
+    assert by_column == by_cell
+    lines = (tmp_path / "columns.csv").read_bytes().decode("utf-8").split("\r\n")
+    assert lines[1:3] == ["plain,-5,1,true,0.1", "'=1+1,0,-2,false,-2.5"]
 
 
 def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> None:
@@ -582,7 +617,10 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
             wecom_limits=WecomLimits(calls_per_minute=1),
         )
 
-    night(D1, [("S1", "c1", "a|b"), ("S1", "c2", "a"), ("S2", "c3", "b")])
+    night(
+        D1,
+        [("S1", "c1", "a|b"), ("S1", "c2", "a"), ("S2", "c3", "b"), ("S2", "c5", "x|y")],
+    )
     manifest = night(
         D2,
         [
@@ -590,6 +628,7 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
             ("S2", "c3", "b"),  # unchanged: no call
             ("S3", "c2", "a|c"),  # c2 deleted S1 and added S3: only the new friendship, all tags
             ("S1", "c4", ""),  # a friend with no tag: no call
+            ("S2", "c5", "y|x"),  # the text changed, the tags did not: no call
         ],
     )
     assert text(tmp_path, D2, "wecom_mark_tag.csv").splitlines() == [
@@ -601,7 +640,7 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
     assert (mark_tag["calls"], mark_tag["friendships_touched"], mark_tag["friendships"]) == (
         2,
         2,
-        4,
+        5,
     )
     assert (mark_tag["adds"], mark_tag["removes"], mark_tag["minutes_needed"]) == (2, 1, 2)
     summary = json.loads(text(tmp_path, D2, "wecom_mark_tag.summary.json"))
