@@ -53,6 +53,7 @@ from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publishe
 from orchestration.publishing.wecom import (
     TAG_SEPARATOR,
     Friendship,
+    MarkTagCall,
     WecomLimits,
     dry_run_summary,
     mark_tag_calls,
@@ -506,20 +507,7 @@ def _write_mark_tag(
     summary = dry_run_summary(calls)
     files = {
         FRIEND_TAGS_FILE: _write_parquet(directory / FRIEND_TAGS_FILE, state),
-        MARK_TAG_FILE: _write_csv(
-            directory / MARK_TAG_FILE,
-            MARK_TAG_COLUMNS,
-            (
-                (
-                    call.minute,
-                    call.staff_id,
-                    call.customer_id,
-                    TAG_SEPARATOR.join(call.add_tags),
-                    TAG_SEPARATOR.join(call.remove_tags),
-                )
-                for call in calls
-            ),
-        ),
+        MARK_TAG_FILE: _write_table_csv(directory / MARK_TAG_FILE, _mark_tag_table(calls)),
     }
     files[MARK_TAG_SUMMARY_FILE] = _write_json(directory / MARK_TAG_SUMMARY_FILE, summary)
     return {
@@ -531,6 +519,18 @@ def _write_mark_tag(
         },
         **{key: summary[key] for key in MARK_TAG_MANIFEST_KEYS},
     }
+
+
+def _mark_tag_table(calls: Sequence[MarkTagCall]) -> pa.Table:
+    """The calls as the columns of the mark_tag file (MARK_TAG_COLUMNS)."""
+    columns = (
+        pa.array([call.minute for call in calls], type=pa.int64()),
+        pa.array([call.staff_id for call in calls], type=pa.string()),
+        pa.array([call.customer_id for call in calls], type=pa.string()),
+        pa.array([TAG_SEPARATOR.join(call.add_tags) for call in calls], type=pa.string()),
+        pa.array([TAG_SEPARATOR.join(call.remove_tags) for call in calls], type=pa.string()),
+    )
+    return pa.table(dict(zip(MARK_TAG_COLUMNS, columns, strict=True)))
 
 
 def _changed_friendship_tags(
