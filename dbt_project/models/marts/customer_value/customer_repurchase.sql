@@ -22,11 +22,12 @@ final as (
         first_purchase_on,
         second_purchase_on,
         last_purchase_on,
-        -- Intervals are between purchase days; null until there are two.
+        -- Intervals are between purchase days; null until there are two. A double on every
+        -- engine (Spark would make 1.0 * days a decimal, and its text 31.0000000000000000000000).
         case
             when purchase_day_count > 1
                 then
-                    1.0 * {{ days_between('first_purchase_on', 'last_purchase_on') }}
+                    cast({{ days_between('first_purchase_on', 'last_purchase_on') }} as double)
                     / (purchase_day_count - 1)
         end as avg_repurchase_interval_days,
         {{ days_between('first_purchase_on', 'second_purchase_on') }} as first_to_second_days,

@@ -73,11 +73,14 @@ final as (
     select
         customers.customer_id,
         ranked_categories.category as top_category,
-        -- A double on every engine (Spark would keep a decimal: docs/spark.md).
-        cast(case
+        -- A double on every engine, divided as doubles: Spark divides decimals to 9 places
+        -- (docs/spark.md), which the tag's text value would show.
+        case
             when ranked_categories.total_spend_cny > 0
-                then ranked_categories.spend_cny / ranked_categories.total_spend_cny
-        end as double) as top_category_share,
+                then
+                    cast(ranked_categories.spend_cny as double)
+                    / cast(ranked_categories.total_spend_cny as double)
+        end as top_category_share,
         coalesce(buyer_kinds.bought_new_product, false) as bought_new_product,
         coalesce(buyer_kinds.is_periodic_consumable_buyer, false)
             as is_periodic_consumable_buyer,
