@@ -134,7 +134,7 @@ def _stamp_and_export(
             list(PARQUET_SCHEMAS),
         ).fetchall()
         # A table has no row order to keep, and DuckDB writes a file on every core without it
-        # (15% faster for the biggest marts at scale L).
+        # (13% faster for the biggest marts at scale L).
         connection.execute("set preserve_insertion_order = false")
         for schema, table in names:
             path = parquet_dir / f"{table}.parquet"
