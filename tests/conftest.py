@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +27,34 @@ def copy_dbt_project(target: Path) -> Path:
         DBT_PROJECT_DIR, target, ignore=shutil.ignore_patterns("target", "logs", "generated")
     )
     return target
+
+
+def dbt_test(home: Path, target: Path, select: str, as_of: str) -> subprocess.CompletedProcess:
+    """`dbt test --select <select>` on the warehouse in `home`, as of a night."""
+    from orchestration.project import DBT_PROJECT_DIR
+
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "test",
+            "--select",
+            select,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            "--vars",
+            f'{{"as_of_date": "{as_of}"}}',
+        ],
+        env={**os.environ, "SCRM_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

@@ -4,42 +4,18 @@ The nightly build leaves them out; they run here, against a copy of a built ware
 a unit test of an incremental model reads the columns of the table it mocks.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 
 from orchestration.project import DBT_PROJECT_DIR
 from orchestration.segments import load_manifest
-from tests.conftest import CUSTOMER_MARTS_AS_OF
+from tests.conftest import CUSTOMER_MARTS_AS_OF, dbt_test
 
 
 def test_dbt_unit_tests_pass(customer_marts_warehouse, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copyfile(customer_marts_warehouse, home / "warehouse.duckdb")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "test",
-            "--select",
-            "test_type:unit",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--vars",
-            f'{{"as_of_date": "{CUSTOMER_MARTS_AS_OF}"}}',
-        ],
-        env={**os.environ, "SCRM_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = dbt_test(home, tmp_path / "target", "test_type:unit", CUSTOMER_MARTS_AS_OF)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     declared = {

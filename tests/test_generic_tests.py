@@ -1,42 +1,13 @@
 """The project's own generic data tests (dbt_project/macros/tests/), run by dbt on bad rows."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
-from orchestration.project import DBT_PROJECT_DIR
-from tests.conftest import CUSTOMER_MARTS_AS_OF
+from tests.conftest import CUSTOMER_MARTS_AS_OF, dbt_test
 
 HISTORY = "marts.customer_tags_history"
-
-
-def dbt_test(home: Path, target: Path, select: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "test",
-            "--select",
-            select,
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            "--vars",
-            f'{{"as_of_date": "{CUSTOMER_MARTS_AS_OF}"}}',
-        ],
-        env={**os.environ, "SCRM_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def duplicate_one_row(warehouse: Path, night: str) -> None:
@@ -60,11 +31,11 @@ def test_unique_combination_this_night_only_checks_the_night_being_built(
     select = "customer_tags_history,test_name:unique_combination"
 
     duplicate_one_row(warehouse, "2026-06-29")
-    earlier = dbt_test(home, tmp_path / "target", select)
+    earlier = dbt_test(home, tmp_path / "target", select, CUSTOMER_MARTS_AS_OF)
     assert earlier.returncode == 0, (earlier.stdout + earlier.stderr)[-3000:]
     assert "PASS=1" in earlier.stdout
 
     duplicate_one_row(warehouse, CUSTOMER_MARTS_AS_OF)
-    tonight = dbt_test(home, tmp_path / "target", select)
+    tonight = dbt_test(home, tmp_path / "target", select, CUSTOMER_MARTS_AS_OF)
     assert tonight.returncode == 1, (tonight.stdout + tonight.stderr)[-3000:]
     assert "FAIL 1 unique_combination_customer_tags_history" in tonight.stdout
