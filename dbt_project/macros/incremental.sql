@@ -188,3 +188,129 @@
         on changed._raw_row_number = staged_row._raw_row_number
     {%- endif %}
 {% endmacro %}
+
+{#-
+    A mart restated per key (docs/incremental.md, "The timeline"): its rows are computed from
+    tables rebuilt each night, but only the keys whose rows differ from the stored ones are
+    written. Per key, the row count and the sum of the rows' 64-bit hashes are compared with
+    the stored table's. A key that lost every row gets one marker row (the key, and null in
+    `marker_column`, which a real row never has): it replaces the key's stored rows and the
+    post-hook deletes it. The night's `as_of_date` is the same on every row, so it is set
+    again on the stored rows rather than counted as a change.
+-#}
+{% macro incremental_by_key(key, marker_column) %}
+    {%- if target.type == 'spark' %}
+        {{- config(materialized='table') -}}
+    {%- else %}
+        {{- config(
+            materialized='incremental',
+            incremental_strategy='delete+insert',
+            unique_key=key,
+            on_schema_change='fail',
+            post_hook=[
+                "delete from {{ this }} where " ~ marker_column ~ " is null",
+                "update {{ this }} set as_of_date = {{ as_of_date() }}"
+                ~ " where as_of_date <> {{ as_of_date() }}",
+            ],
+        ) -}}
+    {%- endif %}
+{% endmacro %}
+
+{#- The rows of `rows` (a CTE) to write, as a subquery: all of them in a full build;
+    incrementally, every row of the keys whose rows changed, and a marker row for each key
+    whose rows are gone (see incremental_by_key). The stored columns are compared, but for
+    `derived_columns`, which the model computes after this step (a numbering over the key),
+    and the as-of date; `rows` may carry more columns, which the model uses after it. Place the step before any window over the key: DuckDB
+    does not push the key filter through a window, so the window would run over every row. -#}
+{% macro rows_of_changed_keys(rows, key, derived_columns=[]) %}
+    {%- if not is_incremental() -%}
+    {{ rows }}
+    {%- else -%}
+    {#- A dbt unit test gives `this` as its fixture's name (a string) and runs in the tested
+        model's schema; the columns are those of the model's table. #}
+    {%- set stored = this %}
+    {%- if this is string %}
+        {%- set stored = api.Relation.create(
+            database=model.database, schema=model.schema,
+            identifier=model.tested_node_unique_id.split('.')[-1],
+        ) %}
+    {%- endif %}
+    {%- set compared_columns = [] %}
+    {%- for column in adapter.get_columns_in_relation(stored)
+        if column.name not in derived_columns + [key, 'as_of_date'] %}
+        {%- do compared_columns.append(column.name) %}
+    {%- endfor -%}
+    (
+        with
+
+        new_fingerprints as (
+            select
+                {{ key }},
+                count(*) as row_count,
+                {{ rows_fingerprint(compared_columns) }} as fingerprint
+            from {{ rows }}
+            group by {{ key }}
+        ),
+
+        stored_fingerprints as (
+            select
+                {{ key }},
+                count(*) as row_count,
+                {{ rows_fingerprint(compared_columns) }} as fingerprint
+            from {{ this }}
+            group by {{ key }}
+        ),
+
+        changed_keys as (
+            select
+                coalesce(new_fingerprints.{{ key }}, stored_fingerprints.{{ key }}) as {{ key }},
+                new_fingerprints.{{ key }} is null as is_gone
+            from new_fingerprints
+            full outer join stored_fingerprints
+                on new_fingerprints.{{ key }} = stored_fingerprints.{{ key }}
+            where
+                new_fingerprints.{{ key }} is null
+                or stored_fingerprints.{{ key }} is null
+                or new_fingerprints.row_count <> stored_fingerprints.row_count
+                or new_fingerprints.fingerprint <> stored_fingerprints.fingerprint
+        )
+
+        select * from {{ rows }}
+        where {{ key }} in (select {{ key }} from changed_keys where not is_gone)
+
+        -- The marker rows: every other column null (only DuckDB restates per key).
+        union all by name
+
+        select {{ key }} from changed_keys
+        where is_gone
+    )
+    {%- endif -%}
+{% endmacro %}
+
+{#- An order-independent fingerprint of a group's rows: the sum of their 64-bit hashes. -#}
+{% macro rows_fingerprint(columns) -%}
+    {{ return(adapter.dispatch('rows_fingerprint', 'scrm')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__rows_fingerprint(columns) -%}
+    sum(hash({{ columns | join(', ') }}))
+{%- endmacro %}
+
+{#- Elsewhere the models build as tables (incremental_by_key), so no engine needs it yet. -#}
+{% macro default__rows_fingerprint(columns) -%}
+    {{ exceptions.raise_compiler_error(
+        'rows_fingerprint: no fingerprint for ' ~ target.type
+        ~ '; the models restated per key build as tables there'
+    ) }}
+{%- endmacro %}
+
+{#- A CTE that is read twice (fingerprinted narrow, then filtered by key) is better computed
+    twice than stored once with every column: DuckDB otherwise materializes it. Engines that
+    always inline CTEs need nothing. -#}
+{% macro inlined_cte() -%}
+    {{ return(adapter.dispatch('inlined_cte', 'scrm')()) }}
+{%- endmacro %}
+
+{% macro duckdb__inlined_cte() -%}not materialized{%- endmacro %}
+
+{% macro default__inlined_cte() -%}{%- endmacro %}

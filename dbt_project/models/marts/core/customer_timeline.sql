@@ -1,3 +1,5 @@
+{{ incremental_by_key('customer_id', marker_column='event_type') }}
+
 with
 
 friend_events as (
@@ -14,8 +16,8 @@ interactions as (
 
 -- One stream of everything that happened to each customer up to the as-of date. The order
 -- of events at the same moment follows the order of a purchase: placed, paid, cancelled,
--- refunded.
-events as (
+-- refunded. Read twice when incremental (fingerprinted, then the changed customers' rows).
+events as {{ inlined_cte() }} (
     select
         customer_id,
         event_at as happened_at,
@@ -107,6 +109,13 @@ events as (
     from interactions
 ),
 
+-- Incrementally only the customers whose events changed are numbered and written again.
+events_to_write as (
+    select * from {{
+        rows_of_changed_keys('events', 'customer_id', derived_columns=['event_number'])
+    }}
+),
+
 final as (
     select
         customer_id,
@@ -122,7 +131,7 @@ final as (
         amount_cny,
         topic,
         {{ as_of_date() }} as as_of_date
-    from events
+    from events_to_write
 )
 
 select * from final
