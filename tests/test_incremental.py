@@ -87,14 +87,17 @@ def write_nights(night_1: Path, night_2: Path) -> None:
 
 
 def incremental_models() -> list[str]:
-    """Models kept per raw row, by `schema.table`, from the dbt manifest."""
+    """Models kept per raw row or restated per key, by `schema.table`, from the dbt manifest.
+
+    The tables kept per night (unique on as_of_date) hold earlier nights, which a full
+    rebuild of one night cannot give back; they are compared, not dropped."""
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     return sorted(
         f"{node['schema']}.{node['alias']}"
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
         and node["config"]["materialized"] == "incremental"
-        and node["config"].get("unique_key") == "_raw_row_number"
+        and node["config"].get("unique_key") != "as_of_date"
     )
 
 
