@@ -190,13 +190,13 @@
 {% endmacro %}
 
 {#-
-    A mart restated per key (docs/incremental.md, "The timeline"): its rows are computed from
-    tables rebuilt each night, but only the keys whose rows differ from the stored ones are
-    written. Per key, the row count and the sum of the rows' 64-bit hashes are compared with
-    the stored table's. A key that lost every row gets one marker row (the key, and null in
-    `marker_column`, which a real row never has): it replaces the key's stored rows and the
-    post-hook deletes it. The night's `as_of_date` is the same on every row, so it is set
-    again on the stored rows rather than counted as a change.
+    A mart restated per key (docs/incremental.md, "The timeline: restated by customer"): its
+    rows are computed from tables rebuilt each night, but only the keys whose rows differ
+    from the stored ones are written. Per key, the row count and the sum of the rows' 64-bit
+    hashes are compared with the stored table's. A key that lost every row gets one marker
+    row (the key, and null in `marker_column`, which a real row never has): it replaces the
+    key's stored rows and the post-hook deletes it. The night's `as_of_date` is the same on
+    every row, so it is set again on the stored rows rather than counted as a change.
 -#}
 {% macro incremental_by_key(key, marker_column) %}
     {%- if target.type == 'spark' %}
@@ -220,8 +220,9 @@
     incrementally, every row of the keys whose rows changed, and a marker row for each key
     whose rows are gone (see incremental_by_key). The stored columns are compared, but for
     `derived_columns`, which the model computes after this step (a numbering over the key),
-    and the as-of date; `rows` may carry more columns, which the model uses after it. Place the step before any window over the key: DuckDB
-    does not push the key filter through a window, so the window would run over every row. -#}
+    and the as-of date; `rows` may carry more columns, which the model uses after it.
+    Place the step before any window over the key: DuckDB does not push the key filter
+    through a window, so the window would run over every row. -#}
 {% macro rows_of_changed_keys(rows, key, derived_columns=[]) %}
     {%- if not is_incremental() -%}
     {{ rows }}
