@@ -16,18 +16,28 @@
     and rows past the end of a file that shrank are removed (post-hook). `upstream` is the
     relation the positions come from, as Jinja source text rendered at run time. -#}
 {% macro incremental_by_raw_row(upstream) %}
+    {{- replacing_rows_by_key(
+        '_raw_row_number',
+        post_hook=(
+            "delete from {{ this }} where _raw_row_number > "
+            ~ "(select coalesce(max(_raw_row_number), 0) from {{ " ~ upstream ~ " }})"
+        ),
+    ) -}}
+{% endmacro %}
+
+{#- The config both kinds share: a run replaces the stored rows of the keys it writes
+    (delete+insert on `unique_key`), runs `post_hook` after, and fails on a new column. On
+    Spark a table: dbt-spark has no delete+insert on plain Parquet tables. -#}
+{% macro replacing_rows_by_key(unique_key, post_hook) %}
     {%- if target.type == 'spark' %}
         {{- config(materialized='table') -}}
     {%- else %}
         {{- config(
             materialized='incremental',
             incremental_strategy='delete+insert',
-            unique_key='_raw_row_number',
+            unique_key=unique_key,
             on_schema_change='fail',
-            post_hook=(
-                "delete from {{ this }} where _raw_row_number > "
-                ~ "(select coalesce(max(_raw_row_number), 0) from {{ " ~ upstream ~ " }})"
-            ),
+            post_hook=post_hook,
         ) -}}
     {%- endif %}
 {% endmacro %}
@@ -199,21 +209,14 @@
     every row, so it is set again on the stored rows rather than counted as a change.
 -#}
 {% macro incremental_by_key(key, marker_column) %}
-    {%- if target.type == 'spark' %}
-        {{- config(materialized='table') -}}
-    {%- else %}
-        {{- config(
-            materialized='incremental',
-            incremental_strategy='delete+insert',
-            unique_key=key,
-            on_schema_change='fail',
-            post_hook=[
-                "delete from {{ this }} where " ~ marker_column ~ " is null",
-                "update {{ this }} set as_of_date = {{ as_of_date() }}"
-                ~ " where as_of_date <> {{ as_of_date() }}",
-            ],
-        ) -}}
-    {%- endif %}
+    {{- replacing_rows_by_key(
+        key,
+        post_hook=[
+            "delete from {{ this }} where " ~ marker_column ~ " is null",
+            "update {{ this }} set as_of_date = {{ as_of_date() }}"
+            ~ " where as_of_date <> {{ as_of_date() }}",
+        ],
+    ) -}}
 {% endmacro %}
 
 {#- The rows of `rows` (a CTE) to write, as a subquery: all of them in a full build;
