@@ -11,6 +11,8 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
+from orchestration.project import dbt_project
+from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import LOCK_FILE
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
@@ -18,7 +20,9 @@ from orchestration.publishing.warehouse import (
     PUBLISHED_NAME,
     publish_warehouse,
     published_night,
+    tables_kept_per_night,
 )
+from orchestration.segments import load_manifest
 from tests.conftest import CUSTOMER_MARTS_AS_OF, TINY_AS_OF, query
 
 TINY_NIGHT = date.fromisoformat(TINY_AS_OF)
@@ -111,7 +115,11 @@ def test_the_published_copy_is_the_night(customer_marts_warehouse, tmp_path):
 
 def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_path):
     published_dir = tmp_path / "published"
-    publication = publish_warehouse(customer_marts_warehouse, published_dir, MARTS_NIGHT, "run1")
+    kept = tables_kept_per_night(load_manifest(dbt_project.manifest_path))
+    assert kept == {"customer_tags_history", "tag_changes", "segment_membership"}
+    publication = publish_warehouse(
+        customer_marts_warehouse, published_dir, MARTS_NIGHT, "run1", kept_per_night=kept
+    )
     marts = {
         name
         for (name,) in query(
@@ -120,16 +128,38 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
         )
     }
     parquet = published_dir / MARTS_LINK
-    assert {path.stem for path in parquet.glob("*.parquet")} == marts
+    # One file per mart; a folder per table kept per night, a file per night in it.
+    assert {path.stem for path in parquet.glob("*.parquet")} == marts - kept
+    assert {path.name for path in parquet.iterdir() if path.is_dir()} == kept
+    nights = query(
+        customer_marts_warehouse,
+        "select distinct as_of_date from marts.segment_membership order by as_of_date",
+    )
+    assert len(nights) == 2  # the fixture keeps two nights
+    assert sorted(
+        path.relative_to(parquet).as_posix() for path in parquet.glob("segment_membership/*/*")
+    ) == [f"segment_membership/as_of_date={night}/data.parquet" for (night,) in nights]
     assert set(publication.tables) == marts
     with duckdb.connect() as connection:
-        for table in ("customer_lifecycle", "segment_membership", "raw_row_accounting"):
-            from_file = connection.execute(
-                f"select * from read_parquet('{parquet / table}.parquet')"
-            ).fetchall()
-            assert sorted(from_file, key=repr) == sorted(
-                query(customer_marts_warehouse, f"select * from marts.{table}"), key=repr
+        for table, files in (
+            ("customer_lifecycle", "customer_lifecycle.parquet"),
+            ("raw_row_accounting", "raw_row_accounting.parquet"),
+            ("segment_membership", "segment_membership/*/*.parquet"),
+        ):
+            in_table = query(customer_marts_warehouse, f"select * from marts.{table}")
+            # Columns by name, in the table's order: a Hive partition column is read last.
+            columns = ", ".join(
+                name
+                for (name,) in query(
+                    customer_marts_warehouse,
+                    "select column_name from information_schema.columns where table_schema = "
+                    f"'marts' and table_name = '{table}' order by ordinal_position",
+                )
             )
+            from_file = connection.execute(
+                f"select {columns} from read_parquet('{parquet / files}')"
+            ).fetchall()
+            assert sorted(from_file, key=repr) == sorted(in_table, key=repr)
             assert publication.tables[table] == len(from_file)
     described = json.loads((parquet / PUBLICATION_FILE).read_text(encoding="utf-8"))
     assert (described["as_of_date"], described["run_id"]) == (CUSTOMER_MARTS_AS_OF, "run1")
@@ -211,3 +241,109 @@ def test_a_publish_removes_what_a_killed_publisher_left(tiny_warehouse, tmp_path
         MARTS_LINK,
         PUBLISHED_NAME,
     ]
+
+
+def _tag_history(warehouse, sql: str) -> None:
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(sql)
+
+
+def _night_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
+    """Night → (inode of its file, its rows) in the published history folder."""
+    folder = published_dir / MARTS_LINK / "history"
+    files = {}
+    with duckdb.connect() as connection:
+        for path in sorted(folder.glob("as_of_date=*/data.parquet")):
+            rows = connection.execute(
+                f"select * from read_parquet('{path}', hive_partitioning = false) order by all"
+            ).fetchall()
+            files[path.parent.name.removeprefix("as_of_date=")] = (path.stat().st_ino, rows)
+    return files
+
+
+def test_a_night_kept_is_linked_while_unchanged_and_written_again_when_it_changes(tmp_path):
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _tag_history(
+        warehouse,
+        "create schema marts;"
+        "create table marts.history (customer_id varchar, tag_value varchar, as_of_date date);"
+        "insert into marts.history values ('C1', 'new', '2026-10-29'), ('C2', 'new', "
+        "'2026-10-29'), ('C1', 'active', '2026-10-30'), ('C2', 'new', '2026-10-30');"
+        "create table marts.profile as select 'C1' as customer_id;",
+    )
+
+    def publish(night: str, run_id: str):
+        return publish_warehouse(
+            warehouse, published_dir, date.fromisoformat(night), run_id, kept_per_night={"history"}
+        )
+
+    first = publish("2026-10-30", "run1")
+    assert (first.nights_written, first.nights_linked) == ({"history": 2}, {"history": 0})
+    assert first.tables == {"history": 4, "profile": 1}
+    night_1 = _night_files(published_dir)
+    assert {night: rows for night, (_, rows) in night_1.items()} == {
+        "2026-10-29": [("C1", "new"), ("C2", "new")],
+        "2026-10-30": [("C1", "active"), ("C2", "new")],
+    }
+
+    # A new night, and 2026-10-29 rebuilt with a different value: 10-30 alone is reused.
+    _tag_history(
+        warehouse,
+        "update marts.history set tag_value = 'lost' "
+        "where as_of_date = '2026-10-29' and customer_id = 'C2';"
+        "insert into marts.history values ('C1', 'active', '2026-10-31');",
+    )
+    second = publish("2026-10-31", "run2")
+    assert (second.nights_written, second.nights_linked) == ({"history": 2}, {"history": 1})
+    night_2 = _night_files(published_dir)
+    assert night_2["2026-10-30"] == night_1["2026-10-30"]  # the same file, linked
+    assert night_2["2026-10-29"][0] != night_1["2026-10-29"][0]
+    assert night_2["2026-10-29"][1] == [("C1", "new"), ("C2", "lost")]
+    assert night_2["2026-10-31"][1] == [("C1", "active")]
+    described = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
+    assert {
+        night: record["linked"] for night, record in described["nights"]["history"].items()
+    } == {
+        "2026-10-29": False,
+        "2026-10-30": True,
+        "2026-10-31": False,
+    }
+
+    # A night deleted from the table leaves the folder; the rest is linked, and still reads
+    # once the directories it was first written to are pruned.
+    _tag_history(warehouse, "delete from marts.history where as_of_date = '2026-10-29'")
+    publish("2026-10-31", "run3")
+    publish("2026-10-31", "run4")
+    night_4 = _night_files(published_dir)
+    assert sorted(night_4) == ["2026-10-30", "2026-10-31"]
+    assert night_4["2026-10-30"] == night_1["2026-10-30"]
+    assert not any(path.name.endswith("-run1") for path in published_dir.iterdir())
+    with duckdb.connect() as connection:
+        assert connection.execute(
+            "select customer_id, tag_value, as_of_date from read_parquet("
+            f"'{published_dir / MARTS_LINK}/history/*/*.parquet') order by all"
+        ).fetchall() == query(warehouse, "select * from marts.history order by all")
+
+    # A new column changes every night's file: all are written again.
+    _tag_history(warehouse, "alter table marts.history add column score integer")
+    fifth = publish("2026-10-31", "run5")
+    assert (fifth.nights_written, fifth.nights_linked) == ({"history": 2}, {"history": 0})
+    assert all(len(rows[0]) == 3 for _, rows in _night_files(published_dir).values())
+    # So does a new type whose values hash the same (an integer widened).
+    _tag_history(warehouse, "alter table marts.history alter score type bigint")
+    sixth = publish("2026-10-31", "run6")
+    assert (sixth.nights_written, sixth.nights_linked) == ({"history": 2}, {"history": 0})
+    with duckdb.connect() as connection:
+        assert connection.execute(
+            "select distinct type from parquet_schema("
+            f"'{published_dir / MARTS_LINK}/history/*/*.parquet') where name = 'score'"
+        ).fetchall() == [("INT64",)]
+
+
+def test_a_table_kept_per_night_needs_its_night_column(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    _tag_history(warehouse, "create schema marts; create table marts.history as select 1 as x")
+    with pytest.raises(PublishError, match=r"history is kept per night but has no as_of_date"):
+        publish_warehouse(
+            warehouse, tmp_path / "published", TINY_NIGHT, "run1", kept_per_night={"history"}
+        )

@@ -1,7 +1,8 @@
 {#-
     Configures a table that keeps every night by as_of_date: each run replaces its own night
     only, so nights can be rebuilt in any order (delete+insert on DuckDB, partition overwrite
-    on Spark).
+    on Spark). `meta.kept_per_night` tells the publisher to write the table's Parquet one file
+    per night, so a night already published is linked, not written again (docs/bi.md).
 -#}
 {% macro kept_per_night() -%}
     {{ config(
@@ -9,5 +10,6 @@
         incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
         unique_key=(none if target.type == 'spark' else 'as_of_date'),
         partition_by=(['as_of_date'] if target.type == 'spark' else none),
+        meta={'kept_per_night': true},
     ) }}
 {%- endmacro %}

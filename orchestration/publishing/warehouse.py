@@ -11,6 +11,11 @@ what this module publishes into ``published/``:
   ``marts`` is a symlink to a directory written whole (``.marts-<night>-<run id>/``, with
   ``publication.json``), swapped by replacing the link, so a reader resolving the link sees one
   night's files. The directory it replaced stays one more night for readers still in it.
+- A table kept per night (dbt ``meta.kept_per_night``) grows by a night each night, so it is a
+  Hive-partitioned folder instead: ``marts/<table>/as_of_date=<night>/data.parquet``. A night
+  whose rows are those of the file published before (same columns, row count and summed 64-bit
+  row hash) is hard-linked from the previous directory rather than written again; only the
+  nights that changed are written.
 
 Both come from the same copy, so the Parquet files are exactly the tables in the DuckDB file.
 """
@@ -18,10 +23,11 @@ Both come from the same copy, so the Parquet files are exactly the tables in the
 import json
 import os
 import shutil
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 
@@ -35,6 +41,8 @@ MARTS_LINK: Final = "marts"
 PUBLICATION_FILE: Final = "publication.json"
 PARQUET_SCHEMAS: Final = ("marts",)
 NIGHT_TABLE: Final = "published.night"
+PARTITION_COLUMN: Final = "as_of_date"
+PARTITION_FILE: Final = "data.parquet"
 _MARTS_DIR_PREFIX: Final = ".marts-"
 _TEMPORARY_SUFFIX: Final = ".tmp"
 # DuckDB keeps a write-ahead log beside a file open for writing; a killed publisher leaves it.
@@ -51,6 +59,20 @@ class Publication:
     warehouse: Path
     parquet_dir: Path
     tables: dict[str, int]
+    # Per table kept per night: how many of its nights were written, and how many linked.
+    nights_written: dict[str, int]
+    nights_linked: dict[str, int]
+
+
+def tables_kept_per_night(manifest: Mapping[str, Any]) -> frozenset[str]:
+    """The published tables that keep every night (models configured ``kept_per_night``)."""
+    return frozenset(
+        node.get("alias") or node["name"]
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model"
+        and node.get("schema") in PARQUET_SCHEMAS
+        and ((node.get("config") or {}).get("meta") or {}).get("kept_per_night") is True
+    )
 
 
 def publish_warehouse(
@@ -59,11 +81,14 @@ def publish_warehouse(
     as_of: date,
     run_id: str,
     *,
+    kept_per_night: Collection[str] = (),
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> Publication:
     """Copy the finished warehouse and its marts as Parquet into ``published_dir``, atomically.
 
-    Whatever the publisher dies at, ``published/`` holds the previous night or this one, whole.
+    The tables named in ``kept_per_night`` are written one file per night, reusing the nights
+    the previous publication already holds unchanged. Whatever the publisher dies at,
+    ``published/`` holds the previous night or this one, whole.
     """
     warehouse, published_dir = Path(warehouse), Path(published_dir)
     if os.sep in run_id or not run_id:
@@ -83,9 +108,18 @@ def publish_warehouse(
             if parquet_dir.exists():  # a crashed publish of the same run
                 shutil.rmtree(parquet_dir)
             parquet_dir.mkdir()
-            tables = _stamp_and_export(temporary, parquet_dir, as_of, run_id, published_at)
+            _stamp(temporary, as_of, run_id, published_at)
+            tables, nights = _export(
+                temporary,
+                parquet_dir,
+                set(kept_per_night),
+                _published_nights(published_dir / MARTS_LINK),
+            )
             publication = {"as_of_date": night, "run_id": run_id, "published_at": published_at}
-            _write_json(parquet_dir / PUBLICATION_FILE, {**publication, "tables": tables})
+            _write_json(
+                parquet_dir / PUBLICATION_FILE,
+                {**publication, "tables": tables, "nights": nights},
+            )
             fsync(temporary)
             fsync(parquet_dir)
             os.replace(temporary, target)
@@ -98,7 +132,22 @@ def publish_warehouse(
                 shutil.rmtree(parquet_dir, ignore_errors=True)
             raise
         _prune_marts_dirs(published_dir, keep={parquet_dir.name, previous_dir})
-    return Publication(as_of, run_id, published_at, target, parquet_dir, tables)
+    return Publication(
+        as_of,
+        run_id,
+        published_at,
+        target,
+        parquet_dir,
+        tables,
+        nights_written={
+            table: sum(not night["linked"] for night in by_night.values())
+            for table, by_night in nights.items()
+        },
+        nights_linked={
+            table: sum(night["linked"] for night in by_night.values())
+            for table, by_night in nights.items()
+        },
+    )
 
 
 def published_night(published_dir: Path) -> date | None:
@@ -115,11 +164,8 @@ def published_night(published_dir: Path) -> date | None:
     return row[0] if row else None
 
 
-def _stamp_and_export(
-    copy: Path, parquet_dir: Path, as_of: date, run_id: str, published_at: str
-) -> dict[str, int]:
-    """Record the night in the copy, then write each mart of the copy as Parquet."""
-    tables: dict[str, int] = {}
+def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
+    """Record the night in the copy (``published.night``)."""
     with duckdb_settings.connect(copy) as connection:
         connection.execute("create schema if not exists published")
         connection.execute(
@@ -127,6 +173,21 @@ def _stamp_and_export(
             "?::date as as_of_date, ?::varchar as run_id, ?::timestamptz as published_at",
             [as_of, run_id, published_at],
         )
+        connection.execute("checkpoint")
+
+
+def _export(
+    copy: Path,
+    parquet_dir: Path,
+    kept_per_night: set[str],
+    previous: dict[str, dict[str, dict[str, Any]]],
+) -> tuple[dict[str, int], dict[str, dict[str, dict[str, Any]]]]:
+    """Write each mart of the copy as Parquet: its row counts, and per table kept per night,
+    what each night's file holds (``previous`` is the same from the publication before)."""
+    tables: dict[str, int] = {}
+    nights: dict[str, dict[str, dict[str, Any]]] = {}
+    written: list[Path] = []
+    with duckdb_settings.connect(copy, read_only=True) as connection:
         names = connection.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' and table_schema in "
@@ -137,18 +198,104 @@ def _stamp_and_export(
         # (13% faster for the biggest marts at scale L).
         connection.execute("set preserve_insertion_order = false")
         for schema, table in names:
+            if table in kept_per_night:
+                nights[table] = _export_by_night(
+                    connection, schema, table, parquet_dir, previous.get(table, {}), written
+                )
+                tables[table] = sum(night["rows"] for night in nights[table].values())
+                continue
             path = parquet_dir / f"{table}.parquet"
             connection.execute(
                 f'copy (select * from "{schema}"."{table}") to \'{path}\' '
                 "(format parquet, compression zstd)"
             )
+            written.append(path)
             tables[table] = connection.execute(
                 f'select count(*) from "{schema}"."{table}"'
             ).fetchone()[0]
-        connection.execute("checkpoint")
-    for path in parquet_dir.iterdir():
+    # Linked files were synced when first written; new files and every directory are synced.
+    for path in written:
         fsync(path)
-    return tables
+    for directory, _, _ in os.walk(parquet_dir, topdown=False):
+        fsync(Path(directory))
+    return tables, nights
+
+
+def _export_by_night(
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    parquet_dir: Path,
+    previous: dict[str, dict[str, Any]],
+    written: list[Path],
+) -> dict[str, dict[str, Any]]:
+    """One Hive partition per night; a night the previous publication holds unchanged is linked.
+
+    A night is unchanged when its columns, row count and summed 64-bit row hash are those
+    recorded for the previous file: one scan of the table, a fifth of writing it at scale L.
+    The partition column is in the folder name only, as Hive, Spark and DuckDB expect.
+    """
+    columns = connection.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if PARTITION_COLUMN not in {name for name, _ in columns}:
+        raise PublishError(f"{schema}.{table} is kept per night but has no {PARTITION_COLUMN}")
+    shape = ", ".join(f"{name} {data_type}" for name, data_type in columns)
+    quoted = ", ".join(f'"{name}"' for name, _ in columns)
+    fingerprints = connection.execute(
+        f"select {PARTITION_COLUMN}, count(*), sum(hash({quoted}))::varchar "
+        f'from "{schema}"."{table}" group by {PARTITION_COLUMN} order by {PARTITION_COLUMN}'
+    ).fetchall()
+    nights: dict[str, dict[str, Any]] = {}
+    for night, rows, fingerprint in fingerprints:
+        if night is None:
+            raise PublishError(f"{schema}.{table} has rows without {PARTITION_COLUMN}")
+        relative = f"{table}/{PARTITION_COLUMN}={night.isoformat()}/{PARTITION_FILE}"
+        path = parquet_dir / relative
+        path.parent.mkdir(parents=True)
+        record = {"file": relative, "rows": rows, "fingerprint": fingerprint, "columns": shape}
+        before = previous.get(night.isoformat())
+        if before is not None and all(before[key] == record[key] for key in _SAME_NIGHT):
+            try:
+                os.link(before["path"], path)
+            except OSError:
+                pass  # gone, or another file system: write it
+            else:
+                nights[night.isoformat()] = {**record, "linked": True}
+                continue
+        connection.execute(
+            f'copy (select * exclude ({PARTITION_COLUMN}) from "{schema}"."{table}" '
+            f"where {PARTITION_COLUMN} = date '{night.isoformat()}') to '{path}' "
+            "(format parquet, compression zstd)"
+        )
+        written.append(path)
+        nights[night.isoformat()] = {**record, "linked": False}
+    return nights
+
+
+# What must match for a night's file to be reused.
+_SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
+
+
+def _published_nights(marts_link: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per table kept per night, what the current publication holds, with each file's path.
+
+    Empty when nothing is published yet, or the publication predates files per night.
+    """
+    try:
+        document = json.loads((marts_link / PUBLICATION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    directory = marts_link.resolve()
+    return {
+        table: {
+            night: {**record, "path": directory / record["file"]}
+            for night, record in by_night.items()
+        }
+        for table, by_night in (document.get("nights") or {}).items()
+    }
 
 
 def _swap_link(link: Path, target_name: str) -> str | None:

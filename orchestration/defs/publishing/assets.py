@@ -13,7 +13,12 @@ from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
 from orchestration.publishing.exports import HELD_DIR, publish_night
 from orchestration.publishing.guard import ExportGuard
-from orchestration.publishing.warehouse import MARTS_LINK, publish_warehouse, published_night
+from orchestration.publishing.warehouse import (
+    MARTS_LINK,
+    publish_warehouse,
+    published_night,
+    tables_kept_per_night,
+)
 from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
 
@@ -23,6 +28,7 @@ REMARKS_MODEL = "wecom_customer_remarks"
 NEXT_BEST_ACTION_MODEL = "next_best_action"
 FRIENDSHIP_TAGS_MODEL = "wecom_friendship_tags"
 TAG_CATALOG_MODEL = "tag_catalog"
+KEPT_PER_NIGHT = tables_kept_per_night(MANIFEST)
 EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
 PROJECT_VARS = project_vars()
 WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
@@ -133,9 +139,10 @@ def publish_segment_exports(
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"duckdb", "parquet"},
-    description="published/warehouse.duckdb and published/marts/<table>.parquet: the finished "
-    "night, swapped in atomically for BI tools to open read-only (docs/bi.md). A backfilled "
-    "night older than the published one does not replace it.",
+    description="published/warehouse.duckdb and published/marts/<table>.parquet (a folder per "
+    "night for the tables kept per night): the finished night, swapped in atomically for BI "
+    "tools to open read-only (docs/bi.md). A backfilled night older than the published one "
+    "does not replace it.",
 )
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -150,10 +157,16 @@ def published_warehouse(
             metadata={"as_of_date": context.partition_key, "kept_newer_night": str(newest)}
         )
     publication = publish_warehouse(
-        warehouse.warehouse_path, published_dir, as_of, context.run.run_id
+        warehouse.warehouse_path,
+        published_dir,
+        as_of,
+        context.run.run_id,
+        kept_per_night=KEPT_PER_NIGHT,
     )
     context.log.info(
-        f"published {publication.warehouse} and {len(publication.tables)} marts as Parquet"
+        f"published {publication.warehouse} and {len(publication.tables)} marts as Parquet "
+        f"(nights kept: {sum(publication.nights_written.values())} written, "
+        f"{sum(publication.nights_linked.values())} linked from the previous publication)"
     )
     return dg.MaterializeResult(
         metadata={
@@ -162,5 +175,7 @@ def published_warehouse(
             "as_of_date": context.partition_key,
             "bytes": publication.warehouse.stat().st_size,
             "tables": len(publication.tables),
+            "nights_written": sum(publication.nights_written.values()),
+            "nights_linked": sum(publication.nights_linked.values()),
         }
     )
