@@ -347,3 +347,30 @@ def test_a_table_kept_per_night_needs_its_night_column(tmp_path):
         publish_warehouse(
             warehouse, tmp_path / "published", TINY_NIGHT, "run1", kept_per_night={"history"}
         )
+
+
+def test_an_empty_table_kept_per_night_still_has_its_folder_and_columns(tmp_path):
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _tag_history(
+        warehouse,
+        "create schema marts;"
+        "create table marts.changes (customer_id varchar, new_value varchar, as_of_date date)",
+    )
+    publication = publish_warehouse(
+        warehouse, published_dir, TINY_NIGHT, "run1", kept_per_night={"changes"}
+    )
+    assert (publication.tables, publication.nights_written) == ({"changes": 0}, {"changes": 1})
+    files = list((published_dir / MARTS_LINK / "changes").glob("*/*.parquet"))
+    assert [path.parent.name for path in files] == [f"as_of_date={TINY_AS_OF}"]
+    with duckdb.connect() as connection:
+        read = connection.execute(
+            f"describe select * from read_parquet('{files[0].parent.parent}/*/*.parquet')"
+        ).fetchall()
+        assert [(name, data_type) for name, data_type, *_ in read] == [
+            ("customer_id", "VARCHAR"),
+            ("new_value", "VARCHAR"),
+            ("as_of_date", "DATE"),
+        ]
+        assert connection.execute(
+            f"select count(*) from read_parquet('{files[0]}')"
+        ).fetchone() == (0,)

@@ -112,6 +112,7 @@ def publish_warehouse(
             tables, nights = _export(
                 temporary,
                 parquet_dir,
+                as_of,
                 set(kept_per_night),
                 _published_nights(published_dir / MARTS_LINK),
             )
@@ -179,6 +180,7 @@ def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
 def _export(
     copy: Path,
     parquet_dir: Path,
+    as_of: date,
     kept_per_night: set[str],
     previous: dict[str, dict[str, dict[str, Any]]],
 ) -> tuple[dict[str, int], dict[str, dict[str, dict[str, Any]]]]:
@@ -200,7 +202,7 @@ def _export(
         for schema, table in names:
             if table in kept_per_night:
                 nights[table] = _export_by_night(
-                    connection, schema, table, parquet_dir, previous.get(table, {}), written
+                    connection, schema, table, parquet_dir, as_of, previous.get(table, {}), written
                 )
                 tables[table] = sum(night["rows"] for night in nights[table].values())
                 continue
@@ -226,6 +228,7 @@ def _export_by_night(
     schema: str,
     table: str,
     parquet_dir: Path,
+    as_of: date,
     previous: dict[str, dict[str, Any]],
     written: list[Path],
 ) -> dict[str, dict[str, Any]]:
@@ -233,7 +236,9 @@ def _export_by_night(
 
     A night is unchanged when its columns, row count and summed 64-bit row hash are those
     recorded for the previous file: one scan of the table, a fifth of writing it at scale L.
-    The partition column is in the folder name only, as Hive, Spark and DuckDB expect.
+    The partition column is in the folder name only, as Hive, Spark and DuckDB expect. A table
+    with no rows (``tag_changes`` on the first night) gets an empty file for the night
+    published, so its folder is there and says its columns.
     """
     columns = connection.execute(
         "select column_name, data_type from information_schema.columns "
@@ -249,7 +254,7 @@ def _export_by_night(
         f'from "{schema}"."{table}" group by {PARTITION_COLUMN} order by {PARTITION_COLUMN}'
     ).fetchall()
     nights: dict[str, dict[str, Any]] = {}
-    for night, rows, fingerprint in fingerprints:
+    for night, rows, fingerprint in fingerprints or [(as_of, 0, None)]:
         if night is None:
             raise PublishError(f"{schema}.{table} has rows without {PARTITION_COLUMN}")
         relative = f"{table}/{PARTITION_COLUMN}={night.isoformat()}/{PARTITION_FILE}"
