@@ -29,6 +29,7 @@ import duckdb
 
 from orchestration.cli import run_night
 from orchestration.project import DBT_PROJECT_DIR
+from orchestration.publishing.warehouse import is_kept_per_night
 from tests.conftest import TINY_RAW, query
 
 NIGHT_1, NIGHT_2 = "2026-03-30", "2026-03-31"
@@ -89,7 +90,7 @@ def write_nights(night_1: Path, night_2: Path) -> None:
 def incremental_models() -> list[str]:
     """Models kept per raw row or restated per key, by `schema.table`, from the dbt manifest.
 
-    The tables kept per night (unique on as_of_date) hold earlier nights, which a full
+    The tables kept per night hold earlier nights, which a full
     rebuild of one night cannot give back; they are compared, not dropped."""
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     return sorted(
@@ -97,7 +98,7 @@ def incremental_models() -> list[str]:
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
         and node["config"]["materialized"] == "incremental"
-        and node["config"].get("unique_key") != "as_of_date"
+        and not is_kept_per_night(node)
     )
 
 

@@ -43,6 +43,8 @@ PARQUET_SCHEMAS: Final = ("marts",)
 NIGHT_TABLE: Final = "published.night"
 PARTITION_COLUMN: Final = "as_of_date"
 PARTITION_FILE: Final = "data.parquet"
+# What must match for a night's file to be reused.
+_SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
 _MARTS_DIR_PREFIX: Final = ".marts-"
 _TEMPORARY_SUFFIX: Final = ".tmp"
 # DuckDB keeps a write-ahead log beside a file open for writing; a killed publisher leaves it.
@@ -59,19 +61,37 @@ class Publication:
     warehouse: Path
     parquet_dir: Path
     tables: dict[str, int]
-    # Per table kept per night: how many of its nights were written, and how many linked.
-    nights_written: dict[str, int]
-    nights_linked: dict[str, int]
+    # Per table kept per night: each night's record in publication.json (``linked`` or not).
+    nights: dict[str, dict[str, dict[str, Any]]]
+
+    @property
+    def nights_written(self) -> dict[str, int]:
+        return {
+            table: sum(not night["linked"] for night in by_night.values())
+            for table, by_night in self.nights.items()
+        }
+
+    @property
+    def nights_linked(self) -> dict[str, int]:
+        return {
+            table: sum(night["linked"] for night in by_night.values())
+            for table, by_night in self.nights.items()
+        }
+
+
+def is_kept_per_night(node: Mapping[str, Any]) -> bool:
+    """A manifest model configured with ``kept_per_night()``: it keeps every night."""
+    return ((node.get("config") or {}).get("meta") or {}).get("kept_per_night") is True
 
 
 def tables_kept_per_night(manifest: Mapping[str, Any]) -> frozenset[str]:
-    """The published tables that keep every night (models configured ``kept_per_night``)."""
+    """The published tables that keep every night."""
     return frozenset(
         node.get("alias") or node["name"]
         for node in manifest["nodes"].values()
         if node.get("resource_type") == "model"
         and node.get("schema") in PARQUET_SCHEMAS
-        and ((node.get("config") or {}).get("meta") or {}).get("kept_per_night") is True
+        and is_kept_per_night(node)
     )
 
 
@@ -133,22 +153,7 @@ def publish_warehouse(
                 shutil.rmtree(parquet_dir, ignore_errors=True)
             raise
         _prune_marts_dirs(published_dir, keep={parquet_dir.name, previous_dir})
-    return Publication(
-        as_of,
-        run_id,
-        published_at,
-        target,
-        parquet_dir,
-        tables,
-        nights_written={
-            table: sum(not night["linked"] for night in by_night.values())
-            for table, by_night in nights.items()
-        },
-        nights_linked={
-            table: sum(night["linked"] for night in by_night.values())
-            for table, by_night in nights.items()
-        },
-    )
+    return Publication(as_of, run_id, published_at, target, parquet_dir, tables, nights)
 
 
 def published_night(published_dir: Path) -> date | None:
@@ -278,10 +283,6 @@ def _export_by_night(
         written.append(path)
         nights[night.isoformat()] = {**record, "linked": False}
     return nights
-
-
-# What must match for a night's file to be reused.
-_SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
 
 
 def _published_nights(marts_link: Path) -> dict[str, dict[str, dict[str, Any]]]:
