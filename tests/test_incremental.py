@@ -132,6 +132,8 @@ def test_incremental_night_equals_full_refresh(tmp_path):
         "intermediate.int_orders_validated",
         "intermediate.int_order_items_validated",
         "intermediate.int_friend_events_validated",
+        "marts.fct_interactions",
+        "marts.customer_timeline",
     } <= set(models)
     with duckdb.connect(str(full / "warehouse.duckdb")) as connection:
         for model in models:

@@ -200,13 +200,15 @@
 {% endmacro %}
 
 {#-
-    A mart restated per key (docs/incremental.md, "The timeline: restated by customer"): its
-    rows are computed from tables rebuilt each night, but only the keys whose rows differ
-    from the stored ones are written. Per key, the row count and the sum of the rows' 64-bit
-    hashes are compared with the stored table's. A key that lost every row gets one marker
-    row (the key, and null in `marker_column`, which a real row never has): it replaces the
-    key's stored rows and the post-hook deletes it. The night's `as_of_date` is the same on
-    every row, so it is set again on the stored rows rather than counted as a change.
+    A mart restated per key (docs/incremental.md, "The timeline: restated by customer"): only
+    the keys whose rows differ from the stored ones are written, found by
+    rows_of_changed_keys (per key, the row count and the sum of the rows' 64-bit hashes) or,
+    for a fact kept per raw row, by rows_of_changed_raw_rows. A key that lost every row gets
+    one marker row (the key, and null in `marker_column`, which a real row never has): it
+    replaces the key's stored rows and the post-hook deletes it. The night's `as_of_date` is
+    the same on every row, so it is set again on the stored rows rather than counted as a
+    change (one column updated on a synthetic table of 50 million rows: 4 s, where writing
+    the rows again took 37 s).
 -#}
 {% macro incremental_by_key(key, marker_column) %}
     {{- replacing_rows_by_key(
@@ -287,6 +289,47 @@
 
         select {{ key }} from changed_keys
         where is_gone
+    )
+    {%- endif -%}
+{% endmacro %}
+
+{#- The rows of `rows` (a CTE of validated rows in the night's window, one fact row per raw
+    row, with `_raw_row_number` and `_raw_row_hash`) to write, as a subquery: all of them in a
+    full build; incrementally, those whose raw row (position and hash) the stored table does
+    not hold, and a marker row for each stored raw row that is gone (see incremental_by_key;
+    a raw row that changed gets both, and its marker is deleted after). A validated row's
+    content is a function of its raw row and its verdict, and the verdict decides whether it
+    is in `rows`, so comparing the two narrow columns is exact and hashes nothing: a row that
+    enters the window, is quarantined, changes or leaves the file is written or removed. -#}
+{% macro rows_of_changed_raw_rows(rows) %}
+    {%- if not is_incremental() -%}
+    {{ rows }}
+    {%- else -%}
+    (
+        with
+
+        compared as (
+            select
+                new_rows._raw_row_number as new_row_number,
+                stored._raw_row_number as stored_row_number
+            from (select _raw_row_number, _raw_row_hash from {{ rows }}) as new_rows
+            full outer join (select _raw_row_number, _raw_row_hash from {{ this }}) as stored
+                on
+                    new_rows._raw_row_number = stored._raw_row_number
+                    and new_rows._raw_row_hash = stored._raw_row_hash
+            where new_rows._raw_row_number is null or stored._raw_row_number is null
+        )
+
+        select * from {{ rows }}
+        where _raw_row_number in (
+            select new_row_number from compared where new_row_number is not null
+        )
+
+        -- The marker rows: every other column null (only DuckDB builds facts incrementally).
+        union all by name
+
+        select stored_row_number as _raw_row_number from compared
+        where new_row_number is null
     )
     {%- endif -%}
 {% endmacro %}

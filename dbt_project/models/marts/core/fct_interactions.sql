@@ -1,10 +1,17 @@
+{{ incremental_by_key('_raw_row_number', marker_column='interaction_id') }}
+
 with
 
-interactions as (
+-- Read twice when incremental (compared narrow, then the new rows in full).
+interactions as {{ inlined_cte() }} (
     select * from {{ ref('int_interactions_validated') }}
     where
         {{ is_clean_row() }}
         and interacted_at < {{ as_of_end() }}
+),
+
+interactions_to_write as (
+    select * from {{ rows_of_changed_raw_rows('interactions') }}
 ),
 
 final as (
@@ -18,8 +25,10 @@ final as (
         content_id,
         topic,
         duration_seconds,
+        _raw_row_number,
+        _raw_row_hash,
         {{ as_of_date() }} as as_of_date
-    from interactions
+    from interactions_to_write
 )
 
 select * from final
