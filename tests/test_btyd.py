@@ -324,8 +324,11 @@ def test_unconverged_fits_raise(lifetimes_sample: pd.DataFrame) -> None:
     with pytest.raises(BtydFitError, match="maxiter=1"):
         fit_gamma_gamma(x, m, maxiter=1)
     # Identical spends leave no spread to attribute to customers or purchases: the likelihood
-    # keeps rising as p, q and v grow without bound, so there is no optimum to report.
-    with pytest.raises(BtydFitError, match="Gamma-Gamma fit did not converge"):
+    # keeps rising as p, q and v grow without bound, so there is no optimum to report. Where
+    # L-BFGS-B stops first differs between CPUs: short of the bound (Newton does not settle) or
+    # at it; both refuse the fit as having no optimum.
+    no_optimum = "Gamma-Gamma fit (did not converge|ran a parameter to the edge)"
+    with pytest.raises(BtydFitError, match=no_optimum):
         fit_gamma_gamma(x, np.where(x > 0, 20.0, 0.0))
     with pytest.raises(BtydFitError, match="penalizer"):
         fit_bgnbd(x, t_x, T, penalizer=-1.0)
