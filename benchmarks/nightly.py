@@ -62,6 +62,8 @@ SEED = 7
 QUIET_SHARE = 0.1  # other work's share of CPU time above which figures are called noisy
 STEP_DONE = re.compile(r'Finished execution of step "([a-z_]+)" in ((?:[0-9.]+(?:ms|m|s))+)')
 DURATION_PART = re.compile(r"([0-9.]+)(ms|m|s)")
+PUBLISH_PHASES_LINE = re.compile(r"publish phases: (.*)")
+PUBLISH_PHASE = re.compile(r"([a-z_]+) ([0-9.]+) s")
 # The column that dates a row of each source; order lines go with their order.
 DATED_BY = {
     "customers": "registered_at",
@@ -173,35 +175,43 @@ def floor_seconds(raw: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has been busy since boot (Linux), or None."""
+def cpu_seconds() -> tuple[float, float] | None:
+    """The whole machine's CPU seconds since boot (Linux): busy, and idle waiting on the disk;
+    or None."""
     try:
         fields = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]
     except OSError:
         return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, iowait / tick
 
 
 def measured(command: list[str], log: Path, env: dict[str, str] | None = None):
     """Run a child: wall seconds, the peak RSS of its process tree (wait4 reports the largest
     of the child and the children it waited for), its exit code, and the noise: the CPU
-    seconds the machine spent on other work meanwhile, as a share of all its CPU time."""
-    busy_before = busy_cpu_seconds()
+    seconds the machine spent on other work meanwhile, as a share of all its CPU time, and the
+    CPU time it sat idle waiting on the disk (the job's own writes included: a slow disk shows
+    here, not in the other work)."""
+    before = cpu_seconds()
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as handle:
         child = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    busy_after = busy_cpu_seconds()
+    after = cpu_seconds()
     noise = None
-    if busy_before is not None and busy_after is not None:
-        others = busy_after - busy_before - usage.ru_utime - usage.ru_stime
+    if before is not None and after is not None:
+        others = after[0] - before[0] - usage.ru_utime - usage.ru_stime
+        io_wait = after[1] - before[1]
+        capacity = wall * (os.cpu_count() or 1)
         noise = {
             "own_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
             "other_cpu_seconds": round(max(0.0, others), 1),
-            "other_cpu_share": round(max(0.0, others) / (wall * (os.cpu_count() or 1)), 3),
+            "other_cpu_share": round(max(0.0, others) / capacity, 3),
+            "io_wait_cpu_seconds": round(io_wait, 1),
+            "io_wait_share": round(io_wait / capacity, 3),
         }
     return wall, usage.ru_maxrss * 1024, child.returncode, noise
 
@@ -229,6 +239,7 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
         "wall_seconds": round(wall, 1),
         "peak_rss_bytes": peak,
         "steps_seconds": {name: round(seconds, 2) for name, seconds in steps.items()},
+        "publish_phases_seconds": publish_phases(text),
         "slowest_models_seconds": {name: round(seconds, 2) for name, seconds in models[:10]},
         "dbt_elapsed_seconds": round(dbt_elapsed, 1),
         "dbt_node_seconds_summed": round(node_seconds, 1),
@@ -268,6 +279,14 @@ def step_seconds(log: str) -> dict[str, float]:
         seconds = sum(float(n) * factor[unit] for n, unit in DURATION_PART.findall(duration))
         steps[name] = steps.get(name, 0.0) + seconds
     return steps
+
+
+def publish_phases(log: str) -> dict[str, float]:
+    """The publish's own phases (copy, parquet, sync), from the line the asset logs."""
+    found = PUBLISH_PHASES_LINE.findall(log)
+    if not found:
+        return {}
+    return {name: float(seconds) for name, seconds in PUBLISH_PHASE.findall(found[-1])}
 
 
 def dbt_timings(since: float) -> tuple[list[tuple[str, float]], float, float]:
@@ -328,7 +347,9 @@ def main() -> None:
             "quiet": bool(shares) and max(shares) < QUIET_SHARE,
             "note": "noise.other_cpu_share is the machine's CPU time spent on other work "
             f"during a measurement; quiet is false when it reached {QUIET_SHARE} for any: "
-            "the figures are then noisy (slower than on a quiet machine)",
+            "the figures are then noisy (slower than on a quiet machine). noise.io_wait_share is "
+            "the CPU time spent idle waiting on the disk, the job's own writes included: "
+            "high when the disk is slow",
         },
         "full_night": full,
         "incremental_night": incremental,
@@ -363,8 +384,11 @@ def report(figures: dict) -> None:
               "(start-up: process, prepare, Dagster, dbt parse)")  # fmt: skip
         if night.get("noise"):
             print(f"    other work   {night['noise']['other_cpu_share']:8.0%} of the CPU time")
+            print(f"    disk wait    {night['noise']['io_wait_share']:8.0%} of the CPU time")
         for name, seconds in night["steps_seconds"].items():
             print(f"    step  {name:<40} {seconds:8.2f} s")
+        for name, seconds in night["publish_phases_seconds"].items():
+            print(f"      publish {name:<34} {seconds:8.2f} s")
         for name, seconds in night["slowest_models_seconds"].items():
             print(f"    model {name:<40} {seconds:8.2f} s")
     print(f"  floor        {figures['floor_seconds']:8.2f} s   "

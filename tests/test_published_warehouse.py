@@ -17,6 +17,7 @@ from orchestration.publishing.lock import LOCK_FILE
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
     PUBLICATION_FILE,
+    PUBLISH_PHASES,
     PUBLISHED_NAME,
     publish_warehouse,
     published_night,
@@ -117,9 +118,11 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
     published_dir = tmp_path / "published"
     kept = tables_kept_per_night(load_manifest(dbt_project.manifest_path))
     assert kept == {"customer_tags_history", "tag_changes", "segment_membership"}
+    started = time.perf_counter()
     publication = publish_warehouse(
         customer_marts_warehouse, published_dir, MARTS_NIGHT, "run1", kept_per_night=kept
     )
+    elapsed = time.perf_counter() - started
     marts = {
         name
         for (name,) in query(
@@ -168,6 +171,10 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
     ) == [(MARTS_NIGHT, "run1")]
     assert published_night(published_dir) == MARTS_NIGHT
     assert published_night(tmp_path / "nothing_here") is None
+    # Every phase is timed, in order, within the call's own wall time.
+    assert list(publication.seconds) == list(PUBLISH_PHASES)
+    assert all(seconds >= 0 for seconds in publication.seconds.values())
+    assert sum(publication.seconds.values()) <= elapsed + 0.01
 
 
 # Publishes one night in its own process, for the test to kill at some moment.

@@ -23,6 +23,7 @@ Both come from the same copy, so the Parquet files are exactly the tables in the
 import json
 import os
 import shutil
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -45,6 +46,10 @@ PARTITION_COLUMN: Final = "as_of_date"
 PARTITION_FILE: Final = "data.parquet"
 # What must match for a night's file to be reused.
 _SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
+# The phases of a publish, timed: the byte copy of the warehouse and its stamp, the Parquet of
+# the marts (written and flushed), and the flush of the copy before the swap. The kernel writes
+# the copy out meanwhile too, so on a slow disk part of its cost shows in the later phases.
+PUBLISH_PHASES: Final = ("copy", "parquet", "sync")
 _MARTS_DIR_PREFIX: Final = ".marts-"
 _TEMPORARY_SUFFIX: Final = ".tmp"
 # DuckDB keeps a write-ahead log beside a file open for writing; a killed publisher leaves it.
@@ -63,6 +68,8 @@ class Publication:
     tables: dict[str, int]
     # Per table kept per night: each night's record in publication.json (``linked`` or not).
     nights: dict[str, dict[str, dict[str, Any]]]
+    # Wall seconds per phase (PUBLISH_PHASES): the copy is disk-bound, the Parquet CPU-bound.
+    seconds: dict[str, float]
 
     @property
     def nights_written(self) -> dict[str, int]:
@@ -123,12 +130,22 @@ def publish_warehouse(
         temporary = published_dir / f".{PUBLISHED_NAME}.{os.getpid()}{_TEMPORARY_SUFFIX}"
         parquet_dir = published_dir / f"{_MARTS_DIR_PREFIX}{night}-{run_id}"
         published_at = datetime.now(UTC).isoformat()
+        seconds: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def phase_done(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[phase] = round(now - clock, 2)
+            clock = now
+
         try:
             shutil.copyfile(warehouse, temporary)
             if parquet_dir.exists():  # a crashed publish of the same run
                 shutil.rmtree(parquet_dir)
             parquet_dir.mkdir()
             _stamp(temporary, as_of, run_id, published_at)
+            phase_done("copy")
             tables, nights = _export(
                 temporary,
                 parquet_dir,
@@ -141,11 +158,13 @@ def publish_warehouse(
                 parquet_dir / PUBLICATION_FILE,
                 {**publication, "tables": tables, "nights": nights},
             )
+            phase_done("parquet")
             fsync(temporary)
             fsync(parquet_dir)
             os.replace(temporary, target)
             previous_dir = _swap_link(published_dir / MARTS_LINK, parquet_dir.name)
             fsync(published_dir)
+            phase_done("sync")
         except BaseException:
             temporary.unlink(missing_ok=True)
             temporary.with_name(temporary.name + _WAL_SUFFIX).unlink(missing_ok=True)
@@ -153,7 +172,7 @@ def publish_warehouse(
                 shutil.rmtree(parquet_dir, ignore_errors=True)
             raise
         _prune_marts_dirs(published_dir, keep={parquet_dir.name, previous_dir})
-    return Publication(as_of, run_id, published_at, target, parquet_dir, tables, nights)
+    return Publication(as_of, run_id, published_at, target, parquet_dir, tables, nights, seconds)
 
 
 def published_night(published_dir: Path) -> date | None:
