@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pandas_reference import clean, parse_ts
 
 from orchestration import duckdb_settings
+from orchestration.publishing.warehouse import PUBLISH_PHASES_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -62,7 +63,7 @@ SEED = 7
 QUIET_SHARE = 0.1  # other work's share of CPU time above which figures are called noisy
 STEP_DONE = re.compile(r'Finished execution of step "([a-z_]+)" in ((?:[0-9.]+(?:ms|m|s))+)')
 DURATION_PART = re.compile(r"([0-9.]+)(ms|m|s)")
-PUBLISH_PHASES_LINE = re.compile(r"publish phases: (.*)")
+PUBLISH_PHASES_LINE = re.compile(re.escape(PUBLISH_PHASES_PREFIX) + r"(.*)")
 PUBLISH_PHASE = re.compile(r"([a-z_]+) ([0-9.]+) s")
 # The column that dates a row of each source; order lines go with their order.
 DATED_BY = {

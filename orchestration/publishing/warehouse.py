@@ -50,6 +50,8 @@ _SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
 # the marts (written and flushed), and the flush of the copy before the swap. The kernel writes
 # the copy out meanwhile too, so on a slow disk part of its cost shows in the later phases.
 PUBLISH_PHASES: Final = ("copy", "parquet", "sync")
+# How the asset logs them, one line a night; benchmarks/nightly.py reads it back.
+PUBLISH_PHASES_PREFIX: Final = "publish phases: "
 _MARTS_DIR_PREFIX: Final = ".marts-"
 _TEMPORARY_SUFFIX: Final = ".tmp"
 # DuckDB keeps a write-ahead log beside a file open for writing; a killed publisher leaves it.
@@ -70,6 +72,13 @@ class Publication:
     nights: dict[str, dict[str, dict[str, Any]]]
     # Wall seconds per phase (PUBLISH_PHASES): the copy is disk-bound, the Parquet CPU-bound.
     seconds: dict[str, float]
+
+    @property
+    def phases_line(self) -> str:
+        """The phase timings as one log line (PUBLISH_PHASES_PREFIX)."""
+        return PUBLISH_PHASES_PREFIX + ", ".join(
+            f"{phase} {self.seconds[phase]:.2f} s" for phase in PUBLISH_PHASES
+        )
 
     @property
     def nights_written(self) -> dict[str, int]:

@@ -170,10 +170,7 @@ def published_warehouse(
         f"{sum(publication.nights_linked.values())} linked from the previous publication)"
     )
     # One line the benchmark reads (benchmarks/nightly.py): where a slow publish spent its time.
-    context.log.info(
-        "publish phases: "
-        + ", ".join(f"{phase} {publication.seconds[phase]:.2f} s" for phase in PUBLISH_PHASES)
-    )
+    context.log.info(publication.phases_line)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.warehouse)),
