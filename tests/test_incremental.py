@@ -8,6 +8,8 @@ must get right between the two nights:
 - an exact duplicate of an earlier row, and a row whose key an earlier clean row already has
   (the earlier row becomes a conflict);
 - a row changed in place (order O2: paid on night 1, refunded on night 2);
+- a status that changes with the night alone (order O15, in both files: confirmed on 31 March,
+  so paid as of night 1 and confirmed as of night 2; refunded after both);
 - a file that shrank (friend events: night 1's last row is gone);
 - a verdict that depends on the clock (I5 is in the future of night 1's run, not night 2's);
 - reference changes with no change in the rows themselves: customer C9 arrives, so earlier
@@ -60,6 +62,18 @@ APPENDED = {
 }  # fmt: skip
 
 
+# In both nights' files, the same rows at the same positions.
+IN_BOTH = {
+    "orders": [
+        [
+            "O15", "C1", "2026-03-20 10:00:00", "2026-03-20 10:01:00", "2026-03-31 10:00:00", "",
+            "2026-04-02 09:00:00", "refunded", "wechat_shop", "99.00", "", "浙江省",
+        ],
+    ],
+    "order_items": [["O15", "1", "SKU1", "1", "99.00", "99.00"]],
+}  # fmt: skip
+
+
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(encoding="utf-8", newline="") as handle:
         header, *rows = list(csv.reader(handle))
@@ -76,6 +90,7 @@ def write_nights(night_1: Path, night_2: Path) -> None:
     night_2.mkdir()
     for path in sorted(TINY_RAW.glob("*.csv")):
         header, rows = read_rows(path)
+        rows = rows + IN_BOTH.get(path.stem, [])
         later = rows + APPENDED.get(path.stem, [])
         earlier = [list(row) for row in rows]
         if path.stem == "orders":
@@ -121,6 +136,11 @@ def test_incremental_night_equals_full_refresh(tmp_path):
 
     c5_events = "select count(*) from marts.customer_timeline where customer_id = 'C5'"
     assert query(full / "warehouse.duckdb", c5_events) == [(4,)]
+    o15_status = (
+        "select orders.order_status, items.order_status from marts.fct_orders as orders"
+        " inner join marts.fct_order_items as items using (order_id) where order_id = 'O15'"
+    )
+    assert query(full / "warehouse.duckdb", o15_status) == [("paid", "paid")]
 
     models = incremental_models()
     assert {
@@ -133,6 +153,8 @@ def test_incremental_night_equals_full_refresh(tmp_path):
         "intermediate.int_order_items_validated",
         "intermediate.int_friend_events_validated",
         "marts.fct_interactions",
+        "marts.fct_orders",
+        "marts.fct_order_items",
         "marts.customer_timeline",
     } <= set(models)
     with duckdb.connect(str(full / "warehouse.duckdb")) as connection:
@@ -182,3 +204,4 @@ def test_incremental_night_equals_full_refresh(tmp_path):
     assert query(a, "select order_status from marts.fct_orders where order_id = 'O2'") == [
         ("refunded",)
     ]
+    assert query(a, o15_status) == [("confirmed", "confirmed")]

@@ -203,7 +203,7 @@
     A mart restated per key (docs/incremental.md, "The timeline: restated by customer"): only
     the keys whose rows differ from the stored ones are written, found by
     rows_of_changed_keys (per key, the row count and the sum of the rows' 64-bit hashes) or,
-    for a fact kept per raw row, by rows_of_changed_raw_rows. A key that lost every row gets
+    for a fact, by rows_of_changed_lineage. A key that lost every row gets
     one marker row (the key, and null in `marker_column`, which a real row never has): it
     replaces the key's stored rows and the post-hook deletes it. The night's `as_of_date` is
     the same on every row, so it is set again on the stored rows rather than counted as a
@@ -293,43 +293,91 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- The rows of `rows` (a CTE of validated rows in the night's window, one fact row per raw
-    row, with `_raw_row_number` and `_raw_row_hash`) to write, as a subquery: all of them in a
-    full build; incrementally, those whose raw row (position and hash) the stored table does
-    not hold, and a marker row for each stored raw row that is gone (see incremental_by_key;
-    a raw row that changed gets both, and its marker is deleted after). A validated row's
-    content is a function of its raw row and its verdict, and the verdict decides whether it
-    is in `rows`, so comparing the two narrow columns is exact and hashes nothing: a row that
-    enters the window, is quarantined, changes or leaves the file is written or removed. -#}
-{% macro rows_of_changed_raw_rows(rows) %}
+{#- The rows of `rows` (a CTE) to write, as a subquery, for a fact whose rows follow from a
+    few narrow columns: the raw rows they come from (`_raw_row_number`, `_raw_row_hash`: a
+    validated row's content is a function of its raw row, and its verdict decides whether it
+    is in `rows`) and what the model joins to them (`compared_columns`). All of them in a full
+    build. Incrementally, every row of each key with a row the stored table does not hold
+    (those columns compared, nothing hashed), or with a stored row `rows` no longer holds, or
+    with a timestamp in `night_timestamps` on the far side of a night's end from the stored
+    night (a status change that happened between the stored night and this one, or after
+    this one when a night is rebuilt further back). A changed key whose rows are all gone
+    gets a marker row (see incremental_by_key). So a row that enters the window, is
+    quarantined, changes, leaves the file, or whose joined columns or status change, is
+    written or removed. -#}
+{% macro rows_of_changed_lineage(rows, key, compared_columns=[], night_timestamps=[]) %}
     {%- if not is_incremental() -%}
     {{ rows }}
     {%- else -%}
+    {%- set columns = [key] + (['_raw_row_number', '_raw_row_hash'] | reject('equalto', key) | list)
+        + compared_columns %}
     (
         with
 
+        {% if night_timestamps %}
+        -- The ends of the nights stored and of this one: a timestamp between them is on one
+        -- side of the stored night and on the other of this one.
+        night_ends as (
+            select
+                cast(least(min(as_of_date), {{ as_of_date() }}) as timestamp)
+                + interval 1 day as earliest_end,
+                cast(greatest(max(as_of_date), {{ as_of_date() }}) as timestamp)
+                + interval 1 day as latest_end
+            from {{ this }}
+        ),
+        {% endif %}
+
+        new_rows as (
+            select
+                {{ columns | join(', ') }},
+                {% if night_timestamps %}
+                {%- for timestamp in night_timestamps %}
+                coalesce(
+                    {{ timestamp }} >= night_ends.earliest_end
+                    and {{ timestamp }} < night_ends.latest_end,
+                    false
+                ){{ ' or' if not loop.last }}
+                {%- endfor %}
+                {% else %}
+                false
+                {% endif %} as crosses_a_night_end
+            from {{ rows }}
+            {%- if night_timestamps %}
+            cross join night_ends
+            {%- endif %}
+        ),
+
         compared as (
             select
-                new_rows._raw_row_number as new_row_number,
-                stored._raw_row_number as stored_row_number
-            from (select _raw_row_number, _raw_row_hash from {{ rows }}) as new_rows
-            full outer join (select _raw_row_number, _raw_row_hash from {{ this }}) as stored
+                new_rows.{{ key }} as new_key,
+                stored.{{ key }} as stored_key
+            from new_rows
+            full outer join (select {{ columns | join(', ') }} from {{ this }}) as stored
                 on
-                    new_rows._raw_row_number = stored._raw_row_number
-                    and new_rows._raw_row_hash = stored._raw_row_hash
-            where new_rows._raw_row_number is null or stored._raw_row_number is null
+                {%- for column in columns %}
+                    new_rows.{{ column }} is not distinct from stored.{{ column }}
+                    {{- ' and' if not loop.last }}
+                {%- endfor %}
+            where
+                new_rows.{{ key }} is null
+                or stored.{{ key }} is null
+                or new_rows.crosses_a_night_end
+        ),
+
+        changed_keys as (
+            select distinct coalesce(new_key, stored_key) as {{ key }} from compared
         )
 
         select * from {{ rows }}
-        where _raw_row_number in (
-            select new_row_number from compared where new_row_number is not null
-        )
+        where {{ key }} in (select {{ key }} from changed_keys)
 
-        -- The marker rows: every other column null (only DuckDB builds facts incrementally).
+        -- The marker rows, for the changed keys without a new or changed row: every other
+        -- column null (only DuckDB builds facts incrementally). A key that lost one of several
+        -- rows gets one too, harmlessly: its other rows are written as well.
         union all by name
 
-        select stored_row_number as _raw_row_number from compared
-        where new_row_number is null
+        select {{ key }} from changed_keys
+        where {{ key }} not in (select new_key from compared where new_key is not null)
     )
     {%- endif -%}
 {% endmacro %}

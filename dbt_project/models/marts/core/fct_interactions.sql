@@ -11,7 +11,7 @@ interactions as {{ inlined_cte() }} (
 ),
 
 interactions_to_write as (
-    select * from {{ rows_of_changed_raw_rows('interactions') }}
+    select * from {{ rows_of_changed_lineage('interactions', '_raw_row_number') }}
 ),
 
 final as (

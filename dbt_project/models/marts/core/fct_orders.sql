@@ -1,3 +1,5 @@
+{{ incremental_by_key('order_id', marker_column='customer_id') }}
+
 with
 
 orders as (
@@ -17,6 +19,16 @@ order_lines as (
     group by order_id
 ),
 
+orders_with_lines as (
+    select
+        orders.*,
+        coalesce(order_lines.line_count, 0) as line_count,
+        coalesce(order_lines.item_quantity, 0) as item_quantity
+    from orders
+    left join order_lines
+        on orders.order_id = order_lines.order_id
+),
+
 -- The contract: a current status whose own timestamp is empty happened at order_ts.
 recorded as (
     select
@@ -29,17 +41,31 @@ recorded as (
             as cancelled_recorded_at,
         coalesce(refunded_at, case when current_status = 'refunded' then ordered_at end)
             as refunded_recorded_at
-    from orders
+    from orders_with_lines
 ),
 
 -- Confirmation and refund imply payment: without a payment time, the order counts as paid
--- at the earlier of the two.
-implied as (
+-- at the earlier of the two. Read twice when incremental (compared narrow, then the orders to
+-- write in full).
+implied as {{ inlined_cte() }} (
     select
         *,
         coalesce(paid_recorded_at, least(confirmed_recorded_at, refunded_recorded_at))
             as paid_effective_at
     from recorded
+),
+
+-- An order's row follows from its raw row, its lines and the night; it changes with the night
+-- when one of its status changes lies between the stored night and this one.
+orders_to_write as (
+    select * from {{ rows_of_changed_lineage(
+        'implied', 'order_id',
+        compared_columns=['line_count', 'item_quantity'],
+        night_timestamps=[
+            'paid_effective_at', 'confirmed_recorded_at', 'cancelled_recorded_at',
+            'refunded_recorded_at',
+        ],
+    ) }}
 ),
 
 -- Point in time: a status change after the as-of day has not happened yet.
@@ -54,7 +80,7 @@ as_of as (
             as cancelled_as_of_at,
         case when refunded_recorded_at < {{ as_of_end() }} then refunded_recorded_at end
             as refunded_as_of_at
-    from implied
+    from orders_to_write
 ),
 
 -- The latest status change on or before the as-of day wins; on equal timestamps the later
@@ -122,13 +148,13 @@ final as (
             as net_paid_amount_cny,
 
         -- lines
-        coalesce(order_lines.line_count, 0) as line_count,
-        coalesce(order_lines.item_quantity, 0) as item_quantity,
+        statused.line_count,
+        statused.item_quantity,
 
+        statused._raw_row_number,
+        statused._raw_row_hash,
         {{ as_of_date() }} as as_of_date
     from statused
-    left join order_lines
-        on statused.order_id = order_lines.order_id
 )
 
 select * from final
