@@ -154,7 +154,7 @@ def test_incremental_night_equals_full_refresh(tmp_path):
         "intermediate.int_friend_events_validated",
         "marts.fct_interactions",
         "marts.fct_orders",
-        "marts.fct_order_items",
+        "marts.fct_friend_events",
         "marts.customer_timeline",
     } <= set(models)
     with duckdb.connect(str(full / "warehouse.duckdb")) as connection:

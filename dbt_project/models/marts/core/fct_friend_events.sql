@@ -1,10 +1,20 @@
+{{ incremental_by_key('customer_id', marker_column='event_id') }}
+
 with
 
-friend_events as (
+-- Read twice when incremental (compared narrow, then the changed customers' events in full).
+friend_events as {{ inlined_cte() }} (
     select * from {{ ref('int_friend_events_validated') }}
     where
         {{ is_clean_row() }}
         and event_at < {{ as_of_end() }}
+),
+
+-- An event's row follows from the raw rows of its friendship's events: incrementally, the
+-- events of the customers with an event the table does not hold, or without one it holds,
+-- are sequenced again (before the windows, which DuckDB does not push a filter through).
+events_to_sequence as (
+    select * from {{ rows_of_changed_lineage('friend_events', 'customer_id') }}
 ),
 
 -- A friendship is one (customer, staff) pair. Events are read in time order per pair; an add
@@ -16,7 +26,7 @@ sequenced as (
             partition by customer_id, staff_id
             order by event_at, event_id
         ) as previous_event_type
-    from friend_events
+    from events_to_sequence
 ),
 
 effects as (
@@ -65,6 +75,8 @@ final as (
         friendship_number,
         friend_delta,
         event_type = 'add' as is_friend_after_event,
+        _raw_row_number,
+        _raw_row_hash,
         {{ as_of_date() }} as as_of_date
     from attributed
 )

@@ -1,5 +1,3 @@
-{{ incremental_by_key('order_id', marker_column='customer_id') }}
-
 with
 
 order_items as (
@@ -16,8 +14,7 @@ products as (
     where {{ is_clean_row() }}
 ),
 
--- Read twice when incremental (compared narrow, then the orders to write in full).
-lines as {{ inlined_cte() }} (
+final as (
     select
         order_items.order_id,
         order_items.line_number,
@@ -40,26 +37,12 @@ lines as {{ inlined_cte() }} (
         order_items.unit_price_cny,
         order_items.line_amount_cny,
 
-        order_items._raw_row_number,
-        order_items._raw_row_hash,
         orders.as_of_date
     from order_items
     inner join orders
         on order_items.order_id = orders.order_id
     inner join products
         on order_items.sku_id = products.sku_id
-),
-
--- A line follows from its raw row, its product's category and its order's state as of the
--- night; an order is written again whole when any of its lines differs from the stored ones.
-final as (
-    select * from {{ rows_of_changed_lineage(
-        'lines', 'order_id',
-        compared_columns=[
-            'customer_id', 'category', 'ordered_at', 'order_status', 'is_paid', 'is_refunded',
-            'is_cancelled', 'is_net_paid', 'paid_on',
-        ],
-    ) }}
 )
 
 select * from final
