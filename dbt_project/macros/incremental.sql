@@ -319,32 +319,34 @@
         -- side of the stored night and on the other of this one.
         night_ends as (
             select
-                cast(least(min(as_of_date), {{ as_of_date() }}) as timestamp)
-                + interval 1 day as earliest_end,
-                cast(greatest(max(as_of_date), {{ as_of_date() }}) as timestamp)
-                + interval 1 day as latest_end
+                least(
+                    {{ dbt.dateadd('day', 1, 'cast(min(as_of_date) as timestamp)') }},
+                    {{ as_of_end() }}
+                ) as earliest_end,
+                greatest(
+                    {{ dbt.dateadd('day', 1, 'cast(max(as_of_date) as timestamp)') }},
+                    {{ as_of_end() }}
+                ) as latest_end
             from {{ this }}
         ),
         {% endif %}
 
         new_rows as (
             select
-                {{ columns | join(', ') }},
-                {% if night_timestamps %}
+                {{ columns | join(', ') }}
+                {%- if night_timestamps %},
                 {%- for timestamp in night_timestamps %}
                 coalesce(
                     {{ timestamp }} >= night_ends.earliest_end
                     and {{ timestamp }} < night_ends.latest_end,
                     false
                 ){{ ' or' if not loop.last }}
-                {%- endfor %}
-                {% else %}
-                false
-                {% endif %} as crosses_a_night_end
+                {%- endfor %} as crosses_a_night_end
             from {{ rows }}
-            {%- if night_timestamps %}
             cross join night_ends
-            {%- endif %}
+                {%- else %}
+            from {{ rows }}
+                {%- endif %}
         ),
 
         compared as (
@@ -361,7 +363,9 @@
             where
                 new_rows.{{ key }} is null
                 or stored.{{ key }} is null
+                {%- if night_timestamps %}
                 or new_rows.crosses_a_night_end
+                {%- endif %}
         ),
 
         changed_keys as (
