@@ -17,12 +17,16 @@ what this module publishes into ``published/``:
   row hash) is hard-linked from the previous directory rather than written again; only the
   nights that changed are written.
 
-Both come from the same copy, so the Parquet files are exactly the tables in the DuckDB file.
+Both are read from the finished warehouse at once, under one read-only connection: the byte copy
+is bound by the disk and the Parquet by the CPU, so each runs while the other waits. The
+connection holds the file's shared lock, so no writer can change it meanwhile, and the Parquet
+files are exactly the tables in the DuckDB file.
 """
 
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -46,9 +50,10 @@ PARTITION_COLUMN: Final = "as_of_date"
 PARTITION_FILE: Final = "data.parquet"
 # What must match for a night's file to be reused.
 _SAME_NIGHT: Final = ("rows", "fingerprint", "columns")
-# The phases of a publish, timed: the byte copy of the warehouse and its stamp, the Parquet of
-# the marts (written and flushed), and the flush of the copy before the swap. The kernel writes
-# the copy out meanwhile too, so on a slow disk part of its cost shows in the later phases.
+# The phases of a publish, timed: the byte copy of the warehouse, the Parquet of the marts
+# (written and flushed), which run at the same time and are each timed from their common start,
+# and after both the stamp and the flush of the copy before the swap. The kernel writes the
+# copy out meanwhile too, so on a slow disk part of its cost shows in the sync.
 PUBLISH_PHASES: Final = ("copy", "parquet", "sync")
 # How the asset logs them, one line a night; benchmarks/nightly.py reads it back.
 PUBLISH_PHASES_PREFIX: Final = "publish phases: "
@@ -70,7 +75,8 @@ class Publication:
     tables: dict[str, int]
     # Per table kept per night: each night's record in publication.json (``linked`` or not).
     nights: dict[str, dict[str, dict[str, Any]]]
-    # Wall seconds per phase (PUBLISH_PHASES): the copy is disk-bound, the Parquet CPU-bound.
+    # Wall seconds per phase (PUBLISH_PHASES): the copy is disk-bound, the Parquet CPU-bound;
+    # the two overlap.
     seconds: dict[str, float]
 
     @property
@@ -140,40 +146,43 @@ def publish_warehouse(
         parquet_dir = published_dir / f"{_MARTS_DIR_PREFIX}{night}-{run_id}"
         published_at = datetime.now(UTC).isoformat()
         seconds: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def phase_done(phase: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[phase] = round(now - clock, 2)
-            clock = now
-
+        started = time.perf_counter()
         try:
-            shutil.copyfile(warehouse, temporary)
             if parquet_dir.exists():  # a crashed publish of the same run
                 shutil.rmtree(parquet_dir)
             parquet_dir.mkdir()
+            # The shared lock of a read-only connection keeps writers out while both read.
+            with (
+                duckdb_settings.connect(warehouse, read_only=True) as source,
+                _Copying(warehouse, temporary) as copying,
+            ):
+                tables, nights = _export(
+                    source,
+                    parquet_dir,
+                    as_of,
+                    set(kept_per_night),
+                    _published_nights(published_dir / MARTS_LINK),
+                )
+                publication = {
+                    "as_of_date": night,
+                    "run_id": run_id,
+                    "published_at": published_at,
+                }
+                _write_json(
+                    parquet_dir / PUBLICATION_FILE,
+                    {**publication, "tables": tables, "nights": nights},
+                )
+                parquet_done = time.perf_counter()
+            seconds["copy"] = round(copying.finished_at - started, 2)
+            seconds["parquet"] = round(parquet_done - started, 2)
+            synced_from = time.perf_counter()
             _stamp(temporary, as_of, run_id, published_at)
-            phase_done("copy")
-            tables, nights = _export(
-                temporary,
-                parquet_dir,
-                as_of,
-                set(kept_per_night),
-                _published_nights(published_dir / MARTS_LINK),
-            )
-            publication = {"as_of_date": night, "run_id": run_id, "published_at": published_at}
-            _write_json(
-                parquet_dir / PUBLICATION_FILE,
-                {**publication, "tables": tables, "nights": nights},
-            )
-            phase_done("parquet")
             fsync(temporary)
             fsync(parquet_dir)
             os.replace(temporary, target)
             previous_dir = _swap_link(published_dir / MARTS_LINK, parquet_dir.name)
             fsync(published_dir)
-            phase_done("sync")
+            seconds["sync"] = round(time.perf_counter() - synced_from, 2)
         except BaseException:
             temporary.unlink(missing_ok=True)
             temporary.with_name(temporary.name + _WAL_SUFFIX).unlink(missing_ok=True)
@@ -198,6 +207,38 @@ def published_night(published_dir: Path) -> date | None:
     return row[0] if row else None
 
 
+class _Copying:
+    """A byte copy of ``source`` to ``target`` in a thread, for the time of a ``with`` block.
+
+    The copy is disk-bound and releases the GIL, so the block's DuckDB work runs meanwhile.
+    Leaving the block waits for the copy and raises its error, if any; ``finished_at`` is
+    when it ended (time.perf_counter).
+    """
+
+    def __init__(self, source: Path, target: Path) -> None:
+        self._source, self._target = source, target
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._copy, name="publish-copy", daemon=True)
+        self.finished_at = 0.0
+
+    def _copy(self) -> None:
+        try:
+            shutil.copyfile(self._source, self._target)
+        except BaseException as error:  # handed to the publishing thread
+            self._error = error
+        finally:
+            self.finished_at = time.perf_counter()
+
+    def __enter__(self) -> "_Copying":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
     """Record the night in the copy (``published.night``)."""
     with duckdb_settings.connect(copy) as connection:
@@ -211,43 +252,43 @@ def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
 
 
 def _export(
-    copy: Path,
+    connection: duckdb.DuckDBPyConnection,
     parquet_dir: Path,
     as_of: date,
     kept_per_night: set[str],
     previous: dict[str, dict[str, dict[str, Any]]],
 ) -> tuple[dict[str, int], dict[str, dict[str, dict[str, Any]]]]:
-    """Write each mart of the copy as Parquet: its row counts, and per table kept per night,
-    what each night's file holds (``previous`` is the same from the publication before)."""
+    """Write each mart of the warehouse open on ``connection`` as Parquet: its row counts, and
+    per table kept per night, what each night's file holds (``previous`` is the same from the
+    publication before)."""
     tables: dict[str, int] = {}
     nights: dict[str, dict[str, dict[str, Any]]] = {}
     written: list[Path] = []
-    with duckdb_settings.connect(copy, read_only=True) as connection:
-        names = connection.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema in "
-            f"({', '.join('?' for _ in PARQUET_SCHEMAS)}) order by table_name",
-            list(PARQUET_SCHEMAS),
-        ).fetchall()
-        # A table has no row order to keep, and DuckDB writes a file on every core without it
-        # (13% faster for the biggest marts at scale L).
-        connection.execute("set preserve_insertion_order = false")
-        for schema, table in names:
-            if table in kept_per_night:
-                nights[table] = _export_by_night(
-                    connection, schema, table, parquet_dir, as_of, previous.get(table, {}), written
-                )
-                tables[table] = sum(night["rows"] for night in nights[table].values())
-                continue
-            path = parquet_dir / f"{table}.parquet"
-            connection.execute(
-                f'copy (select * from "{schema}"."{table}") to \'{path}\' '
-                "(format parquet, compression zstd)"
+    names = connection.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' and table_schema in "
+        f"({', '.join('?' for _ in PARQUET_SCHEMAS)}) order by table_name",
+        list(PARQUET_SCHEMAS),
+    ).fetchall()
+    # A table has no row order to keep, and DuckDB writes a file on every core without it
+    # (13% faster for the biggest marts at scale L).
+    connection.execute("set preserve_insertion_order = false")
+    for schema, table in names:
+        if table in kept_per_night:
+            nights[table] = _export_by_night(
+                connection, schema, table, parquet_dir, as_of, previous.get(table, {}), written
             )
-            written.append(path)
-            tables[table] = connection.execute(
-                f'select count(*) from "{schema}"."{table}"'
-            ).fetchone()[0]
+            tables[table] = sum(night["rows"] for night in nights[table].values())
+            continue
+        path = parquet_dir / f"{table}.parquet"
+        connection.execute(
+            f'copy (select * from "{schema}"."{table}") to \'{path}\' '
+            "(format parquet, compression zstd)"
+        )
+        written.append(path)
+        tables[table] = connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[
+            0
+        ]
     # Linked files were synced when first written; new files and every directory are synced.
     for path in written:
         fsync(path)
