@@ -402,14 +402,3 @@
         ~ '; the models restated per key build as tables there'
     ) }}
 {%- endmacro %}
-
-{#- A CTE that is read twice (fingerprinted narrow, then filtered by key) is better computed
-    twice than stored once with every column: DuckDB otherwise materializes it. Engines that
-    always inline CTEs need nothing. -#}
-{% macro inlined_cte() -%}
-    {{ return(adapter.dispatch('inlined_cte', 'scrm')()) }}
-{%- endmacro %}
-
-{% macro duckdb__inlined_cte() -%}not materialized{%- endmacro %}
-
-{% macro default__inlined_cte() -%}{%- endmacro %}

@@ -19,3 +19,15 @@
 {% macro spark__sorted_listagg(measure, delimiter) -%}
     array_join(array_sort(collect_list({{ measure }})), {{ delimiter }})
 {%- endmacro %}
+
+{#- A CTE that is read more than once (fingerprinted narrow, then filtered by key; or one night
+    of a table at a time) is better computed again than stored once with every column: DuckDB
+    materializes a CTE read twice unless told not to. Engines that always inline CTEs need
+    nothing. -#}
+{% macro inlined_cte() -%}
+    {{ return(adapter.dispatch('inlined_cte', 'scrm')()) }}
+{%- endmacro %}
+
+{% macro duckdb__inlined_cte() -%}not materialized{%- endmacro %}
+
+{% macro default__inlined_cte() -%}{%- endmacro %}
