@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
+from orchestration import duckdb_settings
 from orchestration.partitions import TIMEZONE
+from orchestration.project import night_vars
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,11 +22,12 @@ def yesterday_in_shanghai() -> str:
     return (datetime.now(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)).isoformat()
 
 
-def ensure_manifest() -> None:
+def ensure_manifest(dbt_vars: Mapping[str, str] | None = None) -> None:
     """Prepare the dbt project (parse, register tag models, compile rule tags) once per process.
 
     dagster-dbt reads target/manifest.json when the definitions load, and a tag model or rule
-    added since the last run must be in it.
+    added since the last run must be in it. `dbt_vars` are those of the night to run
+    (project.night_vars): its builds then reuse this parse instead of parsing again.
     """
     global _prepared
     if _prepared:
@@ -33,7 +37,7 @@ def ensure_manifest() -> None:
     from orchestration.tag_rules import RuleError
 
     try:
-        prepare(dbt_project.project_dir, dbt_project.profiles_dir)
+        prepare(dbt_project.project_dir, dbt_project.profiles_dir, dbt_vars)
     except (PrepareError, RuleError) as error:
         raise click.ClickException(str(error)) from error
     _prepared = True
@@ -216,7 +220,10 @@ def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: st
     # dbt's profiles.yml and the Dagster resources read these; set before loading the defs.
     os.environ["SCRM_HOME"] = str(home_dir.resolve())
     os.environ["SCRM_RAW_DIR"] = str(raw_dir.resolve())
-    ensure_manifest()
+    # Before the parse: dbt's profile reads the memory limit, and a build parses again when
+    # its profile differs from the parse's.
+    duckdb_settings.export_defaults()
+    ensure_manifest(night_vars(as_of_date, run_started_at or None))
     import dagster as dg
 
     from orchestration.definitions import defs

@@ -20,3 +20,16 @@ def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
     """The vars of dbt_project.yml, for the Python steps that share the models' settings."""
     document = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return dict((document or {}).get("vars") or {})
+
+
+def night_vars(as_of_date: str, run_started_at: str | None = None) -> dict[str, str]:
+    """The dbt vars of one night: its as-of date and, when pinned, the run's "now".
+
+    The night's dbt builds and its parse use the same vars, so the builds reuse the parse:
+    dbt parses a project in full again whenever the command line's vars differ from those of
+    the parse it kept.
+    """
+    dbt_vars = {"as_of_date": as_of_date}
+    if run_started_at:
+        dbt_vars["run_started_at"] = run_started_at
+    return dbt_vars

@@ -171,7 +171,9 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def _parse(project_dir: Path, profiles_dir: Path) -> dict[str, Any]:
+def _parse(
+    project_dir: Path, profiles_dir: Path, dbt_vars: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(
@@ -182,6 +184,7 @@ def _parse(project_dir: Path, profiles_dir: Path) -> dict[str, Any]:
             str(project_dir),
             "--profiles-dir",
             str(profiles_dir),
+            *(["--vars", json.dumps(dict(dbt_vars), sort_keys=True)] if dbt_vars else []),
         ]
     )
     if not result.success:
@@ -190,10 +193,15 @@ def _parse(project_dir: Path, profiles_dir: Path) -> dict[str, Any]:
     return json.loads(manifest_path.read_text(encoding="utf-8"))
 
 
-def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
+def prepare(
+    project_dir: Path,
+    profiles_dir: Path | None = None,
+    dbt_vars: Mapping[str, str] | None = None,
+) -> list[str]:
     """Parse, register tag models and compile rule tags; returns the tag model names.
 
-    Raises tag_rules.RuleError for a bad rule, PrepareError for anything else.
+    `dbt_vars` are the vars of the builds to come (project.night_vars), so that they reuse
+    this parse. Raises tag_rules.RuleError for a bad rule, PrepareError for anything else.
     """
     profiles_dir = profiles_dir or project_dir
     registry_path = project_dir / REGISTRY_MACRO
@@ -207,7 +215,7 @@ def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
         _write_if_changed(rules_dir / f"{tag_rules.MODEL_NAME}.sql", sql)
         _write_if_changed(rules_dir / f"_{tag_rules.MODEL_NAME}.yml", properties)
 
-    manifest = _parse(project_dir, profiles_dir)
+    manifest = _parse(project_dir, profiles_dir, dbt_vars)
     models = sql_tag_models(manifest)
     columns = profile_columns(models)
     try:
@@ -221,5 +229,5 @@ def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
         project_dir / RULES_FILE, columns, rules_dir, RULES_SOURCE_MODEL
     )
     if changed or written:
-        _parse(project_dir, profiles_dir)
+        _parse(project_dir, profiles_dir, dbt_vars)
     return list(models)

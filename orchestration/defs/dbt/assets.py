@@ -13,7 +13,7 @@ from dagster_dbt import (
 )
 
 from orchestration.partitions import nightly_partitions, one_night_per_run
-from orchestration.project import dbt_project
+from orchestration.project import dbt_project, night_vars
 
 
 def group_for_fqn(fqn: list[str]) -> str:
@@ -39,15 +39,12 @@ def dbt_build_args(as_of_date: str, run_started_at: str | None = None) -> list[s
     Unit tests are left to the test suite (tests/test_dbt_unit_tests.py): they check SQL
     logic, not the night's data, and one on an incremental model needs the table to exist.
     """
-    dbt_vars: dict[str, str] = {"as_of_date": as_of_date}
-    if run_started_at is not None:
-        dbt_vars["run_started_at"] = run_started_at
     return [
         "build",
         "--exclude-resource-type",
         "unit_test",
         "--vars",
-        json.dumps(dbt_vars, sort_keys=True),
+        json.dumps(night_vars(as_of_date, run_started_at), sort_keys=True),
     ]
 
 
