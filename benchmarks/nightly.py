@@ -231,7 +231,7 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     if code != 0:
         sys.exit(f"the night as of {as_of} failed (log: {log}):\n{text[-3000:]}")
     steps = step_seconds(text)
-    models, node_seconds, dbt_elapsed = dbt_timings(started_at)
+    dbt = dbt_timings(started_at)
     # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
     # Dagster, and each dbt invocation's start-up and parse.
     python_steps = sum(v for k, v in steps.items() if not k.startswith("scrm_dbt_models"))
@@ -241,11 +241,14 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
         "peak_rss_bytes": peak,
         "steps_seconds": {name: round(seconds, 2) for name, seconds in steps.items()},
         "publish_phases_seconds": publish_phases(text),
-        "slowest_models_seconds": {name: round(seconds, 2) for name, seconds in models[:10]},
-        "dbt_elapsed_seconds": round(dbt_elapsed, 1),
-        "dbt_node_seconds_summed": round(node_seconds, 1),
+        "slowest_models_seconds": {name: round(seconds, 2) for name, seconds in dbt["models"][:10]},
+        "dbt_elapsed_seconds": round(dbt["elapsed"], 1),
+        "dbt_node_seconds_summed": round(dbt["node_seconds"], 1),
+        "dbt_node_seconds_by_layer": {
+            layer: round(seconds, 1) for layer, seconds in dbt["node_seconds_by_layer"].items()
+        },
         "python_steps_seconds": round(python_steps, 1),
-        "overhead_seconds": round(wall - dbt_elapsed - python_steps, 1),
+        "overhead_seconds": round(wall - dbt["elapsed"] - python_steps, 1),
         "noise": noise,
     }
 
@@ -290,21 +293,40 @@ def publish_phases(log: str) -> dict[str, float]:
     return {name: float(seconds) for name, seconds in PUBLISH_PHASE.findall(found[-1])}
 
 
-def dbt_timings(since: float) -> tuple[list[tuple[str, float]], float, float]:
+def node_layer(node: dict | None) -> str:
+    """Where a dbt node's time goes: a model or seed by its folder (the subfolder under marts),
+    every data test as `tests`."""
+    if node is None:
+        return "other"
+    if node["resource_type"] in ("test", "seed"):
+        return node["resource_type"] + "s"
+    folders = node["fqn"][1:-1]
+    return "/".join(folders[:2] if folders[:1] == ["marts"] else folders[:1])
+
+
+def dbt_timings(since: float) -> dict:
     """From the dbt builds written after `since` (dagster-dbt's target dirs): every model's
     time, slowest first; the node times summed (models, seeds, tests; dbt runs two threads, so
-    this can exceed the wall time); and the builds' own elapsed time."""
-    models, node_seconds, elapsed = [], 0.0, 0.0
+    this can exceed the wall time), and summed per layer (node_layer); and the builds' own
+    elapsed time."""
+    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text("utf-8"))
+    models, by_layer, elapsed = [], {}, 0.0
     for path in (ROOT / "dbt_project" / "target").glob("*/run_results.json"):
         if path.stat().st_mtime < since:
             continue
         run_results = json.loads(path.read_text(encoding="utf-8"))
         elapsed += run_results["elapsed_time"]
         for result in run_results["results"]:
-            node_seconds += result["execution_time"]
+            layer = node_layer(manifest["nodes"].get(result["unique_id"]))
+            by_layer[layer] = by_layer.get(layer, 0.0) + result["execution_time"]
             if result["unique_id"].startswith("model."):
                 models.append((result["unique_id"].split(".")[-1], result["execution_time"]))
-    return sorted(models, key=lambda item: -item[1]), node_seconds, elapsed
+    return {
+        "models": sorted(models, key=lambda item: -item[1]),
+        "node_seconds": sum(by_layer.values()),
+        "node_seconds_by_layer": dict(sorted(by_layer.items(), key=lambda item: -item[1])),
+        "elapsed": elapsed,
+    }
 
 
 def main() -> None:
@@ -392,6 +414,12 @@ def report(figures: dict) -> None:
             print(f"      publish {name:<34} {seconds:8.2f} s")
         for name, seconds in night["slowest_models_seconds"].items():
             print(f"    model {name:<40} {seconds:8.2f} s")
+    full, incremental = figures["full_night"], figures["incremental_night"]
+    print("  dbt node time by layer (full -> incremental night; tests are every data test)")
+    for layer, seconds in full.get("dbt_node_seconds_by_layer", {}).items():
+        again = incremental.get("dbt_node_seconds_by_layer", {}).get(layer, 0.0)
+        share = f"{again / seconds:5.0%}" if seconds else "     "
+        print(f"    {layer:<28} {seconds:8.1f} s -> {again:8.1f} s  {share}")
     print(f"  floor        {figures['floor_seconds']:8.2f} s   "
           f"(ours / floor = {figures['ours_over_floor']:.1f})")  # fmt: skip
     pandas = figures["pandas_reference"]
