@@ -23,27 +23,30 @@ def yesterday_in_shanghai() -> str:
 
 
 def ensure_manifest(dbt_vars: Mapping[str, str] | None = None) -> None:
-    """Prepare the dbt project (parse, register tag models, compile rule tags) once per process.
+    """Prepare the dbt project (parse, register tag models, compile rule tags) once per process
+    and set of vars.
 
     dagster-dbt reads target/manifest.json when the definitions load, and a tag model or rule
     added since the last run must be in it. `dbt_vars` are those of the night to run
-    (project.night_vars): its builds then reuse this parse instead of parsing again.
+    (project.night_vars): its builds then reuse this parse instead of parsing again, so a
+    process that runs several nights parses once per night.
     """
-    global _prepared
-    if _prepared:
+    global _prepared_for
+    wanted = dict(dbt_vars or {})
+    if _prepared_for == wanted:
         return
     from orchestration.project import dbt_project
     from orchestration.tag_registry import PrepareError, prepare
     from orchestration.tag_rules import RuleError
 
     try:
-        prepare(dbt_project.project_dir, dbt_project.profiles_dir, dbt_vars)
+        prepare(dbt_project.project_dir, dbt_project.profiles_dir, wanted)
     except (PrepareError, RuleError) as error:
         raise click.ClickException(str(error)) from error
-    _prepared = True
+    _prepared_for = wanted
 
 
-_prepared = False
+_prepared_for: dict[str, str] | None = None
 
 
 # Options shared by the commands that run nights.

@@ -3,6 +3,7 @@
 import json
 
 from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
+from orchestration.project import dbt_project
 
 
 def test_dbt_build_args():
@@ -18,6 +19,21 @@ def test_dbt_build_args():
         "as_of_date": "2026-03-31",
         "run_started_at": "2026-04-30 12:00:00",
     }
+
+
+def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
+    """The night is parsed with its vars, so neither build parses the project again (dbt
+    parses in full when the vars differ from the kept parse's)."""
+    result, _ = tiny_night
+    logs = sorted(dbt_project.project_dir.glob(f"target/*-{result.run_id[:7]}-*/dbt.log"))
+    assert [log.parent.name.split("-")[0] for log in logs] == [
+        "scrm_dbt_models",
+        "scrm_dbt_models_after_predictions",
+    ]
+    for log in logs:
+        text = log.read_text(encoding="utf-8")
+        assert "Partial parsing enabled" in text
+        assert "Unable to do partial parsing" not in text
 
 
 def test_group_for_fqn():
