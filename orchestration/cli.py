@@ -22,31 +22,33 @@ def yesterday_in_shanghai() -> str:
     return (datetime.now(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)).isoformat()
 
 
-def ensure_manifest(dbt_vars: Mapping[str, str] | None = None) -> None:
-    """Prepare the dbt project (parse, register tag models, compile rule tags) once per process
-    and set of vars.
+def prepare_project(dbt_vars: Mapping[str, str] | None = None) -> None:
+    """Prepare the dbt project: parse it, register tag models, compile rule tags.
 
     dagster-dbt reads target/manifest.json when the definitions load, and a tag model or rule
     added since the last run must be in it. `dbt_vars` are those of the night to run
-    (project.night_vars): its builds then reuse this parse instead of parsing again, so a
-    process that runs several nights parses once per night.
+    (project.night_vars): its dbt builds then reuse this parse, where they would each parse the
+    project in full again for vars that differ from the kept parse's.
     """
-    global _prepared_for
-    wanted = dict(dbt_vars or {})
-    if _prepared_for == wanted:
-        return
     from orchestration.project import dbt_project
     from orchestration.tag_registry import PrepareError, prepare
     from orchestration.tag_rules import RuleError
 
     try:
-        prepare(dbt_project.project_dir, dbt_project.profiles_dir, wanted)
+        prepare(dbt_project.project_dir, dbt_project.profiles_dir, dbt_vars)
     except (PrepareError, RuleError) as error:
         raise click.ClickException(str(error)) from error
-    _prepared_for = wanted
 
 
-_prepared_for: dict[str, str] | None = None
+def ensure_manifest() -> None:
+    """Prepare the dbt project once per process (prepare_project without a night's vars)."""
+    global _prepared
+    if not _prepared:
+        prepare_project()
+        _prepared = True
+
+
+_prepared = False
 
 
 # Options shared by the commands that run nights.
@@ -226,7 +228,8 @@ def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: st
     # Before the parse: dbt's profile reads the memory limit, and a build parses again when
     # its profile differs from the parse's.
     duckdb_settings.export_defaults()
-    ensure_manifest(night_vars(as_of_date, run_started_at or None))
+    # Every night, since anything else that parsed the project meanwhile replaced the parse.
+    prepare_project(night_vars(as_of_date, run_started_at or None))
     import dagster as dg
 
     from orchestration.definitions import defs
