@@ -149,3 +149,6 @@ def test_text_parquet_is_read_by_duckdb_with_the_rows_of_the_batch_reader(tmp_pa
     assert [row[0] for row in text_rows][:2] == ["O1", "O2"]
     assert text_rows[12][:1] + text_rows[12][-3:] == ("O12", 13, "orders.parquet", LOADED_AT)
     assert {row[10] for row in text_rows} == {None}  # discount_amount, absent from the file
+    # Each row's position in the file, from 1 with no gap or repeat, on both paths: the
+    # sources YAML leaves the uniqueness of `_raw_row_number` to the loader.
+    assert [row[-3] for row in text_rows] == list(range(1, len(frame) + 1))

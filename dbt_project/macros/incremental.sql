@@ -159,7 +159,10 @@
     scale L). `rows_to_revalidate` then fetches the full rows of the few that changed. -#}
 {% macro columns_to_validate(staged_relation, relation_alias) %}
     {%- if not is_incremental() -%}
-        {{ star(staged_relation, except=['quarantine_reason'], relation_alias=relation_alias) }}
+        {{ star(
+            staged_relation, except=['quarantine_reason', '_written_at'],
+            relation_alias=relation_alias,
+        ) }}
     {%- else -%}
         {{ relation_alias }}._raw_row_number,
         {{ relation_alias }}._raw_row_hash,
@@ -173,7 +176,10 @@
     table by position. -#}
 {% macro rows_to_revalidate(validated, staged_relation) %}
     {%- if not is_incremental() %}
-    select * from {{ validated }}
+    select
+        *,
+        {{ written_at() }} as _written_at
+    from {{ validated }}
     {%- else %}
     , changed as (
         select
@@ -191,8 +197,12 @@
     )
 
     select
-        {{ star(staged_relation, except=['quarantine_reason'], relation_alias='staged_row') }},
-        changed.quarantine_reason
+        {{ star(
+            staged_relation, except=['quarantine_reason', '_written_at'],
+            relation_alias='staged_row',
+        ) }},
+        changed.quarantine_reason,
+        {{ written_at() }} as _written_at
     from changed
     inner join {{ staged_relation }} as staged_row
         on changed._raw_row_number = staged_row._raw_row_number
@@ -225,7 +235,8 @@
     incrementally, every row of the keys whose rows changed, and a marker row for each key
     whose rows are gone (see incremental_by_key). The stored columns are compared, but for
     `derived_columns`, which the model computes after this step (a numbering over the key),
-    and the as-of date; `rows` may carry more columns, which the model uses after it.
+    the as-of date and `_written_at`; `rows` may carry more columns, which the model uses
+    after it.
     Place the step before any window over the key: DuckDB does not push the key filter
     through a window, so the window would run over every row. -#}
 {% macro rows_of_changed_keys(rows, key, derived_columns=[]) %}
@@ -243,7 +254,7 @@
     {%- endif %}
     {%- set compared_columns = [] %}
     {%- for column in adapter.get_columns_in_relation(stored)
-        if column.name not in derived_columns + [key, 'as_of_date'] %}
+        if column.name not in derived_columns + [key, 'as_of_date', '_written_at'] %}
         {%- do compared_columns.append(column.name) %}
     {%- endfor -%}
     (

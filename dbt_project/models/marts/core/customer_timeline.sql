@@ -132,7 +132,8 @@ final as (
         channel_code,
         amount_cny,
         topic,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from events_to_write
 )
 

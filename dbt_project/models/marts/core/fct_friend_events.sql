@@ -77,7 +77,8 @@ final as (
         event_type = 'add' as is_friend_after_event,
         _raw_row_number,
         _raw_row_hash,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from attributed
 )
 

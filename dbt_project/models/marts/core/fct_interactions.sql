@@ -27,7 +27,8 @@ final as (
         duration_seconds,
         _raw_row_number,
         _raw_row_hash,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from interactions_to_write
 )
 

@@ -153,7 +153,8 @@ final as (
 
         statused._raw_row_number,
         statused._raw_row_hash,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from statused
 )
 

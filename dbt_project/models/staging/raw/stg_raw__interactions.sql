@@ -73,7 +73,8 @@ checked as (
 final as (
     select
         *,
-        {{ staging_quarantine_reason(['interaction_id']) }} as quarantine_reason
+        {{ staging_quarantine_reason(['interaction_id']) }} as quarantine_reason,
+        {{ written_at() }} as _written_at
     from checked
 )
 

@@ -112,7 +112,8 @@ checked as (
 final as (
     select
         *,
-        {{ staging_quarantine_reason(['order_id']) }} as quarantine_reason
+        {{ staging_quarantine_reason(['order_id']) }} as quarantine_reason,
+        {{ written_at() }} as _written_at
     from checked
 )
 
