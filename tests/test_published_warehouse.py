@@ -22,6 +22,7 @@ from orchestration.publishing.warehouse import (
     publish_warehouse,
     published_night,
     tables_kept_per_night,
+    tables_published_by_month,
 )
 from orchestration.segments import load_manifest
 from tests.conftest import CUSTOMER_MARTS_AS_OF, TINY_AS_OF, query
@@ -116,11 +117,26 @@ def test_the_published_copy_is_the_night(customer_marts_warehouse, tmp_path):
 
 def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_path):
     published_dir = tmp_path / "published"
-    kept = tables_kept_per_night(load_manifest(dbt_project.manifest_path))
+    manifest = load_manifest(dbt_project.manifest_path)
+    kept = tables_kept_per_night(manifest)
     assert kept == {"customer_tags_history", "tag_changes", "segment_membership"}
+    by_month = tables_published_by_month(manifest)
+    assert by_month == {
+        "fct_orders": "ordered_on",
+        "fct_order_items": "ordered_on",
+        "fct_purchase_days": "purchase_on",
+        "fct_friend_events": "event_on",
+        "fct_interactions": "interacted_on",
+        "customer_timeline": "happened_at",
+    }
     started = time.perf_counter()
     publication = publish_warehouse(
-        customer_marts_warehouse, published_dir, MARTS_NIGHT, "run1", kept_per_night=kept
+        customer_marts_warehouse,
+        published_dir,
+        MARTS_NIGHT,
+        "run1",
+        kept_per_night=kept,
+        published_by_month=by_month,
     )
     elapsed = time.perf_counter() - started
     marts = {
@@ -131,9 +147,18 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
         )
     }
     parquet = published_dir / MARTS_LINK
-    # One file per mart; a folder per table kept per night, a file per night in it.
-    assert {path.stem for path in parquet.glob("*.parquet")} == marts - kept
-    assert {path.name for path in parquet.iterdir() if path.is_dir()} == kept
+    # One file per mart; a folder per table kept per night or published by month, a file per
+    # night or month in it.
+    assert {path.stem for path in parquet.glob("*.parquet")} == marts - kept - set(by_month)
+    assert {path.name for path in parquet.iterdir() if path.is_dir()} == kept | set(by_month)
+    months = query(
+        customer_marts_warehouse,
+        "select distinct strftime(interacted_on, '%Y-%m') from marts.fct_interactions order by 1",
+    )
+    assert len(months) > 1
+    assert sorted(
+        path.relative_to(parquet).as_posix() for path in parquet.glob("fct_interactions/*/*")
+    ) == [f"fct_interactions/interacted_on_month={month}/data.parquet" for (month,) in months]
     nights = query(
         customer_marts_warehouse,
         "select distinct as_of_date from marts.segment_membership order by as_of_date",
@@ -148,9 +173,10 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
             ("customer_lifecycle", "customer_lifecycle.parquet"),
             ("raw_row_accounting", "raw_row_accounting.parquet"),
             ("segment_membership", "segment_membership/*/*.parquet"),
+            ("fct_interactions", "fct_interactions/*/*.parquet"),
         ):
-            in_table = query(customer_marts_warehouse, f"select * from marts.{table}")
-            # Columns by name, in the table's order: a Hive partition column is read last.
+            # Columns by name, in the table's order: a Hive partition column is read last. A
+            # table published by month leaves out the night and the build's bookkeeping.
             columns = ", ".join(
                 name
                 for (name,) in query(
@@ -158,7 +184,9 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
                     "select column_name from information_schema.columns where table_schema = "
                     f"'marts' and table_name = '{table}' order by ordinal_position",
                 )
+                if table not in by_month or name not in {"as_of_date", "_written_at"}
             )
+            in_table = query(customer_marts_warehouse, f"select {columns} from marts.{table}")
             from_file = connection.execute(
                 f"select {columns} from read_parquet('{parquet / files}')"
             ).fetchall()
@@ -383,3 +411,89 @@ def test_an_empty_table_kept_per_night_still_has_its_folder_and_columns(tmp_path
         assert connection.execute(
             f"select count(*) from read_parquet('{files[0]}')"
         ).fetchone() == (0,)
+
+
+def _month_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
+    """Month → (inode of its file, its rows) in the published facts folder."""
+    folder = published_dir / MARTS_LINK / "facts"
+    files = {}
+    with duckdb.connect() as connection:
+        for path in sorted(folder.glob("happened_on_month=*/data.parquet")):
+            rows = connection.execute(
+                f"select * from read_parquet('{path}', hive_partitioning = false) order by all"
+            ).fetchall()
+            files[path.parent.name.removeprefix("happened_on_month=")] = (path.stat().st_ino, rows)
+    return files
+
+
+def test_a_fact_published_by_month_links_the_months_that_did_not_change(tmp_path):
+    """The night and `_written_at` change on every row every night; they are not in the files,
+    so a month whose rows are the same is linked."""
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _tag_history(
+        warehouse,
+        "create schema marts;"
+        "create table marts.facts (fact_id varchar, happened_on date, amount integer,"
+        " as_of_date date, _written_at timestamp);"
+        "insert into marts.facts values"
+        " ('F1', '2026-09-30', 10, '2026-10-30', '2026-10-30 20:00:00'),"
+        " ('F2', '2026-10-01', 20, '2026-10-30', '2026-10-30 20:00:00'),"
+        " ('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00');",
+    )
+
+    def publish(night: str, run_id: str):
+        return publish_warehouse(
+            warehouse,
+            published_dir,
+            date.fromisoformat(night),
+            run_id,
+            published_by_month={"facts": "happened_on"},
+        )
+
+    first = publish("2026-10-30", "run1")
+    assert (first.months_written, first.months_linked) == ({"facts": 2}, {"facts": 0})
+    assert (first.nights_written, first.tables) == ({}, {"facts": 3})
+    month_1 = _month_files(published_dir)
+    assert {month: rows for month, (_, rows) in month_1.items()} == {
+        "2026-09": [("F1", date(2026, 9, 30), 10)],
+        "2026-10": [("F2", date(2026, 10, 1), 20), ("F3", date(2026, 10, 30), 30)],
+    }
+
+    # The next night: every row restamped, one row appended to October.
+    _tag_history(
+        warehouse,
+        "update marts.facts set as_of_date = '2026-10-31', _written_at = '2026-10-31 20:00:00';"
+        "insert into marts.facts values"
+        " ('F4', '2026-10-31', 40, '2026-10-31', '2026-10-31 20:00:00');",
+    )
+    second = publish("2026-10-31", "run2")
+    assert (second.months_written, second.months_linked) == ({"facts": 1}, {"facts": 1})
+    month_2 = _month_files(published_dir)
+    assert month_2["2026-09"] == month_1["2026-09"]  # the same file, linked
+    assert month_2["2026-10"][1][-1] == ("F4", date(2026, 10, 31), 40)
+    described = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
+    assert {month: record["linked"] for month, record in described["months"]["facts"].items()} == {
+        "2026-09": True,
+        "2026-10": False,
+    }
+
+    # A row moved from October to September changes both months; the folder reads as the table.
+    _tag_history(
+        warehouse, "update marts.facts set happened_on = '2026-09-29' where fact_id = 'F2'"
+    )
+    third = publish("2026-10-31", "run3")
+    assert (third.months_written, third.months_linked) == ({"facts": 2}, {"facts": 0})
+    with duckdb.connect() as connection:
+        assert connection.execute(
+            "select fact_id, happened_on, amount, happened_on_month from read_parquet("
+            f"'{published_dir / MARTS_LINK}/facts/*/*.parquet') order by all"
+        ).fetchall() == [
+            ("F1", date(2026, 9, 30), 10, "2026-09"),
+            ("F2", date(2026, 9, 29), 20, "2026-09"),
+            ("F3", date(2026, 10, 30), 30, "2026-10"),
+            ("F4", date(2026, 10, 31), 40, "2026-10"),
+        ]
+
+    _tag_history(warehouse, "insert into marts.facts (fact_id) values ('F5')")
+    with pytest.raises(PublishError, match=r"marts.facts has rows without happened_on"):
+        publish("2026-10-31", "run4")

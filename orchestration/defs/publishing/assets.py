@@ -19,6 +19,7 @@ from orchestration.publishing.warehouse import (
     publish_warehouse,
     published_night,
     tables_kept_per_night,
+    tables_published_by_month,
 )
 from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
@@ -30,6 +31,7 @@ NEXT_BEST_ACTION_MODEL = "next_best_action"
 FRIENDSHIP_TAGS_MODEL = "wecom_friendship_tags"
 TAG_CATALOG_MODEL = "tag_catalog"
 KEPT_PER_NIGHT = tables_kept_per_night(MANIFEST)
+PUBLISHED_BY_MONTH = tables_published_by_month(MANIFEST)
 EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
 PROJECT_VARS = project_vars()
 WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
@@ -163,11 +165,14 @@ def published_warehouse(
         as_of,
         context.run.run_id,
         kept_per_night=KEPT_PER_NIGHT,
+        published_by_month=PUBLISHED_BY_MONTH,
     )
     context.log.info(
         f"published {publication.warehouse} and {len(publication.tables)} marts as Parquet "
         f"(nights kept: {sum(publication.nights_written.values())} written, "
-        f"{sum(publication.nights_linked.values())} linked from the previous publication)"
+        f"{sum(publication.nights_linked.values())} linked; months of the facts: "
+        f"{sum(publication.months_written.values())} written, "
+        f"{sum(publication.months_linked.values())} linked from the previous publication)"
     )
     # One line the benchmark reads (benchmarks/nightly.py): where a slow publish spent its time.
     context.log.info(publication.phases_line)
@@ -180,6 +185,8 @@ def published_warehouse(
             "tables": len(publication.tables),
             "nights_written": sum(publication.nights_written.values()),
             "nights_linked": sum(publication.nights_linked.values()),
+            "months_written": sum(publication.months_written.values()),
+            "months_linked": sum(publication.months_linked.values()),
             **{f"{phase}_seconds": publication.seconds[phase] for phase in PUBLISH_PHASES},
         }
     )
