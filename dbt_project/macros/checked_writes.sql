@@ -46,6 +46,27 @@
     true
 {%- endmacro %}
 
+{#- Whether under a quarter of `model`'s rows were written since its checks last passed (one
+    scan of `_written_at`): then a check picks their keys first, else it reads every row. -#}
+{% macro few_rows_written_since_last_check(model) -%}
+    {{ return(adapter.dispatch('few_rows_written_since_last_check', 'scrm')(model)) }}
+{%- endmacro %}
+
+{% macro duckdb__few_rows_written_since_last_check(model) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set counts = run_query(
+        "select count(*) filter (where " ~ written_since_last_check(model) ~ "), count(*) "
+        ~ "from " ~ model
+    ).rows[0] -%}
+    {{ return(counts[0] * 4 < counts[1]) }}
+{%- endmacro %}
+
+{% macro default__few_rows_written_since_last_check(model) -%}
+    {{ return(false) }}
+{%- endmacro %}
+
 {#- on-run-start: the log of passed checks exists before any check reads it. -#}
 {% macro create_passed_checks() -%}
     {{ return(adapter.dispatch('create_passed_checks', 'scrm')()) }}

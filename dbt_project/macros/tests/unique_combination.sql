@@ -3,10 +3,12 @@
       whose build replaces that night's rows only, the other nights were checked when they
       were built, and the check no longer grows with the history.
     - since_last_check: only the combinations of the rows written since the model's checks
-      last passed (macros/checked_writes.sql), for an incremental table. -#}
+      last passed (macros/checked_writes.sql), for an incremental table; all of them when
+      most rows were (a full build), which is cheaper than picking them first. -#}
 {% test unique_combination(model, columns, this_night_only=false, since_last_check=false) %}
+{%- set picked = since_last_check and few_rows_written_since_last_check(model) %}
 
-{%- if since_last_check %}
+{%- if picked %}
 with
 
 written_combinations as (
@@ -25,7 +27,7 @@ where
     {%- if this_night_only %}
     and as_of_date = {{ as_of_date() }}
     {%- endif %}
-    {%- if since_last_check %}
+    {%- if picked %}
     and exists (
         select 1 from written_combinations
         where
