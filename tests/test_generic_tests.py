@@ -58,7 +58,8 @@ CHECKED_SINCE_LAST_CHECK = {
         ("staging", ["stg_raw__orders", "stg_raw__order_items", "stg_raw__friend_events"]),
         ("intermediate", ["int_orders_validated", "int_order_items_validated"]),
         ("intermediate", ["int_friend_events_validated", "int_interactions_validated"]),
-        ("marts", ["fct_orders", "fct_friend_events", "fct_interactions", "customer_timeline"]),
+        ("marts", ["fct_orders", "fct_order_items", "fct_friend_events", "fct_interactions"]),
+        ("marts", ["customer_timeline"]),
     )
     for model in models
 } | {"staging.stg_raw__interactions"}

@@ -155,6 +155,7 @@ def test_incremental_night_equals_full_refresh(tmp_path):
         "intermediate.int_friend_events_validated",
         "marts.fct_interactions",
         "marts.fct_orders",
+        "marts.fct_order_items",
         "marts.fct_friend_events",
         "marts.customer_timeline",
     } <= set(models)
