@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pandas_reference import clean, parse_ts
 
 from orchestration import duckdb_settings
+from orchestration.project import dbt_project
 from orchestration.publishing.warehouse import PUBLISH_PHASES_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +310,7 @@ def dbt_timings(since: float) -> dict:
     time, slowest first; the node times summed (models, seeds, tests; dbt runs two threads, so
     this can exceed the wall time), and summed per layer (node_layer); and the builds' own
     elapsed time."""
-    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads(dbt_project.manifest_path.read_text("utf-8"))
     models, by_layer, elapsed = [], {}, 0.0
     for path in (ROOT / "dbt_project" / "target").glob("*/run_results.json"):
         if path.stat().st_mtime < since:
