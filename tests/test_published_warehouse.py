@@ -285,17 +285,22 @@ def _tag_history(warehouse, sql: str) -> None:
         connection.execute(sql)
 
 
-def _night_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
-    """Night → (inode of its file, its rows) in the published history folder."""
-    folder = published_dir / MARTS_LINK / "history"
+def _partition_files(published_dir, table: str, key: str) -> dict[str, tuple[int, list[tuple]]]:
+    """Partition → (inode of its file, its rows) in a published table's folder."""
+    folder = published_dir / MARTS_LINK / table
     files = {}
     with duckdb.connect() as connection:
-        for path in sorted(folder.glob("as_of_date=*/data.parquet")):
+        for path in sorted(folder.glob(f"{key}=*/data.parquet")):
             rows = connection.execute(
                 f"select * from read_parquet('{path}', hive_partitioning = false) order by all"
             ).fetchall()
-            files[path.parent.name.removeprefix("as_of_date=")] = (path.stat().st_ino, rows)
+            files[path.parent.name.removeprefix(f"{key}=")] = (path.stat().st_ino, rows)
     return files
+
+
+def _night_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
+    """Night → (inode of its file, its rows) in the published history folder."""
+    return _partition_files(published_dir, "history", "as_of_date")
 
 
 def test_a_night_kept_is_linked_while_unchanged_and_written_again_when_it_changes(tmp_path):
@@ -415,15 +420,7 @@ def test_an_empty_table_kept_per_night_still_has_its_folder_and_columns(tmp_path
 
 def _month_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
     """Month → (inode of its file, its rows) in the published facts folder."""
-    folder = published_dir / MARTS_LINK / "facts"
-    files = {}
-    with duckdb.connect() as connection:
-        for path in sorted(folder.glob("happened_on_month=*/data.parquet")):
-            rows = connection.execute(
-                f"select * from read_parquet('{path}', hive_partitioning = false) order by all"
-            ).fetchall()
-            files[path.parent.name.removeprefix("happened_on_month=")] = (path.stat().st_ino, rows)
-    return files
+    return _partition_files(published_dir, "facts", "happened_on_month")
 
 
 def test_a_fact_published_by_month_links_the_months_that_did_not_change(tmp_path):
