@@ -397,6 +397,69 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- The rows of `lines` (a CTE of fct_order_items' lines, with `order_id`) to write, as a
+    subquery: all of them in a full build. Incrementally, every line of the orders whose row in
+    `orders` (fct_orders) or whose validated lines were written after the table's latest
+    `_written_at`, whose stored lines' product (in `products`) is gone or in another category,
+    or that left `orders`; such an order left without lines gets a marker row (see
+    incremental_by_key). A line follows from those three, and the first two are rewritten
+    whenever they change, so their `_written_at` says which orders to write without comparing
+    any line (docs/incremental.md). -#}
+{% macro lines_of_orders_written_since(lines, orders, products) %}
+    {%- if not is_incremental() -%}
+    {{ lines }}
+    {%- else -%}
+    (
+        with
+
+        last_write as (
+            select coalesce(max(_written_at), cast('1900-01-01' as timestamp)) as written_at
+            from {{ this }}
+        ),
+
+        orders_to_write as (
+            select order_id from {{ orders }}
+            where _written_at > (select written_at from last_write)
+
+            union
+
+            select order_id from {{ ref('int_order_items_validated') }}
+            where _written_at > (select written_at from last_write)
+
+            union
+
+            -- A product gone or in another category.
+            select stored.order_id from {{ this }} as stored
+            left join {{ products }} as products
+                on stored.sku_id = products.sku_id
+            where products.category is distinct from stored.category
+
+            union
+
+            -- An order gone from fct_orders (quarantined, out of the file, after a night
+            -- rebuilt further back).
+            select stored.order_id from {{ this }} as stored
+            anti join {{ orders }} as orders
+                on stored.order_id = orders.order_id
+        ),
+
+        -- Read once: `lines` joins every line, and DuckDB would store a CTE read twice whole.
+        lines_to_write as (
+            select * from {{ lines }}
+            where order_id in (select order_id from orders_to_write)
+        )
+
+        select * from lines_to_write
+
+        -- The marker rows (only DuckDB builds the lines incrementally).
+        union all by name
+
+        select order_id from orders_to_write
+        where order_id not in (select order_id from lines_to_write)
+    )
+    {%- endif -%}
+{% endmacro %}
+
 {#- An order-independent fingerprint of a group's rows: the sum of their 64-bit hashes. -#}
 {% macro rows_fingerprint(columns) -%}
     {{ return(adapter.dispatch('rows_fingerprint', 'scrm')(columns)) }}
