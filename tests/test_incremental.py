@@ -12,6 +12,8 @@ must get right between the two nights:
   so paid as of night 1 and confirmed as of night 2; refunded after both);
 - a file that shrank (friend events: night 1's last row is gone);
 - a verdict that depends on the clock (I5 is in the future of night 1's run, not night 2's);
+- a customer whose only change is a new day of events (C3: interaction I13), which the
+  timeline writes alone, numbered on after the stored events;
 - reference changes with no change in the rows themselves: customer C9 arrives, so earlier
   rows of C9 stop being unknown_customer; C5 gets a conflicting second row, so earlier clean
   rows of C5 become unknown_customer.
@@ -49,6 +51,7 @@ APPENDED = {
         ["I12", "C1", "S1", "2026-03-31 09:00:00", "chat_in", "", "", ""],
         ["I1", "C1", "S1", "2026-01-06 10:00:00", "chat_in", "", "护肤", ""],
         ["I2", "C1", "S2", "2026-01-06 10:05:00", "chat_out", "", "护肤", ""],
+        ["I13", "C3", "S2", "2026-03-31 20:00:00", "chat_in", "", "", ""],
     ],
     "orders": [
         [
@@ -208,3 +211,14 @@ def test_incremental_night_equals_full_refresh(tmp_path):
         ("refunded",)
     ]
     assert query(a, o15_status) == [("confirmed", "confirmed")]
+    # The timeline wrote C3's new day alone, numbered on; C1 (an event became a conflict) was
+    # numbered again whole.
+    written_on_night_2 = (
+        "select customer_id, event_number, source_id from marts.customer_timeline"
+        " where _written_at = (select max(_written_at) from marts.customer_timeline)"
+        " and customer_id = '{}' order by event_number"
+    )
+    c3_events = query(a, "select count(*) from marts.customer_timeline where customer_id = 'C3'")
+    assert query(a, written_on_night_2.format("C3")) == [("C3", c3_events[0][0], "I13")]
+    c1_events = query(a, "select count(*) from marts.customer_timeline where customer_id = 'C1'")
+    assert len(query(a, written_on_night_2.format("C1"))) == c1_events[0][0] > 1

@@ -210,10 +210,9 @@
 {% endmacro %}
 
 {#-
-    A mart restated per key (docs/incremental.md, "The timeline: restated by customer"): only
+    A fact restated per key (docs/incremental.md, "The facts: compared by lineage"): only
     the keys whose rows differ from the stored ones are written, found by
-    rows_of_changed_keys (per key, the row count and the sum of the rows' 64-bit hashes) or,
-    for a fact, by rows_of_changed_lineage. A key that lost every row gets
+    rows_of_changed_lineage or lines_of_orders_written_since. A key that lost every row gets
     one marker row (the key, and null in `marker_column`, which a real row never has): it
     replaces the key's stored rows and the post-hook deletes it. The night's `as_of_date` is
     the same on every row, so it is set again on the stored rows rather than counted as a
@@ -231,18 +230,51 @@
     ) -}}
 {% endmacro %}
 
-{#- The rows of `rows` (a CTE) to write, as a subquery: all of them in a full build;
-    incrementally, every row of the keys whose rows changed, and a marker row for each key
-    whose rows are gone (see incremental_by_key). The stored columns are compared, but for
-    `derived_columns`, which the model computes after this step (a numbering over the key),
-    the as-of date and `_written_at`; `rows` may carry more columns, which the model uses
-    after it.
-    Place the step before any window over the key: DuckDB does not push the key filter
-    through a window, so the window would run over every row. -#}
-{% macro rows_of_changed_keys(rows, key, derived_columns=[]) %}
-    {%- if not is_incremental() -%}
-    {{ rows }}
-    {%- else -%}
+{#- The config of a table numbered per key (docs/incremental.md, "The timeline: appended per
+    customer"): a run replaces the rows of the (key, number) pairs it writes. A marker row
+    (null in `marker_column`, which a real row never has) removes its key's rows from its
+    number on: those of a key numbered again that now has fewer rows, or all of a key that has
+    none left. The night's `as_of_date` is set again on the stored rows (see
+    incremental_by_key). -#}
+{% macro incremental_by_numbered_key(key, number_column, marker_column) %}
+    {{- replacing_rows_by_key(
+        [key, number_column],
+        post_hook=[
+            "delete from {{ this }} as stored using ("
+            ~ "select " ~ key ~ ", " ~ number_column ~ " from {{ this }}"
+            ~ " where " ~ marker_column ~ " is null) as markers"
+            ~ " where stored." ~ key ~ " = markers." ~ key
+            ~ " and stored." ~ number_column ~ " >= markers." ~ number_column,
+            "update {{ this }} set as_of_date = {{ as_of_date() }}"
+            ~ " where as_of_date <> {{ as_of_date() }}",
+        ],
+    ) -}}
+{% endmacro %}
+
+{#- The rows of `rows` (a CTE) numbered per `key` in `order_by` (`number_column`, from 1), as
+    a subquery, for a table configured with incremental_by_numbered_key. All of them in a full
+    build. Incrementally only what changed, found per key by the row count and the sum of
+    the rows' 64-bit hashes (the stored columns but the number, the as-of date and
+    `_written_at`):
+    - a key whose stored rows are still all there, unchanged, and only precede its new rows
+      (strictly earlier in `time_column`, the first column of `order_by`) gets its new rows
+      alone, numbered on after the stored ones: a customer's new day of events;
+    - any other changed key is numbered again from 1; a marker row (only the key and the
+      number) follows its last row when it has fewer rows than stored, or stands alone when it
+      has none left;
+    - an unchanged key is not written.
+    The numbering of a full build is the same: the stored rows sort first and keep their
+    order. Columns of `rows` the table does not store may sort (`order_by`). -#}
+{% macro numbered_per_key(rows, key, order_by, number_column, time_column) %}
+    {%- if not is_incremental() %}
+    (
+        select
+            *,
+            row_number() over (partition by {{ key }} order by {{ order_by }})
+            as {{ number_column }}
+        from {{ rows }}
+    )
+    {%- else %}
     {#- A dbt unit test gives `this` as its fixture's name (a string) and runs in the tested
         model's schema; the columns are those of the model's table. #}
     {%- set stored = this %}
@@ -254,54 +286,99 @@
     {%- endif %}
     {%- set compared_columns = [] %}
     {%- for column in adapter.get_columns_in_relation(stored)
-        if column.name not in derived_columns + [key, 'as_of_date', '_written_at'] %}
+        if column.name not in [key, number_column, 'as_of_date', '_written_at'] %}
         {%- do compared_columns.append(column.name) %}
-    {%- endfor -%}
+    {%- endfor %}
+    {%- set fingerprint = rows_fingerprint(compared_columns) %}
     (
         with
 
-        new_fingerprints as (
+        stored_keys as (
             select
                 {{ key }},
                 count(*) as row_count,
-                {{ rows_fingerprint(compared_columns) }} as fingerprint
-            from {{ rows }}
-            group by {{ key }}
-        ),
-
-        stored_fingerprints as (
-            select
-                {{ key }},
-                count(*) as row_count,
-                {{ rows_fingerprint(compared_columns) }} as fingerprint
+                {{ fingerprint }} as fingerprint,
+                max({{ time_column }}) as last_time
             from {{ this }}
             group by {{ key }}
         ),
 
+        -- Per key, all its rows and those no later than its last stored row.
+        new_keys as (
+            select
+                new_rows.{{ key }},
+                count(*) as row_count,
+                count(*) filter (
+                    where new_rows.{{ time_column }} <= stored_keys.last_time
+                ) as earlier_row_count,
+                {{ fingerprint }} filter (
+                    where new_rows.{{ time_column }} <= stored_keys.last_time
+                ) as earlier_fingerprint
+            from {{ rows }} as new_rows
+            left join stored_keys
+                on new_rows.{{ key }} = stored_keys.{{ key }}
+            group by new_rows.{{ key }}
+        ),
+
+        compared as (
+            select
+                coalesce(new_keys.{{ key }}, stored_keys.{{ key }}) as {{ key }},
+                coalesce(new_keys.row_count, 0) as row_count,
+                coalesce(stored_keys.row_count, 0) as stored_row_count,
+                stored_keys.last_time,
+                coalesce(
+                    new_keys.earlier_row_count = stored_keys.row_count
+                    and new_keys.earlier_fingerprint = stored_keys.fingerprint,
+                    false
+                ) as keeps_stored_rows
+            from new_keys
+            full outer join stored_keys
+                on new_keys.{{ key }} = stored_keys.{{ key }}
+        ),
+
         changed_keys as (
             select
-                coalesce(new_fingerprints.{{ key }}, stored_fingerprints.{{ key }}) as {{ key }},
-                new_fingerprints.{{ key }} is null as is_gone
-            from new_fingerprints
-            full outer join stored_fingerprints
-                on new_fingerprints.{{ key }} = stored_fingerprints.{{ key }}
+                {{ key }},
+                keeps_stored_rows,
+                last_time,
+                case when keeps_stored_rows then stored_row_count else 0 end as numbered_after,
+                case
+                    when not keeps_stored_rows and row_count < stored_row_count
+                        then row_count + 1
+                end as marker_number
+            from compared
+            where not keeps_stored_rows or row_count > stored_row_count
+        ),
+
+        rows_to_number as (
+            select
+                new_rows.*,
+                changed_keys.numbered_after
+            from {{ rows }} as new_rows
+            inner join changed_keys
+                on new_rows.{{ key }} = changed_keys.{{ key }}
             where
-                new_fingerprints.{{ key }} is null
-                or stored_fingerprints.{{ key }} is null
-                or new_fingerprints.row_count <> stored_fingerprints.row_count
-                or new_fingerprints.fingerprint <> stored_fingerprints.fingerprint
+                not changed_keys.keeps_stored_rows
+                or new_rows.{{ time_column }} > changed_keys.last_time
         )
 
-        select * from {{ rows }}
-        where {{ key }} in (select {{ key }} from changed_keys where not is_gone)
+        select
+            * exclude (numbered_after),
+            numbered_after + row_number() over (
+                partition by {{ key }} order by {{ order_by }}
+            ) as {{ number_column }}
+        from rows_to_number
 
-        -- The marker rows: every other column null (only DuckDB restates per key).
+        -- The marker rows: every other column null (only DuckDB numbers incrementally).
         union all by name
 
-        select {{ key }} from changed_keys
-        where is_gone
+        select
+            {{ key }},
+            marker_number as {{ number_column }}
+        from changed_keys
+        where marker_number is not null
     )
-    {%- endif -%}
+    {%- endif %}
 {% endmacro %}
 
 {#- The rows of `rows` (a CTE) to write, as a subquery, for a fact whose rows follow from a

@@ -1,4 +1,4 @@
-{{ incremental_by_key('customer_id', marker_column='event_type') }}
+{{ incremental_by_numbered_key('customer_id', 'event_number', marker_column='event_type') }}
 
 with
 
@@ -111,20 +111,23 @@ events as {{ inlined_cte() }} (
     from interactions
 ),
 
--- Incrementally only the customers whose events changed are numbered and written again.
-events_to_write as (
+-- Incrementally only the customers whose events changed: a new day of events is numbered on
+-- after the stored ones, any other change numbers the customer's events again.
+numbered as (
     select * from {{
-        rows_of_changed_keys('events', 'customer_id', derived_columns=['event_number'])
-    }}
+        numbered_per_key(
+            'events', 'customer_id',
+            order_by='happened_at, same_moment_order, source_id',
+            number_column='event_number',
+            time_column='happened_at',
+        )
+    }} as numbered_events
 ),
 
 final as (
     select
         customer_id,
-        row_number() over (
-            partition by customer_id
-            order by happened_at, same_moment_order, source_id
-        ) as event_number,
+        event_number,
         happened_at,
         event_type,
         source_id,
@@ -134,7 +137,7 @@ final as (
         topic,
         {{ as_of_date() }} as as_of_date,
         {{ written_at() }} as _written_at
-    from events_to_write
+    from numbered
 )
 
 select * from final
