@@ -93,7 +93,8 @@
     {%- else %}
     with
 
-    raw_rows as (
+    -- Read three times: hashed by block, compared in the changed blocks, picked by key.
+    raw_rows as {{ inlined_cte() }} (
         select
             _raw_row_number,
             {{ clean_text(key_column) }} as row_key,
@@ -101,16 +102,17 @@
         from {{ raw_table }}
     ),
 
+    changed_blocks as (
+        {{ changed_row_blocks('raw_rows', this, ['_raw_row_hash']) }}
+    ),
+
     staged as (
         select
             _raw_row_number,
             _raw_row_hash,
-            {{ staged_key }} as row_key,
-            quarantine_reason = 'future_timestamp'
-            {%- for column in staged_timestamps %}
-            or {{ column }} > {{ run_started_at_local() }}
-            {%- endfor %} as depends_on_clock
+            {{ staged_key }} as row_key
         from {{ this }}
+        where {{ raw_row_block('_raw_row_number') }} in (select row_block from changed_blocks)
     ),
 
     compared as (
@@ -118,9 +120,13 @@
             raw_rows._raw_row_number as raw_row_number,
             raw_rows.row_key as raw_key,
             staged._raw_row_number as staged_row_number,
-            staged.row_key as staged_key,
-            staged.depends_on_clock
-        from raw_rows
+            staged.row_key as staged_key
+        from (
+            select * from raw_rows
+            where
+                {{ raw_row_block('_raw_row_number') }}
+                in (select row_block from changed_blocks)
+        ) as raw_rows
         full outer join staged
             on
                 raw_rows._raw_row_number = staged._raw_row_number
@@ -130,18 +136,21 @@
     affected_keys as (
         select raw_key as row_key from compared where staged_row_number is null
         union
-        select staged_key as row_key from compared
-        where raw_row_number is null or depends_on_clock
+        select staged_key as row_key from compared where raw_row_number is null
+        union
+        select {{ staged_key }} as row_key from {{ this }}
+        where
+            quarantine_reason = 'future_timestamp'
+            {%- for column in staged_timestamps %}
+            or {{ column }} > {{ run_started_at_local() }}
+            {%- endfor %}
     ),
 
     rows_to_stage as (
-        select raw_row_number from compared
+        select _raw_row_number as raw_row_number from raw_rows
         where
-            raw_row_number is not null
-            and (
-                raw_key is null
-                or raw_key in (select row_key from affected_keys where row_key is not null)
-            )
+            row_key is null
+            or row_key in (select row_key from affected_keys where row_key is not null)
     )
 
     select
@@ -150,6 +159,52 @@
     from {{ raw_table }}
     where _raw_row_number in (select raw_row_number from rows_to_stage)
     {%- endif %}
+{% endmacro %}
+
+{#- The block of rows a raw position falls in, for changed_row_blocks: 4,096 positions by
+    default, so 50 million rows are 12,000 blocks, and a night that appends compares a block
+    or two row by row. $SCRM_RAW_ROW_BLOCK_SIZE changes it (the tests use tiny blocks, so
+    that a fixture spans several). -#}
+{% macro raw_row_block(row_number) -%}
+    {%- set block_size = env_var('SCRM_RAW_ROW_BLOCK_SIZE', '4096') | int -%}
+    {%- if block_size < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'SCRM_RAW_ROW_BLOCK_SIZE must be a positive whole number of raw rows'
+        ) }}
+    {%- endif -%}
+    ({{ row_number }} // {{ block_size }})
+{%- endmacro %}
+
+{#- The blocks of raw positions (raw_row_block) whose rows in `rows` (a CTE or relation with
+    `_raw_row_number`) differ from those in `stored`, by row count and the sum of the hashes
+    of `_raw_row_number` and `columns`: a block on one side only, or with another count or
+    sum. Only these blocks are then compared row by row: comparing 50 million rows with the
+    stored ones in one join took 15 to 19 s at scale L, by block 6 to 8 s. -#}
+{% macro changed_row_blocks(rows, stored, columns) %}
+    {%- set fingerprint = rows_fingerprint(['_raw_row_number'] + columns) %}
+    select coalesce(new_blocks.row_block, stored_blocks.row_block) as row_block
+    from (
+        select
+            {{ raw_row_block('_raw_row_number') }} as row_block,
+            count(*) as row_count,
+            {{ fingerprint }} as fingerprint
+        from {{ rows }}
+        group by 1
+    ) as new_blocks
+    full outer join (
+        select
+            {{ raw_row_block('_raw_row_number') }} as row_block,
+            count(*) as row_count,
+            {{ fingerprint }} as fingerprint
+        from {{ stored }}
+        group by 1
+    ) as stored_blocks
+        on new_blocks.row_block = stored_blocks.row_block
+    where
+        new_blocks.row_block is null
+        or stored_blocks.row_block is null
+        or new_blocks.row_count <> stored_blocks.row_count
+        or new_blocks.fingerprint <> stored_blocks.fingerprint
 {% endmacro %}
 
 {#- The columns a validation model's `validated` CTE carries beside its `quarantine_reason`:
@@ -181,19 +236,31 @@
         {{ written_at() }} as _written_at
     from {{ validated }}
     {%- else %}
-    , changed as (
+    , changed_blocks as (
+        {{ changed_row_blocks(
+            validated, this, ['_raw_row_hash', 'is_exact_duplicate', 'quarantine_reason']
+        ) }}
+    ),
+
+    changed as (
         select
             {{ validated }}._raw_row_number,
             {{ validated }}.quarantine_reason
         from {{ validated }}
-        left join {{ this }} as stored
+        left join (
+            select * from {{ this }}
+            where {{ raw_row_block('_raw_row_number') }} in (select row_block from changed_blocks)
+        ) as stored
             on
                 {{ validated }}._raw_row_number = stored._raw_row_number
                 and {{ validated }}._raw_row_hash = stored._raw_row_hash
                 and {{ validated }}.is_exact_duplicate = stored.is_exact_duplicate
                 and {{ validated }}.quarantine_reason
                 is not distinct from stored.quarantine_reason
-        where stored._raw_row_number is null
+        where
+            {{ raw_row_block(validated ~ '._raw_row_number') }}
+            in (select row_block from changed_blocks)
+            and stored._raw_row_number is null
     )
 
     select

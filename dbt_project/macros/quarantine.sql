@@ -80,7 +80,8 @@ known_customers as (
     where {{ is_clean_row() }}
 ),
 
-validated as (
+-- Inlined: read twice when incremental (by block, then the changed blocks' rows).
+validated as {{ inlined_cte() }} (
     select
         {{ columns_to_validate(ref(staged_model), 'staged') }},
         case

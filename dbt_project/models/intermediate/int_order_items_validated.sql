@@ -17,7 +17,8 @@ known_products as (
     where {{ is_clean_row() }}
 ),
 
-validated as (
+-- Inlined: read twice when incremental (by block, then the changed blocks' rows).
+validated as {{ inlined_cte() }} (
     select
         {{ columns_to_validate(ref('stg_raw__order_items'), 'order_items') }},
         case
