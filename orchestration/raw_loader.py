@@ -2,9 +2,12 @@
 
 Every value arrives as text so that nothing is lost or coerced before staging validates it;
 each row gets its 1-based position in the file (`_raw_row_number`), the file name and the load
-time. A Parquet file of text columns is read by DuckDB itself; any other file is streamed in
-batches through pyarrow, so a large file never has to fit in memory. All sources load in one
-transaction: a bad file leaves the previous night's raw tables untouched.
+time. A Parquet file of text columns is not copied: `raw.<source>` is a view that reads the file
+where it lies (staging reads it a few times, which costs less than writing 88 million rows into
+the warehouse every night), so the night's raw directory must stay in place until the night's
+build is done. Any other file is streamed in batches through pyarrow into a table, so a large
+file never has to fit in memory. All sources load in one transaction: a bad file leaves the
+previous night's raw relations untouched.
 """
 
 from __future__ import annotations
@@ -183,21 +186,39 @@ def _is_text_parquet(path: Path, columns: list[str]) -> bool:
     )
 
 
-def _select_text_parquet(path: Path, contract: SourceContract, present: list[str]) -> str:
-    """The raw table of a text Parquet file, read by DuckDB: the same rows and columns as
-    _numbered_batches gives (file_row_number counts from 0)."""
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _select_text_parquet(
+    path: Path, contract: SourceContract, present: list[str], loaded_at: datetime
+) -> str:
+    """The raw rows of a text Parquet file, read by DuckDB: the same rows and columns as
+    _numbered_batches gives (file_row_number counts from 0). Literals, not parameters: a view
+    keeps its query."""
     columns = [
         f'"{name}"' if name in present else f'cast(null as varchar) as "{name}"'
         for name in contract.columns
     ]
-    literal_path = str(path).replace("'", "''")
     return (
         f"select {', '.join(columns)}, "
         "cast(file_row_number + 1 as bigint) as _raw_row_number, "
-        "cast($source_file as varchar) as _source_file, "
-        "cast($loaded_at as timestamp) as _loaded_at "
-        f"from read_parquet('{literal_path}', file_row_number = true)"
+        f"cast({_sql_text(path.name)} as varchar) as _source_file, "
+        f"cast({_sql_text(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at "
+        f"from read_parquet({_sql_text(str(path.resolve()))}, file_row_number = true)"
     )
+
+
+def _drop_relation(connection: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop last night's `raw.<name>`, a table or a view (each night's file decides which)."""
+    found = connection.execute(
+        "select table_type from information_schema.tables"
+        " where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [RAW_SCHEMA, name],
+    ).fetchall()
+    if found:
+        kind = "view" if found[0][0] == "VIEW" else "table"
+        connection.execute(f"drop {kind} {RAW_SCHEMA}.{name}")
 
 
 def load_raw_source(
@@ -211,16 +232,16 @@ def load_raw_source(
     table = f"{RAW_SCHEMA}.{contract.name}"
     present = list(raw.present_columns)
     try:
+        _drop_relation(connection, contract.name)
         if _is_text_parquet(path, present):
-            # DuckDB reads the columns in parallel, with no cast batch by batch in Python.
+            # DuckDB reads the columns in parallel wherever the view is read, with nothing to
+            # convert; the view's query is checked against the file here.
             connection.execute(
-                f"create or replace table {table} as "
-                f"{_select_text_parquet(path, contract, present)}",
-                {"source_file": path.name, "loaded_at": loaded_at},
+                f"create view {table} as {_select_text_parquet(path, contract, present, loaded_at)}"
             )
         else:
             connection.register("raw_file_stream", raw.batches)
-            connection.execute(f"create or replace table {table} as select * from raw_file_stream")
+            connection.execute(f"create table {table} as select * from raw_file_stream")
     except (duckdb.Error, pa.ArrowException) as error:
         raise RawDataError(f"{path}: cannot be read: {error}") from error
     finally:

@@ -152,3 +152,33 @@ def test_text_parquet_is_read_by_duckdb_with_the_rows_of_the_batch_reader(tmp_pa
     # Each row's position in the file, from 1 with no gap or repeat, on both paths: the
     # sources YAML leaves the uniqueness of `_raw_row_number` to the loader.
     assert [row[-3] for row in text_rows] == list(range(1, len(frame) + 1))
+
+
+def test_text_parquet_is_read_where_it_lies_and_a_night_may_change_format(raw_dir, tmp_path):
+    """A text Parquet file becomes a view on the file, any other file a table; the next night
+    replaces either with either."""
+    warehouse = tmp_path / "home" / "warehouse.duckdb"
+    kind = (
+        "select table_type from information_schema.tables"
+        " where table_schema = 'raw' and table_name = 'orders'"
+    )
+    select = "select * exclude (_source_file) from raw.orders order by _raw_row_number"
+    load(raw_dir, tmp_path)
+    assert query(warehouse, kind) == [("BASE TABLE",)]
+    from_csv = query(warehouse, select)
+
+    frame = pd.read_csv(raw_dir / "orders.csv", dtype=str, keep_default_na=False)
+    (raw_dir / "orders.csv").unlink()
+    frame.replace("", None).astype("string").to_parquet(raw_dir / "orders.parquet", index=False)
+    load(raw_dir, tmp_path)
+    assert query(warehouse, kind) == [("VIEW",)]
+    assert query(warehouse, select) == from_csv
+    # Read where it lies: the view sees the file as it is when read.
+    frame.head(3).replace("", None).astype("string").to_parquet(raw_dir / "orders.parquet")
+    assert query(warehouse, "select count(*) from raw.orders") == [(3,)]
+
+    (raw_dir / "orders.parquet").unlink()
+    frame.to_csv(raw_dir / "orders.csv", index=False)
+    load(raw_dir, tmp_path)
+    assert query(warehouse, kind) == [("BASE TABLE",)]
+    assert query(warehouse, select) == from_csv
