@@ -307,8 +307,8 @@ def node_layer(node: dict | None) -> str:
 
 def dbt_timings(since: float) -> dict:
     """From the dbt builds written after `since` (dagster-dbt's target dirs): every model's
-    time, slowest first; the node times summed (models, seeds, tests; dbt runs two threads, so
-    this can exceed the wall time), and summed per layer (node_layer); and the builds' own
+    time, slowest first; the node times summed (models, seeds, tests; with more than one dbt
+    thread this can exceed the wall time), and summed per layer (node_layer); and the builds' own
     elapsed time."""
     manifest = json.loads(dbt_project.manifest_path.read_text("utf-8"))
     models, by_layer, elapsed = [], {}, 0.0
@@ -411,7 +411,7 @@ def report(figures: dict) -> None:
               f"peak RSS {night['peak_rss_bytes'] / 2**30:.2f} GiB")  # fmt: skip
         print(f"    raw rows/s   {night['raw_rows_per_second']:10,}")
         print(f"    dbt builds   {night['dbt_elapsed_seconds']:8.1f} s   "
-              f"(node times, 2 threads: {night['dbt_node_seconds_summed']:.1f} s)")  # fmt: skip
+              f"(node times summed: {night['dbt_node_seconds_summed']:.1f} s)")  # fmt: skip
         print(f"    Python steps {night['python_steps_seconds']:8.1f} s")
         print(f"    overhead     {night['overhead_seconds']:8.1f} s   "
               "(start-up: process, prepare, Dagster, dbt parse)")  # fmt: skip
