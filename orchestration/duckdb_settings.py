@@ -24,6 +24,12 @@ DEFAULT_MEMORY_LIMIT = "5GB"
 DEFAULT_HOME = ".scrm"
 
 
+def text_literal(value: str) -> str:
+    """`value` as a DuckDB string literal, for SQL that cannot take parameters (settings, a
+    view's query)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def memory_limit() -> str:
     return os.environ.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT
 
@@ -45,9 +51,8 @@ def apply(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     if current != wanted:
         # DuckDB refuses a new spill directory once a database has spilled (it may be open
         # already in this process); it then keeps spilling where it did.
-        quoted = wanted.replace("'", "''")
         with contextlib.suppress(duckdb.NotImplementedException):
-            connection.execute(f"set temp_directory = '{quoted}'")
+            connection.execute(f"set temp_directory = {text_literal(wanted)}")
     return connection
 
 

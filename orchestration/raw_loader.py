@@ -26,6 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from orchestration import duckdb_settings
+from orchestration.duckdb_settings import text_literal
 from orchestration.raw_contract import SourceContract, load_contract
 
 RAW_SCHEMA = "raw"
@@ -186,10 +187,6 @@ def _is_text_parquet(path: Path, columns: list[str]) -> bool:
     )
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _select_text_parquet(
     path: Path, contract: SourceContract, present: list[str], loaded_at: datetime
 ) -> str:
@@ -203,9 +200,9 @@ def _select_text_parquet(
     return (
         f"select {', '.join(columns)}, "
         "cast(file_row_number + 1 as bigint) as _raw_row_number, "
-        f"cast({_sql_text(path.name)} as varchar) as _source_file, "
-        f"cast({_sql_text(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at "
-        f"from read_parquet({_sql_text(str(path.resolve()))}, file_row_number = true)"
+        f"cast({text_literal(path.name)} as varchar) as _source_file, "
+        f"cast({text_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at "
+        f"from read_parquet({text_literal(str(path.resolve()))}, file_row_number = true)"
     )
 
 

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestration import duckdb_settings
+from orchestration.duckdb_settings import text_literal
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.guard import ExportGuard
@@ -186,7 +187,7 @@ class SegmentExport:
         conditions = []
         if self.rows_where is not None:
             column, value = self.rows_where
-            conditions.append(f"{_quote_identifier(column)} = {_text_literal(value)}")
+            conditions.append(f"{_quote_identifier(column)} = {text_literal(value)}")
         if self.members_relation is not None:
             conditions.append(
                 f"{_quote_identifier(CUSTOMER_ID)} IN (SELECT customer_id FROM "
@@ -200,7 +201,7 @@ class SegmentExport:
         """This segment's rows of members_relation for the night, as a FROM item."""
         members = _quote_relation(self.members_relation, f"segment {self.name!r}")
         return (
-            f"(SELECT * FROM {members} WHERE segment_name = {_text_literal(self.name)} "
+            f"(SELECT * FROM {members} WHERE segment_name = {text_literal(self.name)} "
             f"AND as_of_date = DATE '{as_of.isoformat()}')"
         )
 
@@ -838,10 +839,6 @@ def _quote_relation(relation: str, label: str) -> str:
     if len(parts) not in (2, 3) or not all(_IDENTIFIER.fullmatch(part) for part in parts):
         raise PublishError(f"{label}: relation {relation!r} is not a schema-qualified table name")
     return ".".join(_quote_identifier(part) for part in parts)
-
-
-def _text_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _quote_identifier(name: str) -> str:
