@@ -494,3 +494,71 @@ def test_a_fact_published_by_month_links_the_months_that_did_not_change(tmp_path
     _tag_history(warehouse, "insert into marts.facts (fact_id) values ('F5')")
     with pytest.raises(PublishError, match=r"marts.facts has rows without happened_on"):
         publish("2026-10-31", "run4")
+
+
+def test_a_month_is_judged_by_when_its_rows_were_written_then_by_its_rows(tmp_path):
+    """The incremental models write a row whole or delete it, never change it in place: a
+    month with the row count and latest `_written_at` it had is linked without being hashed.
+    A month written again is hashed, and linked if its rows are the same."""
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _tag_history(
+        warehouse,
+        "create schema marts;"
+        "create table marts.facts (fact_id varchar, happened_on date, amount integer,"
+        " as_of_date date, _written_at timestamp);"
+        "insert into marts.facts values"
+        " ('F1', '2026-08-30', 10, '2026-10-30', '2026-10-30 20:00:00'),"
+        " ('F2', '2026-09-01', 20, '2026-10-30', '2026-10-30 20:00:00'),"
+        " ('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00');",
+    )
+
+    def publish(night: str, run_id: str):
+        return publish_warehouse(
+            warehouse,
+            published_dir,
+            date.fromisoformat(night),
+            run_id,
+            published_by_month={"facts": "happened_on"},
+        )
+
+    first = publish("2026-10-30", "run1")
+    recorded = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
+    assert {
+        month: record["written_through"] for month, record in recorded["months"]["facts"].items()
+    } == {month: "2026-10-30 20:00:00" for month in ("2026-08", "2026-09", "2026-10")}
+    assert first.months_written == {"facts": 3}
+
+    # The next night: August untouched; September's row deleted and written again, the same;
+    # October's row written again with a new amount.
+    _tag_history(
+        warehouse,
+        "update marts.facts set as_of_date = '2026-10-31';"
+        "delete from marts.facts where fact_id in ('F2', 'F3');"
+        "insert into marts.facts values"
+        " ('F2', '2026-09-01', 20, '2026-10-31', '2026-10-31 20:00:00'),"
+        " ('F3', '2026-10-30', 31, '2026-10-31', '2026-10-31 20:00:00');",
+    )
+    second = publish("2026-10-31", "run2")
+    assert (second.months_written, second.months_linked) == ({"facts": 1}, {"facts": 2})
+    described = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
+    months = described["months"]["facts"]
+    assert {month: record["linked"] for month, record in months.items()} == {
+        "2026-08": True,
+        "2026-09": True,
+        "2026-10": False,
+    }
+    # A month linked by when it was written keeps the fingerprint of its rows.
+    assert months["2026-08"]["fingerprint"] == recorded["months"]["facts"]["2026-08"]["fingerprint"]
+    assert months["2026-09"]["written_through"] == "2026-10-31 20:00:00"
+    assert _month_files(published_dir)["2026-10"][1] == [("F3", date(2026, 10, 30), 31)]
+
+    # A change in place, which the models never make, keeps August's count and latest write:
+    # its rows are not read again. The same change in a table without `_written_at` is seen.
+    _tag_history(warehouse, "update marts.facts set amount = 11 where fact_id = 'F1'")
+    third = publish("2026-10-31", "run3")
+    assert third.months_linked == {"facts": 3}
+    assert _month_files(published_dir)["2026-08"][1] == [("F1", date(2026, 8, 30), 10)]
+    _tag_history(warehouse, "alter table marts.facts drop column _written_at")
+    fourth = publish("2026-10-31", "run4")
+    assert (fourth.months_written, fourth.months_linked) == ({"facts": 1}, {"facts": 2})
+    assert _month_files(published_dir)["2026-08"][1] == [("F1", date(2026, 8, 30), 11)]

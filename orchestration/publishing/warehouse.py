@@ -16,6 +16,8 @@ what this module publishes into ``published/``:
   whose rows are those of the file published before (same columns, row count and summed 64-bit
   row hash) is hard-linked from the previous directory rather than written again; only the
   nights that changed are written.
+  A table written by the incremental models (with ``_written_at``) is hashed only where the
+  row count or the latest ``_written_at`` moved: they never change a row in place.
 - A big fact that grows by appending (dbt ``meta.published_by_month``, naming a date or
   timestamp column) is Hive-partitioned by that column's month the same way:
   ``marts/<table>/<column>_month=<yyyy-mm>/data.parquet``, each month linked while its rows are
@@ -54,9 +56,12 @@ PARQUET_SCHEMAS: Final = ("marts",)
 NIGHT_TABLE: Final = "published.night"
 PARTITION_COLUMN: Final = "as_of_date"
 PARTITION_FILE: Final = "data.parquet"
+# When the build wrote a row (macros/checked_writes.sql), in the tables the incremental models
+# write: a partition whose latest one is unchanged is not hashed again.
+WRITTEN_AT: Final = "_written_at"
 # Left out of the files of a table published by month: the night, the same on every row, and
 # when the build wrote each row (docs/incremental.md).
-LEFT_OUT_OF_MONTHS: Final = (PARTITION_COLUMN, "_written_at")
+LEFT_OUT_OF_MONTHS: Final = (PARTITION_COLUMN, WRITTEN_AT)
 # What must match for a night's or a month's file to be reused.
 _SAME_PART: Final = ("rows", "fingerprint", "columns")
 # The phases of a publish, timed: the byte copy of the warehouse, the Parquet of the marts
@@ -295,9 +300,19 @@ class _Partitioning:
     kind: str  # what the table is, for errors
     column: str  # the column a row's partition comes from
     key: str  # the partition's name in its folder
-    value: str  # SQL: a row's partition, as text
+    value: str  # SQL: a row's partition, grouped on
+    label: str  # the strftime format that names a partition from its value
     left_out: tuple[str, ...]  # columns not in the files, where the table has them
     empty: str  # the partition written for a table without rows
+
+    def per_part(self, relation: str, aggregates: str, where: str = "") -> str:
+        """SQL: ``aggregates`` per partition, after its name. Grouped on the value and named
+        after (the text of every row's month took 2 of 2.6 s on 73 million rows at scale L)."""
+        return (
+            f"select strftime(part_value, '{self.label}') as part, * exclude (part_value) "
+            f"from (select {self.value} as part_value, {aggregates} from {relation} {where} "
+            "group by part_value) order by part"
+        )
 
     def rows_of(self, part: str) -> str:
         """SQL: the rows of a partition, as a range on the column (DuckDB skips row groups)."""
@@ -317,7 +332,8 @@ def _by_night(as_of: date) -> _Partitioning:
         kind="kept per night",
         column=PARTITION_COLUMN,
         key=PARTITION_COLUMN,
-        value=f"strftime({PARTITION_COLUMN}, '%Y-%m-%d')",
+        value=f'"{PARTITION_COLUMN}"',
+        label="%Y-%m-%d",
         left_out=(PARTITION_COLUMN,),
         empty=as_of.isoformat(),
     )
@@ -329,7 +345,8 @@ def _by_month(column: str, as_of: date) -> _Partitioning:
         kind=f"published by the month of {column}",
         column=column,
         key=f"{column}_month",
-        value=f"strftime(\"{column}\", '%Y-%m')",
+        value=f"date_trunc('month', \"{column}\")",
+        label="%Y-%m",
         left_out=LEFT_OUT_OF_MONTHS,
         empty=as_of.strftime("%Y-%m"),
     )
@@ -407,10 +424,10 @@ def _export_partitioned(
     linked.
 
     A partition is unchanged when its file's columns, row count and summed 64-bit row hash are
-    those recorded for the previous file: one scan of the table, a fifth of writing it at scale
-    L. The partition is in the folder name only, as Hive, Spark and DuckDB expect. A table with
-    no rows (``tag_changes`` on the first night) gets an empty file in the night's partition,
-    so its folder is there and says its columns.
+    those recorded for the previous file (``_fingerprints``). The partition is in the folder
+    name only, as Hive, Spark and DuckDB expect. A table with no rows (``tag_changes`` on the
+    first night) gets an empty file in the night's partition, so its folder is there and says
+    its columns.
     """
     columns = connection.execute(
         "select column_name, data_type from information_schema.columns "
@@ -424,18 +441,27 @@ def _export_partitioned(
     kept = [(name, data_type) for name, data_type in columns if name not in partitioning.left_out]
     shape = ", ".join(f"{name} {data_type}" for name, data_type in kept)
     quoted = ", ".join(f'"{name}"' for name, _ in kept)
-    fingerprints = connection.execute(
-        f"select {partitioning.value} as part, count(*), sum(hash({quoted}))::varchar "
-        f'from "{schema}"."{table}" group by part order by part'
-    ).fetchall()
+    fingerprints = _fingerprints(
+        connection,
+        f'"{schema}"."{table}"',
+        partitioning,
+        quoted,
+        shape,
+        previous,
+        by_lineage=WRITTEN_AT in {name for name, _ in columns},
+    )
+    if None in fingerprints:
+        raise PublishError(f"{schema}.{table} has rows without {partitioning.column}")
     by_part: dict[str, dict[str, Any]] = {}
-    for part, rows, fingerprint in fingerprints or [(partitioning.empty, 0, None)]:
-        if part is None:
-            raise PublishError(f"{schema}.{table} has rows without {partitioning.column}")
+    for part, (rows, fingerprint, written_through) in (
+        fingerprints or {partitioning.empty: (0, None, None)}
+    ).items():
         relative = f"{table}/{partitioning.key}={part}/{PARTITION_FILE}"
         path = parquet_dir / relative
         path.parent.mkdir(parents=True)
         record = {"file": relative, "rows": rows, "fingerprint": fingerprint, "columns": shape}
+        if written_through is not None:
+            record["written_through"] = written_through
         before = previous.get(part)
         if before is not None and all(before[key] == record[key] for key in _SAME_PART):
             try:
@@ -453,6 +479,65 @@ def _export_partitioned(
         written.append(path)
         by_part[part] = {**record, "linked": False}
     return by_part
+
+
+def _fingerprints(
+    connection: duckdb.DuckDBPyConnection,
+    relation: str,
+    partitioning: _Partitioning,
+    quoted: str,
+    shape: str,
+    previous: dict[str, dict[str, Any]],
+    *,
+    by_lineage: bool,
+) -> dict[str | None, tuple[int, str | None, str | None]]:
+    """Per partition: its row count, its fingerprint (the summed 64-bit hash of its rows, as
+    text) and, for a table written by the project's incremental models, the latest
+    ``_written_at`` in it.
+
+    Such a table never changes a row in place (macros/checked_writes.sql): a row is deleted,
+    or written whole with the start of the run that writes it. A partition with the row count
+    and latest ``_written_at`` it had when published before therefore holds the rows it held,
+    and keeps the fingerprint recorded then without a scan. The others are hashed, one range
+    of the dating column each, which DuckDB reads only where those rows are. At scale L that
+    leaves one month of ``fct_interactions`` to hash a night, against 50 million rows.
+    """
+    if not by_lineage:
+        rows = connection.execute(
+            partitioning.per_part(relation, f"count(*), sum(hash({quoted}))::varchar")
+        ).fetchall()
+        return {part: (count, fingerprint, None) for part, count, fingerprint in rows}
+    marks = connection.execute(
+        partitioning.per_part(relation, f"count(*), max({WRITTEN_AT})::varchar")
+    ).fetchall()
+    result: dict[str | None, tuple[int, str | None, str | None]] = {}
+    to_hash: list[str] = []
+    for part, count, written_through in marks:
+        before = previous.get(part) if part is not None else None
+        if (
+            before is not None
+            and before.get("written_through") == written_through
+            and before["rows"] == count
+            and before["columns"] == shape
+        ):
+            result[part] = (count, before["fingerprint"], written_through)
+        else:
+            result[part] = (count, None, written_through)
+            if part is not None:
+                to_hash.append(part)
+    if to_hash:
+        where = (
+            ""
+            if len(to_hash) == len(marks)
+            else "where " + " or ".join(f"({partitioning.rows_of(part)})" for part in to_hash)
+        )
+        hashed = connection.execute(
+            partitioning.per_part(relation, f"sum(hash({quoted}))::varchar", where)
+        ).fetchall()
+        for part, fingerprint in hashed:
+            count, _, written_through = result[part]
+            result[part] = (count, fingerprint, written_through)
+    return result
 
 
 def _published_parts(marts_link: Path) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
