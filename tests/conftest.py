@@ -31,6 +31,13 @@ def copy_dbt_project(target: Path) -> Path:
 
 def dbt_test(home: Path, target: Path, select: str, as_of: str) -> subprocess.CompletedProcess:
     """`dbt test --select <select>` on the warehouse in `home`, as of a night."""
+    return dbt_command("test", home, target, select, as_of)
+
+
+def dbt_command(
+    command: str, home: Path, target: Path, select: str, as_of: str
+) -> subprocess.CompletedProcess:
+    """`dbt <command> --select <select>` on the warehouse in `home`, as of a night."""
     from orchestration.project import DBT_PROJECT_DIR
 
     return subprocess.run(
@@ -38,7 +45,7 @@ def dbt_test(home: Path, target: Path, select: str, as_of: str) -> subprocess.Co
             sys.executable,
             "-m",
             "dbt.cli.main",
-            "test",
+            command,
             "--select",
             select,
             "--project-dir",

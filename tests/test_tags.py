@@ -11,11 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.tag_registry import prepare
 from orchestration.tag_rules import RuleError
-from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_dbt_project, query
+from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_dbt_project, dbt_command, query
 
 CUSTOMERS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"]
 
@@ -217,6 +218,33 @@ def test_tag_changes_since_the_night_before(customer_marts_warehouse):
         customer_marts_warehouse,
         "select cast('2026-06-29' as date) union all select cast('2026-06-30' as date)",
     )
+
+
+def test_a_history_kept_before_a_new_column_keeps_its_nights(customer_marts_warehouse, tmp_path):
+    """A table kept per night gains a column without losing the nights it holds: a history
+    written before `_written_at` existed gets the column, null on its earlier nights."""
+    home = tmp_path / "home"
+    home.mkdir()
+    warehouse = home / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("alter table marts.customer_tags_history drop column _written_at")
+    nights_before = query(
+        warehouse,
+        "select as_of_date, count(*) from marts.customer_tags_history group by 1 order by 1",
+    )
+    built = dbt_command(
+        "run", home, tmp_path / "target", "customer_tags_history", CUSTOMER_MARTS_AS_OF
+    )
+    assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
+    assert query(
+        warehouse,
+        "select as_of_date, count(*), count(_written_at) from marts.customer_tags_history "
+        "group by 1 order by 1",
+    ) == [
+        (night, rows, 0 if str(night) != CUSTOMER_MARTS_AS_OF else rows)
+        for night, rows in nights_before
+    ]
 
 
 NEW_TAG_SQL = """\

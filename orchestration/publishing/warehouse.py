@@ -16,8 +16,9 @@ what this module publishes into ``published/``:
   whose rows are those of the file published before (same columns, row count and summed 64-bit
   row hash) is hard-linked from the previous directory rather than written again; only the
   nights that changed are written.
-  A table written by the incremental models (with ``_written_at``) is hashed only where the
-  row count or the latest ``_written_at`` moved: they never change a row in place.
+  A table written by the incremental models (with ``_written_at``, left out of its files) is
+  hashed only where the row count or the latest ``_written_at`` moved: they never change a row
+  in place.
 - A big fact that grows by appending (dbt ``meta.published_by_month``, naming a date or
   timestamp column) is Hive-partitioned by that column's month the same way:
   ``marts/<table>/<column>_month=<yyyy-mm>/data.parquet``, each month linked while its rows are
@@ -334,7 +335,7 @@ def _by_night(as_of: date) -> _Partitioning:
         key=PARTITION_COLUMN,
         value=f'"{PARTITION_COLUMN}"',
         label="%Y-%m-%d",
-        left_out=(PARTITION_COLUMN,),
+        left_out=(PARTITION_COLUMN, WRITTEN_AT),
         empty=as_of.isoformat(),
     )
 
