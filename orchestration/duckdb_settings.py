@@ -22,6 +22,10 @@ import duckdb
 MEMORY_LIMIT_VARIABLE = "SCRM_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "5GB"
 DEFAULT_HOME = ".scrm"
+# The pipeline's working tables, beside the warehouse file (dbt_project/profiles.yml).
+PIPELINE_FILE = "pipeline.duckdb"
+PIPELINE_CATALOG = "pipeline"
+PIPELINE_SCHEMAS = ("staging", "intermediate")
 
 
 def text_literal(value: str) -> str:
@@ -53,6 +57,25 @@ def apply(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         # already in this process); it then keeps spilling where it did.
         with contextlib.suppress(duckdb.NotImplementedException):
             connection.execute(f"set temp_directory = {text_literal(wanted)}")
+    return connection
+
+
+def attach_pipeline(
+    connection: duckdb.DuckDBPyConnection, warehouse: str | Path, *, read_only: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Attach the pipeline's file beside ``warehouse``, if there is one, so that ``staging.x``
+    and ``intermediate.x`` resolve on a connection to the warehouse as they do in dbt.
+
+    Staging and intermediate live in PIPELINE_FILE (dbt_project/profiles.yml): the copy the
+    nightly job publishes for BI tools is then the warehouse file alone.
+    """
+    pipeline = Path(warehouse).with_name(PIPELINE_FILE)
+    if pipeline.exists():
+        mode = " (read_only)" if read_only else ""
+        connection.execute(f"attach {text_literal(str(pipeline))} as {PIPELINE_CATALOG}{mode}")
+        (catalog,) = connection.execute("select current_database()").fetchone()
+        schemas = [f"{catalog}.main"] + [f"{PIPELINE_CATALOG}.{s}" for s in PIPELINE_SCHEMAS]
+        connection.execute(f"set search_path = {text_literal(','.join(schemas))}")
     return connection
 
 

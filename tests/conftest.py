@@ -64,9 +64,29 @@ def dbt_command(
     )
 
 
+def connect_warehouse(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse with the pipeline's file attached (staging, intermediate)."""
+    from orchestration.duckdb_settings import attach_pipeline
+
+    return attach_pipeline(
+        duckdb.connect(str(warehouse), read_only=read_only), warehouse, read_only=read_only
+    )
+
+
 def query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with connect_warehouse(warehouse, read_only=True) as connection:
         return connection.execute(sql).fetchall()
+
+
+def copy_warehouse(warehouse: Path, home: Path) -> Path:
+    """Copy a built warehouse and its pipeline file into ``home``; the copied warehouse."""
+    from orchestration.duckdb_settings import PIPELINE_FILE
+
+    home.mkdir(parents=True, exist_ok=True)
+    for name in (warehouse.name, PIPELINE_FILE):
+        if (warehouse.parent / name).exists():
+            shutil.copyfile(warehouse.parent / name, home / name)
+    return home / warehouse.name
 
 
 @pytest.fixture(scope="session", autouse=True)

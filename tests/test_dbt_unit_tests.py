@@ -4,17 +4,14 @@ The nightly build leaves them out; they run here, against a copy of a built ware
 a unit test of an incremental model reads the columns of the table it mocks.
 """
 
-import shutil
-
 from orchestration.project import DBT_PROJECT_DIR
 from orchestration.segments import load_manifest
-from tests.conftest import CUSTOMER_MARTS_AS_OF, dbt_test
+from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_warehouse, dbt_test
 
 
 def test_dbt_unit_tests_pass(customer_marts_warehouse, tmp_path):
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(customer_marts_warehouse, home / "warehouse.duckdb")
+    copy_warehouse(customer_marts_warehouse, home)
     result = dbt_test(home, tmp_path / "target", "test_type:unit", CUSTOMER_MARTS_AS_OF)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

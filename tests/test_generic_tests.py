@@ -1,12 +1,11 @@
 """The project's own generic data tests (dbt_project/macros/tests/), run by dbt on bad rows."""
 
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 
-from tests.conftest import CUSTOMER_MARTS_AS_OF, dbt_test, query
+from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_warehouse, dbt_test, query
 
 HISTORY = "marts.customer_tags_history"
 
@@ -34,9 +33,7 @@ def test_unique_combination_this_night_only_checks_the_night_being_built(
     """The history keeps two nights (06-29, 06-30). A duplicate in the earlier night is left
     to that night's check; a duplicate in the night being built fails."""
     home = tmp_path / "home"
-    home.mkdir()
-    warehouse = home / "warehouse.duckdb"
-    shutil.copyfile(customer_marts_warehouse, warehouse)
+    warehouse = copy_warehouse(customer_marts_warehouse, home)
     select = "customer_tags_history,test_name:unique_combination"
 
     duplicate_one_row(warehouse, "2026-06-29")
@@ -81,9 +78,7 @@ def test_checks_since_last_check_read_the_rows_written_since_they_last_passed(
     rows written before the mark is out of scope (those rows passed together); one written
     after it fails, and keeps failing until a run passes every check of the model."""
     home = tmp_path / "home"
-    home.mkdir()
-    warehouse = home / "warehouse.duckdb"
-    shutil.copyfile(customer_marts_warehouse, warehouse)
+    warehouse = copy_warehouse(customer_marts_warehouse, home)
     built_marks = marks(warehouse)
     assert set(built_marks) == CHECKED_SINCE_LAST_CHECK
     ((written_at, rows),) = query(warehouse, f"select max(_written_at), count(*) from {FACT}")

@@ -29,12 +29,10 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
-
 from orchestration.cli import run_night
 from orchestration.project import DBT_PROJECT_DIR
 from orchestration.publishing.warehouse import is_kept_per_night
-from tests.conftest import TINY_RAW, query
+from tests.conftest import TINY_RAW, connect_warehouse, query
 
 NIGHT_1, NIGHT_2 = "2026-03-30", "2026-03-31"
 RUN_STARTED_1, RUN_STARTED_2 = "2026-04-10 00:00:00", "2026-04-30 12:00:00"
@@ -165,7 +163,7 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
         "marts.fct_friend_events",
         "marts.customer_timeline",
     } <= set(models)
-    with duckdb.connect(str(full / "warehouse.duckdb")) as connection:
+    with connect_warehouse(full / "warehouse.duckdb") as connection:
         for model in models:
             connection.execute(f"drop table {model}")
 
