@@ -162,9 +162,7 @@ def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: s
         raise click.ClickException(f"the night of {as_of_date} failed; see the log above")
     click.echo(f"\nnight of {as_of_date} built: {home_dir.resolve() / 'warehouse.duckdb'}")
     click.echo(f"  open it with: duckdb -readonly {home_dir.resolve() / 'warehouse.duckdb'}")
-    click.echo(
-        f"  staging and intermediate: {home_dir.resolve() / duckdb_settings.PIPELINE_FILE}"
-    )
+    click.echo(f"  staging and intermediate: {home_dir.resolve() / duckdb_settings.PIPELINE_FILE}")
 
 
 @main.command()

@@ -74,7 +74,14 @@ def attach_pipeline(
         mode = " (read_only)" if read_only else ""
         connection.execute(f"attach {text_literal(str(pipeline))} as {PIPELINE_CATALOG}{mode}")
         (catalog,) = connection.execute("select current_database()").fetchone()
-        schemas = [f"{catalog}.main"] + [f"{PIPELINE_CATALOG}.{s}" for s in PIPELINE_SCHEMAS]
+        # A pipeline file dbt has attached but not built into yet has no schemas.
+        built = connection.execute(
+            "select schema_name from duckdb_schemas() where database_name = ?",
+            [PIPELINE_CATALOG],
+        ).fetchall()
+        schemas = [f"{catalog}.main"] + [
+            f"{PIPELINE_CATALOG}.{schema}" for schema in PIPELINE_SCHEMAS if (schema,) in built
+        ]
         connection.execute(f"set search_path = {text_literal(','.join(schemas))}")
     return connection
 

@@ -143,7 +143,8 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
         name
         for (name,) in query(
             customer_marts_warehouse,
-            "select table_name from information_schema.tables where table_schema = 'marts'",
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_type = 'BASE TABLE'",
         )
     }
     parquet = published_dir / MARTS_LINK

@@ -6,7 +6,6 @@ Stories and arithmetic: tests/fixtures/raw_customer_marts/README.md.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,13 @@ import pytest
 
 from orchestration.tag_registry import prepare
 from orchestration.tag_rules import RuleError
-from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_dbt_project, dbt_command, query
+from tests.conftest import (
+    CUSTOMER_MARTS_AS_OF,
+    copy_dbt_project,
+    copy_warehouse,
+    dbt_command,
+    query,
+)
 
 CUSTOMERS = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"]
 
@@ -224,9 +229,7 @@ def test_a_history_kept_before_a_new_column_keeps_its_nights(customer_marts_ware
     """A table kept per night gains a column without losing the nights it holds: a history
     written before `_written_at` existed gets the column, null on its earlier nights."""
     home = tmp_path / "home"
-    home.mkdir()
-    warehouse = home / "warehouse.duckdb"
-    shutil.copyfile(customer_marts_warehouse, warehouse)
+    warehouse = copy_warehouse(customer_marts_warehouse, home)
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("alter table marts.customer_tags_history drop column _written_at")
     nights_before = query(
@@ -302,8 +305,7 @@ def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
 ):
     project = copy_dbt_project(tmp_path / "dbt_project")
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(customer_marts_warehouse, home / "warehouse.duckdb")
+    copy_warehouse(customer_marts_warehouse, home)
     monkeypatch.setenv("SCRM_HOME", str(home))
     tag_dir = project / "models" / "tags" / "social"
     (tag_dir / "tag_staff_reach.sql").write_text(NEW_TAG_SQL, encoding="utf-8")
