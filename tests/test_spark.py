@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 
 from orchestration.cli import run_night
@@ -44,6 +43,7 @@ from tests.conftest import (
     TINY_AS_OF,
     TINY_RAW,
     TINY_RUN_STARTED_AT,
+    connect_warehouse,
 )
 
 pytestmark = pytest.mark.spark
@@ -117,7 +117,7 @@ def normal(value: Any) -> Any:
 
 
 def duckdb_tables(warehouse: Path) -> set[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with connect_warehouse(warehouse, read_only=True) as connection:
         rows = connection.execute(
             f"""
             select table_schema || '.' || table_name from information_schema.tables
@@ -138,7 +138,7 @@ def spark_tables(session) -> set[str]:
 
 
 def duckdb_rows(warehouse: Path, table: str) -> tuple[list[str], list[tuple]]:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with connect_warehouse(warehouse, read_only=True) as connection:
         cursor = connection.execute(f"select * from {table}")
         columns = [column[0] for column in cursor.description]
         rows = cursor.fetchall()
@@ -225,7 +225,7 @@ def test_two_nights_with_history_are_the_same_on_spark(spark, tmp_path):
         CUSTOMER_MARTS_RUN_STARTED_AT,
     )
     assert_same_warehouse(warehouse, spark)
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with connect_warehouse(warehouse, read_only=True) as connection:
         ((nights,),) = connection.execute(
             "select count(distinct as_of_date) from marts.customer_tags_history"
         ).fetchall()
