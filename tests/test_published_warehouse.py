@@ -424,29 +424,40 @@ def _month_files(published_dir) -> dict[str, tuple[int, list[tuple]]]:
     return _partition_files(published_dir, "facts", "happened_on_month")
 
 
-def test_a_fact_published_by_month_links_the_months_that_did_not_change(tmp_path):
-    """The night and `_written_at` change on every row every night; they are not in the files,
-    so a month whose rows are the same is linked."""
-    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+def _facts(warehouse, *rows: str) -> None:
+    """A warehouse whose one mart, `marts.facts`, is published by month of `happened_on`."""
     _tag_history(
         warehouse,
         "create schema marts;"
         "create table marts.facts (fact_id varchar, happened_on date, amount integer,"
         " as_of_date date, _written_at timestamp);"
-        "insert into marts.facts values"
-        " ('F1', '2026-09-30', 10, '2026-10-30', '2026-10-30 20:00:00'),"
-        " ('F2', '2026-10-01', 20, '2026-10-30', '2026-10-30 20:00:00'),"
-        " ('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00');",
+        f"insert into marts.facts values {', '.join(rows)};",
+    )
+
+
+def _publish_facts(warehouse, published_dir, night: str, run_id: str):
+    return publish_warehouse(
+        warehouse,
+        published_dir,
+        date.fromisoformat(night),
+        run_id,
+        published_by_month={"facts": "happened_on"},
+    )
+
+
+def test_a_fact_published_by_month_links_the_months_that_did_not_change(tmp_path):
+    """The night and `_written_at` change on every row every night; they are not in the files,
+    so a month whose rows are the same is linked."""
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _facts(
+        warehouse,
+        "('F1', '2026-09-30', 10, '2026-10-30', '2026-10-30 20:00:00')",
+        "('F2', '2026-10-01', 20, '2026-10-30', '2026-10-30 20:00:00')",
+        "('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00')",
     )
 
     def publish(night: str, run_id: str):
-        return publish_warehouse(
-            warehouse,
-            published_dir,
-            date.fromisoformat(night),
-            run_id,
-            published_by_month={"facts": "happened_on"},
-        )
+        return _publish_facts(warehouse, published_dir, night, run_id)
 
     first = publish("2026-10-30", "run1")
     assert (first.months_written, first.months_linked) == ({"facts": 2}, {"facts": 0})
@@ -502,25 +513,15 @@ def test_a_month_is_judged_by_when_its_rows_were_written_then_by_its_rows(tmp_pa
     month with the row count and latest `_written_at` it had is linked without being hashed.
     A month written again is hashed, and linked if its rows are the same."""
     warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
-    _tag_history(
+    _facts(
         warehouse,
-        "create schema marts;"
-        "create table marts.facts (fact_id varchar, happened_on date, amount integer,"
-        " as_of_date date, _written_at timestamp);"
-        "insert into marts.facts values"
-        " ('F1', '2026-08-30', 10, '2026-10-30', '2026-10-30 20:00:00'),"
-        " ('F2', '2026-09-01', 20, '2026-10-30', '2026-10-30 20:00:00'),"
-        " ('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00');",
+        "('F1', '2026-08-30', 10, '2026-10-30', '2026-10-30 20:00:00')",
+        "('F2', '2026-09-01', 20, '2026-10-30', '2026-10-30 20:00:00')",
+        "('F3', '2026-10-30', 30, '2026-10-30', '2026-10-30 20:00:00')",
     )
 
     def publish(night: str, run_id: str):
-        return publish_warehouse(
-            warehouse,
-            published_dir,
-            date.fromisoformat(night),
-            run_id,
-            published_by_month={"facts": "happened_on"},
-        )
+        return _publish_facts(warehouse, published_dir, night, run_id)
 
     first = publish("2026-10-30", "run1")
     recorded = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
