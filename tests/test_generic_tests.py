@@ -7,7 +7,7 @@ import duckdb
 
 from tests.conftest import CUSTOMER_MARTS_AS_OF, copy_warehouse, dbt_test, query
 
-HISTORY = "marts.customer_tags_history"
+HISTORY = "marts.customer_profile_history"
 
 
 def ran_tests(output: str) -> dict[str, str]:
@@ -34,7 +34,7 @@ def test_unique_combination_this_night_only_checks_the_night_being_built(
     to that night's check; a duplicate in the night being built fails."""
     home = tmp_path / "home"
     warehouse = copy_warehouse(customer_marts_warehouse, home)
-    select = "customer_tags_history,test_name:unique_combination"
+    select = "customer_profile_history,test_name:unique_combination"
 
     duplicate_one_row(warehouse, "2026-06-29")
     earlier = dbt_test(home, tmp_path / "target", select, CUSTOMER_MARTS_AS_OF)
@@ -44,7 +44,7 @@ def test_unique_combination_this_night_only_checks_the_night_being_built(
     duplicate_one_row(warehouse, CUSTOMER_MARTS_AS_OF)
     tonight = dbt_test(home, tmp_path / "target", select, CUSTOMER_MARTS_AS_OF)
     assert tonight.returncode == 1, (tonight.stdout + tonight.stderr)[-3000:]
-    assert "FAIL 1 unique_combination_customer_tags_history" in tonight.stdout
+    assert "FAIL 1 unique_combination_customer_profile_history" in tonight.stdout
 
 
 FACT = "marts.fct_interactions"

@@ -62,6 +62,7 @@ def test_definitions_snapshot():
         "marts/customer_lifecycle_history",
         "marts/customer_product_repurchase",
         "marts/customer_profile",
+        "marts/customer_profile_history",
         "marts/customer_repurchase",
         "marts/customer_rfm",
         "marts/customer_tags",

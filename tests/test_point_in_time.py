@@ -14,8 +14,9 @@ from tests.conftest import (
 
 # The quarantine and the row accounting describe the files, which differ by construction.
 NOT_COMPARED = {"raw_row_accounting"}
-# Tables that keep every night depend on which nights were built before: compare the night.
-KEPT_PER_NIGHT = {"customer_tags_history", "segment_membership"}
+# Tables that keep every night (and views of one) depend on which nights were built before:
+# compare the night.
+KEPT_PER_NIGHT = {"customer_profile_history", "customer_tags_history", "segment_membership"}
 # A fact's lineage (its row's position in the raw file, and the raw row's hash, which names the
 # file) describes the file too: a later file may hold the same events at other positions.
 # _written_at is when the run that wrote the row started: each home's own.

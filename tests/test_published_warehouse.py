@@ -119,7 +119,7 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
     published_dir = tmp_path / "published"
     manifest = load_manifest(dbt_project.manifest_path)
     kept = tables_kept_per_night(manifest)
-    assert kept == {"customer_tags_history", "tag_changes", "segment_membership"}
+    assert kept == {"customer_profile_history", "tag_changes", "segment_membership"}
     by_month = tables_published_by_month(manifest)
     assert by_month == {
         "fct_orders": "ordered_on",

@@ -231,18 +231,18 @@ def test_a_history_kept_before_a_new_column_keeps_its_nights(customer_marts_ware
     home = tmp_path / "home"
     warehouse = copy_warehouse(customer_marts_warehouse, home)
     with duckdb.connect(str(warehouse)) as connection:
-        connection.execute("alter table marts.customer_tags_history drop column _written_at")
+        connection.execute("alter table marts.customer_profile_history drop column _written_at")
     nights_before = query(
         warehouse,
-        "select as_of_date, count(*) from marts.customer_tags_history group by 1 order by 1",
+        "select as_of_date, count(*) from marts.customer_profile_history group by 1 order by 1",
     )
     built = dbt_command(
-        "run", home, tmp_path / "target", "customer_tags_history", CUSTOMER_MARTS_AS_OF
+        "run", home, tmp_path / "target", "customer_profile_history", CUSTOMER_MARTS_AS_OF
     )
     assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
     assert query(
         warehouse,
-        "select as_of_date, count(*), count(_written_at) from marts.customer_tags_history "
+        "select as_of_date, count(*), count(_written_at) from marts.customer_profile_history "
         "group by 1 order by 1",
     ) == [
         (night, rows, 0 if str(night) != CUSTOMER_MARTS_AS_OF else rows)
@@ -351,6 +351,29 @@ def test_a_dropped_in_tag_model_and_rule_appear_after_the_next_run(
         where customer_id = 'C' and tag_name = 'friend_staff_count'
         """,
     ) == [("social", "1")]
+    # The kept history gains the tag as a column, empty on the night before it existed, so
+    # the change log has the tag appear tonight wherever it has a value.
+    assert query(
+        warehouse,
+        """
+        select as_of_date::varchar, count(friend_staff_count), count(reachable_regular)
+        from marts.customer_profile_history group by 1 order by 1
+        """,
+    ) == [
+        ("2026-06-29", 0, 0),
+        (
+            CUSTOMER_MARTS_AS_OF,
+            sum(staff is not None for staff, _ in tags.values()),
+            sum(regular is not None for _, regular in tags.values()),
+        ),
+    ]
+    assert query(
+        warehouse,
+        """
+        select tag_category, old_value, new_value from marts.tag_changes
+        where customer_id = 'C' and tag_name = 'friend_staff_count'
+        """,
+    ) == [("social", None, "1")]
     assert query(
         warehouse, "select display_name from marts.tag_catalog where tag_name = 'reachable_regular'"
     ) == [("可触达老客",)]

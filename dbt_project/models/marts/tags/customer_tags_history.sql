@@ -1,17 +1,16 @@
 {#-
-    The profile in long form, every night kept: one row per customer and tag with a value
+    customer_profile_history in long form: one row per night, customer and tag with a value
     (null values are left out), the value as text. Tags come from dbt's graph
-    (macros/tags.sql). A rebuilt night replaces its own rows only, so nights can be rebuilt in
-    any order. `_written_at` lets the publisher find the nights written since it last
-    published without hashing every night kept (docs/bi.md). customer_tags is the night built.
+    (macros/tags.sql). A view: the long form of a night is 47 times the rows of the wide one
+    at a million customers, so it is written nowhere.
 -#}
-{{ kept_per_night() }}
+{{ config(materialized='view') }}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
 
 with
 
-profile as (
-    select * from {{ ref('customer_profile') }}
+history as (
+    select * from {{ ref('customer_profile_history') }}
 ),
 
 final as (
@@ -22,7 +21,7 @@ final as (
         '{{ column.name }}' as tag_name,
         cast({{ column.name }} as {{ dbt.type_string() }}) as tag_value,
         as_of_date
-    from profile
+    from history
     where {{ column.name }} is not null
     {%- if not loop.last %}
     union all
@@ -34,16 +33,9 @@ final as (
         cast(null as {{ dbt.type_string() }}) as tag_name,
         cast(null as {{ dbt.type_string() }}) as tag_value,
         as_of_date
-    from profile
+    from history
     where false
     {%- endfor %}
 )
 
-select
-    customer_id,
-    tag_category,
-    tag_name,
-    tag_value,
-    as_of_date,
-    {{ written_at() }} as _written_at
-from final
+select * from final
