@@ -2,7 +2,13 @@
 
 import json
 
+import pytest
+from dagster_dbt import DbtCliResource
+from dbt.version import __version__ as dbt_core_version
+from packaging import version
+
 from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
+from orchestration.defs.resources import NightlyDbtCliResource
 from orchestration.project import dbt_project
 
 
@@ -34,6 +40,25 @@ def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
         text = log.read_text(encoding="utf-8")
         assert "Partial parsing enabled" in text
         assert "Unable to do partial parsing" not in text
+
+
+def test_the_dbt_resource_starts_without_asking_dbt_its_version_or_opening_an_adapter(
+    monkeypatch,
+):
+    """dagster-dbt would run `dbt --version` in a subprocess and open an in-process adapter
+    for every build; the nightly resource takes the installed dbt-core's version instead, and
+    has no adapter to open (the builds fetch no row counts or column metadata)."""
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"ran {args}")
+
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", no_subprocess)
+    # The stock resource asks dbt: the subprocess is what the nightly one avoids.
+    with pytest.raises(AssertionError, match="--version"):
+        _ = DbtCliResource(project_dir=dbt_project)._cli_version
+    resource = NightlyDbtCliResource(project_dir=dbt_project)
+    assert resource._cli_version == version.parse(dbt_core_version)
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
 def test_group_for_fqn():

@@ -1,13 +1,38 @@
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from packaging import version
 
 from orchestration import duckdb_settings
 from orchestration.project import dbt_project
 
 # dbt's profile reads the memory limit from the environment: give it the project's default.
 duckdb_settings.export_defaults()
+
+
+class NightlyDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without two start-up costs the nightly builds do not need
+    (7 s of a night at every scale, against a sample night of about 55 s).
+
+    Both override private methods of the pinned dagster-dbt: should a later version rename
+    them, the overrides stop applying and the costs come back; nothing else changes.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        # dagster-dbt asks `dbt --version` in a subprocess (3.6 s) to tell dbt Core from the
+        # Fusion engine; the dbt it runs is the dbt-core installed beside it.
+        from dbt.version import __version__ as dbt_core_version
+
+        return version.parse(dbt_core_version)
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        # An in-process dbt adapter serves row counts and column metadata, which these assets
+        # do not fetch; opening one took 1.6 s per build.
+        return None
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -33,7 +58,7 @@ class WarehouseResource(dg.ConfigurableResource):
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": NightlyDbtCliResource(project_dir=dbt_project),
             "warehouse": WarehouseResource(
                 home_dir=dg.EnvVar("SCRM_HOME"), raw_dir=dg.EnvVar("SCRM_RAW_DIR")
             ),
