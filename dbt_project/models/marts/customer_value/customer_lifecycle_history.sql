@@ -26,7 +26,6 @@ friend_states as (
     select
         customer_id,
         event_on,
-        lead(event_on) over (partition by customer_id order by event_on) as next_event_on,
         sum(friend_delta) over (
             partition by customer_id
             order by event_on
@@ -78,40 +77,61 @@ candidate_days as (
     from purchase_days
 ),
 
--- The state on each candidate day: the latest purchase and friend event on or before it.
-states as (
+-- The latest purchase day and friend event day on or before each candidate day. Both are
+-- candidate days themselves, so an equality join marks them and a running max carries them
+-- forward. Joining each candidate day with the purchase day and friend state whose span
+-- holds it gave the same rows, 15 s against 13 s at scale L.
+latest_days as (
     select
         candidate_days.customer_id,
         candidate_days.on_date,
-        first_purchases.first_purchase_on,
-        purchase_days.purchase_on as last_purchase_on,
-        purchase_days.previous_purchase_on,
-        coalesce(friend_states.friendships_started, 0) as friendships_started,
-        coalesce(friend_states.current_friendships, 0) as current_friendships
+        max(purchase_days.purchase_on) over (
+            partition by candidate_days.customer_id
+            order by candidate_days.on_date
+            rows between unbounded preceding and current row
+        ) as last_purchase_on,
+        max(friend_states.event_on) over (
+            partition by candidate_days.customer_id
+            order by candidate_days.on_date
+            rows between unbounded preceding and current row
+        ) as last_friend_event_on
     from candidate_days
-    inner join customers
-        on candidate_days.customer_id = customers.customer_id
-    left join first_purchases
-        on
-            candidate_days.customer_id = first_purchases.customer_id
-            and candidate_days.on_date >= first_purchases.first_purchase_on
     left join purchase_days
         on
             candidate_days.customer_id = purchase_days.customer_id
-            and candidate_days.on_date >= purchase_days.purchase_on
-            and (
-                purchase_days.next_purchase_on is null
-                or candidate_days.on_date < purchase_days.next_purchase_on
-            )
+            and candidate_days.on_date = purchase_days.purchase_on
     left join friend_states
         on
             candidate_days.customer_id = friend_states.customer_id
-            and candidate_days.on_date >= friend_states.event_on
-            and (
-                friend_states.next_event_on is null
-                or candidate_days.on_date < friend_states.next_event_on
-            )
+            and candidate_days.on_date = friend_states.event_on
     where candidate_days.on_date <= {{ as_of_date() }}
+),
+
+-- The state on each candidate day: the latest purchase and friend event on or before it.
+states as (
+    select
+        latest_days.customer_id,
+        latest_days.on_date,
+        first_purchases.first_purchase_on,
+        latest_days.last_purchase_on,
+        purchase_days.previous_purchase_on,
+        coalesce(friend_states.friendships_started, 0) as friendships_started,
+        coalesce(friend_states.current_friendships, 0) as current_friendships
+    from latest_days
+    inner join customers
+        on latest_days.customer_id = customers.customer_id
+    left join first_purchases
+        on
+            latest_days.customer_id = first_purchases.customer_id
+            and latest_days.on_date >= first_purchases.first_purchase_on
+    left join purchase_days
+        on
+            latest_days.customer_id = purchase_days.customer_id
+            and latest_days.last_purchase_on = purchase_days.purchase_on
+    left join friend_states
+        on
+            latest_days.customer_id = friend_states.customer_id
+            and latest_days.last_friend_event_on = friend_states.event_on
 ),
 
 staged as (
