@@ -3,8 +3,8 @@
     customer_profile_history: one row per customer and tag whose value appeared, disappeared or
     changed, the values as text (as in customer_tags). The first night kept records no changes.
     The nights are compared wide, a row per customer, and only the customers with a changed
-    tag are unfolded into one row per tag: at a million customers that is a join of two
-    million rows, where comparing the long form joined two nights of 47 million.
+    tag are unfolded into one row per tag: at a million customers that joins two nights of a
+    million rows each, where comparing the long form joined two nights of 47 million.
 -#}
 {{ kept_per_night() }}
 {{ plan_wide_comparison() }}
