@@ -109,10 +109,7 @@ final as (
         {{ as_of_date() }} as as_of_date
     from unfolded
     cross join previous_night
-    where
-        unfolded.old_value is null and unfolded.new_value is not null
-        or unfolded.old_value is not null and unfolded.new_value is null
-        or unfolded.old_value <> unfolded.new_value
+    where unfolded.old_value is distinct from unfolded.new_value
 )
 
 select * from final
