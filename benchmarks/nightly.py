@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pandas_reference import clean, parse_ts
 
 from orchestration import duckdb_settings
-from orchestration.project import dbt_project
+from orchestration.project import DBT_RUNS_DIR, dbt_project
 from orchestration.publishing.warehouse import PUBLISH_PHASES_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,7 +232,7 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     if code != 0:
         sys.exit(f"the night as of {as_of} failed (log: {log}):\n{text[-3000:]}")
     steps = step_seconds(text)
-    dbt = dbt_timings(started_at)
+    dbt = dbt_timings(home, started_at)
     # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
     # Dagster, and each dbt invocation's start-up and parse.
     python_steps = sum(v for k, v in steps.items() if not k.startswith("scrm_dbt_models"))
@@ -305,14 +305,14 @@ def node_layer(node: dict | None) -> str:
     return "/".join(folders[:2] if folders[:1] == ["marts"] else folders[:1])
 
 
-def dbt_timings(since: float) -> dict:
-    """From the dbt builds written after `since` (dagster-dbt's target dirs): every model's
+def dbt_timings(home: Path, since: float) -> dict:
+    """From the dbt builds written after `since` (the home's dbt_runs/): every model's
     time, slowest first; the node times summed (models, seeds, tests; with more than one dbt
     thread this can exceed the wall time), and summed per layer (node_layer); and the builds' own
     elapsed time."""
     manifest = json.loads(dbt_project.manifest_path.read_text("utf-8"))
     models, by_layer, elapsed = [], {}, 0.0
-    for path in (ROOT / "dbt_project" / "target").glob("*/run_results.json"):
+    for path in (home / DBT_RUNS_DIR).glob("*/run_results.json"):
         if path.stat().st_mtime < since:
             continue
         run_results = json.loads(path.read_text(encoding="utf-8"))

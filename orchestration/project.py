@@ -1,6 +1,8 @@
 """The dbt project as Dagster sees it. Kept alone so packaging tools can import it cheaply."""
 
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +35,25 @@ def night_vars(as_of_date: str, run_started_at: str | None = None) -> dict[str, 
     if run_started_at:
         dbt_vars["run_started_at"] = run_started_at
     return dbt_vars
+
+
+# Where each dbt build of a night writes its artifacts and debug log (dbt's target path), under
+# the warehouse's home: dagster-dbt's default is a new folder in the project's target/ for every
+# build, 13 MB each and never removed. The newest folders of each step are kept for debugging.
+DBT_RUNS_DIR = "dbt_runs"
+DBT_RUNS_KEPT = 14
+
+
+def dbt_run_dir(home_dir: Path, step: str, run_id: str) -> Path:
+    """A new folder for one build of `step`, named as dagster-dbt names its own, after pruning
+    the step's older folders to the newest DBT_RUNS_KEPT - 1 (a failed build's folder stays
+    until later builds push it out)."""
+    runs = Path(home_dir) / DBT_RUNS_DIR
+    runs.mkdir(parents=True, exist_ok=True)
+    earlier = sorted(
+        (path for path in runs.glob(f"{step}-*") if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+    )
+    for path in earlier[: max(len(earlier) - (DBT_RUNS_KEPT - 1), 0)]:
+        shutil.rmtree(path, ignore_errors=True)
+    return runs / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"

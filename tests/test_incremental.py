@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 
 from orchestration.cli import run_night
-from orchestration.project import DBT_PROJECT_DIR
+from orchestration.project import DBT_PROJECT_DIR, DBT_RUNS_DIR
 from orchestration.publishing.warehouse import is_kept_per_night
 from tests.conftest import TINY_RAW, connect_warehouse, query
 
@@ -172,7 +172,7 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
     assert run_night(night_2_raw, full, NIGHT_2, RUN_STARTED_2).success
 
     # The incremental home really took the incremental path: dbt replaced rows in place.
-    step_dirs = list((DBT_PROJECT_DIR / "target").glob(f"*-{incremental_run.run_id[:7]}-*"))
+    step_dirs = list((incremental / DBT_RUNS_DIR).glob(f"*-{incremental_run.run_id[:7]}-*"))
     compiled = [
         path.read_text()
         for step_dir in step_dirs

@@ -1,6 +1,7 @@
 """The Dagster code location: its pure helpers and a snapshot of what it defines."""
 
 import json
+import os
 
 import pytest
 from dagster_dbt import DbtCliResource
@@ -9,7 +10,7 @@ from packaging import version
 
 from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
 from orchestration.defs.resources import NightlyDbtCliResource
-from orchestration.project import dbt_project
+from orchestration.project import DBT_RUNS_DIR, DBT_RUNS_KEPT, dbt_project, dbt_run_dir
 
 
 def test_dbt_build_args():
@@ -30,8 +31,8 @@ def test_dbt_build_args():
 def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
     """The night is parsed with its vars, so neither build parses the project again (dbt
     parses in full when the vars differ from the kept parse's)."""
-    result, _ = tiny_night
-    logs = sorted(dbt_project.project_dir.glob(f"target/*-{result.run_id[:7]}-*/dbt.log"))
+    result, warehouse = tiny_night
+    logs = sorted(warehouse.parent.glob(f"{DBT_RUNS_DIR}/*-{result.run_id[:7]}-*/dbt.log"))
     assert [log.parent.name.split("-")[0] for log in logs] == [
         "scrm_dbt_models",
         "scrm_dbt_models_after_predictions",
@@ -40,6 +41,29 @@ def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
         text = log.read_text(encoding="utf-8")
         assert "Partial parsing enabled" in text
         assert "Unable to do partial parsing" not in text
+    # The builds wrote their artifacts in the home, none in the project's target/.
+    assert not list(dbt_project.project_dir.glob(f"target/*-{result.run_id[:7]}-*"))
+
+
+def test_a_step_keeps_its_newest_dbt_run_folders(tmp_path):
+    """Each build gets a new folder; a step's older folders beyond the newest DBT_RUNS_KEPT
+    are removed first (the new one counts), by age, and another step's folders are left."""
+    runs = tmp_path / DBT_RUNS_DIR
+    for number in range(DBT_RUNS_KEPT + 2):
+        for step in ("scrm_dbt_models", "scrm_dbt_models_after_predictions"):
+            folder = runs / f"{step}-run{number:04d}-abcdefg"
+            folder.mkdir(parents=True)
+            (folder / "dbt.log").write_text("log")
+            # Ages in reverse of the names: the pruning goes by age, not by name.
+            os.utime(folder, (1_000_000 - number, 1_000_000 - number))
+    new = dbt_run_dir(tmp_path, "scrm_dbt_models", "0123456789abcdef")
+    assert new.parent == runs and new.name.startswith("scrm_dbt_models-0123456-")
+    assert not new.exists()
+    kept = sorted(path.name for path in runs.glob("scrm_dbt_models-*"))
+    assert kept == [
+        f"scrm_dbt_models-run{number:04d}-abcdefg" for number in range(DBT_RUNS_KEPT - 1)
+    ]
+    assert len(list(runs.glob("scrm_dbt_models_after_predictions-*"))) == DBT_RUNS_KEPT + 2
 
 
 def test_the_dbt_resource_starts_without_asking_dbt_its_version_or_opening_an_adapter(

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,8 +13,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
-from orchestration.project import dbt_project, night_vars
+from orchestration.project import dbt_project, dbt_run_dir, night_vars
 
 
 def group_for_fqn(fqn: list[str]) -> str:
@@ -70,9 +72,15 @@ def nightly_dbt_build(name: str, **selection: str):
         backfill_policy=one_night_per_run,
         **selection,
     )
-    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: NightConfig):
+    def build(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: NightConfig,
+    ):
         args = dbt_build_args(context.partition_key, config.run_started_at or None)
-        yield from dbt.cli(args, context=context).stream()
+        target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
+        yield from dbt.cli(args, context=context, target_path=target_path).stream()
 
     return build
 
