@@ -135,11 +135,16 @@ def load_raw_into_spark(
     return rows
 
 
-def run_dbt(args: list[str], as_of_date: str, run_started_at: str = "") -> None:
+def run_dbt(
+    args: list[str],
+    as_of_date: str,
+    run_started_at: str = "",
+    extra_vars: dict[str, Any] | None = None,
+) -> None:
     """One dbt command on the spark target, in this process (so in its Spark session)."""
     from dbt.cli.main import dbtRunner
 
-    dbt_vars = {"as_of_date": as_of_date}
+    dbt_vars: dict[str, Any] = {"as_of_date": as_of_date, **(extra_vars or {})}
     if run_started_at:
         dbt_vars["run_started_at"] = run_started_at
     target_dir = spark_dir() / "dbt_target"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -35,9 +37,15 @@ def dbt_test(home: Path, target: Path, select: str, as_of: str) -> subprocess.Co
 
 
 def dbt_command(
-    command: str, home: Path, target: Path, select: str, as_of: str
+    command: str,
+    home: Path,
+    target: Path,
+    select: str,
+    as_of: str,
+    extra_vars: dict[str, Any] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`dbt <command> --select <select>` on the warehouse in `home`, as of a night."""
+    """`dbt <command> --select <select>` on the warehouse in `home`, as of a night (and with
+    `extra_vars`)."""
     from orchestration.project import DBT_PROJECT_DIR
 
     return subprocess.run(
@@ -55,7 +63,7 @@ def dbt_command(
             "--target-path",
             str(target),
             "--vars",
-            f'{{"as_of_date": "{as_of}"}}',
+            json.dumps({"as_of_date": as_of, **(extra_vars or {})}),
         ],
         env={**os.environ, "SCRM_HOME": str(home)},
         capture_output=True,

@@ -26,6 +26,7 @@ from orchestration.publishing.exports import (
     PublishError,
     SegmentExport,
     latest_published_night,
+    prune_published_nights,
     publish_night,
     read_manifest,
     release_night,
@@ -506,6 +507,40 @@ def test_latest_night_needs_a_manifest_and_ignores_temporary_directories(tmp_pat
     assert latest_published_night(root, before=D1) is None
     with pytest.raises(PublishError, match="no published night 2026-03-05"):
         read_manifest(root, date(2026, 3, 5))
+
+
+def test_published_nights_older_than_the_days_kept_are_removed(tmp_path: Path) -> None:
+    """The nights of the last N days before the newest one stay; the night just published
+    stays whatever its age (a backfill diffs its next night against it); held nights and
+    folders without a manifest are not published nights and are left."""
+    root = tmp_path / "exports"
+    nights = [date(2026, 3, day) for day in (1, 2, 4, 5, 6)]
+    for night in nights:
+        publish(tmp_path, night, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))})
+    (root / "2026-02-01").mkdir()  # no manifest
+    (root / exports.HELD_DIR / "2026-02-02").mkdir(parents=True)
+
+    assert prune_published_nights(root, None) == []
+    # Newest 03-06: 3 days keep 03-04, 03-05, 03-06; 03-01 is kept as the night just published.
+    assert prune_published_nights(root, 3, keep=date(2026, 3, 1)) == [date(2026, 3, 2)]
+    assert sorted(path.name for path in root.iterdir() if not path.name.startswith(".")) == [
+        "2026-02-01",
+        "2026-03-01",
+        "2026-03-04",
+        "2026-03-05",
+        "2026-03-06",
+        exports.HELD_DIR,
+    ]
+    assert (root / exports.HELD_DIR / "2026-02-02").is_dir()
+    assert prune_published_nights(root, 1) == [date(2026, 3, d) for d in (1, 4, 5)]
+    assert latest_published_night(root) == date(2026, 3, 6)
+    # The next night still diffs against the one night left.
+    manifest = publish(tmp_path, date(2026, 3, 7), {"segments.seg_a": (SEG_A_DDL, seg_rows())})
+    assert manifest["previous_night"] == "2026-03-06"
+    assert manifest["segments"]["seg_a"]["left"] == 1
+    for wrong in (0, -3, 2.5, True, "30"):
+        with pytest.raises(PublishError, match="export_days_kept"):
+            prune_published_nights(root, wrong)
 
 
 def test_rows_where_exports_one_value_of_a_shared_relation(tmp_path: Path) -> None:

@@ -203,12 +203,54 @@ def assert_same_warehouse(warehouse: Path, session) -> list[str]:
 # --- the tests -----------------------------------------------------------------------------
 
 
-def test_tiny_fixture_is_the_same_on_spark(spark, tmp_path):
-    warehouse = build_both(tmp_path, spark, TINY_RAW, [TINY_AS_OF], TINY_RUN_STARTED_AT)
-    tables = assert_same_warehouse(warehouse, spark)
+@pytest.fixture(scope="module")
+def tiny_on_both(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny fixture built on DuckDB and on Spark; its DuckDB warehouse."""
+    return build_both(
+        tmp_path_factory.mktemp("tiny"), spark, TINY_RAW, [TINY_AS_OF], TINY_RUN_STARTED_AT
+    )
+
+
+def test_tiny_fixture_is_the_same_on_spark(spark, tiny_on_both):
+    tables = assert_same_warehouse(tiny_on_both, spark)
     assert {"marts.customer_profile", "marts.segment_membership", "tags.tag_lifecycle"} <= set(
         tables
     )
+
+
+def test_nights_older_than_the_days_kept_are_dropped_on_spark(spark, tiny_on_both):
+    """Spark's plain tables take no delete: the partitions of the nights older than
+    history_days_kept are listed and dropped by name (macros/kept_per_night.sql). Runs after
+    the comparison above, which it would otherwise disturb."""
+    from pyspark.sql import functions as F
+
+    from orchestration.spark import run_dbt
+
+    table = "marts.customer_profile_history"
+    columns = spark.table(table).columns
+    tonight = spark.table(table).where(F.col("as_of_date") == F.lit(TINY_AS_OF).cast("date"))
+    customers = tonight.count()
+    for night in ("2026-03-20", "2026-03-27", "2026-03-28"):
+        tonight.withColumn("as_of_date", F.lit(night).cast("date")).select(
+            columns
+        ).write.insertInto(table)
+    run_dbt(
+        ["run", "--select", "customer_profile_history"],
+        TINY_AS_OF,
+        TINY_RUN_STARTED_AT,
+        extra_vars={"history_days_kept": 4},
+    )
+    # Newest 03-31: four days keep 03-28 to 03-31; 03-27 and before go.
+    kept = spark.sql(f"select as_of_date, count(*) from {table} group by 1 order by 1").collect()
+    assert customers > 0
+    assert [(str(night), rows) for night, rows in kept] == [
+        ("2026-03-28", customers),
+        (TINY_AS_OF, customers),
+    ]
+    assert [row[0] for row in spark.sql(f"show partitions {table}").collect()] == [
+        "as_of_date=2026-03-28",
+        f"as_of_date={TINY_AS_OF}",
+    ]
 
 
 @pytest.mark.skipif(

@@ -250,6 +250,57 @@ def test_a_history_kept_before_a_new_column_keeps_its_nights(customer_marts_ware
     ]
 
 
+def test_nights_older_than_the_days_kept_are_deleted(customer_marts_warehouse, tmp_path):
+    """With var history_days_kept, a table kept per night holds the nights of the last N days
+    before its newest night, counted from the newest night kept, not the night built; the
+    var must leave segment_membership its cool-down nights."""
+    home = tmp_path / "home"
+    warehouse = copy_warehouse(customer_marts_warehouse, home)
+    # Nights around the two built (06-29, 06-30): older ones, and a newer one (07-03) that a
+    # rebuild of 06-30 is older than.
+    with duckdb.connect(str(warehouse)) as connection:
+        for night in ("2026-06-20", "2026-06-25", "2026-06-26", "2026-07-03"):
+            connection.execute(
+                "insert into marts.customer_profile_history by name "
+                f"select * replace (date '{night}' as as_of_date) "
+                "from marts.customer_profile_history where as_of_date = date '2026-06-29'"
+            )
+    nights_before = dict(
+        query(
+            warehouse,
+            "select cast(as_of_date as varchar), count(*) from marts.customer_profile_history "
+            "group by 1",
+        )
+    )
+
+    built = dbt_command(
+        "run",
+        home,
+        tmp_path / "target",
+        "customer_profile_history",
+        CUSTOMER_MARTS_AS_OF,
+        {"history_days_kept": 5},
+    )
+    assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
+    # Newest 07-03: five days keep 06-29 to 07-03; 06-28 and before go.
+    assert query(
+        warehouse,
+        "select cast(as_of_date as varchar), count(*) from marts.customer_profile_history "
+        "group by 1 order by 1",
+    ) == [(night, nights_before[night]) for night in ("2026-06-29", "2026-06-30", "2026-07-03")]
+
+    refused = dbt_command(
+        "run",
+        home,
+        tmp_path / "target",
+        "customer_profile_history",
+        CUSTOMER_MARTS_AS_OF,
+        {"history_days_kept": 3},
+    )
+    assert refused.returncode != 0
+    assert "history_days_kept is 3" in refused.stdout + refused.stderr
+
+
 NEW_TAG_SQL = """\
 select
     customer_id,

@@ -330,6 +330,46 @@ def read_manifest(exports_root: Path, as_of: date) -> dict[str, Any]:
         raise PublishError(f"cannot read the manifest {path}: {error}") from error
 
 
+def prune_published_nights(
+    exports_root: Path,
+    days_kept: int | None,
+    *,
+    keep: date | None = None,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> list[date]:
+    """Remove the published nights ``days_kept`` days or more older than the newest one, so
+    that the nights of the last ``days_kept`` days stay; returns the nights removed.
+
+    ``None`` keeps every night. The night ``keep`` (the one just published) stays whatever
+    its age: a backfill's next night diffs against it. Held nights (``held/``) and folders
+    without a manifest are left alone.
+    """
+    if days_kept is None:
+        return []
+    if isinstance(days_kept, bool) or not isinstance(days_kept, int) or days_kept < 1:
+        raise PublishError(
+            f"export_days_kept is {days_kept!r}: it must be null (keep every night) or a "
+            "whole number of days, at least 1"
+        )
+    exports_root = Path(exports_root)
+    with publisher_lock(exports_root, lock_timeout_seconds):
+        newest = latest_published_night(exports_root)
+        if newest is None:
+            return []
+        removed = []
+        for entry in sorted(exports_root.iterdir()):
+            if not _NIGHT_DIR.fullmatch(entry.name) or not (entry / MANIFEST_FILE).is_file():
+                continue
+            try:
+                night = date.fromisoformat(entry.name)
+            except ValueError:
+                continue
+            if (newest - night).days >= days_kept and night != keep:
+                shutil.rmtree(entry)
+                removed.append(night)
+    return removed
+
+
 def _recover_interrupted(exports_root: Path) -> None:
     """Undo what a publisher that died left behind; the lock says none is running.
 

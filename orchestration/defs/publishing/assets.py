@@ -11,7 +11,7 @@ from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
-from orchestration.publishing.exports import HELD_DIR, publish_night
+from orchestration.publishing.exports import HELD_DIR, prune_published_nights, publish_night
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
@@ -36,6 +36,7 @@ EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
 PROJECT_VARS = project_vars()
 WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
 EXPORT_GUARD = ExportGuard.from_vars(PROJECT_VARS.get("export_guard"))
+EXPORT_DAYS_KEPT = PROJECT_VARS.get("export_days_kept")
 
 
 def next_best_actions(warehouse: Path) -> list[str]:
@@ -100,6 +101,12 @@ def publish_segment_exports(
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
     held = manifest["guard"]["held"]
+    removed = prune_published_nights(exports_root, EXPORT_DAYS_KEPT, keep=as_of)
+    if removed:
+        context.log.info(
+            f"removed {len(removed)} published night(s) older than export_days_kept "
+            f"({EXPORT_DAYS_KEPT} days): {removed[0]} to {removed[-1]}"
+        )
     night_dir = (
         exports_root / HELD_DIR / as_of.isoformat() if held else exports_root / as_of.isoformat()
     )
@@ -121,6 +128,7 @@ def publish_segment_exports(
             "held": held,
             "segments": dg.MetadataValue.json(sizes),
             "previous_night": str(manifest.get("previous_night")),
+            "nights_removed": len(removed),
             "wecom_mark_tag_calls": mark_tag["calls"],
             "wecom_friendships_touched": mark_tag["friendships_touched"],
         },
