@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,18 @@ def test_csv_of_whole_columns_matches_the_cell_by_cell_writer(tmp_path: Path) ->
             "small": pa.array([1, -2, None, 4, 5, 6, 7, 8, 9, 10, 11], type=pa.int16()),
             "flag": [True, False, None, True, False, True, False, True, False, True, None],
             "ratio": [0.1, -2.5, None, 1e-7, 3.0, 2.0, 1.0, 0.5, 0.25, 1e20, -0.0],
+            "paid": pa.array(
+                [Decimal(v) for v in ("0", "-0.01", "123456789012345678901234567890.12")]
+                + [None, Decimal("5.00")] * 4,
+                type=pa.decimal128(38, 2),
+            ),
+            "share": pa.array(
+                [Decimal(v) for v in ("0.000001", "-0.000010", "1.5")] + [None] * 8,
+                type=pa.decimal128(20, 6),
+            ),
+            "precise": pa.array(
+                [Decimal("1E-10"), Decimal("-3.5")] + [None] * 9, type=pa.decimal128(20, 10)
+            ),
         }
     )
     by_column = exports._write_table_csv(tmp_path / "columns.csv", table)
@@ -229,7 +242,25 @@ def test_csv_of_whole_columns_matches_the_cell_by_cell_writer(tmp_path: Path) ->
     assert (tmp_path / "columns.csv").read_bytes() == (tmp_path / "cells.csv").read_bytes()
     assert by_column == by_cell
     lines = (tmp_path / "columns.csv").read_bytes().decode("utf-8").split("\r\n")
-    assert lines[1:3] == ["plain,-5,1,true,0.1", "'=1+1,0,-2,false,-2.5"]
+    assert lines[1:3] == [
+        "plain,-5,1,true,0.1,0.00,0.000001,0.0000000001",
+        "'=1+1,0,-2,false,-2.5,-0.01,-0.000010,-3.5000000000",
+    ]
+    assert lines[8:11] == [
+        '"a ""q"", b",3,8,true,0.5,,,',
+        '"行\n二",4,9,false,0.25,5.00,,',
+        ",5,10,true,1e+20,,,",
+    ]
+
+    # One column (the entered and left lists): a row whose only cell is empty is quoted, not
+    # a blank line; a header needing quotes is quoted; no rows is the header alone.
+    for name, values in (("customer_id", texts), ('id, "x"', ["", None, "a"]), ("id", [])):
+        one = pa.table({name: pa.array(values, type=pa.string())})
+        exports._write_table_csv(tmp_path / "one_by_column.csv", one)
+        exports._write_csv(tmp_path / "one_by_cell.csv", [name], ([value] for value in values))
+        written = (tmp_path / "one_by_column.csv").read_bytes()
+        assert written == (tmp_path / "one_by_cell.csv").read_bytes(), name
+    assert written == b"id\r\n"
 
 
 def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> None:

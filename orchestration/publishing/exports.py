@@ -890,7 +890,7 @@ def _id_table(ids: list[Any], id_field: pa.Field) -> pa.Table:
     return pa.table([pa.array(ids, type=id_field.type)], schema=pa.schema([id_field]))
 
 
-def _column_cells(column: pa.Array) -> list[str]:
+def _column_cells(column: pa.Array) -> pa.Array:
     """The CSV cells of a column, as _csv_cell gives them, converted a whole column at once for
     the common types (text, integers, booleans); any other type goes value by value."""
     kind = column.type
@@ -899,11 +899,36 @@ def _column_cells(column: pa.Array) -> list[str]:
         risky = pc.starts_with(text, FORMULA_PREFIXES[0])
         for prefix in FORMULA_PREFIXES[1:]:
             risky = pc.or_(risky, pc.starts_with(text, prefix))
-        return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text).to_pylist()
+        return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
         # Arrow writes integers like str() and booleans as true / false, like _plain_text.
-        return pc.fill_null(pc.cast(column, pa.string()), "").to_pylist()
-    return [_csv_cell(value) for value in column.to_pylist()]
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    if pa.types.is_decimal(kind) and kind.scale <= 6:
+        # Arrow writes a decimal of up to 6 places without an exponent, as format(v, "f").
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    return pa.array([_csv_cell(value) for value in column.to_pylist()], type=pa.string())
+
+
+def _csv_lines(columns: Sequence[pa.Array]) -> pa.Buffer:
+    """The UTF-8 lines of rows of cells, each ending in CRLF, as csv.writer writes them with
+    QUOTE_MINIMAL: a cell holding the delimiter, a quote, CR or LF is quoted with its quotes
+    doubled, and a row whose only cell is empty is written as "" (not a blank line)."""
+    quoted = []
+    for cells in columns:
+        needs_quotes = pc.match_substring_regex(cells, '[,"\r\n]')
+        if pc.any(needs_quotes).as_py():
+            escaped = pc.replace_substring(cells, '"', '""')
+            cells = pc.if_else(
+                needs_quotes, pc.binary_join_element_wise('"', escaped, '"', ""), cells
+            )
+        quoted.append(cells)
+    lines = pc.binary_join_element_wise(*quoted, ",")
+    if len(quoted) == 1:
+        lines = pc.if_else(pc.equal(lines, ""), '""', lines)
+    lines = pc.binary_join_element_wise(lines, "", "\r\n")
+    # One string of every line: its bytes are written as they are, with no Python strings.
+    offsets = pa.array([0, len(lines)], type=pa.int32())
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_buffer()
 
 
 def _is_number(value: Any) -> bool:
@@ -942,25 +967,23 @@ def _csv_cell(value: Any) -> str:
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """UTF-8 (no BOM), RFC 4180 line endings, minimal quoting; returns the file's sha256."""
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = _csv_writer(handle, header)
+        writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([_csv_cell(column) for column in header])
         for row in rows:
             writer.writerow([_csv_cell(value) for value in row])
         return _close_csv(path, handle)
 
 
 def _write_table_csv(path: Path, table: pa.Table) -> str:
-    """_write_csv of a table's rows, a batch of whole columns at a time."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = _csv_writer(handle, table.column_names)
+    """_write_csv of a table's rows, whole columns at a time in Arrow: the csv module took
+    6 of the 15 s of a night's exports at a million customers."""
+    # The header is a row of one cell per column.
+    header = [pa.array([_csv_cell(name)], type=pa.string()) for name in table.column_names]
+    with path.open("wb") as handle:
+        handle.write(_csv_lines(header))
         for batch in table.to_batches(max_chunksize=_CSV_BATCH_ROWS):
-            writer.writerows(zip(*(_column_cells(column) for column in batch.columns), strict=True))
+            handle.write(_csv_lines([_column_cells(column) for column in batch.columns]))
         return _close_csv(path, handle)
-
-
-def _csv_writer(handle: Any, header: Sequence[str]) -> Any:
-    writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([_csv_cell(column) for column in header])
-    return writer
 
 
 def _close_csv(path: Path, handle: Any) -> str:
