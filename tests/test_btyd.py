@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.generate_data import beta_geometric_nbd_model
-from scipy.special import betaln, gammaln
+from scipy.special import betaln, gammaln, hyp2f1
 
 from orchestration.predictive.btyd import (
     BgNbdFit,
@@ -414,6 +414,22 @@ def test_backtest_by_hand() -> None:
         [predicted[0], predicted[1:3].mean(), predicted[3:].mean()],
         rtol=1e-12,
     )
+
+
+def test_expected_purchases_where_the_hypergeometric_term_overflows():
+    """For a heavy buyer over long horizons 2F1 overflows and Euler's transformation takes over
+    (for those horizons only): the expected purchases stay finite, grow with the horizon and
+    keep growing more slowly, with no jump where the two forms meet."""
+    fit = bgnbd_at(r=0.24, alpha=7.07, a=0.0757, b=0.4626)
+    x, t_x, age = 400.0, 400.0, 730.0
+    horizons = np.arange(100.0, 4000.0, 100.0)
+    z = horizons / (fit.alpha + age + horizons)
+    overflows = ~np.isfinite(hyp2f1(fit.r + x, fit.b + x, fit.a + fit.b + x - 1, z))
+    assert overflows.any() and not overflows.all()
+    expected = fit.expected_purchases(horizons, x, t_x, age)
+    assert np.isfinite(expected).all() and (expected > 0).all()
+    growth = np.diff(expected) / expected[1:]
+    assert (growth > 0).all() and (np.diff(growth) < 0).all()
 
 
 def test_expected_purchases_when_a_plus_b_is_below_one():

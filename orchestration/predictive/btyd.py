@@ -315,16 +315,17 @@ class BgNbdFit:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # 2F1 is negative when a + b + x - 1 < 0 (small a and b, x = 0): carry its sign
             # apart from its log.
-            hyp = hyp2f1(c1, c2, c3, z)
+            c1, c2, c3, z = np.broadcast_arrays(c1, c2, c3, z)
+            hyp = np.asarray(hyp2f1(c1, c2, c3, z))
+            sign, ln_hyp = np.array(np.sign(hyp)), np.array(np.log(np.abs(hyp)))
             # Where 2F1 overflows, Euler's transformation gives the same value in finite form.
-            euler = hyp2f1(c3 - c1, c3 - c2, c3, z)
+            # Evaluated there only: 2F1 is most of the time of a night's predictions.
             overflow = ~np.isfinite(hyp)
-            sign = np.where(overflow, np.sign(euler), np.sign(hyp))
-            ln_hyp = np.where(
-                overflow,
-                np.log(np.abs(euler)) + (c3 - c1 - c2) * np.log1p(-z),
-                np.log(np.abs(hyp)),
-            )
+            if overflow.any():
+                o1, o2, o3, oz = c1[overflow], c2[overflow], c3[overflow], z[overflow]
+                euler = hyp2f1(o3 - o1, o3 - o2, o3, oz)
+                sign[overflow] = np.sign(euler)
+                ln_hyp[overflow] = np.log(np.abs(euler)) + (o3 - o1 - o2) * np.log1p(-oz)
         first = (a + b + x - 1) / (a - 1)
         second = 1 - sign * np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + t + age)))
         return first * second * self.probability_alive(x, recency, age)
