@@ -188,7 +188,7 @@ def write_predictions(spark: SparkSession, as_of: date) -> int:
     purchase_days = spark.sql(
         """
         select customer_id, purchase_on, cast(amount_cny as double) as amount_cny
-        from marts.fct_purchase_days
+        from marts.fct_purchase_days order by customer_id, purchase_on
         """
     ).toPandas()
     night = predict_night(summary, purchase_days, as_of)
