@@ -330,6 +330,18 @@ def read_manifest(exports_root: Path, as_of: date) -> dict[str, Any]:
         raise PublishError(f"cannot read the manifest {path}: {error}") from error
 
 
+def check_days_kept(days_kept: Any) -> int | None:
+    """The var export_days_kept, checked: None (keep every night) or a whole number >= 1."""
+    if days_kept is not None and (
+        isinstance(days_kept, bool) or not isinstance(days_kept, int) or days_kept < 1
+    ):
+        raise PublishError(
+            f"export_days_kept is {days_kept!r}: it must be null (keep every night) or a "
+            "whole number of days, at least 1"
+        )
+    return days_kept
+
+
 def prune_published_nights(
     exports_root: Path,
     days_kept: int | None,
@@ -344,13 +356,8 @@ def prune_published_nights(
     its age: a backfill's next night diffs against it. Held nights (``held/``) and folders
     without a manifest are left alone.
     """
-    if days_kept is None:
+    if check_days_kept(days_kept) is None:
         return []
-    if isinstance(days_kept, bool) or not isinstance(days_kept, int) or days_kept < 1:
-        raise PublishError(
-            f"export_days_kept is {days_kept!r}: it must be null (keep every night) or a "
-            "whole number of days, at least 1"
-        )
     exports_root = Path(exports_root)
     with publisher_lock(exports_root, lock_timeout_seconds):
         newest = latest_published_night(exports_root)

@@ -11,7 +11,12 @@ from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
-from orchestration.publishing.exports import HELD_DIR, prune_published_nights, publish_night
+from orchestration.publishing.exports import (
+    HELD_DIR,
+    check_days_kept,
+    prune_published_nights,
+    publish_night,
+)
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
@@ -36,7 +41,8 @@ EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
 PROJECT_VARS = project_vars()
 WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
 EXPORT_GUARD = ExportGuard.from_vars(PROJECT_VARS.get("export_guard"))
-EXPORT_DAYS_KEPT = PROJECT_VARS.get("export_days_kept")
+# Checked when the definitions load, so a wrong value stops the night before it runs.
+EXPORT_DAYS_KEPT = check_days_kept(PROJECT_VARS.get("export_days_kept"))
 
 
 def next_best_actions(warehouse: Path) -> list[str]:
