@@ -303,20 +303,23 @@ def latest_published_night(exports_root: Path, *, before: date | None = None) ->
     A directory without a manifest is not a published night, and temporary or set-aside
     directories (``.tmp-*``, ``.old-*``) are never considered.
     """
-    exports_root = Path(exports_root)
+    nights = _published_nights(Path(exports_root))
+    return max((night for night in nights if before is None or night < before), default=None)
+
+
+def _published_nights(exports_root: Path) -> dict[date, Path]:
+    """Every night under ``exports_root`` with a manifest, and its folder."""
     if not exports_root.is_dir():
-        return None
-    nights = []
+        return {}
+    nights = {}
     for entry in exports_root.iterdir():
         if not _NIGHT_DIR.fullmatch(entry.name) or not (entry / MANIFEST_FILE).is_file():
             continue
         try:
-            night = date.fromisoformat(entry.name)
+            nights[date.fromisoformat(entry.name)] = entry
         except ValueError:
             continue
-        if before is None or night < before:
-            nights.append(night)
-    return max(nights, default=None)
+    return nights
 
 
 def read_manifest(exports_root: Path, as_of: date) -> dict[str, Any]:
@@ -360,20 +363,15 @@ def prune_published_nights(
         return []
     exports_root = Path(exports_root)
     with publisher_lock(exports_root, lock_timeout_seconds):
-        newest = latest_published_night(exports_root)
-        if newest is None:
-            return []
-        removed = []
-        for entry in sorted(exports_root.iterdir()):
-            if not _NIGHT_DIR.fullmatch(entry.name) or not (entry / MANIFEST_FILE).is_file():
-                continue
-            try:
-                night = date.fromisoformat(entry.name)
-            except ValueError:
-                continue
-            if (newest - night).days >= days_kept and night != keep:
-                shutil.rmtree(entry)
-                removed.append(night)
+        nights = _published_nights(exports_root)
+        newest = max(nights, default=None)
+        removed = [
+            night
+            for night in sorted(nights)
+            if (newest - night).days >= days_kept and night != keep
+        ]
+        for night in removed:
+            shutil.rmtree(nights[night])
     return removed
 
 
