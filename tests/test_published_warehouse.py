@@ -564,3 +564,61 @@ def test_a_month_is_judged_by_when_its_rows_were_written_then_by_its_rows(tmp_pa
     fourth = publish("2026-10-31", "run4")
     assert (fourth.months_written, fourth.months_linked) == ({"facts": 1}, {"facts": 2})
     assert _month_files(published_dir)["2026-08"][1] == [("F1", date(2026, 8, 30), 11)]
+
+
+def test_a_month_written_takes_its_fingerprint_from_its_file(tmp_path):
+    """A new month, or one whose row count moved, is certainly written: it is not hashed in the
+    table, and its fingerprint is read back from its file. It must equal the table's hash of the
+    same rows for every column type the marts use, or a month written again unchanged the next
+    night would be written instead of linked."""
+    warehouse, published_dir = tmp_path / "warehouse.duckdb", tmp_path / "published"
+    _tag_history(
+        warehouse,
+        "create schema marts;"
+        "create table marts.facts (fact_id varchar, happened_on date, amount decimal(18, 2),"
+        " happened_at timestamp, is_paid boolean, units bigint, share double, tags varchar[],"
+        " as_of_date date, _written_at timestamp);"
+        "insert into marts.facts values"
+        " ('F1', '2026-09-01', 12.30, '2026-09-01 10:00:00', true, 3, 0.25, ['a', 'b'],"
+        "  '2026-10-30', '2026-10-30 20:00:00'),"
+        " ('F2', '2026-10-02', null, null, null, null, null, null,"
+        "  '2026-10-30', '2026-10-30 20:00:00');",
+    )
+    columns = "fact_id, happened_on, amount, happened_at, is_paid, units, share, tags"
+
+    def table_fingerprints() -> dict[str, str]:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            rows = connection.execute(
+                f"select strftime(happened_on, '%Y-%m'), sum(hash({columns}))::varchar "
+                "from marts.facts group by 1"
+            ).fetchall()
+        return dict(rows)
+
+    def recorded() -> dict[str, dict]:
+        document = json.loads((published_dir / MARTS_LINK / PUBLICATION_FILE).read_text("utf-8"))
+        return document["months"]["facts"]
+
+    first = _publish_facts(warehouse, published_dir, "2026-10-30", "run1")
+    assert first.months_written == {"facts": 2}
+    assert {month: record["fingerprint"] for month, record in recorded().items()} == (
+        table_fingerprints()
+    )
+
+    # September written again with the same row (same count, a later write): hashed in the
+    # table and linked. October gains a row: written, its fingerprint from the new file.
+    _tag_history(
+        warehouse,
+        "update marts.facts set as_of_date = '2026-10-31';"
+        "update marts.facts set _written_at = '2026-10-31 20:00:00' where fact_id = 'F1';"
+        "insert into marts.facts values ('F3', '2026-10-31', 1.05, '2026-10-31 09:30:00',"
+        " false, 1, 1.5, [], '2026-10-31', '2026-10-31 20:00:00');",
+    )
+    second = _publish_facts(warehouse, published_dir, "2026-10-31", "run2")
+    assert (second.months_written, second.months_linked) == ({"facts": 1}, {"facts": 1})
+    assert {month: record["linked"] for month, record in recorded().items()} == {
+        "2026-09": True,
+        "2026-10": False,
+    }
+    assert {month: record["fingerprint"] for month, record in recorded().items()} == (
+        table_fingerprints()
+    )
