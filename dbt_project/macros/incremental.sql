@@ -93,7 +93,7 @@
     {%- else %}
     with
 
-    -- Read three times: hashed by block, compared in the changed blocks, picked by key.
+    -- Read twice: hashed by block, then compared in the changed blocks.
     raw_rows as {{ inlined_cte() }} (
         select
             _raw_row_number,
@@ -146,11 +146,28 @@
             {%- endfor %}
     ),
 
+    -- The rows of the affected keys, and those without a key: in the changed blocks from the
+    -- raw rows, elsewhere from the staged table, whose rows there are the raw rows (their
+    -- blocks compared equal) with the key already cleaned. Cleaning every raw key again took
+    -- 3.5 s for the interactions at scale L, the staged keys 0.6 s.
     rows_to_stage as (
-        select _raw_row_number as raw_row_number from raw_rows
+        select raw_row_number from compared
         where
-            row_key is null
-            or row_key in (select row_key from affected_keys where row_key is not null)
+            raw_row_number is not null
+            and (
+                raw_key is null
+                or raw_key in (select row_key from affected_keys where row_key is not null)
+            )
+        union all
+        select _raw_row_number as raw_row_number from {{ this }}
+        where
+            {{ raw_row_block('_raw_row_number') }}
+            not in (select row_block from changed_blocks where row_block is not null)
+            and (
+                {{ staged_key }} is null
+                or {{ staged_key }}
+                in (select row_key from affected_keys where row_key is not null)
+            )
     )
 
     select
