@@ -4,7 +4,9 @@ customers as (
     select * from {{ ref('dim_customers') }}
 ),
 
-orders as (
+-- Inlined: read twice, and DuckDB would otherwise store every column of the 10 million
+-- orders first (the model's statement 2.9 s against 4.0 to 5.6 s alone at scale L).
+orders as {{ inlined_cte() }} (
     select * from {{ ref('fct_orders') }}
 ),
 
