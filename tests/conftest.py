@@ -43,9 +43,10 @@ def dbt_command(
     select: str,
     as_of: str,
     extra_vars: dict[str, Any] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
     """`dbt <command> --select <select>` on the warehouse in `home`, as of a night (and with
-    `extra_vars`)."""
+    `extra_vars`, and `extra_args` such as --full-refresh)."""
     from orchestration.project import DBT_PROJECT_DIR
 
     return subprocess.run(
@@ -64,6 +65,7 @@ def dbt_command(
             str(target),
             "--vars",
             json.dumps({"as_of_date": as_of, **(extra_vars or {})}),
+            *extra_args,
         ],
         env={**os.environ, "SCRM_HOME": str(home)},
         capture_output=True,

@@ -6,8 +6,9 @@ The fixture and the arithmetic are in tests/fixtures/raw_customer_marts/README.m
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from tests.conftest import query
+from tests.conftest import connect_warehouse, copy_warehouse, dbt_command, query
 
 
 def rows_by_customer(warehouse, sql: str) -> dict[str, tuple]:
@@ -214,3 +215,89 @@ def test_customer_timeline_tells_the_story_up_to_the_date(customer_marts_warehou
         "where event_type = 'order_refunded'",
     )
     assert refunds == [("B", "B1")]
+
+
+LIFECYCLE_HISTORY = "customer_lifecycle_history"
+
+
+def current_stages(warehouse: Path, customers: str) -> dict[str, tuple]:
+    """Customer → (stage, entered on) of the stage each of `customers` is in."""
+    return rows_by_customer(
+        warehouse,
+        "select customer_id, lifecycle_stage, entered_on from marts.customer_lifecycle_history"
+        f" where left_on is null and customer_id in ({', '.join(repr(c) for c in customers)})",
+    )
+
+
+LIFECYCLE_ROWS = (
+    "select customer_id, lifecycle_stage, entered_on, previous_stage, left_on, as_of_date "
+    "from marts.customer_lifecycle_history order by all"
+)
+
+
+def test_lifecycle_history_restated_per_customer_equals_a_full_build(
+    customer_marts_warehouse, tmp_path
+):
+    """The history is restated only for the customers whose inputs changed or who have a
+    candidate day between the stored night and the new one (macros/restated_per_customer.sql).
+    On the same facts, each night so built equals a full build of it: a month later (the
+    "new" and active spans of A, D, F and J run out meanwhile), after a purchase day moves, a
+    night further back, and without the stored fingerprints."""
+    restated = copy_warehouse(customer_marts_warehouse, tmp_path / "restated")
+    full = copy_warehouse(customer_marts_warehouse, tmp_path / "full")
+
+    def build(warehouse: Path, as_of: str, *extra_args: str) -> None:
+        result = dbt_command(
+            "run", warehouse.parent, tmp_path / "target", LIFECYCLE_HISTORY, as_of,
+            extra_args=extra_args,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:]
+
+    def both(as_of: str) -> None:
+        build(restated, as_of)
+        build(full, as_of, "--full-refresh")
+
+    def execute(warehouse: Path, sql: str) -> None:
+        with connect_warehouse(warehouse) as connection:
+            connection.execute(sql)
+
+    both("2026-07-31")
+    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+    assert current_stages(restated, "ADFJ") == {
+        "A": ("silent", date(2026, 7, 10)),  # 30 days after the first purchase, none since
+        "D": ("churned", date(2026, 7, 1)),  # 30 days after its purchase of 06-01
+        "F": ("silent", date(2026, 7, 1)),
+        "J": ("churned", date(2026, 7, 30)),  # not a friend
+    }
+
+    # I's second purchase day moves two days earlier (the same count of days, another
+    # fingerprint); C has nothing new, so its stored rows are not rewritten: a value planted
+    # in them stays.
+    for warehouse in (restated, full):
+        execute(
+            warehouse,
+            "update marts.fct_purchase_days set purchase_on = '2026-05-26'"
+            " where customer_id = 'I' and purchase_on = '2026-05-28'",
+        )
+    planted = (
+        "update marts.customer_lifecycle_history set previous_stage = {}"
+        " where customer_id = 'C' and entered_on = '2026-05-01'"
+    )
+    execute(restated, planted.format("'planted'"))
+    both("2026-07-31")
+    assert query(
+        restated,
+        "select previous_stage from marts.customer_lifecycle_history"
+        " where customer_id = 'C' and entered_on = '2026-05-01'",
+    ) == [("planted",)]
+    execute(restated, planted.format("'reactivated'"))
+    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+    # I's active span after its second purchase now ends on 06-25, not 06-27.
+    assert current_stages(restated, "I") == {"I": ("silent", date(2026, 6, 25))}
+
+    both("2026-06-10")
+    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+
+    execute(restated, "drop table audit.customer_lifecycle_history__inputs")
+    both("2026-06-30")
+    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)

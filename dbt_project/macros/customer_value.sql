@@ -79,3 +79,80 @@
         else 'churned'
     end
 {%- endmacro %}
+
+{#- The days on which a customer's lifecycle stage can change (customer_lifecycle_history):
+    first seen, a friend event, a purchase, the end of the "new" span after the first purchase,
+    the end of the active span after any purchase. `customers` has `first_seen_on`,
+    `friend_events` an `event_on` per event, `purchase_days` `purchase_on` and
+    `purchase_day_number`; all have `customer_id`. -#}
+{% macro lifecycle_candidate_days(customers, friend_events, purchase_days) %}
+    select
+        customer_id,
+        first_seen_on as on_date
+    from {{ customers }}
+    where first_seen_on is not null
+    union
+    select
+        customer_id,
+        event_on as on_date
+    from {{ friend_events }}
+    union
+    select
+        customer_id,
+        purchase_on as on_date
+    from {{ purchase_days }}
+    union
+    select
+        customer_id,
+        {{ add_days('purchase_on', var('lifecycle_new_days')) }} as on_date
+    from {{ purchase_days }}
+    where purchase_day_number = 1
+    union
+    select
+        customer_id,
+        {{ add_days('purchase_on', var('lifecycle_churn_days')) }} as on_date
+    from {{ purchase_days }}
+{% endmacro %}
+
+{#- One fingerprint per known customer of what customer_lifecycle_history reads of them (and
+    of the vars it reads), for restating it per customer (macros/restated_per_customer.sql).
+    DuckDB's hash: only the incremental build, on DuckDB, renders it. -#}
+{% macro customer_lifecycle_inputs() %}
+    with
+
+    purchases as (
+        select
+            customer_id,
+            count(*) as row_count,
+            {{ rows_fingerprint(['purchase_on', 'purchase_day_number', 'previous_purchase_on']) }}
+            as fingerprint
+        from {{ ref('fct_purchase_days') }}
+        group by customer_id
+    ),
+
+    friendships as (
+        select
+            customer_id,
+            count(*) as row_count,
+            {{ rows_fingerprint(['event_on', 'friend_delta']) }} as fingerprint
+        from {{ ref('fct_friend_events') }}
+        group by customer_id
+    )
+
+    select
+        customers.customer_id,
+        hash(
+            cast(customers.first_seen_at as date),
+            purchases.row_count,
+            purchases.fingerprint,
+            friendships.row_count,
+            friendships.fingerprint,
+            {{ var('lifecycle_new_days') }},
+            {{ var('lifecycle_churn_days') }}
+        ) as inputs_fingerprint
+    from {{ ref('dim_customers') }} as customers
+    left join purchases
+        on customers.customer_id = purchases.customer_id
+    left join friendships
+        on customers.customer_id = friendships.customer_id
+{% endmacro %}
