@@ -1,8 +1,8 @@
 {{ incremental_per_customer('customer_lifecycle_inputs', marker_column='lifecycle_stage') }}
 
 {#- Incrementally only the customers whose inputs changed, or who have a candidate day between
-    the stored night and this one (macros/restated_per_customer.sql): a night restated about
-    8% of the customers at scale L. -#}
+    the stored night and this one (macros/restated_per_customer.sql): at scale L a night's
+    move restates about 5% of the customers, the active ones. -#}
 {% set every_candidate_day %}
     {{ lifecycle_candidate_days(
         customers=(
