@@ -235,6 +235,34 @@ LIFECYCLE_ROWS = (
 )
 
 
+class RestatedAndFull:
+    """Two copies of a built warehouse: one mart restated per customer in the first, built in
+    full (--full-refresh) in the second, night by night on the same facts."""
+
+    def __init__(self, warehouse: Path, model: str, tmp_path: Path) -> None:
+        self.restated = copy_warehouse(warehouse, tmp_path / "restated")
+        self.full = copy_warehouse(warehouse, tmp_path / "full")
+        self.model, self.target = model, tmp_path / "target"
+
+    def build(self, as_of: str) -> None:
+        for warehouse, extra_args in ((self.restated, ()), (self.full, ("--full-refresh",))):
+            result = dbt_command(
+                "run", warehouse.parent, self.target, self.model, as_of, extra_args=extra_args
+            )
+            assert result.returncode == 0, result.stdout[-3000:]
+
+    def execute(self, sql: str, *, restated_only: bool = False) -> None:
+        for warehouse in (self.restated,) if restated_only else (self.restated, self.full):
+            with connect_warehouse(warehouse) as connection:
+                connection.execute(sql)
+
+    def rows(self, sql: str) -> list[tuple]:
+        """The rows `sql` gives in both, which must be the same."""
+        restated = query(self.restated, sql)
+        assert restated == query(self.full, sql)
+        return restated
+
+
 def test_lifecycle_history_restated_per_customer_equals_a_full_build(
     customer_marts_warehouse, tmp_path
 ):
@@ -243,27 +271,11 @@ def test_lifecycle_history_restated_per_customer_equals_a_full_build(
     On the same facts, each night so built equals a full build of it: a month later (the
     "new" and active spans of A, D, F and J run out meanwhile), after a purchase day moves, a
     night further back, and without the stored fingerprints."""
-    restated = copy_warehouse(customer_marts_warehouse, tmp_path / "restated")
-    full = copy_warehouse(customer_marts_warehouse, tmp_path / "full")
+    marts = RestatedAndFull(customer_marts_warehouse, LIFECYCLE_HISTORY, tmp_path)
 
-    def build(warehouse: Path, as_of: str, *extra_args: str) -> None:
-        result = dbt_command(
-            "run", warehouse.parent, tmp_path / "target", LIFECYCLE_HISTORY, as_of,
-            extra_args=extra_args,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:]
-
-    def both(as_of: str) -> None:
-        build(restated, as_of)
-        build(full, as_of, "--full-refresh")
-
-    def execute(warehouse: Path, sql: str) -> None:
-        with connect_warehouse(warehouse) as connection:
-            connection.execute(sql)
-
-    both("2026-07-31")
-    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
-    assert current_stages(restated, "ADFJ") == {
+    marts.build("2026-07-31")
+    marts.rows(LIFECYCLE_ROWS)
+    assert current_stages(marts.restated, "ADFJ") == {
         "A": ("silent", date(2026, 7, 10)),  # 30 days after the first purchase, none since
         "D": ("churned", date(2026, 7, 1)),  # 30 days after its purchase of 06-01
         "F": ("silent", date(2026, 7, 1)),
@@ -273,31 +285,82 @@ def test_lifecycle_history_restated_per_customer_equals_a_full_build(
     # I's second purchase day moves two days earlier (the same count of days, another
     # fingerprint); C has nothing new, so its stored rows are not rewritten: a value planted
     # in them stays.
-    for warehouse in (restated, full):
-        execute(
-            warehouse,
-            "update marts.fct_purchase_days set purchase_on = '2026-05-26'"
-            " where customer_id = 'I' and purchase_on = '2026-05-28'",
-        )
+    marts.execute(
+        "update marts.fct_purchase_days set purchase_on = '2026-05-26'"
+        " where customer_id = 'I' and purchase_on = '2026-05-28'"
+    )
     planted = (
         "update marts.customer_lifecycle_history set previous_stage = {}"
         " where customer_id = 'C' and entered_on = '2026-05-01'"
     )
-    execute(restated, planted.format("'planted'"))
-    both("2026-07-31")
+    marts.execute(planted.format("'planted'"), restated_only=True)
+    marts.build("2026-07-31")
     assert query(
-        restated,
+        marts.restated,
         "select previous_stage from marts.customer_lifecycle_history"
         " where customer_id = 'C' and entered_on = '2026-05-01'",
     ) == [("planted",)]
-    execute(restated, planted.format("'reactivated'"))
-    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+    marts.execute(planted.format("'reactivated'"), restated_only=True)
+    marts.rows(LIFECYCLE_ROWS)
     # I's active span after its second purchase now ends on 06-25, not 06-27.
-    assert current_stages(restated, "I") == {"I": ("silent", date(2026, 6, 25))}
+    assert current_stages(marts.restated, "I") == {"I": ("silent", date(2026, 6, 25))}
 
-    both("2026-06-10")
-    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+    marts.build("2026-06-10")
+    marts.rows(LIFECYCLE_ROWS)
 
-    execute(restated, "drop table audit.customer_lifecycle_history__inputs")
-    both("2026-06-30")
-    assert query(restated, LIFECYCLE_ROWS) == query(full, LIFECYCLE_ROWS)
+    marts.execute("drop table audit.customer_lifecycle_history__inputs", restated_only=True)
+    marts.build("2026-06-30")
+    marts.rows(LIFECYCLE_ROWS)
+
+
+REPURCHASE_ROWS = "select * from marts.customer_product_repurchase order by all"
+
+
+def test_product_repurchase_restated_per_customer_equals_a_full_build(
+    customer_marts_warehouse, tmp_path
+):
+    """Only the customers whose net paid lines of periodic consumables changed are restated;
+    the days to each run-out date, and whether it is due, are set again on every row. Each
+    night so built equals a full build of it: three days later, after a line's quantity
+    changes, and without the stored fingerprints."""
+    marts = RestatedAndFull(customer_marts_warehouse, "customer_product_repurchase", tmp_path)
+    due = (
+        "select customer_id, sku_id, days_to_run_out, is_repurchase_due"
+        " from marts.customer_product_repurchase where customer_id in ('D', 'E', 'I')"
+        " order by all"
+    )
+
+    marts.build("2026-07-03")
+    marts.rows(REPURCHASE_ROWS)
+    # Three days on: each run-out is three days nearer (the fixture's README has the dates).
+    assert marts.rows(due) == [
+        ("D", "P_MASK", -338, False),
+        ("D", "P_SERUM", 28, False),
+        ("E", "P_MASK", -3, True),
+        ("I", "P_MASK", -9, False),  # a newer mask of the category: never due
+        ("I", "P_MASK2", -6, True),
+    ]
+
+    # A bought three masks, not two; C has nothing new, so a value planted in its rows stays.
+    marts.execute("update marts.fct_order_items set quantity = 3 where order_id = 'A1'")
+    planted = (
+        "update marts.customer_product_repurchase set last_purchase_quantity = {}"
+        " where customer_id = 'C' and sku_id = 'P_SERUM'"
+    )
+    marts.execute(planted.format(99), restated_only=True)
+    marts.build("2026-07-03")
+    assert query(
+        marts.restated,
+        "select last_purchase_quantity from marts.customer_product_repurchase"
+        " where customer_id = 'C' and sku_id = 'P_SERUM'",
+    ) == [(99,)]
+    marts.execute(planted.format(1), restated_only=True)
+    assert marts.rows(
+        "select expected_run_out_on, days_to_run_out from marts.customer_product_repurchase"
+        " where customer_id = 'A'"
+    ) == [(date(2026, 9, 8), 67)]  # 06-10 + 3 masks of 30 days
+    marts.rows(REPURCHASE_ROWS)
+
+    marts.execute("drop table audit.customer_product_repurchase__inputs", restated_only=True)
+    marts.build("2026-06-30")
+    marts.rows(REPURCHASE_ROWS)

@@ -156,3 +156,57 @@
     left join friendships
         on customers.customer_id = friendships.customer_id
 {% endmacro %}
+
+{#- Days from the as-of date to a product's expected run-out date (customer_product_repurchase;
+    negative once run out). -#}
+{% macro days_to_run_out(expected_run_out_on) -%}
+    {{ days_between(as_of_date(), expected_run_out_on) }}
+{%- endmacro %}
+
+{#- Whether a product is due for repurchase as of the date: within the window around its
+    run-out date, and no newer purchase in its category. -#}
+{% macro is_repurchase_due(expected_run_out_on, has_newer_category_purchase) -%}
+    (
+        not {{ has_newer_category_purchase }}
+        and {{ days_to_run_out(expected_run_out_on) }}
+        between -{{ var('repurchase_due_days_after') }}
+        and {{ var('repurchase_due_days_before') }}
+    )
+{%- endmacro %}
+
+{#- One fingerprint per customer of what customer_product_repurchase reads of them: their net
+    paid lines of periodic consumables, and the periodic consumables themselves (a change of a
+    product's cycle restates every customer). DuckDB's hash: only the incremental build, on
+    DuckDB, renders it. -#}
+{% macro customer_product_repurchase_inputs() %}
+    with
+
+    periodic_products as (
+        select
+            sku_id,
+            consumption_cycle_days
+        from {{ ref('dim_products') }}
+        where is_periodic_consumable
+    ),
+
+    products as (
+        select {{ rows_fingerprint(['sku_id', 'consumption_cycle_days']) }} as fingerprint
+        from periodic_products
+    ),
+
+    lines as (
+        select
+            customer_id,
+            count(*) as row_count,
+            {{ rows_fingerprint(['sku_id', 'category', 'paid_on', 'quantity']) }} as fingerprint
+        from {{ ref('fct_order_items') }}
+        where is_net_paid and sku_id in (select sku_id from periodic_products)
+        group by customer_id
+    )
+
+    select
+        lines.customer_id,
+        hash(lines.row_count, lines.fingerprint, products.fingerprint) as inputs_fingerprint
+    from lines
+    cross join products
+{% endmacro %}

@@ -22,8 +22,10 @@
 
 {#- The config of a mart restated per customer. `inputs` names the macro that gives one row
     per customer, `customer_id` and `inputs_fingerprint`; `marker_column` is a column a real
-    row never has null. -#}
-{% macro incremental_per_customer(inputs, marker_column) %}
+    row never has null. `night_columns` maps the columns that follow from a stored row and the
+    night alone (days to a date) to their expression, as Jinja text: they are set again on
+    every stored row, with `as_of_date`. -#}
+{% macro incremental_per_customer(inputs, marker_column, night_columns={}) %}
     {%- if target.type == 'spark' %}
         {{- config(materialized='table') -}}
     {%- else %}
@@ -35,12 +37,20 @@
             post_hook=[
                 "delete from {{ this }} where " ~ marker_column ~ " is null",
                 "update {{ this }} set as_of_date = {{ as_of_date() }}"
+                ~ night_column_updates(night_columns)
                 ~ " where as_of_date <> {{ as_of_date() }}",
                 "{{ store_customer_inputs(" ~ inputs ~ "()) }}",
             ],
         ) -}}
     {%- endif %}
 {% endmacro %}
+
+{#- `, column = expression` for each of `night_columns`, for the post-hook's update. -#}
+{% macro night_column_updates(night_columns) -%}
+    {%- for column, expression in night_columns.items() -%}
+        , {{ column }} = {{ expression }}
+    {%- endfor -%}
+{%- endmacro %}
 
 {#- Where the fingerprints of the mart's inputs, as of its last build, are kept: in the
     mart's own database (one transaction writes both), in the schema of the pipeline's
@@ -59,9 +69,9 @@
 
 {#- The CTE `restated_customers` (with its trailing comma) when the build is incremental:
     the customers whose inputs changed (`inputs_sql`, as `inputs` above) or who have a day of
-    `turning_days_sql` (a query of `customer_id` and `on_date`) between the stored night and
-    this one. Nothing in a full build. -#}
-{% macro restated_customers_cte(inputs_sql, turning_days_sql) %}
+    `turning_days_sql` (a query of `customer_id` and `on_date`, if any) between the stored
+    night and this one. Nothing in a full build. -#}
+{% macro restated_customers_cte(inputs_sql, turning_days_sql=none) %}
     {%- if is_incremental() %}
     {%- set stored = customer_inputs_relation() %}
     {%- set stored_exists = adapter.get_relation(
@@ -70,7 +80,7 @@
     {#- A literal, so that the filter on the turning days reaches each of their sources: as a
         joined value it came after the union of every customer's days (2 s at scale L). #}
     {%- set stored_night = none %}
-    {%- if execute %}
+    {%- if execute and turning_days_sql is not none %}
         {%- set stored_night = run_query(
             'select max(as_of_date) from ' ~ this
         ).columns[0].values()[0] %}

@@ -1,8 +1,25 @@
+{#- Incrementally only the customers whose net paid lines of periodic consumables changed
+    (macros/restated_per_customer.sql); the days to each run-out date follow from the night and
+    are set again on every row. -#}
+{{ incremental_per_customer(
+    'customer_product_repurchase_inputs',
+    marker_column='sku_id',
+    night_columns={
+        'days_to_run_out': "{{ days_to_run_out('expected_run_out_on') }}",
+        'is_repurchase_due': (
+            "{{ is_repurchase_due('expected_run_out_on', 'has_newer_category_purchase') }}"
+        ),
+    },
+) }}
+
 with
+
+{#- The fingerprints are DuckDB's hashes: rendered only for an incremental build. #}
+{{ restated_customers_cte(customer_product_repurchase_inputs() if is_incremental() else none) }}
 
 purchased_items as (
     select * from {{ ref('fct_order_items') }}
-    where is_net_paid
+    where is_net_paid and {{ is_restated() }}
 ),
 
 products as (
@@ -86,16 +103,13 @@ final as (
         last_purchase_quantity,
         consumption_cycle_days,
         expected_run_out_on,
-        {{ days_between(as_of_date(), 'expected_run_out_on') }} as days_to_run_out,
+        {{ days_to_run_out('expected_run_out_on') }} as days_to_run_out,
         has_newer_category_purchase,
-        (
-            not has_newer_category_purchase
-            and {{ days_between(as_of_date(), 'expected_run_out_on') }}
-            between -{{ var('repurchase_due_days_after') }}
-            and {{ var('repurchase_due_days_before') }}
-        ) as is_repurchase_due,
+        {{ is_repurchase_due('expected_run_out_on', 'has_newer_category_purchase') }}
+            as is_repurchase_due,
         {{ as_of_date() }} as as_of_date
     from run_outs
 )
 
 select * from final
+{{ restated_customer_markers() }}
