@@ -20,37 +20,18 @@
     On Spark the mart builds as a table (dbt-spark has no delete+insert on plain tables).
 -#}
 
-{#- The config of a mart restated per customer. `inputs` names the macro that gives one row
-    per customer, `customer_id` and `inputs_fingerprint`; `marker_column` is a column a real
-    row never has null. `night_columns` maps the columns that follow from a stored row and the
-    night alone (days to a date) to their expression, as Jinja text: they are set again on
-    every stored row, with `as_of_date`. -#}
+{#- The config of a mart restated per customer: incremental_by_key on `customer_id` (its
+    `marker_column` and `night_columns`), whose post-hooks then store the fingerprints.
+    `inputs` names the macro that gives one row per customer, `customer_id` and
+    `inputs_fingerprint`. -#}
 {% macro incremental_per_customer(inputs, marker_column, night_columns={}) %}
-    {%- if target.type == 'spark' %}
-        {{- config(materialized='table') -}}
-    {%- else %}
-        {{- config(
-            materialized='incremental',
-            incremental_strategy='delete+insert',
-            unique_key='customer_id',
-            on_schema_change='fail',
-            post_hook=[
-                "delete from {{ this }} where " ~ marker_column ~ " is null",
-                "update {{ this }} set as_of_date = {{ as_of_date() }}"
-                ~ night_column_updates(night_columns)
-                ~ " where as_of_date <> {{ as_of_date() }}",
-                "{{ store_customer_inputs(" ~ inputs ~ "()) }}",
-            ],
-        ) -}}
-    {%- endif %}
+    {{- incremental_by_key(
+        'customer_id',
+        marker_column,
+        night_columns=night_columns,
+        post_hook=["{{ store_customer_inputs(" ~ inputs ~ "()) }}"],
+    ) -}}
 {% endmacro %}
-
-{#- `, column = expression` for each of `night_columns`, for the post-hook's update. -#}
-{% macro night_column_updates(night_columns) -%}
-    {%- for column, expression in night_columns.items() -%}
-        , {{ column }} = {{ expression }}
-    {%- endfor -%}
-{%- endmacro %}
 
 {#- Where the fingerprints of the mart's inputs, as of its last build, are kept: in the
     mart's own database (one transaction writes both), in the schema of the pipeline's
