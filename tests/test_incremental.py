@@ -10,7 +10,8 @@ must get right between the two nights:
 - a row changed in place (order O2: paid on night 1, refunded on night 2);
 - a status that changes with the night alone (order O15, in both files: confirmed on 31 March,
   so paid as of night 1 and confirmed as of night 2; refunded after both);
-- a file that shrank (friend events: night 1's last row is gone);
+- a file that shrank (friend events: night 1's last two rows are gone, the last one
+  quarantined);
 - a verdict that depends on the clock (I5 is in the future of night 1's run, not night 2's);
 - a customer whose only change is a new day of events (C3: interaction I13), which the
   timeline writes alone, numbered on after the stored events;
@@ -100,6 +101,8 @@ def write_nights(night_1: Path, night_2: Path) -> None:
             o2[header.index("refunded_ts")], o2[header.index("status")] = "", "paid"
         if path.stem == "friend_events":
             earlier.append(["E99", "C1", "S1", "add", "2026-03-02 10:00:00", "parcel_card", ""])
+            # Quarantined on night 1 (no such event type), gone from the file on night 2.
+            earlier.append(["E98", "C1", "S1", "follow", "2026-03-02 11:00:00", "", ""])
         write_rows(night_1 / path.name, header, earlier)
         write_rows(night_2 / path.name, header, later)
 
@@ -146,6 +149,8 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
         " inner join marts.fct_order_items as items using (order_id) where order_id = 'O15'"
     )
     assert query(full / "warehouse.duckdb", o15_status) == [("paid", "paid")]
+    e98_quarantined = "select count(*) from marts.quarantine_friend_events where event_id = 'E98'"
+    assert query(full / "warehouse.duckdb", e98_quarantined) == [(1,)]
 
     models = incremental_models()
     assert {
@@ -206,6 +211,7 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
     assert verdicts["I2@2"] == verdicts["I2@14"] == "conflicting_duplicate_key"
     assert verdicts["I1@13"] == "duplicate"
     assert query(a, "select max(_raw_row_number) from staging.stg_raw__friend_events") == [(12,)]
+    assert query(a, e98_quarantined) == [(0,)]
     # C5 became a conflict: every fact row of C5 is gone.
     assert query(a, c5_events) == [(0,)]
     assert query(a, "select order_status from marts.fct_orders where order_id = 'O2'") == [

@@ -62,37 +62,57 @@
     (quarantine_reason is null and not is_exact_duplicate)
 {%- endmacro %}
 
+{#- The keys a reference check finds known, as `known_key`: the clean rows' keys. -#}
+{% macro known_customers() -%}
+    select customer_id as known_key from {{ ref('stg_raw__customers') }}
+    where {{ is_clean_row() }}
+{%- endmacro %}
+
+{% macro known_orders() -%}
+    select order_id as known_key from {{ ref('int_orders_validated') }}
+    where {{ is_clean_row() }}
+{%- endmacro %}
+
+{% macro known_products() -%}
+    select sku_id as known_key from {{ ref('stg_raw__products') }}
+    where {{ is_clean_row() }}
+{%- endmacro %}
+
 {#-
     The reference check shared by every source that names a customer: a row whose customer is
     not a clean customers row is quarantined as unknown_customer. Returns the whole query of
     an int_<source>_validated model, kept per raw row (macros/incremental.sql).
 -#}
 {% macro select_with_customer_check(staged_model) %}
-{{ incremental_by_raw_row("ref('" ~ staged_model ~ "')") }}
+{{ incremental_validation(
+    "ref('" ~ staged_model ~ "')", references={'customer_id': 'known_customers'}
+) }}
 with
 
 staged as (
     select * from {{ ref(staged_model) }}
+    where {{ is_to_validate({'customer_id': known_customers()}) }}
 ),
 
 known_customers as (
-    select customer_id from {{ ref('stg_raw__customers') }}
-    where {{ is_clean_row() }}
+    {{ known_customers() }}
 ),
 
--- Inlined: read twice when incremental (by block, then the changed blocks' rows).
-validated as {{ inlined_cte() }} (
+validated as (
     select
-        {{ columns_to_validate(ref(staged_model), 'staged') }},
+        {{ star(
+            ref(staged_model), except=['quarantine_reason', '_written_at'],
+            relation_alias='staged',
+        ) }},
         case
             when staged.is_exact_duplicate then null
             when staged.quarantine_reason is not null then staged.quarantine_reason
-            when known_customers.customer_id is null then 'unknown_customer'
+            when known_customers.known_key is null then 'unknown_customer'
         end as quarantine_reason
     from staged
     left join known_customers
-        on staged.customer_id = known_customers.customer_id
+        on staged.customer_id = known_customers.known_key
 )
 
-{{ rows_to_revalidate('validated', ref(staged_model)) }}
+{{ rows_to_revalidate('validated') }}
 {% endmacro %}

@@ -1,3 +1,7 @@
+-- Incremental: only the positions the validated rows were written at since this table was
+-- (macros/incremental.sql).
+{{ incremental_quarantine("ref('int_friend_events_validated')") }}
+
 with
 
 friend_events as (
@@ -15,9 +19,10 @@ final as (
         raw_event_type as event_type,
         raw_event_ts as event_ts,
         channel_code,
-        channel_name
+        channel_name,
+        {{ written_at() }} as _written_at
     from friend_events
-    where quarantine_reason is not null
+    where {{ quarantined_or_rewritten() }}
 )
 
 select * from final

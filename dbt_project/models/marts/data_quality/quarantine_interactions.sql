@@ -1,3 +1,7 @@
+-- Incremental: only the positions the validated rows were written at since this table was
+-- (macros/incremental.sql).
+{{ incremental_quarantine("ref('int_interactions_validated')") }}
+
 with
 
 interactions as (
@@ -16,9 +20,10 @@ final as (
         raw_interaction_type as interaction_type,
         content_id,
         topic,
-        raw_duration_s as duration_s
+        raw_duration_s as duration_s,
+        {{ written_at() }} as _written_at
     from interactions
-    where quarantine_reason is not null
+    where {{ quarantined_or_rewritten() }}
 )
 
 select * from final

@@ -1,3 +1,7 @@
+-- Incremental: only the positions the validated rows were written at since this table was
+-- (macros/incremental.sql).
+{{ incremental_quarantine("ref('int_order_items_validated')") }}
+
 with
 
 order_items as (
@@ -14,9 +18,10 @@ final as (
         sku_id,
         raw_quantity as quantity,
         raw_unit_price as unit_price,
-        raw_line_amount as line_amount
+        raw_line_amount as line_amount,
+        {{ written_at() }} as _written_at
     from order_items
-    where quarantine_reason is not null
+    where {{ quarantined_or_rewritten() }}
 )
 
 select * from final

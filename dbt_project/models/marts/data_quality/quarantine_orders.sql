@@ -1,3 +1,7 @@
+-- Incremental: only the positions the validated rows were written at since this table was
+-- (macros/incremental.sql).
+{{ incremental_quarantine("ref('int_orders_validated')") }}
+
 with
 
 orders as (
@@ -20,9 +24,10 @@ final as (
         sales_channel as channel,
         raw_total_amount as total_amount,
         raw_discount_amount as discount_amount,
-        ship_province
+        ship_province,
+        {{ written_at() }} as _written_at
     from orders
-    where quarantine_reason is not null
+    where {{ quarantined_or_rewritten() }}
 )
 
 select * from final
