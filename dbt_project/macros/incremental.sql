@@ -292,7 +292,7 @@
     create or replace table {{ known_keys_relation(column) }} as {{ known_keys_sql }}
 {%- endmacro %}
 
-{#- A condition on the staged rows a validation model reads: every row in a full build.
+{#- The staged rows a validation model reads, as a query: every row in a full build.
     Incrementally, only the rows whose verdict can have changed since the model's last build:
     - those written after the validated table's latest write (staging writes a row again
       whenever its content or its staging verdict may change);
@@ -301,40 +301,44 @@
       unknown. `references` maps each checked column to the SQL of its known keys now; the
       keys known then are the ones incremental_validation stored.
     Every row, when the stored keys are missing (a table built before they were kept).
-    Computing every row's verdict and comparing it with the stored one took 8.4 s for the
-    50 million interactions at scale L on a night. -#}
-{% macro is_to_validate(references) -%}
-    {%- set stored_write = latest_write() -%}
-    {%- set keys_stored = [] -%}
-    {%- if is_incremental() and execute -%}
-        {%- for column in references -%}
-            {%- set stored = known_keys_relation(column) -%}
+    Each part is a scan of its own: an `or` of the two read every column of all 50 million
+    interactions at scale L. The latest write is a literal, so that its filter skips the
+    blocks of rows written earlier (written rows are appended). -#}
+{% macro staged_rows_to_validate(staged_relation, references) %}
+    {%- set stored_write = latest_write() %}
+    {%- set keys_stored = [] %}
+    {%- if stored_write is not none %}
+        {%- for column in references %}
+            {%- set stored = known_keys_relation(column) %}
             {%- if adapter.get_relation(
                 database=stored.database, schema=stored.schema, identifier=stored.identifier
-            ) is not none -%}
-                {%- do keys_stored.append(column) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- if stored_write is none or keys_stored | length < references | length -%}
-        true
-    {%- else -%}
-        (
-            _written_at > cast('{{ stored_write }}' as timestamp)
-            {%- for column, known_keys_sql in references.items() %}
-            or {{ column }} in (
-                select coalesce(tonight.known_key, stored.known_key)
-                from ({{ known_keys_sql }}) as tonight
-                full outer join {{ known_keys_relation(column) }} as stored
-                    on tonight.known_key = stored.known_key
-                where tonight.known_key is null or stored.known_key is null
-            )
-            {%- endfor %}
-        )
-    {%- endif -%}
-{%- endmacro %}
+            ) is not none %}
+                {%- do keys_stored.append(column) %}
+            {%- endif %}
+        {%- endfor %}
+    {%- endif %}
+    {%- if stored_write is none or keys_stored | length < references | length %}
+    select * from {{ staged_relation }}
+    {%- else %}
+    select * from {{ staged_relation }}
+    where _written_at > cast('{{ stored_write }}' as timestamp)
+        {%- for column, known_keys_sql in references.items() %}
 
-{#- The rows of `validated` (a CTE of the staged rows is_to_validate picked, with their
+    union
+
+    select * from {{ staged_relation }}
+    where {{ column }} in (
+        select coalesce(tonight.known_key, stored.known_key)
+        from ({{ known_keys_sql }}) as tonight
+        full outer join {{ known_keys_relation(column) }} as stored
+            on tonight.known_key = stored.known_key
+        where tonight.known_key is null or stored.known_key is null
+    )
+        {%- endfor %}
+    {%- endif %}
+{% endmacro %}
+
+{#- The rows of `validated` (a CTE of the staged rows staged_rows_to_validate picked, with their
     verdict in `quarantine_reason`) to write: all in a full build; incrementally, those whose
     raw row, duplicate flag or reason differ from the stored row at the same position. -#}
 {% macro rows_to_revalidate(validated) %}
@@ -348,7 +352,13 @@
         {{ validated }}.*,
         {{ written_at() }} as _written_at
     from {{ validated }}
-    left join {{ this }} as stored
+    -- The stored rows at those positions first: a left join with the whole stored table
+    -- built its hash table from the 50 million interactions at scale L (4 s more).
+    left join (
+        select _raw_row_number, _raw_row_hash, is_exact_duplicate, quarantine_reason
+        from {{ this }}
+        where _raw_row_number in (select _raw_row_number from {{ validated }})
+    ) as stored
         on
             {{ validated }}._raw_row_number = stored._raw_row_number
             and {{ validated }}._raw_row_hash = stored._raw_row_hash
@@ -629,6 +639,94 @@
 
         select {{ key }} from changed_keys
         where {{ key }} not in (select new_key from compared where new_key is not null)
+    )
+    {%- endif -%}
+{% endmacro %}
+
+{#- An expression over this model's stored table (`expression`, of SQL type `type`), as a
+    literal read before the statement, so that a filter on it skips blocks of rows by their
+    ranges. In a dbt unit test `this` is the name of its fixture, which only the statement
+    can read: there it stays a subquery. -#}
+{% macro stored_literal(expression, type) -%}
+    {%- if this is string or not execute -%}
+        {{ return('(select ' ~ expression ~ ' from ' ~ this ~ ')') }}
+    {%- endif -%}
+    {%- set value = run_query('select ' ~ expression ~ ' from ' ~ this).columns[0].values()[0] -%}
+    {%- if value is none -%}
+        {{ return('cast(null as ' ~ type ~ ')') }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as " ~ type ~ ")") }}
+{%- endmacro %}
+
+{#- The rows of `rows` (a CTE of the rows of `upstream`, a validated table kept per raw row,
+    that the fact keeps: clean, within the night's window) to write, as a subquery, for a fact
+    keyed by raw position whose row follows from its validated row and the night alone. All
+    of them in a full build. Incrementally only the positions whose fact row can have changed:
+    - those `upstream` wrote after the fact's latest write (a row new or changed, or with a
+      new verdict: validation writes a row again whenever its verdict changes);
+    - those whose `night_timestamp` lies between the end of the stored night and the end of
+      this one, in either direction (a row that enters the window, or leaves it when a night
+      is rebuilt further back);
+    - stored positions past the end of `upstream` (the file shrank).
+    Such a position without a row in `rows` gets a marker row (see incremental_by_key). The
+    stored values are literals and the filters are on the table's own columns, so each reads
+    only the blocks of rows that hold a match: new rows are appended at the end. Comparing
+    every row's position and hash with the stored ones took 6.6 s for the 50 million
+    interactions on a night at scale L. -#}
+{% macro rows_at_positions_written_since(rows, upstream, night_timestamp) %}
+    {%- if not is_incremental() -%}
+    {{ rows }}
+    {%- else -%}
+    {%- set stored_write = 'coalesce(' ~ stored_literal('max(_written_at)', 'timestamp')
+        ~ ", cast('1900-01-01' as timestamp))" %}
+    {%- set earliest_end = 'least(' ~ dbt.dateadd(
+        'day', 1, stored_literal('min(as_of_date)', 'timestamp')
+    ) ~ ', ' ~ as_of_end() ~ ')' %}
+    {%- set latest_end = 'greatest(' ~ dbt.dateadd(
+        'day', 1, stored_literal('max(as_of_date)', 'timestamp')
+    ) ~ ', ' ~ as_of_end() ~ ')' %}
+    (
+        with
+
+        rows_to_write as (
+            select * from {{ rows }}
+            where _written_at > {{ stored_write }}
+
+            union all
+
+            select * from {{ rows }}
+            where
+                _written_at <= {{ stored_write }}
+                and {{ night_timestamp }} >= {{ earliest_end }}
+                and {{ night_timestamp }} < {{ latest_end }}
+        ),
+
+        positions as (
+            select _raw_row_number from {{ upstream }}
+            where _written_at > {{ stored_write }}
+
+            union
+
+            select _raw_row_number from {{ upstream }}
+            where
+                {{ night_timestamp }} >= {{ earliest_end }}
+                and {{ night_timestamp }} < {{ latest_end }}
+
+            union
+
+            select _raw_row_number from {{ this }}
+            where
+                _raw_row_number
+                > (select coalesce(max(_raw_row_number), 0) from {{ upstream }})
+        )
+
+        select * from rows_to_write
+
+        -- The marker rows: every other column null (only DuckDB builds facts incrementally).
+        union all by name
+
+        select _raw_row_number from positions
+        where _raw_row_number not in (select _raw_row_number from rows_to_write)
     )
     {%- endif -%}
 {% endmacro %}

@@ -90,8 +90,7 @@
 with
 
 staged as (
-    select * from {{ ref(staged_model) }}
-    where {{ is_to_validate({'customer_id': known_customers()}) }}
+    {{ staged_rows_to_validate(ref(staged_model), {'customer_id': known_customers()}) }}
 ),
 
 known_customers as (

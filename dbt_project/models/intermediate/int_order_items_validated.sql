@@ -8,8 +8,9 @@
 with
 
 order_items as (
-    select * from {{ ref('stg_raw__order_items') }}
-    where {{ is_to_validate({'order_id': known_orders(), 'sku_id': known_products()}) }}
+    {{ staged_rows_to_validate(
+        ref('stg_raw__order_items'), {'order_id': known_orders(), 'sku_id': known_products()}
+    ) }}
 ),
 
 known_orders as (

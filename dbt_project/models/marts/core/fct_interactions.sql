@@ -2,7 +2,7 @@
 
 with
 
--- Read twice when incremental (compared narrow, then the new rows in full).
+-- Read twice when incremental (the rows written since, then those the night moves).
 interactions as {{ inlined_cte() }} (
     select * from {{ ref('int_interactions_validated') }}
     where
@@ -11,7 +11,9 @@ interactions as {{ inlined_cte() }} (
 ),
 
 interactions_to_write as (
-    select * from {{ rows_of_changed_lineage('interactions', '_raw_row_number') }}
+    select * from {{ rows_at_positions_written_since(
+        'interactions', ref('int_interactions_validated'), night_timestamp='interacted_at'
+    ) }}
 ),
 
 final as (
