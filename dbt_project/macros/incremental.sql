@@ -371,7 +371,8 @@
 {#-
     A fact restated per key (docs/incremental.md, "The facts: compared by lineage"): only
     the keys whose rows differ from the stored ones are written, found by
-    rows_of_changed_lineage or lines_of_orders_written_since. A key that lost every row gets
+    rows_of_changed_lineage, rows_at_positions_written_since or lines_of_orders_written_since.
+    A key that lost every row gets
     one marker row (the key, and null in `marker_column`, which a real row never has): it
     replaces the key's stored rows and the post-hook deletes it. The night's `as_of_date` is
     the same on every row, so it is set again on the stored rows rather than counted as a
