@@ -372,9 +372,9 @@
     A fact restated per key (docs/incremental.md, "The facts: compared by lineage"): only
     the keys whose rows differ from the stored ones are written, found by
     rows_of_changed_lineage, rows_at_positions_written_since or lines_of_orders_written_since.
-    A key that lost every row gets
-    one marker row (the key, and null in `marker_column`, which a real row never has): it
-    replaces the key's stored rows and the post-hook deletes it. The night's `as_of_date` is
+    A key that lost every row gets one marker row (the key, and null in `marker_column`,
+    which a real row never has): it replaces the key's stored rows and the post-hook deletes
+    it. The night's `as_of_date` is
     the same on every row, so it is set again on the stored rows rather than counted as a
     change (one column updated on a synthetic table of 50 million rows: 4 s, where writing
     the rows again took 37 s). `night_columns` maps any other column that follows from a
