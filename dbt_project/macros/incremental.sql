@@ -36,14 +36,30 @@
     ) -}}
 {% endmacro %}
 
-{#- The latest `_written_at` of this incremental model's table, to render as a literal (none
-    in a full build or when the table is empty). As a literal, a filter on `_written_at`
-    skips by the blocks' ranges of it: written rows are appended. -#}
-{% macro latest_write() -%}
-    {%- if is_incremental() and execute -%}
-        {{ return(run_query('select max(_written_at) from ' ~ this).columns[0].values()[0]) }}
+{#- The value of `expression`, an aggregate over this incremental model's stored table (its
+    latest `_written_at`, its nights), read before the statement: none in a full build, at
+    parse time, in a dbt unit test (whose `this` is a fixture only the statement can read),
+    or when the table is empty. Rendered as a literal, a filter on a column of a scanned
+    table skips the blocks of rows whose range of it cannot match: written rows are appended,
+    so a filter on `_written_at` reads only the blocks written since. -#}
+{% macro stored_value(expression) -%}
+    {%- if is_incremental() and execute and this is not string -%}
+        {{ return(run_query('select ' ~ expression ~ ' from ' ~ this).columns[0].values()[0]) }}
     {%- endif -%}
     {{ return(none) }}
+{%- endmacro %}
+
+{#- stored_value as SQL of type `type`: a literal, or in a dbt unit test a subquery of the
+    fixture. -#}
+{% macro stored_literal(expression, type) -%}
+    {%- if this is string -%}
+        {{ return('(select ' ~ expression ~ ' from ' ~ this ~ ')') }}
+    {%- endif -%}
+    {%- set value = stored_value(expression) -%}
+    {%- if value is none -%}
+        {{ return('cast(null as ' ~ type ~ ')') }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as " ~ type ~ ")") }}
 {%- endmacro %}
 
 {#- A condition on the rows of a validated table kept per raw row, for a quarantine table
@@ -55,7 +71,7 @@
     scale L: they are spread over all 50 million rows, so every column of nearly every block
     was read. -#}
 {% macro quarantined_or_rewritten() -%}
-    {%- set stored_write = latest_write() -%}
+    {%- set stored_write = stored_value('max(_written_at)') -%}
     {%- if stored_write is none -%}
         {#- A full build, or an empty table: no stored row to replace. -#}
         quarantine_reason is not null
@@ -305,7 +321,7 @@
     interactions at scale L. The latest write is a literal, so that its filter skips the
     blocks of rows written earlier (written rows are appended). -#}
 {% macro staged_rows_to_validate(staged_relation, references) %}
-    {%- set stored_write = latest_write() %}
+    {%- set stored_write = stored_value('max(_written_at)') %}
     {%- set keys_stored = [] %}
     {%- if stored_write is not none %}
         {%- for column in references %}
@@ -374,10 +390,9 @@
     rows_of_changed_lineage, rows_at_positions_written_since or lines_of_orders_written_since.
     A key that lost every row gets one marker row (the key, and null in `marker_column`,
     which a real row never has): it replaces the key's stored rows and the post-hook deletes
-    it. The night's `as_of_date` is
-    the same on every row, so it is set again on the stored rows rather than counted as a
-    change (one column updated on a synthetic table of 50 million rows: 4 s, where writing
-    the rows again took 37 s). `night_columns` maps any other column that follows from a
+    it. The night's `as_of_date` is the same on every row, so it is set again on the stored
+    rows rather than counted as a change (one column updated on a synthetic table of 50
+    million rows: 4 s, where writing the rows again took 37 s). `night_columns` maps any other column that follows from a
     stored row and the night alone (days to a date) to its expression, as Jinja text: it is
     set again with `as_of_date`. `post_hook` runs after these.
 -#}
@@ -643,21 +658,6 @@
     )
     {%- endif -%}
 {% endmacro %}
-
-{#- An expression over this model's stored table (`expression`, of SQL type `type`), as a
-    literal read before the statement, so that a filter on it skips blocks of rows by their
-    ranges. In a dbt unit test `this` is the name of its fixture, which only the statement
-    can read: there it stays a subquery. -#}
-{% macro stored_literal(expression, type) -%}
-    {%- if this is string or not execute -%}
-        {{ return('(select ' ~ expression ~ ' from ' ~ this ~ ')') }}
-    {%- endif -%}
-    {%- set value = run_query('select ' ~ expression ~ ' from ' ~ this).columns[0].values()[0] -%}
-    {%- if value is none -%}
-        {{ return('cast(null as ' ~ type ~ ')') }}
-    {%- endif -%}
-    {{ return("cast('" ~ value ~ "' as " ~ type ~ ")") }}
-{%- endmacro %}
 
 {#- The rows of `rows` (a CTE of the rows of `upstream`, a validated table kept per raw row,
     that the fact keeps: clean, within the night's window) to write, as a subquery, for a fact

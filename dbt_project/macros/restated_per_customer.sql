@@ -61,10 +61,8 @@
     {#- A literal, so that the filter on the turning days reaches each of their sources: as a
         joined value it came after the union of every customer's days (2 s at scale L). #}
     {%- set stored_night = none %}
-    {%- if execute and turning_days_sql is not none %}
-        {%- set stored_night = run_query(
-            'select max(as_of_date) from ' ~ this
-        ).columns[0].values()[0] %}
+    {%- if turning_days_sql is not none %}
+        {%- set stored_night = stored_value('max(as_of_date)') %}
     {%- endif %}
     restated_customers as (
         with
