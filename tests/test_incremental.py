@@ -20,7 +20,9 @@ must get right between the two nights:
   rows of C5 become unknown_customer.
 
 Home A builds night 2 incrementally on night 1. Home B is a copy of A after night 1 whose
-incremental tables are dropped, so night 2 builds them in full. Every table must be equal.
+incremental tables are dropped, so night 2 builds them in full. Home C is a copy of A after
+night 1 without the known keys validation keeps (a warehouse built before it kept them), so
+night 2 validates every staged row. Every table must be equal.
 """
 
 from __future__ import annotations
@@ -141,6 +143,18 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
 
     assert run_night(night_1_raw, incremental, NIGHT_1, RUN_STARTED_1).success
     shutil.copytree(incremental, full, symlinks=True)
+    # A third home as a warehouse built before validation kept its known keys: it must check
+    # every staged row once, and come to the same tables.
+    without_keys = tmp_path / "without_known_keys"
+    shutil.copytree(incremental, without_keys, symlinks=True)
+    with connect_warehouse(without_keys / "warehouse.duckdb") as connection:
+        known_keys = connection.execute(
+            "select table_catalog || '.audit.' || table_name from information_schema.tables"
+            " where table_schema = 'audit' and table_name like 'int_%__known_%'"
+        ).fetchall()
+        assert len(known_keys) == 5
+        for (table,) in known_keys:
+            connection.execute(f"drop table {table}")
 
     c5_events = "select count(*) from marts.customer_timeline where customer_id = 'C5'"
     assert query(full / "warehouse.duckdb", c5_events) == [(4,)]
@@ -187,14 +201,24 @@ def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
     assert len(compiled) == len(models)
     assert all("delete from" in sql and "insert into" in sql for sql in compiled)
 
+    without_keys_run = run_night(night_2_raw, without_keys, NIGHT_2, RUN_STARTED_2)
+    assert without_keys_run.success
+    (validation_sql,) = [
+        path.read_text()
+        for path in (without_keys / DBT_RUNS_DIR).rglob("int_interactions_validated.sql")
+        if f"-{without_keys_run.run_id[:7]}-" in str(path) and "compiled" in path.parts
+    ]
+    assert "union" not in validation_sql and "_written_at >" not in validation_sql
+
     a, b = incremental / "warehouse.duckdb", full / "warehouse.duckdb"
+    c = without_keys / "warehouse.duckdb"
     tables = compared_tables(a)
     assert set(models) <= set(tables)
-    assert tables == compared_tables(b)
+    assert tables == compared_tables(b) == compared_tables(c)
     for table in tables:
         # _written_at is when a row was written: by design not the same in the two homes.
         select = f"select columns(lambda c: c <> '_written_at') from {table} order by all"
-        assert query(a, select) == query(b, select), table
+        assert query(a, select) == query(b, select) == query(c, select), table
 
     # The cases above happened: night 2 differs from night 1 where the story says it does.
     verdicts = dict(
