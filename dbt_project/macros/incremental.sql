@@ -314,8 +314,8 @@
       whenever its content or its staging verdict may change);
     - those whose reference entered or left the known keys since the last build: a customer
       who arrives turns their earlier rows clean, one who becomes a conflict turns them
-      unknown. `references` maps each checked column to the SQL of its known keys now; the
-      keys known then are the ones incremental_validation stored.
+      unknown. `references` is the one incremental_validation took: the keys known now come
+      from its macros, the keys known then are the ones it stored.
     Every row, when the stored keys are missing (a table built before they were kept).
     Each part is a scan of its own: an `or` of the two read every column of all 50 million
     interactions at scale L. The latest write is a literal, so that its filter skips the
@@ -338,14 +338,14 @@
     {%- else %}
     select * from {{ staged_relation }}
     where _written_at > cast('{{ stored_write }}' as timestamp)
-        {%- for column, known_keys_sql in references.items() %}
+        {%- for column, known_keys in references.items() %}
 
     union
 
     select * from {{ staged_relation }}
     where {{ column }} in (
         select coalesce(tonight.known_key, stored.known_key)
-        from ({{ known_keys_sql }}) as tonight
+        from ({{ context[known_keys]() }}) as tonight
         full outer join {{ known_keys_relation(column) }} as stored
             on tonight.known_key = stored.known_key
         where tonight.known_key is null or stored.known_key is null
@@ -659,6 +659,15 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- This table's latest `_written_at` as SQL (stored_literal), or a moment before any write
+    when it is empty: the rows of an upstream table written after it are those this table has
+    not taken in yet. -#}
+{% macro stored_latest_write() -%}
+    coalesce(
+        {{ stored_literal('max(_written_at)', 'timestamp') }}, cast('1900-01-01' as timestamp)
+    )
+{%- endmacro %}
+
 {#- The rows of `rows` (a CTE of the rows of `upstream`, a validated table kept per raw row,
     that the fact keeps: clean, within the night's window) to write, as a subquery, for a fact
     keyed by raw position whose row follows from its validated row and the night alone. All
@@ -678,8 +687,7 @@
     {%- if not is_incremental() -%}
     {{ rows }}
     {%- else -%}
-    {%- set stored_write = 'coalesce(' ~ stored_literal('max(_written_at)', 'timestamp')
-        ~ ", cast('1900-01-01' as timestamp))" %}
+    {%- set stored_write = stored_latest_write() %}
     {%- set earliest_end = 'least(' ~ dbt.dateadd(
         'day', 1, stored_literal('min(as_of_date)', 'timestamp')
     ) ~ ', ' ~ as_of_end() ~ ')' %}
@@ -744,22 +752,18 @@
     {%- if not is_incremental() -%}
     {{ lines }}
     {%- else -%}
+    {%- set stored_write = stored_latest_write() %}
     (
         with
 
-        last_write as (
-            select coalesce(max(_written_at), cast('1900-01-01' as timestamp)) as written_at
-            from {{ this }}
-        ),
-
         orders_to_write as (
             select order_id from {{ orders }}
-            where _written_at > (select written_at from last_write)
+            where _written_at > {{ stored_write }}
 
             union
 
             select order_id from {{ ref('int_order_items_validated') }}
-            where _written_at > (select written_at from last_write)
+            where _written_at > {{ stored_write }}
 
             union
 

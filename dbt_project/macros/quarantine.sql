@@ -84,13 +84,12 @@
     an int_<source>_validated model, kept per raw row (macros/incremental.sql).
 -#}
 {% macro select_with_customer_check(staged_model) %}
-{{ incremental_validation(
-    "ref('" ~ staged_model ~ "')", references={'customer_id': 'known_customers'}
-) }}
+{%- set references = {'customer_id': 'known_customers'} %}
+{{ incremental_validation("ref('" ~ staged_model ~ "')", references) }}
 with
 
 staged as (
-    {{ staged_rows_to_validate(ref(staged_model), {'customer_id': known_customers()}) }}
+    {{ staged_rows_to_validate(ref(staged_model), references) }}
 ),
 
 known_customers as (

@@ -1,16 +1,12 @@
 -- Kept per raw row: a night validates again only the rows whose verdict can have changed,
 -- and rewrites those whose verdict did (macros/incremental.sql).
-{{ incremental_validation(
-    "ref('stg_raw__order_items')",
-    references={'order_id': 'known_orders', 'sku_id': 'known_products'},
-) }}
+{%- set references = {'order_id': 'known_orders', 'sku_id': 'known_products'} %}
+{{ incremental_validation("ref('stg_raw__order_items')", references) }}
 
 with
 
 order_items as (
-    {{ staged_rows_to_validate(
-        ref('stg_raw__order_items'), {'order_id': known_orders(), 'sku_id': known_products()}
-    ) }}
+    {{ staged_rows_to_validate(ref('stg_raw__order_items'), references) }}
 ),
 
 known_orders as (
