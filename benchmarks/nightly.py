@@ -9,7 +9,9 @@ day D+1 (2026-10-31), and models an append-only export from it (split_nights):
   orders placed, friend events and interactions on D+1, and the lines of those orders), and an
   order whose status changed on D+1 shows its status as of D (its D+1 timestamps emptied);
 - night 2 (the incremental night) runs as of D+1 in the same home, on night 1's rows in the same
-  order (orders with their D+1 state, at the same positions) with the D+1 rows appended.
+  order (orders with their D+1 state, at the same positions) with the D+1 rows appended;
+- a third night runs as of D+2 on night 2's files unchanged: a night without new rows, what
+  every night costs whatever the size of its new day.
 
 For each night it prints the wall time and the peak RSS of that night's process tree (the job
 and dbt's child, from wait4), raw rows per second, every Dagster step, the ten slowest dbt
@@ -365,9 +367,18 @@ def main() -> None:
     incremental["new_raw_rows"] = sum(new_rows.values())
     incremental["new_raw_rows_by_source"] = new_rows
     incremental["raw_rows_per_second"] = round(night_2_rows / incremental["wall_seconds"])
+    # The same files a day later: what a night costs whatever the size of the new day.
+    unchanged = run_night(night_2_raw, home, END_DATE + timedelta(days=1), base / "night_3.log")
+    unchanged["raw_rows"] = night_2_rows
+    unchanged["new_raw_rows"] = 0
+    unchanged["raw_rows_per_second"] = round(night_2_rows / unchanged["wall_seconds"])
 
     cpus = os.cpu_count() or 1
-    shares = [m["noise"]["other_cpu_share"] for m in (full, incremental, pandas) if m.get("noise")]
+    shares = [
+        m["noise"]["other_cpu_share"]
+        for m in (full, incremental, unchanged, pandas)
+        if m.get("noise")
+    ]
     figures = {
         "scale": label,
         "customers": customers,
@@ -386,6 +397,7 @@ def main() -> None:
         },
         "full_night": full,
         "incremental_night": incremental,
+        "night_without_new_rows": unchanged,
         "floor_seconds": round(floor, 2),
         "floor_seconds_night_2": round(floor_2, 2),
         "ours_over_floor": round(full["wall_seconds"] / floor, 1),
@@ -404,9 +416,12 @@ def report(figures: dict) -> None:
     noise = "quiet machine" if figures["machine"]["quiet"] else "BUSY machine: noisy figures"
     print(f"scale {figures['scale']}: {figures['customers']:,} customers, "
           f"{figures['raw_rows']:,} raw rows ({noise})")  # fmt: skip
-    for title, night in (("full", figures["full_night"]),
-                         ("incremental", figures["incremental_night"])):  # fmt: skip
-        print(f"  {title} night as of {night['as_of']}")
+    nights = [("full night", figures["full_night"]),
+              ("incremental night", figures["incremental_night"])]  # fmt: skip
+    if "night_without_new_rows" in figures:
+        nights.append(("night without new rows", figures["night_without_new_rows"]))
+    for title, night in nights:
+        print(f"  {title} as of {night['as_of']}")
         print(f"    wall         {night['wall_seconds']:8.1f} s   "
               f"peak RSS {night['peak_rss_bytes'] / 2**30:.2f} GiB")  # fmt: skip
         print(f"    raw rows/s   {night['raw_rows_per_second']:10,}")
@@ -425,11 +440,18 @@ def report(figures: dict) -> None:
         for name, seconds in night["slowest_models_seconds"].items():
             print(f"    model {name:<40} {seconds:8.2f} s")
     full, incremental = figures["full_night"], figures["incremental_night"]
-    print("  dbt node time by layer (full -> incremental night; tests are every data test)")
+    unchanged = figures.get("night_without_new_rows", {})
+    print("  dbt node time by layer (full -> incremental night -> night without new rows;"
+          " tests are every data test)")  # fmt: skip
     for layer, seconds in full.get("dbt_node_seconds_by_layer", {}).items():
         again = incremental.get("dbt_node_seconds_by_layer", {}).get(layer, 0.0)
         share = f"{again / seconds:5.0%}" if seconds else "     "
-        print(f"    {layer:<28} {seconds:8.1f} s -> {again:8.1f} s  {share}")
+        line = f"    {layer:<28} {seconds:8.1f} s -> {again:8.1f} s  {share}"
+        if unchanged:
+            line += f" -> {unchanged.get('dbt_node_seconds_by_layer', {}).get(layer, 0.0):8.1f} s"
+        print(line)
+    for title, night in nights[1:]:
+        print(f"  {title}: {night['wall_seconds'] / full['wall_seconds']:.0%} of the full night")
     print(f"  floor        {figures['floor_seconds']:8.2f} s   "
           f"(ours / floor = {figures['ours_over_floor']:.1f})")  # fmt: skip
     pandas = figures["pandas_reference"]
