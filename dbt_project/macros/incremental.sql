@@ -584,42 +584,20 @@
     {%- else -%}
     {%- set columns = [key] + (['_raw_row_number', '_raw_row_hash'] | reject('equalto', key) | list)
         + compared_columns %}
+    {%- set night_ends = stored_night_ends() if night_timestamps else none %}
     (
         with
-
-        {% if night_timestamps %}
-        -- The ends of the nights stored and of this one: a timestamp between them is on one
-        -- side of the stored night and on the other of this one.
-        night_ends as (
-            select
-                least(
-                    {{ dbt.dateadd('day', 1, 'cast(min(as_of_date) as timestamp)') }},
-                    {{ as_of_end() }}
-                ) as earliest_end,
-                greatest(
-                    {{ dbt.dateadd('day', 1, 'cast(max(as_of_date) as timestamp)') }},
-                    {{ as_of_end() }}
-                ) as latest_end
-            from {{ this }}
-        ),
-        {% endif %}
 
         new_rows as (
             select
                 {{ columns | join(', ') }}
                 {%- if night_timestamps %},
                 {%- for timestamp in night_timestamps %}
-                coalesce(
-                    {{ timestamp }} >= night_ends.earliest_end
-                    and {{ timestamp }} < night_ends.latest_end,
-                    false
-                ){{ ' or' if not loop.last }}
+                coalesce({{ between_night_ends(timestamp, night_ends) }}, false)
+                {{- ' or' if not loop.last }}
                 {%- endfor %} as crosses_a_night_end
-            from {{ rows }}
-            cross join night_ends
-                {%- else %}
-            from {{ rows }}
                 {%- endif %}
+            from {{ rows }}
         ),
 
         compared as (
@@ -668,6 +646,27 @@
     )
 {%- endmacro %}
 
+{#- The earliest and the latest of the ends of the stored nights and of this one, as SQL:
+    literals read before the statement (stored_literal), once per model. A timestamp between
+    them (between_night_ends) is on one side of a stored night's end and on the other of this
+    one's. With no stored night both are this night's end, and nothing is between. -#}
+{% macro stored_night_ends() -%}
+    {{ return({
+        'earliest': 'least(' ~ dbt.dateadd(
+            'day', 1, stored_literal('min(as_of_date)', 'timestamp')
+        ) ~ ', ' ~ as_of_end() ~ ')',
+        'latest': 'greatest(' ~ dbt.dateadd(
+            'day', 1, stored_literal('max(as_of_date)', 'timestamp')
+        ) ~ ', ' ~ as_of_end() ~ ')',
+    }) }}
+{%- endmacro %}
+
+{#- Whether `timestamp` lies between the `ends` of stored_night_ends, as SQL (null for a null
+    timestamp). -#}
+{% macro between_night_ends(timestamp, ends) -%}
+    ({{ timestamp }} >= {{ ends.earliest }} and {{ timestamp }} < {{ ends.latest }})
+{%- endmacro %}
+
 {#- The rows of `rows` (a CTE of the rows of `upstream`, a validated table kept per raw row,
     that the fact keeps: clean, within the night's window) to write, as a subquery, for a fact
     keyed by raw position whose row follows from its validated row and the night alone. All
@@ -688,12 +687,7 @@
     {{ rows }}
     {%- else -%}
     {%- set stored_write = stored_latest_write() %}
-    {%- set earliest_end = 'least(' ~ dbt.dateadd(
-        'day', 1, stored_literal('min(as_of_date)', 'timestamp')
-    ) ~ ', ' ~ as_of_end() ~ ')' %}
-    {%- set latest_end = 'greatest(' ~ dbt.dateadd(
-        'day', 1, stored_literal('max(as_of_date)', 'timestamp')
-    ) ~ ', ' ~ as_of_end() ~ ')' %}
+    {%- set night_ends = stored_night_ends() %}
     (
         with
 
@@ -706,8 +700,7 @@
             select * from {{ rows }}
             where
                 _written_at <= {{ stored_write }}
-                and {{ night_timestamp }} >= {{ earliest_end }}
-                and {{ night_timestamp }} < {{ latest_end }}
+                and {{ between_night_ends(night_timestamp, night_ends) }}
         ),
 
         positions as (
@@ -717,9 +710,7 @@
             union
 
             select _raw_row_number from {{ upstream }}
-            where
-                {{ night_timestamp }} >= {{ earliest_end }}
-                and {{ night_timestamp }} < {{ latest_end }}
+            where {{ between_night_ends(night_timestamp, night_ends) }}
 
             union
 
