@@ -5,21 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from orchestration import duckdb_settings
-from orchestration.partitions import TIMEZONE
+from orchestration import duckdb_settings, nights
 from orchestration.project import night_vars
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def yesterday_in_shanghai() -> str:
-    return (datetime.now(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)).isoformat()
 
 
 def prepare_project(dbt_vars: Mapping[str, str] | None = None) -> None:
@@ -69,6 +63,16 @@ home_option = click.option(
     required=True,
     show_envvar=True,
     help="Directory for the warehouse and the nights' outputs.",
+)
+first_night_option = click.option(
+    "--first-night",
+    "first_night",
+    type=click.DateTime(["%Y-%m-%d"]),
+    envvar=nights.FIRST_NIGHT_VARIABLE,
+    show_envvar=True,
+    default=None,
+    help=f"The first night that can be run (default {nights.DEFAULT_FIRST_NIGHT}): "
+    "the first day of your data, for history before it.",
 )
 run_started_at_option = click.option(
     "--run-started-at",
@@ -151,13 +155,20 @@ def generate(
     "as_of",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="The night to compute (default: yesterday in Asia/Shanghai).",
+    help=f"The night to compute (default: yesterday in {nights.TIMEZONE}).",
 )
+@first_night_option
 @run_started_at_option
-def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: str) -> None:
+def run(
+    raw_dir: Path,
+    home_dir: Path,
+    as_of: datetime | None,
+    first_night: datetime | None,
+    run_started_at: str,
+) -> None:
     """Run the nightly job in-process for one as-of date."""
-    as_of_date = as_of.date().isoformat() if as_of else yesterday_in_shanghai()
-    outcome = run_night(raw_dir, home_dir, as_of_date, run_started_at)
+    as_of_date = as_of.date().isoformat() if as_of else nights.last_ended_night().isoformat()
+    outcome = run_checked_night(raw_dir, home_dir, as_of_date, run_started_at, first_night)
     if not outcome.success:
         raise click.ClickException(f"the night of {as_of_date} failed; see the log above")
     click.echo(f"\nnight of {as_of_date} built: {home_dir.resolve() / 'warehouse.duckdb'}")
@@ -170,9 +181,15 @@ def run(raw_dir: Path, home_dir: Path, as_of: datetime | None, run_started_at: s
 @home_option
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@first_night_option
 @run_started_at_option
 def backfill(
-    raw_dir: Path, home_dir: Path, first: datetime, last: datetime, run_started_at: str
+    raw_dir: Path,
+    home_dir: Path,
+    first: datetime,
+    last: datetime,
+    first_night: datetime | None,
+    run_started_at: str,
 ) -> None:
     """Rebuild and republish every night from --from to --to, oldest first.
 
@@ -189,7 +206,7 @@ def backfill(
     ]
     for number, night in enumerate(nights, start=1):
         click.echo(f"backfill {number}/{len(nights)}: night of {night}")
-        if not run_night(raw_dir, home_dir, night, run_started_at).success:
+        if not run_checked_night(raw_dir, home_dir, night, run_started_at, first_night).success:
             raise click.ClickException(f"the night of {night} failed; see the log above")
     click.echo(f"\nbackfilled {len(nights)} nights, {nights[0]} to {nights[-1]}")
 
@@ -218,10 +235,79 @@ def release(home_dir: Path, as_of: datetime) -> None:
     click.echo(f"released the night of {night}: {home_dir.resolve() / 'exports' / night}")
     for reason in manifest["guard"].get("reasons", []):
         click.echo(f"  it was held for: {reason}")
+    if manifest["guard"].get("holds_published_warehouse"):
+        release_bi_copy(home_dir, as_of.date())
 
 
-def run_night(raw_dir: Path, home_dir: Path, as_of_date: str, run_started_at: str = ""):
-    """Execute the `nightly` job for one partition; returns Dagster's execution result."""
+def release_bi_copy(home_dir: Path, night: date) -> None:
+    """Publish the BI copy the churn guard held with a night, if the warehouse still holds it."""
+    import logging
+    import uuid
+
+    from orchestration.defs.publishing.assets import publish_bi_copy
+
+    warehouse = home_dir / "warehouse.duckdb"
+    with duckdb_settings.connect(warehouse, read_only=True) as connection:
+        ((built,),) = connection.execute(
+            "select max(as_of_date) from marts.customer_profile"
+        ).fetchall()
+    if built != night:
+        click.echo(
+            f"  its BI copy was held too, but the warehouse now holds the night of {built}: "
+            "published/ gets the next night run"
+        )
+        return
+    publish_bi_copy(
+        warehouse,
+        home_dir / "published",
+        night,
+        f"release{uuid.uuid4().hex[:8]}",
+        logging.getLogger("scrm.release"),
+    )
+    click.echo(f"  its BI copy is published: {home_dir.resolve() / 'published'}")
+
+
+def run_checked_night(
+    raw_dir: Path,
+    home_dir: Path,
+    as_of_date: str,
+    run_started_at: str,
+    first_night: datetime | date | None,
+):
+    """run_night, with a night that cannot be run told as a usage error, not a traceback."""
+    try:
+        return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night)
+    except nights.NightOutOfRange as error:
+        raise click.ClickException(str(error)) from error
+
+
+def run_night(
+    raw_dir: Path,
+    home_dir: Path,
+    as_of_date: str,
+    run_started_at: str = "",
+    first_night: datetime | date | None = None,
+):
+    """Execute the `nightly` job for one partition; returns Dagster's execution result.
+
+    Raises nights.NightOutOfRange for a night before the first night (`first_night`, else
+    $SCRM_FIRST_NIGHT, else 2020-01-01) or one that has not ended yet.
+    """
+    night = date.fromisoformat(as_of_date)
+    first = nights.first_night(
+        first_night.date() if isinstance(first_night, datetime) else first_night
+    )
+    nights.check_night(night, first, nights.last_ended_night())
+    # The partitions are built from it when the definitions load, once per process.
+    os.environ[nights.FIRST_NIGHT_VARIABLE] = first.isoformat()
+    from orchestration.partitions import nightly_partitions
+
+    loaded_first = nightly_partitions.start.date()
+    if night < loaded_first:
+        raise nights.NightOutOfRange(
+            f"the night of {night} is before the first night {loaded_first} that this "
+            "process loaded its definitions with: run it in a new process"
+        )
     home_dir.mkdir(parents=True, exist_ok=True)
     # dbt's profiles.yml and the Dagster resources read these; set before loading the defs.
     os.environ["SCRM_HOME"] = str(home_dir.resolve())

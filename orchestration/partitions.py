@@ -2,11 +2,13 @@
 
 import dagster as dg
 
-TIMEZONE = "Asia/Shanghai"
+from orchestration.nights import TIMEZONE, first_night
 
-# A night's partition key is its as-of date; the night of D runs early on D + 1.
+# A night's partition key is its as-of date; the night of D runs early on D + 1. The first
+# night is read when the definitions load (orchestration/nights.py): Dagster needs the
+# partitions then, and the CLI sets it before loading them.
 nightly_partitions = dg.DailyPartitionsDefinition(
-    start_date="2020-01-01", timezone=TIMEZONE, fmt="%Y-%m-%d"
+    start_date=first_night().isoformat(), timezone=TIMEZONE, fmt="%Y-%m-%d"
 )
 
 # One night per run: every model reads the as-of date from the single partition key.

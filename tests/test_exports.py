@@ -34,6 +34,7 @@ from orchestration.publishing.exports import (
 )
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import LOCK_FILE
+from orchestration.publishing.warehouse import published_night
 from orchestration.publishing.wecom import WecomLimits
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
@@ -730,6 +731,7 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert held["guard"] == {
         "held": True,
         "reasons": ["segment seg_a: 4 → 1 customers (-75%; the guard allows ±50%)"],
+        "holds_published_warehouse": False,
     }
     assert not (exports_root / "2026-03-02").exists()
     assert (exports_root / "held" / "2026-03-02" / "manifest.json").is_file()
@@ -759,6 +761,53 @@ def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None
     publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))}, guard=guard)
     assert not (tmp_path / "exports" / "held" / "2026-03-02").exists()
     assert read_manifest(tmp_path / "exports", D2)["guard"]["held"] is False
+
+
+def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> None:
+    guard = ExportGuard()  # defaults: -50% at most, from 100 clean rows
+
+    def night(when: date, interactions: int, orders: int) -> dict:
+        return publish(
+            tmp_path,
+            when,
+            {
+                "segments.seg_a": (SEG_A_DDL, seg_rows("c1")),
+                "marts.raw_row_accounting": (
+                    "source_name VARCHAR, clean_rows BIGINT",
+                    [("interactions", interactions), ("orders", orders), ("products", 3)],
+                ),
+            },
+            source_rows_relation="marts.raw_row_accounting",
+            guard=guard,
+            run_id=f"run-{when}",
+        )
+
+    first = night(D1, 149_000, 200)
+    assert first["source_clean_rows"] == {"interactions": 149_000, "orders": 200, "products": 3}
+    # orders -50% is the limit, allowed; products went 3 → 0 but 3 < min_source_rows.
+    held = night(D2, 0, 100)
+    assert held["guard"] == {
+        "held": True,
+        "reasons": ["source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)"],
+        "holds_published_warehouse": True,
+    }
+    assert (tmp_path / "exports" / "held" / "2026-03-02" / "manifest.json").is_file()
+    # The published_warehouse asset reads this and keeps the BI copy back.
+    from orchestration.defs.publishing.assets import collapsed_sources_held
+
+    assert collapsed_sources_held(tmp_path / "exports", D2) == held["guard"]["reasons"]
+    assert collapsed_sources_held(tmp_path / "exports", D1) == []
+
+    # Released after review, the night's BI copy is published with its exports.
+    make_warehouse(
+        tmp_path / "warehouse.duckdb",
+        {"marts.customer_profile": ("customer_id VARCHAR, as_of_date DATE", [("c1", D2)])},
+    )
+    result = CliRunner().invoke(main, ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"])
+    assert result.exit_code == 0, result.output
+    assert "its BI copy is published" in result.output
+    assert published_night(tmp_path / "published") == D2
+    assert collapsed_sources_held(tmp_path / "exports", D2) == []
 
 
 def test_the_manifest_records_tag_coverage(tmp_path: Path) -> None:

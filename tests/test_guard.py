@@ -48,3 +48,24 @@ def test_first_night_and_settings():
         ExportGuard.from_vars({"max_change": 0.2})
     with pytest.raises(ValueError, match="max_coverage_drop"):
         ExportGuard(max_coverage_drop=-1)
+
+
+def test_a_raw_source_whose_clean_rows_collapse_holds_the_night():
+    previous = {"source_clean_rows": {"interactions": 149_000, "orders": 1_000, "products": 99}}
+    tonight = {"source_clean_rows": {"interactions": 0, "orders": 499, "products": 0}}
+    # interactions -100%; orders -50.1%; products was under min_source_rows 100.
+    reasons = [
+        "source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)",
+        "source orders: 1,000 → 499 clean rows (-50%; the guard allows -50%)",
+    ]
+    assert ExportGuard().collapsed_sources(tonight, previous) == reasons
+    assert ExportGuard().reasons(tonight, previous) == reasons
+    tonight["source_clean_rows"]["orders"] = 500  # exactly -50%: allowed
+    assert ExportGuard().collapsed_sources(tonight, previous) == reasons[:1]
+    # A source new tonight, or a first night, has nothing to compare with.
+    assert ExportGuard().collapsed_sources({"source_clean_rows": {"staff": 0}}, previous) == []
+    assert ExportGuard().collapsed_sources(tonight, None) == []
+    lenient = ExportGuard.from_vars({"max_source_drop": 1.0})
+    assert lenient.collapsed_sources(tonight, previous) == []
+    with pytest.raises(ValueError, match="min_source_rows must be a whole number"):
+        ExportGuard(min_source_rows=1.5)

@@ -3,11 +3,17 @@
     rule goes through these macros; nothing else reads the var or the clock.
 -#}
 
+{#-
+    Without the var, the latest night that has ended: yesterday in Asia/Shanghai, the rule
+    `scrm run` follows (orchestration/nights.py, last_ended_night). Today has not ended, and
+    a night is computed from the events up to its end.
+-#}
 {% macro as_of_date_value() %}
     {%- set configured = var('as_of_date', none) -%}
     {%- if configured is none or configured == '' -%}
         {%- set shanghai = modules.pytz.timezone('Asia/Shanghai') -%}
-        {{- return(modules.datetime.datetime.now(shanghai).strftime('%Y-%m-%d')) -}}
+        {%- set yesterday = modules.datetime.datetime.now(shanghai) - modules.datetime.timedelta(days=1) -%}
+        {{- return(yesterday.strftime('%Y-%m-%d')) -}}
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.strptime(configured | string, '%Y-%m-%d') -%}
     {{- return(parsed.strftime('%Y-%m-%d')) -}}

@@ -120,6 +120,29 @@
     {%- if not column.description -%}
         {{ exceptions.raise_compiler_error(where ~ "needs a description") }}
     {%- endif -%}
+    {%- if tag.known_values is defined and tag.allowed_values is defined -%}
+        {{ exceptions.raise_compiler_error(where ~ "declares both allowed_values (values our SQL "
+            ~ "computes: any other fails the night) and known_values (the brand's own words: "
+            ~ "others are kept and reported); choose one") }}
+    {%- endif -%}
+    {%- if tag.known_values is defined and tag.value_type != 'text' -%}
+        {{ exceptions.raise_compiler_error(where ~ "known_values needs value_type text") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The tags whose values come from the brand's own words (a channel, a member level): their
+    declaration lists known_values, and a value outside them is kept and reported in
+    tag_unseen_values, never a failed night. Dicts as tag_columns() returns them.
+-#}
+{% macro open_vocabulary_tag_columns() -%}
+    {%- set found = [] -%}
+    {%- for column in tag_columns(graph_tag_models(include_rules=true)) -%}
+        {%- if column.tag.known_values is defined -%}
+            {%- do found.append(column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found) }}
 {%- endmacro %}
 
 {#- Declares a dependency on every registered tag model (parse-time refs). -#}

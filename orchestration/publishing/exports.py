@@ -233,6 +233,7 @@ def publish_night(
     wecom_limits: WecomLimits | None = None,
     tag_coverage_relation: str | None = None,
     guard: ExportGuard | None = None,
+    source_rows_relation: str | None = None,
 ) -> dict[str, Any]:
     """Publish the night ``as_of`` atomically and return its manifest.
 
@@ -242,9 +243,10 @@ def publish_night(
 
     With ``friendship_tags_relation`` (staff_id, customer_id, wecom_tags), the night also gets
     the per-friendship mark_tag file (orchestration/publishing/wecom.py). With
-    ``tag_coverage_relation`` (tag_name, coverage), the manifest records tag coverage. With
+    ``tag_coverage_relation`` (tag_name, coverage), the manifest records tag coverage, and with
+    ``source_rows_relation`` (source_name, clean_rows) each raw source's clean rows. With
     ``guard``, a night that trips it goes to ``held/<D>`` instead (guard.py); the manifest's
-    ``guard`` entry says so.
+    ``guard`` entry says so, and whether the BI copy is held too (``holds_published_warehouse``).
     """
     warehouse, exports_root = Path(warehouse), Path(exports_root)
     _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
@@ -278,6 +280,7 @@ def publish_night(
                     wecom_limits or WecomLimits(),
                     tag_coverage_relation,
                     guard,
+                    source_rows_relation,
                 ),
             )
             fsync(temporary)
@@ -465,6 +468,9 @@ def _build_night(
         tag_coverage = None
         if extras.tag_coverage_relation is not None:
             tag_coverage = _load_tag_coverage(connection, extras.tag_coverage_relation)
+        source_rows = None
+        if extras.source_rows_relation is not None:
+            source_rows = _load_source_rows(connection, extras.source_rows_relation)
 
     sync_rows = [
         (tag, action, customer_id, _remark(remarks.get(customer_id)) if action == "add" else "")
@@ -502,8 +508,16 @@ def _build_night(
         manifest["wecom_mark_tag"] = mark_tag
     if tag_coverage is not None:
         manifest["tag_coverage"] = tag_coverage
-    reasons = extras.guard.reasons(manifest, previous_manifest) if extras.guard else []
-    manifest["guard"] = {"held": bool(reasons), "reasons": reasons}
+    if source_rows is not None:
+        manifest["source_clean_rows"] = source_rows
+    guard = extras.guard
+    reasons = guard.reasons(manifest, previous_manifest) if guard else []
+    collapsed = guard.collapsed_sources(manifest, previous_manifest) if guard else []
+    manifest["guard"] = {
+        "held": bool(reasons),
+        "reasons": reasons,
+        "holds_published_warehouse": bool(collapsed),
+    }
     _write_manifest(directory, manifest)
     return manifest
 
@@ -516,6 +530,7 @@ class _Extras:
     wecom_limits: WecomLimits = field(default_factory=WecomLimits)
     tag_coverage_relation: str | None = None
     guard: ExportGuard | None = None
+    source_rows_relation: str | None = None
 
 
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
@@ -617,6 +632,14 @@ def _load_tag_coverage(connection: duckdb.DuckDBPyConnection, relation: str) -> 
         f"SELECT tag_name, coverage FROM {quoted} WHERE coverage IS NOT NULL ORDER BY tag_name"
     ).fetchall()
     return {tag: float(coverage) for tag, coverage in rows}
+
+
+def _load_source_rows(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int]:
+    quoted = _quote_relation(relation, "source_rows_relation")
+    rows = connection.sql(
+        f"SELECT source_name, clean_rows FROM {quoted} ORDER BY source_name"
+    ).fetchall()
+    return {source: int(clean_rows) for source, clean_rows in rows}
 
 
 def release_night(

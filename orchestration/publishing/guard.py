@@ -9,11 +9,16 @@ manifest is compared with the previous published night's:
   previous size; 0.5 = 50%) trips the guard, once the previous size is at least
   ``min_segment_size`` (small segments move by whole customers, which is no signal);
 - a tag whose coverage fell by more than ``max_coverage_drop`` (a share of the previous
-  coverage) trips it, once the previous coverage was at least ``min_coverage``.
+  coverage) trips it, once the previous coverage was at least ``min_coverage``;
+- a raw source whose clean rows fell by more than ``max_source_drop`` (a share of the previous
+  night's) trips it, once the previous count was at least ``min_source_rows``: a feed that
+  arrived empty leaves every segment of the customers it describes looking quiet.
 
 A tripped night is written whole to ``exports/held/<D>/`` instead of ``exports/<D>/``: the
-warehouse and the BI copy still build, nothing reaches marketing tools, the run ends with a
-warning check naming every reason, and ``scrm release`` publishes the held night after review.
+warehouse still builds, nothing reaches marketing tools, the run ends with a warning check
+naming every reason, and ``scrm release`` publishes the held night after review. A night held
+for a collapsed source also keeps its BI copy back: ``published/`` goes on holding the previous
+night until the release, since every mart built from that source is wrong too.
 """
 
 from __future__ import annotations
@@ -33,14 +38,18 @@ class ExportGuard:
     min_segment_size: int = 50
     max_coverage_drop: float = 0.5
     min_coverage: float = 0.05
+    max_source_drop: float = 0.5
+    min_source_rows: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("max_segment_change", "max_coverage_drop", "min_coverage"):
+        for name in ("max_segment_change", "max_coverage_drop", "min_coverage", "max_source_drop"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"export_guard.{name} must be a number from 0: {value!r}")
-        if isinstance(self.min_segment_size, bool) or not isinstance(self.min_segment_size, int):
-            raise ValueError("export_guard.min_segment_size must be a whole number")
+        for name in ("min_segment_size", "min_source_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"export_guard.{name} must be a whole number")
 
     @classmethod
     def from_vars(cls, configured: Mapping[str, Any] | None) -> ExportGuard:
@@ -50,7 +59,7 @@ class ExportGuard:
         """Why tonight's manifest should be held, compared with the previous one; [] if not."""
         if previous is None:
             return []
-        found = []
+        found = self.collapsed_sources(tonight, previous)
         before_segments = previous.get("segments", {})
         for name, segment in sorted(tonight.get("segments", {}).items()):
             before = before_segments.get(name)
@@ -72,5 +81,24 @@ class ExportGuard:
                 found.append(
                     f"tag {tag}: coverage {before:.1%} → {coverage:.1%} "
                     f"(-{drop:.0%}; the guard allows -{self.max_coverage_drop:.0%})"
+                )
+        return found
+
+    def collapsed_sources(
+        self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None
+    ) -> list[str]:
+        """The raw sources whose clean rows fell too far since the previous manifest, as
+        reasons; a night with any keeps its BI copy back too."""
+        found = []
+        before_rows = (previous or {}).get("source_clean_rows", {})
+        for source, rows in sorted(tonight.get("source_clean_rows", {}).items()):
+            before = before_rows.get(source)
+            if before is None or before < max(self.min_source_rows, 1):
+                continue
+            drop = (before - rows) / before
+            if drop > self.max_source_drop:
+                found.append(
+                    f"source {source}: {before:,} → {rows:,} clean rows "
+                    f"(-{drop:.0%}; the guard allows -{self.max_source_drop:.0%})"
                 )
         return found

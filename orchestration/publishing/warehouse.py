@@ -3,10 +3,11 @@
 DuckDB allows one writer per file, and the nightly job is that writer. BI tools therefore read
 what this module publishes into ``published/``:
 
-- ``warehouse.duckdb``: a copy of the finished warehouse, swapped in by rename. A reader that
-  opened the previous copy keeps reading it (the old file lives on until it closes it), so
-  readers are never blocked and never see half a night; the publisher writes a new file beside
-  it, so readers never block a publish. Its table ``published.night`` says which night it is.
+- ``warehouse.duckdb``: a copy of the finished warehouse, less its unvalidated ``raw`` schema,
+  swapped in by rename. A reader that opened the previous copy keeps reading it (the old file
+  lives on until it closes it), so readers are never blocked and never see half a night; the
+  publisher writes a new file beside it, so readers never block a publish. Its table
+  ``published.night`` says which night it is.
 - ``marts/<table>.parquet``: every table of the ``marts`` schema, for tools that read files.
   ``marts`` is a symlink to a directory written whole (``.marts-<night>-<run id>/``, with
   ``publication.json``), swapped by replacing the link, so a reader resolving the link sees one
@@ -50,6 +51,7 @@ from orchestration import duckdb_settings
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
+from orchestration.raw_loader import RAW_SCHEMA
 
 PUBLISHED_NAME: Final = "warehouse.duckdb"
 MARTS_LINK: Final = "marts"
@@ -283,8 +285,14 @@ class _Copying:
 
 
 def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
-    """Record the night in the copy (``published.night``)."""
+    """Record the night in the copy (``published.night``), and take the raw rows out of it.
+
+    ``raw.*`` holds the night's files as they came, before validation, some as views of the
+    raw directory's absolute paths: BI users are to read validated rows only, and such a view
+    breaks once the raw directory is rotated.
+    """
     with duckdb_settings.connect(copy) as connection:
+        connection.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
         connection.execute("create schema if not exists published")
         connection.execute(
             f"create or replace table {NIGHT_TABLE} as select "

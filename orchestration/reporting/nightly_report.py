@@ -108,6 +108,7 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.friend_metrics_daily",
     "marts.dim_channels",
     "marts.tag_catalog",
+    "marts.tag_unseen_values",
     "marts.campaign_lift",
 )
 _REQUIRED_TABLES: Final = (
@@ -382,8 +383,11 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
         "select coalesce(sum(net_friends), 0) from marts.friend_metrics_daily where as_of_date = ?",
         [as_of],
     )
-    ((tags,),) = _rows(
-        connection, "select count(*) from marts.tag_catalog where as_of_date = ?", [as_of]
+    ((tags, unseen_values),) = _rows(
+        connection,
+        "select count(*), coalesce(sum(unseen_value_customers), 0) "
+        "from marts.tag_catalog where as_of_date = ?",
+        [as_of],
     )
     ((raw_rows, unbalanced),) = _rows(
         connection,
@@ -397,6 +401,7 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
         ("Friendships now (customer-staff pairs)", _int(friendships)),
         ("Segments and exports", _int(segment_count)),
         ("Tags in the catalog", _int(tags)),
+        ("Tag values outside the known values (customers)", _int(unseen_values)),
         ("Raw rows", _int(raw_rows)),
         ("Sources not balanced", _int(unbalanced)),
     ]
@@ -1243,6 +1248,7 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
     )
     charts = [_tag_coverage_chart(tags)] if tags else []
     notes = () if tags else ("The tag catalog is empty.",)
+    unseen = _unseen_values_table(connection, as_of)
     return Section(
         "tags",
         "Tag coverage",
@@ -1254,6 +1260,32 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         charts,
         [table],
         notes,
+        lead=(unseen,) if unseen.rows else (),
+    )
+
+
+def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> Table:
+    """Warning: the values of open-vocabulary tags outside their known values, kept as they
+    came (marts.tag_unseen_values)."""
+    rows = _rows(
+        connection,
+        """
+        select tag_name, display_name, tag_value, customers
+        from marts.tag_unseen_values where as_of_date = ?
+        order by tag_name, customers desc, tag_value
+        """,
+        [as_of],
+    )
+    return Table(
+        "tag_unseen_values",
+        "Warning: tag values outside the declared known values, kept as they came. Add them "
+        "to the tag's known_values, or map them in its SQL (docs/tags.md).",
+        ("Tag", "Display name", "Value", "Customers"),
+        [
+            (_text(name), _text(display_name), _text(value), _int(customers))
+            for name, display_name, value, customers in rows
+        ],
+        (False, False, False, True),
     )
 
 

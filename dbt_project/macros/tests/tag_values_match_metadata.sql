@@ -1,6 +1,8 @@
 {#-
     Fails on every tag value outside what its column's meta.tag declares: allowed_values,
     min_value, max_value. Reading the declaration from the graph keeps one source of truth.
+    A tag's known_values are not checked here: they are the brand's own words, and a value
+    outside them is kept and listed in tag_unseen_values.
 -#}
 {% test tag_values_match_metadata(model) %}
     {%- set checks = [] -%}

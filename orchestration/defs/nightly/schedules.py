@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from orchestration.partitions import TIMEZONE, nightly_partitions
+from orchestration.nights import TIMEZONE
+from orchestration.partitions import nightly_partitions
 
 nightly_job = dg.define_asset_job(
     name="nightly",

@@ -1,21 +1,24 @@
 """Publish the night's segment exports once every model and error-severity check has passed."""
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration import duckdb_settings
-from orchestration.defs.dbt.assets import scrm_dbt_models_after_predictions
+from orchestration.defs.dbt.assets import scrm_dbt_models, scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
+from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
     HELD_DIR,
     check_days_kept,
     prune_published_nights,
     publish_night,
+    read_manifest,
 )
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.warehouse import (
@@ -35,6 +38,7 @@ REMARKS_MODEL = "wecom_customer_remarks"
 NEXT_BEST_ACTION_MODEL = "next_best_action"
 FRIENDSHIP_TAGS_MODEL = "wecom_friendship_tags"
 TAG_CATALOG_MODEL = "tag_catalog"
+ROW_ACCOUNTING_MODEL = "raw_row_accounting"
 KEPT_PER_NIGHT = tables_kept_per_night(MANIFEST)
 PUBLISHED_BY_MONTH = tables_published_by_month(MANIFEST)
 EXPORT_KEY = dg.AssetKey(["exports", "segment_exports"])
@@ -68,13 +72,15 @@ def next_best_actions(warehouse: Path) -> list[str]:
             TAG_CATALOG_MODEL,
             "segment_membership",
         ]
-    ],
+    ]
+    + [get_asset_key_for_model([scrm_dbt_models], ROW_ACCOUNTING_MODEL)],
     check_specs=[
         dg.AssetCheckSpec(
             "export_guard",
             asset=EXPORT_KEY,
-            description="The churn guard let the night out: no segment size jumped and no tag "
-            "coverage collapsed since the previous published night (docs/segments.md).",
+            description="The churn guard let the night out: no segment size jumped, no tag "
+            "coverage and no raw source's clean rows collapsed since the previous published "
+            "night (docs/segments.md).",
         )
     ],
     partitions_def=nightly_partitions,
@@ -104,6 +110,7 @@ def publish_segment_exports(
         wecom_limits=WECOM_LIMITS,
         tag_coverage_relation=f"marts.{TAG_CATALOG_MODEL}",
         guard=EXPORT_GUARD,
+        source_rows_relation=f"marts.{ROW_ACCOUNTING_MODEL}",
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
     held = manifest["guard"]["held"]
@@ -159,29 +166,66 @@ def publish_segment_exports(
     description="published/warehouse.duckdb and published/marts/<table>.parquet (a folder per "
     "night for the tables kept per night): the finished night, swapped in atomically for BI "
     "tools to open read-only (docs/bi.md). A backfilled night older than the published one "
-    "does not replace it.",
+    "does not replace it, nor does a night the churn guard held for a collapsed raw source.",
 )
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     as_of = dt.date.fromisoformat(context.partition_key)
     published_dir = Path(warehouse.home_dir) / "published"
+    collapsed = collapsed_sources_held(Path(warehouse.home_dir) / "exports", as_of)
+    if collapsed:
+        context.log.warning(
+            f"churn guard: the BI copy keeps the night {published_night(published_dir)}, "
+            f"not {as_of}: " + "; ".join(collapsed) + ". `scrm release` publishes both."
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "as_of_date": context.partition_key,
+                "held": True,
+                "reasons": dg.MetadataValue.json(collapsed),
+            }
+        )
+    return publish_bi_copy(
+        warehouse.warehouse_path, published_dir, as_of, context.run.run_id, context.log
+    )
+
+
+def collapsed_sources_held(exports_root: Path, as_of: dt.date) -> list[str]:
+    """The guard's reasons when the night is held for a collapsed raw source; else []."""
+    try:
+        manifest = read_manifest(exports_root / HELD_DIR, as_of)
+    except PublishError:
+        return []
+    guard = manifest.get("guard", {})
+    return list(guard["reasons"]) if guard.get("holds_published_warehouse") else []
+
+
+def publish_bi_copy(
+    warehouse: Path,
+    published_dir: Path,
+    as_of: dt.date,
+    run_id: str,
+    log: dg.DagsterLogManager | logging.Logger,
+) -> dg.MaterializeResult:
+    """Publish the warehouse's night for BI tools (docs/bi.md), unless published/ holds a
+    newer night; also what `scrm release` calls for a night held with its BI copy."""
     newest = published_night(published_dir)
     if newest is not None and newest > as_of:
         # BI tools want the latest night; re-running an old night must not take it from them.
-        context.log.info(f"published/ holds the newer night {newest}; left as it is")
+        log.info(f"published/ holds the newer night {newest}; left as it is")
         return dg.MaterializeResult(
-            metadata={"as_of_date": context.partition_key, "kept_newer_night": str(newest)}
+            metadata={"as_of_date": as_of.isoformat(), "kept_newer_night": str(newest)}
         )
     publication = publish_warehouse(
-        warehouse.warehouse_path,
+        warehouse,
         published_dir,
         as_of,
-        context.run.run_id,
+        run_id,
         kept_per_night=KEPT_PER_NIGHT,
         published_by_month=PUBLISHED_BY_MONTH,
     )
-    context.log.info(
+    log.info(
         f"published {publication.warehouse} and {len(publication.tables)} marts as Parquet "
         f"(nights kept: {sum(publication.nights_written.values())} written, "
         f"{sum(publication.nights_linked.values())} linked; months of the facts: "
@@ -189,12 +233,12 @@ def published_warehouse(
         f"{sum(publication.months_linked.values())} linked from the previous publication)"
     )
     # One line the benchmark reads (benchmarks/nightly.py): where a slow publish spent its time.
-    context.log.info(publication.phases_line)
+    log.info(publication.phases_line)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.warehouse)),
             "parquet": dg.MetadataValue.path(str(published_dir / MARTS_LINK)),
-            "as_of_date": context.partition_key,
+            "as_of_date": as_of.isoformat(),
             "bytes": publication.warehouse.stat().st_size,
             "tables": len(publication.tables),
             "nights_written": sum(publication.nights_written.values()),

@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration import duckdb_settings
 from orchestration.defs.predictive.assets import BACKTEST
 from orchestration.defs.publishing.assets import publish_segment_exports, published_warehouse
 from orchestration.defs.resources import WarehouseResource
@@ -45,6 +46,10 @@ def nightly_report(
     path = write_nightly_report(
         warehouse.warehouse_path, home / REPORTS_DIR, as_of, manifest, home=home
     )
+    unseen = unseen_tag_values(warehouse.warehouse_path, as_of)
+    if unseen:
+        listed = ", ".join(f"{r['tag_name']}={r['tag_value']} ({r['customers']})" for r in unseen)
+        context.log.warning(f"tag values outside their tags' known values, kept: {listed}")
     html = path.read_text(encoding="utf-8")
     charts = [chart for chart in CHART_IDS if f'data-chart="{chart}"' in html]
     context.log.info(f"wrote {path} ({len(charts)} charts)")
@@ -56,8 +61,23 @@ def nightly_report(
             "charts": dg.MetadataValue.json(charts),
             "segments_from": "exports manifest" if manifest is not None else "warehouse",
             "held": held,
+            "unseen_tag_values": dg.MetadataValue.json(unseen),
         }
     )
+
+
+def unseen_tag_values(warehouse: Path, as_of: dt.date) -> list[dict[str, Any]]:
+    """The night's marts.tag_unseen_values, for the asset's metadata and log."""
+    with duckdb_settings.connect(warehouse, read_only=True) as connection:
+        rows = connection.execute(
+            "select tag_name, tag_value, customers from marts.tag_unseen_values "
+            "where as_of_date = ? order by tag_name, customers desc, tag_value",
+            [as_of],
+        ).fetchall()
+    return [
+        {"tag_name": name, "tag_value": value, "customers": customers}
+        for name, value, customers in rows
+    ]
 
 
 def night_manifest(

@@ -11,6 +11,21 @@ profile as (
     select * from {{ ref('customer_profile') }}
 ),
 
+unseen_values as (
+    select * from {{ ref('tag_unseen_values') }}
+),
+
+unseen_by_tag as (
+    select
+        tag_name,
+        {{ sorted_listagg(
+            "tag_value || ' (' || cast(customers as " ~ dbt.type_string() ~ ") || ')'",
+            "' | '") }} as unseen_values,
+        cast(sum(customers) as {{ dbt.type_bigint() }}) as unseen_value_customers
+    from unseen_values
+    group by tag_name
+),
+
 -- Every tag's filled and distinct counts in one pass over the profile. (One aggregate per tag,
 -- unioned, is a plan too big for Spark's optimizer: docs/spark.md.)
 stats as (
@@ -27,7 +42,8 @@ declarations as (
     {%- for column in columns %}
         {%- set tag = column.tag %}
         {%- set allowed = tag.allowed_values | join(', ') if tag.allowed_values is defined %}
-        {%- set categorical = allowed or tag.value_type in ('text', 'boolean') %}
+        {%- set known = tag.known_values | join(', ') if tag.known_values is defined %}
+        {%- set categorical = allowed or known or tag.value_type in ('text', 'boolean') %}
         select
             '{{ tag.category }}' as tag_category,
             '{{ column.name }}' as tag_name,
@@ -37,6 +53,7 @@ declarations as (
             {{ tag_literal(tag.owner, 'text') }} as tag_owner,
             '{{ column.model }}' as source_model,
             {{ tag_literal(allowed, 'text') if allowed else no_text }} as allowed_values,
+            {{ tag_literal(known, 'text') if known else no_text }} as known_values,
             cast({{ tag.get('min_value', 'null') }} as double) as min_value,
             cast({{ tag.get('max_value', 'null') }} as double) as max_value,
             {{ 'true' if categorical else 'false' }} as is_categorical,
@@ -62,9 +79,13 @@ final as (
                 when '{{ column.name }}' then stats.{{ column.name }}__distinct
             {%- endfor %}
         end as distinct_values,
+        unseen_by_tag.unseen_values,
+        coalesce(unseen_by_tag.unseen_value_customers, 0) as unseen_value_customers,
         {{ as_of_date() }} as as_of_date
     from declarations
     cross join stats
+    left join unseen_by_tag
+        on declarations.tag_name = unseen_by_tag.tag_name
 )
 
 select * from final
