@@ -92,3 +92,38 @@ def test_later_orders_refunds_and_friend_events_do_not_change_tags(
     assert_same_night(
         customer_marts_warehouse, truncated_home / "warehouse.duckdb", CUSTOMER_MARTS_AS_OF
     )
+
+
+def test_dbt_and_the_cli_default_to_the_same_night(tmp_path, monkeypatch):
+    """Without --vars, a bare `dbt build` computes the night `scrm run` would: the latest one
+    that has ended in Asia/Shanghai, never today."""
+    from datetime import UTC, date, datetime
+
+    from dbt.cli.main import dbtRunner
+
+    from orchestration import nights
+    from orchestration.project import DBT_PROJECT_DIR
+
+    monkeypatch.setenv("SCRM_HOME", str(tmp_path))
+    before = nights.last_ended_night()
+    result = dbtRunner().invoke(
+        [
+            "compile",
+            "--inline",
+            "select {{ as_of_date() }} as night",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--quiet",
+        ]
+    )
+    after = nights.last_ended_night()
+    assert result.success, result.exception
+    compiled = result.result.results[0].node.compiled_code
+    assert compiled in {f"select cast('{night}' as date) as night" for night in (before, after)}
+    # The rule itself, at a moment whose Shanghai date differs from UTC's.
+    moment = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 2026-12-01 01:00 in Shanghai
+    assert nights.last_ended_night(moment) == date(2026, 11, 30)
