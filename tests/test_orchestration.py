@@ -140,6 +140,7 @@ def test_definitions_snapshot():
         "marts/segment_membership",
         "marts/tag_catalog",
         "marts/tag_changes",
+        "marts/tag_unseen_values",
         "marts/wecom_customer_remarks",
         "marts/wecom_friendship_tags",
         "predictive/btyd_model_fits",
