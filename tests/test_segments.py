@@ -371,6 +371,10 @@ def test_a_segment_mapping_wecom_cannot_hold_stops_prepare(tmp_path):
     declarations.write_text(text.replace("wecom_tag: 高价值", f"wecom_tag: {too_long}"), "utf-8")
     with pytest.raises(PrepareError, match=r"segment seg_high_value: WeCom tag .* 16 characters"):
         prepare(project)
+    # '|' separates a friendship's tags in the sync files: 高价值|VIP would arrive as two tags.
+    declarations.write_text(text.replace("wecom_tag: 高价值", "wecom_tag: 高价值|VIP"), "utf-8")
+    with pytest.raises(PrepareError, match=r"segment seg_high_value: WeCom tag .* contains '\|'"):
+        prepare(project)
     # An exclusive segment without a priority is refused too, naming it.
     declarations.write_text(text.replace("          priority: 6\n", ""), "utf-8")
     with pytest.raises(PrepareError, match="segment seg_churned: an exclusive segment needs"):
