@@ -440,9 +440,12 @@ def test_wecom_sync_adds_with_remarks_and_removes_never_cutting_one(tmp_path: Pa
         remarks_relation="marts.remarks",
     )
     # 20 characters (not bytes) is the limit: c7's goes whole. c4's 21 are not cut to 20 but
-    # not sent, and counted. Remove rows carry no remark; c6 has none.
+    # not sent, and counted. Remove rows carry no remark; c6 has none. D1 recorded no remarks
+    # sent, so its tagged c1 and c2 get theirs once (c3 has none).
     assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
         "tag,action,customer_id,remark\r\n"
+        ",remark,c1,gone\r\n"
+        ",remark,c2,kept\r\n"
         "标签A,add,c4,\r\n"
         "标签A,add,c5,'=cmd\r\n"
         "标签A,add,c6,\r\n"
@@ -504,6 +507,47 @@ def test_wecom_sync_resends_a_remark_when_it_changes(tmp_path: Path) -> None:
         {"customer_id": "c2", "remark": "★★||互动1"},
         {"customer_id": "c3", "remark": "|学生|互动2"},
     ]
+
+
+def test_wecom_sync_resends_remarks_once_after_a_night_without_sent_remarks(
+    tmp_path: Path,
+) -> None:
+    """D1 was published before remarks were tracked (no wecom_sent_remarks.parquet): what its
+    tagged customers hold in WeCom is unknown, so D2 sends theirs once; c9 has no tag."""
+    untagged = segment("seg_b", wecom_tag=None)
+    publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c9")),
+        },
+        (segment(), untagged),
+    )
+    assert not (tmp_path / "exports" / "2026-03-01" / "wecom_sent_remarks.parquet").exists()
+    remarks = [
+        ("c1", "★|宝妈|互动1"),
+        ("c2", "★★||互动0"),
+        ("c3", "|学生|互动2"),
+        ("c9", "||互动0"),
+    ]
+    publish(
+        tmp_path,
+        D2,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c9")),
+            "marts.remarks": (REMARKS_DDL, remarks),
+        },
+        (segment(), untagged),
+        remarks_relation="marts.remarks",
+    )
+    assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
+        "tag,action,customer_id,remark\r\n"
+        ",remark,c1,★|宝妈|互动1\r\n"
+        ",remark,c2,★★||互动0\r\n"
+        "标签A,add,c3,|学生|互动2\r\n"
+    )
 
 
 def test_wecom_sync_is_written_even_when_empty(tmp_path: Path) -> None:

@@ -472,6 +472,15 @@ def _build_night(
 
     added = {customer_id for _, action, customer_id in changes if action == "add"}
     sent_before = _read_sent_remarks(previous_dir, previous_manifest)
+    if sent_before is None:
+        # The previous night did not record what it sent: its tagged customers hold remarks
+        # of unknown age, so tonight sends theirs once.
+        sent_before = {
+            customer_id: None
+            for result in results
+            if result.previous_tag is not None
+            for customer_id in result.previous_ids
+        }
     resent = _changed_remarks(sent_before, remarks, added)
     sync_rows = sorted(
         [
@@ -489,7 +498,11 @@ def _build_night(
             for customer_id in added | resent
             if customer_id in remarks
         }
-        sent = sent_before | sent_tonight
+        sent = {
+            customer_id: remark
+            for customer_id, remark in (sent_before | sent_tonight).items()
+            if remark is not None
+        }
         sent_remarks = {
             "file": SENT_REMARKS_FILE,
             "sha256": _write_parquet(directory / SENT_REMARKS_FILE, _sent_remarks_table(sent)),
@@ -928,10 +941,10 @@ def _whole_remarks(loaded: dict[Any, Any], max_chars: int) -> tuple[dict[Any, st
 
 
 def _changed_remarks(
-    sent_before: dict[Any, str], remarks: dict[Any, str], added: set[Any]
+    sent_before: dict[Any, str | None], remarks: dict[Any, str], added: set[Any]
 ) -> set[Any]:
-    """Customers sent a remark before whose remark has changed since. A customer with an add
-    row tonight is left out: the add row carries tonight's remark."""
+    """Customers sent a remark before (None: of unknown text) whose remark has changed since.
+    A customer with an add row tonight is left out: the add row carries tonight's remark."""
     return {
         customer_id
         for customer_id, sent in sent_before.items()
@@ -941,12 +954,14 @@ def _changed_remarks(
 
 def _read_sent_remarks(
     previous_dir: Path | None, previous_manifest: dict[str, Any] | None
-) -> dict[Any, str]:
-    """customer_id -> the remark last sent, as the previous published night left it; empty
-    when that night has none (a first night, or one published without remarks)."""
-    if previous_dir is None or not (previous_dir / SENT_REMARKS_FILE).is_file():
+) -> dict[Any, str | None] | None:
+    """customer_id -> the remark last sent, as the previous published night left it: empty on
+    a first night, None when that night did not record it (published without remarks)."""
+    if previous_dir is None:
         return {}
     path = previous_dir / SENT_REMARKS_FILE
+    if not path.is_file():
+        return None
     entry = (previous_manifest or {}).get("wecom_tag_sync", {}).get("sent_remarks", {})
     if entry.get("sha256") is not None and _sha256_file(path) != entry["sha256"]:
         raise PublishError(f"{path} does not match the checksum in its manifest")
