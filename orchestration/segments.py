@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.publishing.exports import SegmentExport
-from orchestration.publishing.wecom import WecomLimits
+from orchestration.publishing.wecom import TAG_SEPARATOR, WecomLimits
 
 # Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
 MEMBERS_RELATION = "marts.segment_membership"
@@ -71,7 +71,8 @@ def segment_settings(name: str, declaration: dict[str, Any]) -> SegmentSettings:
 
 
 def check_wecom_mapping(declarations: dict[str, dict[str, Any]], limits: WecomLimits) -> None:
-    """The segments' WeCom tags must fit WeCom: name length, and number of tags in all."""
+    """The segments' WeCom tags must fit WeCom and reach it unchanged: no separator, no
+    surrounding whitespace, name length, and number of tags in all."""
     tags = {}
     for name, declaration in sorted(declarations.items()):
         tag = declaration.get("wecom_tag")
@@ -79,6 +80,15 @@ def check_wecom_mapping(declarations: dict[str, dict[str, Any]], limits: WecomLi
             continue
         if not isinstance(tag, str) or not tag.strip():
             raise SegmentDeclarationError(f"segment {name}: wecom_tag must be a non-empty text")
+        if TAG_SEPARATOR in tag:
+            raise SegmentDeclarationError(
+                f"segment {name}: WeCom tag {tag!r} contains {TAG_SEPARATOR!r}, which separates "
+                "tags in the sync files"
+            )
+        if tag != tag.strip():
+            raise SegmentDeclarationError(
+                f"segment {name}: WeCom tag {tag!r} starts or ends with whitespace"
+            )
         if len(tag) > limits.tag_name_max_chars:
             raise SegmentDeclarationError(
                 f"segment {name}: WeCom tag {tag!r} has {len(tag)} characters; WeCom allows "

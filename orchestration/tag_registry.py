@@ -81,6 +81,11 @@ def profile_columns(models: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     owners: dict[str, str] = {}
     for model, tags in models.items():
         for name, value_type in tags.items():
+            if name in tag_rules.reserved_sql_words():
+                raise PrepareError(
+                    f"tag column {name!r} of {model} is a reserved word in SQL (DuckDB or "
+                    "Spark) and would break the SQL that selects the tag; rename the column"
+                )
             if name in columns:
                 raise PrepareError(
                     f"tag column {name!r} is declared by both {owners[name]} and {model}; "

@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -62,6 +63,36 @@ _SQL_WORDS_TEXT = """
     using values when where window with
 """
 _SQL_WORDS = frozenset(_SQL_WORDS_TEXT.split())
+
+# A tag name is written bare as a column in the profile's SQL and in tag_catalog's, on DuckDB
+# and on Spark, so it must not be a word either engine reserves. Spark's are the keywords it
+# reserves in ANSI mode (docs/sql-ref-ansi-compliance.md, column "Spark SQL ANSI Mode"); the
+# whole SQL:2016 list is not used, as it also reserves ordinary names (value, position,
+# member) that neither engine refuses.
+_SPARK_ANSI_RESERVED_TEXT = """
+    all and any as authorization both case cast check collate column constraint create cross
+    current_date current_time current_timestamp current_user distinct else end escape except
+    false fetch filter for foreign from full grant group having in inner intersect into is join
+    lateral leading left natural not null on only or order outer overlaps primary references
+    right select session_user some table then time to trailing union unique unknown user using
+    when where with
+"""
+
+
+@cache
+def reserved_sql_words() -> frozenset[str]:
+    """Words a tag may not be named: DuckDB's own list, from the engine we run, and Spark's.
+
+    DuckDB refuses its `reserved` and `type_function` keywords as a bare column name (and
+    reads true, false and null as literals); `unreserved` and `column_name` ones work.
+    """
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select keyword_name from duckdb_keywords() "
+            "where keyword_category in ('reserved', 'type_function')"
+        ).fetchall()
+    return frozenset(word for (word,) in rows) | frozenset(_SPARK_ANSI_RESERVED_TEXT.split())
+
 
 # LALR(1), so every rule has exactly one parse and the parser runs in linear time. Keywords are
 # case-insensitive; lark types a NAME as a keyword when its whole text is one. There is no
@@ -502,13 +533,13 @@ class _Checker:
         whole, _, fraction = text.lstrip("-").partition(".")
         whole = whole.lstrip("0") or "0"
         if "." not in text:
-            value = int(text)
-            if abs(value) > _BIGINT_MAX:
-                raise RuleError(f"the number {text} is too large")
-            return _Expr(str(value), "integer", text, atomic=True)
+            # Compared as digits first: Python will not convert a text of over 4,300 digits.
+            if len(whole) > len(str(_BIGINT_MAX)) or int(text) > _BIGINT_MAX:
+                raise RuleError(f"the number {_abridged(text)} is too large")
+            return _Expr(str(int(text)), "integer", text, atomic=True)
         fraction = fraction.rstrip("0") or "0"
         if len(whole.lstrip("0")) + len(fraction) > _MAX_DECIMAL_DIGITS:
-            raise RuleError(f"the number {text} has too many digits")
+            raise RuleError(f"the number {_abridged(text)} has too many digits")
         sign = "-" if negative and (whole, fraction) != ("0", "0") else ""
         return _Expr(f"{sign}{whole}.{fraction}", "number", text, atomic=True)
 
@@ -548,6 +579,14 @@ class _Checker:
                 f"invalid date {value!r}: write date 'YYYY-MM-DD', a day that exists"
             ) from None
         return _Expr(f"cast('{value}' as date)", "date", self._text(node), atomic=True)
+
+
+def _abridged(number_text: str, shown: int = 20) -> str:
+    """A long number as its first digits and its length, for a message a person can read."""
+    if len(number_text) <= shown:
+        return number_text
+    digits = sum(character.isdigit() for character in number_text)
+    return f"{number_text[:shown]}... ({digits} digits)"
 
 
 def _quote_identifier(name: str) -> str:
@@ -669,6 +708,11 @@ def _load_rule(entry: object, number: int, path: Path) -> RuleDefinition:
         raise fail(
             "the name must be a lower-case identifier (letters a-z, digits and '_', "
             "not starting with a digit)"
+        )
+    if values["name"] in reserved_sql_words():
+        raise fail(
+            "the name is a reserved word in SQL (DuckDB or Spark) and would break the SQL "
+            f"that selects the tag; choose another, e.g. {values['name'] + '_tag'!r}"
         )
     if values["category"] not in CATEGORIES:
         raise fail(

@@ -402,7 +402,7 @@ def test_a_failed_swap_restores_the_published_night(
     assert snapshot(night_dir) == before
 
 
-def test_wecom_sync_adds_with_truncated_remarks_and_removes(tmp_path: Path) -> None:
+def test_wecom_sync_adds_with_remarks_and_removes_never_cutting_one(tmp_path: Path) -> None:
     untagged = segment("seg_b", wecom_tag=None)
     publish(
         tmp_path,
@@ -418,29 +418,136 @@ def test_wecom_sync_adds_with_truncated_remarks_and_removes(tmp_path: Path) -> N
         "tag,action,customer_id,remark\r\n标签A,add,c1,\r\n标签A,add,c2,\r\n标签A,add,c3,\r\n"
     )
 
-    long_remark = "一二三四五六七八九十百千万亿甲乙丙丁戊己庚辛壬癸"
-    assert (len(long_remark), len("一二三四五六七八九十百千万亿甲乙丙丁戊己")) == (24, 20)
-    publish(
+    too_long = "一二三四五六七八九十百千万亿甲乙丙丁戊己庚"
+    assert len(too_long) == 21
+    manifest = publish(
         tmp_path,
         D2,
         {
-            "segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4", "c5", "c6")),
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4", "c5", "c6", "c7")),
             "segments.seg_b": (SEG_A_DDL, seg_rows("c8")),
             "marts.remarks": (
                 REMARKS_DDL,
-                [("c4", long_remark), ("c5", "=cmd"), ("c1", "gone"), ("c2", "kept")],
+                [
+                    ("c4", too_long),
+                    ("c5", "=cmd"),
+                    ("c1", "gone"),
+                    ("c2", "kept"),
+                    ("c7", too_long[:20]),
+                ],
             ),
         },
         (segment(), untagged),
         remarks_relation="marts.remarks",
     )
-    # 20 characters (not bytes) kept; remove rows carry no remark; c6 has none.
+    # 20 characters (not bytes) is the limit: c7's goes whole. c4's 21 are not cut to 20 but
+    # not sent, and counted. Remove rows carry no remark; c6 has none. D1 recorded no remarks
+    # sent, so its tagged c1 and c2 get theirs once (c3 has none).
     assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
         "tag,action,customer_id,remark\r\n"
-        "标签A,add,c4,一二三四五六七八九十百千万亿甲乙丙丁戊己\r\n"
+        ",remark,c1,gone\r\n"
+        ",remark,c2,kept\r\n"
+        "标签A,add,c4,\r\n"
         "标签A,add,c5,'=cmd\r\n"
         "标签A,add,c6,\r\n"
+        "标签A,add,c7,一二三四五六七八九十百千万亿甲乙丙丁戊己\r\n"
         "标签A,remove,c1,\r\n"
+    )
+    assert manifest["wecom_tag_sync"]["remarks_too_long"] == 1
+
+
+def test_wecom_sync_resends_a_remark_when_it_changes(tmp_path: Path) -> None:
+    """Three nights: a remark goes on the customer's add row, and again whenever it changes."""
+    nights = [
+        # D1: c1 and c2 enter and get their remarks; c3 is in no tagged segment: nothing.
+        (D1, ("c1", "c2"), [("c1", "★|宝妈|互动1"), ("c2", "★★||互动0"), ("c3", "|学生|互动0")]),
+        # D2: c1's interaction level rose: re-sent. c3 enters: tonight's remark on its add row.
+        (
+            D2,
+            ("c1", "c2", "c3"),
+            [("c1", "★|宝妈|互动3"), ("c2", "★★||互动0"), ("c3", "|学生|互动2")],
+        ),
+        # D3: c1 left the segment but keeps the remark in WeCom: its change is still sent.
+        (D3, ("c2", "c3"), [("c1", "★★|宝妈|互动3"), ("c2", "★★||互动1"), ("c3", "|学生|互动2")]),
+    ]
+    manifests = [
+        publish(
+            tmp_path,
+            night,
+            {
+                "segments.seg_a": (SEG_A_DDL, seg_rows(*members)),
+                "marts.remarks": (REMARKS_DDL, remarks),
+            },
+            remarks_relation="marts.remarks",
+        )
+        for night, members, remarks in nights
+    ]
+    header = "tag,action,customer_id,remark\r\n"
+    assert text(tmp_path, D1, "wecom_tag_sync.csv") == (
+        header + "标签A,add,c1,★|宝妈|互动1\r\n标签A,add,c2,★★||互动0\r\n"
+    )
+    assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
+        header + ",remark,c1,★|宝妈|互动3\r\n标签A,add,c3,|学生|互动2\r\n"
+    )
+    assert text(tmp_path, D3, "wecom_tag_sync.csv") == (
+        header + ",remark,c1,★★|宝妈|互动3\r\n,remark,c2,★★||互动1\r\n标签A,remove,c1,\r\n"
+    )
+    counts = [
+        {key: manifest["wecom_tag_sync"][key] for key in ("add", "remove", "remark")}
+        for manifest in manifests
+    ]
+    assert counts == [
+        {"add": 2, "remove": 0, "remark": 0},
+        {"add": 1, "remove": 0, "remark": 1},
+        {"add": 0, "remove": 1, "remark": 2},
+    ]
+    # What WeCom holds after D3, the next night's comparison.
+    sent = pq.read_table(tmp_path / "exports" / "2026-03-03" / "wecom_sent_remarks.parquet")
+    assert sent.to_pylist() == [
+        {"customer_id": "c1", "remark": "★★|宝妈|互动3"},
+        {"customer_id": "c2", "remark": "★★||互动1"},
+        {"customer_id": "c3", "remark": "|学生|互动2"},
+    ]
+
+
+def test_wecom_sync_resends_remarks_once_after_a_night_without_sent_remarks(
+    tmp_path: Path,
+) -> None:
+    """D1 was published before remarks were tracked (no wecom_sent_remarks.parquet): what its
+    tagged customers hold in WeCom is unknown, so D2 sends theirs once; c9 has no tag."""
+    untagged = segment("seg_b", wecom_tag=None)
+    publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c9")),
+        },
+        (segment(), untagged),
+    )
+    assert not (tmp_path / "exports" / "2026-03-01" / "wecom_sent_remarks.parquet").exists()
+    remarks = [
+        ("c1", "★|宝妈|互动1"),
+        ("c2", "★★||互动0"),
+        ("c3", "|学生|互动2"),
+        ("c9", "||互动0"),
+    ]
+    publish(
+        tmp_path,
+        D2,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c9")),
+            "marts.remarks": (REMARKS_DDL, remarks),
+        },
+        (segment(), untagged),
+        remarks_relation="marts.remarks",
+    )
+    assert text(tmp_path, D2, "wecom_tag_sync.csv") == (
+        "tag,action,customer_id,remark\r\n"
+        ",remark,c1,★|宝妈|互动1\r\n"
+        ",remark,c2,★★||互动0\r\n"
+        "标签A,add,c3,|学生|互动2\r\n"
     )
 
 

@@ -79,11 +79,17 @@ def test_membership_is_kept_per_night(customer_marts_warehouse):
 
 
 def test_wecom_remarks_fit_the_limit(customer_marts_warehouse):
-    remarks = dict(query(customer_marts_warehouse, "select * from marts.wecom_customer_remarks"))
-    assert remarks["C"] == "★★★|上班族|互动0"
-    assert remarks["I"] == "★|上班族|互动3"
-    assert remarks["H"] == "||互动1"
-    assert max(len(remark) for remark in remarks.values()) <= 20
+    sql = "select customer_id, remark, remark_omitted_parts from marts.wecom_customer_remarks"
+    rows = {
+        customer: (remark, omitted)
+        for customer, remark, omitted in query(customer_marts_warehouse, sql)
+    }
+    assert rows["C"] == ("★★★|上班族|互动0", None)
+    assert rows["I"] == ("★|上班族|互动3", None)
+    assert rows["H"] == ("||互动1", None)
+    # The fixture's identities are short: every remark is whole, none over 20 characters.
+    assert {omitted for _, omitted in rows.values()} == {None}
+    assert max(len(remark) for remark, _ in rows.values()) <= 20
 
 
 def test_exports_of_two_nights(customer_marts_warehouse):
@@ -370,6 +376,10 @@ def test_a_segment_mapping_wecom_cannot_hold_stops_prepare(tmp_path):
     assert len(too_long) == 16
     declarations.write_text(text.replace("wecom_tag: 高价值", f"wecom_tag: {too_long}"), "utf-8")
     with pytest.raises(PrepareError, match=r"segment seg_high_value: WeCom tag .* 16 characters"):
+        prepare(project)
+    # '|' separates a friendship's tags in the sync files: 高价值|VIP would arrive as two tags.
+    declarations.write_text(text.replace("wecom_tag: 高价值", "wecom_tag: 高价值|VIP"), "utf-8")
+    with pytest.raises(PrepareError, match=r"segment seg_high_value: WeCom tag .* contains '\|'"):
         prepare(project)
     # An exclusive segment without a priority is refused too, naming it.
     declarations.write_text(text.replace("          priority: 6\n", ""), "utf-8")

@@ -295,6 +295,13 @@ def test_error_message_names_file_rule_and_suggestion(tmp_path: Path) -> None:
         ("last_order_date > date '2026-02-30'", ["invalid date '2026-02-30'"]),
         ("last_order_date > date '2026-1-5'", ["invalid date '2026-1-5'"]),
         ("paid_order_count > 99999999999999999999", ["too large"]),
+        # Past Python's 4,300-digit int conversion limit: still this file's rule error, and
+        # the message gives the length instead of repeating 5,000 digits.
+        ("paid_order_count > " + "9" * 5000, ["the number 99999999999999999999... (5000 digits)"]),
+        (
+            "paid_amount_cny > 0." + "1" * 5000,
+            ["the number 0." + "1" * 18 + "... (5001 digits) has too many"],
+        ),
         # The whole rule, and the operands of and/or/not, must be true or false.
         ("paid_order_count", ["must be a condition", "paid_order_count (integer)"]),
         ("coalesce(city, 'x')", ["must be a condition", "(text)"]),
@@ -406,6 +413,14 @@ def rule_fields(**changes: object) -> dict[str, object]:
         (rule_fields(rule=True), ["'rule' must be non-empty text", "a boolean"], "'bad_rule'"),
         (rule_fields(name="High-Value"), ["lower-case identifier"], "'High-Value'"),
         (rule_fields(name="1st_buyer"), ["lower-case identifier"], "'1st_buyer'"),
+        # A tag is a bare column name in the profile's and tag_catalog's SQL.
+        *(
+            (rule_fields(name=word), ["reserved word in SQL"], f"'{word}'")
+            for word in ("select", "from", "order", "group", "end")
+        ),
+        # DuckDB reads a column named true as the literal; Spark reserves user in ANSI mode.
+        (rule_fields(name="true"), ["reserved word in SQL"], "'true'"),
+        (rule_fields(name="user"), ["reserved word in SQL"], "'user'"),
         (
             rule_fields(category="lifestyle"),
             ["unknown category 'lifestyle'", "did you mean 'lifecycle'", "basic_attributes"],
@@ -593,3 +608,17 @@ def test_write_rule_model_writes_nothing_on_error(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="syntax error"):
         write_rule_model(rules_path, COLUMNS, out_dir, "customer_profile")
     assert not out_dir.exists()
+
+
+def test_sql_tag_columns_must_not_be_reserved_words() -> None:
+    """A tag model's column is a tag too: the profile selects it bare, like a rule's."""
+    from orchestration.tag_registry import PrepareError, profile_columns
+
+    models = {"tag_orders": {"order_count": "integer", "order": "text"}}
+    with pytest.raises(PrepareError) as caught:
+        profile_columns(models)
+    assert str(caught.value) == (
+        "tag column 'order' of tag_orders is a reserved word in SQL (DuckDB or Spark) and "
+        "would break the SQL that selects the tag; rename the column"
+    )
+    assert profile_columns({"tag_orders": {"order_count": "integer"}}) == {"order_count": "integer"}

@@ -66,3 +66,33 @@ def test_parse_tags_and_limits():
         WecomLimits.from_vars({"calls_per_second": 1})
     with pytest.raises(ValueError, match="calls_per_hour"):
         WecomLimits(calls_per_hour=0)
+
+
+def _registry_with(wecom_tag):
+    """The registry `scrm prepare` writes, for one non-exclusive segment mapped to wecom_tag."""
+    from orchestration.tag_registry import render_registry
+
+    declaration = {"display_name": "高价值客户", "exclusive": False, "wecom_tag": wecom_tag}
+    return render_registry([], {"seg_high_value": declaration})
+
+
+@pytest.mark.parametrize(
+    ("wecom_tag", "problem"),
+    [
+        # The sync files join a friendship's tags with '|': 高价值|VIP would come back as two.
+        ("高价值|VIP", "contains '|', which separates tags in the sync files"),
+        # WeCom would store the spaces; the tag would differ from the one operators type.
+        (" 高价值", "starts or ends with whitespace"),
+        ("高价值\t", "starts or ends with whitespace"),
+    ],
+)
+def test_prepare_refuses_a_tag_the_sync_would_change(wecom_tag, problem):
+    from orchestration.tag_registry import PrepareError
+
+    with pytest.raises(PrepareError) as caught:
+        _registry_with(wecom_tag)
+    assert str(caught.value) == f"segment seg_high_value: WeCom tag {wecom_tag!r} {problem}"
+
+
+def test_prepare_accepts_a_tag_with_inner_spaces():
+    assert '"wecom_tag": "高价值 VIP"' in _registry_with("高价值 VIP")

@@ -7,7 +7,9 @@ Marketing tools load one directory per night, ``<exports_root>/<YYYY-MM-DD>/``:
   formula injection (see ``FORMULA_PREFIXES``).
 * ``<name>.entered.csv`` / ``<name>.left.csv``: customer_id of the customers who entered / left
   the segment since the previous published night (the latest earlier night with a manifest).
-* ``wecom_tag_sync.csv``: the WeCom tag adds and removes implied by those changes.
+* ``wecom_tag_sync.csv``: the WeCom tag adds and removes implied by those changes, each add
+  with the customer's remark, and a ``remark`` row for a customer whose remark changed since
+  the one last sent (``wecom_sent_remarks.parquet`` carries what was sent, night to night).
 * ``manifest.json``: what was published, with a sha256 for every file; written last, and its
   presence is what makes a directory a published night.
 
@@ -68,6 +70,9 @@ MANIFEST_FILE: Final = "manifest.json"
 SYNC_STEM: Final = "wecom_tag_sync"
 SYNC_FILE: Final = f"{SYNC_STEM}.csv"
 SYNC_COLUMNS: Final = ("tag", "action", "customer_id", "remark")
+# A sync row that only re-sends a changed remark: no tag, this action.
+REMARK_ACTION: Final = "remark"
+SENT_REMARKS_FILE: Final = "wecom_sent_remarks.parquet"
 MANIFEST_FORMAT_VERSION: Final = 2
 # Nights the churn guard held back wait here, outside the published nights, for `scrm release`.
 HELD_DIR: Final = "held"
@@ -85,10 +90,6 @@ MARK_TAG_MANIFEST_KEYS: Final = (
     "minutes_needed",
     "largest_changes",
 )
-
-# WeChat / WeCom caps a contact remark (备注) at 20 characters. We count Unicode code points
-# (Python str length), not UTF-8 bytes: a Chinese remark keeps 20 characters, not 6.
-WECOM_REMARK_MAX_CHARS: Final = 20
 
 # OWASP "CSV Injection": a cell starting with one of these may be run as a formula by a
 # spreadsheet, so text cells starting with one get a leading single quote. Numbers are left as
@@ -453,9 +454,12 @@ def _build_night(
             for segment in segments
         ]
         changes = _tag_changes(segments, results)
-        remarks: dict[Any, Any] = {}
+        remarks: dict[Any, str] = {}
+        remarks_too_long = 0
         if remarks_relation is not None:
-            remarks = _load_remarks(connection, remarks_relation)
+            remarks, remarks_too_long = _whole_remarks(
+                _load_remarks(connection, remarks_relation), extras.wecom_limits.remark_max_chars
+            )
         mark_tag = None
         if extras.friendship_tags_relation is not None:
             mark_tag = _write_mark_tag(
@@ -472,11 +476,44 @@ def _build_night(
         if extras.source_rows_relation is not None:
             source_rows = _load_source_rows(connection, extras.source_rows_relation)
 
-    sync_rows = [
-        (tag, action, customer_id, _remark(remarks.get(customer_id)) if action == "add" else "")
-        for tag, action, customer_id in changes
-    ]
+    added = {customer_id for _, action, customer_id in changes if action == "add"}
+    sent_before = _read_sent_remarks(previous_dir, previous_manifest)
+    if sent_before is None:
+        # The previous night did not record what it sent: its tagged customers hold remarks
+        # of unknown age, so tonight sends theirs once.
+        sent_before = {
+            customer_id: None
+            for result in results
+            if result.previous_tag is not None
+            for customer_id in result.previous_ids
+        }
+    resent = _changed_remarks(sent_before, remarks, added)
+    sync_rows = sorted(
+        [
+            (tag, action, customer_id, remarks.get(customer_id, "") if action == "add" else "")
+            for tag, action, customer_id in changes
+        ]
+        + [("", REMARK_ACTION, customer_id, remarks[customer_id]) for customer_id in resent],
+        key=lambda row: _sync_sort_key(row[:3]),
+    )
     sync_sha = _write_csv(directory / SYNC_FILE, SYNC_COLUMNS, sync_rows)
+    sent_remarks = None
+    if remarks_relation is not None:
+        sent_tonight = {
+            customer_id: remarks[customer_id]
+            for customer_id in added | resent
+            if customer_id in remarks
+        }
+        sent = {
+            customer_id: remark
+            for customer_id, remark in (sent_before | sent_tonight).items()
+            if remark is not None
+        }
+        sent_remarks = {
+            "file": SENT_REMARKS_FILE,
+            "sha256": _write_parquet(directory / SENT_REMARKS_FILE, _sent_remarks_table(sent)),
+            "customers": len(sent),
+        }
 
     manifest = dict(header)
     manifest["segments"] = {
@@ -503,6 +540,9 @@ def _build_night(
         "rows": len(sync_rows),
         "add": sum(1 for row in sync_rows if row[1] == "add"),
         "remove": sum(1 for row in sync_rows if row[1] == "remove"),
+        "remark": len(resent),
+        "remarks_too_long": remarks_too_long,
+        **({"sent_remarks": sent_remarks} if sent_remarks is not None else {}),
     }
     if mark_tag is not None:
         manifest["wecom_mark_tag"] = mark_tag
@@ -868,9 +908,13 @@ def _tag_changes(
 def _sync_sort_key(change: tuple[str, str, Any]) -> tuple[str, str, int, Any]:
     """Sort by tag, action, customer_id; numbers before text so mixed id types still sort."""
     tag, action, customer_id = change
+    return (tag, action, *_id_sort_key(customer_id))
+
+
+def _id_sort_key(customer_id: Any) -> tuple[int, Any]:
     if _is_number(customer_id):
-        return (tag, action, 0, customer_id)
-    return (tag, action, 1, _plain_text(customer_id))
+        return (0, customer_id)
+    return (1, _plain_text(customer_id))
 
 
 def _load_remarks(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[Any, Any]:
@@ -894,11 +938,66 @@ def _load_remarks(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[
     return dict(rows)
 
 
-def _remark(value: Any) -> str:
-    """A remark cut to WeCom's limit, counted in characters; the CSV escape is added later."""
-    if value is None:
-        return ""
-    return _plain_text(value)[:WECOM_REMARK_MAX_CHARS]
+def _whole_remarks(loaded: dict[Any, Any], max_chars: int) -> tuple[dict[Any, str], int]:
+    """The remarks WeCom holds whole, as text, and how many it would cut (left out).
+
+    wecom_customer_remarks fits its parts into the limit; a remark from elsewhere that does
+    not fit is not sent rather than cut, so a staff member never reads half of one.
+    """
+    remarks: dict[Any, str] = {}
+    too_long = 0
+    for customer_id, value in loaded.items():
+        if value is None:
+            continue
+        remark = _plain_text(value)
+        if len(remark) > max_chars:
+            too_long += 1
+        else:
+            remarks[customer_id] = remark
+    if too_long:
+        logger.warning(
+            "%d remark(s) longer than %d characters are not sent (wecom_limits.remark_max_chars)",
+            too_long,
+            max_chars,
+        )
+    return remarks, too_long
+
+
+def _changed_remarks(
+    sent_before: dict[Any, str | None], remarks: dict[Any, str], added: set[Any]
+) -> set[Any]:
+    """Customers sent a remark before (None: of unknown text) whose remark has changed since.
+    A customer with an add row tonight is left out: the add row carries tonight's remark."""
+    return {
+        customer_id
+        for customer_id, sent in sent_before.items()
+        if customer_id not in added and customer_id in remarks and remarks[customer_id] != sent
+    }
+
+
+def _read_sent_remarks(
+    previous_dir: Path | None, previous_manifest: dict[str, Any] | None
+) -> dict[Any, str | None] | None:
+    """customer_id -> the remark last sent, as the previous published night left it: empty on
+    a first night, None when that night did not record it (published without remarks)."""
+    if previous_dir is None:
+        return {}
+    path = previous_dir / SENT_REMARKS_FILE
+    if not path.is_file():
+        return None
+    entry = (previous_manifest or {}).get("wecom_tag_sync", {}).get("sent_remarks", {})
+    if entry.get("sha256") is not None and _sha256_file(path) != entry["sha256"]:
+        raise PublishError(f"{path} does not match the checksum in its manifest")
+    rows = pq.read_table(path).to_pylist()
+    return {row[CUSTOMER_ID]: row["remark"] for row in rows}
+
+
+def _sent_remarks_table(sent: dict[Any, str]) -> pa.Table:
+    """The remarks sent so far, sorted by customer_id like the sync file."""
+    ids = sorted(sent, key=_id_sort_key)
+    id_column = pa.array(ids) if ids else pa.array([], type=pa.string())
+    remark_column = pa.array([sent[customer_id] for customer_id in ids], type=pa.string())
+    return pa.table({CUSTOMER_ID: id_column, "remark": remark_column})
 
 
 def _quote_relation(relation: str, label: str) -> str:

@@ -49,9 +49,11 @@ class WecomLimits:
     # Calls of one API per company per minute and per hour (主动调用频率限制).
     calls_per_minute: int = 10_000
     calls_per_hour: int = 150_000
+    # Characters in a contact remark (备注), counted as Unicode code points, not bytes.
+    remark_max_chars: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("max_tags", "tag_name_max_chars", "calls_per_minute", "calls_per_hour"):
+        for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"wecom_limits.{name} must be a whole number from 1: {value!r}")
