@@ -361,7 +361,11 @@ def test_wecom_tags_per_current_friendship(customer_marts_warehouse):
     manifest = json.loads((exports / CUSTOMER_MARTS_AS_OF / "manifest.json").read_text("utf-8"))
     assert manifest["wecom_mark_tag"]["calls"] == 0
     assert manifest["wecom_mark_tag"]["friendships"] == 6
-    assert manifest["guard"] == {"held": False, "reasons": []}
+    assert manifest["guard"] == {
+        "held": False,
+        "reasons": [],
+        "holds_published_warehouse": False,
+    }
     assert manifest["tag_coverage"]["identity"] == 0.7
 
 
