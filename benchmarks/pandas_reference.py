@@ -336,13 +336,13 @@ def threshold_score(values: pd.Series, bounds: list[float], higher_is_better: bo
     return 5 - sum((values > b).astype("int64") for b in bounds)
 
 
-def rfm_segment(r: pd.Series, f: pd.Series) -> np.ndarray:
+def rfm_segment(r: pd.Series, f: pd.Series, one_purchase_day: pd.Series) -> np.ndarray:
     rules = [
+        ("New", one_purchase_day & (r == 5)),
+        ("Promising", one_purchase_day & (r == 4)),
         ("Champions", (r == 5) & (f >= 4)),
         ("Loyal", r.between(3, 4) & (f >= 4)),
-        ("Potential Loyalist", (r >= 4) & f.between(2, 3)),
-        ("New", (r == 5) & (f == 1)),
-        ("Promising", (r == 4) & (f == 1)),
+        ("Potential Loyalist", r >= 4),
         ("Need Attention", (r == 3) & (f == 3)),
         ("About to Sleep", (r == 3) & (f <= 2)),
         ("Cannot Lose Them", (r <= 2) & (f == 5)),
@@ -434,7 +434,8 @@ def compute(
             rfm[score] = threshold_score(rfm[column], bounds, higher_is_better)
     high = [rfm[s] > rfm[s].mean() for s in ("r_score", "f_score", "m_score")]
     rfm["rfm_class"] = [RFM_CLASSES[k] for k in zip(*high, strict=True)]
-    rfm["rfm_segment"] = rfm_segment(rfm["r_score"], rfm["f_score"])
+    one_purchase_day = (first_purchase == last_purchase).reindex(rfm.index)
+    rfm["rfm_segment"] = rfm_segment(rfm["r_score"], rfm["f_score"], one_purchase_day)
 
     # The five tags, one row per known customer.
     tags = pd.DataFrame(index=known_ids)

@@ -247,7 +247,9 @@ def test_campaign_lift_before_any_window_is_complete(report):
 
     06-29 is the first night, so every member entered then: seg_churned exported C and held
     out G; seg_never_bought exported B and H and held out nobody. None of them paid an order
-    on 06-30.
+    on 06-30. 0 of 1 has the Wilson interval [0, z²/(1 + z²)] = [0, 3.8416/4.8416] =
+    [0, 0.7935], so the Newcombe interval of 0 - 0 is -79.3 to +79.3 pp (Wald's was the
+    point 0). Both entries have fewer than 30 customers an arm: too few to tell.
     """
     assert "campaign_lift_pooled" not in report.tables
     assert "campaign_lift" not in report.charts
@@ -266,9 +268,10 @@ def test_campaign_lift_before_any_window_is_complete(report):
             "0 of 1",
             "0.0%",
             "+0.0",
-            "+0.0 to +0.0",
+            "-79.3 to +79.3",
             "+0.00",
             "—",  # one customer per arm: no sample variance, no Welch interval
+            "yes",
         ],
         [
             "2026-06-29",
@@ -282,6 +285,7 @@ def test_campaign_lift_before_any_window_is_complete(report):
             "—",
             "—",
             "—",
+            "yes",  # nobody held out
         ],
     ]
 
@@ -291,11 +295,15 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
 
     seg_churned, complete: 06-01 treated 1 of 3, holdout 1 of 2 (the dbt unit test
     campaign_lift_by_hand); 06-02 treated 1 of 1, holdout 0 of 1. Pooled: 2 of 4 = 50.0%
-    against 1 of 3 = 33.3%, lift +16.7 pp; se = sqrt(0.5 * 0.5 / 4 + (1/3) * (2/3) / 3)
-    = sqrt(0.0625 + 0.0741) = 0.3696, so 0.1667 ± 1.96 * 0.3696 = -55.8 to +89.1 pp. (The
-    mean of the two nights' lifts, (-16.7 + 100) / 2, would say +41.7.)
-    seg_mask_repurchase_due, 06-03 to 06-14: twelve nights of 0 of 1 against 0 of 1.
-    seg_never_bought has only its open 06-29 window: not pooled.
+    against 1 of 3 = 33.3%, lift +16.7 pp. Wilson (z = 1.96): 2 of 4 is (2 + 1.9208 ±
+    1.96 * sqrt(1 + 0.9604)) / 7.8416 = [0.1500, 0.8500], 1 of 3 is [0.0615, 0.7923].
+    Newcombe: 0.1667 - sqrt(0.35² + 0.4590²) = -0.4105 to 0.1667 + sqrt(0.35² + 0.2718²)
+    = 0.6098, so -41.1 to +61.0 pp. (The mean of the two nights' lifts, (-16.7 + 100) / 2,
+    would say +41.7.) seg_mask_repurchase_due, 06-03 to 06-14: twelve nights of 0 of 1
+    against 0 of 1; pooled 0 of 12 against 0 of 12, each arm [0, 3.8416/15.8416] =
+    [0, 0.242501], so -24.3 to +24.3 pp where Wald's interval was the point 0. Both pools
+    have fewer than 30 customers an arm: too few to tell. seg_never_bought has only its open
+    06-29 window: not pooled.
     """
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(customer_marts_warehouse, warehouse)
@@ -305,23 +313,24 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
         "holdout_conversion_rate, conversion_lift, conversion_lift_ci_low, "
         "conversion_lift_ci_high, treated_spend_per_customer_cny, "
         "holdout_spend_per_customer_cny, spend_lift_cny, spend_lift_ci_low_cny, "
-        "spend_lift_ci_high_cny, as_of_date"
+        "spend_lift_ci_high_cny, min_arm_customers, too_few_to_tell, as_of_date"
     )
     rows = [
-        ("seg_churned", date(2026, 6, 1), 3, 1, 0.3333, 2, 1, 0.5, -0.1667, -1.0412, 0.7078,
-         33.33, 20.0, 13.33, -62.86, 89.52),
-        ("seg_churned", date(2026, 6, 2), 1, 1, 1.0, 1, 0, 0.0, 1.0, 1.0, 1.0,
+        ("seg_churned", date(2026, 6, 1), 3, 1, 0.3333, 2, 1, 0.5, -0.1667, -0.6548, 0.4458,
+         33.33, 20.0, 13.33, -111.71, 138.38),
+        ("seg_churned", date(2026, 6, 2), 1, 1, 1.0, 1, 0, 0.0, 1.0, -0.1221, 1.0,
          80.0, 0.0, 80.0, None, None),
         *(
             ("seg_mask_repurchase_due", date(2026, 6, 3) + timedelta(days=offset), 1, 0, 0.0,
-             1, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None, None)
+             1, 0, 0.0, 0.0, -0.7935, 0.7935, 0.0, 0.0, 0.0, None, None)
             for offset in range(12)
         ),
     ]  # fmt: skip
     with duckdb.connect(str(warehouse)) as connection:
         connection.executemany(
             f"insert into marts.campaign_lift ({columns}) "
-            "values (?, ?, 14, true, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, date '2026-06-30')",
+            "values (?, ?, 14, true, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 30, true, "
+            "date '2026-06-30')",
             rows,
         )
     parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None))
@@ -334,11 +343,13 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
         "Holdout rate",
         "Lift (pp)",
         "95% CI (pp)",
+        "Too few to tell",
     ]
     assert parsed.rows("campaign_lift_pooled") == {
-        "seg_churned": ["2", "2 of 4", "50.0%", "1 of 3", "33.3%", "+16.7", "-55.8 to +89.1"],
+        "seg_churned": ["2", "2 of 4", "50.0%", "1 of 3", "33.3%", "+16.7", "-41.1 to +61.0",
+                        "yes"],
         "seg_mask_repurchase_due": ["12", "0 of 12", "0.0%", "0 of 12", "0.0%", "+0.0",
-                                    "+0.0 to +0.0"],
+                                    "-24.3 to +24.3", "yes"],
     }  # fmt: skip
     assert (
         "No complete window yet, so not pooled: seg_never_bought (first window ends on "
@@ -361,9 +372,10 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
         "0 of 1",
         "0.0%",
         "+100.0",
-        "+100.0 to +100.0",
+        "-12.2 to +100.0",
         "+80.00",
         "—",
+        "yes",
     ]
     chart = parsed.charts["campaign_lift"]
     assert chart["svg"] == 1 and chart["marks"] >= 2  # a point and an interval per segment

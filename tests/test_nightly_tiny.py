@@ -137,13 +137,17 @@ def test_order_items_follow_their_orders(tiny_warehouse):
 
 
 def test_friend_metrics_daily(tiny_warehouse):
-    rows = query(
-        tiny_warehouse,
+    columns = (
         "select cast(event_on as varchar), channel_code, staff_id, friends_added,"
         " friends_deleted_by_customer, friends_deleted_by_staff, net_friends, friends_total"
-        " from marts.friend_metrics_daily order by event_on, channel_code, staff_id",
+        " from marts.friend_metrics_daily"
     )
-    assert rows == [
+    changes = query(
+        tiny_warehouse,
+        f"{columns} where net_friends <> 0 or friends_added > 0"
+        " order by event_on, channel_code, staff_id",
+    )
+    assert changes == [
         ("2026-01-05", "livecode_store_01", "S1", 1, 0, 0, 1, 1),
         ("2026-02-10", "parcel_card", "S1", 1, 0, 0, 1, 1),
         # C2 deleted S1; credited to parcel_card, the channel that brought C2
@@ -153,6 +157,32 @@ def test_friend_metrics_daily(tiny_warehouse):
         ("2026-03-10", "official_account", "S2", 1, 0, 0, 1, 1),
         ("2026-03-20", "official_account", "S2", 0, 0, 1, -1, 0),
         ("2026-03-21", "livecode_store_01", "S1", 1, 0, 0, 1, 2),
+    ]
+    # Every day from the pair's first change to the as-of date 03-31: 01-05 to 03-31 is
+    # 27 + 28 + 31 = 86 days, 02-10 to 03-31 is 19 + 31 = 50, 03-01 on 31, 03-10 on 22.
+    days = query(
+        tiny_warehouse,
+        "select channel_code, staff_id, count(*), cast(min(event_on) as varchar),"
+        " cast(max(event_on) as varchar) from marts.friend_metrics_daily group by all order by all",
+    )
+    assert days == [
+        ("livecode_store_01", "S1", 86, "2026-01-05", "2026-03-31"),
+        ("official_account", "S2", 22, "2026-03-10", "2026-03-31"),
+        ("parcel_card", "S1", 50, "2026-02-10", "2026-03-31"),
+        ("parcel_card", "S2", 31, "2026-03-01", "2026-03-31"),
+    ]
+    # A quiet day carries the total of the day before it.
+    quiet = query(
+        tiny_warehouse,
+        f"{columns} where event_on in ('2026-02-20', '2026-03-31') order by all",
+    )
+    assert quiet == [
+        ("2026-02-20", "livecode_store_01", "S1", 0, 0, 0, 0, 1),
+        ("2026-02-20", "parcel_card", "S1", 0, 0, 0, 0, 1),
+        ("2026-03-31", "livecode_store_01", "S1", 0, 0, 0, 0, 2),
+        ("2026-03-31", "official_account", "S2", 0, 0, 0, 0, 0),
+        ("2026-03-31", "parcel_card", "S1", 0, 0, 0, 0, 0),
+        ("2026-03-31", "parcel_card", "S2", 0, 0, 0, 0, 1),
     ]
 
 

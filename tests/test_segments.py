@@ -323,18 +323,23 @@ def test_each_customer_gets_at_most_one_push_a_night(generated_night):
 def test_campaign_lift_on_the_fixture(customer_marts_warehouse):
     # Entered 06-29 (the first night): churned C treated, G held out; never-bought B and H
     # treated, nobody held out. Nobody has paid since, and the 14-day windows are still open.
+    # 0 of 1 has the Wilson interval [0, 1.96² / (1 + 1.96²)] = [0, 0.7935], so the lift 0
+    # has the Newcombe interval -0.7935 to 0.7935 (Wald's was the point 0); 0 of 2 has
+    # [0, 3.8416 / 5.8416] = [0, 0.6576]. An arm of one, and an empty arm, are too few (30).
     lift = query(
         customer_marts_warehouse,
         """
         select segment_name, entry_date, is_window_complete, treated_customers,
-            holdout_customers, treated_conversion_rate, holdout_conversion_rate, conversion_lift
+            holdout_customers, treated_conversion_rate, holdout_conversion_rate, conversion_lift,
+            treated_conversion_ci_high, conversion_lift_ci_low, conversion_lift_ci_high,
+            min_arm_customers, too_few_to_tell
         from marts.campaign_lift order by segment_name
         """,
     )
     night = date(2026, 6, 29)
     assert lift == [
-        ("seg_churned", night, False, 1, 1, 0.0, 0.0, 0.0),
-        ("seg_never_bought", night, False, 2, 0, 0.0, None, None),
+        ("seg_churned", night, False, 1, 1, 0.0, 0.0, 0.0, 0.7935, -0.7935, 0.7935, 30, True),
+        ("seg_never_bought", night, False, 2, 0, 0.0, None, None, 0.6576, None, None, 30, True),
     ]
 
 

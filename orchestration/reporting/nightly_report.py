@@ -95,8 +95,8 @@ MISSING: Final = "—"
 SUPPRESSIONS: Final = (("holdout", "Holdout"), ("priority", "Priority"), ("cooldown", "Cool-down"))
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
-# Two-sided 95% normal quantile, rounded as marts.campaign_lift rounds it, so the pooled
-# interval and the per-night ones are the same construction.
+# Two-sided 95% normal quantile, the value of the z_95 macro (dbt_project/macros/statistics.sql),
+# so the pooled interval and the per-night ones of marts.campaign_lift are the same construction.
 Z_95: Final = 1.96
 EXPORTS_DIR: Final = "exports"
 
@@ -592,6 +592,8 @@ class _LiftNight(NamedTuple):
     entry_date: date
     window_days: int
     is_window_complete: bool
+    min_arm_customers: int
+    too_few_to_tell: bool
     treated_customers: int
     treated_converted: int
     treated_rate: float | None
@@ -607,14 +609,20 @@ class _LiftNight(NamedTuple):
 
 
 class _PooledLift(NamedTuple):
-    """A segment's complete entry nights pooled: summed counts, rates and a Wald interval."""
+    """A segment's complete entry nights pooled: summed counts, rates, a Newcombe interval."""
 
     segment: str
     entry_nights: int
+    # The mart's campaign_min_arm_customers: fewer in an arm is too few to tell.
+    min_arm_customers: int
     treated_customers: int
     treated_converted: int
     holdout_customers: int
     holdout_converted: int
+
+    @property
+    def too_few_to_tell(self) -> bool:
+        return min(self.treated_customers, self.holdout_customers) < self.min_arm_customers
 
     @property
     def treated_rate(self) -> float | None:
@@ -632,15 +640,39 @@ class _PooledLift(NamedTuple):
 
     @property
     def interval(self) -> tuple[float, float] | None:
-        """The 95% Wald interval: lift ± 1.96 sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n0)."""
-        treated, holdout, lift = self.treated_rate, self.holdout_rate, self.lift
-        if treated is None or holdout is None or lift is None:
+        """The 95% Newcombe (method 10) interval, as marts.campaign_lift computes a night's."""
+        if not self.treated_customers or not self.holdout_customers:
             return None
-        error = math.sqrt(
-            treated * (1 - treated) / self.treated_customers
-            + holdout * (1 - holdout) / self.holdout_customers
+        return newcombe_interval(
+            self.treated_converted,
+            self.treated_customers,
+            self.holdout_converted,
+            self.holdout_customers,
         )
-        return lift - Z_95 * error, lift + Z_95 * error
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a rate (macros/statistics.sql, wilson_bound)."""
+    z2 = Z_95 * Z_95
+    centre = successes + z2 / 2
+    half = Z_95 * math.sqrt(successes * (trials - successes) / trials + z2 / 4)
+    return max(0.0, (centre - half) / (trials + z2)), min(1.0, (centre + half) / (trials + z2))
+
+
+def newcombe_interval(
+    treated_converted: int, treated_customers: int, holdout_converted: int, holdout_customers: int
+) -> tuple[float, float]:
+    """Newcombe's (1998) hybrid score interval, method 10, for treated minus holdout rate:
+    the arms' Wilson bounds facing each side of the difference, added in quadrature."""
+    treated = treated_converted / treated_customers
+    holdout = holdout_converted / holdout_customers
+    treated_low, treated_high = wilson_interval(treated_converted, treated_customers)
+    holdout_low, holdout_high = wilson_interval(holdout_converted, holdout_customers)
+    lift = treated - holdout
+    return (
+        lift - math.hypot(treated - treated_low, holdout_high - holdout),
+        lift + math.hypot(treated_high - treated, holdout - holdout_low),
+    )
 
 
 def _pool_lift(nights: Iterable[_LiftNight]) -> list[_PooledLift]:
@@ -649,10 +681,13 @@ def _pool_lift(nights: Iterable[_LiftNight]) -> list[_PooledLift]:
     for night in nights:
         if not night.is_window_complete:
             continue
-        before = pooled.get(night.segment, _PooledLift(night.segment, 0, 0, 0, 0, 0))
+        before = pooled.get(
+            night.segment, _PooledLift(night.segment, 0, night.min_arm_customers, 0, 0, 0, 0)
+        )
         pooled[night.segment] = _PooledLift(
             night.segment,
             before.entry_nights + 1,
+            night.min_arm_customers,
             before.treated_customers + night.treated_customers,
             before.treated_converted + night.treated_converted,
             before.holdout_customers + night.holdout_customers,
@@ -669,6 +704,7 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
             """
             select
                 segment_name, entry_date, window_days, is_window_complete,
+                min_arm_customers, too_few_to_tell,
                 treated_customers, treated_converted, treated_conversion_rate,
                 holdout_customers, holdout_converted, holdout_conversion_rate,
                 conversion_lift, conversion_lift_ci_low, conversion_lift_ci_high,
@@ -692,6 +728,7 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
             "Holdout rate",
             "Lift (pp)",
             "95% CI (pp)",
+            "Too few to tell",
         ),
         [
             (
@@ -703,10 +740,11 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
                 _percent(row.holdout_rate),
                 _points(row.lift),
                 _interval(row.interval, _points),
+                _yes_no(row.too_few_to_tell),
             )
             for row in pooled
         ],
-        (False, True, True, True, True, True, True, True),
+        (False, True, True, True, True, True, True, True, False),
     )
     recent_dates = sorted({night.entry_date for night in nights}, reverse=True)[:LIFT_ENTRY_DATES]
     recent = sorted(
@@ -728,6 +766,7 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
             "95% CI (pp)",
             "Spend lift (CNY)",
             "95% CI (CNY)",
+            "Too few to tell",
         ),
         [
             (
@@ -744,10 +783,11 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
                 _interval((night.lift_low, night.lift_high), _points),
                 _signed(night.spend_lift_cny),
                 _interval((night.spend_lift_low_cny, night.spend_lift_high_cny), _signed),
+                _yes_no(night.too_few_to_tell),
             )
             for night in recent
         ],
-        (False, False, False, *(True for _ in range(8))),
+        (False, False, False, *(True for _ in range(8)), False),
     )
 
     notes = []
@@ -777,6 +817,7 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
     drawable = [row for row in pooled if row.interval is not None]
     charts = [_lift_chart(drawable)] if drawable else []
     window = nights[0].window_days if nights else None
+    min_arm = nights[0].min_arm_customers if nights else None
     return Section(
         "lift",
         "Campaign lift",
@@ -788,11 +829,13 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
             + " after the entry night (marts.campaign_lift). Lift is the treated rate minus "
             "the holdout rate, in percentage points (pp).",
             "Pooled: the entry nights whose window is complete, customers and conversions "
-            "summed per segment, with a 95% Wald interval computed from the summed counts "
-            "(docs/report.md). An interval needs customers in both arms; with a rate of 0% or "
-            "100% in an arm the Wald interval is too narrow, so read small samples with care. "
+            "summed per segment, with a 95% Newcombe interval (from the arms' Wilson "
+            "intervals) computed from the summed counts (docs/report.md). An interval needs "
+            "customers in both arms. Too few to tell: fewer than "
+            + (f"{min_arm}" if min_arm is not None else "campaign_min_arm_customers")
+            + " customers in an arm; the interval is shown but is too wide to act on. "
             "Spend lift (treated minus holdout net paid amount per customer in the window, with "
-            "its Welch interval) is shown per entry night only: the mart does not keep what a "
+            "its Welch t interval) is shown per entry night only: the mart does not keep what a "
             "pooled spend interval needs.",
         ),
         charts,
@@ -1611,7 +1654,7 @@ def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
     return _render_chart(
         "campaign_lift",
         "Conversion lift per segment, entry nights with a complete window pooled, with 95% "
-        "Wald intervals",
+        "Newcombe intervals",
         (6.4, 1.4 + 0.4 * len(pooled)),
         draw,
     )
@@ -1972,6 +2015,10 @@ def _rate(part: int, whole: int) -> float | None:
 def _points(value: float | None) -> str:
     """A difference of two rates, in percentage points, with its sign."""
     return MISSING if value is None else f"{value * 100:+.1f}"
+
+
+def _yes_no(value: bool | None) -> str:
+    return MISSING if value is None else ("yes" if value else "no")
 
 
 def _signed(value: float | None) -> str:

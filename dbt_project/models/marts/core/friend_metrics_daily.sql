@@ -1,3 +1,12 @@
+{#-
+    Every day × acquisition channel × staff from that pair's first friendship change to the
+    as-of date, with a day's changes (zero on a quiet day) and the running total, so a chart
+    of the total never drops to zero on a day without events.
+-#}
+{#- Day numbers come from dbt's cross-database generator, counting back from the as-of date:
+    2^16 days, 179 years, far more than any friend history. -#}
+{%- set max_history_days = 65536 %}
+
 with
 
 friend_events as (
@@ -20,6 +29,62 @@ daily as (
     group by 1, 2, 3
 ),
 
+pairs as (
+    select
+        channel_code,
+        staff_id,
+        min(event_on) as first_event_on
+    from daily
+    group by 1, 2
+),
+
+history as (
+    select min(first_event_on) as first_event_on from pairs
+),
+
+day_numbers as (
+    {{ dbt.generate_series(max_history_days) }}
+),
+
+-- The days from the first change of any pair to the as-of date.
+days as (
+    select
+        {{ add_days(as_of_date(), '1 - cast(day_numbers.generated_number as integer)') }}
+            as event_on
+    from day_numbers
+    cross join history
+    where
+        day_numbers.generated_number
+        <= {{ days_between('history.first_event_on', as_of_date()) }} + 1
+),
+
+spine as (
+    select
+        days.event_on,
+        pairs.channel_code,
+        pairs.staff_id
+    from pairs
+    inner join days
+        on pairs.first_event_on <= days.event_on
+),
+
+filled as (
+    select
+        spine.event_on,
+        spine.channel_code,
+        spine.staff_id,
+        coalesce(daily.friends_added, 0) as friends_added,
+        coalesce(daily.friends_deleted_by_customer, 0) as friends_deleted_by_customer,
+        coalesce(daily.friends_deleted_by_staff, 0) as friends_deleted_by_staff,
+        coalesce(daily.net_friends, 0) as net_friends
+    from spine
+    left join daily
+        on
+            spine.event_on = daily.event_on
+            and spine.channel_code = daily.channel_code
+            and spine.staff_id = daily.staff_id
+),
+
 final as (
     select
         *,
@@ -29,7 +94,7 @@ final as (
             rows between unbounded preceding and current row
         ) as bigint) as friends_total,
         {{ as_of_date() }} as as_of_date
-    from daily
+    from filled
 )
 
 select * from final

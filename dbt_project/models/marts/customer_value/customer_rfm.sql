@@ -105,12 +105,14 @@ final as (
             when not is_r_high and is_f_high and not is_m_high then '一般保持客户'
             else '一般挽留客户'
         end as rfm_class,
+        -- New and Promising go by the history, not F: lapsed buyers are scored too, so one
+        -- order in the window can score any F from 2 up, and F 1 goes with a low R.
         case
+            when first_purchase_on = last_purchase_on and r_score = 5 then 'New'
+            when first_purchase_on = last_purchase_on and r_score = 4 then 'Promising'
             when r_score = 5 and f_score >= 4 then 'Champions'
             when r_score between 3 and 4 and f_score >= 4 then 'Loyal'
-            when r_score >= 4 and f_score between 2 and 3 then 'Potential Loyalist'
-            when r_score = 5 and f_score = 1 then 'New'
-            when r_score = 4 and f_score = 1 then 'Promising'
+            when r_score >= 4 then 'Potential Loyalist'
             when r_score = 3 and f_score = 3 then 'Need Attention'
             when r_score = 3 and f_score <= 2 then 'About to Sleep'
             when r_score <= 2 and f_score = 5 then 'Cannot Lose Them'

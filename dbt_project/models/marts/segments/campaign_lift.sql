@@ -2,11 +2,13 @@
     Did the push work? For each segment with a holdout, and each night customers entered it,
     the treated (exported) and holdout members of that entry compared on what the segment
     targets: a paid order within campaign_conversion_days after the entry night, and the net
-    amount paid in that window. Differences come with 95% normal-approximation intervals
-    (Wald for the conversion rates, Welch for the spend). Orders count up to the as-of date:
-    windows still open say so in is_window_complete.
+    amount paid in that window. 95% intervals: Wilson per arm's rate, Newcombe's hybrid score
+    for the difference of rates, Welch's t for the difference of spend (macros/statistics.sql;
+    docs/segments.md says why). Orders count up to the as-of date: windows still open say so
+    in is_window_complete.
 -#}
 {%- set window_days = var('campaign_conversion_days') %}
+{%- set min_arm_customers = var('campaign_min_arm_customers') %}
 
 with
 
@@ -114,19 +116,42 @@ rates as (
     from arms
 ),
 
+intervals as (
+    select
+        *,
+        {{ wilson_bound('treated_converted', 'treated_customers', 'low') }} as treated_rate_low,
+        {{ wilson_bound('treated_converted', 'treated_customers', 'high') }} as treated_rate_high,
+        {{ wilson_bound('holdout_converted', 'holdout_customers', 'low') }} as holdout_rate_low,
+        {{ wilson_bound('holdout_converted', 'holdout_customers', 'high') }} as holdout_rate_high,
+        -- Squared standard errors of the two means; null for an arm of one (no variance).
+        treated_spend_var / treated_customers as treated_spend_mean_var,
+        holdout_spend_var / holdout_customers as holdout_spend_mean_var
+    from rates
+),
+
 differences as (
     select
         *,
         treated_rate - holdout_rate as conversion_lift,
-        sqrt(
-            treated_rate * (1 - treated_rate) / treated_customers
-            + holdout_rate * (1 - holdout_rate) / holdout_customers
-        ) as conversion_lift_se,
+        -- Newcombe (1998), method 10: each side of the difference widened by the distances
+        -- from the arms' rates to the facing Wilson bounds.
+        treated_rate - holdout_rate - sqrt(
+            power(treated_rate - treated_rate_low, 2)
+            + power(holdout_rate_high - holdout_rate, 2)
+        ) as conversion_lift_low,
+        treated_rate - holdout_rate + sqrt(
+            power(treated_rate_high - treated_rate, 2)
+            + power(holdout_rate - holdout_rate_low, 2)
+        ) as conversion_lift_high,
         treated_spend_mean - holdout_spend_mean as spend_lift_cny,
-        sqrt(
-            treated_spend_var / treated_customers + holdout_spend_var / holdout_customers
-        ) as spend_lift_se
-    from rates
+        sqrt(treated_spend_mean_var + holdout_spend_mean_var) as spend_lift_se,
+        -- Welch-Satterthwaite; null when neither arm's spend varies (no interval to draw).
+        power(treated_spend_mean_var + holdout_spend_mean_var, 2) / nullif(
+            power(treated_spend_mean_var, 2) / (treated_customers - 1)
+            + power(holdout_spend_mean_var, 2) / (holdout_customers - 1),
+            0
+        ) as spend_lift_df
+    from intervals
 ),
 
 final as (
@@ -135,20 +160,31 @@ final as (
         entry_date,
         {{ window_days }} as window_days,
         {{ add_days('entry_date', window_days) }} <= {{ as_of_date() }} as is_window_complete,
+        {{ min_arm_customers }} as min_arm_customers,
+        least(treated_customers, holdout_customers) < {{ min_arm_customers }} as too_few_to_tell,
         treated_customers,
         treated_converted,
         round(treated_rate, 4) as treated_conversion_rate,
+        round(treated_rate_low, 4) as treated_conversion_ci_low,
+        round(treated_rate_high, 4) as treated_conversion_ci_high,
         holdout_customers,
         holdout_converted,
         round(holdout_rate, 4) as holdout_conversion_rate,
+        round(holdout_rate_low, 4) as holdout_conversion_ci_low,
+        round(holdout_rate_high, 4) as holdout_conversion_ci_high,
         round(conversion_lift, 4) as conversion_lift,
-        round(conversion_lift - 1.96 * conversion_lift_se, 4) as conversion_lift_ci_low,
-        round(conversion_lift + 1.96 * conversion_lift_se, 4) as conversion_lift_ci_high,
+        round(conversion_lift_low, 4) as conversion_lift_ci_low,
+        round(conversion_lift_high, 4) as conversion_lift_ci_high,
         round(treated_spend_mean, 2) as treated_spend_per_customer_cny,
         round(holdout_spend_mean, 2) as holdout_spend_per_customer_cny,
         round(spend_lift_cny, 2) as spend_lift_cny,
-        round(spend_lift_cny - 1.96 * spend_lift_se, 2) as spend_lift_ci_low_cny,
-        round(spend_lift_cny + 1.96 * spend_lift_se, 2) as spend_lift_ci_high_cny,
+        round(spend_lift_df, 2) as spend_lift_df,
+        round(
+            spend_lift_cny - {{ t_quantile_975('spend_lift_df') }} * spend_lift_se, 2
+        ) as spend_lift_ci_low_cny,
+        round(
+            spend_lift_cny + {{ t_quantile_975('spend_lift_df') }} * spend_lift_se, 2
+        ) as spend_lift_ci_high_cny,
         {{ as_of_date() }} as as_of_date
     from differences
 )
