@@ -1,10 +1,153 @@
-"""The predictive asset in the nightly job: fits stored, predictions from them, skips explained."""
+"""The predictive night: every fit's status and reason, predictions only from usable fits."""
 
+import datetime as dt
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
+from lifetimes import GammaGammaFitter
 
+from orchestration.predictive.btyd import fit_bgnbd
+from orchestration.predictive.nightly import PredictionSettings, predict_night
 from tests.conftest import query
+from tests.test_btyd import simulate_bgnbd, simulate_spend
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def summary_and_days(
+    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, monetary: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """customer_rfm's BTYD columns and the purchase days behind them, as of AS_OF: the first
+    purchase T days before it, repeats evenly up to recency, each day's amount the mean."""
+    ids = [f"C{i:03d}" for i in range(frequency.size)]
+    summary = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "btyd_frequency": frequency,
+            "btyd_recency": recency,
+            "btyd_t": T,
+            "btyd_monetary": monetary,
+        }
+    )
+    days = []
+    for customer, x, t_x, age, m in zip(ids, frequency, recency, T, monetary, strict=True):
+        first = AS_OF - dt.timedelta(days=int(age))
+        days.append((customer, first, 100.0))
+        for k in range(1, int(x) + 1):
+            offset = int(t_x) if k == x else int(t_x * k / x)
+            days.append((customer, first + dt.timedelta(days=offset), float(m)))
+    purchase_days = pd.DataFrame(days, columns=["customer_id", "purchase_on", "amount_cny"])
+    return summary, purchase_days
+
+
+def fits_by_model(night) -> dict[str, dict]:
+    return {row["model"]: row for row in night.fits.to_dict("records")}
+
+
+def test_one_time_buyers_are_not_fitted_and_say_why():
+    T = 30.0 + (np.arange(150) * 53) % 335
+    zeros = np.zeros(150)
+    night = predict_night(*summary_and_days(zeros, zeros, T, zeros), AS_OF)
+    fits = fits_by_model(night)
+    assert {model: row["status"] for model, row in fits.items()} == {
+        "bg_nbd": "not_fitted",
+        "gamma_gamma": "not_fitted",
+        "bg_nbd_backtest": "not_fitted",
+    }
+    reason = "none of 150 buyers has a repeat purchase: dropout cannot be estimated"
+    assert fits["bg_nbd"]["detail"] == reason
+    assert fits["gamma_gamma"]["detail"] == (
+        "0 repeat buyers with positive spend, fewer than min_customers=100"
+    )
+    # 150 - 90 = 60 days back: the buyers first seen 30..90 days ago are not in calibration.
+    calibrating = int(np.sum(T > 90))
+    assert fits["bg_nbd_backtest"]["detail"] == (
+        f"none of {calibrating} buyers has a repeat purchase: dropout cannot be estimated"
+    )
+    assert pd.isna(fits["bg_nbd"]["parameters"])
+    assert night.predictions.empty and night.backtest.empty
+
+
+def test_few_repeat_buyers_predict_from_a_flagged_boundary_fit():
+    T = 30.0 + (np.arange(150) * 53) % 335
+    frequency, recency = np.zeros(150), np.zeros(150)
+    frequency[:3], recency[:3] = 1, np.floor(T[:3] / 2)
+    monetary = np.where(frequency > 0, 89.0, 0.0)
+    night = predict_night(*summary_and_days(frequency, recency, T, monetary), AS_OF)
+    fits = fits_by_model(night)
+    assert fits["bg_nbd"]["status"] == "boundary"
+    assert fits["bg_nbd"]["detail"].startswith("3 of 150 buyers repeat; no interior maximum")
+    assert "a, b run towards 0 or infinity" in fits["bg_nbd"]["detail"]
+    reference = fit_bgnbd(frequency, recency, T)
+    assert fits["bg_nbd"]["log_likelihood"] == reference.log_likelihood
+    assert json.loads(fits["bg_nbd"]["parameters"])["a"] == reference.a
+    # Predictions from the boundary fit for all 150; no spend model with 3 repeat buyers.
+    assert len(night.predictions) == 150
+    np.testing.assert_allclose(
+        night.predictions["probability_alive"],
+        reference.probability_alive(frequency, recency, T),
+    )
+    assert fits["gamma_gamma"]["status"] == "not_fitted"
+    assert night.predictions["expected_avg_order_value_cny"].isna().all()
+    assert night.predictions["clv_12m_cny"].isna().all()
+
+
+def test_spend_without_a_finite_mean_is_unusable_and_null():
+    # 1,000 buyers drawn from BG/NBD with CDNOW's parameters (per week: alpha in days is 7
+    # times theirs); the repeat buyers' spend rates are Gamma(q = 0.6), a tail so heavy that
+    # the fitted q is below 1, so p v / (q - 1), the population mean spend, is negative: no
+    # expected spend, no CLV.
+    rng = np.random.default_rng(5)
+    T = np.floor(rng.uniform(120, 360, 1000))
+    frequency, recency = simulate_bgnbd(rng, T, r=0.24, alpha=4.41 * 7, a=0.79, b=2.43)
+    recency = np.floor(recency)
+    monetary = simulate_spend(np.random.default_rng(11), frequency, 2.0, 0.6, 100.0)
+    night = predict_night(*summary_and_days(frequency, recency, T, monetary), AS_OF)
+    fits = fits_by_model(night)
+    spend = fits["gamma_gamma"]
+    assert spend["status"] == "unusable"
+    assert spend["detail"].startswith("q=0.6253 <= 1: spend per purchase has no finite")
+    repeat = frequency > 0
+    reference = GammaGammaFitter().fit(frequency[repeat], monetary[repeat])
+    assert json.loads(spend["parameters"])["q"] == pytest.approx(reference.params_["q"], rel=1e-4)
+    assert spend["n_customers"] == repeat.sum()
+    assert night.predictions["expected_avg_order_value_cny"].isna().all()
+    assert night.predictions["clv_12m_cny"].isna().all()
+    # The purchase model is unaffected.
+    assert fits["bg_nbd"]["status"] == "converged"
+    assert night.predictions["probability_alive"].notna().all()
+
+
+def test_invalid_summary_is_a_failed_fit_with_the_message():
+    T = 30.0 + (np.arange(150) * 53) % 335
+    frequency, recency = np.zeros(150), np.zeros(150)
+    frequency[:20], recency[:20] = 2, np.floor(T[:20] / 2)
+    recency[0] = T[0] + 1  # a summary no purchase history can give
+    monetary = np.where(frequency > 0, 89.0, 0.0)
+    summary, purchase_days = summary_and_days(frequency, recency, T, monetary)
+    fits = fits_by_model(predict_night(summary, purchase_days, AS_OF))
+    assert fits["bg_nbd"]["status"] == "failed"
+    assert fits["bg_nbd"]["detail"] == "recency exceeds T for 1 customers"
+    assert pd.isna(fits["bg_nbd"]["parameters"])
+
+
+def test_penalizer_setting_reaches_both_purchase_fits():
+    T = 60.0 + (np.arange(150) * 37) % 340
+    frequency = np.floor(T / 30)
+    recency = 30 * frequency
+    monetary = np.where(frequency > 0, 120.0, 0.0)
+    settings = PredictionSettings(bgnbd_penalizer_coef=0.1)
+    summary, purchase_days = summary_and_days(frequency, recency, T, monetary)
+    fits = fits_by_model(predict_night(summary, purchase_days, AS_OF, settings))
+    penalised = fit_bgnbd(frequency, recency, T, penalizer=0.1)
+    assert json.loads(fits["bg_nbd"]["parameters"])["r"] == penalised.r
+    unpenalised = fits_by_model(predict_night(summary, purchase_days, AS_OF))
+    assert json.loads(unpenalised["bg_nbd"]["parameters"])["r"] != penalised.r
+    calibration = fits["bg_nbd_backtest"]["parameters"]
+    unpenalised_calibration = unpenalised["bg_nbd_backtest"]["parameters"]
+    assert calibration is not None and calibration != unpenalised_calibration
 
 
 def test_predictions_follow_the_stored_fit(generated_night):
@@ -17,7 +160,7 @@ def test_predictions_follow_the_stored_fit(generated_night):
         )
     }
     status, params, n_customers = fits["bg_nbd"]
-    assert status == "fitted"
+    assert status == "converged"
     buyers = query(warehouse, "select count(*) from marts.customer_rfm")[0][0]
     assert n_customers == buyers
     assert query(warehouse, "select count(*) from predictive.customer_predictions") == [(buyers,)]
@@ -85,10 +228,12 @@ def test_too_few_buyers_is_recorded_not_guessed(customer_marts_warehouse):
         """,
     )
     assert [(model, status) for model, status, _, _ in fits] == [
-        ("bg_nbd", "skipped"),
-        ("gamma_gamma", "skipped"),
+        ("bg_nbd", "not_fitted"),
+        ("bg_nbd_backtest", "not_fitted"),
+        ("gamma_gamma", "not_fitted"),
     ]
-    assert "8 buyers, fewer than min_customers=100" in fits[0][2]
+    assert fits[0][2] == "8 buyers, fewer than min_customers=100"
+    assert fits[2][2] == "3 repeat buyers with positive spend, fewer than min_customers=100"
     assert fits[0][3] is None
     assert query(
         customer_marts_warehouse, "select count(*) from predictive.customer_predictions"
