@@ -39,9 +39,12 @@ FloatArray = NDArray[np.float64]
 # Calibration-frequency buckets of the backtest table; 7+ pools the thin tail.
 FREQUENCY_BUCKETS = ("0", "1", "2", "3", "4", "5", "6", "7+")
 
-# Log-parameters are searched in [-30, 30] (parameters in [1e-13, 1e13]); an optimum on that
-# edge means the data do not identify the model, which must not pass for a fit.
-_LOG_BOUND = 30.0
+# Log-parameters are searched in [-20, 20] (parameters in [2e-9, 5e8] on the fitting scale).
+# Further out, log-gamma differences such as lgamma(a + b) - lgamma(a + b + x) lose more than
+# 1e-6 to cancellation and the line search stalls on the noise. A parameter within a factor e
+# of that edge is at it: the data do not identify the model, which is flagged as a boundary fit.
+_LOG_BOUND = 20.0
+_NEAR_BOUND = 1.0
 # L-BFGS-B only has to bring the search near the optimum; Newton steps then finish it, and the
 # fit counts as converged when a Newton step on a positive-definite Hessian moves no
 # log-parameter by more than _NEWTON_TOL (1e-7 relative in the parameter itself).
@@ -58,6 +61,8 @@ _HESSIAN_STEP = 1e-5
 # off are those with a share of at least _FLAT_SHARE in a direction whose curvature is below
 # _FLAT_CURVATURE (an identified fit's least curvature: 6.5e-3 on 3,000 CDNOW-like customers).
 _BOUNDARY_GTOL = 1e-3
+# Fresh L-BFGS-B starts after a failed line search (150 buyers, 3 of whom repeat, needed one).
+_RESTARTS = 3
 _FLAT_CURVATURE = 1e-6
 _FLAT_SHARE = 0.3
 
@@ -220,15 +225,26 @@ def _maximise(
     def described(params: FloatArray) -> str:
         return ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result: OptimizeResult = minimize(
+    def run_lbfgsb(log_start: FloatArray) -> OptimizeResult:
+        return minimize(
             objective,
-            np.log(start),
+            log_start,
             jac=True,
             method="L-BFGS-B",
             bounds=[(-_LOG_BOUND, _LOG_BOUND)] * start.size,
             options={"maxiter": maxiter, "ftol": _FTOL, "gtol": _GTOL},
         )
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result: OptimizeResult = run_lbfgsb(np.log(start))
+        iterations = int(result.nit)
+        # ABNORMAL: the line search failed, typically with parameters pinned on the search
+        # bound of a ridge; a fresh start just inside the bound goes on from there.
+        for _ in range(_RESTARTS):
+            if result.status != 2 or not np.all(np.isfinite(result.x)):
+                break
+            result = run_lbfgsb(np.clip(result.x, -_LOG_BOUND + 0.01, _LOG_BOUND - 0.01))
+            iterations += int(result.nit)
         if result.status == 1:  # iteration or evaluation limit
             raise BtydFitError(
                 f"{model} fit did not converge within maxiter={maxiter} iterations "
@@ -236,11 +252,10 @@ def _maximise(
             )
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             raise BtydFitError(f"{model} fit ended at a non-finite point: {result.message}")
-        at_edge = np.abs(result.x) >= _LOG_BOUND - 1e-6
+        at_edge = np.abs(result.x) >= _LOG_BOUND - _NEAR_BOUND
         polished = None if at_edge.any() else _newton_polish(objective, result.x)
         if polished is None:
             gradient = objective(result.x)[1]
-    iterations = int(result.nit)
     if polished is not None:
         log_params, newton_steps = polished
         return _Optimum(np.exp(log_params), iterations + newton_steps, None)
@@ -260,8 +275,9 @@ def _maximise(
     unidentified = np.any(np.abs(flat) >= _FLAT_SHARE, axis=1) | at_edge
     running = [n for n, flag in zip(names, unidentified, strict=True) if flag]
     stop = " (stopped at the edge of the search range)" if at_edge.any() else ""
+    verb = "runs" if len(running) == 1 else "run"
     levels_off = (
-        f"as {', '.join(running)} run towards 0 or infinity" if running else "along a flat ridge"
+        f"as {', '.join(running)} {verb} towards 0 or infinity" if running else "along a flat ridge"
     )
     reason = (
         f"no interior maximum: the likelihood levels off {levels_off}{stop} at "
