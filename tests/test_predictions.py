@@ -1,15 +1,19 @@
 """The predictive night: every fit's status and reason, predictions only from usable fits."""
 
+import csv
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from lifetimes import GammaGammaFitter
+from lifetimes import BetaGeoFitter, GammaGammaFitter
 
+from orchestration.cli import run_night
 from orchestration.predictive.btyd import fit_bgnbd
 from orchestration.predictive.nightly import PredictionSettings, predict_night
+from orchestration.publishing.warehouse import published_night
 from tests.conftest import query
 from tests.test_btyd import simulate_bgnbd, simulate_spend
 
@@ -263,3 +267,223 @@ def test_likely_to_churn_tag_reads_tonights_predictions(generated_night):
     )[0]
     if flagged[0]:
         assert flagged[1] >= 1  # never a one-time buyer
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole nights on what brands send when the models cannot be fitted
+# ---------------------------------------------------------------------------------------------
+
+BRAND_AS_OF = "2026-06-30"
+BRAND_RUN_STARTED_AT = "2026-07-01 08:00:00"
+PROVINCES = [("浙江省", "杭州市"), ("广东省", "深圳市"), ("上海市", "上海市"), ("四川省", "成都市")]
+# Sales channels are the declared ones: a new channel is another part of the contract.
+CHANNELS = ["wechat_shop", "mini_program", "douyin_shop", "offline_store"]
+PRODUCTS = [("SKU-MASK", "玻尿酸补水面膜", "面膜", 89.0), ("SKU-SERUM", "修护精华", "精华", 259.0)]
+
+
+def write_brand_export(raw_dir: Path, buyers: int, repeaters: int) -> None:
+    """A brand's first export, written as brands send it: Taobao-style ids, Chinese provinces,
+    products and friend channels (淘宝包裹卡), blank genders, and every optional column they do
+    not fill left out (no birthday, identity or skin type; no refund or discount columns; no
+    unit price). Buyer i first bought 2025-07-05 + 2i days (to 2026-05-29) for 89 or 259
+    yuan, one order of one line; the first ``repeaters`` buyers bought the serum again 30
+    days later. Every tenth buyer added a WeCom friend by parcel card the day of the order.
+    """
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    first_day = dt.datetime(2025, 7, 5, 20, 15)
+
+    def write(name: str, header: list[str], rows: list[list[object]]) -> None:
+        with (raw_dir / f"{name}.csv").open("w", encoding="utf-8", newline="") as file:
+            csv.writer(file).writerows([header, *rows])
+
+    customers, orders, items, friends = [], [], [], []
+    for i in range(buyers):
+        customer = f"TB{20_250_000 + i}"
+        province, city = PROVINCES[i % len(PROVINCES)]
+        ordered = first_day + dt.timedelta(days=2 * i, minutes=7 * i)
+        customers.append(
+            [customer, "FM"[i % 2] if i % 5 else "", province, city, "普通会员", ordered]
+        )
+        visits = [ordered] + ([ordered + dt.timedelta(days=30)] if i < repeaters else [])
+        for visit, at in enumerate(visits):
+            order = f"{customer}-{visit + 1}"
+            sku, _, _, price = PRODUCTS[1] if visit else PRODUCTS[i % 2]
+            paid = at + dt.timedelta(minutes=2)
+            channel = CHANNELS[i % len(CHANNELS)]
+            orders.append([order, customer, at, paid, "paid", channel, f"{price:.2f}"])
+            items.append([order, 1, sku, 1, f"{price:.2f}"])
+        if i % 10 == 0:
+            friends.append(
+                [f"E{i}", customer, "staff_01", "add", ordered, "parcel_card", "淘宝包裹卡"]
+            )
+    write(
+        "customers",
+        ["customer_id", "gender", "province", "city", "member_level", "registered_at"],
+        customers,
+    )
+    write(
+        "products",
+        ["sku_id", "sku_name", "category", "price"],
+        [[sku, name, category, f"{price:.2f}"] for sku, name, category, price in PRODUCTS],
+    )
+    write(
+        "orders",
+        ["order_id", "customer_id", "order_ts", "paid_ts", "status", "channel", "total_amount"],
+        orders,
+    )
+    write("order_items", ["order_id", "line_no", "sku_id", "quantity", "line_amount"], items)
+    friend_columns = ["event_id", "customer_id", "staff_id", "event_type", "event_ts"]
+    write("friend_events", [*friend_columns, "channel_code", "channel_name"], friends)
+    write(
+        "interactions",
+        ["interaction_id", "customer_id", "interaction_ts", "interaction_type"],
+        [[f"I{i}", f"TB{20_250_000 + i}", first_day, "chat_in"] for i in range(0, buyers, 25)],
+    )
+
+
+def run_brand_night(tmp_path_factory: pytest.TempPathFactory, repeaters: int):
+    raw = tmp_path_factory.mktemp(f"brand_raw_{repeaters}")
+    write_brand_export(raw, buyers=150, repeaters=repeaters)
+    home = tmp_path_factory.mktemp(f"brand_home_{repeaters}")
+    result = run_night(raw, home, BRAND_AS_OF, BRAND_RUN_STARTED_AT)
+    return result, home
+
+
+@pytest.fixture(scope="module")
+def one_time_buyers_night(tmp_path_factory: pytest.TempPathFactory):
+    """150 buyers, none of whom came back."""
+    return run_brand_night(tmp_path_factory, repeaters=0)
+
+
+@pytest.fixture(scope="module")
+def three_repeat_buyers_night(tmp_path_factory: pytest.TempPathFactory):
+    """150 buyers, 3 of whom came back once: BG/NBD's a and b run to the boundary."""
+    return run_brand_night(tmp_path_factory, repeaters=3)
+
+
+def assert_night_published(result, home: Path) -> str:
+    """The night succeeded end to end; the report's text."""
+    assert result.success
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    assert failed == []
+    warehouse = home / "warehouse.duckdb"
+    night = dt.date.fromisoformat(BRAND_AS_OF)
+    assert published_night(home / "published") == night
+    manifest = json.loads((home / "exports" / BRAND_AS_OF / "manifest.json").read_text())
+    assert manifest["as_of_date"] == BRAND_AS_OF
+    # The profile of all 150 buyers, and every segment exported, as on any night.
+    assert query(warehouse, "select count(*) from marts.customer_profile") == [(150,)]
+    segments = {
+        name for (name,) in query(warehouse, "select segment_name from marts.segment_catalog")
+    }
+    assert len(segments) == 10
+    assert segments <= set(manifest["segments"])
+    return (home / "reports" / f"{BRAND_AS_OF}.html").read_text(encoding="utf-8")
+
+
+def catalog_model_statuses(warehouse: Path) -> dict[str, str]:
+    """The tag catalog's model_status of every tag that has one (the predictive tags)."""
+    return dict(
+        query(
+            warehouse,
+            "select tag_name, model_status from marts.tag_catalog where model_status is not null",
+        )
+    )
+
+
+def night_fits(home: Path) -> dict[str, tuple]:
+    rows = query(
+        home / "warehouse.duckdb",
+        "select model, status, detail, n_customers, log_likelihood "
+        f"from predictive.btyd_model_fits where as_of_date = '{BRAND_AS_OF}'",
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_one_time_buyers_night_publishes_without_predictions(one_time_buyers_night):
+    result, home = one_time_buyers_night
+    report = assert_night_published(result, home)
+    fits = night_fits(home)
+    assert {model: fit[0] for model, fit in fits.items()} == {
+        "bg_nbd": "not_fitted",
+        "gamma_gamma": "not_fitted",
+        "bg_nbd_backtest": "not_fitted",
+    }
+    assert fits["bg_nbd"][1] == (
+        "none of 150 buyers has a repeat purchase: dropout cannot be estimated"
+    )
+    # Buyers 0..134 first bought by 2026-04-01 (2025-07-05 + 2 x 134 days = 2026-03-30).
+    assert fits["bg_nbd_backtest"][1] == (
+        "none of 135 buyers has a repeat purchase: dropout cannot be estimated"
+    )
+    warehouse = home / "warehouse.duckdb"
+    assert query(warehouse, "select count(*) from predictive.customer_predictions") == [(0,)]
+    assert query(
+        warehouse,
+        "select count(probability_alive), count(clv_12m_cny), count(is_likely_to_churn) "
+        "from marts.customer_profile",
+    ) == [(0, 0, 0)]
+    assert "bg_nbd is not_fitted" in report
+    assert "none of 150 buyers has a repeat purchase" in report
+    assert catalog_model_statuses(warehouse) == {
+        "probability_alive": "bg_nbd: not_fitted",
+        "clv_12m_cny": "bg_nbd: not_fitted; gamma_gamma: not_fitted",
+        "is_likely_to_churn": "bg_nbd: not_fitted",
+    }
+
+
+def test_boundary_night_publishes_flagged_predictions(three_repeat_buyers_night):
+    result, home = three_repeat_buyers_night
+    report = assert_night_published(result, home)
+    fits = night_fits(home)
+    status, detail, n_customers, log_likelihood = fits["bg_nbd"]
+    assert (status, n_customers) == ("boundary", 150)
+    assert detail.startswith("3 of 150 buyers repeat; no interior maximum")
+    assert "a, b run towards 0 or infinity" in detail
+    assert fits["gamma_gamma"][:2] == (
+        "not_fitted",
+        "3 repeat buyers with positive spend, fewer than min_customers=100",
+    )
+    # lifetimes on the same summaries reaches the same bounded maximum.
+    warehouse = home / "warehouse.duckdb"
+    x, t_x, T = (
+        np.array(column, dtype=np.float64)
+        for column in zip(
+            *query(
+                warehouse, "select btyd_frequency, btyd_recency, btyd_t from marts.customer_rfm"
+            ),
+            strict=True,
+        )
+    )
+    assert (x.sum(), x.size) == (3, 150)
+    reference = BetaGeoFitter().fit(x, t_x, T)
+    reference_ll = -reference._negative_log_likelihood_ * x.size - x.sum() * np.log(T.max())
+    assert log_likelihood == pytest.approx(reference_ll, abs=1e-5)
+    assert log_likelihood >= reference_ll - 1e-6
+    # Predictions from the flagged fit reach the profile: P(alive) = 1 for the one-time buyers,
+    # near 0 for the three who came back (every repeat ended in dropout on this ridge).
+    alive = dict(
+        query(
+            warehouse,
+            "select rfm.btyd_frequency, max(profile.probability_alive) "
+            "from marts.customer_profile as profile inner join marts.customer_rfm as rfm "
+            "on profile.customer_id = rfm.customer_id group by 1",
+        )
+    )
+    assert alive[0] == 1.0 and alive[1] < 1e-4
+    assert query(
+        warehouse, "select count(*) from marts.customer_profile where is_likely_to_churn"
+    ) == [(3,)]
+    # The backtest's calibration fit is at the boundary too, and the backtest is kept.
+    assert fits["bg_nbd_backtest"][0] == "boundary"
+    assert query(
+        warehouse,
+        "select customers from predictive.model_backtest where frequency_bucket = 'all'",
+    ) == [(135,)]
+    assert "bg_nbd is boundary" in report
+    assert "predictions from that fit, flagged" in report
+    assert catalog_model_statuses(warehouse) == {
+        "probability_alive": "bg_nbd: boundary",
+        "clv_12m_cny": "bg_nbd: boundary; gamma_gamma: not_fitted",
+        "is_likely_to_churn": "bg_nbd: boundary",
+    }
