@@ -137,6 +137,28 @@ def test_invalid_summary_is_a_failed_fit_with_the_message():
     assert pd.isna(fits["bg_nbd"]["parameters"])
 
 
+def test_regular_buyers_with_one_spend_never_raise():
+    # 300 buyers who each came back 1 to 5 times and were still buying 10 to 59 days ago, all
+    # for exactly 120 yuan: no dropout to see (r, alpha and b run off, a to 0) and no spread
+    # of spend (the Gamma-Gamma likelihood is unbounded). On the way there the Newton step
+    # meets a Hessian that overflows, which must end in a status, never an exception.
+    frequency = 1.0 + np.arange(300) % 5
+    T = 200.0 + (np.arange(300) * 7) % 160
+    recency = T - 10 - (np.arange(300) % 50)
+    monetary = np.full(300, 120.0)
+    night = predict_night(*summary_and_days(frequency, recency, T, monetary), AS_OF)
+    fits = fits_by_model(night)
+    assert fits["gamma_gamma"]["status"] == "failed"
+    assert "the likelihood still rises" in fits["gamma_gamma"]["detail"]
+    for model in ("bg_nbd", "bg_nbd_backtest"):
+        assert fits[model]["status"] in ("boundary", "failed", "unusable"), model
+        assert fits[model]["detail"], model
+    # Rows only from a usable purchase model; never a spend or CLV.
+    usable = fits["bg_nbd"]["status"] == "boundary"
+    assert len(night.predictions) == (300 if usable else 0)
+    assert night.predictions["clv_12m_cny"].isna().all()
+
+
 def test_penalizer_setting_reaches_both_purchase_fits():
     T = 60.0 + (np.arange(150) * 37) % 340
     frequency = np.floor(T / 30)

@@ -32,7 +32,7 @@ from numpy.linalg import LinAlgError
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import OptimizeResult, minimize
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 FloatArray = NDArray[np.float64]
 
@@ -175,8 +175,11 @@ def _newton_polish(
     """
     for step_count in range(1, _NEWTON_STEPS + 1):
         grad = objective(log_params)[1]
+        hessian = _hessian(objective, log_params)
+        if not (np.all(np.isfinite(hessian)) and np.all(np.isfinite(grad))):
+            return None
         try:
-            factor = cho_factor(_hessian(objective, log_params))
+            factor = cho_factor(hessian)
         except LinAlgError:
             return None
         step = cho_solve(factor, grad)
@@ -261,7 +264,7 @@ def _maximise(
         return _Optimum(np.exp(log_params), iterations + newton_steps, None)
 
     params = np.exp(result.x)
-    if np.max(np.abs(gradient)) > _BOUNDARY_GTOL:
+    if not (np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) <= _BOUNDARY_GTOL):
         raise BtydFitError(
             f"{model} fit did not converge: L-BFGS-B stopped after {iterations} iterations "
             f"({result.message}) at {described(params)}, where the likelihood still rises "
@@ -270,9 +273,12 @@ def _maximise(
     # The parameters the data do not identify: those moving along the directions in which the
     # objective has (next to) no curvature, and any stopped at the search bound.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        curvature, directions = np.linalg.eigh(_hessian(objective, result.x))
-    flat = directions[:, curvature <= _FLAT_CURVATURE]
-    unidentified = np.any(np.abs(flat) >= _FLAT_SHARE, axis=1) | at_edge
+        hessian = _hessian(objective, result.x)
+    unidentified = at_edge.copy()
+    if np.all(np.isfinite(hessian)):
+        curvature, directions = np.linalg.eigh(hessian)
+        flat = directions[:, curvature <= _FLAT_CURVATURE]
+        unidentified |= np.any(np.abs(flat) >= _FLAT_SHARE, axis=1)
     running = [n for n, flag in zip(names, unidentified, strict=True) if flag]
     stop = " (stopped at the edge of the search range)" if at_edge.any() else ""
     verb = "runs" if len(running) == 1 else "run"
@@ -292,6 +298,15 @@ def _maximise(
 # ---------------------------------------------------------------------------------------------
 
 
+def _log_rising(z: float, x: FloatArray) -> FloatArray:
+    """log(z (z + 1) ... (z + x - 1)) = lgamma(z + x) - lgamma(z), 0 for x = 0.
+
+    As lgamma(x) - log B(z, x): scipy's log-beta stays exact when z is huge, where the
+    difference of two lgamma values near 1e9 would lose the digits the optimiser needs.
+    """
+    return np.where(x > 0, gammaln(np.maximum(x, 1)) - betaln(z, np.maximum(x, 1)), 0.0)
+
+
 def _bgnbd_loglik(params: FloatArray, groups: _Groups) -> tuple[float, FloatArray]:
     """Total BG/NBD log-likelihood (lifetimes' per-customer terms) and its gradient.
 
@@ -303,15 +318,7 @@ def _bgnbd_loglik(params: FloatArray, groups: _Groups) -> tuple[float, FloatArra
     x, (t_x, age), w = groups.x, groups.columns, groups.weight
     n = wl.sum()
     loglik = float(
-        wl
-        @ (
-            gammaln(r + xl)
-            - gammaln(r)
-            + gammaln(a + b)
-            + gammaln(b + xl)
-            - gammaln(b)
-            - gammaln(a + b + xl)
-        )
+        wl @ (_log_rising(r, xl) + _log_rising(b, xl) - _log_rising(a + b, xl))
         + n * r * np.log(alpha)
     )
     d_r = float(wl @ (digamma(r + xl) - digamma(r)) + n * np.log(alpha))
@@ -459,9 +466,7 @@ def _gamma_gamma_loglik(params: FloatArray, groups: _Groups) -> tuple[float, Flo
     n = wl.sum()
     pxl = p * xl
     log_xl = np.log(xl)
-    loglik = float(
-        wl @ (gammaln(pxl + q) - gammaln(pxl) + pxl * log_xl) + n * (q * np.log(v) - gammaln(q))
-    )
+    loglik = float(wl @ (pxl * log_xl - betaln(pxl, q)) + n * q * np.log(v))
     d_p = float(wl @ (xl * (digamma(pxl + q) - digamma(pxl) + log_xl)))
     d_q = float(wl @ digamma(pxl + q) + n * (np.log(v) - digamma(q)))
     d_v = n * q / v

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import LinAlgError
 
 from orchestration.predictive.btyd import (
     BgNbdFit,
@@ -137,6 +138,15 @@ class FitOutcome:
         }
 
 
+# A fit that raises one of these is a failed fit, with the message; never a failed night.
+_FIT_ERRORS = (BtydFitError, ArithmeticError, ValueError, LinAlgError)
+
+
+def _failure(error: Exception) -> str:
+    """BtydFitError's message says what failed; any other error is named by its type."""
+    return str(error) if isinstance(error, BtydFitError) else f"{type(error).__name__}: {error}"
+
+
 def _fit_bgnbd(
     model: str,
     frequency: FloatArray,
@@ -154,8 +164,8 @@ def _fit_bgnbd(
         return FitOutcome(model, NOT_FITTED, reason, n_customers)
     try:
         fit = fit_bgnbd(frequency, recency, age, penalizer=settings.bgnbd_penalizer_coef)
-    except BtydFitError as error:
-        return FitOutcome(model, FAILED, str(error), n_customers)
+    except _FIT_ERRORS as error:
+        return FitOutcome(model, FAILED, _failure(error), n_customers)
     counted = f"{repeat_buyers} of {n_customers} buyers repeat"
     if fit.boundary_reason:
         return FitOutcome(model, BOUNDARY, f"{counted}; {fit.boundary_reason}", n_customers, fit)
@@ -176,8 +186,8 @@ def _fit_spend(
         return FitOutcome(GAMMA_GAMMA, NOT_FITTED, reason, n_repeat)
     try:
         fit = fit_gamma_gamma(frequency[repeat], monetary[repeat])
-    except BtydFitError as error:
-        return FitOutcome(GAMMA_GAMMA, FAILED, str(error), n_repeat)
+    except _FIT_ERRORS as error:
+        return FitOutcome(GAMMA_GAMMA, FAILED, _failure(error), n_repeat)
     if not fit.has_finite_mean:
         reason = (
             f"q={fit.q:.4g} <= 1: spend per purchase has no finite population mean, so the "
