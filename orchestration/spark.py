@@ -8,8 +8,8 @@ Dagster job on DuckDB:
    Parquet under $SCRM_SPARK_DIR/files/raw/<source>/ and registered as tables `raw.<source>`;
 2. `dbt build` (seeds, models, data tests) of all but the models reading the predictions;
 3. the BTYD predictions, computed by the same Python (orchestration/predictive) from the
-   night's `marts.customer_rfm` and `marts.fct_purchase_days` in Spark, registered as
-   `predictive.customer_predictions`;
+   night's `marts.customer_rfm` and `marts.fct_purchase_days` in Spark, registered with the
+   fits as `predictive.customer_predictions` and `predictive.btyd_model_fits`;
 4. `dbt build` of the models reading the predictions.
 
 pyspark and dbt-spark are the `spark` dependency group (`uv sync --group spark`); nothing here
@@ -169,7 +169,8 @@ def run_dbt(
 
 
 def write_predictions(spark: SparkSession, as_of: date) -> int:
-    """The night's BTYD predictions from the Spark marts, as `predictive.customer_predictions`.
+    """The night's BTYD fits and predictions from the Spark marts, as
+    `predictive.btyd_model_fits` and `predictive.customer_predictions` (returns the latter's rows).
 
     The same inputs (orchestration/defs/predictive/assets.py reads them from DuckDB) and the
     same code; only the current night's predictions are kept, like the DuckDB table.
@@ -192,13 +193,15 @@ def write_predictions(spark: SparkSession, as_of: date) -> int:
         """
     ).toPandas()
     night = predict_night(summary, purchase_days, as_of)
-    schema = _arrow_schema(TABLES["customer_predictions"])
-    table = pa.Table.from_pandas(
-        night.predictions.reindex(columns=schema.names), schema=schema, preserve_index=False
-    )
-    return register_parquet_table(
-        spark, PREDICTIONS_SCHEMA, "customer_predictions", table.to_reader()
-    )
+    # The fits too: the tag catalog shows each predictive tag's model status from them.
+    frames = {"btyd_model_fits": night.fits, "customer_predictions": night.predictions}
+    for name, frame in frames.items():
+        schema = _arrow_schema(TABLES[name])
+        table = pa.Table.from_pandas(
+            frame.reindex(columns=schema.names), schema=schema, preserve_index=False
+        )
+        rows = register_parquet_table(spark, PREDICTIONS_SCHEMA, name, table.to_reader())
+    return rows  # the predictions', registered last
 
 
 def _arrow_schema(columns_sql: str) -> pa.Schema:

@@ -325,13 +325,72 @@ def test_unconverged_fits_raise(lifetimes_sample: pd.DataFrame) -> None:
         fit_gamma_gamma(x, m, maxiter=1)
     # Identical spends leave no spread to attribute to customers or purchases: the likelihood
     # keeps rising as p, q and v grow without bound, so there is no optimum to report. Where
-    # L-BFGS-B stops first differs between CPUs: short of the bound (Newton does not settle) or
-    # at it; both refuse the fit as having no optimum.
-    no_optimum = "Gamma-Gamma fit (did not converge|ran a parameter to the edge)"
+    # L-BFGS-B stops differs between CPUs (short of the search bound or at it); either way the
+    # likelihood is still rising there, which is no boundary fit.
+    no_optimum = "Gamma-Gamma fit did not converge.*the likelihood still rises"
     with pytest.raises(BtydFitError, match=no_optimum):
         fit_gamma_gamma(x, np.where(x > 0, 20.0, 0.0))
     with pytest.raises(BtydFitError, match="penalizer"):
         fit_bgnbd(x, t_x, T, penalizer=-1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundary fits: the likelihood levels off towards 0 or infinity
+# ---------------------------------------------------------------------------------------------
+
+
+def few_repeat_buyers(repeaters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """150 buyers whose first purchase was 30..364 days ago; the first ``repeaters`` bought
+    once more, halfway. With so few repeats nothing tells a dropout rate from its spread."""
+    T = 30.0 + (np.arange(150) * 53) % 335
+    frequency = np.zeros(150)
+    recency = np.zeros(150)
+    frequency[:repeaters] = 1
+    recency[:repeaters] = np.floor(T[:repeaters] / 2)
+    return frequency, recency, T
+
+
+@pytest.mark.parametrize("repeaters", [1, 3])
+def test_few_repeat_buyers_give_a_boundary_fit_at_lifetimes_maximum(repeaters: int) -> None:
+    x, t_x, T = few_repeat_buyers(repeaters)
+    ours = fit_bgnbd(x, t_x, T)
+    assert ours.boundary_reason is not None
+    assert "a, b run towards 0 or infinity" in ours.boundary_reason
+    # lifetimes' BFGS (default tol; a tighter one reports precision loss on the ridge) stops
+    # on the same ridge, a large and b small, without complaint: its log-likelihood is the
+    # bounded maximum, which ours reaches and never falls below.
+    reference = BetaGeoFitter().fit(x, t_x, T)
+    assert reference.params_["a"] > 100 and reference.params_["b"] < 0.01
+    reference_ll = -reference._negative_log_likelihood_ * x.size - x.sum() * np.log(T.max())
+    assert ours.log_likelihood == pytest.approx(reference_ll, abs=1e-5)
+    assert ours.log_likelihood >= reference_ll - 1e-6
+    # r and alpha are identified, and the predictions along the ridge are the same: the
+    # repeaters' P(alive) ~ b / a is near 0 at both points (below 1e-6), where they differ.
+    assert ours.r == pytest.approx(reference.params_["r"], rel=1e-3)
+    assert ours.alpha == pytest.approx(reference.params_["alpha"], rel=1e-3)
+    expected = reference.conditional_expected_number_of_purchases_up_to_time(90, x, t_x, T)
+    np.testing.assert_allclose(
+        ours.expected_purchases(90, x, t_x, T), expected, rtol=1e-3, atol=1e-6
+    )
+    alive = reference.conditional_probability_alive(x, t_x, T)
+    np.testing.assert_allclose(ours.probability_alive(x, t_x, T), alive, atol=1e-6)
+
+
+def test_buyers_who_never_drop_out_give_the_poisson_limit() -> None:
+    # 150 buyers who each bought every 30 days since their first purchase: no one drops out
+    # (a -> 0) and everyone buys at one rate (r, alpha -> infinity with r / alpha fixed).
+    # lifetimes raises ConvergenceError here; the limit is a Poisson process whose rate's
+    # maximum-likelihood estimate is total repeat purchases / total days observed.
+    T = 60.0 + (np.arange(150) * 37) % 340
+    x = np.floor(T / 30)
+    t_x = 30 * x
+    fit = fit_bgnbd(x, t_x, T)
+    assert fit.boundary_reason is not None
+    assert "a, b run towards 0 or infinity (stopped at the edge" in fit.boundary_reason
+    rate_per_day = x.sum() / T.sum()
+    assert fit.r / fit.alpha == pytest.approx(rate_per_day, rel=1e-4)
+    np.testing.assert_allclose(fit.probability_alive(x, t_x, T), 1.0)
+    np.testing.assert_allclose(fit.expected_purchases(90, x, t_x, T), 90 * rate_per_day, rtol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------

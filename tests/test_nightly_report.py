@@ -575,13 +575,16 @@ def test_tag_coverage(report, customer_marts_warehouse):
 
 def test_model_card_says_why_there_is_no_fit(report):
     fits = report.rows("model_fits")
-    assert fits["bg_nbd"][:2] == ["skipped", "8"]
+    assert fits["bg_nbd"][:2] == ["not_fitted", "8"]
     assert fits["bg_nbd"][-1] == "8 buyers, fewer than min_customers=100"
-    assert fits["gamma_gamma"][:2] == ["skipped", "3"]  # C D I bought twice
-    assert "bg_nbd was skipped this night: 8 buyers, fewer than min_customers=100." in (
-        report.notes
+    assert fits["gamma_gamma"][:2] == ["not_fitted", "3"]  # C D I bought twice
+    assert (
+        "bg_nbd is not_fitted (too few buyers or repeat buyers to fit; no predictions from "
+        "it): 8 buyers, fewer than min_customers=100." in report.notes
     )
-    assert any(note.startswith("No backtest for this night") for note in report.notes)
+    assert (
+        "No backtest for this night: its calibration fit is not_fitted (see above)." in report.notes
+    )
     assert "model_backtest" not in report.tables
     assert "model_backtest" not in report.charts
     card = report.rows("model_card")
@@ -597,7 +600,7 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
         connection.execute(
             """
             insert into predictive.btyd_model_fits values (
-                date '2026-06-30', 'bg_nbd', 'fitted', '', 8, -123.456, 12,
+                date '2026-06-30', 'bg_nbd', 'converged', '', 8, -123.456, 12,
                 '{"r": 0.25, "alpha": 4.0, "a": 0.5, "b": 2.0}',
                 date '2025-06-30', date '2026-06-30'
             )
@@ -618,7 +621,7 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
     parsed = ParsedReport(path.read_text(encoding="utf-8"))
     fits = parsed.rows("model_fits")
     assert fits["bg_nbd"][:5] == [
-        "fitted",
+        "converged",
         "8",
         "-123.46",
         "12",

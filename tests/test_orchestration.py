@@ -169,6 +169,7 @@ def test_definitions_snapshot():
         "segments/seg_mask_repurchase_due",
         "segments/seg_membership_invite",
         "segments/seg_never_bought",
+        "staging/stg_predictive__btyd_model_fits",
         "staging/stg_predictive__customer_predictions",
         "staging/stg_raw__customers",
         "staging/stg_raw__friend_events",

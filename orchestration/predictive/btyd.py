@@ -5,8 +5,14 @@ The likelihoods, parameterisations and penalisers are those of lifetimes 0.11.3
 differentiates a per-row likelihood with autograd and is far too slow for a million customers;
 here identical rows are collapsed into weighted groups (most customers share a
 (frequency, recency, T) pattern once time is counted in days) and the gradient is analytic, so a
-fit over a million customers takes seconds. A fit either converges or raises ``BtydFitError``:
-a silently wrong parameter set would flow straight into every CLV figure downstream.
+fit over a million customers takes seconds.
+
+A fit ends one of three ways. It converges on an interior maximum. Or the likelihood keeps
+rising towards the edge of the parameter space (a parameter running to 0 or infinity, as BG/NBD's
+a and b do when few customers repeat): the fit is returned flagged with ``boundary_reason``, at
+the point where the likelihood stops rising, which is lifetimes' answer on such data too. Or it
+raises ``BtydFitError`` (invalid input, iteration limit, non-finite point): a silently wrong
+parameter set would flow straight into every CLV figure downstream.
 
 Time is in days throughout: ``frequency`` is the number of repeat purchase days, ``recency`` the
 days from the first to the last purchase day, ``T`` the days from the first purchase day to the
@@ -26,16 +32,19 @@ from numpy.linalg import LinAlgError
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import OptimizeResult, minimize
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 FloatArray = NDArray[np.float64]
 
 # Calibration-frequency buckets of the backtest table; 7+ pools the thin tail.
 FREQUENCY_BUCKETS = ("0", "1", "2", "3", "4", "5", "6", "7+")
 
-# Log-parameters are searched in [-30, 30] (parameters in [1e-13, 1e13]); an optimum on that
-# edge means the data do not identify the model, which must not pass for a fit.
-_LOG_BOUND = 30.0
+# Log-parameters are searched in [-20, 20] (parameters in [2e-9, 5e8] on the fitting scale).
+# Further out, log-gamma differences such as lgamma(a + b) - lgamma(a + b + x) lose more than
+# 1e-6 to cancellation and the line search stalls on the noise. A parameter within a factor e
+# of that edge is at it: the data do not identify the model, which is flagged as a boundary fit.
+_LOG_BOUND = 20.0
+_NEAR_BOUND = 1.0
 # L-BFGS-B only has to bring the search near the optimum; Newton steps then finish it, and the
 # fit counts as converged when a Newton step on a positive-definite Hessian moves no
 # log-parameter by more than _NEWTON_TOL (1e-7 relative in the parameter itself).
@@ -45,6 +54,17 @@ _NEWTON_STEPS = 6
 _NEWTON_TOL = 1e-7
 # Central-difference step for the Hessian, on the analytic gradient in log-parameter space.
 _HESSIAN_STEP = 1e-5
+# Where Newton steps do not settle, the fit is at the likelihood's edge (levelling off as a
+# parameter runs to 0 or infinity) when the gradient of the per-customer objective in
+# log-parameters is below this; a likelihood still rising there is a failure (identical
+# spends make it unbounded, with gradients of 1e3 and more). The parameters named as running
+# off are those with a share of at least _FLAT_SHARE in a direction whose curvature is below
+# _FLAT_CURVATURE (an identified fit's least curvature: 6.5e-3 on 3,000 CDNOW-like customers).
+_BOUNDARY_GTOL = 1e-3
+# Fresh L-BFGS-B starts after a failed line search (150 buyers, 3 of whom repeat, needed one).
+_RESTARTS = 3
+_FLAT_CURVATURE = 1e-6
+_FLAT_SHARE = 0.3
 
 
 class BtydFitError(ValueError):
@@ -133,6 +153,17 @@ def _group(x: FloatArray, *columns: FloatArray) -> _Groups:
     )
 
 
+def _hessian(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]], log_params: FloatArray
+) -> FloatArray:
+    """Symmetrised central differences of the analytic gradient."""
+    shifts = _HESSIAN_STEP * np.eye(log_params.size)
+    hessian = np.array(
+        [objective(log_params + e)[1] - objective(log_params - e)[1] for e in shifts]
+    ) / (2 * _HESSIAN_STEP)
+    return (hessian + hessian.T) / 2
+
+
 def _newton_polish(
     objective: Callable[[FloatArray], tuple[float, FloatArray]], log_params: FloatArray
 ) -> tuple[FloatArray, int] | None:
@@ -142,14 +173,13 @@ def _newton_polish(
     optimum happens at floating-point precision and which it reports as a failure whether or
     not it is there. A small Newton step on a positive-definite Hessian is the proof it is.
     """
-    shifts = _HESSIAN_STEP * np.eye(log_params.size)
     for step_count in range(1, _NEWTON_STEPS + 1):
         grad = objective(log_params)[1]
-        hessian = np.array(
-            [objective(log_params + e)[1] - objective(log_params - e)[1] for e in shifts]
-        ) / (2 * _HESSIAN_STEP)
+        hessian = _hessian(objective, log_params)
+        if not (np.all(np.isfinite(hessian)) and np.all(np.isfinite(grad))):
+            return None
         try:
-            factor = cho_factor((hessian + hessian.T) / 2)
+            factor = cho_factor(hessian)
         except LinAlgError:
             return None
         step = cho_solve(factor, grad)
@@ -161,19 +191,28 @@ def _newton_polish(
     return None
 
 
+class _Optimum(NamedTuple):
+    params: FloatArray
+    iterations: int
+    boundary_reason: str | None
+
+
 def _maximise(
     loglik: Callable[[FloatArray], tuple[float, FloatArray]],
     start: FloatArray,
     *,
+    names: tuple[str, ...],
     n_customers: int,
     penalizer: float,
     maxiter: int,
     model: str,
-) -> tuple[FloatArray, int]:
+) -> _Optimum:
     """Minimise lifetimes' objective, -loglik/n + penalizer * sum(params**2), over log-params.
 
     Dividing by n keeps the objective and its gradient of order one whatever the sample size,
-    so one set of tolerances fits every data set. Returns the parameters and the iterations.
+    so one set of tolerances fits every data set. Where the objective still falls towards the
+    edge of the parameter space, the optimum is the point where L-BFGS-B can no longer make it
+    fall, returned with the reason; elsewhere a failure raises BtydFitError.
     """
     if not (np.isfinite(penalizer) and penalizer >= 0):
         raise BtydFitError(f"penalizer must be a finite number >= 0, got {penalizer}")
@@ -186,45 +225,86 @@ def _maximise(
             2 * penalizer * params**2
         )
 
-    hint = (
-        "parameters running off to extremes mean the data do not identify the model, "
-        "which a small penalizer may cure"
-    )
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result: OptimizeResult = minimize(
+    def described(params: FloatArray) -> str:
+        return ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
+
+    def run_lbfgsb(log_start: FloatArray) -> OptimizeResult:
+        return minimize(
             objective,
-            np.log(start),
+            log_start,
             jac=True,
             method="L-BFGS-B",
             bounds=[(-_LOG_BOUND, _LOG_BOUND)] * start.size,
             options={"maxiter": maxiter, "ftol": _FTOL, "gtol": _GTOL},
         )
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result: OptimizeResult = run_lbfgsb(np.log(start))
+        iterations = int(result.nit)
+        # ABNORMAL: the line search failed, typically with parameters pinned on the search
+        # bound of a ridge; a fresh start just inside the bound goes on from there.
+        for _ in range(_RESTARTS):
+            if result.status != 2 or not np.all(np.isfinite(result.x)):
+                break
+            result = run_lbfgsb(np.clip(result.x, -_LOG_BOUND + 0.01, _LOG_BOUND - 0.01))
+            iterations += int(result.nit)
         if result.status == 1:  # iteration or evaluation limit
             raise BtydFitError(
                 f"{model} fit did not converge within maxiter={maxiter} iterations "
-                f"({result.message}; last parameters {np.exp(result.x)})"
+                f"({result.message}; last parameters {described(np.exp(result.x))})"
             )
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             raise BtydFitError(f"{model} fit ended at a non-finite point: {result.message}")
-        if np.any(np.abs(result.x) >= _LOG_BOUND - 1e-6):
-            raise BtydFitError(
-                f"{model} fit ran a parameter to the edge of the search range "
-                f"({np.exp(result.x)}): {hint}"
-            )
-        polished = _newton_polish(objective, result.x)
-    if polished is None:
+        at_edge = np.abs(result.x) >= _LOG_BOUND - _NEAR_BOUND
+        polished = None if at_edge.any() else _newton_polish(objective, result.x)
+        if polished is None:
+            gradient = objective(result.x)[1]
+    if polished is not None:
+        log_params, newton_steps = polished
+        return _Optimum(np.exp(log_params), iterations + newton_steps, None)
+
+    params = np.exp(result.x)
+    if not (np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) <= _BOUNDARY_GTOL):
         raise BtydFitError(
-            f"{model} fit did not converge: L-BFGS-B stopped after {result.nit} iterations "
-            f"({result.message}) at {np.exp(result.x)}, where Newton steps do not settle on a "
-            f"maximum; {hint}"
+            f"{model} fit did not converge: L-BFGS-B stopped after {iterations} iterations "
+            f"({result.message}) at {described(params)}, where the likelihood still rises "
+            f"(largest gradient component {np.max(np.abs(gradient)):.2g})"
         )
-    log_params, newton_steps = polished
-    return np.exp(log_params), int(result.nit) + newton_steps
+    # The parameters the data do not identify: those moving along the directions in which the
+    # objective has (next to) no curvature, and any stopped at the search bound.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        hessian = _hessian(objective, result.x)
+    unidentified = at_edge.copy()
+    if np.all(np.isfinite(hessian)):
+        curvature, directions = np.linalg.eigh(hessian)
+        flat = directions[:, curvature <= _FLAT_CURVATURE]
+        unidentified |= np.any(np.abs(flat) >= _FLAT_SHARE, axis=1)
+    running = [n for n, flag in zip(names, unidentified, strict=True) if flag]
+    stop = " (stopped at the edge of the search range)" if at_edge.any() else ""
+    verb = "runs" if len(running) == 1 else "run"
+    levels_off = (
+        f"as {', '.join(running)} {verb} towards 0 or infinity" if running else "along a flat ridge"
+    )
+    reason = (
+        f"no interior maximum: the likelihood levels off {levels_off}{stop} at "
+        f"{described(params)}; the data do not identify them (a penalizer_coef may give an "
+        "interior fit)"
+    )
+    return _Optimum(params, iterations, reason)
 
 
 # ---------------------------------------------------------------------------------------------
 # BG/NBD
 # ---------------------------------------------------------------------------------------------
+
+
+def _log_rising(z: float, x: FloatArray) -> FloatArray:
+    """log(z (z + 1) ... (z + x - 1)) = lgamma(z + x) - lgamma(z), 0 for x = 0.
+
+    As lgamma(x) - log B(z, x): scipy's log-beta stays exact when z is huge, where the
+    difference of two lgamma values near 1e9 would lose the digits the optimiser needs.
+    """
+    return np.where(x > 0, gammaln(np.maximum(x, 1)) - betaln(z, np.maximum(x, 1)), 0.0)
 
 
 def _bgnbd_loglik(params: FloatArray, groups: _Groups) -> tuple[float, FloatArray]:
@@ -238,15 +318,7 @@ def _bgnbd_loglik(params: FloatArray, groups: _Groups) -> tuple[float, FloatArra
     x, (t_x, age), w = groups.x, groups.columns, groups.weight
     n = wl.sum()
     loglik = float(
-        wl
-        @ (
-            gammaln(r + xl)
-            - gammaln(r)
-            + gammaln(a + b)
-            + gammaln(b + xl)
-            - gammaln(b)
-            - gammaln(a + b + xl)
-        )
+        wl @ (_log_rising(r, xl) + _log_rising(b, xl) - _log_rising(a + b, xl))
         + n * r * np.log(alpha)
     )
     d_r = float(wl @ (digamma(r + xl) - digamma(r)) + n * np.log(alpha))
@@ -289,6 +361,8 @@ class BgNbdFit:
     n_customers: int
     iterations: int
     penalizer: float
+    # Why the optimum lies on the edge of the parameter space; None for an interior maximum.
+    boundary_reason: str | None = None
 
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -354,14 +428,16 @@ def fit_bgnbd(
     # r = 1 with r / alpha at the observed repeat rate; a = b = 1 is a flat prior on dropout.
     mean_rate = x.mean() / (age * scale).mean()
     start = np.array([1.0, 1.0 / mean_rate, 1.0, 1.0])
-    (r, alpha_scaled, a, b), iterations = _maximise(
+    optimum = _maximise(
         lambda params: _bgnbd_loglik(params, scaled),
         start,
+        names=("r", "alpha", "a", "b"),
         n_customers=x.size,
         penalizer=penalizer,
         maxiter=maxiter,
         model="BG/NBD",
     )
+    r, alpha_scaled, a, b = optimum.params
     alpha = alpha_scaled / scale
     loglik, _ = _bgnbd_loglik(np.array([r, alpha, a, b]), groups)
     return BgNbdFit(
@@ -371,8 +447,9 @@ def fit_bgnbd(
         b=float(b),
         log_likelihood=loglik,
         n_customers=int(x.size),
-        iterations=iterations,
+        iterations=optimum.iterations,
         penalizer=penalizer,
+        boundary_reason=optimum.boundary_reason,
     )
 
 
@@ -389,9 +466,7 @@ def _gamma_gamma_loglik(params: FloatArray, groups: _Groups) -> tuple[float, Flo
     n = wl.sum()
     pxl = p * xl
     log_xl = np.log(xl)
-    loglik = float(
-        wl @ (gammaln(pxl + q) - gammaln(pxl) + pxl * log_xl) + n * (q * np.log(v) - gammaln(q))
-    )
+    loglik = float(wl @ (pxl * log_xl - betaln(pxl, q)) + n * q * np.log(v))
     d_p = float(wl @ (xl * (digamma(pxl + q) - digamma(pxl) + log_xl)))
     d_q = float(wl @ digamma(pxl + q) + n * (np.log(v) - digamma(q)))
     d_v = n * q / v
@@ -421,6 +496,12 @@ class GammaGammaFit:
     n_customers: int
     iterations: int
     penalizer: float
+    boundary_reason: str | None = None
+
+    @property
+    def has_finite_mean(self) -> bool:
+        """Spend per purchase has a finite population mean p v / (q - 1) only when q > 1."""
+        return self.q > 1
 
     def expected_average_value(self, frequency: ArrayLike, monetary: ArrayLike) -> FloatArray:
         """E[mean spend | history]: shrinks the observed mean towards the population mean.
@@ -459,14 +540,16 @@ def fit_gamma_gamma(
     groups = _group(x, m)
     # p = 1, q = 3 with the population mean p v / (q - 1) at the observed mean spend.
     start = np.array([1.0, 3.0, 2.0 * m.mean()])
-    (p, q, v), iterations = _maximise(
+    optimum = _maximise(
         lambda params: _gamma_gamma_loglik(params, groups),
         start,
+        names=("p", "q", "v"),
         n_customers=x.size,
         penalizer=penalizer,
         maxiter=maxiter,
         model="Gamma-Gamma",
     )
+    p, q, v = optimum.params
     loglik, _ = _gamma_gamma_loglik(np.array([p, q, v]), groups)
     return GammaGammaFit(
         p=float(p),
@@ -474,8 +557,9 @@ def fit_gamma_gamma(
         v=float(v),
         log_likelihood=loglik,
         n_customers=int(x.size),
-        iterations=iterations,
+        iterations=optimum.iterations,
         penalizer=penalizer,
+        boundary_reason=optimum.boundary_reason,
     )
 
 

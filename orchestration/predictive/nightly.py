@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import LinAlgError
 
 from orchestration.predictive.btyd import (
     BgNbdFit,
+    BtydFitError,
+    FloatArray,
     GammaGammaFit,
     backtest,
     calibration_holdout_summary,
@@ -26,11 +29,37 @@ from orchestration.predictive.btyd import (
 @dataclass(frozen=True)
 class PredictionSettings:
     # Fewer buyers than this give parameters nobody should act on: the night records the fit
-    # as skipped, with the reason, instead of fitting.
+    # as not fitted, with the reason, instead of fitting.
     min_customers: int = 100
     holdout_days: int = 90
     clv_months: int = 12
     discount_rate_monthly: float = 0.01
+    # lifetimes' penalizer_coef for both BG/NBD fits (night and backtest): penalizer * sum of
+    # squared parameters, time in units of max T. Off by default: a penalised fit is no longer
+    # the maximum-likelihood one. Gamma-Gamma is not penalised: its v is in CNY, where the same
+    # coefficient would swamp the likelihood.
+    bgnbd_penalizer_coef: float = 0.0
+
+
+# A fit's status in btyd_model_fits. Predictions come only from a usable fit.
+CONVERGED = "converged"  # an interior maximum, certified by Newton steps
+BOUNDARY = "boundary"  # the likelihood levels off towards a parameter's 0 or infinity
+NOT_FITTED = "not_fitted"  # too few buyers or repeat buyers to fit at all
+FAILED = "failed"  # the fit raised: the message is the detail
+UNUSABLE = "unusable"  # fitted, but its predictions would not be finite (Gamma-Gamma q <= 1)
+USABLE_STATUSES = (CONVERGED, BOUNDARY)
+# What each status means, for the report and the logs.
+FIT_STATUSES = {
+    CONVERGED: "an interior maximum; predictions from it",
+    BOUNDARY: "the likelihood levels off towards the edge of the parameter space; "
+    "predictions from that fit, flagged",
+    NOT_FITTED: "too few buyers or repeat buyers to fit; no predictions from it",
+    FAILED: "the fit could not be made; no predictions from it",
+    UNUSABLE: "fitted, but its predictions would not be finite; they are null",
+}
+
+# The night's two models and the backtest's calibration fit.
+BG_NBD, GAMMA_GAMMA, BG_NBD_BACKTEST = "bg_nbd", "gamma_gamma", "bg_nbd_backtest"
 
 
 @dataclass(frozen=True)
@@ -75,32 +104,114 @@ BACKTEST_COLUMNS = [
 ]
 
 
-def _fit_row(
-    as_of: dt.date,
+@dataclass(frozen=True)
+class FitOutcome:
+    """One model's fit of the night: its status, why, and the fit when there is one."""
+
+    model: str
+    status: str
+    detail: str
+    n_customers: int
+    fit: BgNbdFit | GammaGammaFit | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status in USABLE_STATUSES
+
+    def row(self, as_of: dt.date, span: tuple[dt.date | None, dt.date | None]) -> dict:
+        fit = self.fit
+        parameters = None
+        if fit is not None:
+            names = ("r", "alpha", "a", "b") if isinstance(fit, BgNbdFit) else ("p", "q", "v")
+            parameters = json.dumps({name: float(getattr(fit, name)) for name in names})
+        return {
+            "as_of_date": as_of,
+            "model": self.model,
+            "status": self.status,
+            "detail": self.detail,
+            "n_customers": self.n_customers,
+            "log_likelihood": fit.log_likelihood if fit else None,
+            "iterations": fit.iterations if fit else None,
+            "parameters": parameters,
+            "data_first_purchase_on": span[0],
+            "data_last_purchase_on": span[1],
+        }
+
+
+# A fit that raises one of these is a failed fit, with the message; never a failed night.
+_FIT_ERRORS = (BtydFitError, ArithmeticError, ValueError, LinAlgError)
+
+
+def _failure(error: Exception) -> str:
+    """BtydFitError's message says what failed; any other error is named by its type."""
+    return str(error) if isinstance(error, BtydFitError) else f"{type(error).__name__}: {error}"
+
+
+def _fit_bgnbd(
     model: str,
-    fit: BgNbdFit | GammaGammaFit | None,
-    n_customers: int,
-    span: tuple[dt.date | None, dt.date | None],
-    detail: str = "",
-) -> dict[str, object]:
-    if fit is None:
-        parameters, status, log_likelihood, iterations = None, "skipped", None, None
-    else:
-        names = ("r", "alpha", "a", "b") if isinstance(fit, BgNbdFit) else ("p", "q", "v")
-        parameters = json.dumps({name: float(getattr(fit, name)) for name in names})
-        status, log_likelihood, iterations = "fitted", fit.log_likelihood, fit.iterations
-    return {
-        "as_of_date": as_of,
-        "model": model,
-        "status": status,
-        "detail": detail,
-        "n_customers": n_customers,
-        "log_likelihood": log_likelihood,
-        "iterations": iterations,
-        "parameters": parameters,
-        "data_first_purchase_on": span[0],
-        "data_last_purchase_on": span[1],
-    }
+    frequency: FloatArray,
+    recency: FloatArray,
+    age: FloatArray,
+    settings: PredictionSettings,
+) -> FitOutcome:
+    """BG/NBD on a summary, or the reason there is none; never raises."""
+    n_customers, repeat_buyers = frequency.size, int(np.sum(frequency > 0))
+    if n_customers < settings.min_customers:
+        reason = f"{n_customers} buyers, fewer than min_customers={settings.min_customers}"
+        return FitOutcome(model, NOT_FITTED, reason, n_customers)
+    if repeat_buyers == 0:
+        reason = f"none of {n_customers} buyers has a repeat purchase: dropout cannot be estimated"
+        return FitOutcome(model, NOT_FITTED, reason, n_customers)
+    try:
+        fit = fit_bgnbd(frequency, recency, age, penalizer=settings.bgnbd_penalizer_coef)
+    except _FIT_ERRORS as error:
+        return FitOutcome(model, FAILED, _failure(error), n_customers)
+    counted = f"{repeat_buyers} of {n_customers} buyers repeat"
+    if fit.boundary_reason:
+        return FitOutcome(model, BOUNDARY, f"{counted}; {fit.boundary_reason}", n_customers, fit)
+    return FitOutcome(model, CONVERGED, counted, n_customers, fit)
+
+
+def _fit_spend(
+    frequency: FloatArray, monetary: FloatArray, settings: PredictionSettings
+) -> FitOutcome:
+    """Gamma-Gamma on the repeat buyers with positive spend, or the reason there is none."""
+    repeat = (frequency > 0) & (monetary > 0)
+    n_repeat = int(repeat.sum())
+    if n_repeat < settings.min_customers:
+        reason = (
+            f"{n_repeat} repeat buyers with positive spend, fewer than "
+            f"min_customers={settings.min_customers}"
+        )
+        return FitOutcome(GAMMA_GAMMA, NOT_FITTED, reason, n_repeat)
+    try:
+        fit = fit_gamma_gamma(frequency[repeat], monetary[repeat])
+    except _FIT_ERRORS as error:
+        return FitOutcome(GAMMA_GAMMA, FAILED, _failure(error), n_repeat)
+    if not fit.has_finite_mean:
+        reason = (
+            f"q={fit.q:.4g} <= 1: spend per purchase has no finite population mean, so the "
+            "expected spend and CLV would be negative or infinite; they are null"
+        )
+        return FitOutcome(GAMMA_GAMMA, UNUSABLE, reason, n_repeat, fit)
+    if fit.boundary_reason:
+        return FitOutcome(GAMMA_GAMMA, BOUNDARY, fit.boundary_reason, n_repeat, fit)
+    return FitOutcome(GAMMA_GAMMA, CONVERGED, "", n_repeat, fit)
+
+
+def _withhold_non_finite(outcome: FitOutcome, values: list[FloatArray]) -> FitOutcome:
+    """A usable fit whose predictions overflow is unusable: say so rather than write them."""
+    bad = int(sum(np.sum(~np.isfinite(v)) for v in values))
+    if not outcome.usable or bad == 0:
+        return outcome
+    detail = f"{bad} predictions are not finite, so none are kept ({outcome.status}: "
+    return replace(outcome, status=UNUSABLE, detail=f"{detail}{outcome.detail})")
+
+
+def _purchase_span(purchase_days: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
+    if purchase_days.empty:
+        return None, None
+    return purchase_days["purchase_on"].min(), purchase_days["purchase_on"].max()
 
 
 def predict_night(
@@ -109,87 +220,111 @@ def predict_night(
     as_of: dt.date,
     settings: PredictionSettings = PredictionSettings(),
 ) -> NightPredictions:
-    """Fit on the night's BTYD summary and backtest on a calibration period.
+    """Fit on the night's BTYD summary and backtest on a calibration period; never raises.
 
     `summary`: customer_id, btyd_frequency, btyd_recency, btyd_t, btyd_monetary (customer_rfm).
     `purchase_days`: customer_id, purchase_on, amount_cny (fct_purchase_days).
-    Raises BtydFitError when a fit that should run does not converge.
+    Each fit is recorded with its status and reason (FitOutcome). Predictions come only from
+    usable fits (converged or boundary); a column whose model is not usable is null, and
+    there are no rows when neither model is.
     """
-    span = (
-        (purchase_days["purchase_on"].min(), purchase_days["purchase_on"].max())
-        if not purchase_days.empty
-        else (None, None)
-    )
+    span = _purchase_span(purchase_days)
     frequency = summary["btyd_frequency"].to_numpy(np.float64)
     recency = summary["btyd_recency"].to_numpy(np.float64)
     age = summary["btyd_t"].to_numpy(np.float64)
     monetary = summary["btyd_monetary"].to_numpy(np.float64)
-    repeat = (frequency > 0) & (monetary > 0)
 
-    if len(summary) < settings.min_customers:
-        reason = f"{len(summary)} buyers, fewer than min_customers={settings.min_customers}"
-        fits = pd.DataFrame(
-            [
-                _fit_row(as_of, "bg_nbd", None, len(summary), span, reason),
-                _fit_row(as_of, "gamma_gamma", None, int(repeat.sum()), span, reason),
-            ],
-            columns=FIT_COLUMNS,
-        )
-        empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
-        return NightPredictions(fits, empty, pd.DataFrame(columns=BACKTEST_COLUMNS))
+    nan = np.full(frequency.size, np.nan)
+    purchases = _fit_bgnbd(BG_NBD, frequency, recency, age, settings)
+    alive, in_30d, in_90d = nan, nan, nan
+    if purchases.usable:
+        with np.errstate(all="ignore"):
+            alive = purchases.fit.probability_alive(frequency, recency, age)
+            in_30d = purchases.fit.expected_purchases(30, frequency, recency, age)
+            in_90d = purchases.fit.expected_purchases(90, frequency, recency, age)
+        purchases = _withhold_non_finite(purchases, [alive, in_30d, in_90d])
+        if not purchases.usable:
+            alive, in_30d, in_90d = nan, nan, nan
 
-    bgnbd = fit_bgnbd(frequency, recency, age)
-    fit_rows = [_fit_row(as_of, "bg_nbd", bgnbd, len(summary), span)]
-    predictions = pd.DataFrame(
-        {
-            "customer_id": summary["customer_id"].to_numpy(),
-            "probability_alive": bgnbd.probability_alive(frequency, recency, age),
-            "expected_purchases_30d": bgnbd.expected_purchases(30, frequency, recency, age),
-            "expected_purchases_90d": bgnbd.expected_purchases(90, frequency, recency, age),
-            "expected_avg_order_value_cny": np.nan,
-            "clv_12m_cny": np.nan,
-            "as_of_date": as_of,
-        }
+    spend = _fit_spend(frequency, monetary, settings)
+    spend_per_day, clv = nan, nan
+    if spend.usable:
+        with np.errstate(all="ignore"):
+            spend_per_day = spend.fit.expected_average_value(frequency, monetary)
+        spend = _withhold_non_finite(spend, [spend_per_day])
+        spend_per_day = spend_per_day if spend.usable else nan
+    if spend.usable and purchases.usable:
+        with np.errstate(all="ignore"):
+            clv = customer_lifetime_value(
+                purchases.fit,
+                spend.fit,
+                frequency,
+                recency,
+                age,
+                monetary,
+                months=settings.clv_months,
+                discount_rate_monthly=settings.discount_rate_monthly,
+            )
+        clv = np.where(np.isfinite(clv), clv, np.nan)
+
+    predictions = pd.DataFrame(columns=PREDICTION_COLUMNS)
+    if purchases.usable or spend.usable:
+        predictions = pd.DataFrame(
+            {
+                "customer_id": summary["customer_id"].to_numpy(),
+                "probability_alive": alive,
+                "expected_purchases_30d": in_30d,
+                "expected_purchases_90d": in_90d,
+                "expected_avg_order_value_cny": spend_per_day,
+                "clv_12m_cny": clv,
+                "as_of_date": as_of,
+            }
+        )[PREDICTION_COLUMNS]
+    calibration, backtest_rows = run_backtest(purchase_days, as_of, settings)
+    calibration_end = as_of - dt.timedelta(days=settings.holdout_days)
+    calibration_days = purchase_days[
+        pd.to_datetime(purchase_days["purchase_on"]) <= pd.Timestamp(calibration_end)
+    ]
+    calibration_span = _purchase_span(calibration_days)
+    fits = pd.DataFrame(
+        [
+            purchases.row(as_of, span),
+            spend.row(as_of, span),
+            calibration.row(as_of, calibration_span),
+        ],
+        columns=FIT_COLUMNS,
     )
-    if repeat.sum() < settings.min_customers:
-        reason = f"{int(repeat.sum())} repeat buyers, fewer than min_customers"
-        fit_rows.append(_fit_row(as_of, "gamma_gamma", None, int(repeat.sum()), span, reason))
-    else:
-        spend = fit_gamma_gamma(frequency[repeat], monetary[repeat])
-        fit_rows.append(_fit_row(as_of, "gamma_gamma", spend, int(repeat.sum()), span))
-        predictions["expected_avg_order_value_cny"] = spend.expected_average_value(
-            frequency, monetary
-        )
-        predictions["clv_12m_cny"] = customer_lifetime_value(
-            bgnbd,
-            spend,
-            frequency,
-            recency,
-            age,
-            monetary,
-            months=settings.clv_months,
-            discount_rate_monthly=settings.discount_rate_monthly,
-        )
-    fits = pd.DataFrame(fit_rows, columns=FIT_COLUMNS)
-    return NightPredictions(
-        fits, predictions[PREDICTION_COLUMNS], run_backtest(purchase_days, as_of, settings)
-    )
+    return NightPredictions(fits, predictions, backtest_rows)
 
 
 def run_backtest(
     purchase_days: pd.DataFrame, as_of: dt.date, settings: PredictionSettings
-) -> pd.DataFrame:
-    """Fit on purchases up to `holdout_days` before the date, predict the holdout, compare."""
+) -> tuple[FitOutcome, pd.DataFrame]:
+    """Fit on purchases up to `holdout_days` before the date, predict the holdout, compare.
+
+    Returns the calibration fit's outcome and the backtest rows (none unless it is usable).
+    """
     calibration_end = as_of - dt.timedelta(days=settings.holdout_days)
     summary = calibration_holdout_summary(
         purchase_days.rename(columns={"purchase_on": "purchase_date", "amount_cny": "amount"}),
         calibration_end,
         as_of,
     )
-    if len(summary) < settings.min_customers:
-        return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    fit = fit_bgnbd(summary["frequency_cal"], summary["recency_cal"], summary["T_cal"])
-    result = backtest(fit, summary)
+    calibration = _fit_bgnbd(
+        BG_NBD_BACKTEST,
+        summary["frequency_cal"].to_numpy(np.float64),
+        summary["recency_cal"].to_numpy(np.float64),
+        summary["T_cal"].to_numpy(np.float64),
+        settings,
+    )
+    if not calibration.usable:
+        return calibration, pd.DataFrame(columns=BACKTEST_COLUMNS)
+    with np.errstate(all="ignore"):
+        result = backtest(calibration.fit, summary)
+    if not np.all(np.isfinite(result.customers["predicted_holdout"])):
+        return _withhold_non_finite(
+            calibration, [result.customers["predicted_holdout"].to_numpy()]
+        ), pd.DataFrame(columns=BACKTEST_COLUMNS)
     rows = [
         {
             "frequency_bucket": "all",
@@ -217,7 +352,7 @@ def run_backtest(
     frame.insert(0, "holdout_end", as_of)
     frame.insert(0, "calibration_end", calibration_end)
     frame.insert(0, "as_of_date", as_of)
-    return frame[BACKTEST_COLUMNS]
+    return calibration, frame[BACKTEST_COLUMNS]
 
 
 def relative_backtest_error(backtest_rows: pd.DataFrame) -> float | None:

@@ -49,6 +49,12 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from orchestration import duckdb_settings
+from orchestration.predictive.nightly import (
+    BG_NBD_BACKTEST,
+    CONVERGED,
+    FIT_STATUSES,
+    USABLE_STATUSES,
+)
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 
@@ -1332,6 +1338,22 @@ def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> 
     )
 
 
+# --- Model fit statuses: what each status means, and a note for every fit not converged ---
+
+
+def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
+    """One note per fit that did not converge, with its status's meaning and its reason."""
+    return [
+        f"{model} is {status} ({FIT_STATUSES.get(status, 'unknown status')}): "
+        f"{_text(detail) or 'no reason given'}."
+        for model, status, detail, *_ in fits
+        if status != CONVERGED
+    ]
+
+
+# --- end of model fit statuses ---
+
+
 def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     present = _existing_tables(connection)
     fits: list[tuple[Any, ...]] = []
@@ -1365,17 +1387,14 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
         notes.append(
             "No model fits were recorded for this night: the predictive asset has not run for it."
         )
-    for model, status, detail, *_ in fits:
-        if status != "fitted":
-            notes.append(f"{model} was {status} this night: {_text(detail) or 'no reason given'}.")
+    notes.extend(_fit_status_notes(fits))
     overall = next((row for row in backtest if row[0] == "all"), None)
     if not backtest:
-        if fits and all(row[1] != "fitted" for row in fits):
-            reason = "the models were not fitted (see above)"
-        elif fits:
-            reason = "too few customers bought before the holdout period to refit on them"
+        calibration = next((row for row in fits if row[0] == BG_NBD_BACKTEST), None)
+        if calibration is not None:
+            reason = f"its calibration fit is {calibration[1]} (see above)"
         else:
-            reason = "no fits"
+            reason = "no fits" if not fits else "no calibration fit was recorded"
         notes.append(f"No backtest for this night: {reason}.")
 
     fit_table = Table(
@@ -1472,8 +1491,10 @@ def _model_card_rows(
             f"The BTYD summary of {_int(customers)} customers with a purchase "
             f"(marts.customer_rfm), from purchase days {_date(first)} to {_date(last)}."
         )
-        if status != "fitted":
-            data += " The models were not fitted on it this night (see the notes)."
+        if status not in USABLE_STATUSES:
+            data += " No predictions came from it this night (see the notes)."
+        elif status != CONVERGED:
+            data += f" The fit is {status}: its predictions are flagged (see the notes)."
 
     if overall is None:
         evaluation = "No backtest this night."
@@ -1512,8 +1533,8 @@ def _model_card_rows(
         (
             "Limitations",
             "A one-time buyer gets P(alive) = 1, so only repeat buyers can be flagged as "
-            "likely to churn. With fewer than min_customers (default 100) buyers the fit is "
-            "skipped and there are no predictions. Refunds recorded later change past "
+            "likely to churn. With fewer than min_customers (default 100) buyers, or no repeat "
+            "buyer, there is no fit and no predictions. Refunds recorded later change past "
             "purchases, and with them the next fit.",
         ),
     ]

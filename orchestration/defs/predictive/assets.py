@@ -16,6 +16,8 @@ from orchestration.defs.dbt.assets import scrm_dbt_models
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.predictive.nightly import (
+    BG_NBD_BACKTEST,
+    CONVERGED,
     NightPredictions,
     PredictionSettings,
     predict_night,
@@ -36,6 +38,7 @@ UPSTREAM = [
 class PredictionConfig(dg.Config):
     min_customers: int = PredictionSettings.min_customers
     holdout_days: int = PredictionSettings.holdout_days
+    bgnbd_penalizer_coef: float = PredictionSettings.bgnbd_penalizer_coef
     # Warn when the backtest's total predicted purchases miss the actual by more than this.
     max_backtest_relative_error: float = 0.3
 
@@ -107,7 +110,9 @@ def write_night(
             FITS,
             kinds=KINDS,
             deps=UPSTREAM,
-            description="BG/NBD and Gamma-Gamma parameters of every night, with log-likelihood.",
+            description="Every night's BG/NBD and Gamma-Gamma fits and the backtest's calibration "
+            "fit: status (converged, boundary, not_fitted, failed, unusable), reason, "
+            "parameters and log-likelihood.",
         ),
         dg.AssetSpec(
             PREDICTIONS,
@@ -133,16 +138,22 @@ def btyd_predictions(
 ):
     as_of = dt.date.fromisoformat(context.partition_key)
     settings = PredictionSettings(
-        min_customers=config.min_customers, holdout_days=config.holdout_days
+        min_customers=config.min_customers,
+        holdout_days=config.holdout_days,
+        bgnbd_penalizer_coef=config.bgnbd_penalizer_coef,
     )
     with duckdb_settings.connect(warehouse.warehouse_path) as connection:
         summary, purchase_days = read_inputs(connection)
-        # A fit that does not converge raises BtydFitError and fails the night.
+        # A fit that cannot be made is a status with its reason, never a failed night.
         night = predict_night(summary, purchase_days, as_of, settings)
         write_night(connection, night, as_of)
 
     for row in night.fits.itertuples():
-        context.log.info(f"{row.model}: {row.status} {row.parameters or row.detail}")
+        message = f"{row.model}: {row.status} {row.parameters or ''} {row.detail}"
+        if row.status == CONVERGED:
+            context.log.info(message)
+        else:
+            context.log.warning(message)
     yield dg.MaterializeResult(
         asset_key=FITS,
         metadata={"fits": dg.MetadataValue.json(night.fits.astype(str).to_dict("records"))},
@@ -151,6 +162,8 @@ def btyd_predictions(
         asset_key=PREDICTIONS, metadata={"customers": len(night.predictions)}
     )
     error = relative_backtest_error(night.backtest)
+    calibration = night.fits[night.fits["model"] == BG_NBD_BACKTEST].iloc[0]
+    no_backtest = f"calibration fit {calibration['status']}, {calibration['detail']}"
     yield dg.MaterializeResult(
         asset_key=BACKTEST,
         metadata={"relative_error": error if error is not None else "no backtest"},
@@ -161,7 +174,7 @@ def btyd_predictions(
         passed=error is None or error <= config.max_backtest_relative_error,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "relative_error": error if error is not None else "no backtest (too few buyers)",
+            "relative_error": error if error is not None else f"no backtest: {no_backtest}",
             "threshold": config.max_backtest_relative_error,
         },
     )

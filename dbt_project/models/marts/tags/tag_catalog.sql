@@ -1,9 +1,24 @@
 {#-
     One row per tag with its declaration and, as of the night, its coverage (share of known
-    customers with a value) and number of distinct values. Tags come from dbt's graph.
+    customers with a value), number of distinct values and, for a predictive tag, the status
+    of the models behind it. Tags come from dbt's graph.
 -#}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
 {%- set no_text = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
+{#- A predictive tag's model_status: "bg_nbd: boundary; gamma_gamma: not_fitted". #}
+{%- set fitted_models = [] %}
+{%- set status_cases = [] %}
+{%- for column in columns if column.tag.predicted_by is defined %}
+    {%- set parts = [] %}
+    {%- for model in column.tag.predicted_by %}
+        {%- do fitted_models.append(model) if model not in fitted_models %}
+        {%- do parts.append("'" ~ ('; ' if not loop.first else '') ~ model ~ ": '") %}
+        {%- do parts.append('coalesce(model_statuses.' ~ model ~ "__status, 'not run')") %}
+    {%- endfor %}
+    {%- do status_cases.append("when '" ~ column.name ~ "' then " ~ dbt.concat(parts)) %}
+{%- endfor %}
+{%- set model_status = 'case declarations.tag_name ' ~ status_cases | join(' ') ~ ' end'
+    if status_cases else no_text %}
 
 with
 
@@ -24,6 +39,20 @@ unseen_by_tag as (
         cast(sum(customers) as {{ dbt.type_bigint() }}) as unseen_value_customers
     from unseen_values
     group by tag_name
+),
+
+fits as (
+    select * from {{ ref('stg_predictive__btyd_model_fits') }}
+),
+
+-- Tonight's status of each model behind a predictive tag (meta.tag.predicted_by), in one row.
+model_statuses as (
+    select
+        {%- for model in fitted_models %}
+            max(case when model = '{{ model }}' then fit_status end) as {{ model }}__status,
+        {%- endfor %}
+        count(*) as fits
+    from fits
 ),
 
 -- Every tag's filled and distinct counts in one pass over the profile. (One aggregate per tag,
@@ -81,9 +110,11 @@ final as (
         end as distinct_values,
         unseen_by_tag.unseen_values,
         coalesce(unseen_by_tag.unseen_value_customers, 0) as unseen_value_customers,
+        {{ model_status }} as model_status,
         {{ as_of_date() }} as as_of_date
     from declarations
     cross join stats
+    cross join model_statuses
     left join unseen_by_tag
         on declarations.tag_name = unseen_by_tag.tag_name
 )
