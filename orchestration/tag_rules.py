@@ -32,10 +32,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from orchestration import duckdb_settings
 
 VALUE_TYPES = frozenset({"boolean", "integer", "number", "text", "date"})
 CATEGORIES = ("basic_attributes", "lifecycle", "consumption", "preference", "social")
@@ -86,7 +87,7 @@ def reserved_sql_words() -> frozenset[str]:
     DuckDB refuses its `reserved` and `type_function` keywords as a bare column name (and
     reads true, false and null as literals); `unreserved` and `column_name` ones work.
     """
-    with duckdb.connect() as connection:
+    with duckdb_settings.connect() as connection:
         rows = connection.execute(
             "select keyword_name from duckdb_keywords() "
             "where keyword_category in ('reserved', 'type_function')"
