@@ -667,19 +667,21 @@ def _changed_friendship_tags(
 
 
 def _load_tag_coverage(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[str, float]:
-    quoted = _quote_relation(relation, "tag_coverage_relation")
-    rows = connection.sql(
-        f"SELECT tag_name, coverage FROM {quoted} WHERE coverage IS NOT NULL ORDER BY tag_name"
-    ).fetchall()
-    return {tag: float(coverage) for tag, coverage in rows}
+    rows = _named_values(connection, relation, "tag_coverage_relation", "tag_name", "coverage")
+    return {tag: float(coverage) for tag, coverage in rows if coverage is not None}
 
 
 def _load_source_rows(connection: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int]:
-    quoted = _quote_relation(relation, "source_rows_relation")
-    rows = connection.sql(
-        f"SELECT source_name, clean_rows FROM {quoted} ORDER BY source_name"
-    ).fetchall()
+    rows = _named_values(connection, relation, "source_rows_relation", "source_name", "clean_rows")
     return {source: int(clean_rows) for source, clean_rows in rows}
+
+
+def _named_values(
+    connection: duckdb.DuckDBPyConnection, relation: str, argument: str, name: str, value: str
+) -> list[tuple[Any, Any]]:
+    """(name, value) of every row of `relation`, by name: what the manifest records of it."""
+    quoted = _quote_relation(relation, argument)
+    return connection.sql(f"SELECT {name}, {value} FROM {quoted} ORDER BY {name}").fetchall()
 
 
 def release_night(

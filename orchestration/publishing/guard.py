@@ -23,7 +23,7 @@ night until the release, since every mart built from that source is wrong too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,17 +71,16 @@ class ExportGuard:
                     f"segment {name}: {before['rows']} → {segment['rows']} customers "
                     f"({change:+.0%}; the guard allows ±{self.max_segment_change:.0%})"
                 )
-        before_coverage = previous.get("tag_coverage", {})
-        for tag, coverage in sorted(tonight.get("tag_coverage", {}).items()):
-            before = before_coverage.get(tag)
-            if before is None or before < self.min_coverage or before == 0:
-                continue
-            drop = (before - coverage) / before
-            if drop > self.max_coverage_drop:
-                found.append(
-                    f"tag {tag}: coverage {before:.1%} → {coverage:.1%} "
-                    f"(-{drop:.0%}; the guard allows -{self.max_coverage_drop:.0%})"
-                )
+        for tag, before, coverage, drop in _fell_too_far(
+            tonight.get("tag_coverage", {}),
+            previous.get("tag_coverage", {}),
+            self.min_coverage,
+            self.max_coverage_drop,
+        ):
+            found.append(
+                f"tag {tag}: coverage {before:.1%} → {coverage:.1%} "
+                f"(-{drop:.0%}; the guard allows -{self.max_coverage_drop:.0%})"
+            )
         return found
 
     def collapsed_sources(
@@ -89,16 +88,27 @@ class ExportGuard:
     ) -> list[str]:
         """The raw sources whose clean rows fell too far since the previous manifest, as
         reasons; a night with any keeps its BI copy back too."""
-        found = []
-        before_rows = (previous or {}).get("source_clean_rows", {})
-        for source, rows in sorted(tonight.get("source_clean_rows", {}).items()):
-            before = before_rows.get(source)
-            if before is None or before < max(self.min_source_rows, 1):
-                continue
-            drop = (before - rows) / before
-            if drop > self.max_source_drop:
-                found.append(
-                    f"source {source}: {before:,} → {rows:,} clean rows "
-                    f"(-{drop:.0%}; the guard allows -{self.max_source_drop:.0%})"
-                )
-        return found
+        return [
+            f"source {source}: {before:,} → {rows:,} clean rows "
+            f"(-{drop:.0%}; the guard allows -{self.max_source_drop:.0%})"
+            for source, before, rows, drop in _fell_too_far(
+                tonight.get("source_clean_rows", {}),
+                (previous or {}).get("source_clean_rows", {}),
+                self.min_source_rows,
+                self.max_source_drop,
+            )
+        ]
+
+
+def _fell_too_far(
+    tonight: Mapping[str, float], before: Mapping[str, float], minimum: float, max_drop: float
+) -> Iterator[tuple[str, float, float, float]]:
+    """(name, before, tonight, drop) of each measure that fell by more than `max_drop` (a share)
+    from a previous value of at least `minimum`; a measure new tonight has nothing to fall from."""
+    for name, value in sorted(tonight.items()):
+        was = before.get(name)
+        if was is None or was < minimum or was <= 0:
+            continue
+        drop = (was - value) / was
+        if drop > max_drop:
+            yield name, was, value, drop
