@@ -1,7 +1,9 @@
 """The raw loader: the contract's file-level rules and verbatim, numbered loading."""
 
+import hashlib
+import os
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -136,8 +138,11 @@ def test_text_parquet_is_read_by_duckdb_with_the_rows_of_the_batch_reader(tmp_pa
     # One column of another type sends the file through the batch reader, cast to text.
     typed = frame.astype("string").assign(ship_province=pd.Categorical(frame["ship_province"]))
     typed.to_parquet(typed_dir / "orders.parquet", index=False)
-    assert raw_loader._is_text_parquet(text_dir / "orders.parquet", list(frame.columns))
-    assert not raw_loader._is_text_parquet(typed_dir / "orders.parquet", list(frame.columns))
+    for raw_dir, is_text in ((text_dir, True), (typed_dir, False)):
+        delivery = raw_loader.CheckedDelivery(
+            raw_dir / "orders.parquet", "orders.parquet", True, tuple(frame.columns)
+        )
+        assert raw_loader._is_text_parquet(delivery) is is_text
 
     results = {
         name: load(path, tmp_path / name) for name, path in (("a", text_dir), ("b", typed_dir))
@@ -182,3 +187,144 @@ def test_text_parquet_is_read_where_it_lies_and_a_night_may_change_format(raw_di
     load(raw_dir, tmp_path)
     assert query(warehouse, kind) == [("BASE TABLE",)]
     assert query(warehouse, select) == from_csv
+
+
+# --- deliveries: a folder per source, taken in in name order ---------------------------------
+
+LEDGER_ROWS = (
+    "select source_name, delivery, is_full, sha256, rows, taken_in_night "
+    "from audit.raw_deliveries where source_name = ? order by taken_in_at, delivery"
+)
+
+
+def deliver(raw_dir: Path, source: str, name: str, lines: list[str]) -> Path:
+    """Write one delivery of `source` (header from the fixture's file) into its folder."""
+    header = (TINY_RAW / f"{source}.csv").read_text(encoding="utf-8").splitlines()[0]
+    path = raw_dir / source / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ledger(tmp_path: Path, source: str) -> list[tuple]:
+    warehouse = tmp_path / "home" / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(LEDGER_ROWS, [source]).fetchall()
+
+
+NIGHT_1, NIGHT_2 = date(2026, 11, 22), date(2026, 11, 23)
+I1 = "I1,C1,S1,2026-11-21 10:00:00,chat_in,,售后,"
+I2 = "I2,C1,S1,2026-11-21 10:01:00,chat_out,,售后,"
+I3 = "I3,C2,S1,2026-11-22 09:00:00,chat_in,,物流,"
+
+
+def test_deliveries_are_taken_in_in_name_order_and_recorded(raw_dir, tmp_path):
+    (raw_dir / "interactions.csv").unlink()
+    # Written out of order: the names decide.
+    second = deliver(raw_dir, "interactions", "2026-11-22.csv", [I3])
+    first = deliver(raw_dir, "interactions", "2026-11-21.csv", [I1, I2])
+    (raw_dir / "interactions" / ".2026-11-23.csv.uploading").write_text("partial")
+    results = load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_1)
+    assert results["interactions"].rows == 3
+    assert results["interactions"].deliveries == (
+        "interactions/2026-11-21.csv",
+        "interactions/2026-11-22.csv",
+    )
+    assert query(
+        tmp_path / "home" / "warehouse.duckdb",
+        "select interaction_id, _raw_row_number, _source_file from raw.interactions order by 2",
+    ) == [
+        ("I1", 1, "interactions/2026-11-21.csv"),
+        ("I2", 2, "interactions/2026-11-21.csv"),
+        ("I3", 3, "interactions/2026-11-22.csv"),
+    ]
+    assert ledger(tmp_path, "interactions") == [
+        ("interactions", "interactions/2026-11-21.csv", False, sha256(first), 2, NIGHT_1),
+        ("interactions", "interactions/2026-11-22.csv", False, sha256(second), 1, NIGHT_1),
+    ]
+    # A full file is a delivery too, recorded again only when it changes.
+    orders = raw_dir / "orders.csv"
+    full = ("orders", "orders.csv", True, sha256(orders), 14, NIGHT_1)
+    assert ledger(tmp_path, "orders") == [full]
+
+    third = deliver(raw_dir, "interactions", "2026-11-23.csv", [])
+    orders.write_text(orders.read_text(encoding="utf-8").replace("198.00", "199.00"))
+    results = load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    assert results["interactions"].new_deliveries == ("interactions/2026-11-23.csv",)
+    assert results["customers"].new_deliveries == ()
+    assert ledger(tmp_path, "interactions")[2:] == [
+        ("interactions", "interactions/2026-11-23.csv", False, sha256(third), 0, NIGHT_2),
+    ]
+    assert ledger(tmp_path, "orders") == [full, (*full[:3], sha256(orders), 14, NIGHT_2)]
+
+
+def test_a_changed_or_removed_delivery_stops_the_night_and_takes_in_nothing(raw_dir, tmp_path):
+    (raw_dir / "interactions.csv").unlink()
+    first = deliver(raw_dir, "interactions", "2026-11-21.csv", [I1, I2])
+    load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_1)
+    before = ledger(tmp_path, "interactions")
+
+    # Same size, other bytes: the new modification time sends the file to be hashed again.
+    stat = first.stat()
+    first.write_text(first.read_text(encoding="utf-8").replace("售后", "退款"), encoding="utf-8")
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    deliver(raw_dir, "interactions", "2026-11-22.csv", [I3])
+    with pytest.raises(
+        RawDataError,
+        match=r"2026-11-21\.csv: changed since the night of 2026-11-22 took it in .*immutable",
+    ):
+        load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    assert ledger(tmp_path, "interactions") == before
+    assert query(
+        tmp_path / "home" / "warehouse.duckdb", "select count(*) from raw.interactions"
+    ) == [(2,)]
+
+    first.unlink()
+    with pytest.raises(
+        RawDataError,
+        match=r"delivery interactions/2026-11-21\.csv was taken in on the night of 2026-11-22 "
+        r"and is missing now",
+    ):
+        load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    assert ledger(tmp_path, "interactions") == before
+
+
+def test_a_folder_holds_deliveries_only_and_a_source_arrives_one_way(raw_dir, tmp_path):
+    deliver(raw_dir, "orders", "2026-11-21.csv", [])
+    with pytest.raises(RawDataError, match=r"both the full file .*orders\.csv and the delivery"):
+        load(raw_dir, tmp_path)
+    (raw_dir / "orders.csv").unlink()
+    (raw_dir / "orders" / "2026-11-22.csv.gz").write_bytes(b"")
+    with pytest.raises(RawDataError, match=r"2026-11-22\.csv\.gz: not a delivery"):
+        load(raw_dir, tmp_path)
+
+
+def test_parquet_deliveries_are_numbered_on_like_the_batch_reader(raw_dir, tmp_path):
+    """Text Parquet deliveries are one view over the files; the same deliveries as CSV go
+    through the batch reader. Both number the rows on across the deliveries."""
+    frame = pd.read_csv(raw_dir / "orders.csv", dtype=str, keep_default_na=False)
+    frame = frame.replace("", None).astype("string")
+    (raw_dir / "orders.csv").unlink()
+    (raw_dir / "orders").mkdir()
+    csv_dir = tmp_path / "csv_raw"
+    shutil.copytree(raw_dir, csv_dir)
+    for name, part in (("2026-11-21", frame.iloc[:5]), ("2026-11-22", frame.iloc[5:])):
+        part.to_parquet(raw_dir / "orders" / f"{name}.parquet", index=False)
+        part.to_csv(csv_dir / "orders" / f"{name}.csv", index=False)
+    load(raw_dir, tmp_path / "parquet")
+    load(csv_dir, tmp_path / "csv")
+    select = (
+        "select order_id, _raw_row_number, replace(_source_file, '.csv', '.parquet') "
+        "from raw.orders order by _raw_row_number"
+    )
+    from_parquet = query(tmp_path / "parquet" / "home" / "warehouse.duckdb", select)
+    assert from_parquet == query(tmp_path / "csv" / "home" / "warehouse.duckdb", select)
+    assert from_parquet[4:6] == [
+        ("O5", 5, "orders/2026-11-21.parquet"),
+        ("O6", 6, "orders/2026-11-22.parquet"),
+    ]
+    assert len(from_parquet) == 14

@@ -1,6 +1,6 @@
 """Raw sources as assets: the night's files loaded verbatim into the warehouse."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -22,7 +22,8 @@ def raw_asset_key(source: str) -> dg.AssetKey:
         dg.AssetSpec(
             raw_asset_key(name),
             group_name=RAW_GROUP,
-            description=f"The raw `{name}` file, loaded as text into raw.{name}.",
+            description=f"The raw `{name}` file, or the deliveries of the folder `{name}/`, "
+            f"loaded as text into raw.{name}.",
             kinds={"duckdb"},
         )
         for name in load_contract()
@@ -35,9 +36,13 @@ def raw_sources(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         warehouse.raw_path,
         warehouse.warehouse_path,
         loaded_at=datetime.now(UTC).replace(tzinfo=None),
+        night=date.fromisoformat(context.partition_key),
     )
     for name, result in results.items():
-        context.log.info(f"raw.{name}: {result.rows} rows from {result.path}")
+        context.log.info(
+            f"raw.{name}: {result.rows} rows from {result.path} ({len(result.deliveries)} "
+            f"deliveries, {len(result.new_deliveries)} new tonight)"
+        )
         if result.ignored_columns:
             context.log.warning(
                 f"{result.path}: columns outside the contract ignored: "
@@ -48,6 +53,8 @@ def raw_sources(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             metadata={
                 "dagster/row_count": result.rows,
                 "file": str(result.path),
+                "deliveries": len(result.deliveries),
+                "new_deliveries": dg.MetadataValue.json(list(result.new_deliveries)),
                 "absent_optional_columns": ", ".join(result.absent_optional_columns),
                 "ignored_columns": ", ".join(result.ignored_columns),
             },
