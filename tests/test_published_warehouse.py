@@ -115,6 +115,60 @@ def test_the_published_copy_is_the_night(customer_marts_warehouse, tmp_path):
     )
 
 
+def test_a_bi_tool_reflects_every_mart_through_sqlalchemy(customer_marts_warehouse, tmp_path):
+    """What Superset's dataset editor does: list schemas and tables, reflect each table's
+    columns, read a table whole, and join two reflected tables."""
+    import pandas as pd
+
+    published = publish_warehouse(
+        customer_marts_warehouse, tmp_path / "published", MARTS_NIGHT, "run1"
+    ).warehouse
+    engine = sa.create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
+    try:
+        inspector = sa.inspect(engine)
+        # duckdb-engine names each schema by its database too.
+        assert {"warehouse.marts", "warehouse.tags", "warehouse.segments"} <= set(
+            inspector.get_schema_names()
+        )
+        assert "warehouse.raw" not in inspector.get_schema_names()
+        columns_in_order = (
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'marts' order by table_name, ordinal_position"
+        )
+        expected: dict[str, list[str]] = {}
+        for table, column in query(customer_marts_warehouse, columns_in_order):
+            expected.setdefault(table, []).append(column)
+        assert set(inspector.get_table_names(schema="marts")) | set(
+            inspector.get_view_names(schema="marts")
+        ) == set(expected)
+        for table, columns in expected.items():
+            reflected = inspector.get_columns(table, schema="marts")
+            assert [column["name"] for column in reflected] == columns, table
+
+        frame = pd.read_sql_table("customer_rfm", engine, schema="marts")
+        assert (
+            len(frame)
+            == query(customer_marts_warehouse, "select count(*) from marts.customer_rfm")[0][0]
+        )
+        metadata = sa.MetaData()
+        profile = sa.Table("customer_profile", metadata, schema="marts", autoload_with=engine)
+        rfm = sa.Table("customer_rfm", metadata, schema="marts", autoload_with=engine)
+        joined = sa.select(profile.c.customer_id, rfm.c.rfm_segment).join_from(
+            profile, rfm, profile.c.customer_id == rfm.c.customer_id
+        )
+        with engine.connect() as connection:
+            rows = connection.execute(joined).all()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == sorted(
+        query(
+            customer_marts_warehouse,
+            "select p.customer_id, r.rfm_segment from marts.customer_profile as p "
+            "join marts.customer_rfm as r on p.customer_id = r.customer_id",
+        )
+    )
+
+
 def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_path):
     published_dir = tmp_path / "published"
     manifest = load_manifest(dbt_project.manifest_path)
