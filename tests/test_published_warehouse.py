@@ -254,10 +254,15 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
     ) == [(MARTS_NIGHT, "run1")]
     assert published_night(published_dir) == MARTS_NIGHT
     assert published_night(tmp_path / "nothing_here") is None
-    # The raw files as they came stay in the working warehouse; BI users read validated rows.
-    raw_relations = "select count(*) from information_schema.tables where table_schema = 'raw'"
-    assert query(customer_marts_warehouse, raw_relations) == [(6,)]
-    assert query(published_dir / PUBLISHED_NAME, raw_relations) == [(0,)]
+    # The raw files as they came and the job's bookkeeping stay in the working warehouse; BI
+    # users read validated rows.
+    relations = (
+        "select table_schema, count(*) from information_schema.tables "
+        "where table_schema in ('raw', 'audit') group by 1 order by 1"
+    )
+    assert [schema for schema, _ in query(customer_marts_warehouse, relations)] == ["audit", "raw"]
+    assert query(customer_marts_warehouse, relations)[1] == ("raw", 6)
+    assert query(published_dir / PUBLISHED_NAME, relations) == []
     # Every phase is timed, in order, within the call's own wall time: the copy and the
     # Parquet run at the same time, the sync after both.
     assert list(publication.seconds) == list(PUBLISH_PHASES)

@@ -3,11 +3,11 @@
 DuckDB allows one writer per file, and the nightly job is that writer. BI tools therefore read
 what this module publishes into ``published/``:
 
-- ``warehouse.duckdb``: a copy of the finished warehouse, less its unvalidated ``raw`` schema,
-  swapped in by rename. A reader that opened the previous copy keeps reading it (the old file
-  lives on until it closes it), so readers are never blocked and never see half a night; the
-  publisher writes a new file beside it, so readers never block a publish. Its table
-  ``published.night`` says which night it is.
+- ``warehouse.duckdb``: a copy of the finished warehouse, less the schemas BI users are not to
+  see (the unvalidated ``raw``, the job's ``audit``), swapped in by rename. A reader that
+  opened the previous copy keeps reading it (the old file lives on until it closes it), so
+  readers are never blocked and never see half a night; the publisher writes a new file beside
+  it, so readers never block a publish. Its table ``published.night`` says which night it is.
 - ``marts/<table>.parquet``: every table of the ``marts`` schema, for tools that read files.
   ``marts`` is a symlink to a directory written whole (``.marts-<night>-<run id>/``, with
   ``publication.json``), swapped by replacing the link, so a reader resolving the link sees one
@@ -284,15 +284,19 @@ class _Copying:
             raise self._error
 
 
-def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
-    """Record the night in the copy (``published.night``), and take the raw rows out of it.
+# Schemas of the working warehouse that BI users are not to see. ``raw`` holds the night's
+# files as they came, before validation, some as views of the raw directory's absolute paths
+# (which break once it is rotated); ``audit`` the job's bookkeeping (the deliveries' ledger,
+# known keys, fingerprints); ``dbt_test__audit`` the failing rows of tests that store them.
+UNPUBLISHED_SCHEMAS: Final = (RAW_SCHEMA, "audit", "dbt_test__audit")
 
-    ``raw.*`` holds the night's files as they came, before validation, some as views of the
-    raw directory's absolute paths: BI users are to read validated rows only, and such a view
-    breaks once the raw directory is rotated.
-    """
+
+def _stamp(copy: Path, as_of: date, run_id: str, published_at: str) -> None:
+    """Record the night in the copy (``published.night``), and drop the schemas BI users are
+    not to see (UNPUBLISHED_SCHEMAS)."""
     with duckdb_settings.connect(copy) as connection:
-        connection.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
+        for schema in UNPUBLISHED_SCHEMAS:
+            connection.execute(f"drop schema if exists {schema} cascade")
         connection.execute("create schema if not exists published")
         connection.execute(
             f"create or replace table {NIGHT_TABLE} as select "
