@@ -391,23 +391,23 @@ def _record_deliveries(
             f"select _source_file, count(*) from {table} group by _source_file"
         ).fetchall()
     )
-    connection.executemany(
-        f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+    recorded = []
+    for delivery, sha256 in new:
+        stat = delivery.path.stat()
+        recorded.append(
             (
                 table.split(".")[1],
                 delivery.name,
                 delivery.is_full,
                 sha256,
-                delivery.path.stat().st_size,
-                delivery.path.stat().st_mtime_ns,
+                stat.st_size,
+                stat.st_mtime_ns,
                 rows_by_delivery.get(delivery.name, 0),
                 night,
                 loaded_at,
             )
-            for delivery, sha256 in new
-        ],
-    )
+        )
+    connection.executemany(f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", recorded)
 
 
 def load_raw_source(

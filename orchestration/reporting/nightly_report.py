@@ -1313,10 +1313,12 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
     )
 
 
-def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> Table:
-    """Warning: the values of open-vocabulary tags outside their known values, kept as they
-    came (marts.tag_unseen_values)."""
-    rows = _rows(
+def unseen_tag_values(
+    connection: duckdb.DuckDBPyConnection, as_of: date
+) -> list[tuple[str, str, str, int]]:
+    """The night's marts.tag_unseen_values, most held first within a tag: (tag_name,
+    display_name, tag_value, customers). The report's table and the asset's metadata."""
+    return _rows(
         connection,
         """
         select tag_name, display_name, tag_value, customers
@@ -1325,6 +1327,11 @@ def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> 
         """,
         [as_of],
     )
+
+
+def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> Table:
+    """Warning: the values of open-vocabulary tags outside their known values, kept as they
+    came (marts.tag_unseen_values)."""
     return Table(
         "tag_unseen_values",
         "Warning: tag values outside the declared known values, kept as they came. Add them "
@@ -1332,7 +1339,7 @@ def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> 
         ("Tag", "Display name", "Value", "Customers"),
         [
             (_text(name), _text(display_name), _text(value), _int(customers))
-            for name, display_name, value, customers in rows
+            for name, display_name, value, customers in unseen_tag_values(connection, as_of)
         ],
         (False, False, False, True),
     )

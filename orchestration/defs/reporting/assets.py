@@ -13,7 +13,11 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import HELD_DIR, read_manifest
-from orchestration.reporting.nightly_report import CHART_IDS, write_nightly_report
+from orchestration.reporting.nightly_report import (
+    CHART_IDS,
+    unseen_tag_values,
+    write_nightly_report,
+)
 
 REPORTS_DIR = "reports"
 EXPORTS_DIR = "exports"
@@ -46,7 +50,7 @@ def nightly_report(
     path = write_nightly_report(
         warehouse.warehouse_path, home / REPORTS_DIR, as_of, manifest, home=home
     )
-    unseen = unseen_tag_values(warehouse.warehouse_path, as_of)
+    unseen = unseen_tag_values_metadata(warehouse.warehouse_path, as_of)
     if unseen:
         listed = ", ".join(f"{r['tag_name']}={r['tag_value']} ({r['customers']})" for r in unseen)
         context.log.warning(f"tag values outside their tags' known values, kept: {listed}")
@@ -66,17 +70,13 @@ def nightly_report(
     )
 
 
-def unseen_tag_values(warehouse: Path, as_of: dt.date) -> list[dict[str, Any]]:
+def unseen_tag_values_metadata(warehouse: Path, as_of: dt.date) -> list[dict[str, Any]]:
     """The night's marts.tag_unseen_values, for the asset's metadata and log."""
     with duckdb_settings.connect(warehouse, read_only=True) as connection:
-        rows = connection.execute(
-            "select tag_name, tag_value, customers from marts.tag_unseen_values "
-            "where as_of_date = ? order by tag_name, customers desc, tag_value",
-            [as_of],
-        ).fetchall()
+        rows = unseen_tag_values(connection, as_of)
     return [
         {"tag_name": name, "tag_value": value, "customers": customers}
-        for name, value, customers in rows
+        for name, _, value, customers in rows
     ]
 
 
