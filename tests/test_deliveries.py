@@ -1,19 +1,40 @@
 """A source delivered as a folder of files is the same source as one whole file."""
 
+import shutil
 from pathlib import Path
 
+import pytest
+
 from orchestration.cli import run_night
-from tests.conftest import TINY_AS_OF, TINY_RAW, TINY_RUN_STARTED_AT, query
+from tests.conftest import TINY_AS_OF, TINY_RAW, TINY_RUN_STARTED_AT, connect_warehouse, query
+from tests.test_incremental import incremental_models
 from tests.test_point_in_time import assert_same_night
+
+# The key whose rows must arrive in one delivery to mean what they meant in one file: the
+# versions of a key, and the lines of an order (a later delivery would supersede them).
+DELIVERED_TOGETHER = {"customers": 0, "products": 0, "orders": 0, "order_items": 0}
 
 
 def split_into_deliveries(source_file: Path, folder: Path) -> list[Path]:
-    """The file's rows in two deliveries, the header on each, the first named earlier."""
+    """The file's rows in two deliveries, the header on each, the first named earlier; the
+    rows of one key (DELIVERED_TOGETHER) stay in the delivery of the key's first row."""
     header, *rows = source_file.read_text(encoding="utf-8").splitlines()
-    middle = len(rows) // 2
+    key_column = DELIVERED_TOGETHER.get(source_file.stem)
+    first_half = len(rows) // 2
+    early_keys = (
+        {row.split(",")[key_column] for row in rows[:first_half]}
+        if key_column is not None
+        else set()
+    )
+    parts: tuple[list[str], list[str]] = ([], [])
+    for number, row in enumerate(rows):
+        is_early = number < first_half or (
+            key_column is not None and row.split(",")[key_column] in early_keys
+        )
+        parts[0 if is_early else 1].append(row)
     folder.mkdir(parents=True)
     written = []
-    for name, part in (("2026-03-30.csv", rows[:middle]), ("2026-03-31.csv", rows[middle:])):
+    for name, part in zip(("2026-03-30.csv", "2026-03-31.csv"), parts, strict=True):
         (folder / name).write_text("\n".join([header, *part]) + "\n", encoding="utf-8")
         written.append(folder / name)
     return written
@@ -33,3 +54,110 @@ def test_every_source_delivered_in_two_files_gives_the_same_night(tiny_warehouse
         home / "warehouse.duckdb",
         "select count(*), count(distinct source_name), sum(rows) from audit.raw_deliveries",
     ) == [(12, 6, 63)]
+
+
+# A second day's deliveries on top of the tiny fixture (delivered whole on 2026-03-30).
+SECOND_DAY = {
+    "customers": [
+        # C2 moved up a member level: the new version wins.
+        "C2,M,,广东省,深圳市,金卡,2026-02-10T02:00:00+00:00,上班族,",
+        # C6 came twice with different genders (a conflict); one clean version settles it.
+        "C6,F,,,,,2026-01-01 00:00:00,,",
+    ],
+    "orders": [
+        # O5 refunded since; O13 delivered again unchanged; O14 new.
+        "O5,C3,2026-03-10 10:00:00,,,,2026-03-20 10:00:00,refunded,wechat_shop,119.00,10.00,上海市",
+        "O13,C6,2026-03-15 10:00:00,2026-03-15 10:00:30,,,,paid,wechat_shop,10.00,,",
+        "O14,C1,2026-03-30 10:00:00,2026-03-30 10:01:00,,,,paid,wechat_shop,88.00,,浙江省",
+    ],
+    "order_items": [
+        # O5's lines now: one line of two, replacing both lines delivered before (one of them
+        # quarantined for its unknown SKU9).
+        "O5,1,SKU3,2,129.00,258.00",
+        "O14,1,SKU1,1,88.00,88.00",
+    ],
+}
+
+
+def write_landing(landing: Path, *, second_day: bool) -> None:
+    """Every source as a delivery folder: the tiny fixture as the first day's delivery, and
+    SECOND_DAY's rows as the second's."""
+    for source_file in sorted(TINY_RAW.glob("*.csv")):
+        folder = landing / source_file.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source_file, folder / "2026-03-30.csv")
+        if second_day and source_file.stem in SECOND_DAY:
+            header = source_file.read_text(encoding="utf-8").splitlines()[0]
+            rows = SECOND_DAY[source_file.stem]
+            (folder / "2026-03-31.csv").write_text(
+                "\n".join([header, *rows]) + "\n", encoding="utf-8"
+            )
+
+
+@pytest.fixture(scope="module")
+def two_days_delivered(tmp_path_factory):
+    """The first day's deliveries taken in on the night of 2026-03-30, then the second day's on
+    the next night in two homes: incrementally, and in full (the incremental tables dropped
+    after the first night, as test_incremental does)."""
+    root = tmp_path_factory.mktemp("two_days")
+    landing, incremental, full = root / "landing", root / "incremental", root / "full"
+    write_landing(landing, second_day=False)
+    assert run_night(landing, incremental, "2026-03-30", TINY_RUN_STARTED_AT).success
+    shutil.copytree(incremental, full, symlinks=True)
+    with connect_warehouse(full / "warehouse.duckdb") as connection:
+        for model in incremental_models():
+            connection.execute(f"drop table {model}")
+    write_landing(landing, second_day=True)
+    for home in (incremental, full):
+        assert run_night(landing, home, TINY_AS_OF, TINY_RUN_STARTED_AT).success
+    return full / "warehouse.duckdb", incremental / "warehouse.duckdb"
+
+
+def test_the_latest_version_wins_and_the_earlier_are_counted(two_days_delivered):
+    warehouse, _ = two_days_delivered
+    accounting = query(
+        warehouse,
+        "select source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows,"
+        " superseded_rows, is_balanced from marts.raw_row_accounting"
+        " where source_name in ('customers', 'orders', 'order_items') order by 1",
+    )
+    # customers: 9 + 2 rows; C1 twice (a duplicate), C2's first version and both of C6's
+    # conflicting ones superseded, the row without an id quarantined. orders: 14 + 3; O1 twice,
+    # O5's and O13's first versions superseded, O7 (unknown C9), O8-O11 (contract) and O12
+    # (amount "1,299.00") quarantined; O13 is clean now that C6 is. order_items: 12 + 2; O3 line
+    # 1 twice, O5's two first lines superseded, O1 line 3 (quantity 0), O2's two line 2s (a
+    # conflict) and O7's line (its order quarantined) quarantined.
+    assert accounting == [
+        ("customers", 11, 6, 1, 1, 3, True),
+        ("order_items", 14, 7, 4, 1, 2, True),
+        ("orders", 17, 8, 6, 1, 2, True),
+    ]
+    assert query(
+        warehouse,
+        "select customer_id, member_level, gender from marts.dim_customers"
+        " where customer_id in ('C2', 'C6') order by 1",
+    ) == [("C2", "金卡", "M"), ("C6", None, "F")]
+    assert query(
+        warehouse,
+        "select order_id, order_status, item_quantity from marts.fct_orders"
+        " where order_id in ('O5', 'O13', 'O14') order by 1",
+    ) == [("O13", "paid", 0), ("O14", "paid", 1), ("O5", "refunded", 2)]
+    assert query(
+        warehouse,
+        "select order_id, line_number, sku_id, quantity from marts.fct_order_items"
+        " where order_id = 'O5'",
+    ) == [("O5", 1, "SKU3", 2)]
+    # A superseded row is not quarantined: SKU9's line of O5 left the quarantine with it.
+    assert query(
+        warehouse, "select count(*) from marts.quarantine_order_items where order_id = 'O5'"
+    ) == [(0,)]
+
+
+def test_a_day_taken_in_incrementally_equals_a_full_build(two_days_delivered):
+    full, incremental = two_days_delivered
+    # Every computed table, the row accounting included.
+    assert_same_night(full, incremental, TINY_AS_OF, set())
+    for source in ("customers", "orders", "order_items"):
+        columns = "* exclude (_written_at)" if source != "customers" else "*"
+        select = f"select {columns} from marts.quarantine_{source} order by all"
+        assert query(full, select) == query(incremental, select), source

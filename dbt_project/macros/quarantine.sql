@@ -1,7 +1,7 @@
 {#-
     Row accounting helpers shared by the staging models. Every raw row ends up exactly one of:
-    an exact duplicate (an identical earlier row exists), quarantined (quarantine_reason set),
-    or clean.
+    an exact duplicate (an identical earlier row exists), superseded (a later version of its
+    key replaced it), quarantined (quarantine_reason set), or clean.
 -#}
 
 {#- The contract columns of a raw source, in file order, from the sources YAML. -#}
@@ -34,32 +34,80 @@
     {{- return(names) -}}
 {% endmacro %}
 
-{#- True for every copy of a raw row after the first (all contract columns identical). -#}
-{% macro exact_duplicate_flag(table_name) -%}
+{#- True for every copy of a raw row after the first (all contract columns identical): in the
+    same delivery for a source of versions (`per_delivery`), where a later delivery of the
+    same row is a new version; anywhere for a source of events. -#}
+{% macro exact_duplicate_flag(table_name, per_delivery=false) -%}
+    {%- set columns = (['_source_file'] if per_delivery else []) + raw_contract_columns(table_name) -%}
     row_number() over (
-        partition by {{ raw_contract_columns(table_name) | join(', ') }}
+        partition by {{ columns | join(', ') }}
         order by _raw_row_number
     ) > 1
 {%- endmacro %}
 
+{#- Of a source of versions (customers, products, orders): a row without issues that shares
+    its key, delivery and updated_at with another such row of different contents. Neither
+    can be told to be the later version. -#}
+{% macro conflicting_version_flag(key_column) -%}
+    (
+        row_issue is null
+        and not is_exact_duplicate
+        and count(case when row_issue is null and not is_exact_duplicate then 1 end) over (
+            partition by {{ key_column }}, _source_file, updated_at
+        ) > 1
+    )
+{%- endmacro %}
+
+{#- Of a source of versions: a row (not a duplicate) with a later valid version of its key,
+    later by updated_at (a version without one is older than one with it), then by delivery
+    and position. A version that is quarantined replaces nothing. Needs
+    `is_conflicting_version` (conflicting_version_flag). -#}
+{% macro superseded_version_flag(key_column) -%}
+    (
+        not is_exact_duplicate
+        and {{ key_column }} is not null
+        and count(
+            case when row_issue is null and not is_exact_duplicate
+                and not is_conflicting_version then 1 end
+        ) over (
+            partition by {{ key_column }}
+            order by updated_at asc nulls first, _raw_row_number asc
+            rows between 1 following and unbounded following
+        ) > 0
+    )
+{%- endmacro %}
+
+{#- The final staging reason of a source of versions: duplicates and superseded rows carry
+    none (they are counted, not quarantined), then row issues, then conflicting versions. -#}
+{% macro version_quarantine_reason() -%}
+    case
+        when is_exact_duplicate or is_superseded then null
+        when row_issue is not null then row_issue
+        when is_conflicting_version then 'conflicting_duplicate_key'
+    end
+{%- endmacro %}
+
 {#-
-    The final staging reason: duplicates carry none (they are counted, not quarantined), row
-    issues come first, and among rows without issues a key shared by different contents is a
-    conflict (every version is quarantined: we cannot tell which one is right).
+    The final staging reason of a source of events, or of order lines: duplicates and
+    superseded rows carry none, row issues come first, and among the other rows a key shared
+    by different contents is a conflict (every version is quarantined: we cannot tell which
+    one is right).
 -#}
 {% macro staging_quarantine_reason(key_columns) -%}
     case
-        when is_exact_duplicate then null
+        when is_exact_duplicate or is_superseded then null
         when row_issue is not null then row_issue
-        when sum(case when row_issue is null and not is_exact_duplicate then 1 else 0 end)
-            over (partition by {{ key_columns | join(', ') }}) > 1
+        when sum(
+            case when row_issue is null and not is_exact_duplicate and not is_superseded
+                then 1 else 0 end
+        ) over (partition by {{ key_columns | join(', ') }}) > 1
             then 'conflicting_duplicate_key'
     end
 {%- endmacro %}
 
-{#- A row that is neither a duplicate nor quarantined. -#}
+{#- A row that is neither a duplicate, superseded nor quarantined. -#}
 {% macro is_clean_row() -%}
-    (quarantine_reason is null and not is_exact_duplicate)
+    (quarantine_reason is null and not is_exact_duplicate and not is_superseded)
 {%- endmacro %}
 
 {#- The keys a reference check finds known, as `known_key`: the clean rows' keys. -#}
@@ -103,7 +151,7 @@ validated as (
             relation_alias='staged',
         ) }},
         case
-            when staged.is_exact_duplicate then null
+            when staged.is_exact_duplicate or staged.is_superseded then null
             when staged.quarantine_reason is not null then staged.quarantine_reason
             when known_customers.known_key is null then 'unknown_customer'
         end as quarantine_reason

@@ -1551,16 +1551,18 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
     rows = _rows(
         connection,
         """
-        select source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows, is_balanced
+        select
+            source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows,
+            superseded_rows, is_balanced
         from marts.raw_row_accounting order by source_name
         """,
     )
-    totals = [sum(int(row[index]) for row in rows) for index in range(1, 5)]
-    unbalanced = [row[0] for row in rows if not row[5]]
+    totals = [sum(int(row[index]) for row in rows) for index in range(1, 6)]
+    unbalanced = [row[0] for row in rows if not row[6]]
     table = Table(
         "raw_row_accounting",
-        "Raw rows = clean + quarantined + exact duplicates",
-        ("Source", "Raw rows", "Clean", "Quarantined", "Duplicates", "Balanced"),
+        "Raw rows = clean + quarantined + exact duplicates + superseded",
+        ("Source", "Raw rows", "Clean", "Quarantined", "Duplicates", "Superseded", "Balanced"),
         [
             (
                 _text(source),
@@ -1569,7 +1571,7 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
             )
             for source, *counts, balanced in rows
         ],
-        (False, True, True, True, True, False),
+        (False, True, True, True, True, True, False),
         footer=("Total", *(_int(value) for value in totals), "NO" if unbalanced else "yes"),
     )
     notes = (f"Not balanced: {', '.join(unbalanced)}.",) if unbalanced else ()
@@ -1578,7 +1580,8 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
         "Raw row accounting",
         (
             "Every row of the night's raw files is clean, quarantined with a reason "
-            "(marts.quarantine_<source>) or an exact duplicate (marts.raw_row_accounting).",
+            "(marts.quarantine_<source>), an exact duplicate, or a version superseded by a "
+            "later one of its key (marts.raw_row_accounting).",
         ),
         [],
         [table],

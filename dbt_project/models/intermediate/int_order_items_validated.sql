@@ -24,7 +24,7 @@ validated as (
             relation_alias='order_items',
         ) }},
         case
-            when order_items.is_exact_duplicate then null
+            when order_items.is_exact_duplicate or order_items.is_superseded then null
             when order_items.quarantine_reason is not null then order_items.quarantine_reason
             when known_orders.known_key is null then 'unknown_order'
             when known_products.known_key is null then 'unknown_sku'

@@ -1,6 +1,6 @@
 {#-
     The promise that every raw row is accounted for: per source, raw rows = clean rows +
-    quarantined rows + exact duplicates. The validated models keep one row per raw row (their
+    quarantined rows + exact duplicates + superseded versions. The validated models keep one row per raw row (their
     row_count_matches tests compare them with the raw tables), so counting them counts the file.
 -#}
 {%- set validated_models = {
@@ -21,7 +21,8 @@ with
             count(*) as raw_rows,
             count(case when {{ is_clean_row() }} then 1 end) as clean_rows,
             count(case when quarantine_reason is not null then 1 end) as quarantined_rows,
-            count(case when is_exact_duplicate then 1 end) as duplicate_rows
+            count(case when is_exact_duplicate then 1 end) as duplicate_rows,
+            count(case when is_superseded then 1 end) as superseded_rows
         from {{ validated }}
     ),
 
@@ -34,7 +35,8 @@ counted as (
             raw_rows,
             coalesce(clean_rows, 0) as clean_rows,
             coalesce(quarantined_rows, 0) as quarantined_rows,
-            coalesce(duplicate_rows, 0) as duplicate_rows
+            coalesce(duplicate_rows, 0) as duplicate_rows,
+            coalesce(superseded_rows, 0) as superseded_rows
         from {{ source_name }}_counts
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -47,7 +49,9 @@ final as (
         clean_rows,
         quarantined_rows,
         duplicate_rows,
-        raw_rows = clean_rows + quarantined_rows + duplicate_rows as is_balanced
+        superseded_rows,
+        raw_rows = clean_rows + quarantined_rows + duplicate_rows + superseded_rows
+            as is_balanced
     from counted
 )
 

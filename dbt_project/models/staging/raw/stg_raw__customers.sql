@@ -7,7 +7,7 @@ source as (
 deduplicated as (
     select
         *,
-        {{ exact_duplicate_flag('customers') }} as is_exact_duplicate
+        {{ exact_duplicate_flag('customers', per_delivery=true) }} as is_exact_duplicate
     from source
 ),
 
@@ -30,7 +30,11 @@ typed as (
         {{ clean_text('identity') }} as identity,
         {{ clean_text('skin_type') }} as skin_type,
 
+        -- the version's own date (optional)
+        {{ parse_timestamp('updated_at') }} as updated_at,
+
         -- raw text of the typed columns, kept for the quarantine
+        updated_at as raw_updated_at,
         gender as raw_gender,
         birthday as raw_birthday,
         registered_at as raw_registered_at
@@ -62,6 +66,8 @@ checked as (
         _source_file,
         is_exact_duplicate,
         customer_id,
+        updated_at,
+        raw_updated_at,
         case when not is_invalid_gender then parsed_gender end as gender,
         case when not is_invalid_birthday then parsed_birth_date end as birth_date,
         province,
@@ -81,15 +87,32 @@ checked as (
         raw_registered_at,
         case
             when customer_id is null then 'missing_customer_id'
+            when {{ is_unparsable('raw_updated_at', 'updated_at') }} then 'invalid_updated_at'
         end as row_issue
     from attributes_checked
+),
+
+-- A row is a version of its customer_id: the latest valid one wins, the ones before it are
+-- superseded (macros/quarantine.sql).
+versions as (
+    select
+        *,
+        {{ conflicting_version_flag('customer_id') }} as is_conflicting_version
+    from checked
+),
+
+superseded as (
+    select
+        *,
+        {{ superseded_version_flag('customer_id') }} as is_superseded
+    from versions
 ),
 
 final as (
     select
         *,
-        {{ staging_quarantine_reason(['customer_id']) }} as quarantine_reason
-    from checked
+        {{ version_quarantine_reason() }} as quarantine_reason
+    from superseded
 )
 
 select * from final

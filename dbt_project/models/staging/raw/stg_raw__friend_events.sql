@@ -28,6 +28,8 @@ typed as (
         _source_file,
         _raw_row_hash,
         is_exact_duplicate,
+        -- events: a later delivery appends, and replaces nothing
+        false as is_superseded,
 
         -- ids
         {{ clean_text('event_id') }} as event_id,

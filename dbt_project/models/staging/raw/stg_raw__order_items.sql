@@ -1,5 +1,6 @@
--- Incremental: only raw rows at new or changed file positions, and their keys, are staged
--- again (macros/incremental.sql).
+-- Lines come with their order: a delivery that carries lines of an order replaces the lines
+-- of that order delivered before. Incremental: only raw rows at new or changed file positions,
+-- and every row of their orders, are staged again (macros/incremental.sql).
 {{ incremental_by_raw_row("source('raw', 'order_items')") }}
 
 with
@@ -11,7 +12,7 @@ source as (
 deduplicated as (
     select
         *,
-        {{ exact_duplicate_flag('order_items') }} as is_exact_duplicate
+        {{ exact_duplicate_flag('order_items', per_delivery=true) }} as is_exact_duplicate
     from source
 ),
 
@@ -62,12 +63,24 @@ checked as (
     from typed
 ),
 
+-- Delivery names sort in the order the deliveries are taken in (a full file is the only one).
+superseded as (
+    select
+        *,
+        (
+            not is_exact_duplicate
+            and order_id is not null
+            and _source_file < max(_source_file) over (partition by order_id)
+        ) as is_superseded
+    from checked
+),
+
 final as (
     select
         *,
         {{ staging_quarantine_reason(['order_id', 'line_number']) }} as quarantine_reason,
         {{ written_at() }} as _written_at
-    from checked
+    from superseded
 )
 
 select * from final

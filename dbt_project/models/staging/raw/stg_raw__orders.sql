@@ -1,5 +1,6 @@
--- Incremental: only raw rows at new or changed file positions, and their keys, are staged
--- again (macros/incremental.sql).
+-- A row is a version of its order: the latest valid one wins, the ones before it are
+-- superseded (macros/quarantine.sql). Incremental: only raw rows at new or changed file
+-- positions, and every row of their orders, are staged again (macros/incremental.sql).
 {{ incremental_by_raw_row("source('raw', 'orders')") }}
 
 with
@@ -15,6 +16,7 @@ source as (
             'confirmed_at',
             'cancelled_at',
             'refunded_at',
+            'updated_at',
         ],
     ) }}
 ),
@@ -22,7 +24,7 @@ source as (
 deduplicated as (
     select
         *,
-        {{ exact_duplicate_flag('orders') }} as is_exact_duplicate
+        {{ exact_duplicate_flag('orders', per_delivery=true) }} as is_exact_duplicate
     from source
 ),
 
@@ -46,6 +48,7 @@ typed as (
         {{ parse_timestamp('confirmed_ts') }} as confirmed_at,
         {{ parse_timestamp('cancelled_ts') }} as cancelled_at,
         {{ parse_timestamp('refunded_ts') }} as refunded_at,
+        {{ parse_timestamp('updated_at') }} as updated_at,
 
         -- amounts
         {{ parse_amount('total_amount') }} as total_amount_cny,
@@ -61,6 +64,7 @@ typed as (
         confirmed_ts as raw_confirmed_ts,
         cancelled_ts as raw_cancelled_ts,
         refunded_ts as raw_refunded_ts,
+        updated_at as raw_updated_at,
         status as raw_status,
         total_amount as raw_total_amount,
         discount_amount as raw_discount_amount
@@ -84,6 +88,7 @@ checked as (
                 then 'invalid_cancelled_ts'
             when {{ is_unparsable('raw_refunded_ts', 'refunded_at') }}
                 then 'invalid_refunded_ts'
+            when {{ is_unparsable('raw_updated_at', 'updated_at') }} then 'invalid_updated_at'
             when {{ is_unparsable('raw_total_amount', 'total_amount_cny') }}
                 then 'invalid_total_amount'
             when {{ is_unparsable('raw_discount_amount', 'discount_amount_cny') }}
@@ -97,7 +102,8 @@ checked as (
                 coalesce(paid_at, ordered_at),
                 coalesce(confirmed_at, ordered_at),
                 coalesce(cancelled_at, ordered_at),
-                coalesce(refunded_at, ordered_at)
+                coalesce(refunded_at, ordered_at),
+                coalesce(updated_at, ordered_at)
             ) > {{ run_started_at_local() }} then 'future_timestamp'
             when least(
                 coalesce(paid_at, ordered_at),
@@ -109,12 +115,26 @@ checked as (
     from typed
 ),
 
+versions as (
+    select
+        *,
+        {{ conflicting_version_flag('order_id') }} as is_conflicting_version
+    from checked
+),
+
+superseded as (
+    select
+        *,
+        {{ superseded_version_flag('order_id') }} as is_superseded
+    from versions
+),
+
 final as (
     select
         *,
-        {{ staging_quarantine_reason(['order_id']) }} as quarantine_reason,
+        {{ version_quarantine_reason() }} as quarantine_reason,
         {{ written_at() }} as _written_at
-    from checked
+    from superseded
 )
 
 select * from final

@@ -7,7 +7,7 @@ source as (
 deduplicated as (
     select
         *,
-        {{ exact_duplicate_flag('products') }} as is_exact_duplicate
+        {{ exact_duplicate_flag('products', per_delivery=true) }} as is_exact_duplicate
     from source
 ),
 
@@ -27,7 +27,11 @@ typed as (
         {{ parse_timestamp('launched_at') }} as parsed_launched_at,
         {{ parse_integer('consumption_cycle_days') }} as parsed_consumption_cycle_days,
 
+        -- the version's own date (optional)
+        {{ parse_timestamp('updated_at') }} as updated_at,
+
         -- raw text of the typed columns, kept for the quarantine
+        updated_at as raw_updated_at,
         price as raw_price,
         launched_at as raw_launched_at,
         consumption_cycle_days as raw_consumption_cycle_days
@@ -58,6 +62,8 @@ checked as (
         _source_file,
         is_exact_duplicate,
         sku_id,
+        updated_at,
+        raw_updated_at,
         sku_name,
         category,
         case when not is_invalid_price then parsed_price_cny end as price_cny,
@@ -77,15 +83,32 @@ checked as (
         case
             when sku_id is null then 'missing_sku_id'
             when category is null then 'missing_category'
+            when {{ is_unparsable('raw_updated_at', 'updated_at') }} then 'invalid_updated_at'
         end as row_issue
     from attributes_checked
+),
+
+-- A row is a version of its sku_id: the latest valid one wins, the ones before it are
+-- superseded (macros/quarantine.sql).
+versions as (
+    select
+        *,
+        {{ conflicting_version_flag('sku_id') }} as is_conflicting_version
+    from checked
+),
+
+superseded as (
+    select
+        *,
+        {{ superseded_version_flag('sku_id') }} as is_superseded
+    from versions
 ),
 
 final as (
     select
         *,
-        {{ staging_quarantine_reason(['sku_id']) }} as quarantine_reason
-    from checked
+        {{ version_quarantine_reason() }} as quarantine_reason
+    from superseded
 )
 
 select * from final
