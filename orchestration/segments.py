@@ -102,6 +102,18 @@ def check_wecom_mapping(declarations: dict[str, dict[str, Any]], limits: WecomLi
         )
 
 
+def column_headers(node: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The header people read for each column: its config.meta.display_name in the model's
+    YAML, or the column name where none is declared."""
+    declared = node.get("columns") or {}
+    headers = []
+    for column in columns:
+        entry = declared.get(column) or {}
+        meta = (entry.get("config") or {}).get("meta") or entry.get("meta") or {}
+        headers.append(str(meta.get("display_name") or column))
+    return tuple(headers)
+
+
 def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
     """Every segment model, as an export."""
     exports = []
@@ -120,6 +132,7 @@ def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
                 wecom_tag=meta.get("wecom_tag"),
                 sql_hash=node["checksum"]["checksum"],
                 members_relation=MEMBERS_RELATION,
+                headers=column_headers(node, tuple(node["columns"])),
             )
         )
     return sorted(exports, key=lambda export: export.name)
@@ -153,6 +166,7 @@ def next_best_action_exports(manifest: dict[str, Any], actions: list[str]) -> li
             wecom_tag=None,
             sql_hash=node["checksum"]["checksum"],
             rows_where=("action", action),
+            headers=column_headers(node, NEXT_BEST_ACTION_COLUMNS),
         )
         for action in actions
     ]

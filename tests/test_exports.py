@@ -5,6 +5,7 @@ Every expected file content below is written out by hand from the rows inserted.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -41,6 +43,8 @@ D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 PUBLISHED_AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
 SEG_A_DDL = "customer_id VARCHAR, score INTEGER, note VARCHAR"
 REMARKS_DDL = "customer_id VARCHAR, remark VARCHAR"
+FRIEND_TAGS_DDL = "staff_id VARCHAR, customer_id VARCHAR, wecom_tags VARCHAR"
+BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -97,7 +101,17 @@ def publish(
 
 
 def text(tmp_path: Path, night: date, filename: str) -> str:
-    return (tmp_path / "exports" / night.isoformat() / filename).read_bytes().decode("utf-8")
+    """A file for programs: UTF-8 without a byte-order mark."""
+    data = (tmp_path / "exports" / night.isoformat() / filename).read_bytes()
+    assert not data.startswith(BOM), filename
+    return data.decode("utf-8")
+
+
+def people_csv(tmp_path: Path, night: date, filename: str) -> str:
+    """A CSV for people: UTF-8 after a byte-order mark, which Excel needs to read it as such."""
+    data = (tmp_path / "exports" / night.isoformat() / filename).read_bytes()
+    assert data.startswith(BOM), filename
+    return data[len(BOM) :].decode("utf-8")
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -112,9 +126,9 @@ def test_first_night_everyone_entered(tmp_path: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True):
         manifest = publish_night(warehouse, tmp_path / "exports", D1, "run1", [segment()])
 
-    assert text(tmp_path, D1, "seg_a.entered.csv") == "customer_id\r\nc1\r\nc2\r\nc3\r\n"
-    assert text(tmp_path, D1, "seg_a.left.csv") == "customer_id\r\n"
-    assert text(tmp_path, D1, "seg_a.csv") == (
+    assert people_csv(tmp_path, D1, "seg_a.entered.csv") == "customer_id\r\nc1\r\nc2\r\nc3\r\n"
+    assert people_csv(tmp_path, D1, "seg_a.left.csv") == "customer_id\r\n"
+    assert people_csv(tmp_path, D1, "seg_a.csv") == (
         "customer_id,score,note\r\nc1,1,备注c1\r\nc2,2,备注c2\r\nc3,3,备注c3\r\n"
     )
     assert pq.read_table(tmp_path / "exports" / "2026-03-01" / "seg_a.parquet").to_pylist() == [
@@ -134,8 +148,8 @@ def test_second_night_lists_exactly_who_entered_and_left(tmp_path: Path) -> None
         tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c2", "c3", "c4", "c5"))}
     )
 
-    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc4\r\nc5\r\n"
-    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc4\r\nc5\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
     entry = manifest["segments"]["seg_a"]
     assert (entry["rows"], entry["entered"], entry["left"]) == (4, 2, 1)
     assert manifest["previous_night"] == "2026-03-01"
@@ -149,9 +163,9 @@ def test_a_segment_new_since_the_previous_night_has_everyone_entered(tmp_path: P
     }
     manifest = publish(tmp_path, D2, tables, (segment(), segment("seg_b", wecom_tag=None)))
 
-    assert text(tmp_path, D2, "seg_b.entered.csv") == "customer_id\r\nc7\r\nc8\r\n"
-    assert text(tmp_path, D2, "seg_b.left.csv") == "customer_id\r\n"
-    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\n"
+    assert people_csv(tmp_path, D2, "seg_b.entered.csv") == "customer_id\r\nc7\r\nc8\r\n"
+    assert people_csv(tmp_path, D2, "seg_b.left.csv") == "customer_id\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\n"
     assert manifest["segments"]["seg_b"]["entered"] == 2
 
 
@@ -178,7 +192,7 @@ def test_csv_escapes_formulas_and_parquet_keeps_raw_values(tmp_path: Path) -> No
     publish(tmp_path, D1, tables, segments)
 
     # Sorted by code point: \t (09) < + (2B) < - (2D) < = (3D) < @ (40) < p.
-    assert text(tmp_path, D1, "seg_text.csv") == (
+    assert people_csv(tmp_path, D1, "seg_text.csv") == (
         "customer_id,note,delta,amount\r\n"
         "'\tz,\"'\rcr\",0,1.25\r\n"
         "'+1,ok,1,0.00\r\n"
@@ -187,7 +201,7 @@ def test_csv_escapes_formulas_and_parquet_keeps_raw_values(tmp_path: Path) -> No
         "'@x,'=1+1,-1,0.00\r\n"
         "plain,'-2,-7,-3.10\r\n"
     )
-    assert text(tmp_path, D1, "seg_text.entered.csv") == (
+    assert people_csv(tmp_path, D1, "seg_text.entered.csv") == (
         "customer_id\r\n'\tz\r\n'+1\r\n'-2\r\n"
         '"\'=HYPERLINK(""http://evil.example"",""点我"")"\r\n'
         "'@x\r\nplain\r\n"
@@ -196,12 +210,151 @@ def test_csv_escapes_formulas_and_parquet_keeps_raw_values(tmp_path: Path) -> No
     assert raw.column("customer_id").to_pylist() == ["\tz", "+1", "-2", hyperlink, "@x", "plain"]
     assert raw.column("note").to_pylist() == ["\rcr", "ok", None, "+1", "=1+1", "-2"]
     # Numbers are not text: a negative number (or customer id) is never escaped.
-    assert text(tmp_path, D1, "seg_num.csv") == "customer_id,balance\r\n-2,3.0\r\n5,-1.5\r\n"
-    assert text(tmp_path, D1, "seg_num.entered.csv") == "customer_id\r\n-2\r\n5\r\n"
+    assert people_csv(tmp_path, D1, "seg_num.csv") == "customer_id,balance\r\n-2,3.0\r\n5,-1.5\r\n"
+    assert people_csv(tmp_path, D1, "seg_num.entered.csv") == "customer_id\r\n-2\r\n5\r\n"
 
 
-def test_csv_of_whole_columns_matches_the_cell_by_cell_writer(tmp_path: Path) -> None:
-    """The column-at-a-time path of a segment's CSV writes what _csv_cell writes per value."""
+# A customer whose id, note and tags a spreadsheet would take for formulas.
+OPERATOR_DDL = (
+    "customer_id VARCHAR, visits BIGINT, note VARCHAR, paid DECIMAL(10, 2), bought_on DATE"
+)
+OPERATOR_ROWS = [
+    ("c1", 3, "+会员|高价值", 12.5, date(2026, 2, 28)),
+    ("c2", -1, "普通", None, None),
+    # More digits than Excel keeps in a number.
+    ("=c3", 1234567890123456789, "@某人", 0, date(2026, 3, 1)),
+]
+OPERATOR_HEADERS = ("客户ID", "到店次数", "备注", "实付金额", "购买日期")
+
+
+def operator_segment(**overrides: Any) -> SegmentExport:
+    return segment(
+        columns=("customer_id", "visits", "note", "paid", "bought_on"),
+        headers=OPERATOR_HEADERS,
+        **overrides,
+    )
+
+
+def test_files_for_people_escape_formulas_and_files_for_programs_keep_them(
+    tmp_path: Path,
+) -> None:
+    publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (OPERATOR_DDL, OPERATOR_ROWS),
+            "marts.remarks": (REMARKS_DDL, [("=c3", "-老客|宝妈")]),
+            "marts.friend_tags": (FRIEND_TAGS_DDL, [("S1", "=c3", "+会员|高价值")]),
+        },
+        (operator_segment(wecom_tag="+会员"),),
+        remarks_relation="marts.remarks",
+        friendship_tags_relation="marts.friend_tags",
+    )
+    # For people: after a byte-order mark, column names, escaped. "=" (3D) sorts before "c".
+    assert people_csv(tmp_path, D1, "seg_a.csv") == (
+        "customer_id,visits,note,paid,bought_on\r\n"
+        "'=c3,1234567890123456789,'@某人,0.00,2026-03-01\r\n"
+        "c1,3,'+会员|高价值,12.50,2026-02-28\r\n"
+        "c2,-1,普通,,\r\n"
+    )
+    assert people_csv(tmp_path, D1, "seg_a.entered.csv") == "customer_id\r\n'=c3\r\nc1\r\nc2\r\n"
+
+    # For programs: no byte-order mark (text() checks), every value exactly as it is.
+    def rows(filename: str) -> list[list[str]]:
+        return list(csv.reader(text(tmp_path, D1, filename).splitlines()))
+
+    assert rows("wecom_tag_sync.csv") == [
+        ["tag", "action", "customer_id", "remark"],
+        ["+会员", "add", "=c3", "-老客|宝妈"],
+        ["+会员", "add", "c1", ""],
+        ["+会员", "add", "c2", ""],
+    ]
+    assert rows("wecom_mark_tag.csv") == [
+        ["minute", "staff_id", "customer_id", "add_tags", "remove_tags"],
+        ["0", "S1", "=c3", "+会员|高价值", ""],
+    ]
+    night = tmp_path / "exports" / D1.isoformat()
+    assert pq.read_table(night / "wecom_friend_tags.parquet").to_pylist() == [
+        {"staff_id": "S1", "customer_id": "=c3", "wecom_tags": "+会员|高价值"}
+    ]
+    assert pq.read_table(night / "wecom_sent_remarks.parquet").to_pylist() == [
+        {"customer_id": "=c3", "remark": "-老客|宝妈"}
+    ]
+    assert pq.read_table(night / "seg_a.parquet").column("note").to_pylist() == [
+        "@某人",
+        "+会员|高价值",
+        "普通",
+    ]
+
+
+def test_each_segment_has_an_xlsx_with_the_declared_headers(tmp_path: Path) -> None:
+    manifest = publish(
+        tmp_path,
+        D1,
+        {"segments.seg_a": (OPERATOR_DDL, OPERATOR_ROWS)},
+        (operator_segment(display_name="高价值客户: 本月"),),
+    )
+    path = tmp_path / "exports" / D1.isoformat() / "seg_a.xlsx"
+    digest = manifest["segments"]["seg_a"]["files"]["seg_a.xlsx"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+    workbook = openpyxl.load_workbook(path)
+    # The segment's display name, without the ":" Excel refuses in a sheet name.
+    assert workbook.sheetnames == ["高价值客户  本月"]
+    sheet = workbook.active
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:E4"
+    assert [cell.value for cell in sheet[1]] == list(OPERATOR_HEADERS)
+    assert all(cell.font.bold for cell in sheet[1])
+    # The CSV's rows as values: numbers, dates, text; "=c3" and "@某人" are text, shown as
+    # they are and kept text when edited (quote prefix), never formulas. The 19-digit count
+    # is text: as a number Excel would round it.
+    assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["=c3", "1234567890123456789", "@某人", 0, datetime(2026, 3, 1)],
+        ["c1", 3, "+会员|高价值", 12.5, datetime(2026, 2, 28)],
+        ["c2", -1, "普通", None, None],
+    ]
+    assert [cell.data_type for cell in sheet[2]] == ["s", "s", "s", "n", "d"]
+    assert [cell.quotePrefix for cell in sheet["A"]] == [False, True, False, False]
+    assert [cell.quotePrefix for cell in sheet["C"]] == [False, True, True, False]
+    assert sheet["D2"].number_format == "0.00"
+    assert sheet["E2"].number_format == "yyyy-mm-dd"
+    # Widths: the widest cell or header, a Chinese character counting 2, plus 2, at least 8.
+    # B: 19 digits; C: "+会员|高价值" is 1 + 4 + 1 + 6; D: "实付金额" is 4 characters.
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDE"}
+    assert {letter: int(width) for letter, width in widths.items()} == {
+        "A": 8,
+        "B": 21,
+        "C": 14,
+        "D": 10,
+        "E": 12,
+    }
+
+
+def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> None:
+    manifest = publish(
+        tmp_path,
+        D1,
+        {
+            "segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3")),
+            "segments.seg_b": (SEG_A_DDL, seg_rows("c4", "c5")),
+        },
+        (segment(), segment("seg_b")),
+        xlsx_max_rows=2,
+    )
+    assert manifest["xlsx_max_rows"] == 2
+    assert "seg_a.xlsx" not in manifest["segments"]["seg_a"]["files"]
+    assert "seg_b.xlsx" in manifest["segments"]["seg_b"]["files"]
+    night = tmp_path / "exports" / D1.isoformat()
+    assert not (night / "seg_a.xlsx").exists()
+    assert (night / "seg_a.csv").exists()
+    for refused in (-1, 1_048_576, 2.5, True, None):
+        with pytest.raises(PublishError, match="export_xlsx_max_rows"):
+            exports.check_xlsx_max_rows(refused)
+
+
+def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path: Path) -> None:
+    """One writer, whole columns at a time, for every type: both kinds of file by hand."""
     texts = [
         "plain",
         "=1+1",
@@ -236,32 +389,43 @@ def test_csv_of_whole_columns_matches_the_cell_by_cell_writer(tmp_path: Path) ->
             ),
         }
     )
-    by_column = exports._write_table_csv(tmp_path / "columns.csv", table)
-    by_cell = exports._write_csv(
-        tmp_path / "cells.csv", table.column_names, zip(*table.to_pydict().values(), strict=True)
-    )
-    assert (tmp_path / "columns.csv").read_bytes() == (tmp_path / "cells.csv").read_bytes()
-    assert by_column == by_cell
-    lines = (tmp_path / "columns.csv").read_bytes().decode("utf-8").split("\r\n")
-    assert lines[1:3] == [
-        "plain,-5,1,true,0.1,0.00,0.000001,0.0000000001",
-        "'=1+1,0,-2,false,-2.5,-0.01,-0.000010,-3.5000000000",
+    # Each row: (first cell for people, first cell for programs, the other cells).
+    rows = [
+        ("plain", "plain", "-5,1,true,0.1,0.00,0.000001,0.0000000001"),
+        ("'=1+1", "=1+1", "0,-2,false,-2.5,-0.01,-0.000010,-3.5000000000"),
+        ("'+86 138", "+86 138", "7,,,,123456789012345678901234567890.12,1.500000,"),
+        ("'-x", "-x", ",4,true,1e-07,,,"),
+        ("'@me", "@me", "1099511627776,5,false,3.0,5.00,,"),
+        ("'\tTab", "\tTab", "1,6,true,2.0,,,"),
+        ('"\'\rcr"', '"\rcr"', "2,7,false,1.0,5.00,,"),
+        ('"a ""q"", b"', '"a ""q"", b"', "3,8,true,0.5,,,"),
+        ('"行\n二"', '"行\n二"', "4,9,false,0.25,5.00,,"),
+        ("", "", "5,10,true,1e+20,,,"),
+        ("", "", "6,11,,-0.0,5.00,,"),
     ]
-    assert lines[8:11] == [
-        '"a ""q"", b",3,8,true,0.5,,,',
-        '"行\n二",4,9,false,0.25,5.00,,',
-        ",5,10,true,1e+20,,,",
-    ]
+    header = "customer_id,count,small,flag,ratio,paid,share,precise\r\n"
+    for_people = header + "".join(f"{cell},{rest}\r\n" for cell, _, rest in rows)
+    for_programs = header + "".join(f"{cell},{rest}\r\n" for _, cell, rest in rows)
+
+    sha = exports._write_table_csv(tmp_path / "people.csv", table, for_people=True)
+    exports._write_table_csv(tmp_path / "programs.csv", table, for_people=False)
+    assert (tmp_path / "people.csv").read_bytes() == BOM + for_people.encode("utf-8")
+    assert (tmp_path / "programs.csv").read_bytes() == for_programs.encode("utf-8")
+    assert sha == hashlib.sha256((tmp_path / "people.csv").read_bytes()).hexdigest()
+    # What the csv module reads back from the file for programs is every value as it is.
+    with (tmp_path / "programs.csv").open(encoding="utf-8", newline="") as handle:
+        read_back = list(csv.reader(handle))
+    assert [row[0] for row in read_back[1:]] == [value or "" for value in texts]
 
     # One column (the entered and left lists): a row whose only cell is empty is quoted, not
     # a blank line; a header needing quotes is quoted; no rows is the header alone.
-    for name, values in (("customer_id", texts), ('id, "x"', ["", None, "a"]), ("id", [])):
+    for name, values, expected in (
+        ('id, "x"', ["", None, "=a"], '"id, ""x"""\r\n""\r\n""\r\n\'=a\r\n'),
+        ("id", [], "id\r\n"),
+    ):
         one = pa.table({name: pa.array(values, type=pa.string())})
-        exports._write_table_csv(tmp_path / "one_by_column.csv", one)
-        exports._write_csv(tmp_path / "one_by_cell.csv", [name], ([value] for value in values))
-        written = (tmp_path / "one_by_column.csv").read_bytes()
-        assert written == (tmp_path / "one_by_cell.csv").read_bytes(), name
-    assert written == b"id\r\n"
+        exports._write_table_csv(tmp_path / "one.csv", one, for_people=True)
+        assert (tmp_path / "one.csv").read_bytes() == BOM + expected.encode("utf-8"), name
 
 
 def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> None:
@@ -305,6 +469,7 @@ def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> No
         "seg_a.entered.csv",
         "seg_a.left.csv",
         "seg_a.parquet",
+        "seg_a.xlsx",
     ]
     for filename, digest in entry["files"].items():
         assert hashlib.sha256((night / filename).read_bytes()).hexdigest() == digest
@@ -356,8 +521,8 @@ def test_republishing_after_a_later_night_still_diffs_against_the_earlier_one(
     manifest = publish(tmp_path, D2, night_2, run_id="rerun")
 
     assert manifest["previous_night"] == "2026-03-01"
-    assert text(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc3\r\n"
-    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.entered.csv") == "customer_id\r\nc3\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
     assert snapshot(tmp_path / "exports" / "2026-03-03") == night_3
     assert latest_published_night(tmp_path / "exports") == D3
     assert latest_published_night(tmp_path / "exports", before=D3) == D2
@@ -448,7 +613,7 @@ def test_wecom_sync_adds_with_remarks_and_removes_never_cutting_one(tmp_path: Pa
         ",remark,c1,gone\r\n"
         ",remark,c2,kept\r\n"
         "标签A,add,c4,\r\n"
-        "标签A,add,c5,'=cmd\r\n"
+        "标签A,add,c5,=cmd\r\n"
         "标签A,add,c6,\r\n"
         "标签A,add,c7,一二三四五六七八九十百千万亿甲乙丙丁戊己\r\n"
         "标签A,remove,c1,\r\n"
@@ -618,6 +783,8 @@ def test_contract_violations_name_the_segment(
         ({"name": "../a"}, r"safe file stem"),
         ({"name": "wecom_tag_sync"}, r"reserved"),
         ({"relation": "seg_a; drop table x"}, r"seg_a.*schema-qualified"),
+        ({"headers": ("客户ID", "分数")}, r"seg_a.*one non-empty text per column"),
+        ({"headers": ("客户ID", "分数", " ")}, r"seg_a.*one non-empty text per column"),
     ],
 )
 def test_bad_declarations_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -703,8 +870,14 @@ def test_rows_where_exports_one_value_of_a_shared_relation(tmp_path: Path) -> No
         for stem, action in (("win_back", "win_back"), ("quoted", "it's quoted"))
     )
     manifest = publish(tmp_path, D1, {"marts.next_best_action": actions}, exports)
-    assert text(tmp_path, D1, "nba_win_back.csv").splitlines() == ["customer_id,reason", "c2,r2"]
-    assert text(tmp_path, D1, "nba_quoted.csv").splitlines() == ["customer_id,reason", "c3,r3"]
+    assert people_csv(tmp_path, D1, "nba_win_back.csv").splitlines() == [
+        "customer_id,reason",
+        "c2,r2",
+    ]
+    assert people_csv(tmp_path, D1, "nba_quoted.csv").splitlines() == [
+        "customer_id,reason",
+        "c3,r3",
+    ]
     assert manifest["segments"]["nba_win_back"]["rows"] == 1
     with pytest.raises(PublishError, match="rows_where column 'kind'"):
         publish(
@@ -737,7 +910,7 @@ def test_the_next_publisher_undoes_what_a_killed_one_left(tmp_path: Path) -> Non
     assert sorted(p.name for p in exports_root.iterdir()) == [LOCK_FILE, "2026-03-01", "2026-03-02"]
     assert snapshot(exports_root / "2026-03-01") == before
     assert manifest["previous_night"] == "2026-03-01"
-    assert text(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
+    assert people_csv(tmp_path, D2, "seg_a.left.csv") == "customer_id\r\nc1\r\n"
 
 
 HOLD_LOCK = """
@@ -773,9 +946,6 @@ def test_one_publisher_at_a_time(tmp_path: Path) -> None:
         holder.wait(timeout=30)
     # The lock is released by the holder's exit; the same publish now goes through.
     assert publish(tmp_path, D1, tables)["segments"]["seg_a"]["rows"] == 1
-
-
-FRIEND_TAGS_DDL = "staff_id VARCHAR, customer_id VARCHAR, wecom_tags VARCHAR"
 
 
 def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) -> None:
@@ -852,7 +1022,7 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     released = read_manifest(exports_root, D2)
     assert released["guard"]["held"] is False and "released_at" in released["guard"]
     assert released["segments"] == held["segments"]
-    assert text(tmp_path, D2, "seg_a.left.csv").split() == ["customer_id", "c2", "c3", "c4"]
+    assert people_csv(tmp_path, D2, "seg_a.left.csv").split() == ["customer_id", "c2", "c3", "c4"]
 
 
 def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None:

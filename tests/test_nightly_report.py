@@ -515,6 +515,18 @@ def test_rfm_grid_and_segments(report):
     assert classes["重要保持客户"][0] == "2"  # C I
 
 
+def test_the_rfm_window_is_named_from_the_var(report, customer_marts_warehouse):
+    # dbt_project.yml's rfm_window_days, which the fixture's customer_rfm was built with.
+    assert report.header("rfm_segments")[4:] == ["Avg orders (365 days)", "Spend, 365 days (CNY)"]
+    assert any("over the last 365 days" in text for text in report.paragraphs)
+    other = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, None, rfm_window_days=90)
+    )
+    assert other.header("rfm_segments")[4:] == ["Avg orders (90 days)", "Spend, 90 days (CNY)"]
+    assert any("over the last 90 days" in text for text in other.paragraphs)
+    assert not any("365" in text for text in other.paragraphs)
+
+
 def test_lifecycle_stages_and_moves(report):
     stages = report.rows("lifecycle_stages")
     # Customers, then entered and left on 06-30.

@@ -6,12 +6,14 @@ Stories: tests/fixtures/raw_customer_marts/README.md.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from orchestration.publishing.lock import LOCK_FILE
@@ -35,6 +37,10 @@ EXPECTED_MEMBERS = {
     "seg_identity_student": ["F"],
     "seg_identity_office_worker": ["A", "C", "I"],
 }
+
+
+# The header of seg_churned's paid_amount_365d_cny, Chinese parentheses and all.
+CHURNED_PAID_HEADER = "近365天实付金额\uff08元\uff09"
 
 
 def members(warehouse, as_of: str) -> dict[str, list[str]]:
@@ -112,10 +118,22 @@ def test_exports_of_two_nights(customer_marts_warehouse):
         "priority": 2,
         "cooldown": 0,
     }
-    assert (night / "seg_churned.csv").read_text(encoding="utf-8").splitlines() == [
+    # For people: a byte-order mark for Excel, and the same rows as an .xlsx with the headers
+    # of the segment's YAML.
+    churned_csv = (night / "seg_churned.csv").read_bytes()
+    assert churned_csv.startswith(b"\xef\xbb\xbf")
+    assert churned_csv.decode("utf-8-sig").splitlines() == [
         "customer_id,days_since_last_purchase,paid_amount_365d_cny,reason",
         # Monetary 100 + 50 + 300 (fixture README).
         "C,90,450.00,days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01",
+    ]
+    sheet = openpyxl.load_workbook(night / "seg_churned.xlsx")["流失客户"]
+    assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [
+        ["客户ID", "距上次购买天数", CHURNED_PAID_HEADER, "入选原因"],
+        ["C", 90, 450, "days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01"],
+    ]
+    assert sorted(churned["files"]) == [
+        f"seg_churned.{kind}" for kind in ("csv", "entered.csv", "left.csv", "parquet", "xlsx")
     ]
     for name, digest in churned["files"].items():
         assert hashlib.sha256((night / name).read_bytes()).hexdigest() == digest
@@ -128,7 +146,7 @@ def test_exports_of_two_nights(customer_marts_warehouse):
         "流失客户,add,C,★★★|上班族|互动0"
     ]
     # One file per next best action, from the same night's next_best_action.
-    repurchase = (night / "nba_repurchase_coupon.csv").read_text(encoding="utf-8").splitlines()
+    repurchase = (night / "nba_repurchase_coupon.csv").read_text("utf-8-sig").splitlines()
     assert [line.split(",")[0] for line in repurchase] == ["customer_id", "E", "F", "I"]
     assert manifest["segments"]["nba_win_back"]["rows"] == 1
     first_night = json.loads((exports / "2026-06-29" / "manifest.json").read_text("utf-8"))
@@ -250,6 +268,37 @@ def holdout_bucket(segment: str, customer_id: str, salt: str = "scrm-holdout-v1"
     """The holdout hash, computed here independently of the SQL: md5's first 32 bits."""
     digest = hashlib.md5(f"{salt}|{segment}|{customer_id}".encode()).hexdigest()
     return int(digest[:8], 16) % 10_000
+
+
+def test_every_exported_column_has_a_chinese_header():
+    """The .xlsx headers come from each column's display_name in the YAML, for every export."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import (
+        load_manifest,
+        next_best_action_exports,
+        segment_exports,
+    )
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    exports = {
+        export.name: export
+        for export in [
+            *segment_exports(manifest),
+            *next_best_action_exports(manifest, ["win_back"]),
+        ]
+    }
+    assert len(exports) == len(EXPECTED_MEMBERS) + 1
+    for export in exports.values():
+        untranslated = [h for h in export.headers if not re.search(r"[\u4e00-\u9fff]", h)]
+        assert untranslated == [], export.name
+    assert exports["seg_never_bought"].headers == (
+        "客户ID",
+        "加好友天数",
+        "来源渠道编码",
+        "入选原因",
+    )
+    assert exports["seg_churned"].headers[2] == CHURNED_PAID_HEADER
+    assert exports["nba_win_back"].headers == ("客户ID", "优先级", "人群包", "推荐理由", "入选原因")
 
 
 def test_holdout_is_a_stable_hash_of_segment_and_customer(

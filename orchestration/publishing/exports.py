@@ -2,14 +2,17 @@
 
 Marketing tools load one directory per night, ``<exports_root>/<YYYY-MM-DD>/``:
 
-* ``<name>.parquet`` / ``<name>.csv``: the segment's declared columns, one row per customer,
-  sorted by customer_id. Parquet keeps raw values; the CSV is escaped against spreadsheet
-  formula injection (see ``FORMULA_PREFIXES``).
+* ``<name>.parquet`` / ``<name>.csv`` / ``<name>.xlsx``: the segment's declared columns, one
+  row per customer, sorted by customer_id. Parquet, for programs, keeps raw values; the CSV and
+  the workbook, for people, are written for Excel (see ``UTF8_BOM`` and ``FORMULA_PREFIXES``),
+  the workbook with the columns' display names as headers.
 * ``<name>.entered.csv`` / ``<name>.left.csv``: customer_id of the customers who entered / left
-  the segment since the previous published night (the latest earlier night with a manifest).
+  the segment since the previous published night (the latest earlier night with a manifest),
+  for people like the segment's CSV.
 * ``wecom_tag_sync.csv``: the WeCom tag adds and removes implied by those changes, each add
   with the customer's remark, and a ``remark`` row for a customer whose remark changed since
-  the one last sent (``wecom_sent_remarks.parquet`` carries what was sent, night to night).
+  the one last sent (``wecom_sent_remarks.parquet`` carries what was sent, night to night);
+  for programs, like the per-friendship ``wecom_mark_tag.csv``.
 * ``manifest.json``: what was published, with a sha256 for every file; written last, and its
   presence is what makes a directory a published night.
 
@@ -28,14 +31,13 @@ Nothing here imports Dagster: the asset that calls ``publish_night`` lives elsew
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -46,6 +48,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xlsxwriter
 
 from orchestration import duckdb_settings
 from orchestration.duckdb_settings import text_literal
@@ -91,10 +94,19 @@ MARK_TAG_MANIFEST_KEYS: Final = (
     "largest_changes",
 )
 
+# Who reads a file decides how it is written (docs/segments.md). Files for people, a segment's
+# CSV, .xlsx and entered / left lists, are for Excel: the CSV starts with a UTF-8 byte-order
+# mark (without one, Excel on Chinese Windows reads it as GBK) and text that a spreadsheet
+# could run as a formula is escaped. Files for programs, the WeCom sync and mark_tag files,
+# Parquet and JSON, carry every value exactly as it is.
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 # OWASP "CSV Injection": a cell starting with one of these may be run as a formula by a
-# spreadsheet, so text cells starting with one get a leading single quote. Numbers are left as
-# they are (a negative number is data, not a formula).
+# spreadsheet, so in a file for people, text cells starting with one get a leading single
+# quote. Numbers are left as they are (a negative number is data, not a formula).
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
+# A segment of more rows gets no .xlsx (var export_xlsx_max_rows): XlsxWriter writes about
+# 30,000 rows of 4 columns a second, and no one reads more rows than that in a spreadsheet.
+XLSX_MAX_ROWS: Final = 100_000
 
 _SEGMENT_NAME = re.compile(r"[a-z0-9_]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -102,6 +114,15 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _NIGHT_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CSV_BATCH_ROWS: Final = 65_536
+# Excel's limits: rows a sheet holds under its header, characters of a sheet name, digits of
+# a number it keeps exactly, its first calendar year.
+XLSX_SHEET_ROWS: Final = 1_048_575
+_XLSX_TITLE_CHARS: Final = 31
+_XLSX_EXACT_DIGITS: Final = 15
+_XLSX_EXACT_UP_TO: Final = 10**_XLSX_EXACT_DIGITS - 1
+_XLSX_FIRST_YEAR: Final = 1900
+_XLSX_MIN_WIDTH: Final = 8
+_XLSX_MAX_WIDTH: Final = 60
 
 # Every option that could otherwise vary is pinned, so the same table gives the same bytes.
 # Statistics are kept (readers use them) and are a pure function of the data.
@@ -150,6 +171,9 @@ class SegmentExport:
     # is_exported, suppression): export only the customers it marks exported that night, and
     # count in the manifest the members held back (holdout, priority, cool-down).
     members_relation: str | None = None
+    # The header of each column in the .xlsx, for people (the YAML's display_name); None: the
+    # column names.
+    headers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Validated on construction so a bad declaration fails before any file is written.
@@ -181,6 +205,15 @@ class SegmentExport:
             raise PublishError(f"{label}: rows_where must be a (column, text value) pair")
         if self.members_relation is not None:
             _quote_relation(self.members_relation, f"{label} members_relation")
+        if self.headers is not None:
+            object.__setattr__(self, "headers", tuple(self.headers))
+            if len(self.headers) != len(self.columns) or not all(
+                isinstance(header, str) and header.strip() for header in self.headers
+            ):
+                raise PublishError(
+                    f"{label}: headers must be one non-empty text per column, got "
+                    f"{list(self.headers)!r} for {list(self.columns)!r}"
+                )
 
     def source_sql(self, as_of: date) -> str:
         """The rows to export, as a FROM item: the relation, or its filtered part."""
@@ -235,6 +268,7 @@ def publish_night(
     tag_coverage_relation: str | None = None,
     guard: ExportGuard | None = None,
     source_rows_relation: str | None = None,
+    xlsx_max_rows: int = XLSX_MAX_ROWS,
 ) -> dict[str, Any]:
     """Publish the night ``as_of`` atomically and return its manifest.
 
@@ -248,9 +282,11 @@ def publish_night(
     ``source_rows_relation`` (source_name, clean_rows) each raw source's clean rows. With
     ``guard``, a night that trips it goes to ``held/<D>`` instead (guard.py); the manifest's
     ``guard`` entry says so, and whether the BI copy is held too (``holds_published_warehouse``).
+    A segment of more than ``xlsx_max_rows`` rows gets no .xlsx (the manifest records the limit).
     """
     warehouse, exports_root = Path(warehouse), Path(exports_root)
     _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
+    check_xlsx_max_rows(xlsx_max_rows)
     night = as_of.isoformat()
     stamp = (published_at or datetime.now(UTC)).isoformat()
     temporary = exports_root / f".tmp-{night}-{run_id}"
@@ -275,6 +311,7 @@ def publish_night(
                     "run_id": run_id,
                     "published_at": stamp,
                     "previous_night": previous.isoformat() if previous else None,
+                    "xlsx_max_rows": xlsx_max_rows,
                 },
                 extras=_Extras(
                     friendship_tags_relation,
@@ -347,6 +384,21 @@ def check_days_kept(days_kept: Any) -> int | None:
             "whole number of days, at least 1"
         )
     return days_kept
+
+
+def check_xlsx_max_rows(max_rows: Any) -> int:
+    """The var export_xlsx_max_rows, checked: a whole number from 0 (no .xlsx) to the rows
+    one Excel sheet holds under its header."""
+    if (
+        isinstance(max_rows, bool)
+        or not isinstance(max_rows, int)
+        or not 0 <= max_rows <= XLSX_SHEET_ROWS
+    ):
+        raise PublishError(
+            f"export_xlsx_max_rows is {max_rows!r}: it must be a whole number from 0 (no .xlsx) "
+            f"to {XLSX_SHEET_ROWS:,} (the rows an Excel sheet holds under its header)"
+        )
+    return max_rows
 
 
 def prune_published_nights(
@@ -450,6 +502,7 @@ def _build_night(
                 date.fromisoformat(header["as_of_date"]),
                 previous_dir,
                 previous_segments.get(segment.name),
+                header["xlsx_max_rows"],
             )
             for segment in segments
         ]
@@ -496,7 +549,7 @@ def _build_night(
         + [("", REMARK_ACTION, customer_id, remarks[customer_id]) for customer_id in resent],
         key=lambda row: _sync_sort_key(row[:3]),
     )
-    sync_sha = _write_csv(directory / SYNC_FILE, SYNC_COLUMNS, sync_rows)
+    sync_sha = _write_table_csv(directory / SYNC_FILE, _sync_table(sync_rows), for_people=False)
     sent_remarks = None
     if remarks_relation is not None:
         sent_tonight = {
@@ -608,7 +661,9 @@ def _write_mark_tag(
     summary = dry_run_summary(calls)
     files = {
         FRIEND_TAGS_FILE: _write_parquet(directory / FRIEND_TAGS_FILE, state),
-        MARK_TAG_FILE: _write_table_csv(directory / MARK_TAG_FILE, _mark_tag_table(calls)),
+        MARK_TAG_FILE: _write_table_csv(
+            directory / MARK_TAG_FILE, _mark_tag_table(calls), for_people=False
+        ),
     }
     files[MARK_TAG_SUMMARY_FILE] = _write_json(directory / MARK_TAG_SUMMARY_FILE, summary)
     return {
@@ -620,6 +675,18 @@ def _write_mark_tag(
         },
         **{key: summary[key] for key in MARK_TAG_MANIFEST_KEYS},
     }
+
+
+def _sync_table(rows: Sequence[tuple[str, str, Any, str]]) -> pa.Table:
+    """The sync rows as the text columns of the sync file (SYNC_COLUMNS): customer ids of
+    segments of different id types share the column."""
+    columns = zip(*rows, strict=True) if rows else [()] * len(SYNC_COLUMNS)
+    return pa.table(
+        {
+            name: pa.array([_plain_text(value) for value in values], type=pa.string())
+            for name, values in zip(SYNC_COLUMNS, columns, strict=True)
+        }
+    )
 
 
 def _mark_tag_table(calls: Sequence[MarkTagCall]) -> pa.Table:
@@ -736,8 +803,9 @@ def _export_segment(
     as_of: date,
     previous_dir: Path | None,
     previous_entry: dict[str, Any] | None,
+    xlsx_max_rows: int,
 ) -> _SegmentResult:
-    """Write one segment's four files; errors are re-raised naming the segment."""
+    """Write one segment's files; errors are re-raised naming the segment."""
     label = f"segment {segment.name!r}"
     try:
         table = _read_segment(connection, segment, as_of, label)
@@ -757,14 +825,29 @@ def _export_segment(
         name = segment.name
         files = {
             f"{name}.parquet": _write_parquet(directory / f"{name}.parquet", table),
-            f"{name}.csv": _write_table_csv(directory / f"{name}.csv", table),
+            f"{name}.csv": _write_table_csv(directory / f"{name}.csv", table, for_people=True),
             f"{name}.entered.csv": _write_table_csv(
-                directory / f"{name}.entered.csv", _id_table(entered, id_field)
+                directory / f"{name}.entered.csv", _id_table(entered, id_field), for_people=True
             ),
             f"{name}.left.csv": _write_table_csv(
-                directory / f"{name}.left.csv", _id_table(left, id_field)
+                directory / f"{name}.left.csv", _id_table(left, id_field), for_people=True
             ),
         }
+        if table.num_rows <= xlsx_max_rows:
+            files[f"{name}.xlsx"] = _write_xlsx(
+                directory / f"{name}.xlsx",
+                table,
+                segment.headers or segment.columns,
+                sheet_name=segment.display_name,
+                created=datetime.combine(as_of, time()),
+            )
+        else:
+            logger.warning(
+                "%s: %d rows, more than export_xlsx_max_rows (%d): no .xlsx, the CSV has them",
+                label,
+                table.num_rows,
+                xlsx_max_rows,
+            )
     except PublishError:
         raise
     except Exception as error:
@@ -1019,12 +1102,14 @@ def _id_table(ids: list[Any], id_field: pa.Field) -> pa.Table:
     return pa.table([pa.array(ids, type=id_field.type)], schema=pa.schema([id_field]))
 
 
-def _column_cells(column: pa.Array) -> pa.Array:
-    """The CSV cells of a column, as _csv_cell gives them, converted a whole column at once for
+def _column_cells(column: pa.Array, *, escape: bool) -> pa.Array:
+    """The CSV cells of a column, as _cell_text gives them, converted a whole column at once for
     the common types (text, integers, booleans); any other type goes value by value."""
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = pc.fill_null(column, "")
+        if not escape:
+            return text
         risky = pc.starts_with(text, FORMULA_PREFIXES[0])
         for prefix in FORMULA_PREFIXES[1:]:
             risky = pc.or_(risky, pc.starts_with(text, prefix))
@@ -1035,7 +1120,9 @@ def _column_cells(column: pa.Array) -> pa.Array:
     if pa.types.is_decimal(kind) and kind.scale <= 6:
         # Arrow writes a decimal of up to 6 places without an exponent, as format(v, "f").
         return pc.fill_null(pc.cast(column, pa.string()), "")
-    return pa.array([_csv_cell(value) for value in column.to_pylist()], type=pa.string())
+    return pa.array(
+        [_cell_text(value, escape=escape) for value in column.to_pylist()], type=pa.string()
+    )
 
 
 def _csv_lines(columns: Sequence[pa.Array]) -> pa.Buffer:
@@ -1085,34 +1172,176 @@ def _plain_text(value: Any) -> str:
     return str(value)
 
 
-def _csv_cell(value: Any) -> str:
-    """A CSV cell: text that a spreadsheet could run as a formula gets a leading quote."""
+def _cell_text(value: Any, *, escape: bool) -> str:
+    """A CSV cell; escaped, text that a spreadsheet could run as a formula gets a leading
+    quote."""
     text = _plain_text(value)
-    if not _is_number(value) and text.startswith(FORMULA_PREFIXES):
+    if escape and not _is_number(value) and text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """UTF-8 (no BOM), RFC 4180 line endings, minimal quoting; returns the file's sha256."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow([_csv_cell(column) for column in header])
-        for row in rows:
-            writer.writerow([_csv_cell(value) for value in row])
-        return _close_csv(path, handle)
+def _write_table_csv(path: Path, table: pa.Table, *, for_people: bool) -> str:
+    """A table as CSV: UTF-8, a header of the column names, RFC 4180 line endings, minimal
+    quoting; returns the file's sha256. For people, the file starts with a byte-order mark and
+    formulas are escaped (FORMULA_PREFIXES); for programs, every value is written as it is.
 
-
-def _write_table_csv(path: Path, table: pa.Table) -> str:
-    """_write_csv of a table's rows, whole columns at a time in Arrow: the csv module took
-    6 of the 15 s of a night's exports at a million customers."""
+    Whole columns at a time in Arrow: the csv module took 6 of the 15 s of a night's exports
+    at a million customers. (pyarrow.csv quotes every text cell, so it cannot write this.)
+    """
     # The header is a row of one cell per column.
-    header = [pa.array([_csv_cell(name)], type=pa.string()) for name in table.column_names]
+    header = [
+        pa.array([_cell_text(name, escape=for_people)], type=pa.string())
+        for name in table.column_names
+    ]
     with path.open("wb") as handle:
+        if for_people:
+            handle.write(UTF8_BOM)
         handle.write(_csv_lines(header))
         for batch in table.to_batches(max_chunksize=_CSV_BATCH_ROWS):
-            handle.write(_csv_lines([_column_cells(column) for column in batch.columns]))
+            handle.write(
+                _csv_lines([_column_cells(column, escape=for_people) for column in batch.columns])
+            )
         return _close_csv(path, handle)
+
+
+def _write_xlsx(
+    path: Path, table: pa.Table, headers: Sequence[str], *, sheet_name: str, created: datetime
+) -> str:
+    """A table of at most XLSX_SHEET_ROWS rows as an Excel workbook for people; returns the
+    file's sha256.
+
+    One sheet named for the segment: the headers in bold in a frozen first row with a filter,
+    columns as wide as their widest cell (to a limit), numbers, dates and booleans as such,
+    and text always as text: a value a spreadsheet could run as a formula is a string cell
+    with Excel's quote prefix, so it shows as it is and stays text when edited. Numbers Excel
+    would round (more than 15 digits) are text too. The creation time is the night's, so the
+    bytes depend on the data alone.
+    """
+    options = {
+        # Row by row to a temporary file: memory stays flat however large the segment.
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "nan_inf_to_errors": True,
+    }
+    workbook = xlsxwriter.Workbook(str(path), options)
+    workbook.set_properties({"created": created})
+    formats = _XlsxFormats(workbook)
+    writers = [_xlsx_cell_writer(field.type, formats) for field in table.schema]
+    sheet = workbook.add_worksheet(_xlsx_sheet_title(sheet_name))
+    for column, width in enumerate(_xlsx_widths(table, headers)):
+        sheet.set_column(column, column, width)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, table.num_rows, len(headers) - 1)
+    for column, header in enumerate(headers):
+        sheet.write_string(0, column, header, formats.header)
+    row = 1
+    for batch in table.to_batches(max_chunksize=_CSV_BATCH_ROWS):
+        values = [column.to_pylist() for column in batch.columns]
+        for cells in zip(*values, strict=True):
+            for column, (write, value) in enumerate(zip(writers, cells, strict=True)):
+                if value is not None:
+                    write(sheet, row, column, value)
+            row += 1
+    workbook.close()
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+    return _sha256_file(path)
+
+
+class _XlsxFormats:
+    """The few cell formats of an exported workbook, each added to it once."""
+
+    def __init__(self, workbook: Any) -> None:
+        self._workbook = workbook
+        self.header = workbook.add_format({"bold": True})
+        # Excel's quote prefix: the cell stays text when a person edits it.
+        self.text_as_typed = workbook.add_format({"quote_prefix": True})
+        self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.timestamp = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self._decimals: dict[int, Any] = {}
+
+    def decimal(self, places: int) -> Any:
+        """Shown with the column's places, as in the CSV (2.00, not 2)."""
+        if places not in self._decimals:
+            pattern = "0." + "0" * places if places > 0 else "0"
+            self._decimals[places] = self._workbook.add_format({"num_format": pattern})
+        return self._decimals[places]
+
+
+def _xlsx_cell_writer(kind: pa.DataType, formats: _XlsxFormats) -> Any:
+    """How a column of this Arrow type is written: (sheet, row, column, value) -> None."""
+
+    def text(sheet: Any, row: int, column: int, value: str) -> None:
+        risky = value.startswith(FORMULA_PREFIXES)
+        sheet.write_string(row, column, value, formats.text_as_typed if risky else None)
+
+    def integer(sheet: Any, row: int, column: int, value: int) -> None:
+        if abs(value) <= _XLSX_EXACT_UP_TO:
+            sheet.write_number(row, column, value)
+        else:
+            sheet.write_string(row, column, str(value))
+
+    def decimal(sheet: Any, row: int, column: int, value: Decimal) -> None:
+        if len(value.as_tuple().digits) <= _XLSX_EXACT_DIGITS:
+            sheet.write_number(row, column, float(value), formats.decimal(kind.scale))
+        else:
+            sheet.write_string(row, column, format(value, "f"))
+
+    def moment(cell_format: Any) -> Any:
+        def write(sheet: Any, row: int, column: int, value: date) -> None:
+            if value.year >= _XLSX_FIRST_YEAR:
+                sheet.write_datetime(row, column, value, cell_format)
+            else:  # before Excel's calendar starts
+                sheet.write_string(row, column, value.isoformat())
+
+        return write
+
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return text
+    if pa.types.is_integer(kind):
+        return integer
+    if pa.types.is_decimal(kind):
+        return decimal
+    if pa.types.is_boolean(kind):
+        return lambda sheet, row, column, value: sheet.write_boolean(row, column, value)
+    if pa.types.is_floating(kind):
+        return lambda sheet, row, column, value: sheet.write_number(row, column, value)
+    if pa.types.is_date(kind):
+        return moment(formats.date)
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        return moment(formats.timestamp)
+    # Anything else (a time-zone aware timestamp, a list) as the CSV writes it.
+    return lambda sheet, row, column, value: text(sheet, row, column, _plain_text(value))
+
+
+def _xlsx_widths(table: pa.Table, headers: Sequence[str]) -> list[int]:
+    """Each column's width in Excel's units (about one Latin letter; a Chinese character takes
+    two): its widest cell or header, with a margin, within limits."""
+    widths = []
+    for header, column in zip(headers, table.columns, strict=True):
+        widest = _display_width(pa.array([header]))
+        for chunk in column.chunks:
+            widest = max(widest, _display_width(_column_cells(chunk, escape=False)))
+        widths.append(min(max(widest + 2, _XLSX_MIN_WIDTH), _XLSX_MAX_WIDTH))
+    return widths
+
+
+def _display_width(cells: pa.Array) -> int:
+    """The widest cell: (UTF-8 bytes + characters) / 2 counts 1 for a Latin letter (1 byte)
+    and 2 for a Chinese character (3 bytes)."""
+    if len(cells) == 0:
+        return 0
+    halves = pc.add(pc.binary_length(cells), pc.utf8_length(cells))
+    return (pc.max(halves).as_py() or 0) // 2
+
+
+def _xlsx_sheet_title(name: str) -> str:
+    """A sheet name Excel accepts: without []:*?/\\ and at most 31 characters."""
+    title = re.sub(r"[\[\]:*?/\\]", " ", name).strip().strip("'")[:_XLSX_TITLE_CHARS]
+    return title or "Sheet1"
 
 
 def _close_csv(path: Path, handle: Any) -> str:

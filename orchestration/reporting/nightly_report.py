@@ -55,6 +55,7 @@ from orchestration.predictive.nightly import (
     FIT_STATUSES,
     USABLE_STATUSES,
 )
+from orchestration.project import project_vars
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 
@@ -241,6 +242,7 @@ def render_nightly_report(
     exports_manifest: Mapping[str, Any] | None = None,
     *,
     home: Path | None = None,
+    rfm_window_days: int | None = None,
 ) -> str:
     """The night's report as one HTML document.
 
@@ -250,8 +252,11 @@ def render_nightly_report(
     WeCom dry run and the guard's verdict come from it when given, so the report shows what
     was published (or held); without it segments are counted from ``marts.segment_membership``
     against the previous night kept there. ``home`` (default: the warehouse's folder) is the
-    ``--home`` of the release command shown for a held night.
+    ``--home`` of the release command shown for a held night. ``rfm_window_days`` (default:
+    the dbt var, which marts.customer_rfm was built with) names the RFM window.
     """
+    if rfm_window_days is None:
+        rfm_window_days = int(project_vars()["rfm_window_days"])
     if not isinstance(as_of, date):
         raise ReportError(f"as_of must be a date, got {as_of!r}")
     if exports_manifest is not None and exports_manifest.get("as_of_date") != as_of.isoformat():
@@ -269,7 +274,7 @@ def render_nightly_report(
             segments,
             _lift_section(connection, as_of),
             _wecom_section(exports_manifest, guard),
-            _rfm_section(connection, as_of),
+            _rfm_section(connection, as_of, rfm_window_days),
             _lifecycle_section(connection, as_of),
             _friends_section(connection, as_of),
             _tags_section(connection, as_of),
@@ -917,7 +922,7 @@ def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None
     )
 
 
-def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> Section:
     cells = {
         (int(r_score), int(f_score)): int(customers)
         for r_score, f_score, customers in _rows(
@@ -959,8 +964,8 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             "Customers",
             "Share",
             "Avg days since purchase",
-            "Avg orders (365 days)",
-            "Spend, 365 days (CNY)",
+            f"Avg orders ({window_days} days)",
+            f"Spend, {window_days} days (CNY)",
         ),
         [
             (
@@ -1002,14 +1007,14 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         ],
         (False, True, True),
     )
-    charts = [_rfm_chart(cells)] if total else []
+    charts = [_rfm_chart(cells, window_days)] if total else []
     notes = () if total else ("No customer has a purchase yet: nothing to score.",)
     return Section(
         "rfm",
         "RFM",
         (
             "Customers with a purchase, scored 1-5 on recency (R), frequency (F) and monetary "
-            "value (M) over the last 365 days (marts.customer_rfm; rules in "
+            f"value (M) over the last {window_days} days (marts.customer_rfm; rules in "
             "docs/customer_value.md). 5 is best: most recent, most orders.",
         ),
         charts,
@@ -1691,13 +1696,13 @@ def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
     )
 
 
-def _rfm_chart(cells: Mapping[tuple[int, int], int]) -> Chart:
+def _rfm_chart(cells: Mapping[tuple[int, int], int], window_days: int) -> Chart:
     def draw(figure: Figure) -> None:
         axes = figure.subplots()
         matrix = [[cells.get((r, f), 0) for f in RFM_SCORES] for r in RFM_SCORES]
         # R1 is the bottom row, so the best customers (R5, F5) are top right.
         _heatmap(axes, matrix, [f"F{f}" for f in RFM_SCORES], [f"R{r}" for r in RFM_SCORES])
-        axes.set_xlabel("frequency score (orders in 365 days)")
+        axes.set_xlabel(f"frequency score (orders in {window_days} days)")
         axes.set_ylabel("recency score (days since the last purchase)")
         axes.set_title("Customers per R x F cell")
 

@@ -15,7 +15,9 @@ from orchestration.project import dbt_project, project_vars
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
     HELD_DIR,
+    XLSX_MAX_ROWS,
     check_days_kept,
+    check_xlsx_max_rows,
     prune_published_nights,
     publish_night,
     read_manifest,
@@ -47,6 +49,7 @@ WECOM_LIMITS = WecomLimits.from_vars(PROJECT_VARS.get("wecom_limits"))
 EXPORT_GUARD = ExportGuard.from_vars(PROJECT_VARS.get("export_guard"))
 # Checked when the definitions load, so a wrong value stops the night before it runs.
 EXPORT_DAYS_KEPT = check_days_kept(PROJECT_VARS.get("export_days_kept"))
+EXPORT_XLSX_MAX_ROWS = check_xlsx_max_rows(PROJECT_VARS.get("export_xlsx_max_rows", XLSX_MAX_ROWS))
 
 
 def next_best_actions(warehouse: Path) -> list[str]:
@@ -87,9 +90,10 @@ def next_best_actions(warehouse: Path) -> list[str]:
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "parquet", "csv"},
-    description="exports/<as-of date>/: every segment as Parquet and CSV, who entered and left, "
-    "one file per next best action, the WeCom tag sync and per-friendship mark_tag files and "
-    "manifest.json; swapped in atomically, or held in exports/held/ by the churn guard.",
+    description="exports/<as-of date>/: every segment as Parquet, CSV and xlsx, who entered "
+    "and left, one file per next best action, the WeCom tag sync and per-friendship mark_tag "
+    "files and manifest.json; swapped in atomically, or held in exports/held/ by the churn "
+    "guard.",
 )
 def publish_segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -111,6 +115,7 @@ def publish_segment_exports(
         tag_coverage_relation=f"marts.{TAG_CATALOG_MODEL}",
         guard=EXPORT_GUARD,
         source_rows_relation=f"marts.{ROW_ACCOUNTING_MODEL}",
+        xlsx_max_rows=EXPORT_XLSX_MAX_ROWS,
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
     held = manifest["guard"]["held"]
