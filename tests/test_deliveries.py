@@ -161,3 +161,112 @@ def test_a_day_taken_in_incrementally_equals_a_full_build(two_days_delivered):
         columns = "* exclude (_written_at)" if source != "customers" else "*"
         select = f"select {columns} from marts.quarantine_{source} order by all"
         assert query(full, select) == query(incremental, select), source
+
+
+ERASED_NIGHT = "2026-04-01"
+
+
+@pytest.fixture(scope="module")
+def erasure_delivered(two_days_delivered, tmp_path_factory):
+    """A third day delivers C1's erasure request (a tombstone), taken in on 2026-04-01 by
+    copies of both homes: incrementally, and in full."""
+    full_before, incremental_before = two_days_delivered
+    root = tmp_path_factory.mktemp("erasure")
+    landing = root / "landing"
+    write_landing(landing, second_day=True)
+    (landing / "customers" / "2026-04-01.csv").write_text(
+        "customer_id,_deleted\nC1,true\n", encoding="utf-8"
+    )
+    incremental, full = root / "incremental", root / "full"
+    shutil.copytree(incremental_before.parent, incremental, symlinks=True)
+    shutil.copytree(full_before.parent, full, symlinks=True)
+    with connect_warehouse(full / "warehouse.duckdb") as connection:
+        for model in incremental_models():
+            connection.execute(f"drop table {model}")
+    for home in (incremental, full):
+        assert run_night(landing, home, ERASED_NIGHT, TINY_RUN_STARTED_AT).success
+    return full, incremental
+
+
+def tables_with_customers(warehouse: Path) -> list[str]:
+    return [
+        f"{schema}.{table}"
+        for schema, table in query(
+            warehouse,
+            "select table_schema, table_name from information_schema.columns"
+            " where column_name = 'customer_id' and table_schema in ('marts', 'tags')"
+            " order by 1, 2",
+        )
+    ]
+
+
+def test_an_erased_customer_leaves_every_mart_and_every_night_kept(erasure_delivered):
+    _, home = erasure_delivered
+    warehouse = home / "warehouse.duckdb"
+    assert query(warehouse, "select * from marts.customer_erasures") == [
+        ("C1", None, "customers/2026-04-01.csv")
+    ]
+    # C1's rows: customers, the first version superseded by the tombstone, which is erased
+    # (the copy stays a duplicate); orders O1, O2, O6 and O14 (O1's copy a duplicate); their
+    # seven lines, the quarantined ones too; friend events E1 and E11 (quarantined before);
+    # interactions I1, I2 and I6.
+    assert query(
+        warehouse,
+        "select source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows,"
+        " superseded_rows, erased_rows, is_balanced from marts.raw_row_accounting order by 1",
+    ) == [
+        ("customers", 12, 5, 1, 1, 4, 1, True),
+        ("friend_events", 12, 8, 1, 1, 0, 2, True),
+        ("interactions", 11, 3, 4, 1, 0, 3, True),
+        ("order_items", 14, 3, 1, 1, 2, 7, True),
+        ("orders", 17, 4, 6, 1, 2, 4, True),
+        ("products", 5, 4, 1, 0, 0, 0, True),
+    ]
+    tables = tables_with_customers(warehouse)
+    assert {
+        "marts.customer_profile_history",
+        "marts.segment_membership",
+        "marts.tag_changes",
+        "marts.fct_orders",
+        "marts.customer_rfm",
+    } <= set(tables)
+    # Only the record of the request, and the empty remark that clears the one sent.
+    still_there = {"marts.customer_erasures", "marts.wecom_customer_remarks"}
+    for table in tables:
+        found = query(warehouse, f"select count(*) from {table} where customer_id = 'C1'")
+        assert found == [(1 if table in still_there else 0,)], table
+    assert query(
+        warehouse, "select remark from marts.wecom_customer_remarks where customer_id = 'C1'"
+    ) == [("",)]
+    # The nights kept before the request had C1, and lost them.
+    assert query(
+        warehouse, "select count(distinct as_of_date) from marts.customer_profile_history"
+    ) == [(3,)]
+    # Staging keeps the rows, for the accounting, without a personal attribute.
+    assert query(
+        warehouse,
+        "select count(*), count(gender), count(city), count(member_level), count(raw_birthday)"
+        " from staging.stg_raw__customers where customer_id = 'C1'",
+    ) == [(3, 0, 0, 0, 0)]
+    # Published, or held by the churn guard (the tiny fixture's only birthday was C1's).
+    exported = list((home / "exports").glob(f"**/{ERASED_NIGHT}/*.parquet"))
+    assert exported
+    for path in exported:
+        columns = query(
+            warehouse, f"select column_name from (describe select * from read_parquet('{path}'))"
+        )
+        if ("customer_id",) in columns:
+            # The sync cleared the remark it had sent C1 in WeCom, and keeps only that.
+            is_sent_remarks = path.name == "wecom_sent_remarks.parquet"
+            column = "remark" if is_sent_remarks else "customer_id"
+            found = query(
+                warehouse, f"select {column} from read_parquet('{path}') where customer_id = 'C1'"
+            )
+            assert found == ([("",)] if is_sent_remarks else []), path
+
+
+def test_an_erasure_taken_in_incrementally_equals_a_full_build(erasure_delivered):
+    full, incremental = erasure_delivered
+    assert_same_night(
+        full / "warehouse.duckdb", incremental / "warehouse.duckdb", ERASED_NIGHT, set()
+    )

@@ -107,6 +107,7 @@ def test_definitions_snapshot():
         "intermediate/int_orders_validated",
         "marts/campaign_lift",
         "marts/cross_sell_candidates",
+        "marts/customer_erasures",
         "marts/customer_lifecycle",
         "marts/customer_lifecycle_history",
         "marts/customer_product_repurchase",

@@ -356,7 +356,7 @@
 
 {#- The rows of `validated` (a CTE of the staged rows staged_rows_to_validate picked, with their
     verdict in `quarantine_reason`) to write: all in a full build; incrementally, those whose
-    raw row, duplicate or superseded flag, or reason differ from the stored row at the same position. -#}
+    raw row, duplicate, superseded or erased flag, or reason differ from the stored row at the same position. -#}
 {% macro rows_to_revalidate(validated) %}
     {%- if not is_incremental() %}
     select
@@ -372,7 +372,8 @@
     -- built its hash table from the 50 million interactions at scale L (4 s more).
     left join (
         select
-            _raw_row_number, _raw_row_hash, is_exact_duplicate, is_superseded, quarantine_reason
+            _raw_row_number, _raw_row_hash, is_exact_duplicate, is_superseded, is_erased,
+            quarantine_reason
         from {{ this }}
         where _raw_row_number in (select _raw_row_number from {{ validated }})
     ) as stored
@@ -381,6 +382,7 @@
             and {{ validated }}._raw_row_hash = stored._raw_row_hash
             and {{ validated }}.is_exact_duplicate = stored.is_exact_duplicate
             and {{ validated }}.is_superseded = stored.is_superseded
+            and {{ validated }}.is_erased = stored.is_erased
             and {{ validated }}.quarantine_reason is not distinct from stored.quarantine_reason
     where stored._raw_row_number is null
     {%- endif %}

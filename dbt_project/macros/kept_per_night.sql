@@ -5,16 +5,22 @@
     per night, so a night already published is linked, not written again (docs/bi.md). A new
     column is added to the table, null on the nights already kept, rather than ignored: a full
     refresh would drop every night but the one built. After each build the nights older than
-    var('history_days_kept') are deleted (prune_kept_nights).
+    var('history_days_kept') are deleted (prune_kept_nights), and so are the rows of the
+    customers in the model named `erasures` (customer_erasures; the model declares it with
+    `depends_on`, so that its inputs show in its own file): an erasure reaches every night
+    kept.
 -#}
-{% macro kept_per_night() -%}
+{% macro kept_per_night(erasures) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
         unique_key=(none if target.type == 'spark' else 'as_of_date'),
         partition_by=(['as_of_date'] if target.type == 'spark' else none),
         on_schema_change='append_new_columns',
-        post_hook=['{{ prune_kept_nights() }}'],
+        post_hook=[
+            '{{ prune_kept_nights() }}',
+            "{{ forget_erased_customers(ref('" ~ erasures ~ "')) }}",
+        ],
         meta={'kept_per_night': true},
     ) }}
 {%- endmacro %}
@@ -66,4 +72,19 @@
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The statement that deletes the rows of the erased customers from every night kept. Spark's
+    plain tables take no delete: there the erased customers leave the nights built after the
+    request only (docs/spark.md). -#}
+{% macro forget_erased_customers(erasures) -%}
+    {{ return(adapter.dispatch('forget_erased_customers', 'scrm')(this, erasures)) }}
+{%- endmacro %}
+
+{% macro default__forget_erased_customers(relation, erasures) -%}
+    delete from {{ relation }}
+    where customer_id in (select customer_id from {{ erasures }})
+{%- endmacro %}
+
+{% macro spark__forget_erased_customers(relation, erasures) -%}
 {%- endmacro %}

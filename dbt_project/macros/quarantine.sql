@@ -1,7 +1,8 @@
 {#-
     Row accounting helpers shared by the staging models. Every raw row ends up exactly one of:
     an exact duplicate (an identical earlier row exists), superseded (a later version of its
-    key replaced it), quarantined (quarantine_reason set), or clean.
+    key replaced it), erased (a row of a customer erased on request), quarantined
+    (quarantine_reason set), or clean.
 -#}
 
 {#- The contract columns of a raw source, in file order, from the sources YAML. -#}
@@ -105,9 +106,9 @@
     end
 {%- endmacro %}
 
-{#- A row that is neither a duplicate, superseded nor quarantined. -#}
+{#- A row that is neither a duplicate, superseded, erased nor quarantined. -#}
 {% macro is_clean_row() -%}
-    (quarantine_reason is null and not is_exact_duplicate and not is_superseded)
+    (quarantine_reason is null and not is_exact_duplicate and not is_superseded and not is_erased)
 {%- endmacro %}
 
 {#- The keys a reference check finds known, as `known_key`: the clean rows' keys. -#}
@@ -121,14 +122,27 @@
     where {{ is_clean_row() }}
 {%- endmacro %}
 
+{#- The keys of the customers erased on request, and of their orders, as `known_key`: their
+    rows are erased, not checked. -#}
+{% macro erased_customers() -%}
+    select distinct customer_id as known_key from {{ ref('stg_raw__customers') }}
+    where is_erased
+{%- endmacro %}
+
+{% macro erased_orders() -%}
+    select distinct order_id as known_key from {{ ref('int_orders_validated') }}
+    where is_erased
+{%- endmacro %}
+
 {% macro known_products() -%}
     select sku_id as known_key from {{ ref('stg_raw__products') }}
     where {{ is_clean_row() }}
 {%- endmacro %}
 
 {#-
-    The reference check shared by every source that names a customer: a row whose customer is
-    not a clean customers row is quarantined as unknown_customer. Returns the whole query of
+    The reference check shared by every source that names a customer: a row of an erased
+    customer is erased, and one whose customer is not a clean customers row is quarantined as
+    unknown_customer. Returns the whole query of
     an int_<source>_validated model, kept per raw row (macros/incremental.sql).
 -#}
 {% macro select_with_customer_check(staged_model) %}
@@ -144,20 +158,32 @@ known_customers as (
     {{ known_customers() }}
 ),
 
+erased_customers as (
+    {{ erased_customers() }}
+),
+
 validated as (
     select
         {{ star(
-            ref(staged_model), except=['quarantine_reason', '_written_at'],
+            ref(staged_model), except=['quarantine_reason', '_written_at', 'is_erased'],
             relation_alias='staged',
         ) }},
+        (
+            not staged.is_exact_duplicate
+            and not staged.is_superseded
+            and erased_customers.known_key is not null
+        ) as is_erased,
         case
             when staged.is_exact_duplicate or staged.is_superseded then null
+            when erased_customers.known_key is not null then null
             when staged.quarantine_reason is not null then staged.quarantine_reason
             when known_customers.known_key is null then 'unknown_customer'
         end as quarantine_reason
     from staged
     left join known_customers
         on staged.customer_id = known_customers.known_key
+    left join erased_customers
+        on staged.customer_id = erased_customers.known_key
 )
 
 {{ rows_to_revalidate('validated') }}

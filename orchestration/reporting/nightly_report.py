@@ -1558,16 +1558,25 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
         """
         select
             source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows,
-            superseded_rows, is_balanced
+            superseded_rows, erased_rows, is_balanced
         from marts.raw_row_accounting order by source_name
         """,
     )
-    totals = [sum(int(row[index]) for row in rows) for index in range(1, 6)]
-    unbalanced = [row[0] for row in rows if not row[6]]
+    totals = [sum(int(row[index]) for row in rows) for index in range(1, 7)]
+    unbalanced = [row[0] for row in rows if not row[7]]
     table = Table(
         "raw_row_accounting",
-        "Raw rows = clean + quarantined + exact duplicates + superseded",
-        ("Source", "Raw rows", "Clean", "Quarantined", "Duplicates", "Superseded", "Balanced"),
+        "Raw rows = clean + quarantined + exact duplicates + superseded + erased",
+        (
+            "Source",
+            "Raw rows",
+            "Clean",
+            "Quarantined",
+            "Duplicates",
+            "Superseded",
+            "Erased",
+            "Balanced",
+        ),
         [
             (
                 _text(source),
@@ -1576,7 +1585,7 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
             )
             for source, *counts, balanced in rows
         ],
-        (False, True, True, True, True, True, False),
+        (False, True, True, True, True, True, True, False),
         footer=("Total", *(_int(value) for value in totals), "NO" if unbalanced else "yes"),
     )
     notes = (f"Not balanced: {', '.join(unbalanced)}.",) if unbalanced else ()
@@ -1585,8 +1594,9 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
         "Raw row accounting",
         (
             "Every row of the night's raw files is clean, quarantined with a reason "
-            "(marts.quarantine_<source>), an exact duplicate, or a version superseded by a "
-            "later one of its key (marts.raw_row_accounting).",
+            "(marts.quarantine_<source>), an exact duplicate, a version superseded by a "
+            "later one of its key, or a row of a customer erased on request "
+            "(marts.raw_row_accounting).",
         ),
         [],
         [table],

@@ -1,5 +1,5 @@
-"""Report, per raw source, where every row went: clean, quarantined, exact duplicate or
-superseded by a later version."""
+"""Report, per raw source, where every row went: clean, quarantined, exact duplicate,
+superseded by a later version, or erased on the customer's request."""
 
 from typing import Any
 
@@ -11,7 +11,14 @@ from orchestration.defs.dbt.assets import scrm_dbt_models
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 
-MEASURES = ("raw_rows", "clean_rows", "quarantined_rows", "duplicate_rows", "superseded_rows")
+MEASURES = (
+    "raw_rows",
+    "clean_rows",
+    "quarantined_rows",
+    "duplicate_rows",
+    "superseded_rows",
+    "erased_rows",
+)
 
 
 def read_row_accounting(warehouse: WarehouseResource) -> list[dict[str, Any]]:
@@ -43,7 +50,7 @@ def row_accounting_report(
         context.log.info(
             f"{row['source_name']}: raw {row['raw_rows']} = clean {row['clean_rows']} + "
             f"quarantined {row['quarantined_rows']} + exact duplicates {row['duplicate_rows']} "
-            f"+ superseded {row['superseded_rows']}"
+            f"+ superseded {row['superseded_rows']} + erased {row['erased_rows']}"
         )
     unbalanced = [row["source_name"] for row in rows if not row["is_balanced"]]
     if unbalanced:

@@ -1,6 +1,7 @@
 {#-
     The promise that every raw row is accounted for: per source, raw rows = clean rows +
-    quarantined rows + exact duplicates + superseded versions. The validated models keep one row per raw row (their
+    quarantined rows + exact duplicates + superseded versions + erased rows (the rows of customers
+    erased on request, and the erasure requests themselves). The validated models keep one row per raw row (their
     row_count_matches tests compare them with the raw tables), so counting them counts the file.
 -#}
 {%- set validated_models = {
@@ -22,7 +23,8 @@ with
             count(case when {{ is_clean_row() }} then 1 end) as clean_rows,
             count(case when quarantine_reason is not null then 1 end) as quarantined_rows,
             count(case when is_exact_duplicate then 1 end) as duplicate_rows,
-            count(case when is_superseded then 1 end) as superseded_rows
+            count(case when is_superseded then 1 end) as superseded_rows,
+            count(case when is_erased then 1 end) as erased_rows
         from {{ validated }}
     ),
 
@@ -36,7 +38,8 @@ counted as (
             coalesce(clean_rows, 0) as clean_rows,
             coalesce(quarantined_rows, 0) as quarantined_rows,
             coalesce(duplicate_rows, 0) as duplicate_rows,
-            coalesce(superseded_rows, 0) as superseded_rows
+            coalesce(superseded_rows, 0) as superseded_rows,
+            coalesce(erased_rows, 0) as erased_rows
         from {{ source_name }}_counts
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -50,7 +53,8 @@ final as (
         quarantined_rows,
         duplicate_rows,
         superseded_rows,
-        raw_rows = clean_rows + quarantined_rows + duplicate_rows + superseded_rows
+        erased_rows,
+        raw_rows = clean_rows + quarantined_rows + duplicate_rows + superseded_rows + erased_rows
             as is_balanced
     from counted
 )

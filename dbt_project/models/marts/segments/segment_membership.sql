@@ -12,7 +12,8 @@
     Steps 1 and 3's history comes from this table's earlier nights, so nights are built in
     order; a full refresh starts the history again.
 -#}
-{{ kept_per_night() }}
+-- depends_on: {{ ref('customer_erasures') }}
+{{ kept_per_night(erasures='customer_erasures') }}
 {{ check_segment_registry() }}
 {%- set salt = var('segment_holdout_salt') | replace("'", "''") %}
 

@@ -9,6 +9,10 @@ profile as (
     select * from {{ ref('customer_profile') }}
 ),
 
+erasures as (
+    select * from {{ ref('customer_erasures') }}
+),
+
 parts as (
     select
         customer_id,
@@ -72,6 +76,15 @@ final as (
             ''
         ) as remark_omitted_parts
     from identity_fitted
+
+    union all
+
+    -- A customer erased on request gets an empty remark: the sync clears the one it sent.
+    select
+        customer_id,
+        '' as remark,
+        cast(null as {{ dbt.type_string() }}) as remark_omitted_parts
+    from erasures
 )
 
 select * from final

@@ -6,7 +6,8 @@
     `_written_at` lets the publisher find the nights written since it last published without
     hashing every night kept (docs/bi.md).
 -#}
-{{ kept_per_night() }}
+-- depends_on: {{ ref('customer_erasures') }}
+{{ kept_per_night(erasures='customer_erasures') }}
 
 select
     *,

@@ -6,7 +6,8 @@
     tag are unfolded into one row per tag: at a million customers that joins two nights of a
     million rows each, where comparing the long form joined two nights of 47 million.
 -#}
-{{ kept_per_night() }}
+-- depends_on: {{ ref('customer_erasures') }}
+{{ kept_per_night(erasures='customer_erasures') }}
 {{ plan_wide_comparison() }}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
 

@@ -33,8 +33,12 @@ typed as (
         -- the version's own date (optional)
         {{ parse_timestamp('updated_at') }} as updated_at,
 
+        -- an erasure request: this version is a tombstone (optional)
+        lower({{ clean_text('_deleted') }}) as deleted_flag,
+
         -- raw text of the typed columns, kept for the quarantine
         updated_at as raw_updated_at,
+        _deleted as raw_deleted,
         gender as raw_gender,
         birthday as raw_birthday,
         registered_at as raw_registered_at
@@ -68,6 +72,8 @@ checked as (
         customer_id,
         updated_at,
         raw_updated_at,
+        raw_deleted,
+        coalesce(deleted_flag in ('true', '1'), false) as is_tombstone,
         case when not is_invalid_gender then parsed_gender end as gender,
         case when not is_invalid_birthday then parsed_birth_date end as birth_date,
         province,
@@ -88,6 +94,7 @@ checked as (
         case
             when customer_id is null then 'missing_customer_id'
             when {{ is_unparsable('raw_updated_at', 'updated_at') }} then 'invalid_updated_at'
+            when deleted_flag not in ('true', 'false', '1', '0') then 'invalid_deleted'
         end as row_issue
     from attributes_checked
 ),
@@ -108,11 +115,50 @@ superseded as (
     from versions
 ),
 
-final as (
+-- A customer whose winning version is a tombstone is erased: every row of theirs loses its
+-- personal attributes, and none of them is clean (marts.customer_erasures).
+erasures as (
     select
         *,
-        {{ version_quarantine_reason() }} as quarantine_reason
+        coalesce(max(case
+            when
+                is_tombstone
+                and row_issue is null
+                and not is_exact_duplicate
+                and not is_conflicting_version
+                and not is_superseded
+                then 1
+            else 0
+        end) over (partition by customer_id) = 1, false) as is_erased_customer
     from superseded
+),
+
+final as (
+    select
+        _raw_row_number,
+        _source_file,
+        is_exact_duplicate,
+        customer_id,
+        updated_at,
+        is_tombstone,
+        is_conflicting_version,
+        is_superseded,
+        row_issue,
+        is_erased_customer,
+        not is_exact_duplicate and not is_superseded and is_erased_customer as is_erased,
+        {%- for column in [
+            'raw_updated_at', 'raw_deleted', 'gender', 'birth_date', 'province', 'city',
+            'member_level', 'registered_at', 'identity', 'skin_type', 'invalid_fields',
+            'raw_gender', 'raw_birthday', 'raw_registered_at',
+        ] %}
+            case when not is_erased_customer then {{ column }} end as {{ column }},
+        {%- endfor %}
+        case
+            when is_exact_duplicate or is_superseded or is_erased_customer then null
+            when row_issue is not null then row_issue
+            when is_conflicting_version then 'conflicting_duplicate_key'
+        end as quarantine_reason
+    from erasures
 )
 
 select * from final

@@ -68,6 +68,8 @@ checked as (
 final as (
     select
         *,
+        -- set by validation, from the customers erased (marts.customer_erasures)
+        false as is_erased,
         {{ staging_quarantine_reason(['event_id']) }} as quarantine_reason,
         {{ written_at() }} as _written_at
     from checked

@@ -75,6 +75,8 @@ checked as (
 final as (
     select
         *,
+        -- set by validation, from the customers erased (marts.customer_erasures)
+        false as is_erased,
         {{ staging_quarantine_reason(['interaction_id']) }} as quarantine_reason,
         {{ written_at() }} as _written_at
     from checked

@@ -78,6 +78,8 @@ superseded as (
 final as (
     select
         *,
+        -- set by validation, from the customers erased (marts.customer_erasures)
+        false as is_erased,
         {{ staging_quarantine_reason(['order_id', 'line_number']) }} as quarantine_reason,
         {{ written_at() }} as _written_at
     from superseded

@@ -132,6 +132,8 @@ superseded as (
 final as (
     select
         *,
+        -- set by validation, from the customers erased (marts.customer_erasures)
+        false as is_erased,
         {{ version_quarantine_reason() }} as quarantine_reason,
         {{ written_at() }} as _written_at
     from superseded
