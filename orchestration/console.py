@@ -167,6 +167,7 @@ def error_cause(error, step_key: str | None) -> str:
 def dbt_failures(messages: str) -> str:
     """dbt's error messages, each to its first paragraph, without the summary lines."""
     failures = []
+    messages = re.sub(r"\x1b\[[0-9;]*m", "", messages)  # dbt's colours
     for paragraph in re.split(r"\n\s*\n", messages.strip()):
         text = one_line(paragraph)
         if text.startswith(("Completed with", "compiled code at", "See test failures")):

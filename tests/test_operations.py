@@ -295,3 +295,32 @@ def test_every_option_has_help_and_the_cli_has_a_version():
     version = CliRunner().invoke(main, ["--version"])
     assert version.exit_code == 0
     assert version.output == f"scrm, version {importlib.metadata.version('scrm-warehouse')}\n"
+
+
+def test_a_dbt_builds_failure_is_told_by_its_failed_tests():
+    """dagster-dbt's error, as it wraps dbt's error-level messages: the tests that failed."""
+    from dagster._utils.error import SerializableErrorInfo
+
+    from orchestration.console import error_cause
+
+    dbt_error = SerializableErrorInfo(
+        message="dagster_dbt.errors.DagsterDbtCliRuntimeError: The dbt CLI process with command"
+        "\n\n`dbt build`\n\nfailed with exit code `1`. Check the stdout in the Dagster compute "
+        "logs for the full information about the error.\n\nErrors parsed from dbt logs:\n\n"
+        "\x1b[31mFailure in test unique_fct_orders_order_id (models/marts/core/fct_orders.yml)"
+        "\x1b[0m\n  Got 2 results, configured to fail if != 0\n\n"
+        "  compiled code at target/compiled/scrm/unique_fct_orders_order_id.sql\n",
+        stack=[],
+        cls_name="DagsterDbtCliRuntimeError",
+    )
+    wrapped = SerializableErrorInfo(
+        message="dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while "
+        'executing op "scrm_dbt_models":\n',
+        stack=[],
+        cls_name="DagsterExecutionStepExecutionError",
+        cause=dbt_error,
+    )
+    assert error_cause(wrapped, "scrm_dbt_models") == (
+        "scrm_dbt_models: dbt: Failure in test unique_fct_orders_order_id "
+        "(models/marts/core/fct_orders.yml) Got 2 results, configured to fail if != 0"
+    )
