@@ -16,7 +16,7 @@ help:
 	@echo "make run     build the warehouse from the shipped sample (as of $(SAMPLE_AS_OF))"
 	@echo "make test    lint (ruff, sqlfluff) and run the test suite"
 	@echo "make test-spark  build the fixtures on Spark and DuckDB, compare (docs/spark.md)"
-	@echo "make dev     open the Dagster UI on the same assets (dagster dev)"
+	@echo "make dev     open the Dagster UI on the same assets and nights (dagster dev)"
 	@echo "make docs    build the dbt docs site into dbt_project/target"
 	@echo "make sample  regenerate seeds/sample with the generator"
 
@@ -47,8 +47,11 @@ format: setup
 	$(UV) run ruff format .
 	cd dbt_project && $(UV) run sqlfluff fix models
 
+# The home's Dagster instance, where `scrm run` records its nights: the UI shows them. Plain
+# `dagster dev` loads the location [tool.dagster] names in pyproject.toml.
 dev: setup
-	SCRM_RAW_DIR=$${SCRM_RAW_DIR:-$(SAMPLE_RAW)} $(UV) run dagster dev -m orchestration.definitions
+	DAGSTER_HOME=$$($(UV) run python -m orchestration.dagster_home $(SCRM_HOME)) \
+	SCRM_RAW_DIR=$${SCRM_RAW_DIR:-$(SAMPLE_RAW)} $(UV) run dagster dev
 
 docs: setup
 	cd dbt_project && $(UV) run dbt docs generate --profiles-dir . --vars '{as_of_date: "$(SAMPLE_AS_OF)"}'

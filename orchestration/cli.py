@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import traceback
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestration import duckdb_settings, nights
+from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
 from orchestration.project import night_vars
+
+if TYPE_CHECKING:
+    from orchestration.console import StepLines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +57,7 @@ _prepared = False
 raw_option = click.option(
     "--raw",
     "raw_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
     envvar="SCRM_RAW_DIR",
     required=True,
     show_envvar=True,
@@ -80,9 +88,17 @@ run_started_at_option = click.option(
     help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
     "for the future-timestamp rule, to reproduce an earlier run exactly.",
 )
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print everything: Dagster's events, dbt's output and tracebacks "
+    "(by default one line per step, the rest in $SCRM_HOME/logs/).",
+)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scrm-warehouse", prog_name="scrm")
 def main() -> None:
     """scrm-warehouse: private-domain customer tags computed in the open."""
 
@@ -95,15 +111,33 @@ def prepare() -> None:
 
 
 @main.command()
-@click.option("--customers", type=click.IntRange(min=1), required=True)
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    required=True,
+    help="How many customers to generate.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed: the same seed writes the same bytes.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory to write the raw files to.",
+)
 @click.option(
     "--format",
     "file_format",
     type=click.Choice(["csv", "parquet"]),
     default="csv",
     show_default=True,
+    help="File format of the raw files (Parquet for large runs).",
 )
 @click.option(
     "--end-date",
@@ -112,7 +146,13 @@ def prepare() -> None:
     show_default=True,
     help="Last day of the generated history.",
 )
-@click.option("--years", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--years",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Years of history up to --end-date.",
+)
 @click.option(
     "--bad-row-rate",
     type=click.FloatRange(0, 0.5),
@@ -155,34 +195,46 @@ def generate(
     "as_of",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help=f"The night to compute (default: yesterday in {nights.TIMEZONE}).",
+    help=f"The night to compute, YYYY-MM-DD (default: yesterday in {nights.TIMEZONE}).",
 )
 @first_night_option
 @run_started_at_option
+@verbose_option
 def run(
     raw_dir: Path,
     home_dir: Path,
     as_of: datetime | None,
     first_night: datetime | None,
     run_started_at: str,
+    verbose: bool,
 ) -> None:
     """Run the nightly job in-process for one as-of date."""
     as_of_date = as_of.date().isoformat() if as_of else nights.last_ended_night().isoformat()
-    outcome = run_checked_night(raw_dir, home_dir, as_of_date, run_started_at, first_night)
-    if not outcome.success:
-        raise click.ClickException(f"the night of {as_of_date} failed; see the log above")
-    click.echo(f"\nnight of {as_of_date} built: {home_dir.resolve() / 'warehouse.duckdb'}")
-    click.echo(f"  open it with: duckdb -readonly {home_dir.resolve() / 'warehouse.duckdb'}")
-    click.echo(f"  staging and intermediate: {home_dir.resolve() / duckdb_settings.PIPELINE_FILE}")
+    check_nights(as_of_date, as_of_date, first_night)
+    run_shown_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, verbose)
+    show_summary(home_dir, as_of_date)
 
 
 @main.command()
 @raw_option
 @home_option
-@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--from",
+    "first",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="The first night to rebuild, YYYY-MM-DD.",
+)
+@click.option(
+    "--to",
+    "last",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="The last night to rebuild, YYYY-MM-DD.",
+)
 @first_night_option
 @run_started_at_option
+@verbose_option
 def backfill(
     raw_dir: Path,
     home_dir: Path,
@@ -190,6 +242,7 @@ def backfill(
     last: datetime,
     first_night: datetime | None,
     run_started_at: str,
+    verbose: bool,
 ) -> None:
     """Rebuild and republish every night from --from to --to, oldest first.
 
@@ -199,16 +252,58 @@ def backfill(
     Stops at the first night that fails; run the command again to redo the range.
     """
     if last < first:
-        raise click.BadParameter("--to is before --from")
-    nights = [
+        raise click.BadParameter("--to is before --from", param_hint="'--to'")
+    nights_to_run = [
         (first.date() + timedelta(days=offset)).isoformat()
         for offset in range((last - first).days + 1)
     ]
-    for number, night in enumerate(nights, start=1):
-        click.echo(f"backfill {number}/{len(nights)}: night of {night}")
-        if not run_checked_night(raw_dir, home_dir, night, run_started_at, first_night).success:
-            raise click.ClickException(f"the night of {night} failed; see the log above")
-    click.echo(f"\nbackfilled {len(nights)} nights, {nights[0]} to {nights[-1]}")
+    check_nights(nights_to_run[0], nights_to_run[-1], first_night)
+    for number, night in enumerate(nights_to_run, start=1):
+        click.echo(f"backfill {number}/{len(nights_to_run)}:")
+        run_shown_night(raw_dir, home_dir, night, run_started_at, first_night, verbose)
+    click.echo(
+        f"\nbackfilled {len(nights_to_run)} nights, {nights_to_run[0]} to {nights_to_run[-1]}"
+    )
+    show_summary(home_dir, nights_to_run[-1])
+
+
+@main.command()
+@click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    envvar="SCRM_HOME",
+    required=True,
+    show_envvar=True,
+    help="Directory holding the warehouse.",
+)
+@click.option(
+    "--published",
+    is_flag=True,
+    help="Query the copy published for BI tools (published/warehouse.duckdb) instead.",
+)
+@click.argument("query")
+def sql(home_dir: Path, published: bool, query: str) -> None:
+    """Run QUERY on the warehouse, opened read-only, and print the result.
+
+    For example: scrm sql --home .scrm "select * from marts.raw_row_accounting"
+    """
+    import duckdb
+
+    from orchestration.publishing.warehouse import PUBLISHED_NAME
+
+    warehouse = home_dir / "published" / PUBLISHED_NAME if published else home_dir / WAREHOUSE
+    if not warehouse.is_file():
+        raise click.ClickException(f"no warehouse at {warehouse}: run a night first")
+    try:
+        with duckdb_settings.connect(warehouse, read_only=True) as connection:
+            if not published:
+                duckdb_settings.attach_pipeline(connection, warehouse)
+            relation = connection.sql(query)
+            if relation is not None:
+                click.echo(relation)
+    except duckdb.Error as error:
+        raise click.ClickException(one_line(str(error))) from error
 
 
 @main.command()
@@ -221,7 +316,13 @@ def backfill(
     show_envvar=True,
     help="The directory whose exports/held/ holds the night.",
 )
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="The held night to publish, YYYY-MM-DD.",
+)
 def release(home_dir: Path, as_of: datetime) -> None:
     """Publish a night the churn guard held back, after review (docs/segments.md)."""
     from orchestration.publishing.errors import PublishError
@@ -242,7 +343,6 @@ def release(home_dir: Path, as_of: datetime) -> None:
 def release_bi_copy(home_dir: Path, night: date) -> None:
     """Publish the BI copy the churn guard held with a night, if the warehouse still holds it."""
     import logging
-    import uuid
 
     from orchestration.defs.publishing.assets import publish_bi_copy
 
@@ -273,12 +373,103 @@ def run_checked_night(
     as_of_date: str,
     run_started_at: str,
     first_night: datetime | date | None,
+    steps: StepLines | None = None,
 ):
     """run_night, with a night that cannot be run told as a usage error, not a traceback."""
     try:
-        return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night)
+        return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, steps)
     except nights.NightOutOfRange as error:
         raise click.ClickException(str(error)) from error
+
+
+WAREHOUSE = "warehouse.duckdb"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def check_nights(first: str, last: str, first_night: datetime | None) -> None:
+    """Stop before any work when a night of the range cannot be run."""
+    earliest = nights.first_night(first_night.date() if first_night else None)
+    try:
+        for night in (first, last):
+            nights.check_night(date.fromisoformat(night), earliest, nights.last_ended_night())
+    except nights.NightOutOfRange as error:
+        raise click.ClickException(str(error)) from error
+
+
+def run_shown_night(
+    raw_dir: Path,
+    home_dir: Path,
+    as_of_date: str,
+    run_started_at: str,
+    first_night: datetime | None,
+    verbose: bool,
+) -> None:
+    """run_night as a person sees it: one line per step (everything with `verbose`), and a
+    failure told by its cause on the last line."""
+    from orchestration.console import StepLines, failure_cause, night_log_path, output_to
+
+    click.echo(f"night of {as_of_date}: raw {raw_dir.resolve()}, home {home_dir.resolve()}")
+    started = time.monotonic()
+    log = None
+    if verbose:
+        result = run_checked_night(raw_dir, home_dir, as_of_date, run_started_at, first_night)
+    else:
+        home_dir.mkdir(parents=True, exist_ok=True)
+        log = night_log_path(home_dir, as_of_date)
+        try:
+            with output_to(log) as console:
+                try:
+                    steps = StepLines(console)
+                    result = run_checked_night(
+                        raw_dir, home_dir, as_of_date, run_started_at, first_night, steps
+                    )
+                except Exception:
+                    traceback.print_exc()  # into the log
+                    raise
+        except click.ClickException:
+            raise
+        except Exception as error:
+            click.echo(f"night of {as_of_date} failed; its full log: {log}")
+            raise click.ClickException(one_line(f"{type(error).__name__}: {error}")) from error
+    seconds = time.monotonic() - started
+    if not result.success:
+        where = f"; its full log: {log}" if log else ""
+        click.echo(f"night of {as_of_date} failed after {seconds:.0f} s{where}")
+        raise click.ClickException(failure_cause(result))
+    click.echo(f"night of {as_of_date} built in {seconds:.0f} s")
+
+
+def show_summary(home_dir: Path, as_of_date: str) -> None:
+    """Where the night's outputs are, and how to look at them."""
+    from orchestration.publishing.exports import HELD_DIR
+    from orchestration.publishing.warehouse import PUBLISHED_NAME, published_night
+
+    home = home_dir.resolve()
+    exports = home / "exports" / as_of_date
+    held = home / "exports" / HELD_DIR / as_of_date
+    published = home / "published"
+    lines = [
+        ("warehouse", f"{home / WAREHOUSE} (staging: {home / duckdb_settings.PIPELINE_FILE})"),
+        ("report", str(home / "reports" / f"{as_of_date}.html")),
+        (
+            "exports",
+            f"{exports}/"
+            if exports.is_dir() or not held.is_dir()
+            else f"held by the churn guard in {held}/: review, then scrm release",
+        ),
+        (
+            "BI copy",
+            f"{published / PUBLISHED_NAME} (the night of {published_night(published)}), "
+            f"Parquet in {published / 'marts'}/",
+        ),
+        ("query", f'uv run scrm sql --home {home} "select * from marts.raw_row_accounting"'),
+        ("Dagster UI", f"make dev SCRM_HOME={home} (its instance: {home / DAGSTER_DIR})"),
+    ]
+    for name, value in lines:
+        click.echo(f"  {name + ':':<12} {value}")
 
 
 def run_night(
@@ -287,8 +478,12 @@ def run_night(
     as_of_date: str,
     run_started_at: str = "",
     first_night: datetime | date | None = None,
+    steps: StepLines | None = None,
 ):
     """Execute the `nightly` job for one partition; returns Dagster's execution result.
+
+    The run, its events and the assets' materializations are recorded in the home's Dagster
+    instance ($SCRM_HOME/dagster); `steps` is told of each event as it is recorded.
 
     Raises nights.NightOutOfRange for a night before the first night (`first_night`, else
     $SCRM_FIRST_NIGHT, else 2020-01-01) or one that has not ended yet.
@@ -329,12 +524,20 @@ def run_night(
             "scrm_dbt_models_after_predictions": night_config,
         }
     }
-    return job.execute_in_process(
-        partition_key=as_of_date,
-        run_config=run_config,
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    # The home's own instance, the one `make dev` opens: the UI shows this night.
+    use_dagster_home(home_dir)
+    run_id = str(uuid.uuid4())  # Dagster's own form, known before the run starts
+    with dg.DagsterInstance.get() as instance:
+        if steps is not None:
+            steps.expect(len(job.nodes_in_topological_order))
+            instance.add_event_listener(run_id, steps)
+        return job.execute_in_process(
+            partition_key=as_of_date,
+            run_config=run_config,
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+        )
 
 
 if __name__ == "__main__":

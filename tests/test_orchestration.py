@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 from dagster_dbt import DbtCliResource
@@ -208,3 +209,26 @@ def test_dbt_tests_become_asset_checks():
     assert "marts/raw_row_accounting:accepted_values_raw_row_accounting_is_balanced__True" in checks
     # The churn guard reports as a check on the exports (docs/segments.md).
     assert "exports/segment_exports:export_guard" in checks
+    # Source tests check the raw assets (not observations, each with a warning).
+    assert "raw/orders:source_not_null_raw_orders__raw_row_number" in checks
+
+
+def test_every_asset_is_in_a_named_group_and_described_in_plain_text():
+    """The Dagster UI's asset list: no `default` group; a description is Markdown, where
+    `<as-of date>` would be swallowed as an HTML tag."""
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert "default" not in groups.values()
+    assert {key: group for key, group in groups.items() if key.startswith("reference/")} == {
+        "reference/category_affinity": "reference",
+        "reference/city_tiers": "reference",
+        "reference/next_best_actions": "reference",
+        "reference/topic_categories": "reference",
+    }
+    outside_code = {
+        key.to_user_string(): re.sub(r"```.*?```", "", graph.get(key).description or "", flags=re.S)
+        for key in graph.get_all_asset_keys()
+    }
+    assert [key for key, text in outside_code.items() if re.search(r"<[a-z]", text)] == []

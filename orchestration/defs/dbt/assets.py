@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
     DbtCliResource,
     DbtProject,
     dbt_assets,
@@ -30,9 +31,14 @@ class ScrmDbtTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = manifest.get("nodes", {}).get(unique_id)
-        if props is None or props.get("resource_type") != "model":
+        if props is None:
             return spec
-        return spec.replace_attributes(group_name=group_for_fqn(props["fqn"]))
+        if props.get("resource_type") == "model":
+            return spec.replace_attributes(group_name=group_for_fqn(props["fqn"]))
+        if props.get("resource_type") == "seed":
+            # The reference tables analysts edit: all in seeds/, grouped by their schema.
+            return spec.replace_attributes(group_name=props["config"]["schema"])
+        return spec
 
 
 def dbt_build_args(as_of_date: str, run_started_at: str | None = None) -> list[str]:
@@ -67,7 +73,11 @@ def nightly_dbt_build(name: str, **selection: str):
         name=name,
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        dagster_dbt_translator=ScrmDbtTranslator(),
+        # Source tests (the raw files' row numbers) as checks on the raw assets, not as
+        # observations with a warning each.
+        dagster_dbt_translator=ScrmDbtTranslator(
+            DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+        ),
         partitions_def=nightly_partitions,
         backfill_policy=one_night_per_run,
         **selection,

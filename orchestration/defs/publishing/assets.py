@@ -90,10 +90,10 @@ def next_best_actions(warehouse: Path) -> list[str]:
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "parquet", "csv"},
-    description="exports/<as-of date>/: every segment as Parquet, CSV and xlsx, who entered "
-    "and left, one file per next best action, the WeCom tag sync and per-friendship mark_tag "
-    "files and manifest.json; swapped in atomically, or held in exports/held/ by the churn "
-    "guard.",
+    description="exports/YYYY-MM-DD/, named for the as-of date: every segment as Parquet, CSV "
+    "and xlsx, who entered and left, one file per next best action, the WeCom tag sync and "
+    "per-friendship mark_tag files and manifest.json; swapped in atomically, or held in "
+    "exports/held/ by the churn guard.",
 )
 def publish_segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -168,7 +168,7 @@ def publish_segment_exports(
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"duckdb", "parquet"},
-    description="published/warehouse.duckdb and published/marts/<table>.parquet (a folder per "
+    description="published/warehouse.duckdb and published/marts/TABLE.parquet (a folder per "
     "night for the tables kept per night): the finished night, swapped in atomically for BI "
     "tools to open read-only (docs/bi.md). A backfilled night older than the published one "
     "does not replace it, nor does a night the churn guard held for a collapsed raw source.",

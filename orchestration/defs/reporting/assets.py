@@ -33,10 +33,10 @@ EXPORTS_DIR = "exports"
     backfill_policy=one_night_per_run,
     group_name="exports",
     kinds={"python", "html"},
-    description="reports/<as-of date>.html: the night in one self-contained page (churn guard "
-    "notice, segments with who was held back, campaign lift, WeCom tag sync dry run, RFM, "
-    "lifecycle, friends by channel, tag coverage, BTYD model card, raw row accounting); "
-    "docs/report.md.",
+    description="reports/YYYY-MM-DD.html, named for the as-of date: the night in one "
+    "self-contained page (churn guard notice, segments with who was held back, campaign lift, "
+    "WeCom tag sync dry run, RFM, lifecycle, friends by channel, tag coverage, BTYD model card, "
+    "raw row accounting); docs/report.md.",
 )
 def nightly_report(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
