@@ -24,9 +24,18 @@ Two references are measured in the same run, on night 1's files:
   team would otherwise write them in plain pandas (the same values; tests/test_pandas_reference.py
   checks them). pandas / ours compares it with night 1.
 
+With --deliveries it times the raw contract's other way instead: the scale's history generated
+once as a landing folder of daily deliveries (`scrm generate --deliveries daily`, into
+benchmarks/data/<scale>/deliveries), from which a landing folder for the nights is linked:
+
+- the full night takes in every delivery up to D, as of D, in a fresh home;
+- the one-day night takes in D+1's deliveries on top, as of D+1;
+- the night without new deliveries runs on the same folder as of D+2.
+
 Each measurement records the CPU time the machine spent on other work meanwhile (/proc/stat less
 the child's own): figures taken while other work runs are noisy, and the JSON says so. Figures go to
-benchmarks/results/nightly-<scale>.json. Not part of the test suite.
+benchmarks/results/nightly-<scale>.json (nightly-deliveries-<scale>.json with --deliveries). Not
+part of the test suite.
 """
 
 from __future__ import annotations
@@ -85,16 +94,43 @@ STATUS_STAMPS = (
 )
 
 
-def generate(raw: Path, customers: int) -> None:
-    if raw.is_dir() and any(raw.glob("*.parquet")):
+def generate(raw: Path, customers: int, deliveries: str = "full") -> None:
+    """The scale's history, once: whole files, or a landing folder of daily deliveries (marked
+    done by a file beside it, since a folder half written is not a history)."""
+    done = raw.with_name(f"{raw.name}.done")
+    if done.is_file() if deliveries == "daily" else raw.is_dir() and any(raw.glob("*.parquet")):
         return
+    if deliveries == "daily":
+        shutil.rmtree(raw, ignore_errors=True)
     raw.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "generate", "--customers", str(customers),
          "--seed", str(SEED), "--format", "parquet", "--end-date", END_DATE.isoformat(),
-         "--out", str(raw)],
+         "--deliveries", deliveries, "--out", str(raw)],
         check=True,
     )  # fmt: skip
+    if deliveries == "daily":
+        done.touch()
+
+
+def land_deliveries(deliveries: Path, landing: Path, through: date) -> dict[str, int]:
+    """Link every delivery dated up to `through` into the landing folder (a link keeps the
+    file's bytes and modification time, as the ledger expects of a delivery taken in); returns
+    the rows landed by this call, per source."""
+    landed: dict[str, int] = {}
+    for folder in sorted(path for path in deliveries.iterdir() if path.is_dir()):
+        target = landing / folder.name
+        target.mkdir(parents=True, exist_ok=True)
+        landed[folder.name] = 0
+        for path in sorted(folder.glob("*.parquet")):
+            if date.fromisoformat(path.stem) > through or (target / path.name).exists():
+                continue
+            try:
+                os.link(path, target / path.name)
+            except OSError:  # another file system
+                shutil.copy2(path, target / path.name)
+            landed[folder.name] += pq.ParquetFile(path).metadata.num_rows
+    return landed
 
 
 def dated_on(column: pa.ChunkedArray, day: date):
@@ -172,8 +208,13 @@ def floor_seconds(raw: Path) -> tuple[float, int]:
     rows = 0
     started = time.perf_counter()
     with duckdb_settings.connect() as connection:
-        for path in sorted(raw.glob("*.parquet")):
-            source = f"read_parquet('{path}')"
+        # A whole file per source, or a folder of deliveries per source.
+        sources = sorted(raw.glob("*.parquet")) or sorted(p for p in raw.iterdir() if p.is_dir())
+        for path in sources:
+            files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+            if not files:
+                continue
+            source = f"read_parquet([{', '.join(repr(str(file)) for file in files)}])"
             rows += connection.execute(f"select count(*) from {source}").fetchone()[0]
             connection.execute(f"select max(hash(columns(*))) from {source}").fetchall()
     return time.perf_counter() - started, rows
@@ -341,10 +382,18 @@ def main() -> None:
         action="store_true",
         help="leave out the pandas reference (at L it runs out of memory after minutes)",
     )
+    parser.add_argument(
+        "--deliveries",
+        action="store_true",
+        help="time nights on a landing folder of daily deliveries instead of whole files",
+    )
     arguments = parser.parse_args()
     customers = arguments.customers or SCALES[arguments.scale]
     label = arguments.scale if not arguments.customers else f"{customers}"
     base = DATA / label
+    if arguments.deliveries:
+        delivery_nights(base, label, customers)
+        return
     raw = base / "raw"
     generate(raw, customers)
     night_1_raw, night_2_raw = base / "night_1", base / "night_2"
@@ -373,7 +422,6 @@ def main() -> None:
     unchanged["new_raw_rows"] = 0
     unchanged["raw_rows_per_second"] = round(night_2_rows / unchanged["wall_seconds"])
 
-    cpus = os.cpu_count() or 1
     shares = [
         m["noise"]["other_cpu_share"]
         for m in (full, incremental, unchanged, pandas)
@@ -383,18 +431,7 @@ def main() -> None:
         "scale": label,
         "customers": customers,
         "raw_rows": night_2_rows,
-        "machine": {
-            "cpus": cpus,
-            "memory_limit": duckdb_settings.memory_limit(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "quiet": bool(shares) and max(shares) < QUIET_SHARE,
-            "note": "noise.other_cpu_share is the machine's CPU time spent on other work "
-            f"during a measurement; quiet is false when it reached {QUIET_SHARE} for any: "
-            "the figures are then noisy (slower than on a quiet machine). noise.io_wait_share is "
-            "the CPU time spent idle waiting on the disk, the job's own writes included: "
-            "high when the disk is slow",
-        },
+        "machine": machine(shares),
         "full_night": full,
         "incremental_night": incremental,
         "night_without_new_rows": unchanged,
@@ -412,14 +449,91 @@ def main() -> None:
     print(f"figures written to {out}")
 
 
+def delivery_nights(base: Path, label: str, customers: int) -> None:
+    """The three nights on daily deliveries (module docstring), into
+    results/nightly-deliveries-<label>.json."""
+    deliveries = base / "deliveries"
+    generate(deliveries, customers, "daily")
+    landing, home = base / "landing", base / "deliveries_home"
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+    full_rows = land_deliveries(deliveries, landing, NIGHT_1)
+    floor, raw_rows = floor_seconds(landing)
+    full = run_night(landing, home, NIGHT_1, base / "deliveries_night_1.log")
+    full["raw_rows"] = raw_rows
+    full["new_raw_rows"] = sum(full_rows.values())
+    full["raw_rows_per_second"] = round(raw_rows / full["wall_seconds"])
+
+    day_rows = land_deliveries(deliveries, landing, END_DATE)
+    floor_2, raw_rows_2 = floor_seconds(landing)
+    one_day = run_night(landing, home, END_DATE, base / "deliveries_night_2.log")
+    one_day["raw_rows"] = raw_rows_2
+    one_day["new_raw_rows"] = sum(day_rows.values())
+    one_day["new_raw_rows_by_source"] = day_rows
+    one_day["raw_rows_per_second"] = round(raw_rows_2 / one_day["wall_seconds"])
+
+    nothing_new = run_night(
+        landing, home, END_DATE + timedelta(days=1), base / "deliveries_night_3.log"
+    )
+    nothing_new["raw_rows"] = raw_rows_2
+    nothing_new["new_raw_rows"] = 0
+    nothing_new["raw_rows_per_second"] = round(raw_rows_2 / nothing_new["wall_seconds"])
+
+    shares = [m["noise"]["other_cpu_share"] for m in (full, one_day, nothing_new) if m.get("noise")]
+    figures = {
+        "scale": label,
+        "customers": customers,
+        "raw_layout": "daily deliveries (scrm generate --deliveries daily)",
+        "raw_rows": raw_rows_2,
+        "delivery_files": sum(1 for _ in landing.glob("*/*.parquet")),
+        "machine": machine(shares),
+        "full_night": full,
+        "one_day_night": one_day,
+        "night_without_new_deliveries": nothing_new,
+        "one_day_over_full": round(one_day["wall_seconds"] / full["wall_seconds"], 3),
+        "floor_seconds": round(floor, 2),
+        "floor_seconds_night_2": round(floor_2, 2),
+        "ours_over_floor": round(full["wall_seconds"] / floor, 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"nightly-deliveries-{label}.json"
+    out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report(figures)
+    print(f"figures written to {out}")
+
+
+def machine(shares: list[float]) -> dict:
+    """The machine the figures were taken on, and whether it was quiet meanwhile."""
+    return {
+        "cpus": os.cpu_count() or 1,
+        "memory_limit": duckdb_settings.memory_limit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "quiet": bool(shares) and max(shares) < QUIET_SHARE,
+        "note": "noise.other_cpu_share is the machine's CPU time spent on other work "
+        f"during a measurement; quiet is false when it reached {QUIET_SHARE} for any: "
+        "the figures are then noisy (slower than on a quiet machine). noise.io_wait_share is "
+        "the CPU time spent idle waiting on the disk, the job's own writes included: "
+        "high when the disk is slow",
+    }
+
+
+# The nights a results file may hold, in the order they run.
+NIGHT_TITLES = {
+    "full_night": "full night",
+    "incremental_night": "incremental night",
+    "night_without_new_rows": "night without new rows",
+    "one_day_night": "night taking in one day",
+    "night_without_new_deliveries": "night without new deliveries",
+}
+
+
 def report(figures: dict) -> None:
     noise = "quiet machine" if figures["machine"]["quiet"] else "BUSY machine: noisy figures"
     print(f"scale {figures['scale']}: {figures['customers']:,} customers, "
           f"{figures['raw_rows']:,} raw rows ({noise})")  # fmt: skip
-    nights = [("full night", figures["full_night"]),
-              ("incremental night", figures["incremental_night"])]  # fmt: skip
-    if "night_without_new_rows" in figures:
-        nights.append(("night without new rows", figures["night_without_new_rows"]))
+    nights = [(title, figures[key]) for key, title in NIGHT_TITLES.items() if key in figures]
     for title, night in nights:
         print(f"  {title} as of {night['as_of']}")
         print(f"    wall         {night['wall_seconds']:8.1f} s   "
@@ -439,9 +553,9 @@ def report(figures: dict) -> None:
             print(f"      publish {name:<34} {seconds:8.2f} s")
         for name, seconds in night["slowest_models_seconds"].items():
             print(f"    model {name:<40} {seconds:8.2f} s")
-    full, incremental = figures["full_night"], figures["incremental_night"]
-    unchanged = figures.get("night_without_new_rows", {})
-    print("  dbt node time by layer (full -> incremental night -> night without new rows;"
+    full, incremental = nights[0][1], nights[1][1]
+    unchanged = nights[2][1] if len(nights) > 2 else {}
+    print(f"  dbt node time by layer ({' -> '.join(title for title, _ in nights)};"
           " tests are every data test)")  # fmt: skip
     for layer, seconds in full.get("dbt_node_seconds_by_layer", {}).items():
         again = incremental.get("dbt_node_seconds_by_layer", {}).get(layer, 0.0)
@@ -454,7 +568,7 @@ def report(figures: dict) -> None:
         print(f"  {title}: {night['wall_seconds'] / full['wall_seconds']:.0%} of the full night")
     print(f"  floor        {figures['floor_seconds']:8.2f} s   "
           f"(ours / floor = {figures['ours_over_floor']:.1f})")  # fmt: skip
-    pandas = figures["pandas_reference"]
+    pandas = figures.get("pandas_reference", {"skipped": "not run on deliveries"})
     if "compute_seconds" in pandas:
         print(f"  pandas       {pandas['wall_seconds']:8.1f} s   "
               f"peak RSS {pandas['peak_rss_bytes'] / 2**30:.2f} GiB   "

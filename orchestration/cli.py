@@ -140,6 +140,14 @@ def prepare() -> None:
     help="File format of the raw files (Parquet for large runs).",
 )
 @click.option(
+    "--deliveries",
+    type=click.Choice(["full", "daily"]),
+    default="full",
+    show_default=True,
+    help="full: one file per source (<source>.csv). daily: a landing folder of daily "
+    "deliveries, <source>/YYYY-MM-DD.csv, each holding what changed that day.",
+)
+@click.option(
     "--end-date",
     type=click.DateTime(["%Y-%m-%d"]),
     default="2026-10-31",
@@ -165,6 +173,7 @@ def generate(
     seed: int,
     out_dir: Path,
     file_format: str,
+    deliveries: str,
     end_date: datetime,
     years: int,
     bad_row_rate: float,
@@ -172,19 +181,24 @@ def generate(
     """Write deterministic, realistic raw files for CUSTOMERS customers."""
     from orchestration.generator import generate as generate_raw
 
-    summary = generate_raw(
-        out_dir,
-        customers=customers,
-        seed=seed,
-        file_format=file_format,
-        end_date=end_date.date(),
-        years=years,
-        bad_row_rate=bad_row_rate,
-        progress=True,
-    )
-    click.echo(f"wrote raw files to {out_dir}")
+    try:
+        summary = generate_raw(
+            out_dir,
+            customers=customers,
+            seed=seed,
+            file_format=file_format,
+            deliveries=deliveries,
+            end_date=end_date.date(),
+            years=years,
+            bad_row_rate=bad_row_rate,
+            progress=True,
+        )
+    except ValueError as error:  # e.g. a landing folder that already holds deliveries
+        raise click.ClickException(str(error)) from error
+    files = summary.get("deliveries")
+    click.echo(f"wrote {'daily deliveries' if files else 'raw files'} to {out_dir}")
     for source, rows in summary.get("rows", {}).items():
-        click.echo(f"  {source}: {rows} rows")
+        click.echo(f"  {source}: {rows} rows" + (f" in {files[source]} files" if files else ""))
 
 
 @main.command()

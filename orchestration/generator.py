@@ -15,6 +15,12 @@ The model, per customer (processed in fixed chunks of customers, each with its o
 * Interactions happen in bursts of a few days, only while the customer is a friend.
 * Optionally, contract-violating rows are spliced in (BAD_KINDS; BAD_SPECS says which kinds
   apply to which source and which column each one corrupts).
+* The history is written as one whole file per source, or as a landing folder of daily
+  deliveries (`<source>/YYYY-MM-DD.csv`): every row in the delivery of the day it last changed,
+  plus earlier versions of orders (a day per status change, with their lines each time),
+  customers (member level upgrades, city moves) and a few products (a corrected consumption
+  cycle), dated by `updated_at`. Both draw the same rows from the same seed; the versions
+  come from their own random streams, so the whole files stay byte-identical.
 
 All values are written as text, timestamps as local Asia/Shanghai time without offset, except
 ~5% of rows which carry an explicit offset (+08:00 or the same instant in +00:00).
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -767,6 +774,19 @@ class _Counters:
     bad_sku: int = 0
 
 
+@dataclass(frozen=True)
+class _History:
+    """What a chunk's final rows came from, for dating their versions (daily deliveries)."""
+
+    reg_s: np.ndarray
+    city: np.ndarray
+    has_city: np.ndarray
+    orders: dict[str, np.ndarray]  # _orders' arrays, with "id" and "style" once formatted
+    item_order: np.ndarray  # the order (index into orders) of each order line
+    friend_ts: np.ndarray
+    interaction_ts: np.ndarray
+
+
 def _customers_chunk(
     rng: np.random.Generator,
     first_num: int,
@@ -774,7 +794,7 @@ def _customers_chunk(
     p: _Params,
     catalog: _Catalog,
     counters: _Counters,
-) -> dict[str, pa.Table]:
+) -> tuple[dict[str, pa.Table], _History]:
     span = p.end_s - p.start_s
     cust_num = first_num + np.arange(n, dtype=I64)
     cust_ids = _ids("C", cust_num, ID_WIDTH["customer"])
@@ -838,13 +858,23 @@ def _customers_chunk(
             "skin_type": _take(SKIN_TYPES, skin),
         }
     )
-    return {
+    tables = {
         "customers": customers,
         "orders": _orders_table(orders, cust_ids, counters, rng),
         "order_items": _items_table(items, orders, counters, catalog),
         "friend_events": _friend_table(fe, cust_ids, counters, catalog, rng),
         "interactions": _interactions_table(inter, cust_ids, counters, catalog, rng),
     }
+    history = _History(
+        reg_s=reg_s,
+        city=city,
+        has_city=has_city,
+        orders=orders,
+        item_order=items["order"],
+        friend_ts=fe["ts"],
+        interaction_ts=inter["ts"],
+    )
+    return tables, history
 
 
 def _friend_events(
@@ -1161,6 +1191,7 @@ def _orders_table(
     o["id"] = counters.order + np.arange(m, dtype=I64)
     counters.order += m
     style = _ts_style(rng, m)
+    o["style"] = style
     # Shop exports write 0.00 when there is no discount; douyin / offline exports leave it empty.
     disc_ok = (o["disc"] > 0) | (o["channel"] < 2)
     return pa.table(
@@ -1405,6 +1436,276 @@ def _variants(source: str, kind: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Daily deliveries: every row dated by the day it changed, earlier versions added
+# ---------------------------------------------------------------------------------------------
+
+DELIVERY_MODES = ("full", "daily")
+P_CITY_MOVE = 0.03  # customers who move to another city once after registering
+PRODUCT_CORRECTIONS = 3  # SKUs whose consumption cycle is corrected after their first delivery
+CYCLE_ERRORS_DAYS = np.array([-5, 5, 10, 15], I64)
+# An order's status changes, in the order _orders assigns its final status (a later one wins).
+STATUS_CHANGES = (
+    ("paid_s", "paid_ok", 1),
+    ("confirm_s", "confirm_ok", 2),
+    ("refund_s", "refund_ok", 4),
+    ("cancel_s", "cancel_ok", 3),
+)
+_KEY_SHIFT = 32  # (owner << 32) | seconds: one sortable int64 per (row, time), times < 2^32
+
+
+def _change_days(owner: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (owner, day) of the change times, by owner then day: the versions to
+    deliver, and whether each is its owner's last (the final state)."""
+    day = np.asarray(t_s, I64) // DAY
+    order = np.lexsort((day, owner))
+    owner, day = owner[order], day[order]
+    keep = np.r_[True, (owner[1:] != owner[:-1]) | (day[1:] != day[:-1])]
+    owner, day = owner[keep], day[keep]
+    last = np.r_[owner[1:] != owner[:-1], True]
+    return owner, day, last
+
+
+def _with_day(table: pa.Table, day: np.ndarray) -> pa.Table:
+    return table.append_column("_day", pa.array(np.asarray(day, I64)))
+
+
+def _order_versions(
+    orders: pa.Table, o: dict[str, np.ndarray]
+) -> tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]:
+    """Orders dated by their last change (the whole file's rows, with updated_at), and the
+    earlier versions: one per further day the order was placed or changed status on, as it
+    stood at the end of that day. Also each earlier version's order and day, for its lines."""
+    m = len(o["cust"])
+    idx = np.arange(m, dtype=I64)
+    owner = np.concatenate([idx, *(idx[o[ok]] for _, ok, _ in STATUS_CHANGES)])
+    times = np.concatenate([o["ts"], *(o[at][o[ok]] for at, ok, _ in STATUS_CHANGES)])
+    v_order, v_day, last = _change_days(owner, times)
+    end = (v_day + 1) * DAY - 1
+    style = o["style"][v_order]
+    status = np.zeros(len(v_order), I64)
+    updated = o["ts"][v_order].copy()
+    stamps = {}
+    for at, ok, code in STATUS_CHANGES:
+        done = o[ok][v_order] & (o[at][v_order] <= end)
+        status[done] = code
+        updated = np.where(done, np.maximum(updated, o[at][v_order]), updated)
+        stamps[at] = _fmt_ts(o[at][v_order], style, done)
+    # One version per order and day: the final ones are in order, one per order.
+    final = _with_day(
+        orders.append_column("updated_at", _fmt_ts(updated[last], style[last])), v_day[last]
+    )
+    early = ~last
+    columns = {
+        "paid_ts": stamps["paid_s"],
+        "confirmed_ts": stamps["confirm_s"],
+        "cancelled_ts": stamps["cancel_s"],
+        "refunded_ts": stamps["refund_s"],
+        "status": _take(ORDER_STATUSES, status),
+    }
+    earlier = orders.take(pa.array(v_order[early]))
+    for name, values in columns.items():
+        earlier = earlier.set_column(
+            earlier.schema.get_field_index(name), name, values.filter(pa.array(early))
+        )
+    earlier = earlier.append_column("updated_at", _fmt_ts(updated[early], style[early]))
+    return final, _with_day(earlier, v_day[early]), v_order[early], v_day[early]
+
+
+def _line_versions(
+    items: pa.Table,
+    item_order: np.ndarray,
+    final_day: np.ndarray,
+    e_order: np.ndarray,
+    e_day: np.ndarray,
+) -> tuple[pa.Table, pa.Table]:
+    """Order lines come with every delivery of their order: with its final version, and again
+    with each earlier one (a later delivery of an order's lines replaces the earlier ones)."""
+    m = len(final_day)
+    n_lines = np.bincount(item_order, minlength=m)
+    first_line = np.cumsum(n_lines) - n_lines  # lines are grouped by order, in order
+    count = n_lines[e_order]
+    take = np.repeat(first_line[e_order], count) + _positions(count)
+    final = _with_day(items, final_day[item_order])
+    return final, _with_day(items.take(pa.array(take)), np.repeat(e_day, count))
+
+
+def _customer_versions(
+    customers: pa.Table, h: _History, p: _Params, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table]:
+    """Customers dated by their last change (with updated_at), and earlier versions: as
+    registered, after each member level upgrade (lifetime spend of the orders paid, and not
+    cancelled or refunded by the end, crossing a threshold when paid) and before a city move."""
+    n = len(h.reg_s)
+    o = h.orders
+    # The draws do not depend on the data, so a customer's versions depend only on the seed.
+    moves = h.has_city & (rng.random(n) < P_CITY_MOVE)
+    move_s = _on_day(rng, h.reg_s + (rng.random(n) * (p.end_s - h.reg_s)).astype(I64))
+    moves &= move_s // DAY > h.reg_s // DAY
+    old_city = (h.city + rng.integers(1, len(CITIES), n)) % len(CITIES)
+    style = _ts_style(rng, n)
+
+    counted = np.flatnonzero(np.isin(o["status"], (1, 2)))
+    by_paid = counted[np.lexsort((o["paid_s"][counted], o["cust"][counted]))]
+    u_cust, u_s = o["cust"][by_paid], o["paid_s"][by_paid]
+    spent = np.cumsum(o["total"][by_paid])
+    first = np.r_[True, u_cust[1:] != u_cust[:-1]]
+    starts = np.flatnonzero(first)
+    before = (spent - o["total"][by_paid])[starts]
+    spent -= np.repeat(before, np.diff(np.r_[starts, len(u_cust)]))
+    level = np.searchsorted(np.array(MEMBER_SPEND_CENTS), spent, side="right")
+    upgrade = level > np.where(first, 0, np.r_[0, level[:-1]])
+    u_cust, u_s, level = u_cust[upgrade], u_s[upgrade], level[upgrade]
+
+    idx = np.arange(n, dtype=I64)
+    owner = np.concatenate([idx, u_cust, idx[moves]])
+    v_cust, v_day, last = _change_days(owner, np.concatenate([h.reg_s, u_s, move_s[moves]]))
+    end = (v_day + 1) * DAY - 1
+    # The latest upgrade by the end of the version's day (keys sort by customer, then time).
+    keys = (u_cust << _KEY_SHIFT) | u_s
+    at = np.searchsorted(keys, (v_cust << _KEY_SHIFT) | end, side="right") - 1
+    upgraded = (at >= 0) & (u_cust[np.maximum(at, 0)] == v_cust)
+    v_level = np.where(upgraded, level[np.maximum(at, 0)], 0)
+    moved = ~moves[v_cust] | (move_s[v_cust] <= end)
+    v_city = np.where(moved, h.city[v_cust], old_city[v_cust])
+    updated = np.maximum(h.reg_s[v_cust], np.where(upgraded, u_s[np.maximum(at, 0)], 0))
+    updated = np.maximum(updated, np.where(moves[v_cust] & moved, move_s[v_cust], 0))
+
+    final = customers.append_column("updated_at", _fmt_ts(updated[last], style[v_cust[last]]))
+    early = ~last
+    e_cust = v_cust[early]
+    earlier = customers.take(pa.array(e_cust))
+    columns = {
+        "member_level": _take(MEMBER_LEVELS, v_level[early]),
+        "province": _take([c[0] for c in CITIES], v_city[early]),
+        "city": _take([c[1] for c in CITIES], v_city[early]),
+    }
+    for name, values in columns.items():
+        earlier = earlier.set_column(earlier.schema.get_field_index(name), name, values)
+    earlier = earlier.append_column("updated_at", _fmt_ts(updated[early], style[e_cust]))
+    return _with_day(final, v_day[last]), _with_day(earlier, v_day[early])
+
+
+def _product_versions(
+    products: pa.Table, catalog: _Catalog, p: _Params, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table]:
+    """Products delivered on the first day (launched before it) or on launch, and a few
+    delivered again later with their consumption cycle corrected (the final value)."""
+    n = len(catalog.sku_ids)
+    first_s = np.maximum(catalog.launch_s, p.start_s)
+    first_day = first_s // DAY
+    cycle = np.array([CATEGORIES[c].cycle_days or 0 for c in catalog.category.tolist()], I64)
+    # Not the newest SKU: the injected conflicting version of it would hide its correction.
+    eligible = np.flatnonzero(
+        (cycle > 0) & (first_day < p.end_s // DAY) & (np.arange(n) != np.argmax(catalog.launch_s))
+    )
+    fixed = np.sort(rng.choice(eligible, min(PRODUCT_CORRECTIONS, len(eligible)), replace=False))
+    fix_day = first_day[fixed] + rng.integers(1, p.end_s // DAY - first_day[fixed] + 1)
+    fix_s = _on_day(rng, fix_day * DAY)
+    style = _ts_style(rng, n)
+    updated = first_s.copy()
+    updated[fixed] = fix_s
+    final = _with_day(products.append_column("updated_at", _fmt_ts(updated, style)), updated // DAY)
+    wrong = np.maximum(cycle[fixed] + CYCLE_ERRORS_DAYS[rng.integers(0, 4, len(fixed))], 1)
+    earlier = products.take(pa.array(fixed))
+    column = earlier.schema.get_field_index("consumption_cycle_days")
+    earlier = earlier.set_column(column, "consumption_cycle_days", _fmt_int(wrong))
+    earlier = earlier.append_column("updated_at", _fmt_ts(first_s[fixed], style[fixed]))
+    return final, _with_day(earlier, first_day[fixed])
+
+
+def _dated(
+    tables: dict[str, pa.Table], h: _History, p: _Params, rng: np.random.Generator
+) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """A chunk's final rows, each with its delivery day (`_day`), and its earlier versions."""
+    customers, early_customers = _customer_versions(tables["customers"], h, p, rng)
+    orders, early_orders, e_order, e_day = _order_versions(tables["orders"], h.orders)
+    final_day = orders["_day"].to_numpy()
+    lines, early_lines = _line_versions(
+        tables["order_items"], h.item_order, final_day, e_order, e_day
+    )
+    final = {
+        "customers": customers,
+        "orders": orders,
+        "order_items": lines,
+        "friend_events": _with_day(tables["friend_events"], h.friend_ts // DAY),
+        "interactions": _with_day(tables["interactions"], h.interaction_ts // DAY),
+    }
+    earlier = {"customers": early_customers, "orders": early_orders, "order_items": early_lines}
+    return final, earlier
+
+
+def _check_landing(out_dir: Path) -> None:
+    """Deliveries are immutable once taken in: never write daily files over earlier ones."""
+    for source in SOURCES:
+        whole = [out_dir / f"{source}.{suffix}" for suffix in ("csv", "parquet")]
+        folder = out_dir / source
+        found = [path for path in whole if path.exists()]
+        if folder.is_dir() and any(folder.iterdir()):
+            found.append(folder)
+        if found:
+            raise ValueError(
+                f"{found[0]} already exists: daily deliveries are written into a new or empty "
+                "folder"
+            )
+
+
+class _DaySpool:
+    """One source's rows by delivery day, spooled to disk chunk by chunk (an Arrow IPC file
+    per chunk, a record batch per day), so that each day's file is written once, in one pass,
+    whatever the number of customers."""
+
+    def __init__(self, directory: Path, source: str):
+        self.directory = directory
+        self.source = source
+        self.parts: list[tuple[Path, dict[int, int]]] = []
+
+    def add(self, table: pa.Table) -> None:
+        """Spool a chunk's rows; within a day they keep their order in `table`."""
+        if not table.num_rows:
+            return
+        days = table["_day"].to_numpy()
+        order = np.argsort(days, kind="stable")
+        days = days[order]
+        rows = table.drop_columns(["_day"]).take(pa.array(order)).combine_chunks().to_batches()[0]
+        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        ends = np.r_[starts[1:], len(days)]
+        path = self.directory / f"{self.source}-{len(self.parts):05d}.arrow"
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with (
+            pa.OSFile(str(path), "wb") as sink,
+            pa.ipc.new_file(sink, rows.schema, options=options) as w,
+        ):
+            for start, stop in zip(starts.tolist(), ends.tolist(), strict=True):
+                w.write_batch(rows.slice(start, stop - start))
+        self.parts.append((path, {int(days[s]): k for k, s in enumerate(starts.tolist())}))
+
+    def days(self) -> list[int]:
+        return sorted({day for _, index in self.parts for day in index})
+
+    def write(self, folder: Path, columns: tuple[str, ...], file_format: str) -> tuple[int, int]:
+        """Write folder/YYYY-MM-DD.<format> for every day with rows; (files, rows)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        # Decompressing a small batch on the thread pool costs more than it saves (10x).
+        options = pa.ipc.IpcReadOptions(use_threads=False)
+        readers = [
+            (pa.ipc.open_file(pa.memory_map(str(path)), options=options), index)
+            for path, index in self.parts
+        ]
+        rows = 0
+        days = self.days()
+        for day in days:
+            batches = [r.get_batch(index[day]) for r, index in readers if day in index]
+            name = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+            writer = _Writer(folder / f"{name}.{file_format}", columns, file_format)
+            writer.write(pa.Table.from_batches(batches))
+            writer.close()
+            rows += writer.rows
+        for path, _ in self.parts:
+            path.unlink()
+        return len(days), rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------------
 
@@ -1479,6 +1780,7 @@ def generate(
     customers: int,
     seed: int = 42,
     file_format: str = "csv",
+    deliveries: str = "full",
     end_date: dt.date = dt.date(2026, 10, 31),
     years: int = 2,
     bad_row_rate: float = 0.002,
@@ -1488,7 +1790,17 @@ def generate(
     interactions_per_customer: float = 50.0,
     friend_events_per_customer: float = 3.0,
 ) -> dict[str, Any]:
-    """Write one file per raw source into out_dir and return what was written.
+    """Write the raw sources into out_dir and return what was written.
+
+    deliveries="full" writes one file per source (`orders.csv`): the history as exported at
+    the end of end_date. deliveries="daily" writes a landing folder of daily deliveries instead,
+    `<source>/YYYY-MM-DD.<format>` for each day with rows (no file on a day without any): each
+    order on the day it was placed and again, as a new version with `updated_at`, on each day
+    its status changed, with all its lines every time; each customer on registration and again
+    after a member level upgrade or a city move; products on the first day or on launch, a few
+    again with their consumption cycle corrected; friend events and interactions on their day.
+    The latest version of every key is the whole file's row (with updated_at), and the bad
+    rows are the whole file's, each in the delivery of the row it was made from.
 
     The *_per_customer / lines_per_order knobs set average volumes (orders and friend events
     approximately: orders scale the number of buying habits, friendships are capped by the staff
@@ -1497,10 +1809,13 @@ def generate(
     byte-identical files.
 
     Returns {"rows": {source: rows written, bad rows included},
-             "bad_rows": {source: {kind: rows injected}}}.
+             "bad_rows": {source: {kind: rows injected}}}, and in daily mode
+             "deliveries": {source: files written}.
     """
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be csv or parquet, not {file_format!r}")
+    if deliveries not in DELIVERY_MODES:
+        raise ValueError(f"deliveries must be one of {DELIVERY_MODES}, not {deliveries!r}")
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be in 1..{MAX_CUSTOMERS}")
     if years < 1:
@@ -1527,30 +1842,68 @@ def generate(
     counters = _Counters()
     bad = _BadRows(bad_row_rate, counters, catalog, customers)
 
-    writers = {
-        s: _Writer(out_dir / f"{s}.{file_format}", contract[s].columns, file_format)
-        for s in SOURCES
-    }
+    daily = deliveries == "daily"
+    writers: dict[str, _Writer] = {}
+    spools: dict[str, _DaySpool] = {}
+    # The same draws as the whole files (so the same rows), and the versions from their own.
+    if daily:
+        _check_landing(out_dir)
+        spool_dir = out_dir / ".generate-spool"  # hidden: never taken for a delivery
+        spool_dir.mkdir(exist_ok=True)
+        spools = {s: _DaySpool(spool_dir, s) for s in SOURCES}
+    else:
+        writers = {
+            s: _Writer(out_dir / f"{s}.{file_format}", contract[s].columns, file_format)
+            for s in SOURCES
+        }
+
+    def emit(source: str, table: pa.Table, earlier: pa.Table | None = None) -> None:
+        if daily:
+            spools[source].add(table if earlier is None else pa.concat_tables([table, earlier]))
+        else:
+            writers[source].write(table)
+
+    rows: dict[str, int] = {}
+    files: dict[str, int] = {}
     try:
         products = _products_table(catalog, catalog_rng)
-        writers["products"].write(bad.inject("products", products, catalog_rng))
+        early_products = None
+        if daily:
+            version_rng = np.random.default_rng([seed, 4])
+            products, early_products = _product_versions(products, catalog, params, version_rng)
+        emit("products", bad.inject("products", products, catalog_rng), early_products)
         bar = tqdm(total=customers, unit="customer", disable=not progress, desc="generate")
         for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
             n = min(CHUNK_SIZE, customers + 1 - first_num)
             rng = np.random.default_rng([seed, 1, chunk])
-            tables = _customers_chunk(rng, first_num, n, params, catalog, counters)
+            tables, history = _customers_chunk(rng, first_num, n, params, catalog, counters)
+            earlier: dict[str, pa.Table] = {}
+            if daily:
+                version_rng = np.random.default_rng([seed, 3, chunk])
+                tables, earlier = _dated(tables, history, params, version_rng)
             bad_rng = np.random.default_rng([seed, 2, chunk])
             for source in SOURCES:
                 if source in tables:
                     table = bad.inject(source, tables[source], bad_rng)
-                    writers[source].write(table)
+                    emit(source, table, earlier.get(source))
             bar.update(n)
         bar.close()
+        for source in tqdm(spools, disable=not progress, desc="write deliveries"):
+            files[source], rows[source] = spools[source].write(
+                out_dir / source, contract[source].columns, file_format
+            )
     finally:
         for w in writers.values():
             w.close()
+        if daily:
+            shutil.rmtree(spool_dir, ignore_errors=True)
 
-    result = {"rows": {s: writers[s].rows for s in SOURCES}, "bad_rows": bad.summary}
+    result: dict[str, Any] = {
+        "rows": rows if daily else {s: writers[s].rows for s in SOURCES},
+        "bad_rows": bad.summary,
+    }
+    if daily:
+        result["deliveries"] = files
     if progress:
         print(format_summary(result), file=sys.stderr)
     return result

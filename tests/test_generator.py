@@ -25,6 +25,7 @@ from orchestration.generator import (
     generate,
 )
 from orchestration.raw_contract import load_contract
+from tests.conftest import query
 
 CUSTOMERS = 400
 END = dt.date(2026, 10, 31)
@@ -437,3 +438,229 @@ def test_id_formats(dirty: Run) -> None:
     assert data["orders"].order_id.dropna().map(lambda v: bool(re.fullmatch(r"O\d{10}", v))).all()
     assert data["interactions"].interaction_id.dropna().str.fullmatch(r"I\d{11}").all()
     assert data["friend_events"].event_id.dropna().str.fullmatch(r"FE\d{10}").all()
+
+
+# --- daily deliveries --------------------------------------------------------------------------
+
+# The key of a source whose rows are versions of it (order lines: the order they come with).
+VERSION_KEYS = {
+    "customers": "customer_id",
+    "products": "sku_id",
+    "orders": "order_id",
+    "order_items": "order_id",
+}
+DELIVERY_NAME = re.compile(r"\d{4}-\d\d-\d\d\.csv")
+
+
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The dirty fixture's history (same seed and size) as a landing folder of daily files."""
+    return _run(tmp_path_factory, "daily", deliveries="daily")
+
+
+def deliveries(run: Run, source: str) -> pd.DataFrame:
+    """Every delivery of a source in name order, with its file name and position."""
+    out, _ = run
+    parts = []
+    for path in sorted((out / source).iterdir()):
+        frame = read_csv(path).to_pandas()
+        frame["_file"] = path.name
+        parts.append(frame)
+    frame = pd.concat(parts, ignore_index=True)
+    frame["_position"] = range(len(frame))
+    return frame
+
+
+def latest_versions(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Of each key, the rows of its last delivery (every row of the events)."""
+    key = VERSION_KEYS.get(source)
+    if key is None:
+        return frame
+    last = frame.groupby(key, dropna=False)["_file"].transform("max")
+    return frame[frame[key].isna() | (frame["_file"] == last)]
+
+
+def expected_superseded(frame: pd.DataFrame, source: str) -> int:
+    """The raw contract's superseded rows, worked out on the generated deliveries.
+
+    Order lines: a row (not an exact duplicate in its delivery) whose order a later delivery
+    carries. Versions: a row (not a duplicate) with a later valid version of its key, by
+    updated_at then delivery and position. A generated bad row either has a key of its own, no
+    key, or is an injected conflict (another version with the same key, delivery and
+    updated_at), so valid here means: neither a duplicate nor a conflict."""
+    columns = list(load_contract()[source].columns)
+    duplicate = frame.duplicated([*columns, "_file"])
+    key = VERSION_KEYS[source]
+    keyed = frame[key].notna() & ~duplicate
+    if source == "order_items":
+        last = frame.groupby(key)["_file"].transform("max")
+        return int((keyed & (frame["_file"] < last)).sum())
+    ranked = frame.assign(_updated=pd.to_datetime(frame["updated_at"].map(parse_ts)))
+    ranked = ranked.sort_values(["_updated", "_file", "_position"], na_position="first")
+    ranked["_rank"] = range(len(ranked))
+    ranked = ranked.sort_index()
+    versions = ranked[keyed].groupby([key, "_file", "updated_at"])[key].transform("size")
+    valid = keyed & (versions.reindex(frame.index) == 1)
+    last_valid = ranked["_rank"].where(valid).groupby(frame[key]).transform("max")
+    return int((keyed & (ranked["_rank"] < last_valid)).sum())
+
+
+def test_daily_deliveries_are_a_folder_of_dated_files_per_source(daily: Run) -> None:
+    out, result = daily
+    contract = load_contract()
+    assert sorted(p.name for p in out.iterdir()) == sorted(SOURCES)  # no whole files, no spool
+    for source in SOURCES:
+        names = sorted(p.name for p in (out / source).iterdir())
+        assert all(DELIVERY_NAME.fullmatch(name) for name in names), source
+        assert names[0] >= "2024-11-01.csv" and names[-1] <= "2026-10-31.csv", source
+        assert len(names) == result["deliveries"][source]
+        for name in names[:3]:
+            header = (out / source / name).read_text(encoding="utf-8").split("\n", 1)[0]
+            assert tuple(header.split(",")) == contract[source].columns
+        assert len(deliveries(daily, source)) == result["rows"][source]
+    # Something happens nearly every day; products come on the first day and on launches.
+    assert result["deliveries"]["orders"] > 600
+    assert 3 < result["deliveries"]["products"] < 40
+    assert sorted(p.name for p in (out / "products").iterdir())[0] == "2024-11-01.csv"
+
+
+def test_an_order_is_delivered_again_on_each_status_change_with_its_lines(daily: Run) -> None:
+    orders, lines = deliveries(daily, "orders"), deliveries(daily, "order_items")
+    # Every delivery of an order carries all its lines; lines never come without their order.
+    with_lines = orders[orders.order_id.isin(set(lines.order_id))]
+    order_days = set(zip(with_lines.order_id, with_lines._file, strict=True))
+    line_days = lines[lines.order_id.isin(set(orders.order_id))]
+    assert set(zip(line_days.order_id, line_days._file, strict=True)) == order_days
+
+    versions = orders.groupby("order_id").size()
+    assert (versions >= 2).mean() > 0.5  # placed one day, paid or confirmed on a later one
+    order_id = orders[orders.order_id.isin(versions[versions >= 3].index)].order_id.iloc[0]
+    history = orders[orders.order_id == order_id]
+    assert history._file.is_monotonic_increasing and history._file.is_unique
+    updated = history.updated_at.map(parse_ts).tolist()
+    assert updated == sorted(updated) and len(set(updated)) == len(updated)
+    assert [t.date().isoformat() + ".csv" for t in updated] == history._file.tolist()
+    assert history.status.tolist()[0] == "created" or history.paid_ts.notna().all()
+    assert history.status.iloc[-1] in ("confirmed", "refunded", "cancelled")
+    assert history.order_ts.nunique() == 1 and history.total_amount.nunique() == 1
+    columns = ["line_no", "sku_id", "quantity", "unit_price", "line_amount"]
+    delivered = [
+        lines[(lines.order_id == order_id) & (lines._file == name)][columns]
+        for name in history._file
+    ]
+    assert len(delivered[0]) >= 1
+    assert all(part.reset_index(drop=True).equals(delivered[0].reset_index(drop=True))
+               for part in delivered)  # fmt: skip
+
+
+def test_customers_and_products_have_earlier_versions(daily: Run) -> None:
+    customers = deliveries(daily, "customers").dropna(subset=["customer_id"])
+    customers = customers.drop_duplicates(subset=[c for c in customers if c != "_position"])
+    first, last = customers.groupby("customer_id").first(), customers.groupby("customer_id").last()
+    assert first.registered_at.equals(last.registered_at)
+    registered = first.registered_at.map(parse_ts).dropna()  # not the injected bad dates
+    assert len(registered) >= len(first) - 5
+    # Delivered first on the day of registration (injected future dates aside).
+    registered = registered[registered.dt.year < 2099]
+    assert (first._file.str[:10][registered.index] == registered.dt.date.astype(str)).all()
+    levels = ["普通会员", "银卡", "金卡", "黑金"]
+    upgraded = first.member_level.map(levels.index) < last.member_level.map(levels.index)
+    moved = first.city != last.city
+    assert upgraded.sum() >= 10 and moved.sum() >= 2
+    assert (first.member_level.map(levels.index) <= last.member_level.map(levels.index)).all()
+
+    products = deliveries(daily, "products")
+    # Without the injected exact duplicate and conflicting version.
+    products = products[~products.sku_name.str.endswith("(新版)", na=False)]
+    products = products.drop_duplicates(subset=list(load_contract()["products"].columns))
+    corrected = products[products.sku_id.duplicated(keep=False)].groupby("sku_id")
+    assert corrected.ngroups == 3
+    assert (corrected.consumption_cycle_days.nunique() == 2).all()
+
+
+def test_the_latest_versions_are_the_whole_files_rows(daily: Run, dirty: Run) -> None:
+    """Same seed and size: of every key, the last delivery holds the whole file's rows (bad
+    rows included); the deliveries add updated_at and the earlier versions only."""
+    whole = frames(dirty)
+    for source in SOURCES:
+        delivered = deliveries(daily, source)
+        columns = [c for c in whole[source].columns if c != "updated_at"]
+        assert whole[source].get("updated_at", pd.Series(dtype=object)).isna().all()
+        latest = latest_versions(delivered, source)[columns]
+        expected = whole[source][columns]
+        assert len(latest) == len(expected), source
+        assert (
+            latest.fillna("").sort_values(columns).reset_index(drop=True)
+            .equals(expected.fillna("").sort_values(columns).reset_index(drop=True))
+        ), source  # fmt: skip
+    assert daily[1]["bad_rows"] == dirty[1]["bad_rows"]
+
+
+def test_same_seed_gives_identical_deliveries(
+    daily: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    again, result = _run(tmp_path_factory, "daily_again", deliveries="daily")
+    assert result == daily[1]
+    for source in SOURCES:
+        names = sorted(p.name for p in (daily[0] / source).iterdir())
+        assert names == sorted(p.name for p in (again / source).iterdir())
+        for name in names:
+            assert (daily[0] / source / name).read_bytes() == (again / source / name).read_bytes()
+
+
+def test_daily_deliveries_are_never_written_over(daily: Run) -> None:
+    with pytest.raises(ValueError, match="already exists"):
+        generate(daily[0], customers=10, deliveries="daily", progress=False)
+
+
+def test_a_night_on_daily_deliveries_counts_every_earlier_version(
+    daily: Run, dirty: Run, tmp_path: Path
+) -> None:
+    """The one whole night here (~30 s): every row accounted for, the superseded versions
+    those worked out from the files, and the latest versions in the marts."""
+    from orchestration.cli import run_night
+
+    home = tmp_path / "home"
+    assert run_night(daily[0], home, END.isoformat(), "2026-11-01 08:00:00").success
+    warehouse = home / "warehouse.duckdb"
+    accounting = {
+        source: (raw_rows, superseded, balanced)
+        for source, raw_rows, superseded, balanced in query(
+            warehouse,
+            "select source_name, raw_rows, superseded_rows, is_balanced"
+            " from marts.raw_row_accounting",
+        )
+    }
+    for source in SOURCES:
+        frame = deliveries(daily, source)
+        superseded = expected_superseded(frame, source) if source in VERSION_KEYS else 0
+        assert accounting[source] == (len(frame), superseded, True), source
+    assert accounting["orders"][1] > 0.3 * accounting["orders"][0]
+
+    # The marts hold each order's and customer's latest version: the whole file's values
+    # (keys the whole file holds once; an injected conflict keeps the version before it).
+    whole = frames(dirty)
+    orders = whole["orders"].drop_duplicates("order_id", keep=False).set_index("order_id")
+    orders = orders[orders.status.isin(ORDER_STATUSES)]  # not 'PAID', read as paid
+    built = dict(query(warehouse, "select order_id, order_status from marts.fct_orders"))
+    assert len(built) > 0.9 * len(orders)
+    assert {k: v for k, v in built.items() if k in orders.index} == {
+        k: orders.status[k] for k in built if k in orders.index
+    }
+    customers = whole["customers"].drop_duplicates("customer_id", keep=False)
+    customers = customers.set_index("customer_id")
+    built = {
+        row[0]: row[1:]
+        for row in query(
+            warehouse, "select customer_id, member_level, city from marts.dim_customers"
+        )
+    }
+    shared = sorted(set(built) & set(customers.index))
+    assert len(shared) > 0.95 * len(customers)
+    assert [built[k] for k in shared] == [
+        (
+            customers.member_level[k],
+            customers.city[k] if isinstance(customers.city[k], str) else None,
+        )
+        for k in shared
+    ]
