@@ -12,7 +12,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 SOURCES_YAML = DBT_PROJECT_DIR / "models" / "staging" / "raw" / "_raw__sources.yml"
 
 # Columns the loader adds; they are declared in the YAML but never expected in a raw file.
-LOADER_COLUMNS = ("_raw_row_number", "_source_file", "_loaded_at")
+LOADER_COLUMNS = ("_raw_row_number", "_source_file", "_loaded_at", "_delivered_on")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -44,6 +45,8 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet")
 CSV_BLOCK_BYTES = 16 << 20
 # Every delivery taken in, one row each: what makes a changed or removed delivery an error.
 LEDGER = "audit.raw_deliveries"
+# A delivery's name that starts with its day, with or without dashes.
+DATED_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
 class RawDataError(Exception):
@@ -58,6 +61,19 @@ class Delivery:
     # As recorded in `_source_file` and the ledger: `orders.csv`, `orders/2026-11-22.csv`.
     name: str
     is_full: bool
+
+    @property
+    def delivered_on(self) -> date | None:
+        """The day a folder delivery's name starts with (`2026-11-22.parquet`,
+        `20261122_orders.csv`): its versions date from it (`_delivered_on`). A full file, or a
+        name without a date, dates nothing: its versions are as old as the first night."""
+        match = None if self.is_full else DATED_NAME.match(self.path.name)
+        if match is None:
+            return None
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,7 @@ def _schema(contract: SourceContract) -> pa.Schema:
             ("_raw_row_number", pa.int64()),
             ("_source_file", pa.string()),
             ("_loaded_at", pa.timestamp("us")),
+            ("_delivered_on", pa.date32()),
         ]
     )
 
@@ -165,6 +182,7 @@ def _numbered_batches(
     schema = _schema(contract)
     for delivery in deliveries:
         source_file = pa.scalar(delivery.name, type=pa.string())
+        delivered_on = pa.scalar(delivery.delivered_on, type=pa.date32())
         for batch in _text_batches(delivery.path, list(delivery.present_columns)):
             count = batch.num_rows
             arrays = [
@@ -177,6 +195,7 @@ def _numbered_batches(
                 pa.array(np.arange(next_row_number, next_row_number + count, dtype=np.int64)),
                 pa.repeat(source_file, count),
                 pa.repeat(loaded_at_value, count),
+                pa.repeat(delivered_on, count),
             ]
             next_row_number += count
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
@@ -275,11 +294,15 @@ def _select_text_parquet(
         f'"{name}"' if name in delivery.present_columns else f'cast(null as varchar) as "{name}"'
         for name in contract.columns
     ]
+    delivered_on = (
+        "null" if delivery.delivered_on is None else text_literal(delivery.delivered_on.isoformat())
+    )
     return (
         f"select {', '.join(columns)}, "
         f"cast(file_row_number + {first_row} as bigint) as _raw_row_number, "
         f"cast({text_literal(delivery.name)} as varchar) as _source_file, "
-        f"cast({text_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at "
+        f"cast({text_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at, "
+        f"cast({delivered_on} as date) as _delivered_on "
         f"from read_parquet({text_literal(str(delivery.path.resolve()))}, file_row_number = true)"
     )
 

@@ -1,6 +1,7 @@
 """A source delivered as a folder of files is the same source as one whole file."""
 
 import shutil
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ DELIVERED_TOGETHER = {"customers": 0, "products": 0, "orders": 0, "order_items":
 
 def split_into_deliveries(source_file: Path, folder: Path) -> list[Path]:
     """The file's rows in two deliveries, the header on each, the first named earlier; the
-    rows of one key (DELIVERED_TOGETHER) stay in the delivery of the key's first row."""
+    rows of one key (DELIVERED_TOGETHER) stay in the delivery of the key's first row. The names
+    carry no date, so that no status is dated from its delivery, as in one whole file."""
     header, *rows = source_file.read_text(encoding="utf-8").splitlines()
     key_column = DELIVERED_TOGETHER.get(source_file.stem)
     first_half = len(rows) // 2
@@ -34,7 +36,7 @@ def split_into_deliveries(source_file: Path, folder: Path) -> list[Path]:
         parts[0 if is_early else 1].append(row)
     folder.mkdir(parents=True)
     written = []
-    for name, part in zip(("2026-03-30.csv", "2026-03-31.csv"), parts, strict=True):
+    for name, part in zip(("part-1.csv", "part-2.csv"), parts, strict=True):
         (folder / name).write_text("\n".join([header, *part]) + "\n", encoding="utf-8")
         written.append(folder / name)
     return written
@@ -79,13 +81,15 @@ SECOND_DAY = {
 }
 
 
-def write_landing(landing: Path, *, second_day: bool) -> None:
+def write_landing(
+    landing: Path, *, second_day: bool, first_delivery: str = "2026-03-30.csv"
+) -> None:
     """Every source as a delivery folder: the tiny fixture as the first day's delivery, and
     SECOND_DAY's rows as the second's."""
     for source_file in sorted(TINY_RAW.glob("*.csv")):
         folder = landing / source_file.stem
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source_file, folder / "2026-03-30.csv")
+        shutil.copyfile(source_file, folder / first_delivery)
         if second_day and source_file.stem in SECOND_DAY:
             header = source_file.read_text(encoding="utf-8").splitlines()[0]
             rows = SECOND_DAY[source_file.stem]
@@ -270,3 +274,27 @@ def test_an_erasure_taken_in_incrementally_equals_a_full_build(erasure_delivered
     assert_same_night(
         full / "warehouse.duckdb", incremental / "warehouse.duckdb", ERASED_NIGHT, set()
     )
+
+
+def test_a_status_without_its_time_dates_from_its_delivery(tiny_warehouse, tmp_path):
+    """O3 is delivered again on 2 April as refunded, without refunded_ts. Dated from the
+    order's time (31 March, 23:59:59) it would be refunded as of 31 March; dated from its
+    delivery, the night of 31 March is the same as without that delivery."""
+    landing = tmp_path / "landing"
+    # The history up to then in one undated delivery, as the tiny fixture's whole files.
+    write_landing(landing, second_day=False, first_delivery="0-history.csv")
+    header = (TINY_RAW / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    (landing / "orders" / "2026-04-02.csv").write_text(
+        f"{header}\n"
+        "O3,C2,2026-03-31 23:59:59,2026-04-01 00:00:10,,,,refunded,wechat_shop,1299.00,0,广东省\n",
+        encoding="utf-8",
+    )
+    home = tmp_path / "home"
+    assert run_night(landing, home, TINY_AS_OF, TINY_RUN_STARTED_AT).success
+    warehouse = home / "warehouse.duckdb"
+    assert query(
+        warehouse,
+        "select _delivered_on, refunded_shown_at, paid_shown_at from staging.stg_raw__orders"
+        " where order_id = 'O3' and not is_superseded and not is_exact_duplicate",
+    ) == [(date(2026, 4, 2), datetime(2026, 4, 2), None)]
+    assert_same_night(tiny_warehouse, warehouse, TINY_AS_OF, {"raw_row_accounting"})

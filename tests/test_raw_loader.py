@@ -147,16 +147,17 @@ def test_text_parquet_is_read_by_duckdb_with_the_rows_of_the_batch_reader(tmp_pa
     results = {
         name: load(path, tmp_path / name) for name, path in (("a", text_dir), ("b", typed_dir))
     }
-    assert results["a"]["orders"].absent_optional_columns == ("discount_amount",)
+    assert results["a"]["orders"].absent_optional_columns == ("discount_amount", "updated_at")
     select = "select * from raw.orders order by _raw_row_number"
     text_rows = query(tmp_path / "a" / "home" / "warehouse.duckdb", select)
     assert text_rows == query(tmp_path / "b" / "home" / "warehouse.duckdb", select)
     assert [row[0] for row in text_rows][:2] == ["O1", "O2"]
-    assert text_rows[12][:1] + text_rows[12][-3:] == ("O12", 13, "orders.parquet", LOADED_AT)
+    # A full file dates nothing: `_delivered_on` is null.
+    assert text_rows[12][:1] + text_rows[12][-4:] == ("O12", 13, "orders.parquet", LOADED_AT, None)
     assert {row[10] for row in text_rows} == {None}  # discount_amount, absent from the file
     # Each row's position in the file, from 1 with no gap or repeat, on both paths: the
     # sources YAML leaves the uniqueness of `_raw_row_number` to the loader.
-    assert [row[-3] for row in text_rows] == list(range(1, len(frame) + 1))
+    assert [row[-4] for row in text_rows] == list(range(1, len(frame) + 1))
 
 
 def test_text_parquet_is_read_where_it_lies_and_a_night_may_change_format(raw_dir, tmp_path):
@@ -328,3 +329,16 @@ def test_parquet_deliveries_are_numbered_on_like_the_batch_reader(raw_dir, tmp_p
         ("O6", 6, "orders/2026-11-22.parquet"),
     ]
     assert len(from_parquet) == 14
+
+
+def test_a_delivery_is_dated_by_the_day_its_name_starts_with():
+    def dated(name: str, *, is_full: bool = False):
+        return raw_loader.Delivery(Path("orders") / name, f"orders/{name}", is_full).delivered_on
+
+    assert dated("2026-11-22.parquet") == date(2026, 11, 22)
+    assert dated("2026-11-22T0300.csv") == date(2026, 11, 22)
+    assert dated("20261122_orders.csv") == date(2026, 11, 22)
+    assert dated("history.csv") is None
+    assert dated("2026-13-45.csv") is None  # not a day
+    assert dated("202611221.csv") is None  # nine digits: not a day
+    assert dated("2026-11-22.csv", is_full=True) is None  # a full file dates nothing

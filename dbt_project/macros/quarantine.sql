@@ -10,7 +10,7 @@
     {%- if not execute -%}
         {{- return(['_raw_row_number']) -}}  {#- the graph is only filled at execution -#}
     {%- endif -%}
-    {%- set loader_columns = ['_raw_row_number', '_source_file', '_loaded_at'] -%}
+    {%- set loader_columns = ['_raw_row_number', '_source_file', '_loaded_at', '_delivered_on'] -%}
     {%- set node = (graph.get('sources') or {}).get(
         'source.' ~ project_name ~ '.raw.' ~ table_name
     ) -%}

@@ -29,28 +29,51 @@ orders_with_lines as (
         on orders.order_id = order_lines.order_id
 ),
 
--- The contract: a current status whose own timestamp is empty happened at order_ts.
+-- The contract: a status whose own timestamp is empty happened when a dated version of the
+-- order first showed it (not before order_ts); the current status of an undated one, at
+-- order_ts (stg_raw__orders).
 recorded as (
     select
         *,
-        coalesce(paid_at, case when current_status = 'paid' then ordered_at end)
-            as paid_recorded_at,
-        coalesce(confirmed_at, case when current_status = 'confirmed' then ordered_at end)
-            as confirmed_recorded_at,
-        coalesce(cancelled_at, case when current_status = 'cancelled' then ordered_at end)
-            as cancelled_recorded_at,
-        coalesce(refunded_at, case when current_status = 'refunded' then ordered_at end)
-            as refunded_recorded_at
+        -- greatest() skips a null: the case keeps a status never shown out
+        coalesce(
+            paid_at,
+            case
+                when paid_shown_at is not null then greatest(ordered_at, paid_shown_at)
+            end,
+            case when current_status = 'paid' then ordered_at end
+        ) as paid_recorded_at,
+        coalesce(
+            confirmed_at,
+            case
+                when confirmed_shown_at is not null then greatest(ordered_at, confirmed_shown_at)
+            end,
+            case when current_status = 'confirmed' then ordered_at end
+        ) as confirmed_recorded_at,
+        coalesce(
+            cancelled_at,
+            case
+                when cancelled_shown_at is not null then greatest(ordered_at, cancelled_shown_at)
+            end,
+            case when current_status = 'cancelled' then ordered_at end
+        ) as cancelled_recorded_at,
+        coalesce(
+            refunded_at,
+            case
+                when refunded_shown_at is not null then greatest(ordered_at, refunded_shown_at)
+            end,
+            case when current_status = 'refunded' then ordered_at end
+        ) as refunded_recorded_at
     from orders_with_lines
 ),
 
--- Confirmation and refund imply payment: without a payment time, the order counts as paid
--- at the earlier of the two. Read twice when incremental (compared narrow, then the orders to
--- write in full).
+-- Confirmation and refund imply payment: the order counts as paid at the earliest of the
+-- three (a payment first shown by a delivery after a refund dated before it was paid by then).
+-- Read twice when incremental (compared narrow, then the orders to write in full).
 implied as {{ inlined_cte() }} (
     select
         *,
-        coalesce(paid_recorded_at, least(confirmed_recorded_at, refunded_recorded_at))
+        least(paid_recorded_at, confirmed_recorded_at, refunded_recorded_at)
             as paid_effective_at
     from recorded
 ),

@@ -34,6 +34,8 @@ typed as (
         _source_file,
         _raw_row_hash,
         is_exact_duplicate,
+        -- the day of the delivery, when its name gives one
+        _delivered_on,
 
         -- ids
         {{ clean_text('order_id') }} as order_id,
@@ -129,6 +131,31 @@ superseded as (
     from versions
 ),
 
+-- When a version first showed each status: its updated_at, or the day of its delivery. A
+-- status without its own timestamp happened no earlier than that (fct_orders); an undated
+-- version (a full file, an undated name) leaves it to the order's time, as the contract says.
+status_shown as (
+    select
+        *,
+        min(case
+            when current_status = 'paid' and row_issue is null
+                then coalesce(updated_at, cast(_delivered_on as timestamp))
+        end) over (partition by order_id) as paid_shown_at,
+        min(case
+            when current_status = 'confirmed' and row_issue is null
+                then coalesce(updated_at, cast(_delivered_on as timestamp))
+        end) over (partition by order_id) as confirmed_shown_at,
+        min(case
+            when current_status = 'cancelled' and row_issue is null
+                then coalesce(updated_at, cast(_delivered_on as timestamp))
+        end) over (partition by order_id) as cancelled_shown_at,
+        min(case
+            when current_status = 'refunded' and row_issue is null
+                then coalesce(updated_at, cast(_delivered_on as timestamp))
+        end) over (partition by order_id) as refunded_shown_at
+    from superseded
+),
+
 final as (
     select
         *,
@@ -136,7 +163,7 @@ final as (
         false as is_erased,
         {{ version_quarantine_reason() }} as quarantine_reason,
         {{ written_at() }} as _written_at
-    from superseded
+    from status_shown
 )
 
 select * from final
