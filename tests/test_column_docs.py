@@ -248,3 +248,33 @@ def test_render_tag_column_properties():
     # No key column: the tags come first. Rule tags only where asked for.
     assert [column["name"] for column in base["columns"]] == ["gender", "refund_rate"]
     assert other["columns"] == [{"name": "customer_id"}]
+
+
+def test_a_quarantine_column_is_described_from_the_raw_contract():
+    manifest = {
+        "nodes": {},
+        "sources": {
+            "source.scrm.raw.products": {
+                "source_name": "raw",
+                "name": "products",
+                "columns": {"price": {"description": "List price in CNY."}},
+            }
+        },
+    }
+    template = """
+models:
+  - name: quarantine_products
+    config: {meta: {raw_source: products}}
+    columns:
+      - {name: price}
+      - {name: _source_file, description: The file.}
+"""
+    (model,) = yaml.safe_load(render_tag_column_properties(template, manifest))["models"]
+    assert model["columns"] == [
+        {
+            "name": "price",
+            "description": "As it came in raw products.price, text before any typing or "
+            "check: List price in CNY.",
+        },
+        {"name": "_source_file", "description": "The file."},
+    ]
