@@ -1,4 +1,5 @@
-"""Prepare the dbt project: parse it, register its tag and segment models, compile rule tags.
+"""Prepare the dbt project: parse it, register its tag and segment models, compile rule tags,
+and document the tag columns of the models that repeat them (the profile).
 
 dbt must know a model's refs when it parses, before its graph exists, so the models that
 assemble the profile (or every night's segment membership) cannot discover the tag (segment)
@@ -7,14 +8,24 @@ dbt's graph (target/manifest.json), write `registered_tag_models()` and
 `registered_segment_models()` and the rule-tag model generated from `tag_rules.yml`, and
 parse again when anything changed. The generated files are derived, never edited, and not
 committed.
+
+A tag is described once, on its tag model's column. dbt documents a column only where a
+properties file lists it, and lets a model have one properties file, so the models that repeat
+every tag as a column (customer_profile, its history, tag_profile_base) keep their hand-written
+properties in a `*.template.yml` beside them, which dbt ignores (.dbtignore). `prepare` writes
+the `*.generated.yml` dbt reads: the template with a column per tag, carrying its display name,
+description and declaration from dbt's graph, so dbt docs and Dagster's column panel show them.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from orchestration import tag_rules
 from orchestration.project import project_vars
@@ -34,6 +45,13 @@ RULES_SOURCE_MODEL = "tag_profile_base"
 # Written into the registry; a registry from an older format is replaced before parsing,
 # because the models call macros it may lack.
 REGISTRY_FORMAT = "registry format 2"
+# Hand-written properties completed with a column per tag: `<name>.template.yml` (ignored by
+# dbt, .dbtignore) becomes `<name>.generated.yml` beside it.
+TEMPLATE_SUFFIX = ".template.yml"
+GENERATED_SUFFIX = ".generated.yml"
+# A model in a template that lists `config.meta.tag_columns`: `all` (SQL and rule tags, as
+# customer_profile selects them) or `sql` (the SQL tag models only, as tag_profile_base).
+TAG_COLUMN_KINDS = ("all", "sql")
 
 
 class PrepareError(Exception):
@@ -94,6 +112,190 @@ def profile_columns(models: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
             columns[name] = value_type
             owners[name] = model
     return columns
+
+
+def _tag_nodes(manifest: Mapping[str, Any], include_rules: bool) -> list[Mapping[str, Any]]:
+    """The tag models of the graph ordered by fqn, as macros/tags.sql graph_tag_models()."""
+    nodes = [
+        node
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model"
+        and len(node.get("fqn", [])) >= 3
+        and node["fqn"][1] == "tags"
+        and (include_rules or node["fqn"][2] != "rules")
+        and any(tag_declaration(column) for column in node.get("columns", {}).values())
+    ]
+    return sorted(nodes, key=lambda node: node["fqn"])
+
+
+def tag_column_properties(
+    manifest: Mapping[str, Any], include_rules: bool = True
+) -> list[dict[str, Any]]:
+    """A properties entry per tag column, in the profile's order (macros/tags.sql tag_columns).
+
+    The description is the tag's own, led by its display name and followed by where it comes
+    from and what values it takes, so a reader of the profile needs nothing else.
+    """
+    entries: list[dict[str, Any]] = []
+    nodes = _tag_nodes(manifest, include_rules)
+    for category in tag_rules.CATEGORIES:
+        for node in nodes:
+            for name, column in node["columns"].items():
+                tag = tag_declaration(column)
+                if not tag or tag.get("category") != category:
+                    continue
+                entries.append(
+                    {
+                        "name": name,
+                        "description": _jinja_safe(_tag_description(node, column, tag)),
+                        "config": {
+                            "meta": {
+                                "display_name": tag.get("display_name"),
+                                "tag_category": category,
+                                "tag_model": node["name"],
+                            }
+                        },
+                    }
+                )
+    return entries
+
+
+def _tag_description(node: Mapping[str, Any], column: Mapping[str, Any], tag: Mapping) -> str:
+    own = " ".join(str(column.get("description") or "").split())
+    if own and own[-1] not in ".!?。":
+        own += "."
+    values = _tag_values(tag)
+    origin = (
+        f"Rule tag ({RULES_FILE}): {tag['rule']}."
+        if tag.get("rule")
+        else f"Tag computed in {node['name']}."
+    )
+    return (
+        f"{tag.get('display_name')} ({tag.get('category')} tag). {own} {origin} "
+        f"{values} Owner: {tag.get('owner')}."
+    )
+
+
+def _tag_values(tag: Mapping[str, Any]) -> str:
+    value_type = tag.get("value_type")
+    if "allowed_values" in tag:
+        listed = ", ".join(_value_text(value) for value in tag["allowed_values"])
+        return f"Values: {listed}."
+    if "known_values" in tag:
+        listed = ", ".join(_value_text(value) for value in tag["known_values"])
+        return (
+            f"Text, the brand's own words; known values: {listed} (others are kept and "
+            "listed in tag_unseen_values)."
+        )
+    bounds = [
+        text
+        for key, word in (("min_value", "at least"), ("max_value", "at most"))
+        if (text := f"{word} {tag[key]}" if key in tag else "")
+    ]
+    return f"{str(value_type).capitalize()}{' ' + ' and '.join(bounds) if bounds else ''}."
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _jinja_safe(text: str) -> str:
+    """dbt renders descriptions through Jinja: keep a tag's text as it reads."""
+    if any(opener in text for opener in ("{{", "{%", "{#")):
+        return "{% raw %}" + text + "{% endraw %}"
+    return text
+
+
+def render_tag_column_properties(template: str, manifest: Mapping[str, Any]) -> str:
+    """A template's properties, completed from dbt's graph where its models ask.
+
+    `meta.tag_columns` adds the tag columns after customer_id; `meta.raw_source` describes
+    the listed columns left undescribed from the raw contract's column of that name (a
+    quarantine table keeps the raw values as they came).
+    """
+    properties = yaml.safe_load(template) or {}
+    properties.pop("anchors", None)  # the template's shorthand, already expanded
+    columns_of = {
+        "all": tag_column_properties(manifest, include_rules=True),
+        "sql": tag_column_properties(manifest, include_rules=False),
+    }
+    for model in properties.get("models") or []:
+        meta = (model.get("config") or {}).get("meta") or {}
+        if "raw_source" in meta:
+            model["columns"] = _raw_described(model, manifest, meta["raw_source"])
+        kind = meta.get("tag_columns")
+        if kind is None:
+            continue
+        if kind not in TAG_COLUMN_KINDS:
+            raise PrepareError(
+                f"{model.get('name')}: meta.tag_columns is {kind!r}, not one of "
+                + ", ".join(TAG_COLUMN_KINDS)
+            )
+        hand_written = list(model.get("columns") or [])
+        names = [column.get("name") for column in hand_written]
+        key = names.index("customer_id") + 1 if "customer_id" in names else 0
+        model["columns"] = [
+            *hand_written[:key],
+            *(copy.deepcopy(c) for c in columns_of[kind] if c["name"] not in names),
+            *hand_written[key:],
+        ]
+    return (
+        "# Generated by `scrm prepare` (orchestration/tag_registry.py) from the template beside\n"
+        "# it and dbt's graph. Do not edit: change the template, the tag or the raw contract.\n"
+        + yaml.safe_dump(properties, allow_unicode=True, sort_keys=False, width=100)
+    )
+
+
+def _raw_described(
+    model: Mapping[str, Any], manifest: Mapping[str, Any], source: str
+) -> list[dict[str, Any]]:
+    contract = next(
+        (
+            node["columns"]
+            for node in manifest.get("sources", {}).values()
+            if node.get("source_name") == "raw" and node.get("name") == source
+        ),
+        None,
+    )
+    if contract is None:
+        raise PrepareError(f"{model.get('name')}: meta.raw_source {source!r} is no raw source")
+    columns = []
+    for column in copy.deepcopy(list(model.get("columns") or [])):
+        declared = contract.get(column.get("name")) or {}
+        if not column.get("description") and declared.get("description"):
+            text = " ".join(declared["description"].split())
+            column["description"] = _jinja_safe(
+                f"As it came in raw {source}.{column['name']}, text before any typing or "
+                f"check: {text}"
+            )
+        columns.append(column)
+    return columns
+
+
+def write_tag_column_properties(project_dir: Path, manifest: Mapping[str, Any]) -> bool:
+    """Write every template's generated properties, remove orphans; True if any changed."""
+    models_dir = project_dir / "models"
+    changed = False
+    templates = sorted(models_dir.rglob(f"*{TEMPLATE_SUFFIX}"))
+    wanted = {_generated_path(template) for template in templates}
+    for template in templates:
+        text = render_tag_column_properties(template.read_text(encoding="utf-8"), manifest)
+        changed |= _write_if_changed(_generated_path(template), text)
+    for orphan in _files(models_dir.rglob(f"*{GENERATED_SUFFIX}")):
+        if orphan not in wanted:
+            orphan.unlink()
+            changed = True
+    return changed
+
+
+def _generated_path(template: Path) -> Path:
+    return template.with_name(template.name.removesuffix(TEMPLATE_SUFFIX) + GENERATED_SUFFIX)
+
+
+def _files(paths: Iterable[Path]) -> list[Path]:
+    return sorted(path for path in paths if path.is_file())
 
 
 def render_registry(
@@ -234,5 +436,8 @@ def prepare(
         project_dir / RULES_FILE, columns, rules_dir, RULES_SOURCE_MODEL
     )
     if changed or written:
+        manifest = _parse(project_dir, profiles_dir, dbt_vars)
+    # After the rule tags are in the graph: the profile documents them too.
+    if write_tag_column_properties(project_dir, manifest):
         _parse(project_dir, profiles_dir, dbt_vars)
     return list(models)

@@ -1,0 +1,280 @@
+"""Every column BI users read is described: in dbt docs (the manifest) and in Dagster."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from orchestration.project import dbt_project
+from orchestration.tag_registry import render_tag_column_properties
+from tests.conftest import connect_warehouse
+
+# The marts BI users query in the published copy (docs/bi.md): the profile and its tags, the
+# customer-value marts, the segment marts, the catalogs and the data-quality tables, and the
+# tag and segment models of schemas `tags` and `segments`. The facts and dimensions of
+# marts/core are not in this list yet.
+CONSUMER_MARTS = {
+    # tags
+    "customer_profile",
+    "customer_profile_history",
+    "customer_tags",
+    "customer_tags_history",
+    "tag_catalog",
+    "tag_changes",
+    "tag_unseen_values",
+    # customer value: RFM, lifecycle, repurchase
+    "customer_rfm",
+    "customer_lifecycle",
+    "customer_lifecycle_history",
+    "lifecycle_flow",
+    "customer_repurchase",
+    "customer_product_repurchase",
+    "cross_sell_candidates",
+    # segments and activation
+    "segment_catalog",
+    "segment_membership",
+    "campaign_lift",
+    "next_best_action",
+    "wecom_customer_remarks",
+    "wecom_friendship_tags",
+    # data quality
+    "raw_row_accounting",
+    "customer_erasures",
+    "quarantine_customers",
+    "quarantine_products",
+    "quarantine_orders",
+    "quarantine_order_items",
+    "quarantine_friend_events",
+    "quarantine_interactions",
+}
+# Schemas whose every model BI users see: the tag models, the segment models.
+CONSUMER_SCHEMAS = {"tags", "segments"}
+
+
+def manifest_models() -> dict[str, dict]:
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    return {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def consumer_models(models: dict[str, dict]) -> dict[str, dict]:
+    return {
+        name: node
+        for name, node in models.items()
+        if name in CONSUMER_MARTS or node["schema"] in CONSUMER_SCHEMAS
+    }
+
+
+def test_every_declared_column_of_a_consumer_mart_is_described():
+    models = manifest_models()
+    assert not CONSUMER_MARTS - set(models)
+    undescribed = sorted(
+        f"{name}.{column}"
+        for name, node in consumer_models(models).items()
+        for column, properties in node["columns"].items()
+        if not (properties.get("description") or "").strip()
+    )
+    assert undescribed == []
+
+
+def test_every_column_in_the_warehouse_is_described(tiny_warehouse):
+    """The manifest knows only the columns YAML lists: compare with the built tables."""
+    models = consumer_models(manifest_models())
+    with connect_warehouse(tiny_warehouse, read_only=True) as connection:
+        rows = connection.execute(
+            "select schema_name, table_name, column_name from duckdb_columns()"
+        ).fetchall()
+    built = {}
+    for schema, table, column in rows:
+        built.setdefault((schema, table), []).append(column)
+    undescribed = []
+    for name, node in models.items():
+        columns = built.get((node["schema"], node["alias"]))
+        assert columns, f"{name} is not in the warehouse"
+        undescribed += [
+            f"{name}.{column}"
+            for column in columns
+            if not (node["columns"].get(column, {}).get("description") or "").strip()
+        ]
+    assert sorted(undescribed) == []
+
+
+def test_the_profile_carries_each_tags_declaration():
+    models = manifest_models()
+    declared = models["tag_orders"]["columns"]["paid_order_count"]
+    for name in ("customer_profile", "customer_profile_history", "tag_profile_base"):
+        column = models[name]["columns"]["paid_order_count"]
+        assert declared["description"] in column["description"]
+        assert column["description"].startswith("支付订单数 (consumption tag). ")
+        assert column["config"]["meta"]["display_name"] == "支付订单数"
+    rule = models["customer_profile"]["columns"]["high_value"]["description"]
+    assert "Rule tag (tag_rules.yml): paid_order_count > 5 and paid_amount_cny > 5000" in rule
+    # tag_profile_base holds the SQL tags only: rule tags are computed from it.
+    assert "high_value" not in models["tag_profile_base"]["columns"]
+
+
+def test_dagster_shows_the_profiles_column_descriptions():
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    node = graph.get(dg.AssetKey(["marts", "customer_profile"]))
+    schema = node.metadata["dagster/column_schema"]
+    columns = {column.name: column for column in schema.columns}
+    assert columns["paid_order_count"].description.startswith("支付订单数 (consumption tag). ")
+    assert all(column.description for column in schema.columns)
+
+
+MANIFEST = {
+    "nodes": {
+        "model.scrm.tag_orders": {
+            "resource_type": "model",
+            "name": "tag_orders",
+            "fqn": ["scrm", "tags", "consumption", "tag_orders"],
+            "columns": {
+                "customer_id": {"description": "The customer."},
+                "refund_rate": {
+                    "description": "Refunded / paid orders; null without a paid order",
+                    "config": {
+                        "meta": {
+                            "tag": {
+                                "category": "consumption",
+                                "display_name": "退款率",
+                                "value_type": "number",
+                                "min_value": 0,
+                                "max_value": 1,
+                                "owner": "crm-analytics",
+                            }
+                        }
+                    },
+                },
+            },
+        },
+        "model.scrm.tag_demographics": {
+            "resource_type": "model",
+            "name": "tag_demographics",
+            "fqn": ["scrm", "tags", "basic_attributes", "tag_demographics"],
+            "columns": {
+                "gender": {
+                    "description": "M, F or {{ unknown }}.",
+                    "meta": {
+                        "tag": {
+                            "category": "basic_attributes",
+                            "display_name": "性别",
+                            "value_type": "text",
+                            "allowed_values": ["M", "F", "U"],
+                            "owner": "crm-analytics",
+                        }
+                    },
+                },
+            },
+        },
+        "model.scrm.tag_rules": {
+            "resource_type": "model",
+            "name": "tag_rules",
+            "fqn": ["scrm", "tags", "rules", "tag_rules"],
+            "columns": {
+                "big_spender": {
+                    "description": "Paid more than 5,000 CNY.",
+                    "config": {
+                        "meta": {
+                            "tag": {
+                                "category": "lifecycle",
+                                "display_name": "大客户",
+                                "value_type": "boolean",
+                                "allowed_values": [True, False],
+                                "rule": "paid_amount_cny > 5000",
+                                "owner": "crm-ops",
+                            }
+                        }
+                    },
+                },
+            },
+        },
+    }
+}
+
+TEMPLATE = """
+version: 2
+models:
+  - name: profile
+    config: {meta: {tag_columns: all}}
+    columns:
+      - name: customer_id
+        description: The customer.
+      - name: as_of_date
+        description: The night.
+  - name: base
+    config: {meta: {tag_columns: sql}}
+  - name: other
+    columns:
+      - name: customer_id
+"""
+
+
+def test_render_tag_column_properties():
+    rendered = render_tag_column_properties(TEMPLATE, MANIFEST)
+    assert rendered.startswith("# Generated by `scrm prepare`")
+    profile, base, other = yaml.safe_load(rendered)["models"]
+    # Category order (basic_attributes, lifecycle, consumption), after the key column.
+    assert [column["name"] for column in profile["columns"]] == [
+        "customer_id",
+        "gender",
+        "big_spender",
+        "refund_rate",
+        "as_of_date",
+    ]
+    gender, big_spender, refund_rate = profile["columns"][1:4]
+    assert gender["description"] == (
+        "{% raw %}性别 (basic_attributes tag). M, F or {{ unknown }}. Tag computed in "
+        "tag_demographics. Values: M, F, U. Owner: crm-analytics.{% endraw %}"
+    )
+    assert big_spender["description"] == (
+        "大客户 (lifecycle tag). Paid more than 5,000 CNY. Rule tag (tag_rules.yml): "
+        "paid_amount_cny > 5000. Values: true, false. Owner: crm-ops."
+    )
+    assert refund_rate["description"] == (
+        "退款率 (consumption tag). Refunded / paid orders; null without a paid order. Tag "
+        "computed in tag_orders. Number at least 0 and at most 1. Owner: crm-analytics."
+    )
+    assert refund_rate["config"] == {
+        "meta": {"display_name": "退款率", "tag_category": "consumption", "tag_model": "tag_orders"}
+    }
+    # No key column: the tags come first. Rule tags only where asked for.
+    assert [column["name"] for column in base["columns"]] == ["gender", "refund_rate"]
+    assert other["columns"] == [{"name": "customer_id"}]
+
+
+def test_a_quarantine_column_is_described_from_the_raw_contract():
+    manifest = {
+        "nodes": {},
+        "sources": {
+            "source.scrm.raw.products": {
+                "source_name": "raw",
+                "name": "products",
+                "columns": {"price": {"description": "List price in CNY."}},
+            }
+        },
+    }
+    template = """
+models:
+  - name: quarantine_products
+    config: {meta: {raw_source: products}}
+    columns:
+      - {name: price}
+      - {name: _source_file, description: The file.}
+"""
+    (model,) = yaml.safe_load(render_tag_column_properties(template, manifest))["models"]
+    assert model["columns"] == [
+        {
+            "name": "price",
+            "description": "As it came in raw products.price, text before any typing or "
+            "check: List price in CNY.",
+        },
+        {"name": "_source_file", "description": "The file."},
+    ]
