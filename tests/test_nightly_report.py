@@ -690,14 +690,14 @@ def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_ware
 def test_raw_row_accounting(report):
     # Data rows of each fixture file: every one clean, none quarantined or duplicated.
     assert report.rows("raw_row_accounting") == {
-        "customers": ["11", "11", "0", "0", "yes"],
-        "friend_events": ["9", "9", "0", "0", "yes"],
-        "interactions": ["23", "23", "0", "0", "yes"],
-        "order_items": ["18", "18", "0", "0", "yes"],
-        "orders": ["17", "17", "0", "0", "yes"],
-        "products": ["5", "5", "0", "0", "yes"],
+        "customers": ["11", "11", "0", "0", "0", "0", "yes"],
+        "friend_events": ["9", "9", "0", "0", "0", "0", "yes"],
+        "interactions": ["23", "23", "0", "0", "0", "0", "yes"],
+        "order_items": ["18", "18", "0", "0", "0", "0", "yes"],
+        "orders": ["17", "17", "0", "0", "0", "0", "yes"],
+        "products": ["5", "5", "0", "0", "0", "0", "yes"],
     }
-    assert report.tables["raw_row_accounting"]["footer"] == [["Total", "83", "83", "0", "0", "yes"]]
+    assert report.tables["raw_row_accounting"]["footer"] == [["Total", "83", "83", "0", "0", "0", "0", "yes"]]
 
 
 def test_every_chart_is_drawn(report):
