@@ -697,7 +697,9 @@ def test_raw_row_accounting(report):
         "orders": ["17", "17", "0", "0", "0", "0", "yes"],
         "products": ["5", "5", "0", "0", "0", "0", "yes"],
     }
-    assert report.tables["raw_row_accounting"]["footer"] == [["Total", "83", "83", "0", "0", "0", "0", "yes"]]
+    assert report.tables["raw_row_accounting"]["footer"] == [
+        ["Total", "83", "83", "0", "0", "0", "0", "yes"]
+    ]
 
 
 def test_every_chart_is_drawn(report):
