@@ -7,10 +7,10 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -53,6 +53,9 @@ def ensure_manifest() -> None:
 _prepared = False
 
 
+# A click command function, as the option decorators take and give it back.
+F = TypeVar("F", bound=Callable[..., Any])
+
 # Options shared by the commands that run nights.
 raw_option = click.option(
     "--raw",
@@ -61,17 +64,25 @@ raw_option = click.option(
     envvar="SCRM_RAW_DIR",
     required=True,
     show_envvar=True,
-    help="Directory holding one <source>.csv or .parquet per source.",
+    help="Directory holding, per source, one <source>.csv or .parquet (a full delivery) "
+    "or a folder <source>/ of deliveries.",
 )
-home_option = click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="SCRM_HOME",
-    required=True,
-    show_envvar=True,
-    help="Directory for the warehouse and the nights' outputs.",
-)
+
+
+def home_dir_option(help_text: str, *, must_exist: bool = False) -> Callable[[F], F]:
+    """--home ($SCRM_HOME): a night creates it; the commands that read one need it there."""
+    return click.option(
+        "--home",
+        "home_dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=must_exist),
+        envvar="SCRM_HOME",
+        required=True,
+        show_envvar=True,
+        help=help_text,
+    )
+
+
+home_option = home_dir_option("Directory for the warehouse and the nights' outputs.")
 first_night_option = click.option(
     "--first-night",
     "first_night",
@@ -282,15 +293,7 @@ def backfill(
 
 
 @main.command()
-@click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    envvar="SCRM_HOME",
-    required=True,
-    show_envvar=True,
-    help="Directory holding the warehouse.",
-)
+@home_dir_option("Directory holding the warehouse.", must_exist=True)
 @click.option(
     "--published",
     is_flag=True,
@@ -321,15 +324,7 @@ def sql(home_dir: Path, published: bool, query: str) -> None:
 
 
 @main.command()
-@click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    envvar="SCRM_HOME",
-    required=True,
-    show_envvar=True,
-    help="The directory whose exports/held/ holds the night.",
-)
+@home_dir_option("The directory whose exports/held/ holds the night.", must_exist=True)
 @click.option(
     "--as-of",
     "as_of",
