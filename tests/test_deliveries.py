@@ -66,6 +66,10 @@ SECOND_DAY = {
         # C6 came twice with different genders (a conflict); one clean version settles it.
         "C6,F,,,,,2026-01-01 00:00:00,,",
     ],
+    "products": [
+        # SKU1 is now a sheet mask, used up in 28 days.
+        "SKU1,补水面膜,贴片面膜,99.00,2025-06-01,28",
+    ],
     "orders": [
         # O5 refunded since; O13 delivered again unchanged; O14 new.
         "O5,C3,2026-03-10 10:00:00,,,,2026-03-20 10:00:00,refunded,wechat_shop,119.00,10.00,上海市",
@@ -157,6 +161,41 @@ def test_the_latest_version_wins_and_the_earlier_are_counted(two_days_delivered)
     ) == [(0,)]
 
 
+def test_attributes_are_kept_as_history_and_a_night_uses_its_own(two_days_delivered, tmp_path):
+    warehouse, _ = two_days_delivered
+    # C2's first version stands until the second day's delivery dated it 31 March.
+    assert query(
+        warehouse,
+        "select version_number, valid_from, valid_to, is_current, member_level"
+        " from marts.dim_customer_history where customer_id = 'C2' order by 1",
+    ) == [
+        (1, None, datetime(2026, 3, 31), False, "普通会员"),
+        (2, datetime(2026, 3, 31), None, True, "金卡"),
+    ]
+    sku1 = (
+        "select category, consumption_cycle_days from marts.dim_products where sku_id = 'SKU1'"
+        " union all select distinct category, null from marts.fct_order_items"
+        " where sku_id = 'SKU1'"
+    )
+    assert query(warehouse, sku1) == [("贴片面膜", 28), ("贴片面膜", None)]
+    # The night of 30 March rebuilt with both days delivered: the second day's versions are
+    # dated after it, so the night has the attributes it had.
+    landing = tmp_path / "landing"
+    write_landing(landing, second_day=True)
+    home = tmp_path / "home"
+    assert run_night(landing, home, "2026-03-30", TINY_RUN_STARTED_AT).success
+    rebuilt = home / "warehouse.duckdb"
+    assert query(
+        rebuilt,
+        "select version_number, valid_from, valid_to, is_current, member_level"
+        " from marts.dim_customer_history where customer_id = 'C2'",
+    ) == [(1, None, None, True, "普通会员")]
+    assert query(
+        rebuilt, "select member_level from marts.dim_customers where customer_id = 'C2'"
+    ) == [("普通会员",)]
+    assert query(rebuilt, sku1) == [("面膜", 30), ("面膜", None)]
+
+
 def test_a_day_taken_in_incrementally_equals_a_full_build(two_days_delivered):
     full, incremental = two_days_delivered
     # Every computed table, the row accounting included.
@@ -224,7 +263,7 @@ def test_an_erased_customer_leaves_every_mart_and_every_night_kept(erasure_deliv
         ("interactions", 11, 3, 4, 1, 0, 3, True),
         ("order_items", 14, 3, 1, 1, 2, 7, True),
         ("orders", 17, 4, 6, 1, 2, 4, True),
-        ("products", 5, 4, 1, 0, 0, 0, True),
+        ("products", 6, 4, 1, 0, 1, 0, True),
     ]
     tables = tables_with_customers(warehouse)
     assert {

@@ -59,10 +59,15 @@
     )
 {%- endmacro %}
 
+{#- The moment a version dates from: its updated_at, else its delivery's day (`_delivered_on`);
+    null for an undated version of a full or undated delivery, older than every dated one. -#}
+{% macro version_at() -%}
+    coalesce(updated_at, cast(_delivered_on as timestamp))
+{%- endmacro %}
+
 {#- Of a source of versions: a row (not a duplicate) with a later valid version of its key,
-    later by updated_at (a version without one is older than one with it), then by delivery
-    and position. A version that is quarantined replaces nothing. Needs
-    `is_conflicting_version` (conflicting_version_flag). -#}
+    later by version_at, then by delivery and position. A version that is quarantined
+    replaces nothing. Needs `is_conflicting_version` (conflicting_version_flag). -#}
 {% macro superseded_version_flag(key_column) -%}
     (
         not is_exact_duplicate
@@ -72,7 +77,7 @@
                 and not is_conflicting_version then 1 end
         ) over (
             partition by {{ key_column }}
-            order by updated_at asc nulls first, _raw_row_number asc
+            order by {{ version_at() }} asc nulls first, _raw_row_number asc
             rows between 1 following and unbounded following
         ) > 0
     )

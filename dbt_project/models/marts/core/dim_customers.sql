@@ -1,8 +1,9 @@
 with
 
+-- Each customer's attributes as they were on the night.
 customers as (
-    select * from {{ ref('stg_raw__customers') }}
-    where {{ is_clean_row() }}
+    select * from {{ ref('dim_customer_history') }}
+    where is_current
 ),
 
 orders as (

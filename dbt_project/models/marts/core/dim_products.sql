@@ -1,8 +1,9 @@
 with
 
+-- Each product's attributes as they were on the night.
 products as (
-    select * from {{ ref('stg_raw__products') }}
-    where {{ is_clean_row() }}
+    select * from {{ ref('dim_product_history') }}
+    where is_current
 ),
 
 final as (

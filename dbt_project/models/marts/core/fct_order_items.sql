@@ -13,9 +13,10 @@ orders as (
     select * from {{ ref('fct_orders') }}
 ),
 
+-- A line's category is its product's on the night.
 products as (
-    select * from {{ ref('stg_raw__products') }}
-    where {{ is_clean_row() }}
+    select * from {{ ref('dim_product_history') }}
+    where is_current
 ),
 
 lines as (

@@ -15,6 +15,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
+        _delivered_on,
         is_exact_duplicate,
 
         -- ids
@@ -68,6 +69,7 @@ checked as (
     select
         _raw_row_number,
         _source_file,
+        _delivered_on,
         is_exact_duplicate,
         customer_id,
         updated_at,
@@ -137,6 +139,7 @@ final as (
     select
         _raw_row_number,
         _source_file,
+        _delivered_on,
         is_exact_duplicate,
         customer_id,
         updated_at,

@@ -139,19 +139,19 @@ status_shown as (
         *,
         min(case
             when current_status = 'paid' and row_issue is null
-                then coalesce(updated_at, cast(_delivered_on as timestamp))
+                then {{ version_at() }}
         end) over (partition by order_id) as paid_shown_at,
         min(case
             when current_status = 'confirmed' and row_issue is null
-                then coalesce(updated_at, cast(_delivered_on as timestamp))
+                then {{ version_at() }}
         end) over (partition by order_id) as confirmed_shown_at,
         min(case
             when current_status = 'cancelled' and row_issue is null
-                then coalesce(updated_at, cast(_delivered_on as timestamp))
+                then {{ version_at() }}
         end) over (partition by order_id) as cancelled_shown_at,
         min(case
             when current_status = 'refunded' and row_issue is null
-                then coalesce(updated_at, cast(_delivered_on as timestamp))
+                then {{ version_at() }}
         end) over (partition by order_id) as refunded_shown_at
     from superseded
 ),

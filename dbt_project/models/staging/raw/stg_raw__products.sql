@@ -15,6 +15,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
+        _delivered_on,
         is_exact_duplicate,
 
         -- ids
@@ -60,6 +61,7 @@ checked as (
     select
         _raw_row_number,
         _source_file,
+        _delivered_on,
         is_exact_duplicate,
         sku_id,
         updated_at,

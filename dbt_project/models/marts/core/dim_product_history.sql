@@ -1,0 +1,74 @@
+-- The products' attributes as validity intervals (type-2 history), as known on the night:
+-- one row per valid version dated by the night's end or undated. dim_products and
+-- fct_order_items take the version in effect (is_current): a product's category and
+-- consumption cycle as they were on the night.
+
+with
+
+versions as (
+    select
+        *,
+        {{ version_at() }} as version_at
+    from {{ ref('stg_raw__products') }}
+    where
+        row_issue is null
+        and not is_exact_duplicate
+        and not is_conflicting_version
+),
+
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by sku_id
+            order by version_at asc nulls first, _raw_row_number asc
+        ) as version_number
+    from versions
+),
+
+-- A product's first version also stands for the time before it (as for customers).
+known_on_the_night as (
+    select * from numbered
+    where
+        version_number = 1
+        or version_at is null
+        or version_at < {{ as_of_end() }}
+),
+
+intervals as (
+    select
+        *,
+        case when version_number > 1 then version_at end as valid_from,
+        lead(case when version_number > 1 then version_at end) over (
+            partition by sku_id order by version_number
+        ) as valid_to,
+        row_number() over (
+            partition by sku_id order by version_number desc
+        ) = 1 as is_current
+    from known_on_the_night
+),
+
+final as (
+    select
+        sku_id,
+        version_number,
+        valid_from,
+        valid_to,
+        is_current,
+
+        -- attributes of this version
+        sku_name,
+        category,
+        price_cny,
+        launched_at,
+        consumption_cycle_days,
+        invalid_fields,
+
+        -- lineage
+        _source_file,
+        _raw_row_number,
+        {{ as_of_date() }} as as_of_date
+    from intervals
+)
+
+select * from final
