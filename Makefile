@@ -10,7 +10,7 @@ export SCRM_HOME ?= $(CURDIR)/.scrm
 SAMPLE_RAW := $(CURDIR)/seeds/sample
 SAMPLE_AS_OF := 2026-10-31
 
-.PHONY: help setup run test test-spark lint format dev docs sample
+.PHONY: help setup run test test-spark lint format dev docs sample messages
 
 help:
 	@echo "make run     build the warehouse from the shipped sample (as of $(SAMPLE_AS_OF))"
@@ -19,6 +19,7 @@ help:
 	@echo "make dev     open the Dagster UI on the same assets and nights (dagster dev)"
 	@echo "make docs    build the dbt docs site into dbt_project/target"
 	@echo "make sample  regenerate seeds/sample with the generator"
+	@echo "make messages  extract the texts people read into both languages' catalogs"
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -55,6 +56,17 @@ dev: setup
 
 docs: setup
 	cd dbt_project && $(UV) run dbt docs generate --profiles-dir . --vars '{as_of_date: "$(SAMPLE_AS_OF)"}'
+
+# After changing a text people read: the messages (babel.cfg) into both languages' catalogs,
+# orchestration/locale/*/LC_MESSAGES/scrm.po; then fill in the empty msgstr lines
+# (tests/test_language.py names any left empty). The .po files are read as they are.
+LOCALE_DIR := orchestration/locale
+messages: setup
+	$(UV) run pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+		-o $(LOCALE_DIR)/scrm.pot .
+	$(UV) run pybabel update -i $(LOCALE_DIR)/scrm.pot -d $(LOCALE_DIR) -D scrm \
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
+	rm $(LOCALE_DIR)/scrm.pot
 
 sample: setup
 	rm -f $(SAMPLE_RAW)/*.csv $(SAMPLE_RAW)/*.parquet

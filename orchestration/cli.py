@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from orchestration import duckdb_settings, nights
+from orchestration import duckdb_settings, language, nights
 from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
 from orchestration.project import night_vars
 
@@ -399,12 +399,14 @@ def one_line(text: str) -> str:
 
 
 def check_nights(first: str, last: str, first_night: datetime | None) -> None:
-    """Stop before any work when a night of the range cannot be run."""
+    """Stop before any work when a night of the range cannot be run, or when SCRM_LANG names
+    no language the report could be written in."""
     earliest = nights.first_night(first_night.date() if first_night else None)
     try:
         for night in (first, last):
             nights.check_night(date.fromisoformat(night), earliest, nights.last_ended_night())
-    except nights.NightOutOfRange as error:
+        language.configured_language()
+    except (nights.NightOutOfRange, language.LanguageError) as error:
         raise click.ClickException(str(error)) from error
 
 

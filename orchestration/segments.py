@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration.language import _
 from orchestration.publishing.exports import SegmentExport
 from orchestration.publishing.wecom import TAG_SEPARATOR, WecomLimits
+from orchestration.reasons import readable_columns, readable_reason
 
 # Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
 MEMBERS_RELATION = "marts.segment_membership"
@@ -133,6 +135,7 @@ def segment_exports(manifest: dict[str, Any]) -> list[SegmentExport]:
                 sql_hash=node["checksum"]["checksum"],
                 members_relation=MEMBERS_RELATION,
                 headers=column_headers(node, tuple(node["columns"])),
+                for_people=readable_columns({"reason": readable_reason}),
             )
         )
     return sorted(exports, key=lambda export: export.name)
@@ -147,8 +150,15 @@ NEXT_BEST_ACTION_COLUMNS = (
     "priority",
     "segment_name",
     "reason",
+    "action_detail",
     "membership_reason",
 )
+
+
+def action_reason_text(reason: str | None) -> str | None:
+    """The seed's reason for an action, in the operator's language (the catalog holds every
+    reason of seeds/next_best_actions.csv; babel.cfg)."""
+    return _(reason) if reason else reason
 
 
 def next_best_action_exports(manifest: dict[str, Any], actions: list[str]) -> list[SegmentExport]:
@@ -167,6 +177,9 @@ def next_best_action_exports(manifest: dict[str, Any], actions: list[str]) -> li
             sql_hash=node["checksum"]["checksum"],
             rows_where=("action", action),
             headers=column_headers(node, NEXT_BEST_ACTION_COLUMNS),
+            for_people=readable_columns(
+                {"reason": action_reason_text, "membership_reason": readable_reason}
+            ),
         )
         for action in actions
     ]

@@ -6,6 +6,7 @@ the report itself (asset reports/nightly_report); these tests read what it wrote
 
 import json
 import os
+import re
 import shutil
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -17,6 +18,8 @@ import pytest
 
 from orchestration.defs.reporting.assets import nightly_report
 from orchestration.defs.resources import WarehouseResource
+from orchestration.language import _ as translate
+from orchestration.language import speaking
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manifest
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
@@ -144,9 +147,18 @@ def report_path(customer_marts_warehouse) -> Path:
     return customer_marts_warehouse.parent / "reports" / f"{CUSTOMER_MARTS_AS_OF}.html"
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """These tests read the English report (SCRM_LANG=en); tests/test_language.py the Chinese."""
+    monkeypatch.setenv("SCRM_LANG", "en")
+
+
 @pytest.fixture(scope="module")
-def report(report_path) -> ParsedReport:
-    return ParsedReport(report_path.read_text(encoding="utf-8"))
+def report(customer_marts_warehouse) -> ParsedReport:
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    return ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language="en")
+    )
 
 
 def test_the_nightly_job_writes_the_report_and_renders_are_identical(
@@ -158,8 +170,10 @@ def test_the_nightly_job_writes_the_report_and_renders_are_identical(
         "2026-06-30.html",
     ]
     manifest = read_manifest(home / "exports", AS_OF)
-    first = render_nightly_report(customer_marts_warehouse, AS_OF, manifest)
-    second = render_nightly_report(customer_marts_warehouse, AS_OF, manifest)
+    # In the language the job wrote it in (SCRM_LANG when the fixture ran).
+    language = re.search(r'<html lang="([^"]+)"', report_path.read_text("utf-8")).group(1)
+    first = render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language=language)
+    second = render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language=language)
     assert first == second
     # What the asset wrote during the job is byte for byte what a fresh render gives.
     assert report_path.read_bytes() == first.encode("utf-8")
@@ -409,8 +423,25 @@ def test_wecom_dry_run_on_the_first_night(customer_marts_warehouse):
     C. Six calls, 3 + 2 + 2 + 1 + 1 + 1 = 10 adds; the five largest by count, then by name.
     """
     path = customer_marts_warehouse.parent / "reports" / "2026-06-29.html"
-    parsed = ParsedReport(path.read_text(encoding="utf-8"))
-    summary = parsed.rows("wecom_mark_tag")
+    text = path.read_text(encoding="utf-8")
+    parsed = ParsedReport(text)
+    # The job wrote it in its environment's language: the labels are looked up in that one.
+    with speaking(re.search(r'<html lang="([^"]+)"', text).group(1)):
+        summary = {
+            label: parsed.rows("wecom_mark_tag")[translate(label)]
+            for label in (
+                "Current friendships",
+                "mark_tag calls (one per friendship whose tags change)",
+                "Friendships touched",
+                "Tags touched",
+                "Tag adds",
+                "Tag removes",
+                "Minutes needed at the limits",
+            )
+        }
+        first_night = translate(
+            "There is no previous published night, so every friendship's tags are new."
+        )
     assert summary["Current friendships"] == ["6"]
     assert summary["mark_tag calls (one per friendship whose tags change)"] == ["6"]
     assert summary["Friendships touched"] == ["6"]
@@ -425,10 +456,7 @@ def test_wecom_dry_run_on_the_first_night(customer_marts_warehouse):
         ["学生", "1", "0"],
         ["宝妈", "1", "0"],
     ]
-    assert (
-        "There is no previous published night, so every friendship's tags are new."
-        in parsed.paragraphs
-    )
+    assert first_night in parsed.paragraphs
 
 
 def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(

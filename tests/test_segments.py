@@ -124,13 +124,13 @@ def test_exports_of_two_nights(customer_marts_warehouse):
     assert churned_csv.startswith(b"\xef\xbb\xbf")
     assert churned_csv.decode("utf-8-sig").splitlines() == [
         "customer_id,days_since_last_purchase,paid_amount_365d_cny,reason",
-        # Monetary 100 + 50 + 300 (fixture README).
-        "C,90,450.00,days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01",
+        # Monetary 100 + 50 + 300 (fixture README); the reason in words (test_language.py).
+        "C,90,450.00,距上次购买 90 天（≥30 天）；上次购买 2026-04-01",
     ]
     sheet = openpyxl.load_workbook(night / "seg_churned.xlsx")["流失客户"]
     assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [
         ["客户ID", "距上次购买天数", CHURNED_PAID_HEADER, "入选原因"],
-        ["C", 90, 450, "days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01"],
+        ["C", 90, 450, "距上次购买 90 天（≥30 天）；上次购买 2026-04-01"],
     ]
     assert sorted(churned["files"]) == [
         f"seg_churned.{kind}" for kind in ("csv", "entered.csv", "left.csv", "parquet", "xlsx")
@@ -298,7 +298,14 @@ def test_every_exported_column_has_a_chinese_header():
         "入选原因",
     )
     assert exports["seg_churned"].headers[2] == CHURNED_PAID_HEADER
-    assert exports["nba_win_back"].headers == ("客户ID", "优先级", "人群包", "推荐理由", "入选原因")
+    assert exports["nba_win_back"].headers == (
+        "客户ID",
+        "优先级",
+        "人群包",
+        "推荐理由",
+        "行动细节",
+        "入选原因",
+    )
 
 
 def test_holdout_is_a_stable_hash_of_segment_and_customer(

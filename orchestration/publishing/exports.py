@@ -37,7 +37,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -174,6 +174,9 @@ class SegmentExport:
     # The header of each column in the .xlsx, for people (the YAML's display_name); None: the
     # column names.
     headers: tuple[str, ...] | None = None
+    # The table as people read it, for the CSV and .xlsx (e.g. reasons in words, in the
+    # operator's language); Parquet keeps the values programs read. None: the same table.
+    for_people: Callable[[pa.Table], pa.Table] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Validated on construction so a bad declaration fails before any file is written.
@@ -823,9 +826,10 @@ def _export_segment(
         left = [customer_id for customer_id in previous_ids if customer_id not in current_set]
 
         name = segment.name
+        readable = segment.for_people(table) if segment.for_people else table
         files = {
             f"{name}.parquet": _write_parquet(directory / f"{name}.parquet", table),
-            f"{name}.csv": _write_table_csv(directory / f"{name}.csv", table, for_people=True),
+            f"{name}.csv": _write_table_csv(directory / f"{name}.csv", readable, for_people=True),
             f"{name}.entered.csv": _write_table_csv(
                 directory / f"{name}.entered.csv", _id_table(entered, id_field), for_people=True
             ),
@@ -836,7 +840,7 @@ def _export_segment(
         if table.num_rows <= xlsx_max_rows:
             files[f"{name}.xlsx"] = _write_xlsx(
                 directory / f"{name}.xlsx",
-                table,
+                readable,
                 segment.headers or segment.columns,
                 sheet_name=segment.display_name,
                 created=datetime.combine(as_of, time()),

@@ -13,8 +13,10 @@ Why it is built this way:
   attachment, a file share or a laptop without network, and nothing in it fetches anything.
 * Charts are matplotlib figures saved as SVG with text kept as text, a pinned hash salt and no
   date, so the same night renders to the same bytes: two renders that differ hold different
-  data. Chart labels are code names (ASCII; matplotlib's default font has no CJK glyphs), and
-  the Chinese display names sit in the tables beside the charts.
+  data. Text stays text in the SVG, so the browser draws Chinese with the page's fonts.
+* Every word a person reads is in the operator's language, Simplified Chinese unless
+  SCRM_LANG=en (orchestration/language.py); segments and tags go by their display names, the
+  code name beside them.
 * The warehouse is opened read-only, and a night the warehouse no longer holds is refused:
   most marts are rebuilt every night, so an older night's report would mix two nights.
 * The file is written beside its final name and renamed into place, so a reader never sees
@@ -31,6 +33,7 @@ import math
 import os
 import re
 import shlex
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -49,6 +52,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from orchestration import duckdb_settings
+from orchestration.language import CHINESE, N_, _, current_language, html_language, speaking
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
@@ -99,7 +103,21 @@ RFM_SCORES: Final = (1, 2, 3, 4, 5)
 MISSING: Final = "—"
 # Why a segment's member was not exported (segment_membership.suppression, the manifest's
 # membership counts; docs/segments.md), with their column headers.
-SUPPRESSIONS: Final = (("holdout", "Holdout"), ("priority", "Priority"), ("cooldown", "Cool-down"))
+SUPPRESSIONS: Final = (
+    ("holdout", N_("Holdout")),
+    ("priority", N_("Priority")),
+    ("cooldown", N_("Cool-down")),
+)
+# Lifecycle stages in words; in English the code names read as words already.
+_STAGE_NAMES: Final = {
+    "prospect": N_("prospect"),
+    "new": N_("new"),
+    "active": N_("active"),
+    "reactivated": N_("reactivated"),
+    "silent": N_("silent"),
+    "churned": N_("churned"),
+    "lost_friend": N_("lost_friend"),
+}
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
 # Two-sided 95% normal quantile, the value of the z_95 macro (dbt_project/macros/statistics.sql),
@@ -243,8 +261,10 @@ def render_nightly_report(
     *,
     home: Path | None = None,
     rfm_window_days: int | None = None,
+    language: str | None = None,
 ) -> str:
-    """The night's report as one HTML document.
+    """The night's report as one HTML document, in ``language`` (default: $SCRM_LANG, else
+    Simplified Chinese; orchestration/language.py).
 
     ``exports_manifest`` is the night's ``exports/<date>/manifest.json``, or
     ``exports/held/<date>/manifest.json`` for a night the churn guard held (see
@@ -255,6 +275,17 @@ def render_nightly_report(
     ``--home`` of the release command shown for a held night. ``rfm_window_days`` (default:
     the dbt var, which marts.customer_rfm was built with) names the RFM window.
     """
+    with speaking(language):
+        return _render(warehouse, as_of, exports_manifest, home, rfm_window_days)
+
+
+def _render(
+    warehouse: Path,
+    as_of: date,
+    exports_manifest: Mapping[str, Any] | None,
+    home: Path | None,
+    rfm_window_days: int | None,
+) -> str:
     if rfm_window_days is None:
         rfm_window_days = int(project_vars()["rfm_window_days"])
     if not isinstance(as_of, date):
@@ -285,7 +316,12 @@ def render_nightly_report(
     finally:
         connection.close()
     return _TEMPLATE.render(
-        as_of=as_of.isoformat(), guard=guard, summary=summary, sections=sections
+        as_of=as_of.isoformat(),
+        guard=guard,
+        summary=summary,
+        sections=sections,
+        lang=html_language(current_language()),
+        text=_page_text(as_of),
     )
 
 
@@ -296,9 +332,12 @@ def write_nightly_report(
     exports_manifest: Mapping[str, Any] | None = None,
     *,
     home: Path | None = None,
+    language: str | None = None,
 ) -> Path:
     """Render the night and write ``reports_root/<YYYY-MM-DD>.html`` atomically."""
-    document = render_nightly_report(warehouse, as_of, exports_manifest, home=home)
+    document = render_nightly_report(
+        warehouse, as_of, exports_manifest, home=home, language=language
+    )
     reports_root = Path(reports_root)
     reports_root.mkdir(parents=True, exist_ok=True)
     target = reports_root / f"{as_of.isoformat()}{REPORT_SUFFIX}"
@@ -407,16 +446,18 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
     )
     segment_count = len(segments.tables[0].rows) if segments.tables else 0
     rows = [
-        ("Customers known", _int(customers)),
-        ("Customers with a purchase (RFM scored)", _int(buyers)),
-        ("Friendships now (customer-staff pairs)", _int(friendships)),
-        ("Segments and exports", _int(segment_count)),
-        ("Tags in the catalog", _int(tags)),
-        ("Tag values outside the known values (customers)", _int(unseen_values)),
-        ("Raw rows", _int(raw_rows)),
-        ("Sources not balanced", _int(unbalanced)),
+        (_("Customers known"), _int(customers)),
+        (_("Customers with a purchase (RFM scored)"), _int(buyers)),
+        (_("Friendships now (customer-staff pairs)"), _int(friendships)),
+        (_("Segments and exports"), _int(segment_count)),
+        (_("Tags in the catalog"), _int(tags)),
+        (_("Tag values outside the known values (customers)"), _int(unseen_values)),
+        (_("Raw rows"), _int(raw_rows)),
+        (_("Sources not balanced"), _int(unbalanced)),
     ]
-    return Table("summary", "The night at a glance", ("Measure", "Value"), rows, (False, True))
+    return Table(
+        "summary", _("The night at a glance"), (_("Measure"), _("Value")), rows, (False, True)
+    )
 
 
 def _segments_section(
@@ -431,62 +472,79 @@ def _segments_section(
             for name, entry in sorted(manifest.get("segments", {}).items())
         ]
         previous = manifest.get("previous_night")
+        run = manifest.get("run_id", MISSING)
         if guard is not None and guard.held:
-            where = (
-                f"the exports the churn guard held back ({guard.exports_dir}{MANIFEST_FILE}, "
-                f"run {manifest.get('run_id', MISSING)}): none of them was published"
-            )
+            where = _(
+                "the exports the churn guard held back ({manifest}, run {run}): none of them "
+                "was published"
+            ).format(manifest=f"{guard.exports_dir}{MANIFEST_FILE}", run=run)
         else:
-            where = (
-                f"the published exports ({EXPORTS_DIR}/{as_of.isoformat()}/{MANIFEST_FILE}, "
-                f"run {manifest.get('run_id', MISSING)})"
+            where = _("the published exports ({manifest}, run {run})").format(
+                manifest=f"{EXPORTS_DIR}/{as_of.isoformat()}/{MANIFEST_FILE}", run=run
             )
-        source = (
-            f"Every number comes from {where}. Entered and left are counted against the "
-            + (
-                f"previous published night, {previous}."
+        source = " ".join(
+            (
+                _("Every number comes from {where}.").format(where=where),
+                _(
+                    "Entered and left are counted against the previous published night, {night}."
+                ).format(night=previous)
                 if previous
-                else "previous published night; there is none, so every exported row entered."
+                else _(
+                    "Entered and left are counted against the previous published night; there "
+                    "is none, so every exported row entered."
+                ),
+                _(
+                    "Members, holdout, priority and cool-down are the manifest's membership "
+                    "counts (from marts.segment_membership when the exports were written); an "
+                    "export that is no segment model (one file per next best action) has only "
+                    "exported rows."
+                ),
             )
-            + " Members, holdout, priority and cool-down are the manifest's membership counts "
-            "(from marts.segment_membership when the exports were written); an export that is "
-            "no segment model (one file per next best action) has only exported rows."
         )
     else:
         rows, previous = _segments_from_membership(connection, as_of)
-        source = (
-            "No exports manifest for this night: members, exported and held-back customers are "
-            "counted from marts.segment_membership, and entered and left (members, not exports) "
-            "against "
-            + (f"its previous night, {previous}." if previous else "no earlier night there.")
-            + " Segments without members on either night are not listed."
+        source = " ".join(
+            (
+                _(
+                    "No exports manifest for this night: members, exported and held-back "
+                    "customers are counted from marts.segment_membership, and entered and left "
+                    "(members, not exports) against its previous night, {night}."
+                ).format(night=previous)
+                if previous
+                else _(
+                    "No exports manifest for this night: members, exported and held-back "
+                    "customers are counted from marts.segment_membership, and entered and left "
+                    "(members, not exports) against no earlier night there."
+                ),
+                _("Segments without members on either night are not listed."),
+            )
         )
     charts = [_segments_chart(rows)] if rows else []
-    notes = () if rows else ("No segments this night.",)
+    notes = () if rows else (_("No segments this night."),)
+    first_header, second_header = _name_headers(_("Segment"))
     table = Table(
         "segments",
-        "Segments (人群包) and exports",
+        _("Segments (人群包) and exports"),
         (
-            "Segment",
-            "Display name",
-            "Members",
-            "Exported",
-            *(header for _, header in SUPPRESSIONS),
-            "Entered",
-            "Left",
-            "Owner",
-            "WeCom tag",
-            "Description",
+            first_header,
+            second_header,
+            _("Members"),
+            _("Exported"),
+            *(_(header) for _reason, header in SUPPRESSIONS),
+            _("Entered"),
+            _("Left"),
+            _("Owner"),
+            _("WeCom tag"),
+            _("Description"),
         ),
         [
             (
-                row.name,
-                row.display_name,
+                *_names(row.name, row.display_name),
                 _int(row.members),
                 _int(row.exported),
                 *(
                     _int(None if row.held_back is None else row.held_back.get(reason, 0))
-                    for reason, _ in SUPPRESSIONS
+                    for reason, _header in SUPPRESSIONS
                 ),
                 _int(row.entered),
                 _int(row.left),
@@ -500,14 +558,16 @@ def _segments_section(
     )
     return Section(
         "segments",
-        "Segments",
+        _("Segments"),
         (
-            "Who is in each segment tonight, who was exported and who was held back, and who "
-            "entered or left the export since the previous night. A member is held back by "
-            "cool-down (pushed too recently), priority (a higher-priority push goes out "
-            "instead) or holdout (the segment's control group): Members = Exported + "
-            "Holdout + Priority + Cool-down (docs/segments.md). Each row with an export is a "
-            "file set in the night's exports.",
+            _(
+                "Who is in each segment tonight, who was exported and who was held back, and "
+                "who entered or left the export since the previous night. A member is held back "
+                "by cool-down (pushed too recently), priority (a higher-priority push goes out "
+                "instead) or holdout (the segment's control group): Members = Exported + "
+                "Holdout + Priority + Cool-down (docs/segments.md). Each row with an export is "
+                "a file set in the night's exports."
+            ),
             source,
         ),
         charts,
@@ -526,7 +586,7 @@ def _segment_from_manifest(name: str, entry: Mapping[str, Any]) -> _SegmentRow:
         members=None if membership is None else int(membership["members"]),
         held_back=None
         if membership is None
-        else {reason: int(membership.get(reason, 0)) for reason, _ in SUPPRESSIONS},
+        else {reason: int(membership.get(reason, 0)) for reason, _header in SUPPRESSIONS},
         exported=int(entry["rows"]),
         entered=int(entry["entered"]),
         left=int(entry["left"]),
@@ -574,10 +634,11 @@ def _segments_from_membership(
         """,
         [as_of, previous],
     )
+    display_names = _segment_display_names(connection)
     rows = [
         _SegmentRow(
             name=name,
-            display_name="",
+            display_name=display_names.get(name, ""),
             members=int(members),
             held_back={
                 "holdout": int(holdout),
@@ -727,27 +788,28 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         )
     ]
     pooled = _pool_lift(nights)
+    names = _segment_display_names(connection)
     pooled_table = Table(
         "campaign_lift_pooled",
-        "Lift per segment, entry nights with a complete window pooled (converted of customers)",
+        _("Lift per segment, entry nights with a complete window pooled (converted of customers)"),
         (
-            "Segment",
-            "Entry nights",
-            "Treated",
-            "Treated rate",
-            "Holdout",
-            "Holdout rate",
-            "Lift (pp)",
-            "95% CI (pp)",
-            "Too few to tell",
+            _("Segment"),
+            _("Entry nights"),
+            _("Treated"),
+            _("Treated rate"),
+            _("Holdout"),
+            _("Holdout rate"),
+            _("Lift (pp)"),
+            _("95% CI (pp)"),
+            _("Too few to tell"),
         ),
         [
             (
-                row.segment,
+                _name_label(row.segment, names),
                 _int(row.entry_nights),
-                f"{row.treated_converted:,} of {row.treated_customers:,}",
+                _of(row.treated_converted, row.treated_customers),
                 _percent(row.treated_rate),
-                f"{row.holdout_converted:,} of {row.holdout_customers:,}",
+                _of(row.holdout_converted, row.holdout_customers),
                 _percent(row.holdout_rate),
                 _points(row.lift),
                 _interval(row.interval, _points),
@@ -764,31 +826,33 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
     )
     recent_table = Table(
         "campaign_lift_recent",
-        f"The latest {LIFT_ENTRY_DATES} entry nights at most, one by one (converted of customers)",
+        _("The latest {count} entry nights at most, one by one (converted of customers)").format(
+            count=LIFT_ENTRY_DATES
+        ),
         (
-            "Entry night",
-            "Segment",
-            "Window",
-            "Treated",
-            "Treated rate",
-            "Holdout",
-            "Holdout rate",
-            "Lift (pp)",
-            "95% CI (pp)",
-            "Spend lift (CNY)",
-            "95% CI (CNY)",
-            "Too few to tell",
+            _("Entry night"),
+            _("Segment"),
+            _("Window"),
+            _("Treated"),
+            _("Treated rate"),
+            _("Holdout"),
+            _("Holdout rate"),
+            _("Lift (pp)"),
+            _("95% CI (pp)"),
+            _("Spend lift (CNY)"),
+            _("95% CI (CNY)"),
+            _("Too few to tell"),
         ),
         [
             (
                 night.entry_date.isoformat(),
-                night.segment,
-                "complete"
+                _name_label(night.segment, names),
+                _("complete")
                 if night.is_window_complete
-                else f"open until {_window_end(night).isoformat()}",
-                f"{night.treated_converted:,} of {night.treated_customers:,}",
+                else _("open until {day}").format(day=_window_end(night).isoformat()),
+                _of(night.treated_converted, night.treated_customers),
                 _percent(night.treated_rate),
-                f"{night.holdout_converted:,} of {night.holdout_customers:,}",
+                _of(night.holdout_converted, night.holdout_customers),
                 _percent(night.holdout_rate),
                 _points(night.lift),
                 _interval((night.lift_low, night.lift_high), _points),
@@ -804,50 +868,70 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
     notes = []
     if not nights:
         notes.append(
-            "No customers have entered a segment with a holdout yet: there is nothing to compare."
+            _(
+                "No customers have entered a segment with a holdout yet: there is nothing to "
+                "compare."
+            )
         )
     elif not pooled:
         first = min(nights, key=_window_end)
         notes.append(
-            "No conversion window is complete yet, so there is no lift to read: the first ends "
-            f"on {_window_end(first).isoformat()}, {first.window_days} days after the entry "
-            f"night {first.entry_date.isoformat()}. The entry nights below are still counting."
+            _(
+                "No conversion window is complete yet, so there is no lift to read: the first "
+                "ends on {day}, {days} days after the entry night {night}. The entry nights "
+                "below are still counting."
+            ).format(
+                day=_window_end(first).isoformat(),
+                days=first.window_days,
+                night=first.entry_date.isoformat(),
+            )
         )
     else:
         waiting = sorted({night.segment for night in nights} - {row.segment for row in pooled})
         if waiting:
+            ends = {
+                segment: min(_window_end(n) for n in nights if n.segment == segment).isoformat()
+                for segment in waiting
+            }
             notes.append(
-                "No complete window yet, so not pooled: "
-                + ", ".join(
-                    f"{segment} (first window ends on "
-                    f"{min(_window_end(n) for n in nights if n.segment == segment).isoformat()})"
-                    for segment in waiting
+                _("No complete window yet, so not pooled: {segments}.").format(
+                    segments=_(", ").join(
+                        _("{segment} (first window ends on {day})").format(
+                            segment=_name_label(segment, names), day=ends[segment]
+                        )
+                        for segment in waiting
+                    )
                 )
-                + "."
             )
     drawable = [row for row in pooled if row.interval is not None]
-    charts = [_lift_chart(drawable)] if drawable else []
+    charts = [_lift_chart(drawable, names)] if drawable else []
     window = nights[0].window_days if nights else None
     min_arm = nights[0].min_arm_customers if nights else None
     return Section(
         "lift",
-        "Campaign lift",
+        _("Campaign lift"),
         (
-            "Did the pushes work? For each segment with a holdout, the customers who entered it "
-            "on a night are split into treated (exported) and holdout (kept out of the export), "
-            "and compared on a net-paid order within "
-            + (f"{window} days" if window is not None else "campaign_conversion_days")
-            + " after the entry night (marts.campaign_lift). Lift is the treated rate minus "
-            "the holdout rate, in percentage points (pp).",
-            "Pooled: the entry nights whose window is complete, customers and conversions "
-            "summed per segment, with a 95% Newcombe interval (from the arms' Wilson "
-            "intervals) computed from the summed counts (docs/report.md). An interval needs "
-            "customers in both arms. Too few to tell: fewer than "
-            + (f"{min_arm}" if min_arm is not None else "campaign_min_arm_customers")
-            + " customers in an arm; the interval is shown but is too wide to act on. "
-            "Spend lift (treated minus holdout net paid amount per customer in the window, with "
-            "its Welch t interval) is shown per entry night only: the mart does not keep what a "
-            "pooled spend interval needs.",
+            _(
+                "Did the pushes work? For each segment with a holdout, the customers who "
+                "entered it on a night are split into treated (exported) and holdout (kept out "
+                "of the export), and compared on a net-paid order within {window} after the "
+                "entry night (marts.campaign_lift). Lift is the treated rate minus the holdout "
+                "rate, in percentage points (pp)."
+            ).format(
+                window=_("{days} days").format(days=window)
+                if window is not None
+                else "campaign_conversion_days"
+            ),
+            _(
+                "Pooled: the entry nights whose window is complete, customers and conversions "
+                "summed per segment, with a 95% Newcombe interval (from the arms' Wilson "
+                "intervals) computed from the summed counts (docs/report.md). An interval needs "
+                "customers in both arms. Too few to tell: fewer than {minimum} customers in an "
+                "arm; the interval is shown but is too wide to act on. Spend lift (treated minus "
+                "holdout net paid amount per customer in the window, with its Welch t interval) "
+                "is shown per entry night only: the mart does not keep what a pooled spend "
+                "interval needs."
+            ).format(minimum=min_arm if min_arm is not None else "campaign_min_arm_customers"),
         ),
         charts,
         ([pooled_table] if pooled else []) + ([recent_table] if nights else []),
@@ -857,50 +941,58 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
 
 def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None) -> Section:
     intro = (
-        "A dry run: the warehouse calls no WeCom API. The night's exports hold "
-        "wecom_mark_tag.csv, one externalcontact/mark_tag call per current friendship "
-        "(staff-customer pair) whose tags change, with the tags to add and remove, numbered "
-        "into minutes within WeCom's per-minute and per-hour limits for a loader to send "
-        "(docs/segments.md).",
+        _(
+            "A dry run: the warehouse calls no WeCom API. The night's exports hold "
+            "wecom_mark_tag.csv, one externalcontact/mark_tag call per current friendship "
+            "(staff-customer pair) whose tags change, with the tags to add and remove, numbered "
+            "into minutes within WeCom's per-minute and per-hour limits for a loader to send "
+            "(docs/segments.md)."
+        ),
     )
+    title = _("WeCom tag sync (dry run)")
     mark_tag = (manifest or {}).get("wecom_mark_tag")
     if manifest is None or mark_tag is None:
         note = (
-            "No exports manifest for this night: no dry run to show."
+            _("No exports manifest for this night: no dry run to show.")
             if manifest is None
-            else "The exports manifest has no mark_tag dry run: the night was exported without "
-            "friendship tags."
+            else _(
+                "The exports manifest has no mark_tag dry run: the night was exported without "
+                "friendship tags."
+            )
         )
-        return Section("wecom", "WeCom tag sync (dry run)", intro, [], [], (note,))
+        return Section("wecom", title, intro, [], [], (note,))
     previous = manifest.get("previous_night")
     since = (
-        f"Changes since the previous published night, {previous}."
+        _("Changes since the previous published night, {night}.").format(night=previous)
         if previous
-        else "There is no previous published night, so every friendship's tags are new."
+        else _("There is no previous published night, so every friendship's tags are new.")
     )
     limits = mark_tag.get("limits") or {}
     summary = Table(
         "wecom_mark_tag",
-        "mark_tag calls of the night",
-        ("Measure", "Value"),
+        _("mark_tag calls of the night"),
+        (_("Measure"), _("Value")),
         [
-            ("Current friendships", _int(mark_tag.get("friendships"))),
-            ("mark_tag calls (one per friendship whose tags change)", _int(mark_tag["calls"])),
-            ("Friendships touched", _int(mark_tag.get("friendships_touched"))),
-            ("Tags touched", _int(mark_tag.get("tags_touched"))),
-            ("Tag adds", _int(mark_tag.get("adds"))),
-            ("Tag removes", _int(mark_tag.get("removes"))),
-            ("Minutes needed at the limits", _int(mark_tag.get("minutes_needed"))),
-            ("Limit: calls per minute", _int(limits.get("calls_per_minute"))),
-            ("Limit: calls per hour", _int(limits.get("calls_per_hour"))),
+            (_("Current friendships"), _int(mark_tag.get("friendships"))),
+            (
+                _("mark_tag calls (one per friendship whose tags change)"),
+                _int(mark_tag["calls"]),
+            ),
+            (_("Friendships touched"), _int(mark_tag.get("friendships_touched"))),
+            (_("Tags touched"), _int(mark_tag.get("tags_touched"))),
+            (_("Tag adds"), _int(mark_tag.get("adds"))),
+            (_("Tag removes"), _int(mark_tag.get("removes"))),
+            (_("Minutes needed at the limits"), _int(mark_tag.get("minutes_needed"))),
+            (_("Limit: calls per minute"), _int(limits.get("calls_per_minute"))),
+            (_("Limit: calls per hour"), _int(limits.get("calls_per_hour"))),
         ],
         (False, True),
     )
     changes = mark_tag.get("largest_changes") or []
     largest = Table(
         "wecom_largest_changes",
-        "The tags with the most changes",
-        ("Tag", "Add", "Remove"),
+        _("The tags with the most changes"),
+        (_("Tag"), _("Add"), _("Remove")),
         [
             (_text(change.get("tag")), _int(change.get("add")), _int(change.get("remove")))
             for change in changes
@@ -909,12 +1001,14 @@ def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None
     )
     notes = []
     if not mark_tag["calls"]:
-        notes.append("No friendship's tags change tonight: there is no mark_tag call to send.")
+        notes.append(_("No friendship's tags change tonight: there is no mark_tag call to send."))
     if guard is not None and guard.held:
-        notes.append("The night is held by the churn guard: no call is due until it is released.")
+        notes.append(
+            _("The night is held by the churn guard: no call is due until it is released.")
+        )
     return Section(
         "wecom",
-        "WeCom tag sync (dry run)",
+        title,
         (*intro, since),
         [],
         [summary, largest] if changes else [summary],
@@ -946,26 +1040,26 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
     ]
     grid = Table(
         "rfm_grid",
-        "Customers by recency score (rows) and frequency score (columns)",
-        ("R \\ F", *(f"F{f_score}" for f_score in RFM_SCORES), "Total"),
+        _("Customers by recency score (rows) and frequency score (columns)"),
+        ("R \\ F", *(f"F{f_score}" for f_score in RFM_SCORES), _("Total")),
         grid_rows,
-        (False, *(True for _ in RFM_SCORES), True),
+        (False, *(True for _score in RFM_SCORES), True),
         footer=(
-            "Total",
+            _("Total"),
             *(_int(sum(cells.get((r, f), 0) for r in RFM_SCORES)) for f in RFM_SCORES),
             _int(total),
         ),
     )
     segments = Table(
         "rfm_segments",
-        "RFM segments",
+        _("RFM segments"),
         (
-            "Segment",
-            "Customers",
-            "Share",
-            "Avg days since purchase",
-            f"Avg orders ({window_days} days)",
-            f"Spend, {window_days} days (CNY)",
+            _("Segment"),
+            _("Customers"),
+            _("Share"),
+            _("Avg days since purchase"),
+            _("Avg orders ({days} days)").format(days=window_days),
+            _("Spend, {days} days (CNY)").format(days=window_days),
         ),
         [
             (
@@ -992,8 +1086,8 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
     )
     classes = Table(
         "rfm_classes",
-        "RFM classes (八类客户)",
-        ("Class", "Customers", "Share"),
+        _("RFM classes (八类客户)"),
+        (_("Class"), _("Customers"), _("Share")),
         [
             (_text(rfm_class), _int(customers), _share(customers, total))
             for rfm_class, customers in _rows(
@@ -1008,14 +1102,16 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         (False, True, True),
     )
     charts = [_rfm_chart(cells, window_days)] if total else []
-    notes = () if total else ("No customer has a purchase yet: nothing to score.",)
+    notes = () if total else (_("No customer has a purchase yet: nothing to score."),)
     return Section(
         "rfm",
         "RFM",
         (
-            "Customers with a purchase, scored 1-5 on recency (R), frequency (F) and monetary "
-            f"value (M) over the last {window_days} days (marts.customer_rfm; rules in "
-            "docs/customer_value.md). 5 is best: most recent, most orders.",
+            _(
+                "Customers with a purchase, scored 1-5 on recency (R), frequency (F) and "
+                "monetary value (M) over the last {days} days (marts.customer_rfm; rules in "
+                "docs/customer_value.md). 5 is best: most recent, most orders."
+            ).format(days=window_days),
         ),
         charts,
         [grid, segments, classes],
@@ -1043,20 +1139,28 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
         [as_of],
     )
     stages = _ordered_stages(
-        [row[0] for row in stage_rows] + [stage for _, a, b, _ in flows for stage in (a, b)]
+        [row[0] for row in stage_rows]
+        + [stage for _moved_on, a, b, _customers in flows for stage in (a, b)]
     )
-    counts = {stage: int(customers) for stage, customers, _ in stage_rows}
-    medians = {stage: median for stage, _, median in stage_rows}
+    counts = {stage: int(customers) for stage, customers, _median in stage_rows}
+    medians = {stage: median for stage, _customers, median in stage_rows}
     total = sum(counts.values())
     entered_tonight = _sum_by(flows, lambda row: row[2], lambda row: row[0] == as_of)
     left_tonight = _sum_by(flows, lambda row: row[1], lambda row: row[0] == as_of)
     stage_table = Table(
         "lifecycle_stages",
-        f"Customers per stage; moves on {as_of.isoformat()}",
-        ("Stage", "Customers", "Share", "Entered on the day", "Left on the day", "Median days"),
+        _("Customers per stage; moves on {day}").format(day=as_of.isoformat()),
+        (
+            _("Stage"),
+            _("Customers"),
+            _("Share"),
+            _("Entered on the day"),
+            _("Left on the day"),
+            _("Median days"),
+        ),
         [
             (
-                stage,
+                _stage_label(stage),
                 _int(counts.get(stage, 0)),
                 _share(counts.get(stage, 0), total),
                 _int(entered_tonight.get(stage, 0)),
@@ -1066,7 +1170,7 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
             for stage in stages
         ],
         (False, True, True, True, True, True),
-        footer=("Total", _int(total), _share(total, total), "", "", ""),
+        footer=(_("Total"), _int(total), _share(total, total), "", "", ""),
     )
 
     window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
@@ -1078,9 +1182,10 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
     from_stages = [FIRST_STAGE, *stages]
     flow_table = Table(
         "lifecycle_flow",
-        f"Moves from stage (rows) to stage (columns), {window_start.isoformat()} to "
-        f"{as_of.isoformat()}",
-        ("From \\ to", *stages, "Total"),
+        _("Moves from stage (rows) to stage (columns), {first} to {last}").format(
+            first=window_start.isoformat(), last=as_of.isoformat()
+        ),
+        (_("From \\ to"), *(_stage_label(stage) for stage in stages), _("Total")),
         [
             (
                 _stage_label(from_stage),
@@ -1089,24 +1194,24 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
             )
             for from_stage in from_stages
         ],
-        (False, *(True for _ in stages), True),
+        (False, *(True for _stage in stages), True),
     )
 
     months = _months(_month_start(as_of, LIFECYCLE_MONTHS - 1), as_of)
     monthly: dict[tuple[date, str], int] = {}
-    for moved_on, _, to_stage, customers in flows:
+    for moved_on, _from_stage, to_stage, customers in flows:
         month = moved_on.replace(day=1)
         if month >= months[0]:
             monthly[(month, to_stage)] = monthly.get((month, to_stage), 0) + int(customers)
     monthly_table = Table(
         "lifecycle_monthly",
-        "Customers entering each stage, per month",
-        ("Month", *stages),
+        _("Customers entering each stage, per month"),
+        (_("Month"), *(_stage_label(stage) for stage in stages)),
         [
             (_month_label(month), *(_int(monthly.get((month, stage), 0)) for stage in stages))
             for month in months
         ],
-        (False, *(True for _ in stages)),
+        (False, *(True for _stage in stages)),
         collapsed=True,
     )
 
@@ -1115,22 +1220,26 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
     if total:
         charts.append(_lifecycle_stages_chart(stages, counts))
     else:
-        notes.append("No known customers this night.")
+        notes.append(_("No known customers this night."))
     if matrix:
         charts.append(_lifecycle_flow_chart(from_stages, stages, matrix, window_start, as_of))
     else:
-        notes.append(f"No stage changes in the last {FLOW_WINDOW_DAYS} days.")
+        notes.append(_("No stage changes in the last {days} days.").format(days=FLOW_WINDOW_DAYS))
     if monthly:
         charts.append(_lifecycle_monthly_chart(months, stages, monthly))
     else:
-        notes.append(f"No stage changes in the last {LIFECYCLE_MONTHS} months.")
+        notes.append(
+            _("No stage changes in the last {months} months.").format(months=LIFECYCLE_MONTHS)
+        )
     return Section(
         "lifecycle",
-        "Lifecycle",
+        _("Lifecycle"),
         (
-            "Every known customer is in one stage (marts.customer_lifecycle). The moves come "
-            "from marts.lifecycle_flow; 'none (first stage)' is a customer's first stage, "
-            "entered on the day the warehouse first knew them.",
+            _(
+                "Every known customer is in one stage (marts.customer_lifecycle). The moves come "
+                "from marts.lifecycle_flow; '{first}' is a customer's first stage, entered on "
+                "the day the warehouse first knew them."
+            ).format(first=_stage_label(FIRST_STAGE)),
         ),
         charts,
         [stage_table, flow_table, monthly_table],
@@ -1218,32 +1327,32 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
     totals = [sum(int(row[index]) for row in channel_rows) for index in range(2, 8)]
     channels = Table(
         "friend_channels",
-        "Friendships by acquisition channel, all history",
+        _("Friendships by acquisition channel, all history"),
         (
-            "Channel",
-            "Name",
-            "Added",
-            "Deleted by customer",
-            "Deleted by staff",
-            "Friends now",
-            f"Added, last {FLOW_WINDOW_DAYS} days",
-            f"Deleted, last {FLOW_WINDOW_DAYS} days",
+            _("Channel"),
+            _("Name"),
+            _("Added"),
+            _("Deleted by customer"),
+            _("Deleted by staff"),
+            _("Friends now"),
+            _("Added, last {days} days").format(days=FLOW_WINDOW_DAYS),
+            _("Deleted, last {days} days").format(days=FLOW_WINDOW_DAYS),
         ),
         [
             (_text(code), _text(name), *(_int(value) for value in values))
             for code, name, *values in channel_rows
         ],
         (False, False, True, True, True, True, True, True),
-        footer=("Total", "", *(_int(value) for value in totals)),
+        footer=(_("Total"), "", *(_int(value) for value in totals)),
     )
     monthly_table = Table(
         "friends_monthly",
-        "Friend adds and deletions per month and channel",
-        ("Month", "Channel", "Added", "Deleted by customer", "Deleted by staff"),
+        _("Friend adds and deletions per month and channel"),
+        (_("Month"), _("Channel"), _("Added"), _("Deleted by customer"), _("Deleted by staff")),
         [
             (
                 _month_label(month),
-                group,
+                _channel_label(group),
                 _int(added.get((month, group), 0)),
                 _int(by_customer.get((month, group), 0)),
                 _int(by_staff.get((month, group), 0)),
@@ -1256,14 +1365,24 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         collapsed=True,
     )
     charts = [_friends_chart(months, groups, added, deleted)] if monthly else []
-    notes = () if monthly else (f"No friend adds or deletions in the last {FRIEND_MONTHS} months.",)
+    notes = (
+        ()
+        if monthly
+        else (
+            _("No friend adds or deletions in the last {months} months.").format(
+                months=FRIEND_MONTHS
+            ),
+        )
+    )
     return Section(
         "friends",
-        "Friends by channel",
+        _("Friends by channel"),
         (
-            "WeCom friendships (customer-staff pairs) added and deleted, by the channel that "
-            "acquired the friendship (marts.friend_metrics_daily): a deletion counts against "
-            "the channel of the add that began it. 'Friends now' is adds minus deletions.",
+            _(
+                "WeCom friendships (customer-staff pairs) added and deleted, by the channel that "
+                "acquired the friendship (marts.friend_metrics_daily): a deletion counts against "
+                "the channel of the add that began it. '{friends_now}' is adds minus deletions."
+            ).format(friends_now=_("Friends now")),
         ),
         charts,
         [channels, monthly_table],
@@ -1282,15 +1401,23 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         """,
         [as_of],
     )
+    first_header, second_header = _name_headers(_("Tag"))
     table = Table(
         "tag_coverage",
-        "Tags: share of customers with a value",
-        ("Category", "Tag", "Display name", "Type", "Coverage", "Distinct values", "Owner"),
+        _("Tags: share of customers with a value"),
+        (
+            _("Category"),
+            first_header,
+            second_header,
+            _("Type"),
+            _("Coverage"),
+            _("Distinct values"),
+            _("Owner"),
+        ),
         [
             (
                 _text(category),
-                _text(name),
-                _text(display_name),
+                *_names(_text(name), _text(display_name)),
                 _text(value_type),
                 _percent(coverage),
                 _int(distinct),
@@ -1301,15 +1428,17 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         (False, False, False, False, True, True, False),
     )
     charts = [_tag_coverage_chart(tags)] if tags else []
-    notes = () if tags else ("The tag catalog is empty.",)
+    notes = () if tags else (_("The tag catalog is empty."),)
     unseen = _unseen_values_table(connection, as_of)
     return Section(
         "tags",
-        "Tag coverage",
+        _("Tag coverage"),
         (
-            "Every tag in marts.tag_catalog with the share of known customers that have a "
-            "value for it. A boolean tag is always set; a low share on another tag means the "
-            "data behind it is sparse (docs/tags.md).",
+            _(
+                "Every tag in marts.tag_catalog with the share of known customers that have a "
+                "value for it. A boolean tag is always set; a low share on another tag means the "
+                "data behind it is sparse (docs/tags.md)."
+            ),
         ),
         charts,
         [table],
@@ -1337,13 +1466,16 @@ def unseen_tag_values(
 def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> Table:
     """Warning: the values of open-vocabulary tags outside their known values, kept as they
     came (marts.tag_unseen_values)."""
+    first_header, second_header = _name_headers(_("Tag"))
     return Table(
         "tag_unseen_values",
-        "Warning: tag values outside the declared known values, kept as they came. Add them "
-        "to the tag's known_values, or map them in its SQL (docs/tags.md).",
-        ("Tag", "Display name", "Value", "Customers"),
+        _(
+            "Warning: tag values outside the declared known values, kept as they came. Add "
+            "them to the tag's known_values, or map them in its SQL (docs/tags.md)."
+        ),
+        (first_header, second_header, _("Value"), _("Customers")),
         [
-            (_text(name), _text(display_name), _text(value), _int(customers))
+            (*_names(_text(name), _text(display_name)), _text(value), _int(customers))
             for name, display_name, value, customers in unseen_tag_values(connection, as_of)
         ],
         (False, False, False, True),
@@ -1356,9 +1488,13 @@ def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> 
 def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
     """One note per fit that did not converge, with its status's meaning and its reason."""
     return [
-        f"{model} is {status} ({FIT_STATUSES.get(status, 'unknown status')}): "
-        f"{_text(detail) or 'no reason given'}."
-        for model, status, detail, *_ in fits
+        _("{model} is {status} ({meaning}): {detail}.").format(
+            model=model,
+            status=status,
+            meaning=FIT_STATUSES.get(status, "unknown status"),
+            detail=_text(detail) or _("no reason given"),
+        )
+        for model, status, detail, *_rest in fits
         if status != CONVERGED
     ]
 
@@ -1397,31 +1533,34 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
     notes: list[str] = []
     if not fits:
         notes.append(
-            "No model fits were recorded for this night: the predictive asset has not run for it."
+            _(
+                "No model fits were recorded for this night: the predictive asset has not run "
+                "for it."
+            )
         )
     notes.extend(_fit_status_notes(fits))
     overall = next((row for row in backtest if row[0] == "all"), None)
     if not backtest:
         calibration = next((row for row in fits if row[0] == BG_NBD_BACKTEST), None)
         if calibration is not None:
-            reason = f"its calibration fit is {calibration[1]} (see above)"
+            reason = _("its calibration fit is {status} (see above)").format(status=calibration[1])
         else:
-            reason = "no fits" if not fits else "no calibration fit was recorded"
-        notes.append(f"No backtest for this night: {reason}.")
+            reason = _("no fits") if not fits else _("no calibration fit was recorded")
+        notes.append(_("No backtest for this night: {reason}.").format(reason=reason))
 
     fit_table = Table(
         "model_fits",
-        "Fits of the night",
+        _("Fits of the night"),
         (
-            "Model",
-            "Status",
-            "Customers",
-            "Log-likelihood",
-            "Iterations",
-            "Parameters",
-            "Purchases from",
-            "Purchases to",
-            "Detail",
+            _("Model"),
+            _("Status"),
+            _("Customers"),
+            _("Log-likelihood"),
+            _("Iterations"),
+            _("Parameters"),
+            _("Purchases from"),
+            _("Purchases to"),
+            _("Detail"),
         ),
         [
             (
@@ -1451,16 +1590,18 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
     )
     backtest_table = Table(
         "model_backtest",
-        "Backtest: purchase days in the holdout, actual against predicted, by repeat purchase "
-        "days in the calibration period",
+        _(
+            "Backtest: purchase days in the holdout, actual against predicted, by repeat "
+            "purchase days in the calibration period"
+        ),
         (
-            "Bucket",
-            "Customers",
-            "Actual mean",
-            "Predicted mean",
-            "Total actual",
-            "Total predicted",
-            "Mean absolute error",
+            _("Bucket"),
+            _("Customers"),
+            _("Actual mean"),
+            _("Predicted mean"),
+            _("Total actual"),
+            _("Total predicted"),
+            _("Mean absolute error"),
         ),
         [
             (
@@ -1474,16 +1615,18 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
         ],
         (False, True, True, True, True, True, True),
     )
-    card = Table("model_card", "Model card", (), _model_card_rows(fits, overall), (False, False))
+    card = Table("model_card", _("Model card"), (), _model_card_rows(fits, overall), (False, False))
     buckets = [row for row in backtest if row[0] != "all"]
     charts = [_backtest_chart(buckets)] if buckets else []
     return Section(
         "models",
-        "Predictive models",
+        _("Predictive models"),
         (
-            "The BTYD models behind P(alive), expected purchases and 12-month CLV "
-            "(predictive.btyd_model_fits and predictive.model_backtest; "
-            "docs/customer_value.md).",
+            _(
+                "The BTYD models behind P(alive), expected purchases and 12-month CLV "
+                "(predictive.btyd_model_fits and predictive.model_backtest; "
+                "docs/customer_value.md)."
+            ),
         ),
         charts,
         [fit_table, backtest_table] if backtest else [fit_table],
@@ -1498,56 +1641,71 @@ def _model_card_rows(
     data = MISSING
     fitted = [row for row in fits if row[0] == "bg_nbd"] or list(fits)
     if fitted:
-        _, status, _, customers, _, _, _, first, last = fitted[0]
-        data = (
-            f"The BTYD summary of {_int(customers)} customers with a purchase "
-            f"(marts.customer_rfm), from purchase days {_date(first)} to {_date(last)}."
-        )
+        status, customers, first, last = (fitted[0][index] for index in (1, 3, 7, 8))
+        data = _(
+            "The BTYD summary of {customers} customers with a purchase (marts.customer_rfm), "
+            "from purchase days {first} to {last}."
+        ).format(customers=_int(customers), first=_date(first), last=_date(last))
         if status not in USABLE_STATUSES:
-            data += " No predictions came from it this night (see the notes)."
+            data += " " + _("No predictions came from it this night (see the notes).")
         elif status != CONVERGED:
-            data += f" The fit is {status}: its predictions are flagged (see the notes)."
+            data += " " + _(
+                "The fit is {status}: its predictions are flagged (see the notes)."
+            ).format(status=status)
 
     if overall is None:
-        evaluation = "No backtest this night."
+        evaluation = _("No backtest this night.")
     else:
-        _, customers, _, _, total_actual, total_predicted, error, calibration_end, holdout_end = (
-            overall
-        )
+        customers = overall[1]
+        total_actual, total_predicted, error, calibration_end, holdout_end = overall[4:]
         relative = abs(total_predicted - total_actual) / max(total_actual, 1.0)
-        evaluation = (
-            f"Refitted on purchases up to {_date(calibration_end)} and asked for the purchase "
-            f"days of {_int(customers)} customers until {_date(holdout_end)}: "
-            f"{_number(total_predicted, 1)} predicted against {_number(total_actual, 1)} "
-            f"actual ({relative:.1%} off), mean absolute error "
-            f"{_number(error, 3)} per customer."
+        evaluation = _(
+            "Refitted on purchases up to {calibration_end} and asked for the purchase days of "
+            "{customers} customers until {holdout_end}: {predicted} predicted against {actual} "
+            "actual ({relative} off), mean absolute error {error} per customer."
+        ).format(
+            calibration_end=_date(calibration_end),
+            customers=_int(customers),
+            holdout_end=_date(holdout_end),
+            predicted=_number(total_predicted, 1),
+            actual=_number(total_actual, 1),
+            relative=f"{relative:.1%}",
+            error=_number(error, 3),
         )
     return [
         (
-            "Models",
-            "BG/NBD (Fader, Hardie & Lee 2005): purchase days and dropout. Gamma-Gamma: "
-            "spend per purchase day, fitted on repeat buyers with positive spend. Both by "
-            "maximum likelihood, refitted every night.",
+            _("Models"),
+            _(
+                "BG/NBD (Fader, Hardie & Lee 2005): purchase days and dropout. Gamma-Gamma: "
+                "spend per purchase day, fitted on repeat buyers with positive spend. Both by "
+                "maximum likelihood, refitted every night."
+            ),
         ),
         (
-            "Outputs",
-            "predictive.customer_predictions: P(alive), expected purchase days in 30 and 90 "
-            "days, expected average spend and 12-month CLV (1% a month discount); the tags "
-            "probability_alive, clv_12m_cny and is_likely_to_churn.",
+            _("Outputs"),
+            _(
+                "predictive.customer_predictions: P(alive), expected purchase days in 30 and 90 "
+                "days, expected average spend and 12-month CLV (1% a month discount); the tags "
+                "probability_alive, clv_12m_cny and is_likely_to_churn."
+            ),
         ),
         (
-            "Intended use",
-            "Ranking and grouping customers for retention, win-back and budget; not a "
-            "promise about any one customer's next order.",
+            _("Intended use"),
+            _(
+                "Ranking and grouping customers for retention, win-back and budget; not a "
+                "promise about any one customer's next order."
+            ),
         ),
-        ("Training data", data),
-        ("Evaluation", evaluation),
+        (_("Training data"), data),
+        (_("Evaluation"), evaluation),
         (
-            "Limitations",
-            "A one-time buyer gets P(alive) = 1, so only repeat buyers can be flagged as "
-            "likely to churn. With fewer than min_customers (default 100) buyers, or no repeat "
-            "buyer, there is no fit and no predictions. Refunds recorded later change past "
-            "purchases, and with them the next fit.",
+            _("Limitations"),
+            _(
+                "A one-time buyer gets P(alive) = 1, so only repeat buyers can be flagged as "
+                "likely to churn. With fewer than min_customers (default 100) buyers, or no "
+                "repeat buyer, there is no fit and no predictions. Refunds recorded later change "
+                "past purchases, and with them the next fit."
+            ),
         ),
     ]
 
@@ -1566,37 +1724,45 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
     unbalanced = [row[0] for row in rows if not row[7]]
     table = Table(
         "raw_row_accounting",
-        "Raw rows = clean + quarantined + exact duplicates + superseded + erased",
+        _("Raw rows = clean + quarantined + exact duplicates + superseded + erased"),
         (
-            "Source",
-            "Raw rows",
-            "Clean",
-            "Quarantined",
-            "Duplicates",
-            "Superseded",
-            "Erased",
-            "Balanced",
+            _("Source"),
+            _("Raw rows"),
+            _("Clean"),
+            _("Quarantined"),
+            _("Duplicates"),
+            _("Superseded"),
+            _("Erased"),
+            _("Balanced"),
         ),
         [
             (
                 _text(source),
                 *(_int(value) for value in counts),
-                "yes" if balanced else "NO",
+                _("yes") if balanced else _("NO"),
             )
             for source, *counts, balanced in rows
         ],
         (False, True, True, True, True, True, True, False),
-        footer=("Total", *(_int(value) for value in totals), "NO" if unbalanced else "yes"),
+        footer=(
+            _("Total"),
+            *(_int(value) for value in totals),
+            _("NO") if unbalanced else _("yes"),
+        ),
     )
-    notes = (f"Not balanced: {', '.join(unbalanced)}.",) if unbalanced else ()
+    notes = (
+        (_("Not balanced: {sources}.").format(sources=", ".join(unbalanced)),) if unbalanced else ()
+    )
     return Section(
         "accounting",
-        "Raw row accounting",
+        _("Raw row accounting"),
         (
-            "Every row of the night's raw files is clean, quarantined with a reason "
-            "(marts.quarantine_<source>), an exact duplicate, a version superseded by a "
-            "later one of its key, or a row of a customer erased on request "
-            "(marts.raw_row_accounting).",
+            _(
+                "Every row of the night's raw files is clean, quarantined with a reason "
+                "(marts.quarantine_<source>), an exact duplicate, a version superseded by a "
+                "later one of its key, or a row of a customer erased on request "
+                "(marts.raw_row_accounting)."
+            ),
         ),
         [],
         [table],
@@ -1611,7 +1777,13 @@ def _render_chart(
     chart_id: str, caption: str, size: tuple[float, float], draw: Callable[[Figure], None]
 ) -> Chart:
     """Draw a figure and keep it as inline SVG whose ids cannot collide with another chart's."""
-    with matplotlib.rc_context({**_CHART_STYLE, "svg.hashsalt": f"scrm-report-{chart_id}"}):
+    with (
+        matplotlib.rc_context({**_CHART_STYLE, "svg.hashsalt": f"scrm-report-{chart_id}"}),
+        warnings.catch_warnings(),
+    ):
+        # Text stays text in the SVG and the browser draws it with the page's (CJK) fonts;
+        # matplotlib only measures it, with a font that may lack the glyphs.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         figure = Figure(figsize=size, layout="constrained")
         draw(figure)
         buffer = StringIO()
@@ -1632,11 +1804,11 @@ def _segments_chart(rows: Sequence[_SegmentRow]) -> Chart:
         sizes, changes = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
         positions = list(range(len(rows)))
         lefts = [0] * len(rows)
-        parts = [("exported", _PALETTE[0], [row.exported for row in rows])]
+        parts = [(_("exported"), _PALETTE[0], [row.exported for row in rows])]
         for reason, header in SUPPRESSIONS:
             values = [(row.held_back or {}).get(reason, 0) for row in rows]
             if any(values):
-                parts.append((header.lower(), _SUPPRESSION_COLOURS[reason], values))
+                parts.append((_(header).lower(), _SUPPRESSION_COLOURS[reason], values))
         for label, colour, values in parts:
             sizes.barh(positions, values, left=lefts, color=colour, label=label)
             lefts = [left + value for left, value in zip(lefts, values, strict=True)]
@@ -1648,30 +1820,36 @@ def _segments_chart(rows: Sequence[_SegmentRow]) -> Chart:
                 textcoords="offset points",
                 va="center",
             )
-        sizes.set_yticks(positions, labels=[_label(row.name) for row in rows])
+        sizes.set_yticks(
+            positions, labels=[_name_label(row.name, {row.name: row.display_name}) for row in rows]
+        )
         sizes.invert_yaxis()
-        sizes.set_title("Members tonight: exported or held back")
+        sizes.set_title(_("Members tonight: exported or held back"))
         sizes.margins(x=0.15)
         figure.legend(loc="outside upper center", ncols=len(parts))
         changes.barh(positions, [row.entered for row in rows], color=_ENTERED_COLOUR)
         changes.barh(positions, [-row.left for row in rows], color=_LEFT_COLOUR)
         changes.axvline(0, color="#444444", linewidth=0.8)
-        changes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{abs(value):,.0f}"))
+        changes.xaxis.set_major_formatter(
+            FuncFormatter(lambda value, _position: f"{abs(value):,.0f}")
+        )
         for axes in (sizes, changes):
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        changes.set_title("Entered (green) / left (red)")
+        changes.set_title(_("Entered (green) / left (red)"))
         _symmetric_xlim(changes, max([row.entered for row in rows] + [row.left for row in rows]))
 
     return _render_chart(
         "segments",
-        "Segment members tonight, exported or held back (holdout, priority, cool-down), and "
-        "customers who entered or left since the previous night",
+        _(
+            "Segment members tonight, exported or held back (holdout, priority, cool-down), and "
+            "customers who entered or left since the previous night"
+        ),
         (8.0, 1.2 + 0.27 * len(rows)),
         draw,
     )
 
 
-def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
+def _lift_chart(pooled: Sequence[_PooledLift], names: Mapping[str, str]) -> Chart:
     def draw(figure: Figure) -> None:
         axes = figure.subplots()
         positions = list(range(len(pooled)))
@@ -1681,8 +1859,8 @@ def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
             lifts,
             positions,
             xerr=[
-                [lift - low * 100 for lift, (low, _) in zip(lifts, bounds, strict=True)],
-                [high * 100 - lift for lift, (_, high) in zip(lifts, bounds, strict=True)],
+                [lift - low * 100 for lift, (low, _high) in zip(lifts, bounds, strict=True)],
+                [high * 100 - lift for lift, (_low, high) in zip(lifts, bounds, strict=True)],
             ],
             fmt="o",
             color=_PALETTE[0],
@@ -1691,16 +1869,18 @@ def _lift_chart(pooled: Sequence[_PooledLift]) -> Chart:
             capsize=4,
         )
         axes.axvline(0, color="#444444", linewidth=0.8)
-        axes.set_yticks(positions, labels=[_label(row.segment) for row in pooled])
+        axes.set_yticks(positions, labels=[_name_label(row.segment, names) for row in pooled])
         axes.set_ylim(len(pooled) - 0.5, -0.5)
-        axes.set_xlabel("treated minus holdout conversion rate (percentage points)")
-        axes.set_title("Conversion lift with its 95% interval")
+        axes.set_xlabel(_("treated minus holdout conversion rate (percentage points)"))
+        axes.set_title(_("Conversion lift with its 95% interval"))
         axes.grid(axis="x", color="#E5E5E5", linewidth=0.6)
 
     return _render_chart(
         "campaign_lift",
-        "Conversion lift per segment, entry nights with a complete window pooled, with 95% "
-        "Newcombe intervals",
+        _(
+            "Conversion lift per segment, entry nights with a complete window pooled, with 95% "
+            "Newcombe intervals"
+        ),
         (6.4, 1.4 + 0.4 * len(pooled)),
         draw,
     )
@@ -1712,12 +1892,12 @@ def _rfm_chart(cells: Mapping[tuple[int, int], int], window_days: int) -> Chart:
         matrix = [[cells.get((r, f), 0) for f in RFM_SCORES] for r in RFM_SCORES]
         # R1 is the bottom row, so the best customers (R5, F5) are top right.
         _heatmap(axes, matrix, [f"F{f}" for f in RFM_SCORES], [f"R{r}" for r in RFM_SCORES])
-        axes.set_xlabel(f"frequency score (orders in {window_days} days)")
-        axes.set_ylabel("recency score (days since the last purchase)")
-        axes.set_title("Customers per R x F cell")
+        axes.set_xlabel(_("frequency score (orders in {days} days)").format(days=window_days))
+        axes.set_ylabel(_("recency score (days since the last purchase)"))
+        axes.set_title(_("Customers per R x F cell"))
 
     return _render_chart(
-        "rfm_grid", "RFM grid: customers by recency and frequency score", (4.6, 4.0), draw
+        "rfm_grid", _("RFM grid: customers by recency and frequency score"), (4.6, 4.0), draw
     )
 
 
@@ -1729,15 +1909,15 @@ def _lifecycle_stages_chart(stages: Sequence[str], counts: Mapping[str, int]) ->
             range(len(stages)), values, color=[_stage_colour(stage) for stage in stages]
         )
         axes.bar_label(bars, labels=[_int(value) for value in values], padding=2)
-        axes.set_xticks(range(len(stages)), labels=[_label(stage) for stage in stages])
+        axes.set_xticks(range(len(stages)), labels=[_stage_label(stage) for stage in stages])
         axes.tick_params(axis="x", labelrotation=30)
-        axes.set_ylabel("customers")
+        axes.set_ylabel(_("customers"))
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title("Customers per lifecycle stage")
+        axes.set_title(_("Customers per lifecycle stage"))
         axes.margins(y=0.15)
 
     return _render_chart(
-        "lifecycle_stages", "Customers per lifecycle stage tonight", (5.6, 3.4), draw
+        "lifecycle_stages", _("Customers per lifecycle stage tonight"), (5.6, 3.4), draw
     )
 
 
@@ -1754,18 +1934,24 @@ def _lifecycle_flow_chart(
         _heatmap(
             axes,
             values,
-            [_label(stage) for stage in to_stages],
-            [_label(_stage_label(stage)) for stage in from_stages],
+            [_stage_label(stage) for stage in to_stages],
+            [_stage_label(stage) for stage in from_stages],
         )
         axes.invert_yaxis()
         axes.tick_params(axis="x", labelrotation=30)
-        axes.set_xlabel("to stage")
-        axes.set_ylabel("from stage")
-        axes.set_title(f"Moves {window_start.isoformat()} to {as_of.isoformat()}")
+        axes.set_xlabel(_("to stage"))
+        axes.set_ylabel(_("from stage"))
+        axes.set_title(
+            _("Moves {first} to {last}").format(
+                first=window_start.isoformat(), last=as_of.isoformat()
+            )
+        )
 
     return _render_chart(
         "lifecycle_flow",
-        f"Lifecycle moves in the last {FLOW_WINDOW_DAYS} days, from stage to stage",
+        _("Lifecycle moves in the last {days} days, from stage to stage").format(
+            days=FLOW_WINDOW_DAYS
+        ),
         (6.0, 4.4),
         draw,
     )
@@ -1787,18 +1973,20 @@ def _lifecycle_monthly_chart(
                 values,
                 bottom=bottoms,
                 color=_stage_colour(stage),
-                label=_label(stage),
+                label=_stage_label(stage),
             )
             bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
         _month_ticks(axes, months)
-        axes.set_ylabel("customers entering")
+        axes.set_ylabel(_("customers entering"))
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title("Customers entering each stage, per month")
+        axes.set_title(_("Customers entering each stage, per month"))
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
     return _render_chart(
         "lifecycle_monthly",
-        f"Customers entering each lifecycle stage, per month (last {LIFECYCLE_MONTHS} months)",
+        _("Customers entering each lifecycle stage, per month (last {months} months)").format(
+            months=LIFECYCLE_MONTHS
+        ),
         (8.0, 3.4),
         draw,
     )
@@ -1819,26 +2007,28 @@ def _friends_chart(
             adds.plot(
                 positions,
                 [added.get((month, group), 0) for month in months],
-                label=_label(group),
+                label=_channel_label(group),
                 **style,
             )
             deletions.plot(positions, [deleted.get((month, group), 0) for month in months], **style)
-        adds.set_title("Friends added per month")
-        adds.set_ylabel("added")
-        deletions.set_title("Friends deleted per month (by the customer or by staff)")
-        deletions.set_ylabel("deleted")
+        adds.set_title(_("Friends added per month"))
+        adds.set_ylabel(_("added"))
+        deletions.set_title(_("Friends deleted per month (by the customer or by staff)"))
+        deletions.set_ylabel(_("deleted"))
         for axes in (adds, deletions):
             axes.set_ylim(bottom=0)
             axes.margins(y=0.1)
             axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(axis="y", color="#E5E5E5", linewidth=0.6)
         _month_ticks(deletions, months)
-        adds.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="channel")
+        adds.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title=_("channel"))
 
     return _render_chart(
         "friends_by_channel",
-        f"Friend adds and deletions per month by acquisition channel (top {TOP_CHANNELS}, "
-        f"the rest as '{OTHER_CHANNELS}'), over at most the last {FRIEND_MONTHS} months",
+        _(
+            "Friend adds and deletions per month by acquisition channel (top {top}, the rest "
+            "as '{other}'), over at most the last {months} months"
+        ).format(top=TOP_CHANNELS, other=_channel_label(OTHER_CHANNELS), months=FRIEND_MONTHS),
         (8.0, 5.0),
         draw,
     )
@@ -1854,7 +2044,7 @@ def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]]) -> Chart:
         coverage = [float(row[4] or 0.0) for row in tags]
         bars = axes.barh(positions, coverage, color=[colours[row[0]] for row in tags])
         axes.bar_label(bars, labels=[_percent(value) for value in coverage], padding=2)
-        axes.set_yticks(positions, labels=[_label(row[1]) for row in tags])
+        axes.set_yticks(positions, labels=[_name_label(row[1], {row[1]: row[2]}) for row in tags])
         axes.set_ylim(len(tags) - 0.4, -0.6)  # first tag on top, without the default margin
         axes.set_xlim(0, 1.12)
         axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -1865,12 +2055,12 @@ def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]]) -> Chart:
             [_label(c) for c in categories],
             loc="outside upper center",
             ncols=min(len(categories), 5),
-            title="category",
+            title=_("category"),
         )
 
     return _render_chart(
         "tag_coverage",
-        "Tag coverage: share of known customers with a value, by tag (colour: category)",
+        _("Tag coverage: share of known customers with a value, by tag (colour: category)"),
         (7.0, 1.4 + 0.2 * len(tags)),
         draw,
     )
@@ -1886,25 +2076,27 @@ def _backtest_chart(buckets: Sequence[tuple[Any, ...]]) -> Chart:
             [float(row[2]) for row in buckets],
             width=width,
             color=_PALETTE[0],
-            label="actual",
+            label=_("actual"),
         )
         axes.bar(
             [p + width / 2 for p in positions],
             [float(row[3]) for row in buckets],
             width=width,
             color=_PALETTE[1],
-            label="predicted",
+            label=_("predicted"),
         )
         axes.set_xticks(positions, labels=[_label(row[0]) for row in buckets])
-        axes.set_xlabel("repeat purchase days in the calibration period")
-        axes.set_ylabel("mean purchase days in the holdout")
-        axes.set_title("Backtest: actual vs predicted per customer")
+        axes.set_xlabel(_("repeat purchase days in the calibration period"))
+        axes.set_ylabel(_("mean purchase days in the holdout"))
+        axes.set_title(_("Backtest: actual vs predicted per customer"))
         axes.legend(loc="upper left")
 
     return _render_chart(
         "model_backtest",
-        "Backtest: mean purchase days in the holdout, actual against predicted, by "
-        "calibration frequency",
+        _(
+            "Backtest: mean purchase days in the holdout, actual against predicted, by "
+            "calibration frequency"
+        ),
         (6.0, 3.4),
         draw,
     )
@@ -1971,7 +2163,49 @@ def _ordered_stages(found: Iterable[str | None]) -> list[str]:
 
 
 def _stage_label(stage: str) -> str:
-    return "none (first stage)" if stage == FIRST_STAGE else stage
+    if stage == FIRST_STAGE:
+        return _("none (first stage)")
+    return _(_STAGE_NAMES[stage]) if stage in _STAGE_NAMES else stage
+
+
+def _channel_label(channel: str) -> str:
+    return _("other") if channel == OTHER_CHANNELS else _label(channel)
+
+
+def _is_chinese() -> bool:
+    return current_language() == CHINESE
+
+
+def _name_headers(kind: str) -> tuple[str, str]:
+    """Headers of a name's two columns: in Chinese the display name first, the code name
+    beside it; in English the code name first."""
+    if _is_chinese():
+        return kind, _("Code name")
+    return kind, _("Display name")
+
+
+def _names(name: str, display_name: str) -> tuple[str, str]:
+    """A segment's or tag's two name cells, in the order of ``_name_headers``."""
+    if _is_chinese():
+        return display_name or name, name
+    return name, display_name
+
+
+def _name_label(name: str, display_names: Mapping[str, str]) -> str:
+    """One label for a segment or tag (charts, lists): its display name in Chinese, with the
+    code name after it; the code name in English."""
+    display_name = display_names.get(name)
+    if _is_chinese() and display_name:
+        return f"{display_name} ({name})"
+    return _label(name)
+
+
+def _segment_display_names(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each segment's display name (marts.segment_catalog), where the warehouse has it."""
+    if "marts.segment_catalog" not in _existing_tables(connection):
+        return {}
+    rows = _rows(connection, "select segment_name, display_name from marts.segment_catalog")
+    return {name: display_name for name, display_name in rows if display_name}
 
 
 def _stage_colour(stage: str) -> str:
@@ -2028,8 +2262,8 @@ def _parameters(text: str | None) -> str:
 
 
 def _label(text: Any) -> str:
-    """Chart text: ASCII only, since the default font has no CJK glyphs."""
-    return str(text).encode("ascii", "replace").decode("ascii")
+    """Chart text as it is: the SVG keeps it as text, which the browser draws."""
+    return str(text)
 
 
 def _text(value: Any) -> str:
@@ -2064,7 +2298,12 @@ def _points(value: float | None) -> str:
 
 
 def _yes_no(value: bool | None) -> str:
-    return MISSING if value is None else ("yes" if value else "no")
+    return MISSING if value is None else (_("yes") if value else _("no"))
+
+
+def _of(part: int, whole: int) -> str:
+    """Converted of customers, e.g. 3 of 40."""
+    return _("{part} of {whole}").format(part=f"{part:,}", whole=f"{whole:,}")
 
 
 def _signed(value: float | None) -> str:
@@ -2074,7 +2313,7 @@ def _signed(value: float | None) -> str:
 def _interval(bounds: tuple[float | None, float | None] | None, show: Callable[[Any], str]) -> str:
     if bounds is None or bounds[0] is None or bounds[1] is None:
         return MISSING
-    return f"{show(bounds[0])} to {show(bounds[1])}"
+    return _("{low} to {high}").format(low=show(bounds[0]), high=show(bounds[1]))
 
 
 def _window_end(night: _LiftNight) -> date:
@@ -2088,13 +2327,45 @@ def _date(value: date | None) -> str:
 
 # --- the page --------------------------------------------------------------------------------
 
+
+def _page_text(as_of: date) -> dict[str, str]:
+    """The page's own words, in the current language (the template only places them)."""
+    night = as_of.isoformat()
+    return {
+        "title": _("Nightly report {night}").format(night=night),
+        "heading": _("Nightly report"),
+        "lead": _(
+            "The night of {night} (Asia/Shanghai): events up to the end of that day. Every "
+            "number below was read from the warehouse after the night was built and its "
+            "exports written."
+        ).format(night=night),
+        "held_heading": _("Held by the churn guard: tonight's exports were not published"),
+        "held_where": _(
+            "The night's exports wait in {where}; no marketing tool gets them until they are "
+            "released. Compared with the previous published night, the guard found:"
+        ),
+        "no_reason": _("no reason recorded"),
+        "held_release": _(
+            "Review the segments below. If the night is right, publish it with {command}; if "
+            "the data is wrong, fix it and run the night again."
+        ),
+        "released": _(
+            "The churn guard held this night ({reasons}); it was released after review at "
+            "{released_at}."
+        ),
+        "footer": _(
+            "scrm-warehouse nightly report for {night}. What each section shows: docs/report.md."
+        ).format(night=night),
+    }
+
+
 _PAGE: Final = """\
 <!DOCTYPE html>
-<html lang="en">
+<html lang="{{ lang }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Nightly report {{ as_of }} · scrm-warehouse</title>
+<title>{{ text.title }} · scrm-warehouse</title>
 <style>
 :root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
   --band: #f6f8fa; --accent: #4C78A8; }
@@ -2140,30 +2411,25 @@ footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line)
 </head>
 <body>
 <header>
-<h1>Nightly report <span class="night">{{ as_of }}</span></h1>
-<p>The night of {{ as_of }} (Asia/Shanghai): events up to the end of that day. \
-Every number below was read from the warehouse after the night was built and its exports \
-written.</p>
+<h1>{{ text.heading }} <span class="night">{{ as_of }}</span></h1>
+<p>{{ text.lead }}</p>
 {% if guard and guard.held %}
 <div class="alert" role="alert" data-notice="guard">
-<h2>Held by the churn guard: tonight's exports were not published</h2>
-<p>The night's exports wait in {{ guard.home }}/{{ guard.exports_dir }}; no marketing \
-tool gets them until they are released. Compared with the previous published night, the guard \
-found:</p>
+<h2>{{ text.held_heading }}</h2>
+<p>{{ text.held_where.format(where=guard.home ~ "/" ~ guard.exports_dir) }}</p>
 <ul>
 {% for reason in guard.reasons %}
 <li>{{ reason }}</li>
 {% else %}
-<li>no reason recorded</li>
+<li>{{ text.no_reason }}</li>
 {% endfor %}
 </ul>
-<p>Review the segments below. If the night is right, publish it with \
-<code>{{ guard.release_command }}</code>; if the data is wrong, fix it and run the night \
-again.</p>
+{% set command %}<code>{{ guard.release_command }}</code>{% endset %}
+<p>{{ text.held_release | e | replace("{command}", command) }}</p>
 </div>
 {% elif guard and guard.released_at %}
-<p class="note">The churn guard held this night ({{ guard.reasons | join("; ") or \
-"no reason recorded" }}); it was released after review at {{ guard.released_at }}.</p>
+<p class="note">{{ text.released.format(reasons=guard.reasons | join("; ") or text.no_reason, \
+released_at=guard.released_at) }}</p>
 {% endif %}
 {{ render_table(summary) }}
 <nav><ul>
@@ -2199,7 +2465,7 @@ again.</p>
 </section>
 {% endfor %}
 </main>
-<footer>scrm-warehouse nightly report for {{ as_of }}. What each section shows: docs/report.md.
+<footer>{{ text.footer }}
 </footer>
 </body>
 </html>

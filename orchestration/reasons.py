@@ -1,0 +1,163 @@
+"""Why a customer is in a segment, in words a person reads.
+
+A segment's SQL states its criteria once and every member carries them with the member's
+values as a machine reason (macros/segments.sql, segment_reason), e.g.
+``days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28``. Programs keep that.
+Files people open and the report get it in words, in the operator's language: in Chinese
+"距上次购买 125 天 (≥30 天); 上次购买 2026-06-28", with full-width punctuation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import pyarrow as pa
+
+from orchestration.language import N_, _, speaking
+
+logger = logging.getLogger(__name__)
+
+# How a criterion reads, by its column: the customer's value, and a threshold (None: the
+# column is never compared with a number). A column not listed reads "column: value".
+_SAYS: Final[Mapping[str, tuple[str, str | None]]] = {
+    "days_since_last_purchase": (N_("{value} days since the last purchase"), N_("{value} days")),
+    "last_purchase_on": (N_("last purchase {value}"), None),
+    "days_as_friend": (N_("friends for {value} days"), N_("{value} days")),
+    "paid_order_count": (N_("{value} purchases"), N_("{value} times")),
+    "paid_amount_cny": (N_("{value} CNY paid"), N_("{value} CNY")),
+    "expected_run_out_on": (N_("expected to run out on {value}"), None),
+    "identity": (N_("identity: {value}"), None),
+    "member_level": (N_("member level: {value}"), None),
+    "category": (N_("category: {value}"), None),
+    "source_category": (N_("bought a {value}"), None),
+    "target_category": (N_("category to offer: {value}"), None),
+    "customer_value_tier": (N_("value tier: {value}"), None),
+    "friend_status": (N_("friend status: {value}"), None),
+    "content_preference": (N_("favourite content topic: {value}"), None),
+}
+# Yes-or-no columns read as a sentence each way.
+_FLAGS: Final[Mapping[str, tuple[str, str]]] = {
+    "is_active_30d": (
+        N_("interacted in the last 30 days"),
+        N_("no interaction in the last 30 days"),
+    ),
+    "is_active_15d": (
+        N_("interacted in the last 15 days"),
+        N_("no interaction in the last 15 days"),
+    ),
+    "is_repurchase_due": (N_("due to buy again"), N_("not due to buy again")),
+}
+# Codes that appear as values, in words.
+_VALUES: Final[Mapping[str, str]] = {
+    "current_friend": N_("current friend"),
+    "never_friend": N_("never a friend"),
+    "deleted_by_customer": N_("deleted by the customer"),
+    "deleted_by_staff": N_("deleted by staff"),
+    "vip": N_("VIP"),
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+    "true": N_("yes"),
+    "false": N_("no"),
+    # segment_reason shows a missing value as null.
+    "null": N_("none"),
+}
+_SYMBOLS: Final = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "!=": "≠"}
+
+# One criterion of the machine reason: "column=value", then " op rule" unless op is "=" or
+# absent; "in" lists its rule in parentheses. Parts are joined by "; ".
+_PART_SEPARATOR: Final = re.compile(r"; (?=[a-z_][a-z0-9_]*=)")
+_PART: Final = re.compile(r"(?P<column>[a-z_][a-z0-9_]*)=(?P<rest>.*)", re.DOTALL)
+_COMPARED: Final = re.compile(r"(?P<value>.*) (?P<op>>=|<=|!=|>|<) (?P<rule>[^ ]+)", re.DOTALL)
+_LISTED: Final = re.compile(r"(?P<value>.*) in \((?P<rule>.*)\)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A criterion with the customer's value: op and rule are None when it is only shown, or
+    when the value is the rule (op "=")."""
+
+    column: str
+    value: str
+    op: str | None = None
+    rule: str | tuple[str, ...] | None = None
+
+
+def parse_reason(reason: str) -> list[Criterion]:
+    """The criteria of a machine reason, in order; text in no known shape is one criterion
+    with an empty column, shown as it is."""
+    criteria = []
+    for part in _PART_SEPARATOR.split(reason):
+        match = _PART.fullmatch(part)
+        if match is None:
+            criteria.append(Criterion("", part))
+            continue
+        column, rest = match["column"], match["rest"]
+        if listed := _LISTED.fullmatch(rest):
+            rule = tuple(value.strip() for value in listed["rule"].split(","))
+            criteria.append(Criterion(column, listed["value"], "in", rule))
+        elif compared := _COMPARED.fullmatch(rest):
+            criteria.append(Criterion(column, compared["value"], compared["op"], compared["rule"]))
+        else:
+            criteria.append(Criterion(column, rest))
+    return criteria
+
+
+def readable_reason(reason: str | None) -> str | None:
+    """A machine reason in words, in the current language (orchestration.language)."""
+    if reason is None:
+        return None
+    return _("; ").join(_criterion_text(criterion) for criterion in parse_reason(reason))
+
+
+def _criterion_text(criterion: Criterion) -> str:
+    if not criterion.column:
+        return criterion.value
+    if criterion.column in _FLAGS and criterion.value in ("true", "false"):
+        when_true, when_false = _FLAGS[criterion.column]
+        sentence = when_true if criterion.value == "true" else when_false
+        return _(sentence)
+    says, unit = _SAYS.get(criterion.column, (None, None))
+    value = _value_text(criterion.value)
+    if says is None:
+        # A criterion added to a segment without words here still reads, as its column.
+        logger.warning("no words for the segment criterion %s: shown by its name", criterion.column)
+        text = _("{label}: {value}").format(label=criterion.column, value=value)
+    else:
+        text = _(says).format(value=value)
+    if criterion.op is None:
+        return text
+    if criterion.op == "in":
+        values = _(", ").join(_value_text(value) for value in criterion.rule or ())
+        rule = _("one of {values}").format(values=values)
+    else:
+        threshold = _(unit).format(value=criterion.rule) if unit else str(criterion.rule)
+        rule = _SYMBOLS[criterion.op] + threshold
+    return _("{criterion} ({rule})").format(criterion=text, rule=rule)
+
+
+def _value_text(value: str) -> str:
+    return _(_VALUES[value]) if value in _VALUES else value
+
+
+def readable_columns(
+    renderers: Mapping[str, Callable[[str | None], str | None]], language: str | None = None
+) -> Callable[[pa.Table], pa.Table]:
+    """For an export's files for people: the table with each named column's text rendered,
+    in ``language`` (default: the configured one); other columns, and absent ones, unchanged."""
+
+    def render(table: pa.Table) -> pa.Table:
+        with speaking(language):
+            for column, renderer in renderers.items():
+                index = table.schema.get_field_index(column)
+                if index < 0:
+                    continue
+                values = [renderer(value) for value in table.column(index).to_pylist()]
+                table = table.set_column(index, column, pa.array(values, type=pa.string()))
+        return table
+
+    return render

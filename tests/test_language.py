@@ -1,0 +1,208 @@
+"""Operators read Chinese: the catalog is whole in both languages, reasons read as words, and
+the report and the files people open follow SCRM_LANG (orchestration/language.py).
+
+Expected values are worked out by hand from tests/fixtures/raw_customer_marts/README.md.
+"""
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from orchestration.language import (
+    LANGUAGE_VARIABLE,
+    LANGUAGES,
+    LOCALE_DIR,
+    LanguageError,
+    configured_language,
+    speaking,
+)
+from orchestration.language import _ as translate
+from orchestration.publishing.exports import read_manifest
+from orchestration.reasons import Criterion, parse_reason, readable_reason
+from orchestration.reporting.nightly_report import render_nightly_report
+from tests.conftest import CUSTOMER_MARTS_AS_OF, query
+from tests.test_nightly_report import ParsedReport
+
+ROOT = Path(__file__).resolve().parent.parent
+AS_OF = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def extracted_messages() -> set[str]:
+    """Every message the code and seeds mark for people, as `make messages` extracts them."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    return {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT, method_map, options_map
+        )
+        if message
+    }
+
+
+@pytest.fixture(scope="module")
+def messages() -> set[str]:
+    return extracted_messages()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_has_a_translation_in_both_languages(messages, language):
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "scrm.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    entries = {message.id: message for message in catalog if message.id}
+    # Report messages, reason words and the seed's action reasons are all extracted.
+    assert "Nightly report" in messages
+    assert "{value} days since the last purchase" in messages
+    assert "The face mask runs out around today: send the repurchase coupon." in messages
+    assert sorted(messages - set(entries)) == [], f"not in {path.name}: run `make messages`"
+    assert sorted(set(entries) - messages) == [], f"no longer used, in {path.name}"
+    untranslated = sorted(m.id for m in entries.values() if not m.string or m.fuzzy)
+    assert untranslated == [], f"untranslated or fuzzy in {language}"
+    # A translation keeps the placeholders its code fills in, no more and no fewer.
+    for message in entries.values():
+        assert set(PLACEHOLDER.findall(message.string)) == set(PLACEHOLDER.findall(message.id)), (
+            message.id
+        )
+
+
+def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):
+    monkeypatch.delenv(LANGUAGE_VARIABLE, raising=False)
+    assert configured_language() == "zh_Hans"
+    monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
+    assert configured_language() == "en"
+    assert configured_language("zh-CN") == configured_language("ZH_hans") == "zh_Hans"
+    with pytest.raises(LanguageError, match="SCRM_LANG='fr'"):
+        configured_language("fr")
+    # Within speaking(), the block's language wins over the environment.
+    with speaking("zh"):
+        assert translate("Nightly report") == "每晚报告"
+    assert translate("Nightly report") == "Nightly report"
+
+
+def test_a_reason_keeps_its_fields_and_reads_as_words():
+    reason = "days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28"
+    assert parse_reason(reason) == [
+        Criterion("days_since_last_purchase", "125", ">=", "30"),
+        Criterion("last_purchase_on", "2026-06-28"),
+    ]
+    with speaking("zh"):
+        assert readable_reason(reason) == "距上次购买 125 天（≥30 天）；上次购买 2026-06-28"
+    with speaking("en"):
+        assert readable_reason(reason) == (
+            "125 days since the last purchase (≥30 days); last purchase 2026-06-28"
+        )
+
+
+def test_every_kind_of_criterion_reads_as_words():
+    cases = {
+        # in: the listed values, each in words.
+        "customer_value_tier=high in (vip, high); member_level=普通会员": (
+            "价值层级：高（属于 VIP、高）；会员等级：普通会员",
+            "value tier: high (one of VIP, high); member level: 普通会员",
+        ),
+        # Flags read as a sentence either way; a coded value in words.
+        "friend_status=current_friend; is_active_30d=true; is_active_15d=false": (
+            "好友状态：当前好友；近 30 天有互动；近 15 天无互动",
+            "friend status: current friend; interacted in the last 30 days; "
+            "no interaction in the last 15 days",
+        ),
+        "paid_order_count=7 > 5; paid_amount_cny=6120.00 > 5000": (
+            "购买 7 次（>5 次）；累计实付 6120.00 元（>5000 元）",
+            "7 purchases (>5 times); 6120.00 CNY paid (>5000 CNY)",
+        ),
+        # A column without words still reads, by its name; a missing value is "none".
+        "loyalty_points=null": ("loyalty_points：无", "loyalty_points: none"),
+    }
+    for reason, (chinese, english) in cases.items():
+        with speaking("zh"):
+            assert readable_reason(reason) == chinese
+        with speaking("en"):
+            assert readable_reason(reason) == english
+
+
+def test_files_for_people_carry_the_reason_in_words_programs_the_fields(
+    customer_marts_warehouse,
+):
+    night = customer_marts_warehouse.parent / "exports" / CUSTOMER_MARTS_AS_OF
+    # C: last purchase 04-01, 90 days before 06-30; churn is 30 days (fixture README).
+    machine = "days_since_last_purchase=90 >= 30; last_purchase_on=2026-04-01"
+    parquet = pq.read_table(night / "seg_churned.parquet").to_pylist()
+    assert [(row["customer_id"], row["reason"]) for row in parquet] == [("C", machine)]
+    csv = (night / "seg_churned.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert csv[1] == "C,90,450.00,距上次购买 90 天（≥30 天）；上次购买 2026-04-01"
+    # The action's reason from the seed, in Chinese; the membership reason in words.
+    win_back = (night / "nba_win_back.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert win_back == [
+        "customer_id,priority,segment_name,reason,action_detail,membership_reason",
+        "C,6,seg_churned,有过确认订单、但 30 天没有购买：发召回优惠。,,"
+        "距上次购买 90 天（≥30 天）；上次购买 2026-04-01",
+    ]
+
+
+def test_next_best_actions_carry_the_detail_they_promise(customer_marts_warehouse):
+    details = dict(
+        query(
+            customer_marts_warehouse,
+            "select customer_id, action_detail from marts.next_best_action order by 1",
+        )
+    )
+    # The mask to buy again (I's newer mask supersedes its first), the category to offer D,
+    # nothing promised by the others.
+    assert details == {
+        "A": None,
+        "B": None,
+        "C": None,
+        "D": "儿童安全用品",
+        "E": "P_MASK",
+        "F": "P_MASK",
+        "H": None,
+        "I": "P_MASK2",
+    }
+    # The wake-up content's topic is its segment's content_preference: F's is 促销, though F
+    # gets the mask push tonight.
+    assert query(
+        customer_marts_warehouse,
+        "select customer_id, content_preference from segments.seg_about_to_go_silent",
+    ) == [("F", "促销")]
+
+
+def render(warehouse: Path, language: str) -> ParsedReport:
+    manifest = read_manifest(warehouse.parent / "exports", AS_OF)
+    return ParsedReport(render_nightly_report(warehouse, AS_OF, manifest, language=language))
+
+
+def test_the_report_speaks_chinese_by_default_and_english_on_request(
+    customer_marts_warehouse, monkeypatch
+):
+    monkeypatch.delenv(LANGUAGE_VARIABLE, raising=False)
+    chinese = ParsedReport(render_nightly_report(customer_marts_warehouse, AS_OF, None))
+    assert chinese.rows("summary")["已知客户"] == ["10"]
+    assert chinese.header("summary") == ["指标", "数值"]
+    # Segments go by their display names, the code name beside them.
+    assert chinese.header("segments")[:3] == ["人群包", "代码名", "成员"]
+    assert chinese.rows("segments")["流失客户"][:2] == ["seg_churned", "4"]
+    stages = chinese.rows("lifecycle_stages")
+    # E churned, G lost the friendship; A F J new (fixture README).
+    assert (stages["流失"][0], stages["已删好友"][0], stages["新客"][0]) == ("1", "1", "3")
+
+    monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
+    english = render(customer_marts_warehouse, "en")
+    assert english.rows("summary")["Customers known"] == ["10"]
+    assert english.rows("segments")["seg_churned"][:2] == ["流失客户", "4"]
+    assert english.rows("lifecycle_stages")["churned"][0] == "1"
+    assert render(customer_marts_warehouse, "zh").rows("summary")["已知客户"] == ["10"]
+
+
+def test_the_report_names_its_language(customer_marts_warehouse):
+    for language, tag in (("zh", "zh-Hans"), ("en", "en")):
+        manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+        page = render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language=language)
+        assert page.startswith(f'<!DOCTYPE html>\n<html lang="{tag}">')
