@@ -30,8 +30,10 @@ setup:
 run: setup
 	$(UV) run scrm run --raw $(SAMPLE_RAW) --home $(SCRM_HOME) --as-of $(SAMPLE_AS_OF)
 
+# The suite on every core, a test file per worker (pytest-xdist): a file's nights are built once.
+TEST_WORKERS ?= auto
 test: lint
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The Spark comparison (docs/spark.md): pyspark and dbt-spark are the `spark` dependency group,
 # installed here; Java 17 must be on the PATH.

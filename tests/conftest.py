@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,30 @@ from typing import Any
 import duckdb
 import pytest
 
-from orchestration.cli import ensure_manifest, run_night
+
+def use_own_dbt_project_per_worker() -> None:
+    """Under pytest-xdist (make test), point this worker at its own copy of the dbt project.
+
+    dbt keeps its parse (target/) beside the project, and every night parses it again for its
+    own vars: two workers sharing one project would overwrite each other's parse mid-build.
+    Set before orchestration.project reads SCRM_DBT_PROJECT_DIR on import.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or "SCRM_DBT_PROJECT_DIR" in os.environ:
+        return
+    copy = Path(tempfile.mkdtemp(prefix=f"scrm-dbt-{worker}-")) / "dbt_project"
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "dbt_project",
+        copy,
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    os.environ["SCRM_DBT_PROJECT_DIR"] = str(copy)
+    atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+
+
+use_own_dbt_project_per_worker()
+
+from orchestration.cli import ensure_manifest, run_night  # noqa: E402  (after the copy)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW = FIXTURES / "raw_tiny"
