@@ -115,9 +115,39 @@ def test_the_published_copy_is_the_night(customer_marts_warehouse, tmp_path):
     )
 
 
+# What duckdb-engine lists as schemas: every schema of every attached database, named
+# ``database.schema`` (duckdb_engine/__init__.py, get_schema_names). The copy is the database
+# ``warehouse``; ``system`` and ``temp`` are DuckDB's own and always there.
+LISTED_SCHEMAS = [
+    "system.information_schema",
+    "system.main",
+    "temp.main",
+    "warehouse.main",
+    "warehouse.marts",
+    "warehouse.predictive",
+    "warehouse.published",
+    "warehouse.reference",
+    "warehouse.segments",
+    "warehouse.tags",
+]
+
+
+RFM_SEGMENTS = {
+    "A": "New",
+    "C": "Cannot Lose Them",
+    "D": "Loyal",
+    "E": "About to Sleep",
+    "F": "About to Sleep",
+    "G": "Lost",
+    "I": "At Risk",
+    "J": "New",
+}
+
+
 def test_a_bi_tool_reflects_every_mart_through_sqlalchemy(customer_marts_warehouse, tmp_path):
-    """What Superset's dataset editor does: list schemas and tables, reflect each table's
-    columns, read a table whole, and join two reflected tables."""
+    """What Superset's dataset editor does, with the schema names the inspector lists: list
+    schemas and tables, reflect each table's columns, read a table whole, join two reflected
+    tables, and run SQL naming the schema as the dialect quotes it."""
     import pandas as pd
 
     published = publish_warehouse(
@@ -126,11 +156,9 @@ def test_a_bi_tool_reflects_every_mart_through_sqlalchemy(customer_marts_warehou
     engine = sa.create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
     try:
         inspector = sa.inspect(engine)
-        # duckdb-engine names each schema by its database too.
-        assert {"warehouse.marts", "warehouse.tags", "warehouse.segments"} <= set(
-            inspector.get_schema_names()
-        )
-        assert "warehouse.raw" not in inspector.get_schema_names()
+        # No raw, audit or dbt_test__audit: the copy is without them.
+        assert inspector.get_schema_names() == LISTED_SCHEMAS
+        marts = "warehouse.marts"
         columns_in_order = (
             "select table_name, column_name from information_schema.columns "
             "where table_schema = 'marts' order by table_name, ordinal_position"
@@ -138,35 +166,53 @@ def test_a_bi_tool_reflects_every_mart_through_sqlalchemy(customer_marts_warehou
         expected: dict[str, list[str]] = {}
         for table, column in query(customer_marts_warehouse, columns_in_order):
             expected.setdefault(table, []).append(column)
-        assert set(inspector.get_table_names(schema="marts")) | set(
-            inspector.get_view_names(schema="marts")
+        assert set(inspector.get_table_names(schema=marts)) | set(
+            inspector.get_view_names(schema=marts)
         ) == set(expected)
         for table, columns in expected.items():
-            reflected = inspector.get_columns(table, schema="marts")
+            reflected = inspector.get_columns(table, schema=marts)
             assert [column["name"] for column in reflected] == columns, table
+        # The schema as BI users write it in SQL, plain, reflects the same.
+        assert [
+            column["name"] for column in inspector.get_columns("customer_rfm", schema="marts")
+        ] == expected["customer_rfm"]
 
-        frame = pd.read_sql_table("customer_rfm", engine, schema="marts")
-        assert (
-            len(frame)
-            == query(customer_marts_warehouse, "select count(*) from marts.customer_rfm")[0][0]
-        )
+        frame = pd.read_sql_table("customer_rfm", engine, schema=marts)
         metadata = sa.MetaData()
-        profile = sa.Table("customer_profile", metadata, schema="marts", autoload_with=engine)
-        rfm = sa.Table("customer_rfm", metadata, schema="marts", autoload_with=engine)
+        profile = sa.Table("customer_profile", metadata, schema=marts, autoload_with=engine)
+        rfm = sa.Table("customer_rfm", metadata, schema=marts, autoload_with=engine)
         joined = sa.select(profile.c.customer_id, rfm.c.rfm_segment).join_from(
             profile, rfm, profile.c.customer_id == rfm.c.customer_id
         )
+        # How SQLAlchemy, and Superset's quote_table, quote a listed schema: part by part.
+        quoted = engine.dialect.identifier_preparer.quote_schema(marts)
         with engine.connect() as connection:
-            rows = connection.execute(joined).all()
+            joined_rows = connection.execute(joined).all()
+            counts = connection.execute(
+                sa.text(f"select rfm_segment, count(*) from {quoted}.customer_rfm group by 1")
+            ).all()
+            written_by_hand = connection.execute(
+                sa.text('select count(*) from "warehouse"."marts".customer_rfm')
+            ).scalar_one()
+        # Quoted whole, a listed schema names one schema called "warehouse.marts", which no
+        # layout can provide: duckdb-engine splits a listed name on its dot (docs/bi.md).
+        with engine.connect() as connection, pytest.raises(sa.exc.ProgrammingError):
+            connection.execute(sa.text('select count(*) from "warehouse.marts".customer_rfm'))
     finally:
         engine.dispose()
-    assert sorted(rows) == sorted(
-        query(
-            customer_marts_warehouse,
-            "select p.customer_id, r.rfm_segment from marts.customer_profile as p "
-            "join marts.customer_rfm as r on p.customer_id = r.customer_id",
-        )
-    )
+    # The fixture's README, "RFM by hand": 8 scored customers of 10 (B and H never bought).
+    assert dict(zip(frame["customer_id"], frame["rfm_segment"], strict=True)) == RFM_SEGMENTS
+    assert dict(joined_rows) == RFM_SEGMENTS
+    assert quoted == "warehouse.marts"
+    assert dict(counts) == {
+        "New": 2,
+        "About to Sleep": 2,
+        "Lost": 1,
+        "Cannot Lose Them": 1,
+        "Loyal": 1,
+        "At Risk": 1,
+    }
+    assert written_by_hand == 8
 
 
 def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_path):
