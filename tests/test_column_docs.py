@@ -12,8 +12,7 @@ from tests.conftest import connect_warehouse
 
 # The marts BI users query in the published copy (docs/bi.md): the profile and its tags, the
 # customer-value marts, the segment marts, the catalogs and the data-quality tables, and the
-# tag and segment models of schemas `tags` and `segments`. The facts and dimensions of
-# marts/core are not in this list yet.
+# tag and segment models of schemas `tags` and `segments`.
 CONSUMER_MARTS = {
     # tags
     "customer_profile",
@@ -50,6 +49,31 @@ CONSUMER_MARTS = {
 }
 # Schemas whose every model BI users see: the tag models, the segment models.
 CONSUMER_SCHEMAS = {"tags", "segments"}
+# Folders whose every model is described too: the facts and dimensions every mart is built
+# from (also in the published copy), and staging, where a raw column becomes a typed one.
+DESCRIBED_FOLDERS = {("marts", "core"), ("staging", "raw")}
+# What those folders hold, so that a model moved out of them shows here.
+CORE_AND_STAGING = {
+    "fct_orders",
+    "fct_order_items",
+    "fct_friend_events",
+    "fct_interactions",
+    "fct_purchase_days",
+    "dim_customers",
+    "dim_products",
+    "dim_customer_history",
+    "dim_product_history",
+    "dim_channels",
+    "dim_staff",
+    "customer_timeline",
+    "friend_metrics_daily",
+    "stg_raw__customers",
+    "stg_raw__products",
+    "stg_raw__orders",
+    "stg_raw__order_items",
+    "stg_raw__friend_events",
+    "stg_raw__interactions",
+}
 
 
 def manifest_models() -> dict[str, dict]:
@@ -61,20 +85,32 @@ def manifest_models() -> dict[str, dict]:
     }
 
 
-def consumer_models(models: dict[str, dict]) -> dict[str, dict]:
+def in_described_folder(node: dict) -> bool:
+    return tuple(node["fqn"][1:3]) in DESCRIBED_FOLDERS
+
+
+def described_models(models: dict[str, dict]) -> dict[str, dict]:
+    """The models every column of which must be described."""
     return {
         name: node
         for name, node in models.items()
-        if name in CONSUMER_MARTS or node["schema"] in CONSUMER_SCHEMAS
+        if name in CONSUMER_MARTS or node["schema"] in CONSUMER_SCHEMAS or in_described_folder(node)
     }
 
 
-def test_every_declared_column_of_a_consumer_mart_is_described():
+def test_the_described_folders_are_core_and_staging():
+    models = manifest_models()
+    assert {name for name, node in models.items() if in_described_folder(node)} == (
+        CORE_AND_STAGING
+    )
+
+
+def test_every_declared_column_of_a_described_model_is_described():
     models = manifest_models()
     assert not CONSUMER_MARTS - set(models)
     undescribed = sorted(
         f"{name}.{column}"
-        for name, node in consumer_models(models).items()
+        for name, node in described_models(models).items()
         for column, properties in node["columns"].items()
         if not (properties.get("description") or "").strip()
     )
@@ -82,8 +118,9 @@ def test_every_declared_column_of_a_consumer_mart_is_described():
 
 
 def test_every_column_in_the_warehouse_is_described(tiny_warehouse):
-    """The manifest knows only the columns YAML lists: compare with the built tables."""
-    models = consumer_models(manifest_models())
+    """The manifest knows only the columns YAML lists: compare with the built tables (staging's
+    in the pipeline's file, attached)."""
+    models = described_models(manifest_models())
     with connect_warehouse(tiny_warehouse, read_only=True) as connection:
         rows = connection.execute(
             "select schema_name, table_name, column_name from duckdb_columns()"
@@ -101,6 +138,29 @@ def test_every_column_in_the_warehouse_is_described(tiny_warehouse):
             if not (node["columns"].get(column, {}).get("description") or "").strip()
         ]
     assert sorted(undescribed) == []
+
+
+def test_a_column_that_means_the_same_everywhere_is_described_once():
+    """Doc blocks (models/_columns__docs.md): the same words in every model that has it."""
+    models = manifest_models()
+
+    def described(name: str, column: str) -> str:
+        return models[name]["columns"][column]["description"].strip()
+
+    gender = "M, F or U (unknown), from raw `customers.gender`; null when absent or not one of"
+    for name in ("dim_customers", "dim_customer_history", "stg_raw__customers"):
+        assert described(name, "gender").startswith(gender), name
+    staff = "The staff member, by their WeCom user id as the brand's exports give it"
+    for name in ("dim_staff", "fct_friend_events", "friend_metrics_daily"):
+        assert described(name, "staff_id").startswith(staff), name
+    # A column narrower in one model says how, then the shared words.
+    assert described("fct_interactions", "staff_id").startswith(
+        "The staff member involved; null for an interaction without staff. " + staff
+    )
+    assert described("fct_orders", "is_net_paid") == described("fct_order_items", "is_net_paid")
+    assert described("stg_raw__orders", "raw_paid_ts") == (
+        "The raw value as it came, text, before typing: kept for the quarantine."
+    )
 
 
 def test_the_profile_carries_each_tags_declaration():
