@@ -760,13 +760,19 @@ def test_a_night_the_warehouse_no_longer_holds_is_refused(customer_marts_warehou
         )
 
 
-def test_the_report_renders_in_a_browser(report_path, tmp_path):
-    """Open the file in headless chromium: no request leaves file://, every chart has a size."""
+def chromium_or_skip() -> str:
+    """Debian's chromium (.ci/run installs it), or skip; SCRM_REQUIRE_BROWSER=1 fails instead."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         if os.environ.get("SCRM_REQUIRE_BROWSER") == "1":
             pytest.fail("SCRM_REQUIRE_BROWSER=1 but chromium is not on PATH")
         pytest.skip("chromium is not on PATH (set SCRM_REQUIRE_BROWSER=1 to require it)")
+    return chromium
+
+
+def test_the_report_renders_in_a_browser(report_path, tmp_path):
+    """Open the file in headless chromium: no request leaves file://, every chart has a size."""
+    chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -808,3 +814,55 @@ def test_the_report_renders_in_a_browser(report_path, tmp_path):
     assert requests == [url]
     assert errors == []
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chinese_is_drawn_in_the_browser_not_as_tofu(customer_marts_warehouse, tmp_path):
+    """The Chinese report in headless chromium draws its heading's characters as glyphs.
+
+    Without a CJK font (.ci/run installs fonts-noto-cjk) chromium draws every Chinese
+    character as the same empty box, "tofu": the text is in the page but nobody can read it.
+    So each character of the heading is screenshotted alone, in the heading's own style:
+    different characters must give different pictures, and each picture must hold ink (it
+    differs from the same character drawn transparent).
+    """
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    path = tmp_path / "report.html"
+    path.write_text(
+        render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language="zh"),
+        encoding="utf-8",
+    )
+    characters = "每晚报告"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri(), wait_until="load")
+            # The text is there: the heading, a segment's display name, a section title.
+            assert page.inner_text("h1") == "每晚报告 2026-06-30"
+            body = page.inner_text("body")
+            assert "流失客户" in body and "生命周期" in body
+            page.evaluate(
+                """characters => {
+                    const heading = document.querySelector('h1');
+                    for (const [index, character] of [...characters].entries()) {
+                        for (const [kind, colour] of [['ink', ''], ['blank', 'transparent']]) {
+                            const probe = heading.cloneNode(false);
+                            probe.id = `${kind}-${index}`;
+                            probe.textContent = character;
+                            probe.style.display = 'inline-block';
+                            probe.style.color = colour;
+                            document.body.append(probe);
+                        }
+                    }
+                }""",
+                characters,
+            )
+            drawn = [page.locator(f"#ink-{i}").screenshot() for i in range(len(characters))]
+            blank = [page.locator(f"#blank-{i}").screenshot() for i in range(len(characters))]
+        finally:
+            browser.close()
+    assert all(ink != nothing for ink, nothing in zip(drawn, blank, strict=True))
+    assert len(set(drawn)) == len(characters), "the Chinese characters are drawn as tofu"
