@@ -24,6 +24,7 @@ from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manif
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,
+    partial_month,
     render_nightly_report,
     write_nightly_report,
 )
@@ -584,6 +585,80 @@ def test_lifecycle_stages_and_moves(report):
     assert moves("silent", "lost_friend") == "1"  # G on 06-15
     assert moves("new", "churned") == "1"  # E on 06-30
     assert flow["reactivated"][-1] == "0"
+
+
+def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
+    report, report_path, customer_marts_warehouse, tmp_path
+):
+    """A night before the month's last day counts part of its month: the monthly charts mark it
+    (faded hatched bars, a dashed last segment, "month to date, to <night>") and the tables
+    name it, so a half-counted month does not read as a fall."""
+    assert partial_month(date(2026, 6, 20)) == date(2026, 6, 1)
+    assert partial_month(date(2024, 2, 28)) == date(2024, 2, 1)  # a leap year's February
+    assert partial_month(date(2024, 2, 29)) is None
+    assert partial_month(date(2026, 12, 31)) is None
+    # 06-30 ends June: nothing is marked.
+    assert report.tables["lifecycle_monthly"]["body"][-1][0] == "2026-06"
+    assert "partial-month" not in report_path.read_text(encoding="utf-8")
+
+    # The fixture's tables as a night of 06-20 would hold them: the moves and friend events
+    # up to that day, in a copy of the warehouse.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    night = date(2026, 6, 20)
+    with duckdb.connect(str(warehouse)) as connection:
+        for table in (
+            "customer_rfm",
+            "customer_lifecycle",
+            "lifecycle_flow",
+            "friend_metrics_daily",
+            "dim_channels",
+            "tag_catalog",
+            "tag_unseen_values",
+            "campaign_lift",
+        ):
+            connection.execute(f"update marts.{table} set as_of_date = ?", [night])
+        connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])
+        connection.execute("delete from marts.friend_metrics_daily where event_on > ?", [night])
+    page = render_nightly_report(warehouse, night, None, language="en")
+    parsed = ParsedReport(page)
+    june = "2026-06 (month to date, to 2026-06-20)"
+    # Prospect, new, active, reactivated, silent, churned, lost friend: A (06-01) and H
+    # (06-20) first seen, F (06-01) and A (06-10) new, D reactivated 06-01, G lost 06-15. I, E
+    # and J move after 06-20.
+    assert parsed.tables["lifecycle_monthly"]["body"][-1] == [
+        june,
+        "2",
+        "2",
+        "0",
+        "1",
+        "0",
+        "0",
+        "1",
+    ]
+    # A and H added through the store's live code, G deleted a parcel-card friendship.
+    assert parsed.tables["friends_monthly"]["body"][-3:] == [
+        [june, "parcel_card", "0", "1", "0"],
+        [june, "livecode_store_01", "2", "0", "0"],
+        [june, "official_account", "0", "0", "0"],
+    ]
+    stages = ["prospect", "new", "active", "reactivated", "silent", "churned", "lost_friend"]
+    # Every stage drawn gets its June bar faded; each channel a dashed last segment in both
+    # panels; each chart one label.
+    expected = {
+        "lifecycle_monthly": {*stages, "label"},
+        "friends_by_channel": {
+            *(f"{kind}-{index}" for kind in ("added", "deleted") for index in range(3)),
+            "label",
+        },
+    }
+    for chart, marks in expected.items():
+        figure = re.search(rf'data-chart="{chart}">(.*?)</figure>', page, re.DOTALL)[1]
+        ids = set(re.findall(rf'id="chart-{chart}-partial-month-([a-z_0-9-]+)"', figure))
+        assert ids == marks, chart
+        assert re.findall(r">([^<>]*month to date[^<>]*)<", figure) == [
+            "month to date, to 2026-06-20"
+        ]
 
 
 def test_friends_by_channel(report):
