@@ -587,6 +587,37 @@ def test_lifecycle_stages_and_moves(report):
     assert flow["reactivated"][-1] == "0"
 
 
+def test_each_segment_is_summed_up_at_the_top(report, customer_marts_warehouse):
+    """Size, entered and left since 06-29, and holdout: members of marts.segment_membership.
+
+    Only seg_churned moved: E entered it tonight (on 06-29 E had bought 29 days before, on
+    06-30 it is 30: churned), beside C, G and I; G is its holdout. Everyone else is in the
+    same segments both nights: F about to go silent, D the car-seat cross-sell, B 宝妈 (G,
+    宝妈 too, is no friend any more), A C I 上班族, F 学生, E F I the mask reminder, A the
+    membership invite (high value, entry level), B H never bought. Nobody else is held out.
+    """
+    since = "since 2026-06-29"
+    assert [item for item in report.items if item.startswith("seg_")] == [
+        f"seg_about_to_go_silent: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_car_seat_cross_sell: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_churned: 4 in the segment; {since}: 1 entered, 0 left; 1 in the holdout.",
+        f"seg_identity_baoma: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_identity_office_worker: 3 in the segment; {since}: 0 entered, 0 left; 0 in the "
+        "holdout.",
+        f"seg_identity_student: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_mask_repurchase_due: 3 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_membership_invite: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_never_bought: 2 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+    ]
+    chinese = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, None, language="zh")
+    )
+    assert (
+        "流失客户 (seg_churned)：共 4 人；较 2026-06-29 新进入 1 人、离开 0 人；对照组 1 人。"
+        in (chinese.items)
+    )
+
+
 def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
     report, report_path, customer_marts_warehouse, tmp_path
 ):

@@ -316,12 +316,14 @@ def _render(
             _accounting_section(connection),
         ]
         summary = _summary_table(connection, as_of, segments)
+        segment_summaries = _segment_summaries(connection, as_of)
     finally:
         connection.close()
     return _TEMPLATE.render(
         as_of=as_of.isoformat(),
         guard=guard,
         summary=summary,
+        segment_summaries=segment_summaries,
         sections=sections,
         lang=html_language(current_language()),
         text=_page_text(as_of),
@@ -461,6 +463,42 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
     return Table(
         "summary", _("The night at a glance"), (_("Measure"), _("Value")), rows, (False, True)
     )
+
+
+def _segment_summaries(connection: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+    """A sentence per segment for the top of the page: its size tonight, who entered and left
+    it since the previous night, and its holdout.
+
+    Members, not exports (marts.segment_membership against the previous night it holds): the
+    segments table beside it counts what each export published.
+    """
+    rows, previous = _segments_from_membership(connection, as_of)
+    display_names = _segment_display_names(connection)
+    summaries = []
+    for row in rows:
+        holdout = (row.held_back or {}).get("holdout", 0)
+        segment = _name_label(row.name, display_names)
+        if previous is None:
+            text = _(
+                "{segment}: {members} in the segment; no earlier night to compare with; "
+                "{holdout} in the holdout."
+            )
+        else:
+            text = _(
+                "{segment}: {members} in the segment; since {night}: {entered} entered, "
+                "{left} left; {holdout} in the holdout."
+            )
+        summaries.append(
+            text.format(
+                segment=segment,
+                members=_int(row.members),
+                night=_date(previous),
+                entered=_int(row.entered),
+                left=_int(row.left),
+                holdout=_int(holdout),
+            )
+        )
+    return summaries
 
 
 def _segments_section(
@@ -2422,6 +2460,10 @@ def _page_text(as_of: date) -> dict[str, str]:
             "released. Compared with the previous published night, the guard found:"
         ),
         "no_reason": _("no reason recorded"),
+        "segment_summaries": _(
+            "Segments tonight: members, who entered and left since the previous night, and the "
+            "holdout (the control group, never exported)."
+        ),
         "held_release": _(
             "Review the segments below. If the night is right, publish it with {command}; if "
             "the data is wrong, fix it and run the night again."
@@ -2509,6 +2551,14 @@ footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line)
 released_at=guard.released_at) }}</p>
 {% endif %}
 {{ render_table(summary) }}
+{% if segment_summaries %}
+<p>{{ text.segment_summaries }}</p>
+<ul class="segment-summaries" data-list="segment_summaries">
+{% for line in segment_summaries %}
+<li>{{ line }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 <nav><ul>
 {% for section in sections %}
 <li><a href="#{{ section.section_id }}">{{ section.title }}</a></li>
