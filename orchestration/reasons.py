@@ -1,4 +1,4 @@
-"""Why a customer is in a segment, in words a person reads.
+"""Why a customer is in a segment, or in their lifecycle stage and value tier, in words.
 
 A segment's SQL states its criteria once and every member carries them with the member's
 values as a machine reason (macros/segments.sql, segment_reason), e.g.
@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final
 
 import pyarrow as pa
@@ -26,6 +27,14 @@ logger = logging.getLogger(__name__)
 _SAYS: Final[Mapping[str, tuple[str, str | None]]] = {
     "days_since_last_purchase": (N_("{value} days since the last purchase"), N_("{value} days")),
     "last_purchase_on": (N_("last purchase {value}"), None),
+    "days_since_first_purchase": (
+        N_("{value} days since the first purchase"),
+        N_("{value} days"),
+    ),
+    "days_between_last_purchases": (
+        N_("{value} days between the last two purchases"),
+        N_("{value} days"),
+    ),
     "days_as_friend": (N_("friends for {value} days"), N_("{value} days")),
     "paid_order_count": (N_("{value} purchases"), N_("{value} times")),
     "paid_amount_cny": (N_("{value} CNY paid"), N_("{value} CNY")),
@@ -161,3 +170,84 @@ def readable_columns(
         return table
 
     return render
+
+
+# The lifecycle stage rules (macro lifecycle_stage, docs/customer_value.md), as the criteria
+# each stage met tonight: the column of customer_lifecycle, the comparison and the var it is
+# compared with. Stages whose rule compares no number read as a sentence or a status.
+_STAGE_CRITERIA: Final[Mapping[str, tuple[tuple[str, str | None, str | None], ...]]] = {
+    "lost_friend": (("friend_status", None, None),),
+    "new": (("days_since_first_purchase", "<", "lifecycle_new_days"),),
+    "reactivated": (
+        ("days_since_last_purchase", "<", "lifecycle_churn_days"),
+        ("days_between_last_purchases", ">", "lifecycle_churn_days"),
+    ),
+    "active": (("days_since_last_purchase", "<", "lifecycle_churn_days"),),
+    "silent": (
+        ("days_since_last_purchase", ">=", "lifecycle_churn_days"),
+        ("friend_status", None, None),
+    ),
+    "churned": (
+        ("days_since_last_purchase", ">=", "lifecycle_churn_days"),
+        ("friend_status", None, None),
+    ),
+}
+# customer_value_tier from the RFM monetary score (tag_lifecycle): the score each tier needs.
+_TIER_SCORES: Final[Mapping[str, str]] = {
+    "vip": "5",
+    "high": "4",
+    "medium": "3",
+    "low": "1-2",
+}
+
+
+def lifecycle_reason(fields: Mapping[str, object], rule_vars: Mapping[str, object]) -> str:
+    """Why a customer is in their lifecycle stage, in words, from the structured fields of
+    marts.customer_lifecycle (lifecycle_stage, days_since_first_purchase,
+    days_since_last_purchase, days_between_last_purchases, friend_status) and the vars the
+    rules compare them with (lifecycle_new_days, lifecycle_churn_days)."""
+    stage = str(fields["lifecycle_stage"])
+    if stage == "prospect":
+        return _("no purchase yet")
+    criteria = [
+        Criterion(
+            column,
+            _field_text(fields.get(column)),
+            op,
+            None if var is None else str(rule_vars[var]),
+        )
+        for column, op, var in _STAGE_CRITERIA.get(stage, ())
+    ]
+    if not criteria:
+        # A stage added to the rules without words here still reads, as its name.
+        return _("{label}: {value}").format(label="lifecycle_stage", value=stage)
+    return _("; ").join(_criterion_text(criterion) for criterion in criteria)
+
+
+def value_tier_reason(fields: Mapping[str, object], rfm_window_days: int) -> str:
+    """Why a customer is in their value tier, in words: their spend in the RFM window and its
+    monetary score (customer_rfm.monetary_cny and m_score), and the score the tier needs."""
+    tier = str(fields["customer_value_tier"])
+    if fields.get("m_score") is None:
+        return _("no purchase yet")
+    spend = _("{value} CNY paid in the last {days} days").format(
+        value=_field_text(fields.get("monetary_cny")), days=rfm_window_days
+    )
+    score = _("spend score (M) {value}").format(value=_field_text(fields["m_score"]))
+    if tier in _TIER_SCORES:
+        score = _("{criterion} ({rule})").format(
+            criterion=score,
+            rule=_("value tier {tier}: a score of {scores}").format(
+                tier=_value_text(tier), scores=_TIER_SCORES[tier]
+            ),
+        )
+    return _("; ").join((spend, score))
+
+
+def _field_text(value: object) -> str:
+    """A structured field as the reason shows it: money with two decimals, null as "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, Decimal | float):
+        return f"{value:.2f}"
+    return str(value)

@@ -23,8 +23,15 @@ from orchestration.language import (
     speaking,
 )
 from orchestration.language import _ as translate
+from orchestration.project import project_vars
 from orchestration.publishing.exports import read_manifest
-from orchestration.reasons import Criterion, parse_reason, readable_reason
+from orchestration.reasons import (
+    Criterion,
+    lifecycle_reason,
+    parse_reason,
+    readable_reason,
+    value_tier_reason,
+)
 from orchestration.reporting.nightly_report import render_nightly_report
 from tests.conftest import CUSTOMER_MARTS_AS_OF, query
 from tests.test_nightly_report import ParsedReport
@@ -126,6 +133,81 @@ def test_every_kind_of_criterion_reads_as_words():
             assert readable_reason(reason) == chinese
         with speaking("en"):
             assert readable_reason(reason) == english
+
+
+def test_every_customer_reads_why_they_are_in_their_stage_and_tier(customer_marts_warehouse):
+    """Not only segment members: the stage and value tier of all ten customers, from the
+    structured fields of marts.customer_lifecycle and customer_rfm (fixture README; new and
+    churn spans 30 days, RFM window 365)."""
+    rows = query(
+        customer_marts_warehouse,
+        """
+        select
+            lifecycle.customer_id,
+            lifecycle.lifecycle_stage,
+            lifecycle.days_since_first_purchase,
+            lifecycle.days_since_last_purchase,
+            lifecycle.days_between_last_purchases,
+            lifecycle.friend_status,
+            profile.customer_value_tier,
+            rfm.m_score,
+            rfm.monetary_cny
+        from marts.customer_lifecycle as lifecycle
+        inner join marts.customer_profile as profile using (customer_id)
+        left join marts.customer_rfm as rfm using (customer_id)
+        order by 1
+        """,
+    )
+    names = (
+        "lifecycle_stage",
+        "days_since_first_purchase",
+        "days_since_last_purchase",
+        "days_between_last_purchases",
+        "friend_status",
+        "customer_value_tier",
+        "m_score",
+        "monetary_cny",
+    )
+    fields = {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+    rule_vars = project_vars()
+    window = int(rule_vars["rfm_window_days"])
+
+    def reasons(language: str) -> dict[str, tuple[str, str]]:
+        with speaking(language):
+            return {
+                customer: (lifecycle_reason(row, rule_vars), value_tier_reason(row, window))
+                for customer, row in fields.items()
+            }
+
+    def spent(amount: str, score: int, tier: str, scores: str) -> str:
+        return f"近 365 天实付 {amount} 元；消费评分（M）{score} 分（价值层级 {tier}：{scores} 分）"
+
+    assert reasons("zh") == {
+        # First purchases 06-10, 06-01 and 06-30: new for 30 days.
+        "A": ("距首次购买 20 天（<30 天）", spent("200.00", 4, "高", "4")),
+        "F": ("距首次购买 29 天（<30 天）", spent("100.00", 1, "低", "1-2")),
+        "J": ("距首次购买 0 天（<30 天）", spent("100.00", 1, "低", "1-2")),
+        # B's only order was refunded; H never ordered.
+        "B": ("尚未购买", "尚未购买"),
+        "H": ("尚未购买", "尚未购买"),
+        # Quiet for 30 days or more: C and I still friends (silent), E never one (churned).
+        "C": ("距上次购买 90 天（≥30 天）；好友状态：当前好友", spent("450.00", 5, "VIP", "5")),
+        "I": ("距上次购买 33 天（≥30 天）；好友状态：当前好友", spent("180.00", 3, "中", "3")),
+        "E": ("距上次购买 30 天（≥30 天）；好友状态：从未加好友", spent("100.00", 1, "低", "1-2")),
+        # D bought on 06-01 after 2025-07-01: 335 days apart.
+        "D": (
+            "距上次购买 29 天（<30 天）；最近两次购买相隔 335 天（>30 天）",
+            spent("1658.00", 5, "VIP", "5"),
+        ),
+        "G": ("好友状态：被客户删除", spent("100.00", 1, "低", "1-2")),
+    }
+    english = reasons("en")
+    assert english["D"] == (
+        "29 days since the last purchase (<30 days); 335 days between the last two purchases "
+        "(>30 days)",
+        "1658.00 CNY paid in the last 365 days; spend score (M) 5 (value tier VIP: a score of 5)",
+    )
+    assert english["B"] == ("no purchase yet", "no purchase yet")
 
 
 def test_files_for_people_carry_the_reason_in_words_programs_the_fields(

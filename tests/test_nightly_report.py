@@ -24,6 +24,7 @@ from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manif
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,
+    partial_month,
     render_nightly_report,
     write_nightly_report,
 )
@@ -586,6 +587,111 @@ def test_lifecycle_stages_and_moves(report):
     assert flow["reactivated"][-1] == "0"
 
 
+def test_each_segment_is_summed_up_at_the_top(report, customer_marts_warehouse):
+    """Size, entered and left since 06-29, and holdout: members of marts.segment_membership.
+
+    Only seg_churned moved: E entered it tonight (on 06-29 E had bought 29 days before, on
+    06-30 it is 30: churned), beside C, G and I; G is its holdout. Everyone else is in the
+    same segments both nights: F about to go silent, D the car-seat cross-sell, B 宝妈 (G,
+    宝妈 too, is no friend any more), A C I 上班族, F 学生, E F I the mask reminder, A the
+    membership invite (high value, entry level), B H never bought. Nobody else is held out.
+    """
+    since = "since 2026-06-29"
+    assert [item for item in report.items if item.startswith("seg_")] == [
+        f"seg_about_to_go_silent: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_car_seat_cross_sell: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_churned: 4 in the segment; {since}: 1 entered, 0 left; 1 in the holdout.",
+        f"seg_identity_baoma: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_identity_office_worker: 3 in the segment; {since}: 0 entered, 0 left; 0 in the "
+        "holdout.",
+        f"seg_identity_student: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_mask_repurchase_due: 3 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_membership_invite: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+        f"seg_never_bought: 2 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+    ]
+    chinese = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, None, language="zh")
+    )
+    assert (
+        "流失客户 (seg_churned)：共 4 人；较 2026-06-29 新进入 1 人、离开 0 人；对照组 1 人。"
+        in (chinese.items)
+    )
+
+
+def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
+    report, report_path, customer_marts_warehouse, tmp_path
+):
+    """A night before the month's last day counts part of its month: the monthly charts mark it
+    (faded hatched bars, a dashed last segment, "month to date, to <night>") and the tables
+    name it, so a half-counted month does not read as a fall."""
+    assert partial_month(date(2026, 6, 20)) == date(2026, 6, 1)
+    assert partial_month(date(2024, 2, 28)) == date(2024, 2, 1)  # a leap year's February
+    assert partial_month(date(2024, 2, 29)) is None
+    assert partial_month(date(2026, 12, 31)) is None
+    # 06-30 ends June: nothing is marked.
+    assert report.tables["lifecycle_monthly"]["body"][-1][0] == "2026-06"
+    assert "partial-month" not in report_path.read_text(encoding="utf-8")
+
+    # The fixture's tables as a night of 06-20 would hold them: the moves and friend events
+    # up to that day, in a copy of the warehouse.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    night = date(2026, 6, 20)
+    with duckdb.connect(str(warehouse)) as connection:
+        for table in (
+            "customer_rfm",
+            "customer_lifecycle",
+            "lifecycle_flow",
+            "friend_metrics_daily",
+            "dim_channels",
+            "tag_catalog",
+            "tag_unseen_values",
+            "campaign_lift",
+        ):
+            connection.execute(f"update marts.{table} set as_of_date = ?", [night])
+        connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])
+        connection.execute("delete from marts.friend_metrics_daily where event_on > ?", [night])
+    page = render_nightly_report(warehouse, night, None, language="en")
+    parsed = ParsedReport(page)
+    june = "2026-06 (month to date, to 2026-06-20)"
+    # Prospect, new, active, reactivated, silent, churned, lost friend: A (06-01) and H
+    # (06-20) first seen, F (06-01) and A (06-10) new, D reactivated 06-01, G lost 06-15. I, E
+    # and J move after 06-20.
+    assert parsed.tables["lifecycle_monthly"]["body"][-1] == [
+        june,
+        "2",
+        "2",
+        "0",
+        "1",
+        "0",
+        "0",
+        "1",
+    ]
+    # A and H added through the store's live code, G deleted a parcel-card friendship.
+    assert parsed.tables["friends_monthly"]["body"][-3:] == [
+        [june, "parcel_card", "0", "1", "0"],
+        [june, "livecode_store_01", "2", "0", "0"],
+        [june, "official_account", "0", "0", "0"],
+    ]
+    stages = ["prospect", "new", "active", "reactivated", "silent", "churned", "lost_friend"]
+    # Every stage drawn gets its June bar faded; each channel a dashed last segment in both
+    # panels; each chart one label.
+    expected = {
+        "lifecycle_monthly": {*stages, "label"},
+        "friends_by_channel": {
+            *(f"{kind}-{index}" for kind in ("added", "deleted") for index in range(3)),
+            "label",
+        },
+    }
+    for chart, marks in expected.items():
+        figure = re.search(rf'data-chart="{chart}">(.*?)</figure>', page, re.DOTALL)[1]
+        ids = set(re.findall(rf'id="chart-{chart}-partial-month-([a-z_0-9-]+)"', figure))
+        assert ids == marks, chart
+        assert re.findall(r">([^<>]*month to date[^<>]*)<", figure) == [
+            "month to date, to 2026-06-20"
+        ]
+
+
 def test_friends_by_channel(report):
     channels = report.rows("friend_channels")
     # Added, deleted by customer, deleted by staff, friends now, added / deleted in 30 days.
@@ -760,13 +866,19 @@ def test_a_night_the_warehouse_no_longer_holds_is_refused(customer_marts_warehou
         )
 
 
-def test_the_report_renders_in_a_browser(report_path, tmp_path):
-    """Open the file in headless chromium: no request leaves file://, every chart has a size."""
+def chromium_or_skip() -> str:
+    """Debian's chromium (.ci/run installs it), or skip; SCRM_REQUIRE_BROWSER=1 fails instead."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         if os.environ.get("SCRM_REQUIRE_BROWSER") == "1":
             pytest.fail("SCRM_REQUIRE_BROWSER=1 but chromium is not on PATH")
         pytest.skip("chromium is not on PATH (set SCRM_REQUIRE_BROWSER=1 to require it)")
+    return chromium
+
+
+def test_the_report_renders_in_a_browser(report_path, tmp_path):
+    """Open the file in headless chromium: no request leaves file://, every chart has a size."""
+    chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -808,3 +920,55 @@ def test_the_report_renders_in_a_browser(report_path, tmp_path):
     assert requests == [url]
     assert errors == []
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chinese_is_drawn_in_the_browser_not_as_tofu(customer_marts_warehouse, tmp_path):
+    """The Chinese report in headless chromium draws its heading's characters as glyphs.
+
+    Without a CJK font (.ci/run installs fonts-noto-cjk) chromium draws every Chinese
+    character as the same empty box, "tofu": the text is in the page but nobody can read it.
+    So each character of the heading is screenshotted alone, in the heading's own style:
+    different characters must give different pictures, and each picture must hold ink (it
+    differs from the same character drawn transparent).
+    """
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    path = tmp_path / "report.html"
+    path.write_text(
+        render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language="zh"),
+        encoding="utf-8",
+    )
+    characters = "每晚报告"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri(), wait_until="load")
+            # The text is there: the heading, a segment's display name, a section title.
+            assert page.inner_text("h1") == "每晚报告 2026-06-30"
+            body = page.inner_text("body")
+            assert "流失客户" in body and "生命周期" in body
+            page.evaluate(
+                """characters => {
+                    const heading = document.querySelector('h1');
+                    for (const [index, character] of [...characters].entries()) {
+                        for (const [kind, colour] of [['ink', ''], ['blank', 'transparent']]) {
+                            const probe = heading.cloneNode(false);
+                            probe.id = `${kind}-${index}`;
+                            probe.textContent = character;
+                            probe.style.display = 'inline-block';
+                            probe.style.color = colour;
+                            document.body.append(probe);
+                        }
+                    }
+                }""",
+                characters,
+            )
+            drawn = [page.locator(f"#ink-{i}").screenshot() for i in range(len(characters))]
+            blank = [page.locator(f"#blank-{i}").screenshot() for i in range(len(characters))]
+        finally:
+            browser.close()
+    assert all(ink != nothing for ink, nothing in zip(drawn, blank, strict=True))
+    assert len(set(drawn)) == len(characters), "the Chinese characters are drawn as tofu"

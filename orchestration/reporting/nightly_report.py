@@ -47,6 +47,7 @@ import jinja2
 import matplotlib
 from markupsafe import Markup
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
@@ -100,6 +101,8 @@ FRIEND_MONTHS: Final = 24
 TOP_CHANNELS: Final = 5
 OTHER_CHANNELS: Final = "other"
 RFM_SCORES: Final = (1, 2, 3, 4, 5)
+# The SVG id (after the chart's prefix) of what marks the month still being counted.
+PARTIAL_MONTH_ID: Final = "partial-month"
 MISSING: Final = "—"
 # Why a segment's member was not exported (segment_membership.suppression, the manifest's
 # membership counts; docs/segments.md), with their column headers.
@@ -313,12 +316,14 @@ def _render(
             _accounting_section(connection),
         ]
         summary = _summary_table(connection, as_of, segments)
+        segment_summaries = _segment_summaries(connection, as_of)
     finally:
         connection.close()
     return _TEMPLATE.render(
         as_of=as_of.isoformat(),
         guard=guard,
         summary=summary,
+        segment_summaries=segment_summaries,
         sections=sections,
         lang=html_language(current_language()),
         text=_page_text(as_of),
@@ -458,6 +463,42 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
     return Table(
         "summary", _("The night at a glance"), (_("Measure"), _("Value")), rows, (False, True)
     )
+
+
+def _segment_summaries(connection: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+    """A sentence per segment for the top of the page: its size tonight, who entered and left
+    it since the previous night, and its holdout.
+
+    Members, not exports (marts.segment_membership against the previous night it holds): the
+    segments table beside it counts what each export published.
+    """
+    rows, previous = _segments_from_membership(connection, as_of)
+    display_names = _segment_display_names(connection)
+    summaries = []
+    for row in rows:
+        holdout = (row.held_back or {}).get("holdout", 0)
+        segment = _name_label(row.name, display_names)
+        if previous is None:
+            text = _(
+                "{segment}: {members} in the segment; no earlier night to compare with; "
+                "{holdout} in the holdout."
+            )
+        else:
+            text = _(
+                "{segment}: {members} in the segment; since {night}: {entered} entered, "
+                "{left} left; {holdout} in the holdout."
+            )
+        summaries.append(
+            text.format(
+                segment=segment,
+                members=_int(row.members),
+                night=_date(previous),
+                entered=_int(row.entered),
+                left=_int(row.left),
+                holdout=_int(holdout),
+            )
+        )
+    return summaries
 
 
 def _segments_section(
@@ -1208,7 +1249,10 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
         _("Customers entering each stage, per month"),
         (_("Month"), *(_stage_label(stage) for stage in stages)),
         [
-            (_month_label(month), *(_int(monthly.get((month, stage), 0)) for stage in stages))
+            (
+                _month_cell(month, as_of),
+                *(_int(monthly.get((month, stage), 0)) for stage in stages),
+            )
             for month in months
         ],
         (False, *(True for _stage in stages)),
@@ -1226,7 +1270,7 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
     else:
         notes.append(_("No stage changes in the last {days} days.").format(days=FLOW_WINDOW_DAYS))
     if monthly:
-        charts.append(_lifecycle_monthly_chart(months, stages, monthly))
+        charts.append(_lifecycle_monthly_chart(months, stages, monthly, as_of))
     else:
         notes.append(
             _("No stage changes in the last {months} months.").format(months=LIFECYCLE_MONTHS)
@@ -1351,7 +1395,7 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         (_("Month"), _("Channel"), _("Added"), _("Deleted by customer"), _("Deleted by staff")),
         [
             (
-                _month_label(month),
+                _month_cell(month, as_of),
                 _channel_label(group),
                 _int(added.get((month, group), 0)),
                 _int(by_customer.get((month, group), 0)),
@@ -1364,7 +1408,7 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         (False, False, True, True, True),
         collapsed=True,
     )
-    charts = [_friends_chart(months, groups, added, deleted)] if monthly else []
+    charts = [_friends_chart(months, groups, added, deleted, as_of)] if monthly else []
     notes = (
         ()
         if monthly
@@ -1958,8 +2002,13 @@ def _lifecycle_flow_chart(
 
 
 def _lifecycle_monthly_chart(
-    months: Sequence[date], stages: Sequence[str], monthly: Mapping[tuple[date, str], int]
+    months: Sequence[date],
+    stages: Sequence[str],
+    monthly: Mapping[tuple[date, str], int],
+    as_of: date,
 ) -> Chart:
+    partial = _partial_month_index(months, as_of)
+
     def draw(figure: Figure) -> None:
         axes = figure.subplots()
         positions = list(range(len(months)))
@@ -1968,15 +2017,24 @@ def _lifecycle_monthly_chart(
             values = [monthly.get((month, stage), 0) for month in months]
             if not any(values):
                 continue
-            axes.bar(
+            bars = axes.bar(
                 positions,
                 values,
                 bottom=bottoms,
                 color=_stage_colour(stage),
                 label=_stage_label(stage),
             )
+            if partial is not None:
+                # Faded and hatched: a month still being counted, not a small month.
+                bar = bars.patches[partial]
+                bar.set_facecolor(to_rgba(_stage_colour(stage), 0.35))
+                bar.set_edgecolor(_stage_colour(stage))
+                bar.set_hatch("////")
+                bar.set_gid(f"{PARTIAL_MONTH_ID}-{stage}")
             bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
         _month_ticks(axes, months)
+        if partial is not None:
+            _label_partial_month(axes, partial, as_of)
         axes.set_ylabel(_("customers entering"))
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_title(_("Customers entering each stage, per month"))
@@ -1997,20 +2055,35 @@ def _friends_chart(
     groups: Sequence[str],
     added: Mapping[tuple[date, str], int],
     deleted: Mapping[tuple[date, str], int],
+    as_of: date,
 ) -> Chart:
+    partial = _partial_month_index(months, as_of)
+    # Complete months are a solid line; the month still being counted is a dashed last
+    # segment to a hollow point, so a low count there does not read as a fall.
+    whole = len(months) if partial is None else partial
+
     def draw(figure: Figure) -> None:
         adds, deletions = figure.subplots(2, 1, sharex=True)
         positions = list(range(len(months)))
         for index, group in enumerate(groups):
             colour = _OTHER_COLOUR if group == OTHER_CHANNELS else _PALETTE[index % len(_PALETTE)]
             style = {"color": colour, "marker": "o", "markersize": 3, "linewidth": 1.5}
-            adds.plot(
-                positions,
-                [added.get((month, group), 0) for month in months],
-                label=_channel_label(group),
-                **style,
-            )
-            deletions.plot(positions, [deleted.get((month, group), 0) for month in months], **style)
+            for axes, counts, label, kind in (
+                (adds, added, _channel_label(group), "added"),
+                (deletions, deleted, None, "deleted"),
+            ):
+                values = [counts.get((month, group), 0) for month in months]
+                axes.plot(positions[:whole], values[:whole], label=label, **style)
+                if partial is not None:
+                    start = max(partial - 1, 0)
+                    axes.plot(
+                        positions[start : partial + 1],
+                        values[start : partial + 1],
+                        linestyle="--",
+                        markerfacecolor="white",
+                        gid=f"{PARTIAL_MONTH_ID}-{kind}-{index}",
+                        **style,
+                    )
         adds.set_title(_("Friends added per month"))
         adds.set_ylabel(_("added"))
         deletions.set_title(_("Friends deleted per month (by the customer or by staff)"))
@@ -2021,6 +2094,8 @@ def _friends_chart(
             axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(axis="y", color="#E5E5E5", linewidth=0.6)
         _month_ticks(deletions, months)
+        if partial is not None:
+            _label_partial_month(adds, partial, as_of)
         adds.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title=_("channel"))
 
     return _render_chart(
@@ -2149,6 +2224,22 @@ def _month_ticks(axes: Axes, months: Sequence[date]) -> None:
     axes.tick_params(axis="x", labelrotation=45)
 
 
+def _label_partial_month(axes: Axes, position: int, as_of: date) -> None:
+    """Name the month still being counted above its bar or point, at the axes' top."""
+    axes.annotate(
+        _partial_month_text(as_of),
+        xy=(position + 0.4, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(0, 2),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="#59636e",
+        gid=f"{PARTIAL_MONTH_ID}-label",
+    )
+
+
 def _symmetric_xlim(axes: Axes, largest: int) -> None:
     limit = max(largest, 1) * 1.1
     axes.set_xlim(-limit, limit)
@@ -2241,6 +2332,30 @@ def _months(first: date, last: date) -> list[date]:
 
 def _month_label(month: date) -> str:
     return month.strftime("%Y-%m")
+
+
+def partial_month(as_of: date) -> date | None:
+    """The first day of the month holding ``as_of`` when the night is not the month's last day
+    (its counts cover only part of the month), else None."""
+    return None if (as_of + timedelta(days=1)).day == 1 else as_of.replace(day=1)
+
+
+def _partial_month_index(months: Sequence[date], as_of: date) -> int | None:
+    month = partial_month(as_of)
+    return months.index(month) if month in months else None
+
+
+def _partial_month_text(as_of: date) -> str:
+    return _("month to date, to {day}").format(day=as_of.isoformat())
+
+
+def _month_cell(month: date, as_of: date) -> str:
+    """A month in a table; the month still being counted says so."""
+    if month != partial_month(as_of):
+        return _month_label(month)
+    return _("{month} ({month_to_date})").format(
+        month=_month_label(month), month_to_date=_partial_month_text(as_of)
+    )
 
 
 def _bucket_order(bucket: str) -> tuple[int, float, str]:
@@ -2345,6 +2460,10 @@ def _page_text(as_of: date) -> dict[str, str]:
             "released. Compared with the previous published night, the guard found:"
         ),
         "no_reason": _("no reason recorded"),
+        "segment_summaries": _(
+            "Segments tonight: members, who entered and left since the previous night, and the "
+            "holdout (the control group, never exported)."
+        ),
         "held_release": _(
             "Review the segments below. If the night is right, publish it with {command}; if "
             "the data is wrong, fix it and run the night again."
@@ -2432,6 +2551,14 @@ footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line)
 released_at=guard.released_at) }}</p>
 {% endif %}
 {{ render_table(summary) }}
+{% if segment_summaries %}
+<p>{{ text.segment_summaries }}</p>
+<ul class="segment-summaries" data-list="segment_summaries">
+{% for line in segment_summaries %}
+<li>{{ line }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 <nav><ul>
 {% for section in sections %}
 <li><a href="#{{ section.section_id }}">{{ section.title }}</a></li>
