@@ -25,12 +25,13 @@ def use_own_dbt_project_per_worker() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker or "SCRM_DBT_PROJECT_DIR" in os.environ:
         return
+    project = Path(__file__).resolve().parent.parent / "dbt_project"
     copy = Path(tempfile.mkdtemp(prefix=f"scrm-dbt-{worker}-")) / "dbt_project"
-    shutil.copytree(
-        Path(__file__).resolve().parent.parent / "dbt_project",
-        copy,
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    # The parse `make setup` left: test modules load the definitions, which read it, on import.
+    if (project / "target" / "manifest.json").exists():
+        (copy / "target").mkdir()
+        shutil.copyfile(project / "target" / "manifest.json", copy / "target" / "manifest.json")
     os.environ["SCRM_DBT_PROJECT_DIR"] = str(copy)
     atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
 

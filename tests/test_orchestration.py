@@ -102,6 +102,7 @@ def test_definitions_snapshot():
     )
     assert keys == [
         "exports/segment_exports",
+        "intermediate/int_customer_first_activity",
         "intermediate/int_friend_events_validated",
         "intermediate/int_interactions_validated",
         "intermediate/int_order_items_validated",

@@ -367,7 +367,10 @@ def run_brand_night(tmp_path_factory: pytest.TempPathFactory, repeaters: int):
     raw = tmp_path_factory.mktemp(f"brand_raw_{repeaters}")
     write_brand_export(raw, buyers=150, repeaters=repeaters)
     home = tmp_path_factory.mktemp(f"brand_home_{repeaters}")
-    result = run_night(raw, home, BRAND_AS_OF, BRAND_RUN_STARTED_AT)
+    # The report in English, the language these tests read it in.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCRM_LANG", "en")
+        result = run_night(raw, home, BRAND_AS_OF, BRAND_RUN_STARTED_AT)
     return result, home
 
 

@@ -34,7 +34,10 @@ CDNOW_RAW = FIXTURES / "raw_cdnow_1998"
 @pytest.fixture(scope="module")
 def real_shop_night(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("real_shop_home")
-    result = run_night(REAL_SHOP_RAW, home, REAL_SHOP_AS_OF, "2026-12-01 08:00:00")
+    # The report in English, the language these tests read it in.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCRM_LANG", "en")
+        result = run_night(REAL_SHOP_RAW, home, REAL_SHOP_AS_OF, "2026-12-01 08:00:00")
     assert result.success
     return result, home
 

@@ -1,6 +1,7 @@
 -- The customers' attributes as validity intervals (type-2 history), as known on the night:
--- one row per valid version dated by the night's end or undated. dim_customers takes the
--- version in effect (is_current), so a past night rebuilt later uses the attributes it had.
+-- one row per valid version dated by the night's end or undated, of the customers known on
+-- the night. dim_customers takes the version in effect (is_current), so a past night rebuilt
+-- later uses the attributes it had.
 
 with
 
@@ -36,6 +37,10 @@ known_on_the_night as (
         or version_at < {{ as_of_end() }}
 ),
 
+first_activity as (
+    select * from {{ ref('int_customer_first_activity') }}
+),
+
 intervals as (
     select
         *,
@@ -47,6 +52,24 @@ intervals as (
             partition by customer_id order by version_number desc
         ) = 1 as is_current
     from known_on_the_night
+),
+
+-- Known on the night: registered by then, active by then, or without a registration date (a
+-- customer who cannot be placed later must not depend on future rows).
+known_customers as (
+    select customer_id from intervals
+    where
+        is_current
+        and (registered_at is null or registered_at < {{ as_of_end() }})
+    union
+    select customer_id from first_activity
+),
+
+versions_of_known_customers as (
+    select intervals.*
+    from intervals
+    inner join known_customers
+        on intervals.customer_id = known_customers.customer_id
 ),
 
 final as (
@@ -72,7 +95,7 @@ final as (
         _source_file,
         _raw_row_number,
         {{ as_of_date() }} as as_of_date
-    from intervals
+    from versions_of_known_customers
 )
 
 select * from final

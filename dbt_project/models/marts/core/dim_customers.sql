@@ -6,39 +6,12 @@ customers as (
     where is_current
 ),
 
-orders as (
-    select * from {{ ref('fct_orders') }}
-),
-
 friend_events as (
     select * from {{ ref('fct_friend_events') }}
 ),
 
-interactions as (
-    select * from {{ ref('fct_interactions') }}
-),
-
 first_activity as (
-    select
-        customer_id,
-        min(activity_at) as first_activity_at
-    from (
-        select
-            customer_id,
-            ordered_at as activity_at
-        from orders
-        union all
-        select
-            customer_id,
-            event_at as activity_at
-        from friend_events
-        union all
-        select
-            customer_id,
-            interacted_at as activity_at
-        from interactions
-    ) as activity
-    group by customer_id
+    select * from {{ ref('int_customer_first_activity') }}
 ),
 
 first_friendships as (
@@ -80,8 +53,7 @@ friend_statuses as (
     group by customer_id
 ),
 
--- Known as of the as-of date: registered by then, active by then, or undated (a customer
--- without a registration date cannot be placed later, and must not depend on future rows).
+-- The history holds only the customers known on the night (dim_customer_history).
 known_customers as (
     select
         customers.*,
@@ -89,10 +61,6 @@ known_customers as (
     from customers
     left join first_activity
         on customers.customer_id = first_activity.customer_id
-    where
-        customers.registered_at is null
-        or customers.registered_at < {{ as_of_end() }}
-        or first_activity.first_activity_at is not null
 ),
 
 final as (
