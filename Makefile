@@ -10,11 +10,12 @@ export SCRM_HOME ?= $(CURDIR)/.scrm
 SAMPLE_RAW := $(CURDIR)/seeds/sample
 SAMPLE_AS_OF := 2026-10-31
 
-.PHONY: help setup run test test-spark lint format dev docs sample messages
+.PHONY: help setup run test test-fast test-spark lint format dev docs sample messages
 
 help:
 	@echo "make run     build the warehouse from the shipped sample (as of $(SAMPLE_AS_OF))"
 	@echo "make test    lint (ruff, sqlfluff) and run the test suite"
+	@echo "make test-fast  the tests that build no night (a quick check while editing)"
 	@echo "make test-spark  build the fixtures on Spark and DuckDB, compare (docs/spark.md)"
 	@echo "make dev     open the Dagster UI on the same assets and nights (dagster dev)"
 	@echo "make docs    build the dbt docs site into dbt_project/target"
@@ -34,6 +35,10 @@ run: setup
 TEST_WORKERS ?= auto
 test: lint
 	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The tests that build no night: the unit tests of Python and SQL logic, in well under two minutes.
+test-fast: setup
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile -m "not night and not spark"
 
 # The Spark comparison (docs/spark.md): pyspark and dbt-spark are the `spark` dependency group,
 # installed here; Java 17 must be on the PATH.

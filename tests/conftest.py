@@ -40,6 +40,27 @@ use_own_dbt_project_per_worker()
 
 from orchestration.cli import ensure_manifest, run_night  # noqa: E402  (after the copy)
 
+# The fixtures that build a night (most of a minute each, more on a busy machine). A test that
+# uses one, or is marked `night` itself, is what `make test-fast` leaves out.
+NIGHT_FIXTURES: set[str] = set()
+
+
+def night_fixture(**fixture_options: Any):
+    """@pytest.fixture for a fixture that builds at least one night."""
+
+    def register(function):
+        NIGHT_FIXTURES.add(function.__name__)
+        return pytest.fixture(**fixture_options)(function)
+
+    return register
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.night)
+
+
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_RAW = FIXTURES / "raw_tiny"
 TINY_AS_OF = "2026-03-31"
@@ -130,7 +151,7 @@ def dbt_manifest() -> None:
     ensure_manifest()
 
 
-@pytest.fixture(scope="session")
+@night_fixture(scope="session")
 def tiny_night(tmp_path_factory: pytest.TempPathFactory):
     """The nightly Dagster job, run once on the hand-written fixture as of 2026-03-31."""
     home = tmp_path_factory.mktemp("tiny_home")
@@ -151,7 +172,7 @@ CUSTOMER_MARTS_AS_OF = "2026-06-30"
 CUSTOMER_MARTS_RUN_STARTED_AT = "2026-07-31 12:00:00"
 
 
-@pytest.fixture(scope="session")
+@night_fixture(scope="session")
 def customer_marts_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The customer-story fixture (README there): the night before, then 2026-06-30.
 
@@ -180,7 +201,7 @@ def generated_raw(tmp_path_factory: pytest.TempPathFactory):
     return raw, summary
 
 
-@pytest.fixture(scope="session")
+@night_fixture(scope="session")
 def generated_night(tmp_path_factory: pytest.TempPathFactory, generated_raw):
     """The generator's 200 customers (seed 3), built as of its last day."""
     raw, summary = generated_raw

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import run_night
-from tests.conftest import TINY_AS_OF, TINY_RAW, TINY_RUN_STARTED_AT, connect_warehouse, query
+from tests.conftest import (
+    TINY_AS_OF,
+    TINY_RAW,
+    TINY_RUN_STARTED_AT,
+    connect_warehouse,
+    night_fixture,
+    query,
+)
 from tests.test_incremental import incremental_models
 from tests.test_point_in_time import assert_same_night
 
@@ -102,7 +109,7 @@ def write_landing(
             )
 
 
-@pytest.fixture(scope="module")
+@night_fixture(scope="module")
 def two_days_delivered(tmp_path_factory):
     """The first day's deliveries taken in on the night of 2026-03-30, then the second day's on
     the next night in two homes: incrementally, and in full (the incremental tables dropped

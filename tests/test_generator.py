@@ -613,6 +613,7 @@ def test_daily_deliveries_are_never_written_over(daily: Run) -> None:
         generate(daily[0], customers=10, deliveries="daily", progress=False)
 
 
+@pytest.mark.night
 def test_a_night_on_daily_deliveries_counts_every_earlier_version(
     daily: Run, dirty: Run, tmp_path: Path
 ) -> None:

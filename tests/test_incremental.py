@@ -32,6 +32,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from orchestration.cli import run_night
 from orchestration.project import DBT_PROJECT_DIR, DBT_RUNS_DIR
 from orchestration.publishing.warehouse import is_kept_per_night
@@ -133,6 +135,7 @@ def compared_tables(warehouse: Path) -> list[str]:
     return [name for (name,) in rows if name.split(".")[0] not in NOT_COMPARED_SCHEMAS]
 
 
+@pytest.mark.night
 def test_incremental_night_equals_full_refresh(tmp_path, monkeypatch):
     # Raw positions are compared two at a time (macros/incremental.sql, raw_row_block), so the
     # fixture's files span blocks that changed and blocks that did not.

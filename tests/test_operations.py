@@ -222,6 +222,7 @@ def test_a_backfill_republishes_what_the_nights_published(customer_marts_warehou
     ) == [(date.fromisoformat(NEXT_NIGHT),)]
 
 
+@pytest.mark.night
 def test_a_failed_night_ends_with_its_cause(tmp_path):
     """The raw loader's error is the last line, after the step that failed; no traceback."""
     raw = tmp_path / "raw"

@@ -14,7 +14,7 @@ from orchestration.cli import run_night
 from orchestration.predictive.btyd import fit_bgnbd
 from orchestration.predictive.nightly import PredictionSettings, predict_night
 from orchestration.publishing.warehouse import published_night
-from tests.conftest import query
+from tests.conftest import night_fixture, query
 from tests.test_btyd import simulate_bgnbd, simulate_spend
 
 AS_OF = dt.date(2026, 6, 30)
@@ -374,13 +374,13 @@ def run_brand_night(tmp_path_factory: pytest.TempPathFactory, repeaters: int):
     return result, home
 
 
-@pytest.fixture(scope="module")
+@night_fixture(scope="module")
 def one_time_buyers_night(tmp_path_factory: pytest.TempPathFactory):
     """150 buyers, none of whom came back."""
     return run_brand_night(tmp_path_factory, repeaters=0)
 
 
-@pytest.fixture(scope="module")
+@night_fixture(scope="module")
 def three_repeat_buyers_night(tmp_path_factory: pytest.TempPathFactory):
     """150 buyers, 3 of whom came back once: BG/NBD's a and b run to the boundary."""
     return run_brand_night(tmp_path_factory, repeaters=3)

@@ -24,14 +24,14 @@ from click.testing import CliRunner
 from orchestration.cli import main, run_night
 from orchestration.publishing.exports import read_manifest
 from orchestration.publishing.warehouse import published_night
-from tests.conftest import FIXTURES, query
+from tests.conftest import FIXTURES, night_fixture, query
 
 REAL_SHOP_RAW = FIXTURES / "raw_real_shop"
 REAL_SHOP_AS_OF = "2026-11-30"
 CDNOW_RAW = FIXTURES / "raw_cdnow_1998"
 
 
-@pytest.fixture(scope="module")
+@night_fixture(scope="module")
 def real_shop_night(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("real_shop_home")
     # The report in English, the language these tests read it in.
@@ -172,6 +172,7 @@ def test_a_night_before_the_first_night_says_what_to_set(tmp_path: Path) -> None
     assert "SCRM_FIRST_NIGHT" in outcome.output and "'30/06/1997'" in outcome.output
 
 
+@pytest.mark.night
 def test_a_night_in_1998_runs_with_the_first_night_set(tmp_path: Path) -> None:
     """Its own process, as a user runs it: the partitions are built when the definitions load."""
     home = tmp_path / "home"
