@@ -10,13 +10,14 @@ export SCRM_HOME ?= $(CURDIR)/.scrm
 SAMPLE_RAW := $(CURDIR)/seeds/sample
 SAMPLE_AS_OF := 2026-10-31
 
-.PHONY: help setup run test test-fast test-spark lint format dev docs sample messages
+.PHONY: help setup run test test-fast test-spark lint format hooks dev docs sample messages
 
 help:
 	@echo "make run     build the warehouse from the shipped sample (as of $(SAMPLE_AS_OF))"
-	@echo "make test    lint (ruff, sqlfluff) and run the test suite"
+	@echo "make test    lint (ruff, sqlfluff, mypy) and run the test suite"
 	@echo "make test-fast  the tests that build no night (a quick check while editing)"
 	@echo "make test-spark  build the fixtures on Spark and DuckDB, compare (docs/spark.md)"
+	@echo "make hooks   install the git hooks: ruff, sqlfluff and mypy on each commit"
 	@echo "make dev     open the Dagster UI on the same assets and nights (dagster dev)"
 	@echo "make docs    build the dbt docs site into dbt_project/target"
 	@echo "make sample  regenerate seeds/sample with the generator"
@@ -49,11 +50,16 @@ lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	cd dbt_project && $(UV) run sqlfluff lint models
+	$(UV) run mypy
 
 format: setup
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 	cd dbt_project && $(UV) run sqlfluff fix models
+
+# The git hooks (.pre-commit-config.yaml): lint's checks on the files each commit changes.
+hooks: setup
+	$(UV) run pre-commit install
 
 # The home's Dagster instance, where `scrm run` records its nights: the UI shows them. Plain
 # `dagster dev` loads the location [tool.dagster] names in pyproject.toml.

@@ -19,6 +19,8 @@ from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
 from orchestration.project import night_vars
 
 if TYPE_CHECKING:
+    from dagster import ExecuteInProcessResult
+
     from orchestration.console import StepLines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -383,7 +385,7 @@ def run_checked_night(
     run_started_at: str,
     first_night: datetime | date | None,
     steps: StepLines | None = None,
-):
+) -> ExecuteInProcessResult:
     """run_night, with a night that cannot be run told as a usage error, not a traceback."""
     try:
         return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, steps)
@@ -490,7 +492,7 @@ def run_night(
     run_started_at: str = "",
     first_night: datetime | date | None = None,
     steps: StepLines | None = None,
-):
+) -> ExecuteInProcessResult:
     """Execute the `nightly` job for one partition; returns Dagster's execution result.
 
     The run, its events and the assets' materializations are recorded in the home's Dagster

@@ -14,9 +14,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dagster import DagsterEventType
+
+if TYPE_CHECKING:
+    from dagster import EventLogEntry, ExecuteInProcessResult
+    from dagster._utils.error import SerializableErrorInfo
 
 LOGS_DIR = "logs"
 LOGS_KEPT = 14
@@ -86,30 +90,32 @@ class StepLines:
         self.pending = False  # a step's "running" line, to be overwritten on a terminal
         self.live = out.isatty()
 
-    def __call__(self, entry) -> None:
+    def __call__(self, entry: EventLogEntry) -> None:
         event = entry.dagster_event
         if event is None:
-            if entry.level >= logging.WARNING:
+            if _level_number(entry.level) >= logging.WARNING:
                 self.warnings.append(one_line(entry.user_message))
                 if not entry.step_key:
                     self.flush_warnings()
             return
         if event.event_type == DagsterEventType.RUN_START:
             self.line(f"  {'start-up (dbt parse, definitions)':<44} {self.elapsed():>7}")
-        elif event.is_step_start:
-            self.step_started_at[event.step_key] = time.monotonic()
+            return
+        step = event.step_key or ""  # every step event has its key
+        if event.is_step_start:
+            self.step_started_at[step] = time.monotonic()
             if self.live:
-                self.out.write(f"{self.prefix(self.done + 1)}{event.step_key} ...")
+                self.out.write(f"{self.prefix(self.done + 1)}{step} ...")
                 self.out.flush()
                 self.pending = True
         elif event.is_step_success or event.is_step_failure or event.is_step_skipped:
             self.done += 1
-            started = self.step_started_at.get(event.step_key)
+            started = self.step_started_at.get(step)
             seconds = f"{time.monotonic() - started:.1f} s" if started else ""
             outcome = {True: seconds}.get(event.is_step_success) or (
                 f"FAILED after {seconds}" if event.is_step_failure else "skipped"
             )
-            self.line(f"{self.prefix(self.done)}{event.step_key:<38} {outcome:>7}")
+            self.line(f"{self.prefix(self.done)}{step:<38} {outcome:>7}")
             self.flush_warnings()
 
     def expect(self, steps: int) -> None:
@@ -139,11 +145,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def failure_cause(result) -> str:
+def _level_number(level: str | int) -> int:
+    """A log entry's level as logging's number (Dagster records either)."""
+    if isinstance(level, int):
+        return level
+    return logging.getLevelNamesMapping().get(level.upper(), logging.NOTSET)
+
+
+def failure_cause(result: ExecuteInProcessResult) -> str:
     """The cause of a failed run in one line: the error of the first step that failed, or
     of the run itself, without Dagster's wrappers; a dbt build's failures by name."""
     for event in result.all_events:
-        if event.is_step_failure:
+        if event.is_step_failure and event.step_failure_data.error is not None:
             return error_cause(event.step_failure_data.error, event.step_key)
     for event in result.all_events:
         if event.is_run_failure and event.job_failure_data.error is not None:
@@ -151,7 +164,7 @@ def failure_cause(result) -> str:
     return "the run failed without an error (see the log)"
 
 
-def error_cause(error, step_key: str | None) -> str:
+def error_cause(error: SerializableErrorInfo, step_key: str | None) -> str:
     while error.cls_name in WRAPPER_ERRORS and error.cause is not None:
         error = error.cause
     # "module.ClassName: message": the class says nothing a person needs.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -32,6 +33,14 @@ def text_literal(value: str) -> str:
     """`value` as a DuckDB string literal, for SQL that cannot take parameters (settings, a
     view's query)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def fetch_one(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row of a query that always returns one (an aggregate, a setting)."""
+    row = connection.execute(sql).fetchone()
+    if row is None:
+        raise LookupError(f"no row from: {sql}")
+    return row
 
 
 def memory_limit() -> str:
@@ -51,7 +60,7 @@ def apply(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Set the limit and the spill directory on an open connection (read-only ones too)."""
     connection.execute(f"set memory_limit = '{memory_limit()}'")
     wanted = str(temp_directory())
-    (current,) = connection.execute("select current_setting('temp_directory')").fetchone()
+    (current,) = fetch_one(connection, "select current_setting('temp_directory')")
     if current != wanted:
         # DuckDB refuses a new spill directory once a database has spilled (it may be open
         # already in this process); it then keeps spilling where it did.
@@ -73,7 +82,7 @@ def attach_pipeline(
     if pipeline.exists():
         mode = " (read_only)" if read_only else ""
         connection.execute(f"attach {text_literal(str(pipeline))} as {PIPELINE_CATALOG}{mode}")
-        (catalog,) = connection.execute("select current_database()").fetchone()
+        (catalog,) = fetch_one(connection, "select current_database()")
         # A pipeline file dbt has attached but not built into yet has no schemas.
         built = connection.execute(
             "select schema_name from duckdb_schemas() where database_name = ?",
@@ -86,6 +95,8 @@ def attach_pipeline(
     return connection
 
 
-def connect(database: str | Path = ":memory:", *, read_only: bool = False):
+def connect(
+    database: str | Path = ":memory:", *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """duckdb.connect with the settings applied."""
     return apply(duckdb.connect(str(database), read_only=read_only))

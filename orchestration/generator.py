@@ -32,6 +32,7 @@ import datetime as dt
 import math
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -373,6 +374,14 @@ class _BadSpec:
     enum: str | None = None
     bad_enum: tuple[str, ...] = ()
 
+    def column(self, role: str, source: str) -> str:
+        """The column named for a role (ts, number or enum): only a source that has it lists the
+        kinds that change it."""
+        name: str | None = getattr(self, role)
+        if name is None:
+            raise ValueError(f"{source} has no {role} column for a bad row to change")
+        return name
+
 
 BAD_SPECS: dict[str, _BadSpec] = {
     "customers": _BadSpec(
@@ -595,7 +604,7 @@ def _fmt_int(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     return pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.string()))
 
 
-def _take(values: tuple[str | None, ...] | list[str | None], idx: np.ndarray) -> pa.Array:
+def _take(values: Sequence[str | None], idx: np.ndarray) -> pa.Array:
     """values[idx] as an Arrow string array; a negative index gives null."""
     idx = np.asarray(idx, I64)
     dictionary = pa.array([*values, None], pa.string())
@@ -1364,19 +1373,22 @@ class _BadRows:
             return
         self._fresh_key(source, row, j)
         if kind == "bad_timestamp":
-            row[spec.ts] = BAD_TIMESTAMPS[variant % 2]
+            row[spec.column("ts", source)] = BAD_TIMESTAMPS[variant % 2]
         elif kind == "future_timestamp":
-            row[spec.ts] = _to_2099(row[spec.ts])
+            ts = spec.column("ts", source)
+            row[ts] = _to_2099(row[ts])
         elif kind == "bad_number":
-            column = "line_amount" if source == "order_items" and variant % 2 else spec.number
+            number = spec.column("number", source)
+            column = "line_amount" if source == "order_items" and variant % 2 else number
             row[column] = BAD_NUMBER
         elif kind == "negative_value":
             if source == "order_items":
                 row["quantity"] = "0" if variant % 2 else "-1"
             else:
-                row[spec.number] = f"-{row[spec.number] or '30'}"
+                number = spec.column("number", source)
+                row[number] = f"-{row[number] or '30'}"
         elif kind == "unknown_enum":
-            row[spec.enum] = spec.bad_enum[variant % len(spec.bad_enum)]
+            row[spec.column("enum", source)] = spec.bad_enum[variant % len(spec.bad_enum)]
         elif kind == "unknown_reference":
             if source == "order_items" and variant % 2:
                 row["sku_id"] = f"SKU9{int(rng.integers(0, 1000)):03d}"

@@ -380,19 +380,19 @@ def _deliveries_to_record(
     new = []
     for delivery in deliveries:
         stat = delivery.path.stat()
-        entry = recorded.get(delivery.name)
-        if entry is not None and (entry.size_bytes, entry.modified_ns) == (
+        before = recorded.get(delivery.name)
+        if before is not None and (before.size_bytes, before.modified_ns) == (
             stat.st_size,
             stat.st_mtime_ns,
         ):
             continue
         sha256 = _sha256(delivery.path)
-        if entry is not None and entry.sha256 == sha256:
+        if before is not None and before.sha256 == sha256:
             continue
-        if entry is not None and not delivery.is_full:
+        if before is not None and not delivery.is_full:
             raise RawDataError(
-                f"{delivery.path}: changed since the night of {entry.taken_in_night} took it "
-                f"in (sha256 {entry.sha256[:12]}…, now {sha256[:12]}…): a delivery is "
+                f"{delivery.path}: changed since the night of {before.taken_in_night} took it "
+                f"in (sha256 {before.sha256[:12]}…, now {sha256[:12]}…): a delivery is "
                 "immutable once taken in; deliver the change as a new file"
             )
         new.append((delivery, sha256))

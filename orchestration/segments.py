@@ -75,7 +75,7 @@ def segment_settings(name: str, declaration: dict[str, Any]) -> SegmentSettings:
 def check_wecom_mapping(declarations: dict[str, dict[str, Any]], limits: WecomLimits) -> None:
     """The segments' WeCom tags must fit WeCom and reach it unchanged: no separator, no
     surrounding whitespace, name length, and number of tags in all."""
-    tags = {}
+    tags: dict[str, str] = {}
     for name, declaration in sorted(declarations.items()):
         tag = declaration.get("wecom_tag")
         if tag is None:

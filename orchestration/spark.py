@@ -22,11 +22,11 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 import pyarrow as pa
@@ -44,6 +44,8 @@ SPARK_TARGET = "spark"
 PREDICTIONS_SCHEMA = "predictive"
 # The same split as the Dagster job (orchestration/defs/dbt/assets.py).
 AFTER_PREDICTIONS = "source:predictive+"
+
+T = TypeVar("T")
 
 
 class SparkNightError(Exception):
@@ -102,7 +104,7 @@ def spark_session(profiles_dir: Path = DBT_PROJECT_DIR) -> SparkSession:
 
 
 def register_parquet_table(
-    spark: SparkSession, schema: str, table: str, batches: Iterator[pa.RecordBatch] | Any
+    spark: SparkSession, schema: str, table: str, batches: pa.RecordBatchReader
 ) -> int:
     """Write `batches` as Parquet under <spark dir>/files/<schema>/<table> and register them.
 
@@ -237,7 +239,7 @@ def run_night_on_spark(
     spark = spark_session()
     night.seconds["session"] = time.monotonic() - started
 
-    def step(name: str, action):
+    def step(name: str, action: Callable[[], T]) -> T:
         began = time.monotonic()
         value = action()
         night.seconds[name] = time.monotonic() - began

@@ -306,8 +306,10 @@ def _position(text: str, line: int, column: int) -> tuple[str, str]:
 
 
 def _character_error(text: str, error: UnexpectedCharacters) -> str:
-    char = text[error.pos_in_stream]
-    following = text[error.pos_in_stream : error.pos_in_stream + 2]
+    position = error.pos_in_stream
+    assert position is not None  # lark sets it on every UnexpectedCharacters
+    char = text[position]
+    following = text[position : position + 2]
     hints = {
         ";": "a rule is a single condition; ';' is not allowed",
         '"': "quoted identifiers are not allowed; write column names bare, in lower case",
@@ -400,6 +402,14 @@ class _Checker:
     def visit(self, node: Tree) -> _Expr:
         return self.handlers[str(node.data)](node)
 
+    @staticmethod
+    def _only_token(node: Tree) -> Token:
+        """The one token an operand's node holds (a column, a number, a string, a boolean)."""
+        (token,) = node.children
+        if not isinstance(token, Token):
+            raise TypeError(f"{node.data} holds a tree where a token was expected")
+        return token
+
     def _text(self, node: Tree | Token) -> str:
         if isinstance(node, Token):
             start, end = node.start_pos, node.end_pos
@@ -482,7 +492,7 @@ class _Checker:
     # operands
 
     def _column(self, node: Tree) -> _Expr:
-        (token,) = node.children
+        token = self._only_token(node)
         name = str(token)
         if name not in self.columns:
             if name.lower() in self.columns:
@@ -528,7 +538,7 @@ class _Checker:
         return _Expr(sql, result_type, call_text, atomic=True)
 
     def _number(self, node: Tree) -> _Expr:
-        (token,) = node.children
+        token = self._only_token(node)
         text = str(token)
         negative = text.startswith("-")
         whole, _, fraction = text.lstrip("-").partition(".")
@@ -545,7 +555,7 @@ class _Checker:
         return _Expr(f"{sign}{whole}.{fraction}", "number", text, atomic=True)
 
     def _string(self, node: Tree) -> _Expr:
-        (token,) = node.children
+        token = self._only_token(node)
         return _Expr(self._string_sql(token), "text", self._text(token), atomic=True)
 
     def _string_sql(self, token: Token) -> str:
@@ -564,7 +574,7 @@ class _Checker:
         return "'" + value.replace("'", "''") + "'"
 
     def _boolean(self, node: Tree) -> _Expr:
-        (token,) = node.children
+        token = self._only_token(node)
         value = "true" if token.type == "TRUE" else "false"
         return _Expr(value, "boolean", str(token), atomic=True)
 
@@ -740,15 +750,16 @@ def compile_rules(path: Path, columns: Mapping[str, str]) -> list[CompiledRule]:
     """Load, check and compile every rule of the file; the first problem raises RuleError."""
     compiled: list[CompiledRule] = []
     for rule in load_rules(path):
-        where = {"rule": rule.name, "source": path.name}
         if rule.name in columns or rule.name == KEY_COLUMN:
             raise RuleError(
-                "the name is already a column of the customer profile; choose another", **where
+                "the name is already a column of the customer profile; choose another",
+                rule=rule.name,
+                source=path.name,
             )
         try:
             sql = compile_rule(rule.rule, columns)
         except RuleError as error:
-            raise error.within(**where) from None
+            raise error.within(rule=rule.name, source=path.name) from None
         compiled.append(
             CompiledRule(
                 name=rule.name,

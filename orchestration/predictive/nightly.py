@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -104,19 +105,27 @@ BACKTEST_COLUMNS = [
 ]
 
 
+F = TypeVar("F", BgNbdFit, GammaGammaFit)
+
+
 @dataclass(frozen=True)
-class FitOutcome:
+class FitOutcome(Generic[F]):
     """One model's fit of the night: its status, why, and the fit when there is one."""
 
     model: str
     status: str
     detail: str
     n_customers: int
-    fit: BgNbdFit | GammaGammaFit | None = None
+    fit: F | None = None
 
     @property
     def usable(self) -> bool:
         return self.status in USABLE_STATUSES
+
+    @property
+    def usable_fit(self) -> F | None:
+        """The fit when its predictions may be used (a usable status always has one)."""
+        return self.fit if self.usable else None
 
     def row(self, as_of: dt.date, span: tuple[dt.date | None, dt.date | None]) -> dict:
         fit = self.fit
@@ -153,7 +162,7 @@ def _fit_bgnbd(
     recency: FloatArray,
     age: FloatArray,
     settings: PredictionSettings,
-) -> FitOutcome:
+) -> FitOutcome[BgNbdFit]:
     """BG/NBD on a summary, or the reason there is none; never raises."""
     n_customers, repeat_buyers = frequency.size, int(np.sum(frequency > 0))
     if n_customers < settings.min_customers:
@@ -174,7 +183,7 @@ def _fit_bgnbd(
 
 def _fit_spend(
     frequency: FloatArray, monetary: FloatArray, settings: PredictionSettings
-) -> FitOutcome:
+) -> FitOutcome[GammaGammaFit]:
     """Gamma-Gamma on the repeat buyers with positive spend, or the reason there is none."""
     repeat = (frequency > 0) & (monetary > 0)
     n_repeat = int(repeat.sum())
@@ -199,7 +208,7 @@ def _fit_spend(
     return FitOutcome(GAMMA_GAMMA, CONVERGED, "", n_repeat, fit)
 
 
-def _withhold_non_finite(outcome: FitOutcome, values: list[FloatArray]) -> FitOutcome:
+def _withhold_non_finite(outcome: FitOutcome[F], values: list[FloatArray]) -> FitOutcome[F]:
     """A usable fit whose predictions overflow is unusable: say so rather than write them."""
     bad = int(sum(np.sum(~np.isfinite(v)) for v in values))
     if not outcome.usable or bad == 0:
@@ -237,27 +246,28 @@ def predict_night(
     nan = np.full(frequency.size, np.nan)
     purchases = _fit_bgnbd(BG_NBD, frequency, recency, age, settings)
     alive, in_30d, in_90d = nan, nan, nan
-    if purchases.usable:
+    if (bgnbd := purchases.usable_fit) is not None:
         with np.errstate(all="ignore"):
-            alive = purchases.fit.probability_alive(frequency, recency, age)
-            in_30d = purchases.fit.expected_purchases(30, frequency, recency, age)
-            in_90d = purchases.fit.expected_purchases(90, frequency, recency, age)
+            alive = bgnbd.probability_alive(frequency, recency, age)
+            in_30d = bgnbd.expected_purchases(30, frequency, recency, age)
+            in_90d = bgnbd.expected_purchases(90, frequency, recency, age)
         purchases = _withhold_non_finite(purchases, [alive, in_30d, in_90d])
         if not purchases.usable:
             alive, in_30d, in_90d = nan, nan, nan
 
     spend = _fit_spend(frequency, monetary, settings)
     spend_per_day, clv = nan, nan
-    if spend.usable:
+    if (gamma_gamma := spend.usable_fit) is not None:
         with np.errstate(all="ignore"):
-            spend_per_day = spend.fit.expected_average_value(frequency, monetary)
+            spend_per_day = gamma_gamma.expected_average_value(frequency, monetary)
         spend = _withhold_non_finite(spend, [spend_per_day])
         spend_per_day = spend_per_day if spend.usable else nan
-    if spend.usable and purchases.usable:
+    bgnbd, gamma_gamma = purchases.usable_fit, spend.usable_fit
+    if bgnbd is not None and gamma_gamma is not None:
         with np.errstate(all="ignore"):
             clv = customer_lifetime_value(
-                purchases.fit,
-                spend.fit,
+                bgnbd,
+                gamma_gamma,
                 frequency,
                 recency,
                 age,
@@ -299,7 +309,7 @@ def predict_night(
 
 def run_backtest(
     purchase_days: pd.DataFrame, as_of: dt.date, settings: PredictionSettings
-) -> tuple[FitOutcome, pd.DataFrame]:
+) -> tuple[FitOutcome[BgNbdFit], pd.DataFrame]:
     """Fit on purchases up to `holdout_days` before the date, predict the holdout, compare.
 
     Returns the calibration fit's outcome and the backtest rows (none unless it is usable).
@@ -317,10 +327,11 @@ def run_backtest(
         summary["T_cal"].to_numpy(np.float64),
         settings,
     )
-    if not calibration.usable:
+    fit = calibration.usable_fit
+    if fit is None:
         return calibration, pd.DataFrame(columns=BACKTEST_COLUMNS)
     with np.errstate(all="ignore"):
-        result = backtest(calibration.fit, summary)
+        result = backtest(fit, summary)
     if not np.all(np.isfinite(result.customers["predicted_holdout"])):
         return _withhold_non_finite(
             calibration, [result.customers["predicted_holdout"].to_numpy()]

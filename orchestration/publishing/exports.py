@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from orchestration import duckdb_settings
-from orchestration.duckdb_settings import text_literal
+from orchestration.duckdb_settings import fetch_one, text_literal
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.guard import ExportGuard
@@ -418,12 +418,15 @@ def prune_published_nights(
     its age: a backfill's next night diffs against it. Held nights (``held/``) and folders
     without a manifest are left alone.
     """
-    if check_days_kept(days_kept) is None:
+    days_kept = check_days_kept(days_kept)
+    if days_kept is None:
         return []
     exports_root = Path(exports_root)
     with publisher_lock(exports_root, lock_timeout_seconds):
         nights = _published_nights(exports_root)
-        newest = max(nights, default=None)
+        if not nights:
+            return []
+        newest = max(nights)
         removed = [
             night
             for night in sorted(nights)
@@ -935,7 +938,7 @@ def _check_customer_ids(
 ) -> None:
     """One row per customer: a null or repeated customer_id would corrupt the diffs."""
     key = _quote_identifier(CUSTOMER_ID)
-    (nulls,) = connection.execute(f"SELECT count(*) FROM {quoted} WHERE {key} IS NULL").fetchone()
+    (nulls,) = fetch_one(connection, f"SELECT count(*) FROM {quoted} WHERE {key} IS NULL")
     if nulls:
         raise PublishError(f"{label}: {nulls} row(s) of {relation} have a null customer_id")
     duplicates = connection.execute(
@@ -1089,7 +1092,7 @@ def _sent_remarks_table(sent: dict[Any, str]) -> pa.Table:
     return pa.table({CUSTOMER_ID: id_column, "remark": remark_column})
 
 
-def _quote_relation(relation: str, label: str) -> str:
+def _quote_relation(relation: object, label: str) -> str:
     """``schema.table`` (or ``catalog.schema.table``) as quoted SQL, refusing anything else."""
     parts = relation.split(".") if isinstance(relation, str) else []
     if len(parts) not in (2, 3) or not all(_IDENTIFIER.fullmatch(part) for part in parts):

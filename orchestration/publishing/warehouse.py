@@ -48,6 +48,7 @@ from typing import Any, Final
 import duckdb
 
 from orchestration import duckdb_settings
+from orchestration.duckdb_settings import fetch_one
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
@@ -414,9 +415,7 @@ def _export(
             "(format parquet, compression zstd)"
         )
         written.append(path)
-        tables[table] = connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[
-            0
-        ]
+        (tables[table],) = fetch_one(connection, f'select count(*) from "{schema}"."{table}"')
     # Linked files were synced when first written; new files and every directory are synced.
     for path in written:
         fsync(path)
@@ -466,9 +465,10 @@ def _export_partitioned(
     )
     if None in fingerprints:
         raise PublishError(f"{schema}.{table} has rows without {partitioning.column}")
+    parts = {part: known for part, known in fingerprints.items() if part is not None}
     by_part: dict[str, dict[str, Any]] = {}
     for part, (rows, fingerprint, written_through) in (
-        fingerprints or {partitioning.empty: (0, None, None)}
+        parts or {partitioning.empty: (0, None, None)}
     ).items():
         relative = f"{table}/{partitioning.key}={part}/{PARTITION_FILE}"
         path = parquet_dir / relative
@@ -508,9 +508,9 @@ def _file_fingerprint(
     spread over the whole table: one month of ``fct_interactions`` took 5.8 s at scale L,
     read from the table, to learn only that it had changed."""
     values = ", ".join(f'cast("{name}" as {data_type})' for name, data_type in columns)
-    (fingerprint,) = connection.execute(
-        f"select sum(hash({values}))::varchar from read_parquet('{path}')"
-    ).fetchone()
+    (fingerprint,) = fetch_one(
+        connection, f"select sum(hash({values}))::varchar from read_parquet('{path}')"
+    )
     return fingerprint
 
 

@@ -21,12 +21,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 TAG_SEPARATOR: Final = "|"
 
 Friendship = tuple[str, str]  # (staff_id, customer_id)
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def settings_from_vars(cls: type[T], var: str, configured: Mapping[str, Any] | None) -> T:

@@ -40,7 +40,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
 import jinja2
@@ -63,6 +63,9 @@ from orchestration.predictive.nightly import (
 from orchestration.project import project_vars
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 REPORT_SUFFIX: Final = ".html"
 
@@ -149,7 +152,7 @@ _PREDICTIVE_TABLES: Final = ("predictive.btyd_model_fits", "predictive.model_bac
 
 # Everything that could vary between two renders of the same data is pinned. The hash salt
 # is set per chart, so clip-path ids of two charts never collide on one page.
-_CHART_STYLE: Final[dict[str, Any]] = {
+_CHART_STYLE: Final[dict[RcKeyType, Any]] = {
     "svg.fonttype": "none",
     "text.parse_math": False,  # a "$" in a channel code is text, not TeX
     "font.family": "sans-serif",
@@ -205,7 +208,7 @@ class Table:
     table_id: str
     caption: str
     header: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     numeric: tuple[bool, ...]
     footer: tuple[str, ...] | None = None
     # Long tables behind the charts go in a <details> element, closed.

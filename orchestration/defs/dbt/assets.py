@@ -1,7 +1,7 @@
 """Every dbt model as an asset, every dbt test as an asset check, one dbt build per night."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,9 @@ class NightConfig(dg.Config):
 AFTER_PREDICTIONS = "source:predictive+"
 
 
-def nightly_dbt_build(name: str, **selection: str):
+def nightly_dbt_build(
+    name: str, *, select: str = "fqn:*", exclude: str = ""
+) -> dg.AssetsDefinition:
     """One nightly dbt build over a part of the project (dbt_assets' select / exclude)."""
 
     @dbt_assets(
@@ -80,14 +82,15 @@ def nightly_dbt_build(name: str, **selection: str):
         ),
         partitions_def=nightly_partitions,
         backfill_policy=one_night_per_run,
-        **selection,
+        select=select,
+        exclude=exclude,
     )
     def build(
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
         warehouse: WarehouseResource,
         config: NightConfig,
-    ):
+    ) -> Iterator[object]:  # the events of dbt's run, as dagster-dbt streams them
         args = dbt_build_args(context.partition_key, config.run_started_at or None)
         target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
         yield from dbt.cli(args, context=context, target_path=target_path).stream()

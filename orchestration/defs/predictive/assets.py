@@ -5,6 +5,7 @@ three tables to the `predictive` schema of the warehouse.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
@@ -135,7 +136,7 @@ def write_night(
 )
 def btyd_predictions(
     context: dg.AssetExecutionContext, config: PredictionConfig, warehouse: WarehouseResource
-):
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     as_of = dt.date.fromisoformat(context.partition_key)
     settings = PredictionSettings(
         min_customers=config.min_customers,

@@ -1,5 +1,6 @@
 """Raw sources as assets: the night's files loaded verbatim into the warehouse."""
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -31,7 +32,9 @@ def raw_asset_key(source: str) -> dg.AssetKey:
     partitions_def=nightly_partitions,
     backfill_policy=one_night_per_run,
 )
-def raw_sources(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_sources(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
     results = load_raw_sources(
         warehouse.raw_path,
         warehouse.warehouse_path,
