@@ -40,24 +40,31 @@ use_own_dbt_project_per_worker()
 
 from orchestration.cli import ensure_manifest, run_night  # noqa: E402  (after the copy)
 
-# The fixtures that build a night (most of a minute each, more on a busy machine). A test that
-# uses one, or is marked `night` itself, is what `make test-fast` leaves out.
-NIGHT_FIXTURES: set[str] = set()
-
 
 def night_fixture(**fixture_options: Any):
-    """@pytest.fixture for a fixture that builds at least one night."""
+    """@pytest.fixture for a fixture that builds at least one night (most of a minute each,
+    more on a busy machine). A test that uses one, or is marked `night` itself, is what
+    `make test-fast` leaves out."""
 
     def register(function):
-        NIGHT_FIXTURES.add(function.__name__)
+        function.builds_night = True
         return pytest.fixture(**fixture_options)(function)
 
     return register
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Read off the fixtures' definitions, not a registry: test modules import this file as
+    # tests.conftest, a second copy of the module beside the one pytest loaded.
     for item in items:
-        if NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        if any(
+            getattr(definition.func, "builds_night", False)
+            for stack in definitions.name2fixturedefs.values()
+            for definition in stack
+        ):
             item.add_marker(pytest.mark.night)
 
 

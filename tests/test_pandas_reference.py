@@ -71,6 +71,8 @@ def assert_same(ours: pd.DataFrame, reference: pd.DataFrame, columns: list[str])
         assert not differing, f"{column}: (customer, warehouse, pandas) {differing[:10]}"
 
 
+# Builds its night through request.getfixturevalue, which the night mark cannot see.
+@pytest.mark.night
 @pytest.mark.parametrize("fixture", ["customer_marts", "generated"])
 def test_pandas_reference_equals_the_warehouse(fixture, request: pytest.FixtureRequest) -> None:
     if fixture == "customer_marts":
