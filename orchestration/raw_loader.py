@@ -45,6 +45,9 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet")
 CSV_BLOCK_BYTES = 16 << 20
 # Every delivery taken in, one row each: what makes a changed or removed delivery an error.
 LEDGER = "audit.raw_deliveries"
+# The deliveries each raw relation holds now, with when their rows were loaded: what lets a
+# night append a folder's new deliveries only, and keep an unchanged full file as it was.
+HELD = "audit.raw_held_deliveries"
 # A delivery's name that starts with its day, with or without dashes.
 DATED_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
@@ -173,11 +176,15 @@ def _schema(contract: SourceContract) -> pa.Schema:
 
 
 def _numbered_batches(
-    deliveries: Sequence[CheckedDelivery], contract: SourceContract, loaded_at: datetime
+    deliveries: Sequence[CheckedDelivery],
+    contract: SourceContract,
+    loaded_at: datetime,
+    first_row: int = 1,
 ) -> Iterator[pa.RecordBatch]:
     """The raw table's batches, delivery after delivery: absent optional columns as nulls,
-    plus the loader's columns, the row number counted on across the deliveries."""
-    next_row_number = 1
+    plus the loader's columns, the row number counted on across the deliveries from
+    `first_row`."""
+    next_row_number = first_row
     loaded_at_value = pa.scalar(loaded_at, type=pa.timestamp("us"))
     schema = _schema(contract)
     for delivery in deliveries:
@@ -308,25 +315,40 @@ def _select_text_parquet(
 
 
 def _select_text_parquet_deliveries(
-    deliveries: Sequence[CheckedDelivery], contract: SourceContract, loaded_at: datetime
+    deliveries: Sequence[CheckedDelivery],
+    contract: SourceContract,
+    loaded_at: datetime,
+    first_row: int = 1,
 ) -> str:
-    """Every delivery's rows one after the other, numbered on across them."""
-    selects, first_row = [], 1
+    """Every delivery's rows one after the other, numbered on across them from `first_row`."""
+    selects = []
     for delivery in deliveries:
         selects.append(_select_text_parquet(delivery, contract, loaded_at, first_row))
         first_row += pq.ParquetFile(delivery.path).metadata.num_rows
     return " union all ".join(selects)
 
 
-def _drop_relation(connection: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop last night's `raw.<name>`, a table or a view (each night's file decides which)."""
+def _relation_columns(connection: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str | None]:
+    """Last night's `raw.<name>`: its kind (`table`, `view`, or "" when there is none) and its
+    columns, comma-separated."""
     found = connection.execute(
-        "select table_type from information_schema.tables"
+        "select any_value(tables.table_type), string_agg(columns.column_name, ',' order by"
+        " columns.ordinal_position) from information_schema.tables as tables"
+        " inner join information_schema.columns as columns using"
+        " (table_catalog, table_schema, table_name)"
         " where table_catalog = current_database() and table_schema = ? and table_name = ?",
         [RAW_SCHEMA, name],
     ).fetchall()
-    if found:
-        kind = "view" if found[0][0] == "VIEW" else "table"
+    kind, columns = found[0] if found else (None, None)
+    if kind is None:
+        return "", None
+    return ("view" if kind == "VIEW" else "table"), columns
+
+
+def _drop_relation(connection: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop last night's `raw.<name>`, a table or a view (each night's file decides which)."""
+    kind, _ = _relation_columns(connection, name)
+    if kind:
         connection.execute(f"drop {kind} {RAW_SCHEMA}.{name}")
 
 
@@ -339,6 +361,16 @@ class _Recorded:
     size_bytes: int
     modified_ns: int
     taken_in_night: date
+    taken_in_at: datetime
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A delivery the raw relation of its source holds (HELD)."""
+
+    is_full: bool
+    sha256: str
+    loaded_at: datetime
 
 
 def _sha256(path: Path) -> str:
@@ -351,7 +383,7 @@ def _recorded_deliveries(
 ) -> dict[str, _Recorded]:
     rows = connection.execute(
         f"""
-        select delivery, is_full, sha256, size_bytes, modified_ns, taken_in_night
+        select delivery, is_full, sha256, size_bytes, modified_ns, taken_in_night, taken_in_at
         from {LEDGER} where source_name = ?
         qualify row_number() over (partition by delivery order by taken_in_at desc) = 1
         """,
@@ -360,24 +392,37 @@ def _recorded_deliveries(
     return {row[0]: _Recorded(*row[1:]) for row in rows}
 
 
-def _deliveries_to_record(
+def _held_deliveries(connection: duckdb.DuckDBPyConnection, source: str) -> dict[str, _Held]:
+    rows = connection.execute(
+        f"select delivery, is_full, sha256, loaded_at from {HELD} where source_name = ?",
+        [source],
+    ).fetchall()
+    return {row[0]: _Held(*row[1:]) for row in rows}
+
+
+def _checked_deliveries(
     connection: duckdb.DuckDBPyConnection, source: str, deliveries: Sequence[CheckedDelivery]
-) -> list[tuple[CheckedDelivery, str]]:
-    """The deliveries the ledger does not hold yet, with their sha256; RawDataError for one
-    taken in before that changed or went missing. A file whose size and modification time are
-    those recorded is not read again."""
+) -> tuple[dict[str, str], list[CheckedDelivery]]:
+    """The sha256 of every delivery, and those the ledger does not hold yet; RawDataError for
+    one taken in before that changed or went missing. A file whose size and modification time
+    are those recorded is not read again."""
     recorded = _recorded_deliveries(connection, source)
     present = {delivery.name: delivery for delivery in deliveries}
     is_folder = not (len(deliveries) == 1 and deliveries[0].is_full)
     if is_folder:
+        # A full delivery replaced every delivery taken in before it.
+        replaced_until = max(
+            (entry.taken_in_at for entry in recorded.values() if entry.is_full), default=None
+        )
         for name, entry in sorted(recorded.items()):
-            if not entry.is_full and name not in present:
+            is_replaced = replaced_until is not None and entry.taken_in_at < replaced_until
+            if not entry.is_full and not is_replaced and name not in present:
                 raise RawDataError(
                     f"delivery {name} was taken in on the night of {entry.taken_in_night} and "
                     "is missing now: a delivery is immutable once taken in. Put it back, or "
                     "deliver the source again as one full file, which replaces every delivery"
                 )
-    new = []
+    shas, new = {}, []
     for delivery in deliveries:
         stat = delivery.path.stat()
         before = recorded.get(delivery.name)
@@ -385,8 +430,9 @@ def _deliveries_to_record(
             stat.st_size,
             stat.st_mtime_ns,
         ):
+            shas[delivery.name] = before.sha256
             continue
-        sha256 = _sha256(delivery.path)
+        shas[delivery.name] = sha256 = _sha256(delivery.path)
         if before is not None and before.sha256 == sha256:
             continue
         if before is not None and not delivery.is_full:
@@ -395,34 +441,29 @@ def _deliveries_to_record(
                 f"in (sha256 {before.sha256[:12]}…, now {sha256[:12]}…): a delivery is "
                 "immutable once taken in; deliver the change as a new file"
             )
-        new.append((delivery, sha256))
-    return new
+        new.append(delivery)
+    return shas, new
 
 
 def _record_deliveries(
     connection: duckdb.DuckDBPyConnection,
-    table: str,
-    new: Sequence[tuple[CheckedDelivery, str]],
+    source: str,
+    new: Sequence[CheckedDelivery],
+    shas: dict[str, str],
+    rows_by_delivery: dict[str, int],
     night: date,
     loaded_at: datetime,
 ) -> None:
     """Add the night's new deliveries to the ledger, with the rows each brought."""
-    if not new:
-        return
-    rows_by_delivery = dict(
-        connection.execute(
-            f"select _source_file, count(*) from {table} group by _source_file"
-        ).fetchall()
-    )
     recorded = []
-    for delivery, sha256 in new:
+    for delivery in new:
         stat = delivery.path.stat()
         recorded.append(
             (
-                table.split(".")[1],
+                source,
                 delivery.name,
                 delivery.is_full,
-                sha256,
+                shas[delivery.name],
                 stat.st_size,
                 stat.st_mtime_ns,
                 rows_by_delivery.get(delivery.name, 0),
@@ -430,7 +471,116 @@ def _record_deliveries(
                 loaded_at,
             )
         )
-    connection.executemany(f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", recorded)
+    if recorded:
+        connection.executemany(f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", recorded)
+
+
+def _insert_rows(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    deliveries: Sequence[CheckedDelivery],
+    contract: SourceContract,
+    loaded_at: datetime,
+    first_row: int,
+) -> None:
+    """Append the deliveries' rows to the raw table, numbered on from `first_row`."""
+    if not deliveries:
+        return
+    if all(_is_text_parquet(delivery) for delivery in deliveries):
+        # DuckDB reads the columns in parallel, with nothing to convert.
+        select = _select_text_parquet_deliveries(deliveries, contract, loaded_at, first_row)
+        connection.execute(f"insert into {table} {select}")
+        return
+    batches = pa.RecordBatchReader.from_batches(
+        _schema(contract), _numbered_batches(deliveries, contract, loaded_at, first_row)
+    )
+    connection.register("raw_file_stream", batches)
+    try:
+        connection.execute(f"insert into {table} select * from raw_file_stream")
+    finally:
+        # In an aborted transaction this fails too; the rollback that follows cleans up.
+        with contextlib.suppress(duckdb.Error):
+            connection.unregister("raw_file_stream")
+
+
+def _create_table(
+    connection: duckdb.DuckDBPyConnection, table: str, contract: SourceContract
+) -> None:
+    columns = [f'"{name}" varchar' for name in contract.columns]
+    columns += [
+        "_raw_row_number bigint",
+        "_source_file varchar",
+        "_loaded_at timestamp",
+        "_delivered_on date",
+    ]
+    connection.execute(f"create table {table} ({', '.join(columns)})")
+
+
+def _load_full_delivery(
+    connection: duckdb.DuckDBPyConnection,
+    raw: RawStream,
+    contract: SourceContract,
+    held: dict[str, _Held],
+    sha256: str,
+    loaded_at: datetime,
+) -> datetime:
+    """Make `raw.<source>` the full delivery's rows; the moment its rows count as loaded at:
+    when this content was first taken in, for an unchanged file, so that staging finds nothing
+    new in it."""
+    (delivery,) = raw.deliveries
+    table = f"{RAW_SCHEMA}.{contract.name}"
+    kind, columns = _relation_columns(connection, contract.name)
+    before = held.get(delivery.name)
+    is_unchanged = (
+        len(held) == 1
+        and before is not None
+        and before.is_full
+        and before.sha256 == sha256
+        and columns == ",".join(_schema(contract).names)
+    )
+    rows_loaded_at = before.loaded_at if is_unchanged and before is not None else loaded_at
+    if is_unchanged and kind == "table":
+        return rows_loaded_at
+    _drop_relation(connection, contract.name)
+    if _is_text_parquet(delivery):
+        # A view that reads the file where it lies (module docstring); the view's query is
+        # checked against the file here.
+        select = _select_text_parquet_deliveries(raw.deliveries, contract, rows_loaded_at)
+        connection.execute(f"create view {table} as {select}")
+    else:
+        _create_table(connection, table, contract)
+        _insert_rows(connection, table, raw.deliveries, contract, rows_loaded_at, 1)
+    return rows_loaded_at
+
+
+def _load_delivery_folder(
+    connection: duckdb.DuckDBPyConnection,
+    raw: RawStream,
+    contract: SourceContract,
+    held: dict[str, _Held],
+    loaded_at: datetime,
+) -> list[CheckedDelivery]:
+    """Append the folder's deliveries `raw.<source>` does not hold yet, numbered on after its
+    rows; the table is made anew from every delivery when it holds a full delivery or was
+    made for other contract columns. Returns the deliveries appended."""
+    table = f"{RAW_SCHEMA}.{contract.name}"
+    kind, columns = _relation_columns(connection, contract.name)
+    keeps_table = (
+        kind == "table"
+        and bool(held)
+        and not any(entry.is_full for entry in held.values())
+        and columns == ",".join(_schema(contract).names)
+    )
+    if not keeps_table:
+        _drop_relation(connection, contract.name)
+        _create_table(connection, table, contract)
+        held = {}
+    appended = [delivery for delivery in raw.deliveries if delivery.name not in held]
+    ((last_row,),) = connection.execute(
+        f"select coalesce(max(_raw_row_number), 0) from {table}"
+    ).fetchall()
+    _insert_rows(connection, table, appended, contract, loaded_at, last_row + 1)
+    return appended
 
 
 def load_raw_source(
@@ -443,24 +593,45 @@ def load_raw_source(
     raw = open_raw_source(raw_dir, contract, loaded_at)
     path = raw.path
     table = f"{RAW_SCHEMA}.{contract.name}"
-    new = _deliveries_to_record(connection, contract.name, raw.deliveries)
+    shas, new = _checked_deliveries(connection, contract.name, raw.deliveries)
+    held = _held_deliveries(connection, contract.name)
+    is_full = len(raw.deliveries) == 1 and raw.deliveries[0].is_full
     try:
-        _drop_relation(connection, contract.name)
-        if raw.deliveries and all(_is_text_parquet(delivery) for delivery in raw.deliveries):
-            # DuckDB reads the columns in parallel wherever the view is read, with nothing to
-            # convert; the view's query is checked against the files here.
-            select = _select_text_parquet_deliveries(raw.deliveries, contract, loaded_at)
-            connection.execute(f"create view {table} as {select}")
+        if is_full:
+            (delivery,) = raw.deliveries
+            rows_loaded_at = _load_full_delivery(
+                connection, raw, contract, held, shas[delivery.name], loaded_at
+            )
+            held = {delivery.name: _Held(True, shas[delivery.name], rows_loaded_at)}
         else:
-            connection.register("raw_file_stream", raw.batches)
-            connection.execute(f"create table {table} as select * from raw_file_stream")
+            appended = _load_delivery_folder(connection, raw, contract, held, loaded_at)
+            appended_names = {delivery.name for delivery in appended}
+            held = {
+                delivery.name: held[delivery.name]
+                if delivery.name in held and delivery.name not in appended_names
+                else _Held(False, shas[delivery.name], loaded_at)
+                for delivery in raw.deliveries
+            }
     except (duckdb.Error, pa.ArrowException) as error:
         raise RawDataError(f"{path}: cannot be read: {error}") from error
-    finally:
-        # In an aborted transaction this fails too; the rollback that follows cleans up.
-        with contextlib.suppress(duckdb.Error):
-            connection.unregister("raw_file_stream")
-    _record_deliveries(connection, table, new, night or loaded_at.date(), loaded_at)
+    rows_by_delivery = dict(
+        connection.execute(
+            f"select _source_file, count(*) from {table}"
+            f" where _loaded_at = cast(? as timestamp) group by _source_file",
+            [loaded_at],
+        ).fetchall()
+    )
+    _record_deliveries(
+        connection, contract.name, new, shas, rows_by_delivery, night or loaded_at.date(), loaded_at
+    )
+    connection.execute(f"delete from {HELD} where source_name = ?", [contract.name])
+    connection.executemany(
+        f"insert into {HELD} values (?, ?, ?, ?, ?)",
+        [
+            (contract.name, name, entry.is_full, entry.sha256, entry.loaded_at)
+            for name, entry in held.items()
+        ],
+    )
     ((rows,),) = connection.execute(f"select count(*) from {table}").fetchall()
     return RawLoadResult(
         source=contract.name,
@@ -469,7 +640,7 @@ def load_raw_source(
         absent_optional_columns=raw.absent_optional_columns,
         ignored_columns=raw.ignored_columns,
         deliveries=tuple(delivery.name for delivery in raw.deliveries),
-        new_deliveries=tuple(delivery.name for delivery, _ in new),
+        new_deliveries=tuple(delivery.name for delivery in new),
     )
 
 
@@ -491,6 +662,14 @@ def load_raw_sources(
                 source_name varchar, delivery varchar, is_full boolean, sha256 varchar,
                 size_bytes bigint, modified_ns bigint, rows bigint, taken_in_night date,
                 taken_in_at timestamp
+            )
+            """
+        )
+        connection.execute(
+            f"""
+            create table if not exists {HELD} (
+                source_name varchar, delivery varchar, is_full boolean, sha256 varchar,
+                loaded_at timestamp
             )
             """
         )

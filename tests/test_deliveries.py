@@ -213,6 +213,31 @@ def test_a_day_taken_in_incrementally_equals_a_full_build(two_days_delivered):
         assert query(full, select) == query(incremental, select), source
 
 
+def test_a_night_stages_only_the_new_deliveries_and_the_keys_they_touch(two_days_delivered):
+    """Staging reads the rows loaded after the latest it holds (the second day's deliveries)
+    and stages again the stored rows of the keys those touch, and of a key whose verdict
+    depends on the run's clock (O10, dated 2099). Nothing else is read or written."""
+    _, incremental = two_days_delivered
+    written_last = (
+        "select order_id, _raw_row_number from staging.stg_raw__{0} where _written_at ="
+        " (select max(_written_at) from staging.stg_raw__{0}) order by 2"
+    )
+    # O5 and O13 delivered again, O14 new; the first day's O5, O10 and O13 staged again.
+    assert query(incremental, written_last.format("orders")) == [
+        ("O5", 5), ("O10", 10), ("O13", 14), ("O5", 15), ("O13", 16), ("O14", 17),
+    ]  # fmt: skip
+    # O5's two lines replaced by one line; O14's line.
+    assert query(incremental, written_last.format("order_items")) == [
+        ("O5", 5), ("O5", 8), ("O5", 13), ("O14", 14),
+    ]  # fmt: skip
+    # The first day's rows keep their load time: they were not loaded again.
+    assert query(
+        incremental,
+        "select _source_file, count(distinct _loaded_at), count(*) from raw.orders"
+        " group by 1 order by 1",
+    ) == [("orders/2026-03-30.csv", 1, 14), ("orders/2026-03-31.csv", 1, 3)]
+
+
 ERASED_NIGHT = "2026-04-01"
 
 

@@ -17,10 +17,10 @@ NOT_COMPARED = {"raw_row_accounting"}
 # Tables that keep every night (and views of one) depend on which nights were built before:
 # compare the night.
 KEPT_PER_NIGHT = {"customer_profile_history", "customer_tags_history", "segment_membership"}
-# A row's lineage (the delivery it came in, its position in the raw rows, and the raw row's
-# hash, which names the file) describes the files too: a later file may hold the same events
-# at other positions. _written_at is when the run that wrote the row started: each home's own.
-LINEAGE_COLUMNS = {"_source_file", "_raw_row_number", "_raw_row_hash", "_written_at"}
+# A row's lineage (the delivery it came in, its position in the raw rows) describes the files
+# too: a later file may hold the same events at other positions. _written_at is when the run
+# that wrote the row started, and _loaded_at when its raw row was loaded: each home's own.
+LINEAGE_COLUMNS = {"_source_file", "_raw_row_number", "_written_at", "_loaded_at"}
 
 
 def computed_tables(warehouse: Path, not_compared: set[str]) -> list[str]:

@@ -263,6 +263,76 @@ def test_deliveries_are_taken_in_in_name_order_and_recorded(raw_dir, tmp_path):
     assert ledger(tmp_path, "orders") == [full, (*full[:3], sha256(orders), 14, NIGHT_2)]
 
 
+LOADED_AT_2 = datetime(2026, 5, 1, 4, 0)
+
+
+def test_a_night_appends_the_new_deliveries_and_keeps_an_unchanged_full_file(raw_dir, tmp_path):
+    """Staging takes the rows loaded after its own latest rows (`_loaded_at`): a folder keeps
+    the rows it was given, with their load time, and appends the new deliveries after them,
+    in the order they are taken in; an unchanged full file keeps its load time."""
+    warehouse = tmp_path / "home" / "warehouse.duckdb"
+    (raw_dir / "interactions.csv").unlink()
+    deliver(raw_dir, "interactions", "2026-11-22.csv", [I1, I2])
+    load_raw_sources(raw_dir, warehouse, LOADED_AT, NIGHT_1)
+    # Arrived late: named before the delivery already taken in, it is numbered after it.
+    deliver(raw_dir, "interactions", "2026-11-21.csv", [I3])
+    deliver(raw_dir, "interactions", "2026-11-23.csv", [I3.replace("I3", "I4")])
+    results = load_raw_sources(raw_dir, warehouse, LOADED_AT_2, NIGHT_2)
+    assert results["interactions"].rows == 4
+    assert query(
+        warehouse,
+        "select interaction_id, _raw_row_number, _source_file, _loaded_at"
+        " from raw.interactions order by 2",
+    ) == [
+        ("I1", 1, "interactions/2026-11-22.csv", LOADED_AT),
+        ("I2", 2, "interactions/2026-11-22.csv", LOADED_AT),
+        ("I3", 3, "interactions/2026-11-21.csv", LOADED_AT_2),
+        ("I4", 4, "interactions/2026-11-23.csv", LOADED_AT_2),
+    ]
+    assert [row[1:] for row in ledger(tmp_path, "interactions")] == [
+        ("interactions/2026-11-22.csv", False, sha256(raw_dir / "interactions" / name), rows, night)
+        for name, rows, night in (("2026-11-22.csv", 2, NIGHT_1),)
+    ] + [
+        (
+            "interactions/2026-11-21.csv",
+            False,
+            sha256(raw_dir / "interactions" / "2026-11-21.csv"),
+            1,
+            NIGHT_2,
+        ),
+        (
+            "interactions/2026-11-23.csv",
+            False,
+            sha256(raw_dir / "interactions" / "2026-11-23.csv"),
+            1,
+            NIGHT_2,
+        ),
+    ]
+    # The full files did not change: their rows keep the first night's load time.
+    assert query(warehouse, "select distinct _loaded_at from raw.orders") == [(LOADED_AT,)]
+
+    # A full file replaces every delivery before it, and a folder after it starts anew.
+    (raw_dir / "orders.csv").write_text(
+        (raw_dir / "orders.csv").read_text(encoding="utf-8").replace("198.00", "199.00")
+    )
+    shutil.rmtree(raw_dir / "interactions")
+    shutil.copyfile(TINY_RAW / "interactions.csv", raw_dir / "interactions.csv")
+    loaded_at_3 = datetime(2026, 5, 2, 4, 0)
+    load_raw_sources(raw_dir, warehouse, loaded_at_3, date(2026, 11, 24))
+    assert query(
+        warehouse,
+        "select count(*), min(_raw_row_number), max(_raw_row_number), any_value(_source_file),"
+        " any_value(_loaded_at) from raw.interactions",
+    ) == [(11, 1, 11, "interactions.csv", loaded_at_3)]
+    assert query(warehouse, "select distinct _loaded_at from raw.orders") == [(loaded_at_3,)]
+    (raw_dir / "interactions.csv").unlink()
+    deliver(raw_dir, "interactions", "2026-11-25.csv", [I1])
+    load_raw_sources(raw_dir, warehouse, LOADED_AT_2.replace(day=3), date(2026, 11, 25))
+    assert query(
+        warehouse, "select interaction_id, _raw_row_number, _source_file from raw.interactions"
+    ) == [("I1", 1, "interactions/2026-11-25.csv")]
+
+
 def test_a_changed_or_removed_delivery_stops_the_night_and_takes_in_nothing(raw_dir, tmp_path):
     (raw_dir / "interactions.csv").unlink()
     first = deliver(raw_dir, "interactions", "2026-11-21.csv", [I1, I2])

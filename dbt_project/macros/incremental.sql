@@ -97,43 +97,12 @@
     {%- endif %}
 {% endmacro %}
 
-{#- A fingerprint of a raw row: its file name and every contract column. Only rows at the
-    same position are compared, so a 64-bit hash is plenty; each engine's native hash is
-    several times faster than md5. -#}
-{% macro raw_row_hash(table_name) -%}
-    {{ return(adapter.dispatch('raw_row_hash', 'scrm')(
-        ['_source_file'] + raw_contract_columns(table_name)
-    )) }}
-{%- endmacro %}
-
-{% macro duckdb__raw_row_hash(columns) -%}
-    hash({{ columns | join(', ') }})
-{%- endmacro %}
-
-{% macro spark__raw_row_hash(columns) -%}
-    xxhash64({{ columns | join(', ') }})
-{%- endmacro %}
-
-{#- Elsewhere md5 of each column written as its length and text, so that no two different
-    rows share the input (null has no length). -#}
-{% macro default__raw_row_hash(columns) -%}
-    {%- set parts = [] -%}
-    {%- for column in columns -%}
-        {%- do parts.append(
-            "coalesce(cast(length(" ~ column ~ ") as " ~ dbt.type_string() ~ "), 'null')"
-        ) -%}
-        {%- do parts.append("':'") -%}
-        {%- do parts.append("coalesce(" ~ column ~ ", '')") -%}
-        {%- do parts.append("'|'") -%}
-    {%- endfor -%}
-    substr({{ dbt.hash(dbt.concat(parts)) }}, 1, 16)
-{%- endmacro %}
-
 {#-
-    The raw rows a staging model (re)stages this run, with `_raw_row_hash`: all of them in a
-    full build; incrementally, every row of each key that has a row at a new or changed
-    position, lost a row, or has a verdict that depends on the run's clock (a future
-    timestamp then or now), plus every row without a key.
+    The raw rows a staging model (re)stages this run: all of them in a full build. Incrementally, the rows loaded after the latest the model holds (`_loaded_at`:
+    a folder's new deliveries, or every row of a full file that changed), and the staged rows
+    of every key that has such a row or a verdict that depends on the run's clock (a future
+    timestamp then or now), plus every row without a key. The duplicate, conflict and
+    supersession checks look across a key, so they see every row they compare.
     - key_column: the raw column of the key the duplicate and conflict checks group by;
     - staged_key: that key in the staged table;
     - staged_timestamps: the staged columns the future-timestamp rule reads.
@@ -141,141 +110,42 @@
 {% macro raw_rows_to_stage(table_name, key_column, staged_key, staged_timestamps=[]) %}
     {%- set raw_table = source('raw', table_name) -%}
     {%- if not is_incremental() %}
-    select
-        *,
-        {{ raw_row_hash(table_name) }} as _raw_row_hash
-    from {{ raw_table }}
+    select * from {{ raw_table }}
     {%- else %}
+    {%- set staged_until = 'coalesce(' ~ stored_literal('max(_loaded_at)', 'timestamp')
+        ~ ", cast('1900-01-01' as timestamp))" %}
     with
 
-    -- Read twice: hashed by block, then compared in the changed blocks.
-    raw_rows as {{ inlined_cte() }} (
-        select
-            _raw_row_number,
-            {{ clean_text(key_column) }} as row_key,
-            {{ raw_row_hash(table_name) }} as _raw_row_hash
-        from {{ raw_table }}
-    ),
-
-    changed_blocks as (
-        {{ changed_row_blocks('raw_rows', this, ['_raw_row_hash']) }}
-    ),
-
-    staged as (
-        select
-            _raw_row_number,
-            _raw_row_hash,
-            {{ staged_key }} as row_key
-        from {{ this }}
-        where {{ raw_row_block('_raw_row_number') }} in (select row_block from changed_blocks)
-    ),
-
-    compared as (
-        select
-            raw_rows._raw_row_number as raw_row_number,
-            raw_rows.row_key as raw_key,
-            staged._raw_row_number as staged_row_number,
-            staged.row_key as staged_key
-        from (
-            select * from raw_rows
-            where
-                {{ raw_row_block('_raw_row_number') }}
-                in (select row_block from changed_blocks)
-        ) as raw_rows
-        full outer join staged
-            on
-                raw_rows._raw_row_number = staged._raw_row_number
-                and raw_rows._raw_row_hash = staged._raw_row_hash
-    ),
-
     affected_keys as (
-        select raw_key as row_key from compared where staged_row_number is null
+        select {{ clean_text(key_column) }} as row_key from {{ raw_table }}
+        where _loaded_at > {{ staged_until }}
+
         union
-        select staged_key as row_key from compared where raw_row_number is null
-        union
+
         select {{ staged_key }} as row_key from {{ this }}
         where
             quarantine_reason = 'future_timestamp'
             {%- for column in staged_timestamps %}
             or {{ column }} > {{ run_started_at_local() }}
             {%- endfor %}
-    ),
+    )
 
-    -- The rows of the affected keys, and those without a key: in the changed blocks from the
-    -- raw rows, elsewhere from the staged table, whose rows there are the raw rows (their
-    -- blocks compared equal) with the key already cleaned. Cleaning every raw key again took
-    -- 3.5 s for the interactions at scale L, the staged keys 0.6 s.
-    rows_to_stage as (
-        select raw_row_number from compared
-        where
-            raw_row_number is not null
-            and (
-                raw_key is null
-                or raw_key in (select row_key from affected_keys where row_key is not null)
-            )
-        union all
-        select _raw_row_number as raw_row_number from {{ this }}
-        where
-            {{ raw_row_block('_raw_row_number') }}
-            not in (select row_block from changed_blocks where row_block is not null)
-            and (
+    select * from {{ raw_table }}
+    where _loaded_at > {{ staged_until }}
+
+    union all
+
+    select * from {{ raw_table }}
+    where
+        _loaded_at <= {{ staged_until }}
+        and _raw_row_number in (
+            select _raw_row_number from {{ this }}
+            where
                 {{ staged_key }} is null
                 or {{ staged_key }}
                 in (select row_key from affected_keys where row_key is not null)
-            )
-    )
-
-    select
-        *,
-        {{ raw_row_hash(table_name) }} as _raw_row_hash
-    from {{ raw_table }}
-    where _raw_row_number in (select raw_row_number from rows_to_stage)
+        )
     {%- endif %}
-{% endmacro %}
-
-{#- The block of rows a raw position falls in, for changed_row_blocks: 4,096 positions by
-    default, so 50 million rows are 12,000 blocks, and a night that appends compares a block
-    or two row by row. $SCRM_RAW_ROW_BLOCK_SIZE changes it (the tests use tiny blocks, so
-    that a fixture spans several). -#}
-{% macro raw_row_block(row_number) -%}
-    {%- set block_size = env_var('SCRM_RAW_ROW_BLOCK_SIZE', '4096') | int -%}
-    {%- if block_size < 1 -%}
-        {{ exceptions.raise_compiler_error(
-            'SCRM_RAW_ROW_BLOCK_SIZE must be a positive whole number of raw rows'
-        ) }}
-    {%- endif -%}
-    ({{ row_number }} // {{ block_size }})
-{%- endmacro %}
-
-{#- The blocks of raw positions (raw_row_block) whose rows in `rows` (a CTE or relation with
-    `_raw_row_number`) differ from those in `stored`, by row count and the sum of the hashes
-    of `_raw_row_number` and `columns`: a block on one side only, or with another count or
-    sum. Only these blocks are then compared row by row: comparing 50 million rows with the
-    stored ones in one join took 15 to 19 s at scale L, by block 6 to 8 s. -#}
-{% macro changed_row_blocks(rows, stored, columns) %}
-    {%- set hashed_columns = ['_raw_row_number'] + columns %}
-    select coalesce(new_blocks.row_block, stored_blocks.row_block) as row_block
-    from {{ row_block_fingerprints(rows, hashed_columns) }} as new_blocks
-    full outer join {{ row_block_fingerprints(stored, hashed_columns) }} as stored_blocks
-        on new_blocks.row_block = stored_blocks.row_block
-    where
-        new_blocks.row_block is null
-        or stored_blocks.row_block is null
-        or new_blocks.row_count <> stored_blocks.row_count
-        or new_blocks.fingerprint <> stored_blocks.fingerprint
-{% endmacro %}
-
-{#- Per block of raw positions in `rows`, the row count and the summed hashes of `columns`,
-    as a subquery (changed_row_blocks compares two of them). -#}
-{% macro row_block_fingerprints(rows, columns) %}
-    (
-        select
-            {{ raw_row_block('_raw_row_number') }} as row_block,
-            count(*) as row_count,
-            {{ rows_fingerprint(columns) }} as fingerprint
-        from {{ rows }}
-        group by 1
-    )
 {% endmacro %}
 
 {#- The config of a validation model kept per raw row (incremental_by_raw_row on `upstream`,
@@ -351,40 +221,6 @@
         where tonight.known_key is null or stored.known_key is null
     )
         {%- endfor %}
-    {%- endif %}
-{% endmacro %}
-
-{#- The rows of `validated` (a CTE of the staged rows staged_rows_to_validate picked, with their
-    verdict in `quarantine_reason`) to write: all in a full build; incrementally, those whose
-    raw row, duplicate, superseded or erased flag, or reason differ from the stored row at the same position. -#}
-{% macro rows_to_revalidate(validated) %}
-    {%- if not is_incremental() %}
-    select
-        *,
-        {{ written_at() }} as _written_at
-    from {{ validated }}
-    {%- else %}
-    select
-        {{ validated }}.*,
-        {{ written_at() }} as _written_at
-    from {{ validated }}
-    -- The stored rows at those positions first: a left join with the whole stored table
-    -- built its hash table from the 50 million interactions at scale L (4 s more).
-    left join (
-        select
-            _raw_row_number, _raw_row_hash, is_exact_duplicate, is_superseded, is_erased,
-            quarantine_reason
-        from {{ this }}
-        where _raw_row_number in (select _raw_row_number from {{ validated }})
-    ) as stored
-        on
-            {{ validated }}._raw_row_number = stored._raw_row_number
-            and {{ validated }}._raw_row_hash = stored._raw_row_hash
-            and {{ validated }}.is_exact_duplicate = stored.is_exact_duplicate
-            and {{ validated }}.is_superseded = stored.is_superseded
-            and {{ validated }}.is_erased = stored.is_erased
-            and {{ validated }}.quarantine_reason is not distinct from stored.quarantine_reason
-    where stored._raw_row_number is null
     {%- endif %}
 {% endmacro %}
 
@@ -570,73 +406,62 @@
     {%- endif %}
 {% endmacro %}
 
-{#- The rows of `rows` (a CTE) to write, as a subquery, for a fact whose rows follow from a
-    few narrow columns: the raw rows they come from (`_raw_row_number`, `_raw_row_hash`: a
-    validated row's content is a function of its raw row, and its verdict decides whether it
-    is in `rows`) and what the model joins to them (`compared_columns`). All of them in a full
-    build. Incrementally, every row of each key with a row the stored table does not hold
-    (those columns compared, nothing hashed), or with a stored row `rows` no longer holds, or
-    with a timestamp in `night_timestamps` on the far side of a night's end from the stored
-    night (a status change that happened between the stored night and this one, or after
-    this one when a night is rebuilt further back). A changed key whose rows are all gone
-    gets a marker row (see incremental_by_key). So a row that enters the window, is
-    quarantined, changes, leaves the file, or whose joined columns or status change, is
-    written or removed. -#}
-{% macro rows_of_changed_lineage(rows, key, compared_columns=[], night_timestamps=[]) %}
+{#- The rows of `rows` (a CTE of a fact's rows, with `key`) to write, as a subquery: all of them
+    in a full build. Incrementally, every row of each key that one of `upstreams` (validated
+    tables, relations) wrote after the fact's latest write (a
+    row new, changed, or with a new verdict: validation writes a row again whenever it may have
+    changed), that has a timestamp in `night_timestamps` (columns of the first upstream) between
+    the end of the stored night and the end of this one (a row or a status change that enters
+    the night, or leaves it when a night is rebuilt further back), or that the first upstream no
+    longer holds (a full file that shrank). A changed key without a row gets a marker row (see
+    incremental_by_key). The latest write is a literal, so its filter reads only the blocks of
+    rows written since: written rows are appended. -#}
+{% macro rows_of_keys_written_since(rows, key, upstreams, night_timestamps) %}
     {%- if not is_incremental() -%}
     {{ rows }}
     {%- else -%}
-    {%- set columns = [key] + (['_raw_row_number', '_raw_row_hash'] | reject('equalto', key) | list)
-        + compared_columns %}
-    {%- set night_ends = stored_night_ends() if night_timestamps else none %}
+    {%- set stored_write = stored_latest_write() %}
+    {%- set night_ends = stored_night_ends() %}
     (
         with
 
-        new_rows as (
-            select
-                {{ columns | join(', ') }}
-                {%- if night_timestamps %},
-                {%- for timestamp in night_timestamps %}
-                coalesce({{ between_night_ends(timestamp, night_ends) }}, false)
-                {{- ' or' if not loop.last }}
-                {%- endfor %} as crosses_a_night_end
-                {%- endif %}
-            from {{ rows }}
-        ),
-
-        compared as (
-            select
-                new_rows.{{ key }} as new_key,
-                stored.{{ key }} as stored_key
-            from new_rows
-            full outer join (select {{ columns | join(', ') }} from {{ this }}) as stored
-                on
-                {%- for column in columns %}
-                    new_rows.{{ column }} is not distinct from stored.{{ column }}
-                    {{- ' and' if not loop.last }}
-                {%- endfor %}
-            where
-                new_rows.{{ key }} is null
-                or stored.{{ key }} is null
-                {%- if night_timestamps %}
-                or new_rows.crosses_a_night_end
-                {%- endif %}
-        ),
-
         changed_keys as (
-            select distinct coalesce(new_key, stored_key) as {{ key }} from compared
+            {%- for upstream in upstreams %}
+            select {{ key }} from {{ upstream }}
+            where _written_at > {{ stored_write }}
+
+            union
+            {%- endfor %}
+
+            select {{ key }} from {{ upstreams[0] }}
+            where
+                {%- for timestamp in night_timestamps %}
+                {{ between_night_ends(timestamp, night_ends) }}
+                {{- ' or' if not loop.last }}
+                {%- endfor %}
+
+            union
+
+            select stored.{{ key }} from {{ this }} as stored
+            anti join {{ upstreams[0] }} as upstream
+                on stored.{{ key }} = upstream.{{ key }}
+        ),
+
+        -- Read once: DuckDB would store a CTE read twice whole.
+        rows_to_write as (
+            select * from {{ rows }}
+            where {{ key }} in (select {{ key }} from changed_keys)
         )
 
-        select * from {{ rows }}
-        where {{ key }} in (select {{ key }} from changed_keys)
+        select * from rows_to_write
 
-        -- The marker rows, for the changed keys without a new or changed row: every other
-        -- column null (only DuckDB builds facts incrementally). A key that lost one of several
-        -- rows gets one too, harmlessly: its other rows are written as well.
+        -- The marker rows: every other column null (only DuckDB builds facts incrementally).
         union all by name
 
         select {{ key }} from changed_keys
-        where {{ key }} not in (select new_key from compared where new_key is not null)
+        where
+            {{ key }} is not null
+            and {{ key }} not in (select {{ key }} from rows_to_write where {{ key }} is not null)
     )
     {%- endif -%}
 {% endmacro %}

@@ -170,7 +170,8 @@ erased_customers as (
 validated as (
     select
         {{ star(
-            ref(staged_model), except=['quarantine_reason', '_written_at', 'is_erased'],
+            ref(staged_model),
+            except=['quarantine_reason', '_written_at', '_loaded_at', 'is_erased'],
             relation_alias='staged',
         ) }},
         (
@@ -189,7 +190,15 @@ validated as (
         on staged.customer_id = known_customers.known_key
     left join erased_customers
         on staged.customer_id = erased_customers.known_key
+),
+
+-- Every row picked is written again: staging wrote it since, or its reference changed.
+final as (
+    select
+        *,
+        {{ written_at() }} as _written_at
+    from validated
 )
 
-{{ rows_to_revalidate('validated') }}
+select * from final
 {% endmacro %}

@@ -25,7 +25,7 @@ validated as (
     select
         {{ star(
             ref('stg_raw__order_items'),
-            except=['quarantine_reason', '_written_at', 'is_erased'],
+            except=['quarantine_reason', '_written_at', '_loaded_at', 'is_erased'],
             relation_alias='order_items',
         ) }},
         (
@@ -47,6 +47,14 @@ validated as (
         on order_items.sku_id = known_products.known_key
     left join erased_orders
         on order_items.order_id = erased_orders.known_key
+),
+
+-- Every row picked is written again: staging wrote it since, or its reference changed.
+final as (
+    select
+        *,
+        {{ written_at() }} as _written_at
+    from validated
 )
 
-{{ rows_to_revalidate('validated') }}
+select * from final

@@ -2,19 +2,21 @@
 
 with
 
--- Read twice when incremental (compared narrow, then the changed customers' events in full).
-friend_events as {{ inlined_cte() }} (
+friend_events as (
     select * from {{ ref('int_friend_events_validated') }}
     where
         {{ is_clean_row() }}
         and event_at < {{ as_of_end() }}
 ),
 
--- An event's row follows from the raw rows of its friendship's events: incrementally, the
--- events of the customers with an event the table does not hold, or without one it holds,
--- are sequenced again (before the windows, which DuckDB does not push a filter through).
+-- An event's row follows from its friendship's events: incrementally, every event of the
+-- customers with an event validation wrote since, or one the night moves, is sequenced again
+-- (before the windows, which DuckDB does not push a filter through).
 events_to_sequence as (
-    select * from {{ rows_of_changed_lineage('friend_events', 'customer_id') }}
+    select * from {{ rows_of_keys_written_since(
+        'friend_events', 'customer_id',
+        upstreams=[ref('int_friend_events_validated')], night_timestamps=['event_at'],
+    ) }}
 ),
 
 -- A friendship is one (customer, staff) pair. Events are read in time order per pair; an add
@@ -76,7 +78,6 @@ final as (
         friend_delta,
         event_type = 'add' as is_friend_after_event,
         _raw_row_number,
-        _raw_row_hash,
         {{ as_of_date() }} as as_of_date,
         {{ written_at() }} as _written_at
     from attributed

@@ -28,7 +28,6 @@ final as (
         topic,
         duration_seconds,
         _raw_row_number,
-        _raw_row_hash,
         {{ as_of_date() }} as as_of_date,
         {{ written_at() }} as _written_at
     from interactions_to_write

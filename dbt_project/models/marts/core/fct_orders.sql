@@ -69,7 +69,6 @@ recorded as (
 
 -- Confirmation and refund imply payment: the order counts as paid at the earliest of the
 -- three (a payment first shown by a delivery after a refund dated before it was paid by then).
--- Read twice when incremental (compared narrow, then the orders to write in full).
 implied as {{ inlined_cte() }} (
     select
         *,
@@ -78,15 +77,16 @@ implied as {{ inlined_cte() }} (
     from recorded
 ),
 
--- An order's row follows from its raw row, its lines and the night; it changes with the night
--- when one of its status changes lies between the stored night and this one.
+-- An order's row follows from its validated row, its lines and the night: incrementally, the
+-- orders validation wrote since, and those with a time between the stored night and this one
+-- (its statuses, as recorded or first shown).
 orders_to_write as (
-    select * from {{ rows_of_changed_lineage(
+    select * from {{ rows_of_keys_written_since(
         'implied', 'order_id',
-        compared_columns=['line_count', 'item_quantity'],
+        upstreams=[ref('int_orders_validated'), ref('int_order_items_validated')],
         night_timestamps=[
-            'paid_effective_at', 'confirmed_recorded_at', 'cancelled_recorded_at',
-            'refunded_recorded_at',
+            'ordered_at', 'paid_at', 'paid_shown_at', 'confirmed_at', 'confirmed_shown_at',
+            'cancelled_at', 'cancelled_shown_at', 'refunded_at', 'refunded_shown_at',
         ],
     ) }}
 ),
@@ -175,7 +175,6 @@ final as (
         statused.item_quantity,
 
         statused._raw_row_number,
-        statused._raw_row_hash,
         {{ as_of_date() }} as as_of_date,
         {{ written_at() }} as _written_at
     from statused

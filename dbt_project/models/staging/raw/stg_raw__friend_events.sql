@@ -26,7 +26,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
-        _raw_row_hash,
+        _loaded_at,
         is_exact_duplicate,
         -- events: a later delivery appends, and replaces nothing
         false as is_superseded,

@@ -32,7 +32,7 @@ typed as (
     select
         _raw_row_number,
         _source_file,
-        _raw_row_hash,
+        _loaded_at,
         is_exact_duplicate,
         -- the day of the delivery, when its name gives one
         _delivered_on,
