@@ -1008,6 +1008,17 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert held["guard"] == {
         "held": True,
         "reasons": ["segment seg_a: 4 → 1 customers (-75%; the guard allows ±50%)"],
+        # The same reason as fields, for the report to word in the operator's language.
+        "findings": [
+            {
+                "kind": "segment",
+                "name": "seg_a",
+                "before": 4,
+                "tonight": 1,
+                "change": -0.75,
+                "allowed": 0.5,
+            }
+        ],
         "holds_published_warehouse": False,
     }
     assert not (exports_root / "2026-03-02").exists()
@@ -1066,6 +1077,16 @@ def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> N
     assert held["guard"] == {
         "held": True,
         "reasons": ["source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)"],
+        "findings": [
+            {
+                "kind": "source",
+                "name": "interactions",
+                "before": 149_000,
+                "tonight": 0,
+                "change": -1.0,
+                "allowed": 0.5,
+            }
+        ],
         "holds_published_warehouse": True,
     }
     assert (tmp_path / "exports" / "held" / "2026-03-02" / "manifest.json").is_file()

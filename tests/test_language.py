@@ -135,6 +135,29 @@ def test_every_kind_of_criterion_reads_as_words():
             assert readable_reason(reason) == english
 
 
+def test_a_fit_status_reads_in_the_operators_language():
+    """The report's note on a fit that did not converge gives its status's meaning in words;
+    the fit's own detail is the predictive step's record, shown as it is."""
+    from orchestration.reporting.nightly_report import _fit_status_notes
+
+    fits = [
+        ("bg_nbd", "not_fitted", "2 buyers, fewer than min_customers=100"),
+        ("gamma_gamma", "converged", ""),
+        ("bg_nbd_backtest", "retired", None),
+    ]
+    with speaking("zh"):
+        assert _fit_status_notes(fits) == [
+            "bg_nbd 状态为 not_fitted（购买客户或复购客户太少\uff0c无法拟合；没有由此得出的预测）："
+            "2 buyers, fewer than min_customers=100。",
+            "bg_nbd_backtest 状态为 retired（未知状态）：未给出原因。",
+        ]
+    with speaking("en"):
+        assert _fit_status_notes(fits)[0] == (
+            "bg_nbd is not_fitted (too few buyers or repeat buyers to fit; no predictions from "
+            "it): 2 buyers, fewer than min_customers=100."
+        )
+
+
 def test_every_customer_reads_why_they_are_in_their_stage_and_tier(customer_marts_warehouse):
     """Not only segment members: the stage and value tier of all ten customers, from the
     structured fields of marts.customer_lifecycle and customer_rfm (fixture README; new and

@@ -425,6 +425,7 @@ def test_wecom_tags_per_current_friendship(customer_marts_warehouse):
     assert manifest["guard"] == {
         "held": False,
         "reasons": [],
+        "findings": [],
         "holds_published_warehouse": False,
     }
     assert manifest["tag_coverage"]["identity"] == 0.7

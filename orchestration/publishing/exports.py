@@ -610,11 +610,13 @@ def _build_night(
     if source_rows is not None:
         manifest["source_clean_rows"] = source_rows
     guard = extras.guard
-    reasons = guard.reasons(manifest, previous_manifest) if guard else []
-    collapsed = guard.collapsed_sources(manifest, previous_manifest) if guard else []
+    findings = guard.findings(manifest, previous_manifest) if guard else []
+    collapsed = guard.collapsed_source_findings(manifest, previous_manifest) if guard else []
     manifest["guard"] = {
-        "held": bool(reasons),
-        "reasons": reasons,
+        "held": bool(findings),
+        "reasons": [finding.text() for finding in findings],
+        # The same reasons as fields, which the report words in the operator's language.
+        "findings": [finding.fields() for finding in findings],
         "holds_published_warehouse": bool(collapsed),
     }
     _write_manifest(directory, manifest)
