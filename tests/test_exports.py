@@ -230,8 +230,7 @@ OPERATOR_HEADERS = ("客户ID", "到店次数", "备注", "实付金额", "购�
 def operator_segment(**overrides: Any) -> SegmentExport:
     return segment(
         columns=("customer_id", "visits", "note", "paid", "bought_on"),
-        headers=OPERATOR_HEADERS,
-        **overrides,
+        **{"headers": OPERATOR_HEADERS, **overrides},
     )
 
 
@@ -329,6 +328,23 @@ def test_each_segment_has_an_xlsx_with_the_declared_headers(tmp_path: Path) -> N
         "D": 10,
         "E": 12,
     }
+
+
+def test_an_xlsx_in_english_has_its_sheet_and_headers_as_given(tmp_path: Path) -> None:
+    """The exports in English (orchestration.segments builds them for SCRM_LANG=en): the sheet
+    and headers as given; the manifest's display name and the CSV's header do not change."""
+    headers = ("Customer ID", "Visits", "Note", "Paid (CNY)", "Bought on")
+    manifest = publish(
+        tmp_path,
+        D1,
+        {"segments.seg_a": (OPERATOR_DDL, OPERATOR_ROWS)},
+        (operator_segment(display_name="高价值客户", sheet_name="seg_a", headers=headers),),
+    )
+    workbook = openpyxl.load_workbook(tmp_path / "exports" / D1.isoformat() / "seg_a.xlsx")
+    assert workbook.sheetnames == ["seg_a"]
+    assert [cell.value for cell in workbook.active[1]] == list(headers)
+    assert manifest["segments"]["seg_a"]["display_name"] == "高价值客户"
+    assert people_csv(tmp_path, D1, "seg_a.csv").startswith("customer_id,visits,note,paid,")
 
 
 def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> None:

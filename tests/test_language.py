@@ -8,6 +8,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pyarrow.parquet as pq
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -250,6 +251,10 @@ def test_files_for_people_carry_the_reason_in_words_programs_the_fields(
         "C,6,seg_churned,有过确认订单、但 30 天没有购买：发召回优惠。,,"
         "距上次购买 90 天（≥30 天）；上次购买 2026-04-01",
     ]
+    # Its workbook: the sheet named for the action in Chinese (seed display_name, catalog).
+    workbook = openpyxl.load_workbook(night / "nba_win_back.xlsx")
+    assert workbook.sheetnames == ["流失挽回"]
+    assert [cell.value for cell in workbook.active[1]][:3] == ["客户ID", "优先级", "人群包"]
 
 
 def test_next_best_actions_carry_the_detail_they_promise(customer_marts_warehouse):

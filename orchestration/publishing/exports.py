@@ -174,6 +174,8 @@ class SegmentExport:
     # The header of each column in the .xlsx, for people (the YAML's display_name); None: the
     # column names.
     headers: tuple[str, ...] | None = None
+    # The .xlsx sheet's name, for people; None: the display name.
+    sheet_name: str | None = None
     # The table as people read it, for the CSV and .xlsx (e.g. reasons in words, in the
     # operator's language); Parquet keeps the values programs read. None: the same table.
     for_people: Callable[[pa.Table], pa.Table] | None = field(default=None, compare=False)
@@ -847,7 +849,7 @@ def _export_segment(
                 directory / f"{name}.xlsx",
                 readable,
                 segment.headers or segment.columns,
-                sheet_name=segment.display_name,
+                sheet_name=segment.sheet_name or segment.display_name,
                 created=datetime.combine(as_of, time()),
             )
         else:
