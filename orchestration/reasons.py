@@ -72,10 +72,22 @@ _VALUES: Final[Mapping[str, str]] = {
     "low": N_("low"),
     "true": N_("yes"),
     "false": N_("no"),
-    # segment_reason shows a missing value as null.
+    # segment_reason shows a missing value as null; the value tier of a customer without a
+    # purchase is none.
     "null": N_("none"),
+    "none": N_("none"),
 }
 _SYMBOLS: Final = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "!=": "≠"}
+# Lifecycle stages in words; in English the code names read as words already.
+STAGE_NAMES: Final[Mapping[str, str]] = {
+    "prospect": N_("prospect"),
+    "new": N_("new"),
+    "active": N_("active"),
+    "reactivated": N_("reactivated"),
+    "silent": N_("silent"),
+    "churned": N_("churned"),
+    "lost_friend": N_("lost_friend"),
+}
 
 # One criterion of the machine reason: "column=value", then " op rule" unless op is "=" or
 # absent; "in" lists its rule in parentheses. Parts are joined by "; ".
@@ -251,3 +263,52 @@ def _field_text(value: object) -> str:
     if isinstance(value, Decimal | float):
         return f"{value:.2f}"
     return str(value)
+
+
+def stage_text(stage: str) -> str:
+    """A lifecycle stage in words, in the current language; a stage without words as it is."""
+    return _(STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
+
+
+# The file people open of every customer's stage and tier (export customer_reasons): the
+# stage and tier in words, each beside why.
+CUSTOMER_REASON_COLUMNS: Final = (
+    "customer_id",
+    "lifecycle_stage",
+    "lifecycle_reason",
+    "customer_value_tier",
+    "value_tier_reason",
+)
+
+
+def customer_reasons_for_people(
+    rule_vars: Mapping[str, object], language: str | None = None
+) -> Callable[[pa.Table], pa.Table]:
+    """For the customer_reasons export: from the fields of marts.customer_stage_reasons, the
+    table people read (CUSTOMER_REASON_COLUMNS), in ``language`` (default: the configured
+    one). ``rule_vars`` are the dbt vars the rules compare with (lifecycle_new_days,
+    lifecycle_churn_days, rfm_window_days)."""
+    window = int(str(rule_vars["rfm_window_days"]))
+
+    def render(table: pa.Table) -> pa.Table:
+        rows = table.to_pylist()
+        text = pa.string()
+        with speaking(language):
+            stages, stage_reasons, tiers, tier_reasons = [], [], [], []
+            for row in rows:
+                stage, tier = row["lifecycle_stage"], row["customer_value_tier"]
+                stages.append(None if stage is None else stage_text(stage))
+                stage_reasons.append(None if stage is None else lifecycle_reason(row, rule_vars))
+                tiers.append(None if tier is None else _value_text(tier))
+                tier_reasons.append(value_tier_reason(row, window))
+        return pa.table(
+            {
+                "customer_id": table.column("customer_id"),
+                "lifecycle_stage": pa.array(stages, type=text),
+                "lifecycle_reason": pa.array(stage_reasons, type=text),
+                "customer_value_tier": pa.array(tiers, type=text),
+                "value_tier_reason": pa.array(tier_reasons, type=text),
+            }
+        )
+
+    return render

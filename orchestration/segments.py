@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.language import CHINESE, _, configured_language, speaking
-from orchestration.publishing.exports import SegmentExport
+from orchestration.publishing.exports import CustomerTable, SegmentExport
 from orchestration.publishing.wecom import TAG_SEPARATOR, WecomLimits
-from orchestration.reasons import readable_columns, readable_reason
+from orchestration.reasons import (
+    CUSTOMER_REASON_COLUMNS,
+    customer_reasons_for_people,
+    readable_columns,
+    readable_reason,
+)
 
 # Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
 MEMBERS_RELATION = "marts.segment_membership"
@@ -203,3 +208,36 @@ def next_best_action_exports(
         )
         for action in sorted(actions)
     ]
+
+
+# Every customer's lifecycle stage and value tier, and why: the model, and the export's name.
+CUSTOMER_REASONS_MODEL = "customer_stage_reasons"
+CUSTOMER_REASONS = "customer_reasons"
+
+
+def customer_reasons_export(
+    manifest: dict[str, Any], rule_vars: dict[str, Any], language: str | None = None
+) -> CustomerTable:
+    """The customer_reasons export: marts.customer_stage_reasons' fields in its Parquet, and
+    for people, in ``language`` (default: the configured one), each customer's stage and value
+    tier with the reasons in words (orchestration.reasons)."""
+    language = configured_language(language)
+    node = manifest["nodes"][f"model.scrm.{CUSTOMER_REASONS_MODEL}"]
+    with speaking(language):
+        headers = (
+            _("Customer ID"),
+            _("Lifecycle stage"),
+            _("Why in this stage"),
+            _("Value tier"),
+            _("Why in this value tier"),
+        )
+        sheet_name = _("Stages and value tiers")
+    return CustomerTable(
+        name=CUSTOMER_REASONS,
+        relation=f"{node['schema']}.{node.get('alias') or node['name']}",
+        columns=tuple(column for column in node["columns"] if column != "as_of_date"),
+        people_columns=CUSTOMER_REASON_COLUMNS,
+        headers=headers,
+        sheet_name=sheet_name,
+        for_people=customer_reasons_for_people(rule_vars, language),
+    )

@@ -64,6 +64,7 @@ from orchestration.project import project_vars
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, GuardFinding
+from orchestration.reasons import stage_text
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -115,16 +116,6 @@ SUPPRESSIONS: Final = (
     ("priority", N_("Priority")),
     ("cooldown", N_("Cool-down")),
 )
-# Lifecycle stages in words; in English the code names read as words already.
-_STAGE_NAMES: Final = {
-    "prospect": N_("prospect"),
-    "new": N_("new"),
-    "active": N_("active"),
-    "reactivated": N_("reactivated"),
-    "silent": N_("silent"),
-    "churned": N_("churned"),
-    "lost_friend": N_("lost_friend"),
-}
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
 # Two-sided 95% normal quantile, the value of the z_95 macro (dbt_project/macros/statistics.sql),
@@ -2319,7 +2310,7 @@ def _ordered_stages(found: Iterable[str | None]) -> list[str]:
 def _stage_label(stage: str) -> str:
     if stage == FIRST_STAGE:
         return _("none (first stage)")
-    return _(_STAGE_NAMES[stage]) if stage in _STAGE_NAMES else stage
+    return stage_text(stage)
 
 
 def _channel_label(channel: str) -> str:

@@ -33,6 +33,8 @@ from orchestration.publishing.warehouse import (
 )
 from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import (
+    CUSTOMER_REASONS_MODEL,
+    customer_reasons_export,
     load_manifest,
     next_best_action_exports,
     segment_declaration,
@@ -79,6 +81,7 @@ def next_best_actions(warehouse: Path) -> dict[str, str]:
             *SEGMENT_NAMES,
             REMARKS_MODEL,
             NEXT_BEST_ACTION_MODEL,
+            CUSTOMER_REASONS_MODEL,
             FRIENDSHIP_TAGS_MODEL,
             TAG_CATALOG_MODEL,
             "segment_membership",
@@ -125,6 +128,7 @@ def publish_segment_exports(
         guard=EXPORT_GUARD,
         source_rows_relation=f"marts.{ROW_ACCOUNTING_MODEL}",
         xlsx_max_rows=EXPORT_XLSX_MAX_ROWS,
+        customer_tables=[customer_reasons_export(MANIFEST, PROJECT_VARS)],
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
     held = manifest["guard"]["held"]
