@@ -2,19 +2,23 @@
 
 A segment's SQL states its criteria once and every member carries them with the member's
 values as a machine reason (macros/segments.sql, segment_reason), e.g.
-``days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28``. Programs keep that.
-Files people open and the report get it in words, in the operator's language: in Chinese
-"距上次购买 125 天 (≥30 天); 上次购买 2026-06-28", with full-width punctuation.
+``days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28``, and as fields beside it
+(segment_reason_fields, a JSON array of column, value, op and rule). Programs keep both.
+Files people open get it in words, in the operator's language, from the fields: in Chinese
+"距上次购买 125 天 (≥30 天); 上次购买 2026-06-28", with full-width punctuation. Where only the
+text travels (marts.segment_membership, next_best_action's membership_reason), it is read back
+(parse_reason).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -133,6 +137,47 @@ def readable_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     return _("; ").join(_criterion_text(criterion) for criterion in parse_reason(reason))
+
+
+def reason_from_fields(fields: str | None) -> str | None:
+    """A segment member's reason in words, in the current language, from the criteria as the
+    SQL gives them (macro segment_reason_fields: a JSON array of column, value, op, rule)."""
+    if fields is None:
+        return None
+    criteria = [_criterion_from_fields(item) for item in json.loads(fields)]
+    return _("; ").join(_criterion_text(criterion) for criterion in criteria)
+
+
+def _criterion_from_fields(item: Mapping[str, Any]) -> Criterion:
+    column = str(item["column"])
+    # A missing value reads as the machine reason shows it.
+    value = "null" if item.get("value") is None else str(item["value"])
+    op = item.get("op")
+    rule = [str(text) for text in item.get("rule") or ()]
+    if op == "in":
+        return Criterion(column, value, "in", tuple(rule))
+    if op is None or op == "=" or not rule:
+        # After "=" the value is the rule; without op it is only shown.
+        return Criterion(column, value)
+    return Criterion(column, value, str(op), rule[0])
+
+
+def segment_reasons_for_people(language: str | None = None) -> Callable[[pa.Table], pa.Table]:
+    """For a segment's files for people: the reason in words, in ``language`` (default: the
+    configured one), from reason_fields, which is then left out; a segment without
+    reason_fields has its reason text worded."""
+
+    def render(table: pa.Table) -> pa.Table:
+        if "reason_fields" not in table.column_names:
+            return readable_columns({"reason": readable_reason}, language)(table)
+        with speaking(language):
+            reasons = [reason_from_fields(f) for f in table.column("reason_fields").to_pylist()]
+        index = table.schema.get_field_index("reason")
+        if index >= 0:
+            table = table.set_column(index, "reason", pa.array(reasons, type=pa.string()))
+        return table.drop_columns(["reason_fields"])
+
+    return render
 
 
 def _criterion_text(criterion: Criterion) -> str:

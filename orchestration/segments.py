@@ -14,7 +14,12 @@ from orchestration.reasons import (
     customer_reasons_for_people,
     readable_columns,
     readable_reason,
+    segment_reasons_for_people,
 )
+
+# A segment's reason as fields (macro segment_reason_fields): in its Parquet, for programs;
+# worded into the reason in the files people open, and left out of them.
+REASON_FIELDS = "reason_fields"
 
 # Decides who of a segment's members is exported tonight (holdout, priority, cool-down).
 MEMBERS_RELATION = "marts.segment_membership"
@@ -137,11 +142,13 @@ def segment_exports(manifest: dict[str, Any], language: str | None = None) -> li
         if not meta:
             continue
         display_name = str(meta.get("display_name", node["name"]))
+        columns = tuple(node["columns"])
+        people_columns = tuple(column for column in columns if column != REASON_FIELDS)
         exports.append(
             SegmentExport(
                 name=node["name"],
                 relation=f"{node['schema']}.{node.get('alias') or node['name']}",
-                columns=tuple(node["columns"]),
+                columns=columns,
                 display_name=display_name,
                 sheet_name=display_name if language == CHINESE else node["name"],
                 description=" ".join(str(node.get("description", "")).split()),
@@ -149,8 +156,9 @@ def segment_exports(manifest: dict[str, Any], language: str | None = None) -> li
                 wecom_tag=meta.get("wecom_tag"),
                 sql_hash=node["checksum"]["checksum"],
                 members_relation=MEMBERS_RELATION,
-                headers=column_headers(node, tuple(node["columns"]), language),
-                for_people=readable_columns({"reason": readable_reason}, language),
+                headers=column_headers(node, people_columns, language),
+                people_columns=people_columns,
+                for_people=segment_reasons_for_people(language),
             )
         )
     return sorted(exports, key=lambda export: export.name)

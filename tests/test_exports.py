@@ -347,6 +347,30 @@ def test_an_xlsx_in_english_has_its_sheet_and_headers_as_given(tmp_path: Path) -
     assert people_csv(tmp_path, D1, "seg_a.csv").startswith("customer_id,visits,note,paid,")
 
 
+def test_fields_for_programs_can_be_left_out_of_the_files_for_people(tmp_path: Path) -> None:
+    """A segment whose table for people has other columns than its Parquet (reason_fields is
+    worded into the reason and left out): each file has its own columns."""
+
+    def for_people(table: pa.Table) -> pa.Table:
+        return table.drop_columns(["score"])
+
+    exported = segment(people_columns=("customer_id", "note"), for_people=for_people)
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))}, (exported,))
+    night = tmp_path / "exports" / D1.isoformat()
+    assert pq.read_table(night / "seg_a.parquet").column_names == ["customer_id", "score", "note"]
+    assert people_csv(tmp_path, D1, "seg_a.csv").split() == [
+        "customer_id,note",
+        "c1,备注c1",
+        "c2,备注c2",
+    ]
+    sheet = openpyxl.load_workbook(night / "seg_a.xlsx").active
+    assert [cell.value for cell in sheet[1]] == ["customer_id", "note"]
+    # A table for people without the columns declared for it is refused, naming them.
+    wrong = segment(people_columns=("customer_id", "score"), for_people=for_people)
+    with pytest.raises(PublishError, match=r"seg_a.*\['customer_id', 'note'\], not"):
+        publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, (wrong,))
+
+
 def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> None:
     manifest = publish(
         tmp_path,
@@ -801,6 +825,12 @@ def test_contract_violations_name_the_segment(
         ({"relation": "seg_a; drop table x"}, r"seg_a.*schema-qualified"),
         ({"headers": ("客户ID", "分数")}, r"seg_a.*one non-empty text per column"),
         ({"headers": ("客户ID", "分数", " ")}, r"seg_a.*one non-empty text per column"),
+        # Headers name the columns people read, when they differ from the Parquet's.
+        ({"people_columns": ("note",)}, r"seg_a.*people_columns must start with 'customer_id'"),
+        (
+            {"people_columns": ("customer_id", "note"), "headers": ("客户ID", "分数", "备注")},
+            r"seg_a.*one non-empty text per column",
+        ),
     ],
 )
 def test_bad_declarations_are_refused(overrides: dict[str, Any], message: str) -> None:

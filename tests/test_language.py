@@ -5,6 +5,7 @@ Expected values are worked out by hand from tests/fixtures/raw_customer_marts/RE
 """
 
 import csv
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -137,6 +138,41 @@ def test_every_kind_of_criterion_reads_as_words():
             assert readable_reason(reason) == chinese
         with speaking("en"):
             assert readable_reason(reason) == english
+
+
+def test_a_reason_reads_the_same_from_its_fields():
+    """Segment reasons in the files people open come from the criteria as fields (macro
+    segment_reason_fields), not from the text read back; the words are the same."""
+    from orchestration.reasons import reason_from_fields, segment_reasons_for_people
+
+    fields = json.dumps(
+        [
+            {"column": "customer_value_tier", "value": "high", "op": "in", "rule": ["vip", "high"]},
+            {"column": "member_level", "value": "普通会员", "op": "=", "rule": []},
+            {"column": "paid_amount_cny", "value": "6120.00", "op": ">", "rule": ["5000"]},
+            {"column": "is_active_15d", "value": "false", "op": "=", "rule": []},
+            {"column": "loyalty_points", "value": None, "op": None, "rule": []},
+        ],
+        ensure_ascii=False,
+    )
+    reason = (
+        "customer_value_tier=high in (vip, high); member_level=普通会员; "
+        "paid_amount_cny=6120.00 > 5000; is_active_15d=false; loyalty_points=null"
+    )
+    words = (
+        "价值层级：高（属于 VIP、高）；会员等级：普通会员；累计实付 6120.00 元（>5000 元）；"
+        "近 15 天无互动；loyalty_points：无"
+    )
+    with speaking("zh"):
+        assert reason_from_fields(fields) == readable_reason(reason) == words
+        assert reason_from_fields(None) is None
+    with speaking("en"):
+        assert reason_from_fields(fields) == readable_reason(reason)
+    # A segment's table for people: the reason worded from the fields, the fields left out.
+    table = pa.table({"customer_id": ["A"], "reason": [reason], "reason_fields": [fields]})
+    people = segment_reasons_for_people("zh")(table)
+    assert people.column_names == ["customer_id", "reason"]
+    assert people.column("reason").to_pylist() == [words]
 
 
 def test_a_fit_status_reads_in_the_operators_language():

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.publishing.lock import LOCK_FILE
@@ -180,6 +181,51 @@ def test_every_member_carries_the_reason_from_its_criteria(customer_marts_wareho
         "source_category=儿童安全座椅; target_category=儿童安全用品"
     )
     assert reasons[("seg_identity_baoma", "B")] == "friend_status=current_friend; identity=宝妈"
+
+
+def test_every_member_carries_the_criteria_as_fields_too(customer_marts_warehouse):
+    """reason_fields (macro segment_reason_fields) holds the reason's criteria as fields, and
+    words to the same text as the reason read back; the files people open use the fields."""
+    from orchestration.language import speaking
+    from orchestration.reasons import readable_reason, reason_from_fields
+
+    def member(segment: str, customer: str) -> tuple[str, str]:
+        ((reason, fields),) = query(
+            customer_marts_warehouse,
+            f"select reason, reason_fields from segments.{segment} "
+            f"where customer_id = '{customer}'",
+        )
+        return reason, fields
+
+    expected = {
+        ("seg_churned", "C"): [
+            {"column": "days_since_last_purchase", "value": "90", "op": ">=", "rule": ["30"]},
+            {"column": "last_purchase_on", "value": "2026-04-01", "op": None, "rule": []},
+        ],
+        ("seg_membership_invite", "A"): [
+            {"column": "customer_value_tier", "value": "high", "op": "in", "rule": ["vip", "high"]},
+            {"column": "member_level", "value": "普通会员", "op": "=", "rule": []},
+        ],
+        ("seg_mask_repurchase_due", "F"): [
+            {"column": "category", "value": "面膜", "op": "=", "rule": []},
+            {"column": "is_repurchase_due", "value": "true", "op": "=", "rule": []},
+            {"column": "expected_run_out_on", "value": "2026-07-01", "op": None, "rule": []},
+        ],
+        ("seg_identity_baoma", "B"): [
+            {"column": "friend_status", "value": "current_friend", "op": "=", "rule": []},
+            {"column": "identity", "value": "宝妈", "op": "=", "rule": []},
+        ],
+    }
+    for (segment, customer), criteria in expected.items():
+        reason, fields = member(segment, customer)
+        assert json.loads(fields) == criteria, (segment, customer)
+        for language in ("zh", "en"):
+            with speaking(language):
+                assert reason_from_fields(fields) == readable_reason(reason), (segment, language)
+    night = customer_marts_warehouse.parent / "exports" / CUSTOMER_MARTS_AS_OF
+    parquet = pq.read_table(night / "seg_churned.parquet")
+    assert parquet.column_names[-2:] == ["reason", "reason_fields"]
+    assert json.loads(parquet.column("reason_fields")[0].as_py()) == expected[("seg_churned", "C")]
 
 
 def test_who_is_exported_tonight(customer_marts_warehouse):

@@ -179,6 +179,9 @@ class SegmentExport:
     headers: tuple[str, ...] | None = None
     # The .xlsx sheet's name, for people; None: the display name.
     sheet_name: str | None = None
+    # The columns of for_people's table, in the CSV and .xlsx, when they differ from columns
+    # (e.g. reason fields for programs worded into the reason and left out); None: columns.
+    people_columns: tuple[str, ...] | None = None
     # The table as people read it, for the CSV and .xlsx (e.g. reasons in words, in the
     # operator's language); Parquet keeps the values programs read. None: the same table.
     for_people: Callable[[pa.Table], pa.Table] | None = field(default=None, compare=False)
@@ -213,14 +216,19 @@ class SegmentExport:
             raise PublishError(f"{label}: rows_where must be a (column, text value) pair")
         if self.members_relation is not None:
             _quote_relation(self.members_relation, f"{label} members_relation")
+        if self.people_columns is not None:
+            object.__setattr__(self, "people_columns", tuple(self.people_columns))
+            if not self.people_columns or self.people_columns[0] != CUSTOMER_ID:
+                raise PublishError(f"{label}: people_columns must start with {CUSTOMER_ID!r}")
+        shown = self.people_columns or self.columns
         if self.headers is not None:
             object.__setattr__(self, "headers", tuple(self.headers))
-            if len(self.headers) != len(self.columns) or not all(
+            if len(self.headers) != len(shown) or not all(
                 isinstance(header, str) and header.strip() for header in self.headers
             ):
                 raise PublishError(
                     f"{label}: headers must be one non-empty text per column, got "
-                    f"{list(self.headers)!r} for {list(self.columns)!r}"
+                    f"{list(self.headers)!r} for {list(shown)!r}"
                 )
 
     def source_sql(self, as_of: date) -> str:
@@ -886,12 +894,18 @@ def _export_segment(
 
         name = segment.name
         readable = segment.for_people(table) if segment.for_people else table
+        shown = segment.people_columns or segment.columns
+        if tuple(readable.column_names) != shown:
+            raise PublishError(
+                f"{label}: the table for people has the columns {readable.column_names}, not "
+                f"{list(shown)}"
+            )
         files = _write_table_files(
             directory,
             name,
             table,
             readable,
-            segment.headers or segment.columns,
+            segment.headers or shown,
             segment.sheet_name or segment.display_name,
             as_of,
             xlsx_max_rows,
