@@ -120,13 +120,14 @@ def N_(message: str) -> str:
 def extract_seed_column(
     fileobj: Any, keywords: Any, comment_tags: Any, options: dict[str, Any]
 ) -> Iterator[tuple[int, str, str, list[str]]]:
-    """A Babel extraction method for a dbt seed's column of texts people read (babel.cfg names
-    the seed and its ``column``): each non-empty cell is a message."""
+    """A Babel extraction method for a dbt seed's columns of texts people read (babel.cfg names
+    the seed and its ``columns``, separated by spaces): each non-empty cell is a message."""
     import csv
 
-    column = options["column"]
+    columns = options["columns"].split()
     lines = fileobj.read().decode("utf-8").splitlines()
     for line_number, row in enumerate(csv.DictReader(lines), start=2):
-        text = (row.get(column) or "").strip()
-        if text:
-            yield line_number, "_", text, []
+        for column in columns:
+            text = (row.get(column) or "").strip()
+            if text:
+                yield line_number, "_", text, []

@@ -2,19 +2,23 @@
 
 A segment's SQL states its criteria once and every member carries them with the member's
 values as a machine reason (macros/segments.sql, segment_reason), e.g.
-``days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28``. Programs keep that.
-Files people open and the report get it in words, in the operator's language: in Chinese
-"距上次购买 125 天 (≥30 天); 上次购买 2026-06-28", with full-width punctuation.
+``days_since_last_purchase=125 >= 30; last_purchase_on=2026-06-28``, and as fields beside it
+(segment_reason_fields, a JSON array of column, value, op and rule). Programs keep both.
+Files people open get it in words, in the operator's language, from the fields: in Chinese
+"距上次购买 125 天 (≥30 天); 上次购买 2026-06-28", with full-width punctuation. Where only the
+text travels (marts.segment_membership, next_best_action's membership_reason), it is read back
+(parse_reason).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -72,10 +76,22 @@ _VALUES: Final[Mapping[str, str]] = {
     "low": N_("low"),
     "true": N_("yes"),
     "false": N_("no"),
-    # segment_reason shows a missing value as null.
+    # segment_reason shows a missing value as null; the value tier of a customer without a
+    # purchase is none.
     "null": N_("none"),
+    "none": N_("none"),
 }
 _SYMBOLS: Final = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "!=": "≠"}
+# Lifecycle stages in words; in English the code names read as words already.
+STAGE_NAMES: Final[Mapping[str, str]] = {
+    "prospect": N_("prospect"),
+    "new": N_("new"),
+    "active": N_("active"),
+    "reactivated": N_("reactivated"),
+    "silent": N_("silent"),
+    "churned": N_("churned"),
+    "lost_friend": N_("lost_friend"),
+}
 
 # One criterion of the machine reason: "column=value", then " op rule" unless op is "=" or
 # absent; "in" lists its rule in parentheses. Parts are joined by "; ".
@@ -121,6 +137,47 @@ def readable_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     return _("; ").join(_criterion_text(criterion) for criterion in parse_reason(reason))
+
+
+def reason_from_fields(fields: str | None) -> str | None:
+    """A segment member's reason in words, in the current language, from the criteria as the
+    SQL gives them (macro segment_reason_fields: a JSON array of column, value, op, rule)."""
+    if fields is None:
+        return None
+    criteria = [_criterion_from_fields(item) for item in json.loads(fields)]
+    return _("; ").join(_criterion_text(criterion) for criterion in criteria)
+
+
+def _criterion_from_fields(item: Mapping[str, Any]) -> Criterion:
+    column = str(item["column"])
+    # A missing value reads as the machine reason shows it.
+    value = "null" if item.get("value") is None else str(item["value"])
+    op = item.get("op")
+    rule = [str(text) for text in item.get("rule") or ()]
+    if op == "in":
+        return Criterion(column, value, "in", tuple(rule))
+    if op is None or op == "=" or not rule:
+        # After "=" the value is the rule; without op it is only shown.
+        return Criterion(column, value)
+    return Criterion(column, value, str(op), rule[0])
+
+
+def segment_reasons_for_people(language: str | None = None) -> Callable[[pa.Table], pa.Table]:
+    """For a segment's files for people: the reason in words, in ``language`` (default: the
+    configured one), from reason_fields, which is then left out; a segment without
+    reason_fields has its reason text worded."""
+
+    def render(table: pa.Table) -> pa.Table:
+        if "reason_fields" not in table.column_names:
+            return readable_columns({"reason": readable_reason}, language)(table)
+        with speaking(language):
+            reasons = [reason_from_fields(f) for f in table.column("reason_fields").to_pylist()]
+        index = table.schema.get_field_index("reason")
+        if index >= 0:
+            table = table.set_column(index, "reason", pa.array(reasons, type=pa.string()))
+        return table.drop_columns(["reason_fields"])
+
+    return render
 
 
 def _criterion_text(criterion: Criterion) -> str:
@@ -251,3 +308,52 @@ def _field_text(value: object) -> str:
     if isinstance(value, Decimal | float):
         return f"{value:.2f}"
     return str(value)
+
+
+def stage_text(stage: str) -> str:
+    """A lifecycle stage in words, in the current language; a stage without words as it is."""
+    return _(STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
+
+
+# The file people open of every customer's stage and tier (export customer_reasons): the
+# stage and tier in words, each beside why.
+CUSTOMER_REASON_COLUMNS: Final = (
+    "customer_id",
+    "lifecycle_stage",
+    "lifecycle_reason",
+    "customer_value_tier",
+    "value_tier_reason",
+)
+
+
+def customer_reasons_for_people(
+    rule_vars: Mapping[str, object], language: str | None = None
+) -> Callable[[pa.Table], pa.Table]:
+    """For the customer_reasons export: from the fields of marts.customer_stage_reasons, the
+    table people read (CUSTOMER_REASON_COLUMNS), in ``language`` (default: the configured
+    one). ``rule_vars`` are the dbt vars the rules compare with (lifecycle_new_days,
+    lifecycle_churn_days, rfm_window_days)."""
+    window = int(str(rule_vars["rfm_window_days"]))
+
+    def render(table: pa.Table) -> pa.Table:
+        rows = table.to_pylist()
+        text = pa.string()
+        with speaking(language):
+            stages, stage_reasons, tiers, tier_reasons = [], [], [], []
+            for row in rows:
+                stage, tier = row["lifecycle_stage"], row["customer_value_tier"]
+                stages.append(None if stage is None else stage_text(stage))
+                stage_reasons.append(None if stage is None else lifecycle_reason(row, rule_vars))
+                tiers.append(None if tier is None else _value_text(tier))
+                tier_reasons.append(value_tier_reason(row, window))
+        return pa.table(
+            {
+                "customer_id": table.column("customer_id"),
+                "lifecycle_stage": pa.array(stages, type=text),
+                "lifecycle_reason": pa.array(stage_reasons, type=text),
+                "customer_value_tier": pa.array(tiers, type=text),
+                "value_tier_reason": pa.array(tier_reasons, type=text),
+            }
+        )
+
+    return render

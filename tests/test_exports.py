@@ -230,8 +230,7 @@ OPERATOR_HEADERS = ("客户ID", "到店次数", "备注", "实付金额", "购�
 def operator_segment(**overrides: Any) -> SegmentExport:
     return segment(
         columns=("customer_id", "visits", "note", "paid", "bought_on"),
-        headers=OPERATOR_HEADERS,
-        **overrides,
+        **{"headers": OPERATOR_HEADERS, **overrides},
     )
 
 
@@ -329,6 +328,47 @@ def test_each_segment_has_an_xlsx_with_the_declared_headers(tmp_path: Path) -> N
         "D": 10,
         "E": 12,
     }
+
+
+def test_an_xlsx_in_english_has_its_sheet_and_headers_as_given(tmp_path: Path) -> None:
+    """The exports in English (orchestration.segments builds them for SCRM_LANG=en): the sheet
+    and headers as given; the manifest's display name and the CSV's header do not change."""
+    headers = ("Customer ID", "Visits", "Note", "Paid (CNY)", "Bought on")
+    manifest = publish(
+        tmp_path,
+        D1,
+        {"segments.seg_a": (OPERATOR_DDL, OPERATOR_ROWS)},
+        (operator_segment(display_name="高价值客户", sheet_name="seg_a", headers=headers),),
+    )
+    workbook = openpyxl.load_workbook(tmp_path / "exports" / D1.isoformat() / "seg_a.xlsx")
+    assert workbook.sheetnames == ["seg_a"]
+    assert [cell.value for cell in workbook.active[1]] == list(headers)
+    assert manifest["segments"]["seg_a"]["display_name"] == "高价值客户"
+    assert people_csv(tmp_path, D1, "seg_a.csv").startswith("customer_id,visits,note,paid,")
+
+
+def test_fields_for_programs_can_be_left_out_of_the_files_for_people(tmp_path: Path) -> None:
+    """A segment whose table for people has other columns than its Parquet (reason_fields is
+    worded into the reason and left out): each file has its own columns."""
+
+    def for_people(table: pa.Table) -> pa.Table:
+        return table.drop_columns(["score"])
+
+    exported = segment(people_columns=("customer_id", "note"), for_people=for_people)
+    publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2"))}, (exported,))
+    night = tmp_path / "exports" / D1.isoformat()
+    assert pq.read_table(night / "seg_a.parquet").column_names == ["customer_id", "score", "note"]
+    assert people_csv(tmp_path, D1, "seg_a.csv").split() == [
+        "customer_id,note",
+        "c1,备注c1",
+        "c2,备注c2",
+    ]
+    sheet = openpyxl.load_workbook(night / "seg_a.xlsx").active
+    assert [cell.value for cell in sheet[1]] == ["customer_id", "note"]
+    # A table for people without the columns declared for it is refused, naming them.
+    wrong = segment(people_columns=("customer_id", "score"), for_people=for_people)
+    with pytest.raises(PublishError, match=r"seg_a.*\['customer_id', 'note'\], not"):
+        publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, (wrong,))
 
 
 def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> None:
@@ -785,6 +825,12 @@ def test_contract_violations_name_the_segment(
         ({"relation": "seg_a; drop table x"}, r"seg_a.*schema-qualified"),
         ({"headers": ("客户ID", "分数")}, r"seg_a.*one non-empty text per column"),
         ({"headers": ("客户ID", "分数", " ")}, r"seg_a.*one non-empty text per column"),
+        # Headers name the columns people read, when they differ from the Parquet's.
+        ({"people_columns": ("note",)}, r"seg_a.*people_columns must start with 'customer_id'"),
+        (
+            {"people_columns": ("customer_id", "note"), "headers": ("客户ID", "分数", "备注")},
+            r"seg_a.*one non-empty text per column",
+        ),
     ],
 )
 def test_bad_declarations_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -1008,6 +1054,17 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert held["guard"] == {
         "held": True,
         "reasons": ["segment seg_a: 4 → 1 customers (-75%; the guard allows ±50%)"],
+        # The same reason as fields, for the report to word in the operator's language.
+        "findings": [
+            {
+                "kind": "segment",
+                "name": "seg_a",
+                "before": 4,
+                "tonight": 1,
+                "change": -0.75,
+                "allowed": 0.5,
+            }
+        ],
         "holds_published_warehouse": False,
     }
     assert not (exports_root / "2026-03-02").exists()
@@ -1066,6 +1123,16 @@ def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> N
     assert held["guard"] == {
         "held": True,
         "reasons": ["source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)"],
+        "findings": [
+            {
+                "kind": "source",
+                "name": "interactions",
+                "before": 149_000,
+                "tonight": 0,
+                "change": -1.0,
+                "allowed": 0.5,
+            }
+        ],
         "holds_published_warehouse": True,
     }
     assert (tmp_path / "exports" / "held" / "2026-03-02" / "manifest.json").is_file()

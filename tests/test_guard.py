@@ -2,7 +2,9 @@
 
 import pytest
 
-from orchestration.publishing.guard import ExportGuard
+from orchestration.language import speaking
+from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, ExportGuard, GuardFinding
+from orchestration.reporting.nightly_report import _guard_finding_text
 
 
 def manifest(sizes: dict[str, int], coverage: dict[str, float] | None = None) -> dict:
@@ -69,3 +71,39 @@ def test_a_raw_source_whose_clean_rows_collapse_holds_the_night():
     assert lenient.collapsed_sources(tonight, previous) == []
     with pytest.raises(ValueError, match="min_source_rows must be a whole number"):
         ExportGuard(min_source_rows=1.5)
+
+
+def test_the_reasons_are_kept_as_fields_and_read_in_the_operators_language():
+    previous = {
+        "segments": {"seg_churned": {"rows": 100}},
+        "tag_coverage": {"identity": 0.70},
+        "source_clean_rows": {"interactions": 149_000},
+    }
+    tonight = {
+        "segments": {"seg_churned": {"rows": 1}},
+        "tag_coverage": {"identity": 0.10},
+        "source_clean_rows": {"interactions": 0},
+    }
+    findings = ExportGuard().findings(tonight, previous)
+    # Changes as shares of the previous value: (1 - 100) / 100, (0.10 - 0.70) / 0.70, -1.
+    assert findings == [
+        GuardFinding(SOURCE, "interactions", 149_000, 0, -1.0, 0.5),
+        GuardFinding(SEGMENT, "seg_churned", 100, 1, -0.99, 0.5),
+        GuardFinding(TAG, "identity", 0.70, 0.10, pytest.approx(-6 / 7), 0.5),
+    ]
+    # The manifest keeps the fields beside the text; they come back as they went.
+    assert [GuardFinding.from_fields(finding.fields()) for finding in findings] == findings
+    assert [finding.text() for finding in findings] == ExportGuard().reasons(tonight, previous)
+    segments, tags = {"seg_churned": "流失客户"}, {"identity": "身份"}
+    with speaking("zh"):
+        assert [_guard_finding_text(f, segments, tags) for f in findings] == [
+            "数据源 interactions：干净行 149,000 → 0（-100%；流失保护允许 -50%）",
+            "人群包 流失客户 (seg_churned)：100 → 1 位客户（-99%；流失保护允许 ±50%）",
+            "标签 身份 (identity)：覆盖率 70.0% → 10.0%（-86%；流失保护允许 -50%）",
+        ]
+    with speaking("en"):
+        assert [_guard_finding_text(f, segments, tags) for f in findings] == [
+            "source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)",
+            "segment seg_churned: 100 → 1 customers (-99%; the guard allows ±50%)",
+            "tag identity: coverage 70.0% → 10.0% (-86%; the guard allows -50%)",
+        ]

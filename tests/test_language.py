@@ -4,10 +4,15 @@ the report and the files people open follow SCRM_LANG (orchestration/language.py
 Expected values are worked out by hand from tests/fixtures/raw_customer_marts/README.md.
 """
 
+import csv
+import json
 import re
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -135,6 +140,105 @@ def test_every_kind_of_criterion_reads_as_words():
             assert readable_reason(reason) == english
 
 
+def test_a_reason_reads_the_same_from_its_fields():
+    """Segment reasons in the files people open come from the criteria as fields (macro
+    segment_reason_fields), not from the text read back; the words are the same."""
+    from orchestration.reasons import reason_from_fields, segment_reasons_for_people
+
+    fields = json.dumps(
+        [
+            {"column": "customer_value_tier", "value": "high", "op": "in", "rule": ["vip", "high"]},
+            {"column": "member_level", "value": "普通会员", "op": "=", "rule": []},
+            {"column": "paid_amount_cny", "value": "6120.00", "op": ">", "rule": ["5000"]},
+            {"column": "is_active_15d", "value": "false", "op": "=", "rule": []},
+            {"column": "loyalty_points", "value": None, "op": None, "rule": []},
+        ],
+        ensure_ascii=False,
+    )
+    reason = (
+        "customer_value_tier=high in (vip, high); member_level=普通会员; "
+        "paid_amount_cny=6120.00 > 5000; is_active_15d=false; loyalty_points=null"
+    )
+    words = (
+        "价值层级：高（属于 VIP、高）；会员等级：普通会员；累计实付 6120.00 元（>5000 元）；"
+        "近 15 天无互动；loyalty_points：无"
+    )
+    with speaking("zh"):
+        assert reason_from_fields(fields) == readable_reason(reason) == words
+        assert reason_from_fields(None) is None
+    with speaking("en"):
+        assert reason_from_fields(fields) == readable_reason(reason)
+    # A segment's table for people: the reason worded from the fields, the fields left out.
+    table = pa.table({"customer_id": ["A"], "reason": [reason], "reason_fields": [fields]})
+    people = segment_reasons_for_people("zh")(table)
+    assert people.column_names == ["customer_id", "reason"]
+    assert people.column("reason").to_pylist() == [words]
+
+
+def test_a_fit_status_reads_in_the_operators_language():
+    """The report's note on a fit that did not converge gives its status's meaning in words;
+    the fit's own detail is the predictive step's record, shown as it is."""
+    from orchestration.reporting.nightly_report import _fit_status_notes
+
+    fits = [
+        ("bg_nbd", "not_fitted", "2 buyers, fewer than min_customers=100"),
+        ("gamma_gamma", "converged", ""),
+        ("bg_nbd_backtest", "retired", None),
+    ]
+    with speaking("zh"):
+        assert _fit_status_notes(fits) == [
+            "bg_nbd 状态为 not_fitted（购买客户或复购客户太少\uff0c无法拟合；没有由此得出的预测）："
+            "2 buyers, fewer than min_customers=100。",
+            "bg_nbd_backtest 状态为 retired（未知状态）：未给出原因。",
+        ]
+    with speaking("en"):
+        assert _fit_status_notes(fits)[0] == (
+            "bg_nbd is not_fitted (too few buyers or repeat buyers to fit; no predictions from "
+            "it): 2 buyers, fewer than min_customers=100."
+        )
+
+
+def spent(amount: str, score: int, tier: str, scores: str) -> str:
+    return f"近 365 天实付 {amount} 元；消费评分（M）{score} 分（价值层级 {tier}：{scores} 分）"
+
+
+# Every customer of the customer-marts fixture: why in their lifecycle stage, why in their
+# value tier (fixture README; new and churn span 30 days, RFM window 365).
+STAGE_AND_TIER_REASONS = {
+    # First purchases 06-10, 06-01 and 06-30: new for 30 days.
+    "A": ("距首次购买 20 天（<30 天）", spent("200.00", 4, "高", "4")),
+    "F": ("距首次购买 29 天（<30 天）", spent("100.00", 1, "低", "1-2")),
+    "J": ("距首次购买 0 天（<30 天）", spent("100.00", 1, "低", "1-2")),
+    # B's only order was refunded; H never ordered.
+    "B": ("尚未购买", "尚未购买"),
+    "H": ("尚未购买", "尚未购买"),
+    # Quiet for 30 days or more: C and I still friends (silent), E never one (churned).
+    "C": ("距上次购买 90 天（≥30 天）；好友状态：当前好友", spent("450.00", 5, "VIP", "5")),
+    "I": ("距上次购买 33 天（≥30 天）；好友状态：当前好友", spent("180.00", 3, "中", "3")),
+    "E": ("距上次购买 30 天（≥30 天）；好友状态：从未加好友", spent("100.00", 1, "低", "1-2")),
+    # D bought on 06-01 after 2025-07-01: 335 days apart.
+    "D": (
+        "距上次购买 29 天（<30 天）；最近两次购买相隔 335 天（>30 天）",
+        spent("1658.00", 5, "VIP", "5"),
+    ),
+    "G": ("好友状态：被客户删除", spent("100.00", 1, "低", "1-2")),
+}
+# Their stage and value tier, in words.
+STAGES_AND_TIERS = {
+    "A": ("新客", "高"),
+    # Without a purchase, the value tier is none (无).
+    "B": ("潜在客户", "无"),
+    "C": ("沉默", "VIP"),
+    "D": ("回流", "VIP"),
+    "E": ("流失", "低"),
+    "F": ("新客", "低"),
+    "G": ("已删好友", "低"),
+    "H": ("潜在客户", "无"),
+    "I": ("沉默", "中"),
+    "J": ("新客", "低"),
+}
+
+
 def test_every_customer_reads_why_they_are_in_their_stage_and_tier(customer_marts_warehouse):
     """Not only segment members: the stage and value tier of all ten customers, from the
     structured fields of marts.customer_lifecycle and customer_rfm (fixture README; new and
@@ -179,28 +283,7 @@ def test_every_customer_reads_why_they_are_in_their_stage_and_tier(customer_mart
                 for customer, row in fields.items()
             }
 
-    def spent(amount: str, score: int, tier: str, scores: str) -> str:
-        return f"近 365 天实付 {amount} 元；消费评分（M）{score} 分（价值层级 {tier}：{scores} 分）"
-
-    assert reasons("zh") == {
-        # First purchases 06-10, 06-01 and 06-30: new for 30 days.
-        "A": ("距首次购买 20 天（<30 天）", spent("200.00", 4, "高", "4")),
-        "F": ("距首次购买 29 天（<30 天）", spent("100.00", 1, "低", "1-2")),
-        "J": ("距首次购买 0 天（<30 天）", spent("100.00", 1, "低", "1-2")),
-        # B's only order was refunded; H never ordered.
-        "B": ("尚未购买", "尚未购买"),
-        "H": ("尚未购买", "尚未购买"),
-        # Quiet for 30 days or more: C and I still friends (silent), E never one (churned).
-        "C": ("距上次购买 90 天（≥30 天）；好友状态：当前好友", spent("450.00", 5, "VIP", "5")),
-        "I": ("距上次购买 33 天（≥30 天）；好友状态：当前好友", spent("180.00", 3, "中", "3")),
-        "E": ("距上次购买 30 天（≥30 天）；好友状态：从未加好友", spent("100.00", 1, "低", "1-2")),
-        # D bought on 06-01 after 2025-07-01: 335 days apart.
-        "D": (
-            "距上次购买 29 天（<30 天）；最近两次购买相隔 335 天（>30 天）",
-            spent("1658.00", 5, "VIP", "5"),
-        ),
-        "G": ("好友状态：被客户删除", spent("100.00", 1, "低", "1-2")),
-    }
+    assert reasons("zh") == STAGE_AND_TIER_REASONS
     english = reasons("en")
     assert english["D"] == (
         "29 days since the last purchase (<30 days); 335 days between the last two purchases "
@@ -208,6 +291,110 @@ def test_every_customer_reads_why_they_are_in_their_stage_and_tier(customer_mart
         "1658.00 CNY paid in the last 365 days; spend score (M) 5 (value tier VIP: a score of 5)",
     )
     assert english["B"] == ("no purchase yet", "no purchase yet")
+
+
+def test_every_customer_has_a_file_of_their_stage_and_tier_and_why(customer_marts_warehouse):
+    """exports/<night>/customer_reasons.*: for people, every customer of the profile with their
+    stage and value tier in words and why; for programs, the fields the reasons come from."""
+    night = customer_marts_warehouse.parent / "exports" / CUSTOMER_MARTS_AS_OF
+    lines = (night / "customer_reasons.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == (
+        "customer_id,lifecycle_stage,lifecycle_reason,customer_value_tier,value_tier_reason"
+    )
+    rows = list(csv.reader(lines[1:]))
+    assert {row[0]: (row[1], row[3]) for row in rows} == STAGES_AND_TIERS
+    assert {row[0]: (row[2], row[4]) for row in rows} == STAGE_AND_TIER_REASONS
+    sheet = openpyxl.load_workbook(night / "customer_reasons.xlsx")["生命周期与价值层级"]
+    assert [cell.value for cell in sheet[1]] == [
+        "客户ID",
+        "生命周期阶段",
+        "阶段原因",
+        "价值层级",
+        "价值层级原因",
+    ]
+    assert sheet.max_row == 1 + 10
+    # The Parquet keeps the fields: D's gap of 335 days, its spend and score.
+    fields = {
+        row["customer_id"]: row
+        for row in pq.read_table(night / "customer_reasons.parquet").to_pylist()
+    }
+    assert len(fields) == 10
+    assert (
+        fields["D"]["lifecycle_stage"],
+        fields["D"]["days_since_last_purchase"],
+        fields["D"]["days_between_last_purchases"],
+        fields["D"]["m_score"],
+        str(fields["D"]["monetary_cny"]),
+    ) == ("reactivated", 29, 335, 5, "1658.00")
+    manifest = read_manifest(night.parent, AS_OF)
+    assert manifest["customer_tables"]["customer_reasons"]["rows"] == 10
+    assert sorted(manifest["customer_tables"]["customer_reasons"]["files"]) == [
+        "customer_reasons.csv",
+        "customer_reasons.parquet",
+        "customer_reasons.xlsx",
+    ]
+
+
+def test_customer_reasons_for_people_from_hand_made_fields():
+    """The renderer of customer_reasons on three hand-made customers, in both languages."""
+    from orchestration.reasons import CUSTOMER_REASON_COLUMNS, customer_reasons_for_people
+
+    fields = pa.table(
+        {
+            "customer_id": ["R", "P", "X"],
+            # R came back after 130 days; P never bought; X is in no stage (erased).
+            "lifecycle_stage": ["reactivated", "prospect", None],
+            "days_since_first_purchase": [180, None, None],
+            "days_since_last_purchase": [10, None, None],
+            "days_between_last_purchases": [130, None, None],
+            "friend_status": ["current_friend", "never_friend", None],
+            "customer_value_tier": ["high", None, None],
+            "m_score": [4, None, None],
+            "monetary_cny": pa.array([Decimal("880.5"), None, None], pa.decimal128(18, 2)),
+        }
+    )
+    rule_vars = {"lifecycle_new_days": 30, "lifecycle_churn_days": 60, "rfm_window_days": 180}
+    chinese = customer_reasons_for_people(rule_vars, "zh")(fields)
+    assert tuple(chinese.column_names) == CUSTOMER_REASON_COLUMNS
+    assert chinese.to_pylist() == [
+        {
+            "customer_id": "R",
+            "lifecycle_stage": "回流",
+            "lifecycle_reason": "距上次购买 10 天（<60 天）；最近两次购买相隔 130 天（>60 天）",
+            "customer_value_tier": "高",
+            "value_tier_reason": (
+                "近 180 天实付 880.50 元；消费评分（M）4 分（价值层级 高：4 分）"
+            ),
+        },
+        {
+            "customer_id": "P",
+            "lifecycle_stage": "潜在客户",
+            "lifecycle_reason": "尚未购买",
+            "customer_value_tier": None,
+            "value_tier_reason": "尚未购买",
+        },
+        {
+            "customer_id": "X",
+            "lifecycle_stage": None,
+            "lifecycle_reason": None,
+            "customer_value_tier": None,
+            "value_tier_reason": "尚未购买",
+        },
+    ]
+    english = customer_reasons_for_people(rule_vars, "en")(fields).to_pylist()[0]
+    assert english == {
+        "customer_id": "R",
+        "lifecycle_stage": "reactivated",
+        "lifecycle_reason": (
+            "10 days since the last purchase (<60 days); 130 days between the last two "
+            "purchases (>60 days)"
+        ),
+        "customer_value_tier": "high",
+        "value_tier_reason": (
+            "880.50 CNY paid in the last 180 days; spend score (M) 4 (value tier high: a score "
+            "of 4)"
+        ),
+    }
 
 
 def test_files_for_people_carry_the_reason_in_words_programs_the_fields(
@@ -227,6 +414,10 @@ def test_files_for_people_carry_the_reason_in_words_programs_the_fields(
         "C,6,seg_churned,有过确认订单、但 30 天没有购买：发召回优惠。,,"
         "距上次购买 90 天（≥30 天）；上次购买 2026-04-01",
     ]
+    # Its workbook: the sheet named for the action in Chinese (seed display_name, catalog).
+    workbook = openpyxl.load_workbook(night / "nba_win_back.xlsx")
+    assert workbook.sheetnames == ["流失挽回"]
+    assert [cell.value for cell in workbook.active[1]][:3] == ["客户ID", "优先级", "人群包"]
 
 
 def test_next_best_actions_carry_the_detail_they_promise(customer_marts_warehouse):

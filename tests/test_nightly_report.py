@@ -21,6 +21,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.language import _ as translate
 from orchestration.language import speaking
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manifest
+from orchestration.publishing.guard import SEGMENT, TAG, GuardFinding
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,
@@ -468,11 +469,20 @@ def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(
     home.mkdir()
     shutil.copyfile(customer_marts_warehouse, home / "warehouse.duckdb")
     manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
-    reasons = [
+    findings = [
+        GuardFinding(SEGMENT, "seg_churned", 100, 1, -0.99, 0.5),
+        GuardFinding(TAG, "identity", 0.7, 0.1, -6 / 7, 0.5),
+    ]
+    reasons = [finding.text() for finding in findings]
+    assert reasons == [
         "segment seg_churned: 100 → 1 customers (-99%; the guard allows ±50%)",
         "tag identity: coverage 70.0% → 10.0% (-86%; the guard allows -50%)",
     ]
-    manifest["guard"] = {"held": True, "reasons": reasons}
+    manifest["guard"] = {
+        "held": True,
+        "reasons": reasons,
+        "findings": [finding.fields() for finding in findings],
+    }
     held_dir = home / "exports" / HELD_DIR / CUSTOMER_MARTS_AS_OF
     held_dir.mkdir(parents=True)
     (held_dir / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
@@ -502,9 +512,27 @@ def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(
     )
     # The held manifest's numbers, like a published one's.
     assert parsed.rows("segments")["seg_churned"][1:6] == ["4", "1", "1", "2", "0"]
+    # In Chinese, the reasons come from the fields, with the segment's and tag's display names.
+    chinese = ParsedReport(
+        render_nightly_report(home / "warehouse.duckdb", AS_OF, manifest, language="zh")
+    )
+    assert chinese.items[: len(reasons)] == [
+        "人群包 流失客户 (seg_churned)：100 → 1 位客户（-99%；流失保护允许 ±50%）",
+        "标签 身份 (identity)：覆盖率 70.0% → 10.0%（-86%；流失保护允许 -50%）",
+    ]
+    # A manifest written before the guard kept its fields shows its reasons as they are.
+    older = {**manifest, "guard": {"held": True, "reasons": reasons}}
+    chinese = ParsedReport(
+        render_nightly_report(home / "warehouse.duckdb", AS_OF, older, language="zh")
+    )
+    assert chinese.items[: len(reasons)] == reasons
 
     # Released (scrm release keeps the reasons and stamps the time): a note, no alarm.
-    manifest["guard"] = {"held": False, "reasons": reasons, "released_at": "2026-07-01T02:30:00"}
+    manifest["guard"] = {
+        **manifest["guard"],
+        "held": False,
+        "released_at": "2026-07-01T02:30:00",
+    }
     parsed = ParsedReport(render_nightly_report(home / "warehouse.duckdb", AS_OF, manifest))
     assert parsed.notices == [] and parsed.code == []
     assert any(

@@ -117,6 +117,7 @@ def test_definitions_snapshot():
         "marts/customer_profile_history",
         "marts/customer_repurchase",
         "marts/customer_rfm",
+        "marts/customer_stage_reasons",
         "marts/customer_tags",
         "marts/customer_tags_history",
         "marts/customer_timeline",

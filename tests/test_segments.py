@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.publishing.lock import LOCK_FILE
@@ -182,6 +183,51 @@ def test_every_member_carries_the_reason_from_its_criteria(customer_marts_wareho
     assert reasons[("seg_identity_baoma", "B")] == "friend_status=current_friend; identity=宝妈"
 
 
+def test_every_member_carries_the_criteria_as_fields_too(customer_marts_warehouse):
+    """reason_fields (macro segment_reason_fields) holds the reason's criteria as fields, and
+    words to the same text as the reason read back; the files people open use the fields."""
+    from orchestration.language import speaking
+    from orchestration.reasons import readable_reason, reason_from_fields
+
+    def member(segment: str, customer: str) -> tuple[str, str]:
+        ((reason, fields),) = query(
+            customer_marts_warehouse,
+            f"select reason, reason_fields from segments.{segment} "
+            f"where customer_id = '{customer}'",
+        )
+        return reason, fields
+
+    expected = {
+        ("seg_churned", "C"): [
+            {"column": "days_since_last_purchase", "value": "90", "op": ">=", "rule": ["30"]},
+            {"column": "last_purchase_on", "value": "2026-04-01", "op": None, "rule": []},
+        ],
+        ("seg_membership_invite", "A"): [
+            {"column": "customer_value_tier", "value": "high", "op": "in", "rule": ["vip", "high"]},
+            {"column": "member_level", "value": "普通会员", "op": "=", "rule": []},
+        ],
+        ("seg_mask_repurchase_due", "F"): [
+            {"column": "category", "value": "面膜", "op": "=", "rule": []},
+            {"column": "is_repurchase_due", "value": "true", "op": "=", "rule": []},
+            {"column": "expected_run_out_on", "value": "2026-07-01", "op": None, "rule": []},
+        ],
+        ("seg_identity_baoma", "B"): [
+            {"column": "friend_status", "value": "current_friend", "op": "=", "rule": []},
+            {"column": "identity", "value": "宝妈", "op": "=", "rule": []},
+        ],
+    }
+    for (segment, customer), criteria in expected.items():
+        reason, fields = member(segment, customer)
+        assert json.loads(fields) == criteria, (segment, customer)
+        for language in ("zh", "en"):
+            with speaking(language):
+                assert reason_from_fields(fields) == readable_reason(reason), (segment, language)
+    night = customer_marts_warehouse.parent / "exports" / CUSTOMER_MARTS_AS_OF
+    parquet = pq.read_table(night / "seg_churned.parquet")
+    assert parquet.column_names[-2:] == ["reason", "reason_fields"]
+    assert json.loads(parquet.column("reason_fields")[0].as_py()) == expected[("seg_churned", "C")]
+
+
 def test_who_is_exported_tonight(customer_marts_warehouse):
     decided = query(
         customer_marts_warehouse,
@@ -270,8 +316,9 @@ def holdout_bucket(segment: str, customer_id: str, salt: str = "scrm-holdout-v1"
     return int(digest[:8], 16) % 10_000
 
 
-def test_every_exported_column_has_a_chinese_header():
-    """The .xlsx headers come from each column's display_name in the YAML, for every export."""
+def test_every_exported_column_has_a_header_in_both_languages():
+    """The .xlsx headers come from each column's display_name in the YAML, or display_name_en
+    in English, for every export; the sheet is named in the same language."""
     from orchestration.project import dbt_project
     from orchestration.segments import (
         load_manifest,
@@ -280,25 +327,40 @@ def test_every_exported_column_has_a_chinese_header():
     )
 
     manifest = load_manifest(dbt_project.manifest_path)
-    exports = {
-        export.name: export
-        for export in [
-            *segment_exports(manifest),
-            *next_best_action_exports(manifest, ["win_back"]),
-        ]
-    }
-    assert len(exports) == len(EXPECTED_MEMBERS) + 1
-    for export in exports.values():
+    actions = {"win_back": "Win back", "cross_sell": "Cross-sell"}
+
+    def exports(language: str) -> dict:
+        return {
+            export.name: export
+            for export in [
+                *segment_exports(manifest, language),
+                *next_best_action_exports(manifest, actions, language),
+            ]
+        }
+
+    chinese, english = exports("zh"), exports("en")
+    assert len(chinese) == len(english) == len(EXPECTED_MEMBERS) + 2
+    for export in chinese.values():
         untranslated = [h for h in export.headers if not re.search(r"[\u4e00-\u9fff]", h)]
         assert untranslated == [], export.name
-    assert exports["seg_never_bought"].headers == (
+    for export in english.values():
+        # A header in English is declared, not the column name it falls back to.
+        assert not set(export.headers) & set(export.columns), export.name
+        assert all(header.isascii() for header in export.headers), export.name
+    assert chinese["seg_never_bought"].headers == (
         "客户ID",
         "加好友天数",
         "来源渠道编码",
         "入选原因",
     )
-    assert exports["seg_churned"].headers[2] == CHURNED_PAID_HEADER
-    assert exports["nba_win_back"].headers == (
+    assert english["seg_never_bought"].headers == (
+        "Customer ID",
+        "Days as a friend",
+        "Channel code",
+        "Why selected",
+    )
+    assert chinese["seg_churned"].headers[2] == CHURNED_PAID_HEADER
+    assert chinese["nba_win_back"].headers == (
         "客户ID",
         "优先级",
         "人群包",
@@ -306,6 +368,27 @@ def test_every_exported_column_has_a_chinese_header():
         "行动细节",
         "入选原因",
     )
+    assert english["nba_win_back"].headers == (
+        "Customer ID",
+        "Priority",
+        "Segment",
+        "Why this action",
+        "Action detail",
+        "Why selected",
+    )
+    # Sheets: the segment's display name, in English its name; an action's seed display name
+    # through the catalog. The manifest's display_name does not change with the language.
+    assert (chinese["seg_churned"].sheet_name, english["seg_churned"].sheet_name) == (
+        "流失客户",
+        "seg_churned",
+    )
+    assert chinese["seg_churned"].display_name == english["seg_churned"].display_name == "流失客户"
+    assert (chinese["nba_win_back"].sheet_name, english["nba_win_back"].sheet_name) == (
+        "流失挽回",
+        "Win back",
+    )
+    assert chinese["nba_cross_sell"].sheet_name == "交叉销售"
+    assert chinese["nba_win_back"].display_name == "win_back"
 
 
 def test_holdout_is_a_stable_hash_of_segment_and_customer(
@@ -425,6 +508,7 @@ def test_wecom_tags_per_current_friendship(customer_marts_warehouse):
     assert manifest["guard"] == {
         "held": False,
         "reasons": [],
+        "findings": [],
         "holds_published_warehouse": False,
     }
     assert manifest["tag_coverage"]["identity"] == 0.7

@@ -16,7 +16,8 @@ final as (
         customer_id,
         first_staff_id,
         lifecycle_stage,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from profile
     where {{ segment_where(criteria) }}
 )
@@ -89,6 +90,54 @@ select * from final
         {%- if rule -%}{%- do parts.append("'" ~ (rule | replace("'", "''")) ~ "'") -%}{%- endif -%}
     {%- endfor -%}
     {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{#-
+    The same criteria as fields, for programs and for the files people open, so that nothing
+    reads the reason's text back: a JSON array with an object per criterion, its column, the
+    member's value as text (null when missing), its op (null when only shown) and its rule as a
+    list of texts (the threshold, the values of in; empty after = or without op), e.g.
+    [{"column":"paid_order_count","value":"7","op":">","rule":["5"]}].
+-#}
+{% macro segment_reason_fields(criteria) -%}
+    {{ return(adapter.dispatch('segment_reason_fields', 'scrm')(criteria)) }}
+{%- endmacro %}
+
+{% macro default__segment_reason_fields(criteria) -%}
+    cast(to_json([
+        {%- for criterion in criteria %}
+        {
+            'column': '{{ criterion.column }}',
+            'value': cast({{ criterion.get('expr', criterion.column) }} as varchar),
+            'op': {{ _segment_text(criterion.get('op')) }},
+            'rule': cast([{{ _segment_rule(criterion) }}] as varchar[])
+        }{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ]) as varchar)
+{%- endmacro %}
+
+{#- Spark's to_json leaves out null fields unless told not to; DuckDB's keeps them. -#}
+{% macro spark__segment_reason_fields(criteria) -%}
+    to_json(array(
+        {%- for criterion in criteria %}
+        named_struct(
+            'column', '{{ criterion.column }}',
+            'value', cast({{ criterion.get('expr', criterion.column) }} as string),
+            'op', {{ _segment_text(criterion.get('op')) }},
+            'rule', cast(array({{ _segment_rule(criterion) }}) as array<string>)
+        ){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ), map('ignoreNullFields', 'false'))
+{%- endmacro %}
+
+{#- The rule's texts, as literals for a list: none after = or without op, '5', 'vip', 'high'. -#}
+{% macro _segment_rule(criterion) -%}
+    {%- set op = criterion.get('op') -%}
+    {%- if op == 'in' -%}
+        {% for value in criterion.value %}{{ _segment_literal(value | string) }}{% if not loop.last %}, {% endif %}{% endfor %}
+    {%- elif op and op != '=' -%}
+        {{ _segment_literal(criterion.value | string) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro _segment_condition(criterion) -%}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.linalg import LinAlgError
 
+from orchestration.language import N_
 from orchestration.predictive.btyd import (
     BgNbdFit,
     BtydFitError,
@@ -49,14 +50,16 @@ NOT_FITTED = "not_fitted"  # too few buyers or repeat buyers to fit at all
 FAILED = "failed"  # the fit raised: the message is the detail
 UNUSABLE = "unusable"  # fitted, but its predictions would not be finite (Gamma-Gamma q <= 1)
 USABLE_STATUSES = (CONVERGED, BOUNDARY)
-# What each status means, for the report and the logs.
+# What each status means, for the report (in the operator's language: it translates them).
 FIT_STATUSES = {
-    CONVERGED: "an interior maximum; predictions from it",
-    BOUNDARY: "the likelihood levels off towards the edge of the parameter space; "
-    "predictions from that fit, flagged",
-    NOT_FITTED: "too few buyers or repeat buyers to fit; no predictions from it",
-    FAILED: "the fit could not be made; no predictions from it",
-    UNUSABLE: "fitted, but its predictions would not be finite; they are null",
+    CONVERGED: N_("an interior maximum; predictions from it"),
+    BOUNDARY: N_(
+        "the likelihood levels off towards the edge of the parameter space; "
+        "predictions from that fit, flagged"
+    ),
+    NOT_FITTED: N_("too few buyers or repeat buyers to fit; no predictions from it"),
+    FAILED: N_("the fit could not be made; no predictions from it"),
+    UNUSABLE: N_("fitted, but its predictions would not be finite; they are null"),
 }
 
 # The night's two models and the backtest's calibration fit.

@@ -13,6 +13,9 @@ Marketing tools load one directory per night, ``<exports_root>/<YYYY-MM-DD>/``:
   with the customer's remark, and a ``remark`` row for a customer whose remark changed since
   the one last sent (``wecom_sent_remarks.parquet`` carries what was sent, night to night);
   for programs, like the per-friendship ``wecom_mark_tag.csv``.
+* ``<table>.parquet`` / ``<table>.csv`` / ``<table>.xlsx`` of each customer table (e.g.
+  ``customer_reasons``: every customer's lifecycle stage and value tier, and why): the Parquet
+  keeps the relation's fields, the CSV and workbook the table as people read it.
 * ``manifest.json``: what was published, with a sha256 for every file; written last, and its
   presence is what makes a directory a published night.
 
@@ -174,6 +177,11 @@ class SegmentExport:
     # The header of each column in the .xlsx, for people (the YAML's display_name); None: the
     # column names.
     headers: tuple[str, ...] | None = None
+    # The .xlsx sheet's name, for people; None: the display name.
+    sheet_name: str | None = None
+    # The columns of for_people's table, in the CSV and .xlsx, when they differ from columns
+    # (e.g. reason fields for programs worded into the reason and left out); None: columns.
+    people_columns: tuple[str, ...] | None = None
     # The table as people read it, for the CSV and .xlsx (e.g. reasons in words, in the
     # operator's language); Parquet keeps the values programs read. None: the same table.
     for_people: Callable[[pa.Table], pa.Table] | None = field(default=None, compare=False)
@@ -208,14 +216,19 @@ class SegmentExport:
             raise PublishError(f"{label}: rows_where must be a (column, text value) pair")
         if self.members_relation is not None:
             _quote_relation(self.members_relation, f"{label} members_relation")
+        if self.people_columns is not None:
+            object.__setattr__(self, "people_columns", tuple(self.people_columns))
+            if not self.people_columns or self.people_columns[0] != CUSTOMER_ID:
+                raise PublishError(f"{label}: people_columns must start with {CUSTOMER_ID!r}")
+        shown = self.people_columns or self.columns
         if self.headers is not None:
             object.__setattr__(self, "headers", tuple(self.headers))
-            if len(self.headers) != len(self.columns) or not all(
+            if len(self.headers) != len(shown) or not all(
                 isinstance(header, str) and header.strip() for header in self.headers
             ):
                 raise PublishError(
                     f"{label}: headers must be one non-empty text per column, got "
-                    f"{list(self.headers)!r} for {list(self.columns)!r}"
+                    f"{list(self.headers)!r} for {list(shown)!r}"
                 )
 
     def source_sql(self, as_of: date) -> str:
@@ -241,6 +254,35 @@ class SegmentExport:
             f"(SELECT * FROM {members} WHERE segment_name = {text_literal(self.name)} "
             f"AND as_of_date = DATE '{as_of.isoformat()}')"
         )
+
+
+@dataclass(frozen=True)
+class CustomerTable:
+    """A table of customers exported each night for people, beside its fields for programs:
+    the Parquet holds ``columns`` of ``relation`` as they are; the CSV and .xlsx hold
+    ``for_people``'s table of them, whose columns are ``people_columns`` (e.g. reasons in words
+    made from several fields), the .xlsx with ``headers``."""
+
+    name: str
+    relation: str
+    columns: tuple[str, ...]
+    people_columns: tuple[str, ...]
+    headers: tuple[str, ...]
+    sheet_name: str
+    for_people: Callable[[pa.Table], pa.Table] = field(compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("columns", "people_columns", "headers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        label = f"customer table {self.name!r}"
+        if not _SEGMENT_NAME.fullmatch(self.name) or self.name == SYNC_STEM:
+            raise PublishError(f"{label}: the name is not a free file stem ([a-z0-9_]+)")
+        _quote_relation(self.relation, label)
+        for name, columns in (("columns", self.columns), ("people_columns", self.people_columns)):
+            if not columns or columns[0] != CUSTOMER_ID:
+                raise PublishError(f"{label}: {name} must start with {CUSTOMER_ID!r}")
+        if len(self.headers) != len(self.people_columns):
+            raise PublishError(f"{label}: headers must be one text per people column")
 
 
 @dataclass(frozen=True)
@@ -272,6 +314,7 @@ def publish_night(
     guard: ExportGuard | None = None,
     source_rows_relation: str | None = None,
     xlsx_max_rows: int = XLSX_MAX_ROWS,
+    customer_tables: Sequence[CustomerTable] = (),
 ) -> dict[str, Any]:
     """Publish the night ``as_of`` atomically and return its manifest.
 
@@ -286,9 +329,14 @@ def publish_night(
     ``guard``, a night that trips it goes to ``held/<D>`` instead (guard.py); the manifest's
     ``guard`` entry says so, and whether the BI copy is held too (``holds_published_warehouse``).
     A segment of more than ``xlsx_max_rows`` rows gets no .xlsx (the manifest records the limit).
+    Each of ``customer_tables`` is written beside the segments (manifest ``customer_tables``).
     """
     warehouse, exports_root = Path(warehouse), Path(exports_root)
     _check_arguments(as_of, run_id, segments, remarks_relation, published_at)
+    stems = [segment.name for segment in segments]
+    clashing = sorted({table.name for table in customer_tables if table.name in stems})
+    if clashing or len({table.name for table in customer_tables}) != len(customer_tables):
+        raise PublishError(f"customer tables must have names of their own: {clashing}")
     check_xlsx_max_rows(xlsx_max_rows)
     night = as_of.isoformat()
     stamp = (published_at or datetime.now(UTC)).isoformat()
@@ -322,6 +370,7 @@ def publish_night(
                     tag_coverage_relation,
                     guard,
                     source_rows_relation,
+                    tuple(customer_tables),
                 ),
             )
             fsync(temporary)
@@ -534,6 +583,16 @@ def _build_night(
         source_rows = None
         if extras.source_rows_relation is not None:
             source_rows = _load_source_rows(connection, extras.source_rows_relation)
+        customer_tables = {
+            table.name: _export_customer_table(
+                connection,
+                directory,
+                table,
+                date.fromisoformat(header["as_of_date"]),
+                header["xlsx_max_rows"],
+            )
+            for table in extras.customer_tables
+        }
 
     added = {customer_id for _, action, customer_id in changes if action == "add"}
     sent_before = _read_sent_remarks(previous_dir, previous_manifest)
@@ -603,6 +662,8 @@ def _build_night(
         "remarks_too_long": remarks_too_long,
         **({"sent_remarks": sent_remarks} if sent_remarks is not None else {}),
     }
+    if customer_tables:
+        manifest["customer_tables"] = customer_tables
     if mark_tag is not None:
         manifest["wecom_mark_tag"] = mark_tag
     if tag_coverage is not None:
@@ -610,11 +671,13 @@ def _build_night(
     if source_rows is not None:
         manifest["source_clean_rows"] = source_rows
     guard = extras.guard
-    reasons = guard.reasons(manifest, previous_manifest) if guard else []
-    collapsed = guard.collapsed_sources(manifest, previous_manifest) if guard else []
+    findings = guard.findings(manifest, previous_manifest) if guard else []
+    collapsed = guard.collapsed_source_findings(manifest, previous_manifest) if guard else []
     manifest["guard"] = {
-        "held": bool(reasons),
-        "reasons": reasons,
+        "held": bool(findings),
+        "reasons": [finding.text() for finding in findings],
+        # The same reasons as fields, which the report words in the operator's language.
+        "findings": [finding.fields() for finding in findings],
         "holds_published_warehouse": bool(collapsed),
     }
     _write_manifest(directory, manifest)
@@ -630,6 +693,7 @@ class _Extras:
     tag_coverage_relation: str | None = None
     guard: ExportGuard | None = None
     source_rows_relation: str | None = None
+    customer_tables: tuple[CustomerTable, ...] = ()
 
 
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
@@ -830,31 +894,29 @@ def _export_segment(
 
         name = segment.name
         readable = segment.for_people(table) if segment.for_people else table
-        files = {
-            f"{name}.parquet": _write_parquet(directory / f"{name}.parquet", table),
-            f"{name}.csv": _write_table_csv(directory / f"{name}.csv", readable, for_people=True),
-            f"{name}.entered.csv": _write_table_csv(
-                directory / f"{name}.entered.csv", _id_table(entered, id_field), for_people=True
-            ),
-            f"{name}.left.csv": _write_table_csv(
-                directory / f"{name}.left.csv", _id_table(left, id_field), for_people=True
-            ),
-        }
-        if table.num_rows <= xlsx_max_rows:
-            files[f"{name}.xlsx"] = _write_xlsx(
-                directory / f"{name}.xlsx",
-                readable,
-                segment.headers or segment.columns,
-                sheet_name=segment.display_name,
-                created=datetime.combine(as_of, time()),
+        shown = segment.people_columns or segment.columns
+        if tuple(readable.column_names) != shown:
+            raise PublishError(
+                f"{label}: the table for people has the columns {readable.column_names}, not "
+                f"{list(shown)}"
             )
-        else:
-            logger.warning(
-                "%s: %d rows, more than export_xlsx_max_rows (%d): no .xlsx, the CSV has them",
-                label,
-                table.num_rows,
-                xlsx_max_rows,
-            )
+        files = _write_table_files(
+            directory,
+            name,
+            table,
+            readable,
+            segment.headers or shown,
+            segment.sheet_name or segment.display_name,
+            as_of,
+            xlsx_max_rows,
+            label,
+        )
+        files[f"{name}.entered.csv"] = _write_table_csv(
+            directory / f"{name}.entered.csv", _id_table(entered, id_field), for_people=True
+        )
+        files[f"{name}.left.csv"] = _write_table_csv(
+            directory / f"{name}.left.csv", _id_table(left, id_field), for_people=True
+        )
     except PublishError:
         raise
     except Exception as error:
@@ -868,6 +930,97 @@ def _export_segment(
         files=files,
         membership=membership,
     )
+
+
+def _write_table_files(
+    directory: Path,
+    name: str,
+    table: pa.Table,
+    readable: pa.Table,
+    headers: Sequence[str],
+    sheet_name: str,
+    as_of: date,
+    xlsx_max_rows: int,
+    label: str,
+) -> dict[str, str]:
+    """A table's Parquet (``table``, for programs), and its CSV and .xlsx (``readable``, for
+    people; no .xlsx over ``xlsx_max_rows`` rows): file name -> sha256."""
+    files = {
+        f"{name}.parquet": _write_parquet(directory / f"{name}.parquet", table),
+        f"{name}.csv": _write_table_csv(directory / f"{name}.csv", readable, for_people=True),
+    }
+    if readable.num_rows <= xlsx_max_rows:
+        files[f"{name}.xlsx"] = _write_xlsx(
+            directory / f"{name}.xlsx",
+            readable,
+            headers,
+            sheet_name=sheet_name,
+            created=datetime.combine(as_of, time()),
+        )
+    else:
+        logger.warning(
+            "%s: %d rows, more than export_xlsx_max_rows (%d): no .xlsx, the CSV has them",
+            label,
+            readable.num_rows,
+            xlsx_max_rows,
+        )
+    return files
+
+
+def _export_customer_table(
+    connection: duckdb.DuckDBPyConnection,
+    directory: Path,
+    customer_table: CustomerTable,
+    as_of: date,
+    xlsx_max_rows: int,
+) -> dict[str, Any]:
+    """Write one customer table's files; its manifest entry (rows, files)."""
+    label = f"customer table {customer_table.name!r}"
+    try:
+        relation = _quote_relation(customer_table.relation, label)
+        available = _relation_columns(connection, relation, customer_table.relation, label)
+        missing = [column for column in customer_table.columns if column not in available]
+        if missing:
+            raise PublishError(
+                f"{label}: column(s) {missing} not in {customer_table.relation} "
+                f"(it has {available})"
+            )
+        _check_customer_ids(connection, relation, customer_table.relation, label)
+        select = ", ".join(_quote_identifier(column) for column in customer_table.columns)
+        table = (
+            connection.sql(
+                f"SELECT {select} FROM {relation} ORDER BY {_quote_identifier(CUSTOMER_ID)}"
+            )
+            .to_arrow_table()
+            .combine_chunks()
+        )
+        readable = customer_table.for_people(table)
+        if tuple(readable.column_names) != customer_table.people_columns:
+            raise PublishError(
+                f"{label}: for_people gave the columns {readable.column_names}, not "
+                f"{list(customer_table.people_columns)}"
+            )
+        files = _write_table_files(
+            directory,
+            customer_table.name,
+            table,
+            readable,
+            customer_table.headers,
+            customer_table.sheet_name,
+            as_of,
+            xlsx_max_rows,
+            label,
+        )
+    except PublishError:
+        raise
+    except Exception as error:
+        raise PublishError(f"{label}: {error}") from error
+    return {
+        "relation": customer_table.relation,
+        "columns": list(customer_table.columns),
+        "rows": table.num_rows,
+        "files": files,
+    }
 
 
 def _read_segment(

@@ -19,13 +19,16 @@ warehouse still builds, nothing reaches marketing tools, the run ends with a war
 naming every reason, and ``scrm release`` publishes the held night after review. A night held
 for a collapsed source also keeps its BI copy back: ``published/`` goes on holding the previous
 night until the release, since every mart built from that source is wrong too.
+
+Each reason is a GuardFinding: its fields go into the manifest beside its English text, so the
+nightly report words it in the operator's language without reading the text back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Final
 
 from orchestration.publishing.wecom import settings_from_vars
 
@@ -57,9 +60,15 @@ class ExportGuard:
 
     def reasons(self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None) -> list[str]:
         """Why tonight's manifest should be held, compared with the previous one; [] if not."""
+        return [finding.text() for finding in self.findings(tonight, previous)]
+
+    def findings(
+        self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None
+    ) -> list[GuardFinding]:
+        """The reasons as fields, for the report to put in the operator's language."""
         if previous is None:
             return []
-        found = self.collapsed_sources(tonight, previous)
+        found = self.collapsed_source_findings(tonight, previous)
         before_segments = previous.get("segments", {})
         for name, segment in sorted(tonight.get("segments", {}).items()):
             before = before_segments.get(name)
@@ -68,8 +77,14 @@ class ExportGuard:
             change = (segment["rows"] - before["rows"]) / before["rows"]
             if abs(change) > self.max_segment_change:
                 found.append(
-                    f"segment {name}: {before['rows']} → {segment['rows']} customers "
-                    f"({change:+.0%}; the guard allows ±{self.max_segment_change:.0%})"
+                    GuardFinding(
+                        SEGMENT,
+                        name,
+                        before["rows"],
+                        segment["rows"],
+                        change,
+                        self.max_segment_change,
+                    )
                 )
         for tag, before, coverage, drop in _fell_too_far(
             tonight.get("tag_coverage", {}),
@@ -77,10 +92,7 @@ class ExportGuard:
             self.min_coverage,
             self.max_coverage_drop,
         ):
-            found.append(
-                f"tag {tag}: coverage {before:.1%} → {coverage:.1%} "
-                f"(-{drop:.0%}; the guard allows -{self.max_coverage_drop:.0%})"
-            )
+            found.append(GuardFinding(TAG, tag, before, coverage, -drop, self.max_coverage_drop))
         return found
 
     def collapsed_sources(
@@ -88,9 +100,13 @@ class ExportGuard:
     ) -> list[str]:
         """The raw sources whose clean rows fell too far since the previous manifest, as
         reasons; a night with any keeps its BI copy back too."""
+        return [finding.text() for finding in self.collapsed_source_findings(tonight, previous)]
+
+    def collapsed_source_findings(
+        self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None
+    ) -> list[GuardFinding]:
         return [
-            f"source {source}: {before:,} → {rows:,} clean rows "
-            f"(-{drop:.0%}; the guard allows -{self.max_source_drop:.0%})"
+            GuardFinding(SOURCE, source, before, rows, -drop, self.max_source_drop)
             for source, before, rows, drop in _fell_too_far(
                 tonight.get("source_clean_rows", {}),
                 (previous or {}).get("source_clean_rows", {}),
@@ -98,6 +114,56 @@ class ExportGuard:
                 self.max_source_drop,
             )
         ]
+
+
+# What a finding measures: a segment's exported customers, a tag's coverage (a share of the
+# known customers), a raw source's clean rows.
+SEGMENT: Final = "segment"
+TAG: Final = "tag"
+SOURCE: Final = "source"
+
+
+@dataclass(frozen=True)
+class GuardFinding:
+    """One reason to hold a night, as fields: what moved, from what to what, its change (a
+    signed share of ``before``) and the change the guard allows (a share). The manifest keeps
+    these beside the reason's text, so the report words it in the operator's language without
+    reading the text back."""
+
+    kind: str
+    name: str
+    before: float
+    tonight: float
+    change: float
+    allowed: float
+
+    def text(self) -> str:
+        """The reason as the manifest, logs and `scrm release` give it (English)."""
+        if self.kind == SEGMENT:
+            return (
+                f"segment {self.name}: {self.before} → {self.tonight} customers "
+                f"({self.change:+.0%}; the guard allows ±{self.allowed:.0%})"
+            )
+        if self.kind == TAG:
+            return (
+                f"tag {self.name}: coverage {self.before:.1%} → {self.tonight:.1%} "
+                f"(-{-self.change:.0%}; the guard allows -{self.allowed:.0%})"
+            )
+        return (
+            f"source {self.name}: {self.before:,} → {self.tonight:,} clean rows "
+            f"(-{-self.change:.0%}; the guard allows -{self.allowed:.0%})"
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """The finding as the manifest's guard.findings keeps it."""
+        return asdict(self)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> GuardFinding:
+        return cls(**{name: fields[name] for name in _FINDING_FIELDS})
+
+
+_FINDING_FIELDS: Final = tuple(GuardFinding.__dataclass_fields__)
 
 
 def _fell_too_far(

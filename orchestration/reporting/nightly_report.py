@@ -63,6 +63,8 @@ from orchestration.predictive.nightly import (
 from orchestration.project import project_vars
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
+from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, GuardFinding
+from orchestration.reasons import stage_text
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -114,16 +116,6 @@ SUPPRESSIONS: Final = (
     ("priority", N_("Priority")),
     ("cooldown", N_("Cool-down")),
 )
-# Lifecycle stages in words; in English the code names read as words already.
-_STAGE_NAMES: Final = {
-    "prospect": N_("prospect"),
-    "new": N_("new"),
-    "active": N_("active"),
-    "reactivated": N_("reactivated"),
-    "silent": N_("silent"),
-    "churned": N_("churned"),
-    "lost_friend": N_("lost_friend"),
-}
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
 # Two-sided 95% normal quantile, the value of the z_95 macro (dbt_project/macros/statistics.sql),
@@ -302,10 +294,12 @@ def _render(
             f"not {as_of.isoformat()}"
         )
     warehouse = Path(warehouse)
-    guard = _guard_notice(exports_manifest, as_of, home if home is not None else warehouse.parent)
     connection = _connect(warehouse)
     try:
         _check_night(connection, as_of)
+        guard = _guard_notice(
+            connection, exports_manifest, as_of, home if home is not None else warehouse.parent
+        )
         segments = _segments_section(connection, as_of, exports_manifest, guard)
         sections = [
             segments,
@@ -363,7 +357,10 @@ def write_nightly_report(
 
 
 def _guard_notice(
-    manifest: Mapping[str, Any] | None, as_of: date, home: Path
+    connection: duckdb.DuckDBPyConnection,
+    manifest: Mapping[str, Any] | None,
+    as_of: date,
+    home: Path,
 ) -> GuardNotice | None:
     """The churn guard's verdict on the night; None without a manifest or a guard block."""
     guard = (manifest or {}).get("guard")
@@ -373,12 +370,66 @@ def _guard_notice(
     held = bool(guard.get("held"))
     return GuardNotice(
         held=held,
-        reasons=tuple(str(reason) for reason in guard.get("reasons") or ()),
+        reasons=_guard_reasons(connection, guard),
         home=str(home),
         exports_dir=f"{EXPORTS_DIR}/{HELD_DIR}/{night}/" if held else f"{EXPORTS_DIR}/{night}/",
         release_command=f"scrm release --home {shlex.quote(str(home))} --as-of {night}",
         released_at=guard.get("released_at"),
     )
+
+
+def _guard_reasons(
+    connection: duckdb.DuckDBPyConnection, guard: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """The guard's reasons in the operator's language, from the fields the manifest keeps
+    (guard.findings); a manifest written before it kept them has its English reasons shown."""
+    findings = guard.get("findings")
+    if findings is None:
+        return tuple(str(reason) for reason in guard.get("reasons") or ())
+    segments = _segment_display_names(connection)
+    tags = _tag_display_names(connection)
+    return tuple(
+        _guard_finding_text(GuardFinding.from_fields(fields), segments, tags) for fields in findings
+    )
+
+
+def _guard_finding_text(
+    finding: GuardFinding, segments: Mapping[str, str], tags: Mapping[str, str]
+) -> str:
+    change = f"{finding.change:+.0%}"
+    allowed = f"{finding.allowed:.0%}"
+    if finding.kind == SEGMENT:
+        return _(
+            "segment {name}: {before} → {tonight} customers ({change}; the guard allows ±{allowed})"
+        ).format(
+            name=_name_label(finding.name, segments),
+            before=_int(finding.before),
+            tonight=_int(finding.tonight),
+            change=change,
+            allowed=allowed,
+        )
+    if finding.kind == TAG:
+        return _(
+            "tag {name}: coverage {before} → {tonight} ({change}; the guard allows -{allowed})"
+        ).format(
+            name=_name_label(finding.name, tags),
+            before=_percent(finding.before),
+            tonight=_percent(finding.tonight),
+            change=change,
+            allowed=allowed,
+        )
+    if finding.kind == SOURCE:
+        return _(
+            "source {name}: {before} → {tonight} clean rows ({change}; the guard allows -{allowed})"
+        ).format(
+            name=finding.name,
+            before=_int(finding.before),
+            tonight=_int(finding.tonight),
+            change=change,
+            allowed=allowed,
+        )
+    # A kind of finding added to the guard without words here still reads, in English.
+    return finding.text()
 
 
 # --- reading the warehouse -----------------------------------------------------------------
@@ -1538,7 +1589,7 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
         _("{model} is {status} ({meaning}): {detail}.").format(
             model=model,
             status=status,
-            meaning=FIT_STATUSES.get(status, "unknown status"),
+            meaning=_(FIT_STATUSES[status]) if status in FIT_STATUSES else _("unknown status"),
             detail=_text(detail) or _("no reason given"),
         )
         for model, status, detail, *_rest in fits
@@ -2259,7 +2310,7 @@ def _ordered_stages(found: Iterable[str | None]) -> list[str]:
 def _stage_label(stage: str) -> str:
     if stage == FIRST_STAGE:
         return _("none (first stage)")
-    return _(_STAGE_NAMES[stage]) if stage in _STAGE_NAMES else stage
+    return stage_text(stage)
 
 
 def _channel_label(channel: str) -> str:
@@ -2299,6 +2350,17 @@ def _segment_display_names(connection: duckdb.DuckDBPyConnection) -> dict[str, s
     if "marts.segment_catalog" not in _existing_tables(connection):
         return {}
     rows = _rows(connection, "select segment_name, display_name from marts.segment_catalog")
+    return {name: display_name for name, display_name in rows if display_name}
+
+
+def _tag_display_names(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each tag's display name (marts.tag_catalog), where the warehouse has it."""
+    if "marts.tag_catalog" not in _existing_tables(connection):
+        return {}
+    # The newest night's name wins.
+    rows = _rows(
+        connection, "select tag_name, display_name from marts.tag_catalog order by as_of_date"
+    )
     return {name: display_name for name, display_name in rows if display_name}
 
 

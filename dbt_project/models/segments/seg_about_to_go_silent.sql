@@ -16,7 +16,8 @@ final as (
         customer_id,
         interaction_level,
         content_preference,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from profile
     where {{ segment_where(criteria) }}
 )

@@ -12,7 +12,8 @@ candidates as (
         target_category,
         source_purchased_on,
         priority,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from {{ ref('cross_sell_candidates') }}
     where {{ segment_where(criteria) }}
 ),
@@ -23,6 +24,7 @@ ranked as (
         target_category,
         source_purchased_on,
         reason,
+        reason_fields,
         row_number() over (
             partition by customer_id
             order by priority asc, target_category asc
@@ -35,7 +37,8 @@ final as (
         customer_id,
         target_category,
         source_purchased_on as car_seat_bought_on,
-        reason
+        reason,
+        reason_fields
     from ranked
     where offer_rank = 1
 )

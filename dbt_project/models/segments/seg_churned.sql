@@ -23,7 +23,8 @@ final as (
         rfm.customer_id,
         rfm.recency_days as days_since_last_purchase,
         rfm.monetary_cny as paid_amount_365d_cny,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from rfm
     inner join confirmed_buyers
         on rfm.customer_id = confirmed_buyers.customer_id

@@ -15,7 +15,8 @@ final as (
         customer_id,
         paid_order_count,
         paid_amount_cny,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from profile
     where {{ segment_where(criteria) }}
 )

@@ -10,7 +10,8 @@ with
 due as (
     select
         *,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from {{ ref('customer_product_repurchase') }}
     where {{ segment_where(criteria) }}
 ),
@@ -22,6 +23,7 @@ ranked as (
         sku_id,
         expected_run_out_on,
         reason,
+        reason_fields,
         row_number() over (
             partition by customer_id
             order by expected_run_out_on asc, sku_id asc
@@ -34,7 +36,8 @@ final as (
         customer_id,
         sku_id,
         expected_run_out_on,
-        reason
+        reason,
+        reason_fields
     from ranked
     where due_rank = 1
 )

@@ -15,7 +15,8 @@ final as (
         customer_id,
         customer_value_tier,
         member_level,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from profile
     where {{ segment_where(criteria) }}
 )

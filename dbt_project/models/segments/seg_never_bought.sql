@@ -16,7 +16,8 @@ final as (
         customer_id,
         days_as_friend,
         first_channel_code,
-        {{ segment_reason(criteria) }} as reason
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
     from profile
     where {{ segment_where(criteria) }}
 )

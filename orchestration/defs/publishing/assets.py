@@ -32,10 +32,20 @@ from orchestration.publishing.warehouse import (
     tables_published_by_month,
 )
 from orchestration.publishing.wecom import WecomLimits
-from orchestration.segments import load_manifest, next_best_action_exports, segment_exports
+from orchestration.segments import (
+    CUSTOMER_REASONS_MODEL,
+    customer_reasons_export,
+    load_manifest,
+    next_best_action_exports,
+    segment_declaration,
+    segment_exports,
+)
 
 MANIFEST = load_manifest(dbt_project.manifest_path)
-SEGMENTS = segment_exports(MANIFEST)
+# The segment models, for the asset's deps; their exports are built when the asset runs.
+SEGMENT_NAMES = sorted(
+    node["name"] for node in MANIFEST["nodes"].values() if segment_declaration(node)
+)
 REMARKS_MODEL = "wecom_customer_remarks"
 NEXT_BEST_ACTION_MODEL = "next_best_action"
 FRIENDSHIP_TAGS_MODEL = "wecom_friendship_tags"
@@ -52,13 +62,13 @@ EXPORT_DAYS_KEPT = check_days_kept(PROJECT_VARS.get("export_days_kept"))
 EXPORT_XLSX_MAX_ROWS = check_xlsx_max_rows(PROJECT_VARS.get("export_xlsx_max_rows", XLSX_MAX_ROWS))
 
 
-def next_best_actions(warehouse: Path) -> list[str]:
-    """The actions of the seed analysts edit."""
+def next_best_actions(warehouse: Path) -> dict[str, str]:
+    """The actions of the seed analysts edit, and their display names."""
     with duckdb_settings.connect(warehouse, read_only=True) as connection:
         rows = connection.execute(
-            "select action from reference.next_best_actions order by action"
+            "select action, display_name from reference.next_best_actions order by action"
         ).fetchall()
-    return [action for (action,) in rows]
+    return dict(rows)
 
 
 @dg.asset(
@@ -68,9 +78,10 @@ def next_best_actions(warehouse: Path) -> list[str]:
     deps=[
         get_asset_key_for_model([scrm_dbt_models_after_predictions], name)
         for name in [
-            *(segment.name for segment in SEGMENTS),
+            *SEGMENT_NAMES,
             REMARKS_MODEL,
             NEXT_BEST_ACTION_MODEL,
+            CUSTOMER_REASONS_MODEL,
             FRIENDSHIP_TAGS_MODEL,
             TAG_CATALOG_MODEL,
             "segment_membership",
@@ -105,8 +116,9 @@ def publish_segment_exports(
         exports_root,
         as_of,
         context.run.run_id,
+        # Built now, in the language the night is run in (SCRM_LANG): the files people open.
         [
-            *SEGMENTS,
+            *segment_exports(MANIFEST),
             *next_best_action_exports(MANIFEST, next_best_actions(warehouse.warehouse_path)),
         ],
         remarks_relation=f"marts.{REMARKS_MODEL}",
@@ -116,6 +128,7 @@ def publish_segment_exports(
         guard=EXPORT_GUARD,
         source_rows_relation=f"marts.{ROW_ACCOUNTING_MODEL}",
         xlsx_max_rows=EXPORT_XLSX_MAX_ROWS,
+        customer_tables=[customer_reasons_export(MANIFEST, PROJECT_VARS)],
     )
     sizes = {name: segment["rows"] for name, segment in manifest["segments"].items()}
     held = manifest["guard"]["held"]
