@@ -265,9 +265,10 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     """One night of the job in a child process, with its steps and dbt models."""
     started_at = time.time()
     run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"  # the morning after, pinned
+    # --verbose: the step and publish timings are read from Dagster's own log lines.
     wall, peak, code, noise = measured(
         [sys.executable, "-m", "orchestration.cli", "run", "--raw", str(raw), "--home", str(home),
-         "--as-of", as_of.isoformat(), "--run-started-at", run_started_at],
+         "--as-of", as_of.isoformat(), "--run-started-at", run_started_at, "--verbose"],
         log,
         env={**os.environ, "SCRM_HOME": str(home)},
     )  # fmt: skip
@@ -275,6 +276,8 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     if code != 0:
         sys.exit(f"the night as of {as_of} failed (log: {log}):\n{text[-3000:]}")
     steps = step_seconds(text)
+    if not steps:
+        sys.exit(f"no step timings in the log of the night as of {as_of} ({log})")
     dbt = dbt_timings(home, started_at)
     # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
     # Dagster, and each dbt invocation's start-up and parse.

@@ -614,12 +614,17 @@ def load_raw_source(
             }
     except (duckdb.Error, pa.ArrowException) as error:
         raise RawDataError(f"{path}: cannot be read: {error}") from error
-    rows_by_delivery = dict(
-        connection.execute(
-            f"select _source_file, count(*) from {table}"
-            f" where _loaded_at = cast(? as timestamp) group by _source_file",
-            [loaded_at],
-        ).fetchall()
+    # The ledger's row counts, of the deliveries taken in tonight (none: no scan).
+    rows_by_delivery = (
+        dict(
+            connection.execute(
+                f"select _source_file, count(*) from {table}"
+                f" where _loaded_at = cast(? as timestamp) group by _source_file",
+                [loaded_at],
+            ).fetchall()
+        )
+        if new
+        else {}
     )
     _record_deliveries(
         connection, contract.name, new, shas, rows_by_delivery, night or loaded_at.date(), loaded_at

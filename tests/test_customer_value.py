@@ -237,12 +237,13 @@ LIFECYCLE_ROWS = (
 
 class RestatedAndFull:
     """Two copies of a built warehouse: one mart restated per customer in the first, built in
-    full (--full-refresh) in the second, night by night on the same facts."""
+    full (--full-refresh) in the second, night by night on the same facts. Each build runs the
+    mart's inputs model (`inputs`) first."""
 
-    def __init__(self, warehouse: Path, model: str, tmp_path: Path) -> None:
+    def __init__(self, warehouse: Path, model: str, inputs: str, tmp_path: Path) -> None:
         self.restated = copy_warehouse(warehouse, tmp_path / "restated")
         self.full = copy_warehouse(warehouse, tmp_path / "full")
-        self.model, self.target = model, tmp_path / "target"
+        self.model, self.target = f"{inputs} {model}", tmp_path / "target"
 
     def build(self, as_of: str) -> None:
         for warehouse, extra_args in ((self.restated, ()), (self.full, ("--full-refresh",))):
@@ -270,8 +271,10 @@ def test_lifecycle_history_restated_per_customer_equals_a_full_build(
     candidate day between the stored night and the new one (macros/restated_per_customer.sql).
     On the same facts, each night so built equals a full build of it: a month later (the
     "new" and active spans of A, D, F and J run out meanwhile), after a purchase day moves, a
-    night further back, and without the stored fingerprints."""
-    marts = RestatedAndFull(customer_marts_warehouse, LIFECYCLE_HISTORY, tmp_path)
+    night further back, and without its inputs model's table."""
+    marts = RestatedAndFull(
+        customer_marts_warehouse, LIFECYCLE_HISTORY, "customer_lifecycle_inputs", tmp_path
+    )
 
     marts.build("2026-07-31")
     marts.rows(LIFECYCLE_ROWS)
@@ -308,12 +311,14 @@ def test_lifecycle_history_restated_per_customer_equals_a_full_build(
     marts.build("2026-06-10")
     marts.rows(LIFECYCLE_ROWS)
 
-    marts.execute("drop table audit.customer_lifecycle_history__inputs", restated_only=True)
+    marts.execute("drop table audit.customer_lifecycle_inputs", restated_only=True)
     marts.build("2026-06-30")
     marts.rows(LIFECYCLE_ROWS)
 
 
-REPURCHASE_ROWS = "select * from marts.customer_product_repurchase order by all"
+REPURCHASE_ROWS = (
+    "select * exclude (_written_at) from marts.customer_product_repurchase order by all"
+)
 
 
 def test_product_repurchase_restated_per_customer_equals_a_full_build(
@@ -322,8 +327,13 @@ def test_product_repurchase_restated_per_customer_equals_a_full_build(
     """Only the customers whose net paid lines of periodic consumables changed are restated;
     the days to each run-out date, and whether it is due, are set again on every row. Each
     night so built equals a full build of it: three days later, after a line's quantity
-    changes, and without the stored fingerprints."""
-    marts = RestatedAndFull(customer_marts_warehouse, "customer_product_repurchase", tmp_path)
+    changes, and without its inputs model's table."""
+    marts = RestatedAndFull(
+        customer_marts_warehouse,
+        "customer_product_repurchase",
+        "customer_product_repurchase_inputs",
+        tmp_path,
+    )
     due = (
         "select customer_id, sku_id, days_to_run_out, is_repurchase_due"
         " from marts.customer_product_repurchase where customer_id in ('D', 'E', 'I')"
@@ -361,6 +371,6 @@ def test_product_repurchase_restated_per_customer_equals_a_full_build(
     ) == [(date(2026, 9, 8), 67)]  # 06-10 + 3 masks of 30 days
     marts.rows(REPURCHASE_ROWS)
 
-    marts.execute("drop table audit.customer_product_repurchase__inputs", restated_only=True)
+    marts.execute("drop table audit.customer_product_repurchase_inputs", restated_only=True)
     marts.build("2026-06-30")
     marts.rows(REPURCHASE_ROWS)

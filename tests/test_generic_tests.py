@@ -1,4 +1,4 @@
-"""The project's own generic data tests (dbt_project/macros/tests/), run by dbt on bad rows."""
+"""The project's own generic data tests (dbt_project/tests/generic/), run by dbt on bad rows."""
 
 import re
 from pathlib import Path

@@ -101,6 +101,11 @@ def test_definitions_snapshot():
         k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()
     )
     assert keys == [
+        "audit/customer_lifecycle_inputs",
+        "audit/customer_product_repurchase_inputs",
+        "audit/int_known_customers",
+        "audit/int_known_orders",
+        "audit/int_known_products",
         "exports/segment_exports",
         "intermediate/int_customer_first_activity",
         "intermediate/int_friend_events_validated",

@@ -114,49 +114,6 @@
     from {{ purchase_days }}
 {% endmacro %}
 
-{#- One fingerprint per known customer of what customer_lifecycle_history reads of them (and
-    of the vars it reads), for restating it per customer (macros/restated_per_customer.sql).
-    DuckDB's hash: only the incremental build, on DuckDB, renders it. -#}
-{% macro customer_lifecycle_inputs() %}
-    with
-
-    purchases as (
-        select
-            customer_id,
-            count(*) as row_count,
-            {{ rows_fingerprint(['purchase_on', 'purchase_day_number', 'previous_purchase_on']) }}
-            as fingerprint
-        from {{ ref('fct_purchase_days') }}
-        group by customer_id
-    ),
-
-    friendships as (
-        select
-            customer_id,
-            count(*) as row_count,
-            {{ rows_fingerprint(['event_on', 'friend_delta']) }} as fingerprint
-        from {{ ref('fct_friend_events') }}
-        group by customer_id
-    )
-
-    select
-        customers.customer_id,
-        hash(
-            cast(customers.first_seen_at as date),
-            purchases.row_count,
-            purchases.fingerprint,
-            friendships.row_count,
-            friendships.fingerprint,
-            {{ var('lifecycle_new_days') }},
-            {{ var('lifecycle_churn_days') }}
-        ) as inputs_fingerprint
-    from {{ ref('dim_customers') }} as customers
-    left join purchases
-        on customers.customer_id = purchases.customer_id
-    left join friendships
-        on customers.customer_id = friendships.customer_id
-{% endmacro %}
-
 {#- Days from the as-of date to a product's expected run-out date (customer_product_repurchase;
     negative once run out). -#}
 {% macro days_to_run_out(expected_run_out_on) -%}
@@ -173,40 +130,3 @@
         and {{ var('repurchase_due_days_before') }}
     )
 {%- endmacro %}
-
-{#- One fingerprint per customer of what customer_product_repurchase reads of them: their net
-    paid lines of periodic consumables, and the periodic consumables themselves (a change of a
-    product's cycle restates every customer). DuckDB's hash: only the incremental build, on
-    DuckDB, renders it. -#}
-{% macro customer_product_repurchase_inputs() %}
-    with
-
-    periodic_products as (
-        select
-            sku_id,
-            consumption_cycle_days
-        from {{ ref('dim_products') }}
-        where is_periodic_consumable
-    ),
-
-    products as (
-        select {{ rows_fingerprint(['sku_id', 'consumption_cycle_days']) }} as fingerprint
-        from periodic_products
-    ),
-
-    lines as (
-        select
-            customer_id,
-            count(*) as row_count,
-            {{ rows_fingerprint(['sku_id', 'category', 'paid_on', 'quantity']) }} as fingerprint
-        from {{ ref('fct_order_items') }}
-        where is_net_paid and sku_id in (select sku_id from periodic_products)
-        group by customer_id
-    )
-
-    select
-        lines.customer_id,
-        hash(lines.row_count, lines.fingerprint, products.fingerprint) as inputs_fingerprint
-    from lines
-    cross join products
-{% endmacro %}

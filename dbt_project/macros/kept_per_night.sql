@@ -6,9 +6,9 @@
     column is added to the table, null on the nights already kept, rather than ignored: a full
     refresh would drop every night but the one built. After each build the nights older than
     var('history_days_kept') are deleted (prune_kept_nights), and so are the rows of the
-    customers in the model named `erasures` (customer_erasures; the model declares it with
-    `depends_on`, so that its inputs show in its own file): an erasure reaches every night
-    kept.
+    customers in `erasures` (customer_erasures, as Jinja source text rendered at run time;
+    the model declares it with `depends_on`, so that its inputs show in its own file): an
+    erasure reaches every night kept.
 -#}
 {% macro kept_per_night(erasures) -%}
     {{ config(
@@ -19,7 +19,7 @@
         on_schema_change='append_new_columns',
         post_hook=[
             '{{ prune_kept_nights() }}',
-            "{{ forget_erased_customers(ref('" ~ erasures ~ "')) }}",
+            "{{ forget_erased_customers(" ~ erasures ~ ") }}",
         ],
         meta={'kept_per_night': true},
     ) }}

@@ -45,3 +45,30 @@
         ) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- A 64-bit hash of one row's `columns` (SQL expressions), nulls included. -#}
+{% macro row_fingerprint(columns) -%}
+    {{ return(adapter.dispatch('row_fingerprint', 'scrm')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_fingerprint(columns) -%}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__row_fingerprint(columns) -%}
+    xxhash64({{ columns | join(', ') }})
+{%- endmacro %}
+
+{#- An order-independent fingerprint of a group's rows: the sum of their 64-bit hashes (as a
+    decimal on Spark, whose sum of bigints fails on overflow). -#}
+{% macro rows_fingerprint(columns) -%}
+    {{ return(adapter.dispatch('rows_fingerprint', 'scrm')(columns)) }}
+{%- endmacro %}
+
+{% macro default__rows_fingerprint(columns) -%}
+    sum({{ row_fingerprint(columns) }})
+{%- endmacro %}
+
+{% macro spark__rows_fingerprint(columns) -%}
+    sum(cast({{ row_fingerprint(columns) }} as decimal(38, 0)))
+{%- endmacro %}

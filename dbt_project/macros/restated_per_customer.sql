@@ -4,85 +4,35 @@
     A mart computed per customer from the customer's facts and the night (a lifecycle history:
     the stages a customer entered up to the as-of date) changes from one night to the next
     only for the customers whose facts changed, and for those with a day that turns something
-    between the two nights. So it keeps, beside its table, one fingerprint of each customer's
-    inputs as of its last build (`audit.<model>__inputs`, written by a post-hook of the same
-    transaction), and a night restates only:
-    - the customers whose fingerprint differs from the stored one (or is on one side only);
+    between the two nights. Its inputs model (`audit.<mart>_inputs`) writes a customer again
+    whenever the fingerprint of what the mart reads of them changes, so a night restates:
+    - the customers the inputs model wrote after the mart's latest write;
     - the customers with a day that matters (`turning_days`) between the stored night and
-      this one, in either direction, so a night rebuilt further back is restated too;
-    - every customer, when the fingerprints are not there (a table built before them).
-    A restated customer's stored rows are replaced (delete+insert on customer_id); a marker
-    row (the customer alone) removes those of a customer with no rows left, and a post-hook
-    deletes it. The night's `as_of_date` is set again on every stored row.
+      this one, in either direction, so a night rebuilt further back is restated too.
+    A restated customer's stored rows are replaced (delete+insert on customer_id, with
+    incremental_by_key); a marker row (the customer alone) removes those of a customer with no
+    rows left. The night's `as_of_date` is set again on every stored row.
 
     The fingerprint covers what the mart reads of each input, and the vars it reads: a
     change to the mart's SQL needs a full refresh of it, as for the other incremental models.
     On Spark the mart builds as a table (dbt-spark has no delete+insert on plain tables).
 -#}
 
-{#- The config of a mart restated per customer: incremental_by_key on `customer_id` (its
-    `marker_column` and `night_columns`), whose post-hooks then store the fingerprints.
-    `inputs` names the macro that gives one row per customer, `customer_id` and
-    `inputs_fingerprint`. -#}
-{% macro incremental_per_customer(inputs, marker_column, night_columns={}) %}
-    {{- incremental_by_key(
-        'customer_id',
-        marker_column,
-        night_columns=night_columns,
-        post_hook=["{{ store_customer_inputs(" ~ inputs ~ "()) }}"],
-    ) -}}
-{% endmacro %}
-
-{#- Where the fingerprints of the mart's inputs, as of its last build, are kept: in the
-    mart's own database (one transaction writes both), in the schema of the pipeline's
-    bookkeeping. -#}
-{% macro customer_inputs_relation() -%}
-    {{ return(api.Relation.create(
-        database=this.database, schema='audit', identifier=this.identifier ~ '__inputs'
-    )) }}
-{%- endmacro %}
-
-{#- Post-hook: the fingerprints of tonight's inputs replace the stored ones. -#}
-{% macro store_customer_inputs(inputs_sql) -%}
-    create schema if not exists {{ customer_inputs_relation().without_identifier() }};
-    create or replace table {{ customer_inputs_relation() }} as {{ inputs_sql }}
-{%- endmacro %}
-
 {#- The CTE `restated_customers` (with its trailing comma) when the build is incremental:
-    the customers whose inputs changed (`inputs_sql`, as `inputs` above) or who have a day of
-    `turning_days_sql` (a query of `customer_id` and `on_date`, if any) between the stored
-    night and this one. Nothing in a full build. -#}
-{% macro restated_customers_cte(inputs_sql, turning_days_sql=none) %}
+    the customers `inputs` (the mart's inputs model) wrote after the mart's latest write, or
+    who have a day of `turning_days_sql` (a query of `customer_id` and `on_date`, if any)
+    between the stored night and this one. Nothing in a full build. -#}
+{% macro restated_customers_cte(inputs, turning_days_sql=none) %}
     {%- if is_incremental() %}
-    {%- set stored = customer_inputs_relation() %}
-    {%- set stored_exists = adapter.get_relation(
-        database=stored.database, schema=stored.schema, identifier=stored.identifier
-    ) is not none %}
-    {#- A literal, so that the filter on the turning days reaches each of their sources: as a
-        joined value it came after the union of every customer's days (2 s at scale L). #}
+    {#- Literals, so that the filters reach the scans: as a joined value the stored night came
+        after the union of every customer's days (2 s at scale L). #}
     {%- set stored_night = none %}
     {%- if turning_days_sql is not none %}
         {%- set stored_night = stored_value('max(as_of_date)') %}
     {%- endif %}
     restated_customers as (
-        with
-
-        tonight as (
-            {{ inputs_sql }}
-        )
-
-        {% if stored_exists %}
-        select coalesce(tonight.customer_id, stored.customer_id) as customer_id
-        from tonight
-        full outer join {{ stored }} as stored
-            on tonight.customer_id = stored.customer_id
-        where tonight.inputs_fingerprint is distinct from stored.inputs_fingerprint
-        {% else %}
-        select customer_id from tonight
-        union
-        select customer_id from {{ this }}
-        {% endif %}
-
+        select customer_id from {{ inputs }}
+        where _written_at > {{ stored_latest_write() }}
         {%- if stored_night is not none %}
 
         union

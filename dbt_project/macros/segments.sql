@@ -1,30 +1,3 @@
-{#- Current friends of one survey identity, for group building: one segment per identity. -#}
-{% macro identity_segment(identity) %}
-{%- set criteria = [
-    {'column': 'friend_status', 'op': '=', 'value': 'current_friend'},
-    {'column': 'identity', 'op': '=', 'value': identity},
-] %}
-
-with
-
-profile as (
-    select * from {{ ref('customer_profile') }}
-),
-
-final as (
-    select
-        customer_id,
-        first_staff_id,
-        lifecycle_stage,
-        {{ segment_reason(criteria) }} as reason,
-        {{ segment_reason_fields(criteria) }} as reason_fields
-    from profile
-    where {{ segment_where(criteria) }}
-)
-
-select * from final
-{% endmacro %}
-
 {#-
     Stops a build whose segment registry is older than the graph (macros/tags.sql): a segment
     added, removed, or its meta.segment changed. Unit tests have no graph; nothing to check.

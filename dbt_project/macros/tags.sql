@@ -144,10 +144,3 @@
     {%- endfor -%}
     {{ return(found) }}
 {%- endmacro %}
-
-{#- Declares a dependency on every registered tag model (parse-time refs). -#}
-{% macro depend_on_tag_models() -%}
-    {%- for model_name in registered_tag_models() %}
--- depends_on: {{ ref(model_name) }}
-    {%- endfor %}
-{%- endmacro %}

@@ -1,24 +1,43 @@
--- Kept per raw row: a night validates again only the rows whose verdict can have changed,
--- and rewrites those whose verdict did (macros/incremental.sql).
-{%- set references = {'order_id': 'known_orders', 'sku_id': 'known_products'} %}
-{{ incremental_validation("ref('stg_raw__order_items')", references) }}
+-- The staging checks plus the reference checks: a line of an erased order is erased, one
+-- whose order is not known (a clean order) is `unknown_order`, one whose product is not known
+-- (a clean products row) `unknown_sku`. Kept per raw row: a night checks again the lines
+-- staging wrote since and those of the orders and products whose finding changed since
+-- (int_known_orders, int_known_products), and writes them all again.
+{{ incremental_by_raw_row("ref('stg_raw__order_items')") }}
+{%- set checked_until = stored_latest_write() %}
 
 with
 
 order_items as (
-    {{ staged_rows_to_validate(ref('stg_raw__order_items'), references) }}
+    select * from {{ ref('stg_raw__order_items') }}
+    {%- if is_incremental() %}
+    where _written_at > {{ checked_until }}
+
+    -- Scans of their own: an `or` of the three read every column of every row.
+    union
+
+    select * from {{ ref('stg_raw__order_items') }}
+    where order_id in (
+        select order_id from {{ ref('int_known_orders') }}
+        where _written_at > {{ checked_until }}
+    )
+
+    union
+
+    select * from {{ ref('stg_raw__order_items') }}
+    where sku_id in (
+        select sku_id from {{ ref('int_known_products') }}
+        where _written_at > {{ checked_until }}
+    )
+    {%- endif %}
 ),
 
 known_orders as (
-    {{ known_orders() }}
+    select * from {{ ref('int_known_orders') }}
 ),
 
 known_products as (
-    {{ known_products() }}
-),
-
-erased_orders as (
-    {{ erased_orders() }}
+    select * from {{ ref('int_known_products') }}
 ),
 
 validated as (
@@ -31,25 +50,22 @@ validated as (
         (
             not order_items.is_exact_duplicate
             and not order_items.is_superseded
-            and erased_orders.known_key is not null
+            and coalesce(known_orders.is_erased, false)
         ) as is_erased,
         case
             when order_items.is_exact_duplicate or order_items.is_superseded then null
-            when erased_orders.known_key is not null then null
+            when known_orders.is_erased then null
             when order_items.quarantine_reason is not null then order_items.quarantine_reason
-            when known_orders.known_key is null then 'unknown_order'
-            when known_products.known_key is null then 'unknown_sku'
+            when not coalesce(known_orders.is_known, false) then 'unknown_order'
+            when not coalesce(known_products.is_known, false) then 'unknown_sku'
         end as quarantine_reason
     from order_items
     left join known_orders
-        on order_items.order_id = known_orders.known_key
+        on order_items.order_id = known_orders.order_id
     left join known_products
-        on order_items.sku_id = known_products.known_key
-    left join erased_orders
-        on order_items.order_id = erased_orders.known_key
+        on order_items.sku_id = known_products.sku_id
 ),
 
--- Every row picked is written again: staging wrote it since, or its reference changed.
 final as (
     select
         *,

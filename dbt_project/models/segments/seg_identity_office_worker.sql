@@ -1,2 +1,24 @@
 -- Friends who said they are 上班族: for building 上班族 groups.
-{{ identity_segment('上班族') }}
+{%- set criteria = [
+    {'column': 'friend_status', 'op': '=', 'value': 'current_friend'},
+    {'column': 'identity', 'op': '=', 'value': '上班族'},
+] %}
+
+with
+
+profile as (
+    select * from {{ ref('customer_profile') }}
+),
+
+final as (
+    select
+        customer_id,
+        first_staff_id,
+        lifecycle_stage,
+        {{ segment_reason(criteria) }} as reason,
+        {{ segment_reason_fields(criteria) }} as reason_fields
+    from profile
+    where {{ segment_where(criteria) }}
+)
+
+select * from final

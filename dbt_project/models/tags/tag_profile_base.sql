@@ -2,7 +2,10 @@
     Every SQL tag model side by side, one row per known customer: the columns rule tags may
     use. The tag models and their columns come from dbt's graph (macros/tags.sql).
 -#}
-{{ depend_on_tag_models() }}
+{#- A dependency on every registered tag model (refs at parse time). #}
+{%- for model_name in registered_tag_models() %}
+-- depends_on: {{ ref(model_name) }}
+{%- endfor %}
 {{ check_tag_registry() }}
 {%- set columns = tag_columns(graph_tag_models()) if execute else [] %}
 {%- set tag_selects = [] %}

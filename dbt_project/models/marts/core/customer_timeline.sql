@@ -1,4 +1,8 @@
 {{ incremental_by_numbered_key('customer_id', 'event_number', marker_column='event_type') }}
+{#- The stored columns an event's fingerprint covers: all but the number and the night's. #}
+{%- set fingerprinted = [
+    'happened_at', 'event_type', 'source_id', 'staff_id', 'channel_code', 'amount_cny', 'topic',
+] %}
 
 with
 
@@ -111,17 +115,113 @@ events as {{ inlined_cte() }} (
     from interactions
 ),
 
--- Incrementally only the customers whose events changed: a new day of events is numbered on
--- after the stored ones, any other change numbers the customer's events again.
+{%- if is_incremental() %}
+
+-- Incrementally only the customers whose events changed, found by the count and the
+-- fingerprint (the sum of the rows' 64-bit hashes) of their events:
+-- - a customer whose stored events are all still there, unchanged, and only precede new
+--   ones (strictly earlier) gets the new ones alone, numbered on after the stored ones: a
+--   customer's new day of events;
+-- - any other changed customer is numbered again from 1; a marker row (the customer and the
+--   number alone) follows their last event when they have fewer events than stored, or
+--   stands alone when they have none left (incremental_by_numbered_key);
+-- - an unchanged customer is not written.
+-- The numbering of a full build is the same: the stored events sort first, in their order.
+stored_customers as (
+    select
+        customer_id,
+        count(*) as event_count,
+        {{ rows_fingerprint(fingerprinted) }} as fingerprint,
+        max(happened_at) as last_happened_at
+    from {{ this }}
+    group by customer_id
+),
+
+-- Per customer: all their events, and those no later than their last stored one.
+customers_tonight as (
+    select
+        events.customer_id,
+        count(*) as event_count,
+        count(*) filter (
+            where events.happened_at <= stored_customers.last_happened_at
+        ) as earlier_event_count,
+        {{ rows_fingerprint(fingerprinted) }} filter (
+            where events.happened_at <= stored_customers.last_happened_at
+        ) as earlier_fingerprint
+    from events
+    left join stored_customers
+        on events.customer_id = stored_customers.customer_id
+    group by events.customer_id
+),
+
+compared as (
+    select
+        coalesce(customers_tonight.customer_id, stored_customers.customer_id) as customer_id,
+        coalesce(customers_tonight.event_count, 0) as event_count,
+        coalesce(stored_customers.event_count, 0) as stored_event_count,
+        stored_customers.last_happened_at,
+        coalesce(
+            customers_tonight.earlier_event_count = stored_customers.event_count
+            and customers_tonight.earlier_fingerprint = stored_customers.fingerprint,
+            false
+        ) as keeps_stored_events
+    from customers_tonight
+    full outer join stored_customers
+        on customers_tonight.customer_id = stored_customers.customer_id
+),
+
+changed_customers as (
+    select
+        customer_id,
+        keeps_stored_events,
+        last_happened_at,
+        case when keeps_stored_events then stored_event_count else 0 end as numbered_after,
+        case
+            when not keeps_stored_events and event_count < stored_event_count
+                then event_count + 1
+        end as marker_number
+    from compared
+    where not keeps_stored_events or event_count > stored_event_count
+),
+
+events_to_number as (
+    select
+        events.*,
+        changed_customers.numbered_after
+    from events
+    inner join changed_customers
+        on events.customer_id = changed_customers.customer_id
+    where
+        not changed_customers.keeps_stored_events
+        or events.happened_at > changed_customers.last_happened_at
+),
+{%- endif %}
+
 numbered as (
-    select * from {{
-        numbered_per_key(
-            'events', 'customer_id',
-            order_by='happened_at, same_moment_order, source_id',
-            number_column='event_number',
-            time_column='happened_at',
-        )
-    }} as numbered_events
+    {%- if is_incremental() %}
+    select
+        * exclude (numbered_after),
+        numbered_after + row_number() over (
+            partition by customer_id order by happened_at, same_moment_order, source_id
+        ) as event_number
+    from events_to_number
+
+    -- The marker rows: every other column null (only DuckDB numbers incrementally).
+    union all by name
+
+    select
+        customer_id,
+        marker_number as event_number
+    from changed_customers
+    where marker_number is not null
+    {%- else %}
+        select
+            *,
+            row_number() over (
+                partition by customer_id order by happened_at, same_moment_order, source_id
+            ) as event_number
+        from events
+    {%- endif %}
 ),
 
 final as (

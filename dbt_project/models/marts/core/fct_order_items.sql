@@ -1,6 +1,13 @@
 -- Incremental on DuckDB: a night writes again every line of the orders whose row or lines
--- were written since this table was (lines_of_orders_written_since, macros/incremental.sql).
+-- were written since this table was, whose product is gone or in another category, or that
+-- left fct_orders. A line follows from those three, and the first two are written again
+-- whenever they change, so their `_written_at` says which orders to write without comparing
+-- any line (docs/incremental.md). An order left without lines gets a marker row
+-- (incremental_by_key).
 {{ incremental_by_key('order_id', marker_column='customer_id') }}
+{%- if is_incremental() %}
+    {%- set written_before = stored_latest_write() %}
+{% endif %}
 
 with
 
@@ -50,9 +57,52 @@ lines as (
     inner join products
         on order_items.sku_id = products.sku_id
 ),
+{%- if is_incremental() %}
+
+orders_to_write as (
+    select order_id from orders
+    where _written_at > {{ written_before }}
+
+    union
+
+    select order_id from {{ ref('int_order_items_validated') }}
+    where _written_at > {{ written_before }}
+
+    union
+
+    -- A product gone or in another category.
+    select stored.order_id from {{ this }} as stored
+    left join products
+        on stored.sku_id = products.sku_id
+    where products.category is distinct from stored.category
+
+    union
+
+    -- An order gone from fct_orders (quarantined, or after a night rebuilt further back).
+    select stored.order_id from {{ this }} as stored
+    anti join orders
+        on stored.order_id = orders.order_id
+),
+
+-- Read once: `lines` joins every line, and DuckDB would store a CTE read twice whole.
+lines_to_write as (
+    select * from lines
+    where order_id in (select order_id from orders_to_write)
+),
+{%- endif %}
 
 final as (
-    select * from {{ lines_of_orders_written_since('lines', 'orders', 'products') }}
+    {%- if is_incremental() %}
+    select * from lines_to_write
+
+    -- The marker rows (only DuckDB builds the lines incrementally).
+    union all by name
+
+    select order_id from orders_to_write
+    where order_id not in (select order_id from lines_to_write)
+    {%- else %}
+        select * from lines
+    {%- endif %}
 )
 
 select * from final

@@ -1,4 +1,4 @@
-{{ incremental_per_customer('customer_lifecycle_inputs', marker_column='lifecycle_stage') }}
+{{ incremental_by_key('customer_id', marker_column='lifecycle_stage') }}
 
 {#- Incrementally only the customers whose inputs changed, or who have a candidate day between
     the stored night and this one (macros/restated_per_customer.sql): at scale L a night's
@@ -16,10 +16,7 @@
 
 with
 
-{#- The fingerprints are DuckDB's hashes: rendered only for an incremental build. #}
-{{ restated_customers_cte(
-    customer_lifecycle_inputs() if is_incremental() else none, every_candidate_day
-) }}
+{{ restated_customers_cte(ref('customer_lifecycle_inputs'), every_candidate_day) }}
 
 customers as (
     select
@@ -171,7 +168,8 @@ final as (
         entered_on,
         lag(lifecycle_stage) over (partition by customer_id order by entered_on) as previous_stage,
         lead(entered_on) over (partition by customer_id order by entered_on) as left_on,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from changes
 )
 

@@ -1,8 +1,8 @@
 {#- Incrementally only the customers whose net paid lines of periodic consumables changed
     (macros/restated_per_customer.sql); the days to each run-out date follow from the night and
     are set again on every row. -#}
-{{ incremental_per_customer(
-    'customer_product_repurchase_inputs',
+{{ incremental_by_key(
+    'customer_id',
     marker_column='sku_id',
     night_columns={
         'days_to_run_out': "{{ days_to_run_out('expected_run_out_on') }}",
@@ -14,8 +14,7 @@
 
 with
 
-{#- The fingerprints are DuckDB's hashes: rendered only for an incremental build. #}
-{{ restated_customers_cte(customer_product_repurchase_inputs() if is_incremental() else none) }}
+{{ restated_customers_cte(ref('customer_product_repurchase_inputs')) }}
 
 purchased_items as (
     select * from {{ ref('fct_order_items') }}
@@ -107,7 +106,8 @@ final as (
         has_newer_category_purchase,
         {{ is_repurchase_due('expected_run_out_on', 'has_newer_category_purchase') }}
             as is_repurchase_due,
-        {{ as_of_date() }} as as_of_date
+        {{ as_of_date() }} as as_of_date,
+        {{ written_at() }} as _written_at
     from run_outs
 )
 

@@ -13,7 +13,7 @@
     order; a full refresh starts the history again.
 -#}
 -- depends_on: {{ ref('customer_erasures') }}
-{{ kept_per_night(erasures='customer_erasures') }}
+{{ kept_per_night(erasures="ref('customer_erasures')") }}
 {{ check_segment_registry() }}
 {%- set salt = var('segment_holdout_salt') | replace("'", "''") %}
 

@@ -7,7 +7,7 @@
     hashing every night kept (docs/bi.md).
 -#}
 -- depends_on: {{ ref('customer_erasures') }}
-{{ kept_per_night(erasures='customer_erasures') }}
+{{ kept_per_night(erasures="ref('customer_erasures')") }}
 
 select
     *,

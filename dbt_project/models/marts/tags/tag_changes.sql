@@ -7,7 +7,7 @@
     million rows each, where comparing the long form joined two nights of 47 million.
 -#}
 -- depends_on: {{ ref('customer_erasures') }}
-{{ kept_per_night(erasures='customer_erasures') }}
+{{ kept_per_night(erasures="ref('customer_erasures')") }}
 {{ plan_wide_comparison() }}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
 

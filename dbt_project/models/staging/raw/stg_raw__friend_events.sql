@@ -6,7 +6,7 @@ with
 
 source as (
     {{ raw_rows_to_stage(
-        'friend_events',
+        source('raw', 'friend_events'),
         key_column='event_id',
         staged_key='event_id',
         staged_timestamps=[

@@ -6,7 +6,7 @@ with
 
 source as (
     {{ raw_rows_to_stage(
-        'interactions',
+        source('raw', 'interactions'),
         key_column='interaction_id',
         staged_key='interaction_id',
         staged_timestamps=[

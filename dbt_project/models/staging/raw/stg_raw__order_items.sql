@@ -6,7 +6,9 @@
 with
 
 source as (
-    {{ raw_rows_to_stage('order_items', key_column='order_id', staged_key='order_id') }}
+    {{ raw_rows_to_stage(
+        source('raw', 'order_items'), key_column='order_id', staged_key='order_id'
+    ) }}
 ),
 
 deduplicated as (

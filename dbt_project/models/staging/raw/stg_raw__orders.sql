@@ -7,7 +7,7 @@ with
 
 source as (
     {{ raw_rows_to_stage(
-        'orders',
+        source('raw', 'orders'),
         key_column='order_id',
         staged_key='order_id',
         staged_timestamps=[
