@@ -190,6 +190,61 @@ def test_dagster_shows_the_profiles_column_descriptions():
     assert all(column.description for column in schema.columns)
 
 
+def test_dagster_shows_each_columns_type_as_built(tiny_night):
+    """A night's materializations carry the built tables' column types, with the YAML's
+    descriptions: Dagster's column panel shows "?" for a type dbt's YAML does not declare."""
+    result, _ = tiny_night
+    builds = {
+        node: {
+            materialization.asset_key.to_user_string(): materialization.metadata[
+                "dagster/column_schema"
+            ].schema
+            for materialization in result.asset_materializations_for_node(node)
+        }
+        for node in ("scrm_dbt_models", "scrm_dbt_models_after_predictions")
+    }
+    schemas = {**builds["scrm_dbt_models"], **builds["scrm_dbt_models_after_predictions"]}
+    rfm = {column.name: column for column in schemas["marts/customer_rfm"].columns}
+    assert rfm["customer_id"].type == "VARCHAR"
+    assert rfm["recency_days"].type == "BIGINT"
+    assert rfm["monetary_cny"].type == "DECIMAL(38,2)"
+    assert rfm["last_purchase_on"].type == "DATE"
+    assert rfm["customer_id"].description.startswith("The customer, as the brand's raw")
+    # The built table's columns, in its order.
+    assert list(rfm) == [
+        "customer_id",
+        "first_purchase_on",
+        "last_purchase_on",
+        "recency_days",
+        "frequency_orders",
+        "monetary_cny",
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_cell",
+        "rfm_class",
+        "rfm_segment",
+        "btyd_frequency",
+        "btyd_recency",
+        "btyd_t",
+        "btyd_monetary",
+        "as_of_date",
+    ]
+    # Staging, in the pipeline's file; a model of the second build, after the predictions.
+    orders = {column.name: column.type for column in schemas["staging/stg_raw__orders"].columns}
+    assert orders["order_id"] == "VARCHAR"
+    assert orders["ordered_at"] == "TIMESTAMP"
+    membership = builds["scrm_dbt_models_after_predictions"]["marts/segment_membership"]
+    assert {column.name: column.type for column in membership.columns}["as_of_date"] == "DATE"
+    untyped = sorted(
+        f"{key}.{column.name}"
+        for key, schema in schemas.items()
+        for column in schema.columns
+        if column.type in ("", "?")
+    )
+    assert untyped == []
+
+
 MANIFEST = {
     "nodes": {
         "model.scrm.tag_orders": {
