@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+import sqlalchemy as sa
 import yaml
 
 from orchestration.project import dbt_project
@@ -243,6 +245,59 @@ def test_dagster_shows_each_columns_type_as_built(tiny_night):
         if column.type in ("", "?")
     )
     assert untyped == []
+
+
+def test_bi_tools_read_the_descriptions_as_comments(tiny_warehouse):
+    """persist_docs: in the copy BI tools open, every described model's table and columns
+    carry its YAML descriptions as their comments (what Metabase and DBeaver show)."""
+    models = described_models(manifest_models())
+    published = tiny_warehouse.parent / "published" / "warehouse.duckdb"
+    with duckdb.connect(str(published), read_only=True) as connection:
+        tables = {
+            (schema, table): comment
+            for schema, table, comment in connection.execute(
+                "select schema_name, table_name, comment from duckdb_tables()"
+            ).fetchall()
+        }
+        columns = {
+            (schema, table, column): comment
+            for schema, table, column, comment in connection.execute(
+                "select schema_name, table_name, column_name, comment from duckdb_columns()"
+            ).fetchall()
+        }
+    # What a SQLAlchemy BI tool reflects (Superset's dataset editor).
+    engine = sa.create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
+    try:
+        inspector = sa.inspect(engine)
+        reflected_table = inspector.get_table_comment("customer_rfm", schema="marts")["text"]
+        reflected = {
+            column["name"]: column["comment"]
+            for column in inspector.get_columns("customer_rfm", schema="marts")
+        }
+    finally:
+        engine.dispose()
+    rfm = models["customer_rfm"]
+    assert reflected_table == rfm["description"]
+    assert reflected["customer_id"] == rfm["columns"]["customer_id"]["description"]
+    assert tables[("marts", "customer_rfm")] == rfm["description"]
+    assert tables[("marts", "customer_rfm")].startswith("One row per customer")
+    comment = columns[("marts", "customer_rfm", "customer_id")]
+    assert comment == rfm["columns"]["customer_id"]["description"]
+    assert comment.startswith("The customer, as the brand's raw `customers` file names them")
+    assert columns[("marts", "customer_profile", "paid_order_count")].startswith(
+        "支付订单数 (consumption tag). "
+    )
+    published_models = {
+        name: node for name, node in models.items() if (node["schema"], node["alias"]) in tables
+    }
+    assert {"customer_profile", "segment_membership", "tag_catalog"} <= set(published_models)
+    uncommented = sorted(
+        f"{name}.{column}"
+        for name, node in published_models.items()
+        for (schema, table, column), comment in columns.items()
+        if (schema, table) == (node["schema"], node["alias"]) and not comment
+    )
+    assert uncommented == []
 
 
 MANIFEST = {
