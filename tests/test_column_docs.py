@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+import sqlalchemy as sa
 import yaml
 
 from orchestration.project import dbt_project
@@ -117,6 +119,35 @@ def test_every_declared_column_of_a_described_model_is_described():
     assert undescribed == []
 
 
+# The intermediate models: staging's rows with the reference checks. They pass staging's columns
+# on as they are (described there) and list in YAML those they test or add: those are described.
+INTERMEDIATE = {
+    "int_customer_first_activity",
+    "int_orders_validated",
+    "int_order_items_validated",
+    "int_friend_events_validated",
+    "int_interactions_validated",
+}
+
+
+def test_every_declared_column_of_an_intermediate_model_is_described():
+    models = manifest_models()
+    intermediate = {name: node for name, node in models.items() if node["fqn"][1] == "intermediate"}
+    assert set(intermediate) == INTERMEDIATE
+    undescribed = sorted(
+        f"{name}.{column}"
+        for name, node in intermediate.items()
+        for column, properties in node["columns"].items()
+        if not (properties.get("description") or "").strip()
+    )
+    assert undescribed == []
+    # The same words as staging's, from the same doc blocks.
+    staging = models["stg_raw__orders"]["columns"]["_raw_row_number"]["description"]
+    assert intermediate["int_orders_validated"]["columns"]["_raw_row_number"]["description"] == (
+        staging
+    )
+
+
 def test_every_column_in_the_warehouse_is_described(tiny_warehouse):
     """The manifest knows only the columns YAML lists: compare with the built tables (staging's
     in the pipeline's file, attached)."""
@@ -188,6 +219,114 @@ def test_dagster_shows_the_profiles_column_descriptions():
     columns = {column.name: column for column in schema.columns}
     assert columns["paid_order_count"].description.startswith("支付订单数 (consumption tag). ")
     assert all(column.description for column in schema.columns)
+
+
+def test_dagster_shows_each_columns_type_as_built(tiny_night):
+    """A night's materializations carry the built tables' column types, with the YAML's
+    descriptions: Dagster's column panel shows "?" for a type dbt's YAML does not declare."""
+    result, _ = tiny_night
+    builds = {
+        node: {
+            materialization.asset_key.to_user_string(): materialization.metadata[
+                "dagster/column_schema"
+            ].schema
+            for materialization in result.asset_materializations_for_node(node)
+        }
+        for node in ("scrm_dbt_models", "scrm_dbt_models_after_predictions")
+    }
+    schemas = {**builds["scrm_dbt_models"], **builds["scrm_dbt_models_after_predictions"]}
+    rfm = {column.name: column for column in schemas["marts/customer_rfm"].columns}
+    assert rfm["customer_id"].type == "VARCHAR"
+    assert rfm["recency_days"].type == "BIGINT"
+    assert rfm["monetary_cny"].type == "DECIMAL(38,2)"
+    assert rfm["last_purchase_on"].type == "DATE"
+    assert rfm["customer_id"].description.startswith("The customer, as the brand's raw")
+    # The built table's columns, in its order.
+    assert list(rfm) == [
+        "customer_id",
+        "first_purchase_on",
+        "last_purchase_on",
+        "recency_days",
+        "frequency_orders",
+        "monetary_cny",
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_cell",
+        "rfm_class",
+        "rfm_segment",
+        "btyd_frequency",
+        "btyd_recency",
+        "btyd_t",
+        "btyd_monetary",
+        "as_of_date",
+    ]
+    # Staging, in the pipeline's file; a model of the second build, after the predictions.
+    orders = {column.name: column.type for column in schemas["staging/stg_raw__orders"].columns}
+    assert orders["order_id"] == "VARCHAR"
+    assert orders["ordered_at"] == "TIMESTAMP"
+    membership = builds["scrm_dbt_models_after_predictions"]["marts/segment_membership"]
+    assert {column.name: column.type for column in membership.columns}["as_of_date"] == "DATE"
+    untyped = sorted(
+        f"{key}.{column.name}"
+        for key, schema in schemas.items()
+        for column in schema.columns
+        if column.type in ("", "?")
+    )
+    assert untyped == []
+
+
+def test_bi_tools_read_the_descriptions_as_comments(tiny_warehouse):
+    """persist_docs: in the copy BI tools open, every described model's table and columns
+    carry its YAML descriptions as their comments (what Metabase and DBeaver show)."""
+    models = described_models(manifest_models())
+    published = tiny_warehouse.parent / "published" / "warehouse.duckdb"
+    with duckdb.connect(str(published), read_only=True) as connection:
+        tables = {
+            (schema, table): comment
+            for schema, table, comment in connection.execute(
+                "select schema_name, table_name, comment from duckdb_tables()"
+            ).fetchall()
+        }
+        columns = {
+            (schema, table, column): comment
+            for schema, table, column, comment in connection.execute(
+                "select schema_name, table_name, column_name, comment from duckdb_columns()"
+            ).fetchall()
+        }
+    # What a SQLAlchemy BI tool reflects (Superset's dataset editor).
+    engine = sa.create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
+    try:
+        inspector = sa.inspect(engine)
+        reflected_table = inspector.get_table_comment("customer_rfm", schema="marts")["text"]
+        reflected = {
+            column["name"]: column["comment"]
+            for column in inspector.get_columns("customer_rfm", schema="marts")
+        }
+    finally:
+        engine.dispose()
+    rfm = models["customer_rfm"]
+    assert reflected_table == rfm["description"]
+    assert reflected["customer_id"] == rfm["columns"]["customer_id"]["description"]
+    assert tables[("marts", "customer_rfm")] == rfm["description"]
+    assert tables[("marts", "customer_rfm")].startswith("One row per customer")
+    comment = columns[("marts", "customer_rfm", "customer_id")]
+    assert comment == rfm["columns"]["customer_id"]["description"]
+    assert comment.startswith("The customer, as the brand's raw `customers` file names them")
+    assert columns[("marts", "customer_profile", "paid_order_count")].startswith(
+        "支付订单数 (consumption tag). "
+    )
+    published_models = {
+        name: node for name, node in models.items() if (node["schema"], node["alias"]) in tables
+    }
+    assert {"customer_profile", "segment_membership", "tag_catalog"} <= set(published_models)
+    uncommented = sorted(
+        f"{name}.{column}"
+        for name, node in published_models.items()
+        for (schema, table, column), comment in columns.items()
+        if (schema, table) == (node["schema"], node["alias"]) and not comment
+    )
+    assert uncommented == []
 
 
 MANIFEST = {

@@ -3,13 +3,16 @@
 import json
 import os
 import re
+from types import SimpleNamespace
 
+import dagster as dg
+import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
-from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn
+from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn, with_column_types
 from orchestration.defs.resources import NightlyDbtCliResource
 from orchestration.project import DBT_RUNS_DIR, DBT_RUNS_KEPT, dbt_project, dbt_run_dir
 
@@ -84,6 +87,55 @@ def test_the_dbt_resource_starts_without_asking_dbt_its_version_or_opening_an_ad
     resource = NightlyDbtCliResource(project_dir=dbt_project)
     assert resource._cli_version == version.parse(dbt_core_version)
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_a_dbt_builds_materializations_get_the_built_column_types(tmp_path):
+    """The built table's columns in its order, typed, with the YAML's descriptions; other events
+    pass as they are, and a failed build's events come before its error."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(
+            "create schema marts; "
+            "create table marts.orders (order_id varchar, paid_cny decimal(18, 2), paid_on date)"
+        )
+    key = dg.AssetKey(["marts", "orders"])
+    declared = dg.TableSchema(
+        columns=[
+            dg.TableColumn("paid_cny", "?", description="Paid, in CNY."),
+            dg.TableColumn("order_id", "?", description="The order."),
+        ]
+    )
+    spec = dg.AssetSpec(
+        key,
+        metadata={
+            "dagster/table_name": "warehouse.marts.orders",
+            "dagster/column_schema": declared,
+        },
+    )
+    context = SimpleNamespace(
+        asset_key_for_output=lambda output_name: key,
+        assets_def=SimpleNamespace(specs_by_key={key: spec}),
+    )
+    check = dg.AssetCheckResult(asset_key=key, check_name="unique_order_id", passed=True)
+
+    def build():
+        yield dg.Output(None, output_name="marts_orders", metadata={"unique_id": "model.x"})
+        yield check
+        raise RuntimeError("dbt build failed")
+
+    events = []
+    with pytest.raises(RuntimeError, match="dbt build failed"):
+        for event in with_column_types(build(), warehouse, context):
+            events.append(event)
+    output, passed = events
+    schema = output.metadata["dagster/column_schema"].schema
+    assert [(column.name, column.type, column.description) for column in schema.columns] == [
+        ("order_id", "VARCHAR", "The order."),
+        ("paid_cny", "DECIMAL(18,2)", "Paid, in CNY."),
+        ("paid_on", "DATE", None),
+    ]
+    assert output.metadata["unique_id"].text == "model.x"
+    assert passed is check
 
 
 def test_group_for_fqn():

@@ -1,11 +1,12 @@
 """Every dbt model as an asset, every dbt test as an asset check, one dbt build per night."""
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -14,6 +15,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration import duckdb_settings
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, dbt_run_dir, night_vars
@@ -93,7 +95,8 @@ def nightly_dbt_build(
     ) -> Iterator[object]:  # the events of dbt's run, as dagster-dbt streams them
         args = dbt_build_args(context.partition_key, config.run_started_at or None)
         target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
-        yield from dbt.cli(args, context=context, target_path=target_path).stream()
+        events = dbt.cli(args, context=context, target_path=target_path).stream()
+        yield from with_column_types(events, warehouse.warehouse_path, context)
 
     return build
 
@@ -102,3 +105,93 @@ scrm_dbt_models = nightly_dbt_build("scrm_dbt_models", exclude=AFTER_PREDICTIONS
 scrm_dbt_models_after_predictions = nightly_dbt_build(
     "scrm_dbt_models_after_predictions", select=AFTER_PREDICTIONS
 )
+
+
+ColumnTypes = dict[str, list[tuple[str, str]]]
+
+
+def built_column_types(warehouse: Path) -> ColumnTypes:
+    """Every built table's columns and their types, in order, by `database.schema.table` (the
+    `dagster/table_name` of a dbt asset): the warehouse and the pipeline's file, in one query."""
+    with duckdb_settings.attach_pipeline(
+        duckdb_settings.connect(warehouse, read_only=True), warehouse
+    ) as connection:
+        rows = connection.execute(
+            "select database_name || '.' || schema_name || '.' || table_name, column_name, "
+            "data_type from duckdb_columns() where not internal "
+            "order by database_name, schema_name, table_name, column_index"
+        ).fetchall()
+    types: ColumnTypes = {}
+    for table, column, data_type in rows:
+        types.setdefault(table, []).append((column, data_type))
+    return types
+
+
+def typed_column_schema(
+    declared: dg.TableSchema | None, built: list[tuple[str, str]]
+) -> dg.TableSchema:
+    """The built table's columns, in its order and with its types, each with the description
+    and tags its YAML declares (the definition's column schema)."""
+    declared_columns = {column.name: column for column in (declared.columns if declared else [])}
+    columns = []
+    for name, data_type in built:
+        column = declared_columns.get(name)
+        if column is None:
+            columns.append(dg.TableColumn(name=name, type=data_type))
+        else:
+            columns.append(
+                dg.TableColumn(
+                    name=name,
+                    type=data_type,
+                    description=column.description,
+                    constraints=column.constraints,
+                    tags=column.tags,
+                )
+            )
+    return dg.TableSchema(columns=columns)
+
+
+def with_column_types(
+    events: Iterable[Any], warehouse: Path, context: dg.AssetExecutionContext
+) -> Iterator[Any]:
+    """A dbt build's events, each materialization with the built table's column types.
+
+    dagster-dbt's column schema has the YAML's columns with type "?" (dbt knows a column's type
+    only when YAML declares it), and Dagster's column panel shows a materialization's schema
+    before the definition's. dagster-dbt's fetch_column_metadata would open an in-process dbt
+    adapter and ask once per model; here one query reads every table's types when the build
+    ends. dbt holds the DuckDB file until then, so the events wait for the end of the build
+    (as they do for dagster-dbt's own fetches on DuckDB). A failed build's events are passed
+    on first, then its error.
+    """
+    held: list[Any] = []
+    error: Exception | None = None
+    try:
+        for event in events:
+            held.append(event)
+    except Exception as raised:  # the build failed: its events still go first
+        error = raised
+    try:
+        types = built_column_types(warehouse)
+    except duckdb.Error as failed:
+        context.log.warning(f"column types not read from the warehouse: {failed}")
+        types = {}
+    for event in held:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+        elif isinstance(event, dg.AssetMaterialization):
+            key = event.asset_key
+        else:
+            yield event
+            continue
+        metadata = context.assets_def.specs_by_key[key].metadata
+        built = types.get(str(metadata.get("dagster/table_name", "")))
+        if built:
+            declared = metadata.get("dagster/column_schema")
+            schema = typed_column_schema(
+                declared if isinstance(declared, dg.TableSchema) else None, built
+            )
+            event = event.with_metadata({**event.metadata, "dagster/column_schema": schema})
+        yield event
+    if error is not None:
+        raise error
