@@ -184,27 +184,47 @@ def action_reason_text(reason: str | None) -> str | None:
     return _(reason) if reason else reason
 
 
+def next_best_action_export_name(action: str) -> str:
+    """The export of one next best action's customers: nba_<action>."""
+    return f"nba_{action}"
+
+
+def action_display_name(action: str, display_name: str | None) -> str:
+    """An action's name for people: the seed's display_name in the current language (the
+    catalog holds every one; babel.cfg), or the action's code where the seed has none."""
+    return _(display_name) if display_name else action
+
+
 def next_best_action_exports(
     manifest: dict[str, Any], actions: Mapping[str, str], language: str | None = None
 ) -> list[SegmentExport]:
     """One export per action of marts.next_best_action: nba_<action>, its customers only.
 
     ``actions`` maps each action of seed next_best_actions to its display_name (English, in
-    the catalog), which names the .xlsx sheet in ``language`` (default: the configured one).
+    the catalog), which names the .xlsx sheet and the export's description in ``language``
+    (default: the configured one).
     """
     language = configured_language(language)
     node = manifest["nodes"]["model.scrm.next_best_action"]
     relation = f"{node['schema']}.{node.get('alias') or node['name']}"
     with speaking(language):
-        sheet_names = {action: _(name) if name else action for action, name in actions.items()}
+        sheet_names = {
+            action: action_display_name(action, name) for action, name in actions.items()
+        }
+        descriptions = {
+            action: _('Customers whose next best action tonight is "{action}".').format(
+                action=sheet_names[action]
+            )
+            for action in actions
+        }
     return [
         SegmentExport(
-            name=f"nba_{action}",
+            name=next_best_action_export_name(action),
             relation=relation,
             columns=NEXT_BEST_ACTION_COLUMNS,
             display_name=action,
             sheet_name=sheet_names[action],
-            description=f"Customers whose next best action tonight is {action}.",
+            description=descriptions[action],
             owner="crm-ops",
             wecom_tag=None,
             sql_hash=node["checksum"]["checksum"],

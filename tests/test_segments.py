@@ -391,6 +391,36 @@ def test_every_exported_column_has_a_header_in_both_languages():
     assert chinese["nba_win_back"].display_name == "win_back"
 
 
+def test_a_next_best_action_export_is_described_in_the_operators_language(monkeypatch):
+    """The description the exports manifest and the report show names the action by its seed
+    display_name through the catalog, in Chinese unless SCRM_LANG=en, never by its code."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import load_manifest, next_best_action_exports
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    actions = {"win_back": "Win back", "no_name_yet": ""}
+
+    def descriptions(language: str | None) -> dict[str, str]:
+        exports = next_best_action_exports(manifest, actions, language)
+        return {export.name: export.description for export in exports}
+
+    assert descriptions("zh") == {
+        "nba_no_name_yet": "今晚下一步最佳行动为「no_name_yet」的客户。",
+        "nba_win_back": "今晚下一步最佳行动为「流失挽回」的客户。",
+    }
+    assert descriptions("en") == {
+        "nba_no_name_yet": 'Customers whose next best action tonight is "no_name_yet".',
+        "nba_win_back": 'Customers whose next best action tonight is "Win back".',
+    }
+    # Without a language argument: SCRM_LANG, else Chinese.
+    monkeypatch.delenv("SCRM_LANG", raising=False)
+    assert descriptions(None)["nba_win_back"] == "今晚下一步最佳行动为「流失挽回」的客户。"
+    monkeypatch.setenv("SCRM_LANG", "en")
+    assert descriptions(None)["nba_win_back"] == (
+        'Customers whose next best action tonight is "Win back".'
+    )
+
+
 def test_holdout_is_a_stable_hash_of_segment_and_customer(
     customer_marts_warehouse, generated_night
 ):
