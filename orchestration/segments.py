@@ -195,6 +195,14 @@ def action_display_name(action: str, display_name: str | None) -> str:
     return _(display_name) if display_name else action
 
 
+def action_export_description(action_display_name: str) -> str:
+    """What an action's export holds, in the current language (the exports manifest and the
+    report show it)."""
+    return _('Customers whose next best action tonight is "{action}".').format(
+        action=action_display_name
+    )
+
+
 def next_best_action_exports(
     manifest: dict[str, Any], actions: Mapping[str, str], language: str | None = None
 ) -> list[SegmentExport]:
@@ -212,10 +220,7 @@ def next_best_action_exports(
             action: action_display_name(action, name) for action, name in actions.items()
         }
         descriptions = {
-            action: _('Customers whose next best action tonight is "{action}".').format(
-                action=sheet_names[action]
-            )
-            for action in actions
+            action: action_export_description(sheet_names[action]) for action in actions
         }
     return [
         SegmentExport(

@@ -206,15 +206,18 @@ def test_segments_from_the_exports_manifest(customer_marts_warehouse, report):
     # seg_churned on 06-30 (tests/test_segments.py): members C E G I; C exported; G in the
     # holdout; E and I outranked by seg_mask_repurchase_due (priority 1 against 6); nobody
     # pushed on 06-27..06-29 waits for a cool-down. C was exported on 06-29 too: no change.
-    assert segments["seg_churned"][:8] == ["流失客户", "4", "1", "1", "2", "0", "0", "0"]
+    # In English a segment goes by its display_name_en, or where its YAML has none (none
+    # has yet) by its code name: never by the Chinese display_name.
+    assert segments["seg_churned"][:8] == ["seg_churned", "4", "1", "1", "2", "0", "0", "0"]
     assert segments["seg_churned"][9] == "流失客户"  # the WeCom tag
     # F, about to go silent, is outranked by the mask reminder as well.
     assert segments["seg_about_to_go_silent"][1:6] == ["1", "0", "0", "1", "0"]
-    assert segments["seg_never_bought"][:6] == ["新好友未购", "2", "2", "0", "0", "0"]  # B H
+    assert segments["seg_never_bought"][:6] == ["seg_never_bought", "2", "2", "0", "0", "0"]
     assert segments["seg_identity_office_worker"][1:6] == ["3", "3", "0", "0", "0"]  # A C I
     assert segments["seg_high_value"][1:6] == ["0", "0", "0", "0", "0"]
-    # An export that is no segment model has exported rows only.
-    assert segments["nba_win_back"][1:6] == ["—", "1", "—", "—", "—"]  # C
+    # An export that is no segment model has exported rows only. An action's export goes by
+    # the action's display name (seed next_best_actions), described in the night's language.
+    assert segments["nba_win_back"][:6] == ["Win back", "—", "1", "—", "—", "—"]  # C
     # Every number is the manifest's: exported, entered and left are what the night
     # published, the members and who was held back its membership counts.
     manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
@@ -232,6 +235,58 @@ def test_segments_from_the_exports_manifest(customer_marts_warehouse, report):
     }
     assert any("previous published night, 2026-06-29." in text for text in report.paragraphs)
     assert report.notices == []  # the churn guard let the night out
+
+
+def test_the_english_report_names_segments_and_tags_by_their_english_display_names(
+    customer_marts_warehouse,
+):
+    """display_name_en, read from the dbt manifest (the catalogs keep only the Chinese name),
+    names a segment and a tag wherever the English page names them; the Chinese name is
+    nowhere. No YAML declares one yet, so the manifest here is the project's with two added."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import load_manifest
+
+    dbt_manifest = load_manifest(dbt_project.manifest_path)
+    never_bought = dbt_manifest["nodes"]["model.scrm.seg_never_bought"]
+    never_bought["config"]["meta"]["segment"]["display_name_en"] = "Never bought"
+    (identity,) = [
+        column
+        for node in dbt_manifest["nodes"].values()
+        if node.get("resource_type") == "model" and node["fqn"][1] == "tags"
+        for name, column in node["columns"].items()
+        if name == "identity" and (column.get("config") or {}).get("meta", {}).get("tag")
+    ]
+    identity["config"]["meta"]["tag"]["display_name_en"] = "Identity"
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    page = render_nightly_report(
+        customer_marts_warehouse, AS_OF, manifest, language="en", dbt_manifest=dbt_manifest
+    )
+    parsed = ParsedReport(page)
+    assert parsed.rows("segments")["seg_never_bought"][:3] == ["Never bought", "2", "2"]
+    assert parsed.rows("segments")["seg_churned"][0] == "seg_churned"
+    assert {row[1]: row[2] for row in parsed.tables["tag_coverage"]["body"]}["identity"] == (
+        "Identity"
+    )
+    assert (
+        "Never bought (seg_never_bought): 2 in the segment; since 2026-06-29: 0 entered, "
+        "0 left; 0 in the holdout." in parsed.items
+    )
+    assert "新好友未购" not in page
+    assert "身份" not in page
+    assert "流失挽回" not in page
+
+
+def test_the_chinese_report_names_an_actions_export_by_the_action(customer_marts_warehouse):
+    """nba_win_back goes by the seed's display name in Chinese, with its code name beside it,
+    and is described in Chinese (the night's exports were written with SCRM_LANG unset)."""
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
+    chinese = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language="zh")
+    )
+    segments = chinese.rows("segments")
+    assert segments["流失挽回"][:3] == ["nba_win_back", "—", "1"]
+    assert segments["流失挽回"][-1] == "今晚下一步最佳行动为「流失挽回」的客户。"
+    assert segments["流失客户"][0] == "seg_churned"
 
 
 def test_segments_without_a_manifest_are_counted_from_membership(customer_marts_warehouse):
@@ -741,7 +796,7 @@ def test_tag_coverage(report, customer_marts_warehouse):
     assert len(tags) == catalog_size
     # Of the ten known customers: identity given by A B C D F G I; skin type by A C F I;
     # a first friend channel for the seven who were ever friends.
-    assert tags["identity"][2:5] == ["身份", "text", "70.0%"]
+    assert tags["identity"][2:5] == ["identity", "text", "70.0%"]  # no display_name_en
     assert tags["skin_type"][4] == "40.0%"
     assert tags["first_channel_code"][4] == "70.0%"
     assert tags["lifecycle_stage"][4] == "100.0%"

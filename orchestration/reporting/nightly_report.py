@@ -60,11 +60,19 @@ from orchestration.predictive.nightly import (
     FIT_STATUSES,
     USABLE_STATUSES,
 )
-from orchestration.project import project_vars
+from orchestration.project import dbt_project, project_vars
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
 from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, GuardFinding
 from orchestration.reasons import stage_text
+from orchestration.segments import (
+    action_display_name,
+    action_export_description,
+    load_manifest,
+    next_best_action_export_name,
+    segment_declaration,
+)
+from orchestration.tag_registry import tag_declaration
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -252,6 +260,16 @@ class GuardNotice:
     released_at: str | None
 
 
+class DisplayNames(NamedTuple):
+    """What the page calls each segment (and export) and tag, in its language, by code name;
+    a name not listed goes by its code name. ``descriptions``: the exports the page describes
+    in its own language (an action's), whatever language the night's exports were in."""
+
+    segments: Mapping[str, str]
+    tags: Mapping[str, str]
+    descriptions: Mapping[str, str]
+
+
 def render_nightly_report(
     warehouse: Path,
     as_of: date,
@@ -260,6 +278,7 @@ def render_nightly_report(
     home: Path | None = None,
     rfm_window_days: int | None = None,
     language: str | None = None,
+    dbt_manifest: Mapping[str, Any] | None = None,
 ) -> str:
     """The night's report as one HTML document, in ``language`` (default: $SCRM_LANG, else
     Simplified Chinese; orchestration/language.py).
@@ -272,9 +291,11 @@ def render_nightly_report(
     against the previous night kept there. ``home`` (default: the warehouse's folder) is the
     ``--home`` of the release command shown for a held night. ``rfm_window_days`` (default:
     the dbt var, which marts.customer_rfm was built with) names the RFM window.
+    ``dbt_manifest`` (default: the project's target/manifest.json) holds the English display
+    names, meta display_name_en, which the warehouse's catalogs do not keep.
     """
     with speaking(language):
-        return _render(warehouse, as_of, exports_manifest, home, rfm_window_days)
+        return _render(warehouse, as_of, exports_manifest, home, rfm_window_days, dbt_manifest)
 
 
 def _render(
@@ -283,6 +304,7 @@ def _render(
     exports_manifest: Mapping[str, Any] | None,
     home: Path | None,
     rfm_window_days: int | None,
+    dbt_manifest: Mapping[str, Any] | None,
 ) -> str:
     if rfm_window_days is None:
         rfm_window_days = int(project_vars()["rfm_window_days"])
@@ -297,23 +319,24 @@ def _render(
     connection = _connect(warehouse)
     try:
         _check_night(connection, as_of)
+        names = _display_names(connection, dbt_manifest)
         guard = _guard_notice(
-            connection, exports_manifest, as_of, home if home is not None else warehouse.parent
+            names, exports_manifest, as_of, home if home is not None else warehouse.parent
         )
-        segments = _segments_section(connection, as_of, exports_manifest, guard)
+        segments = _segments_section(connection, as_of, exports_manifest, guard, names)
         sections = [
             segments,
-            _lift_section(connection, as_of),
+            _lift_section(connection, as_of, names),
             _wecom_section(exports_manifest, guard),
             _rfm_section(connection, as_of, rfm_window_days),
             _lifecycle_section(connection, as_of),
             _friends_section(connection, as_of),
-            _tags_section(connection, as_of),
+            _tags_section(connection, as_of, names),
             _models_section(connection, as_of),
             _accounting_section(connection),
         ]
         summary = _summary_table(connection, as_of, segments)
-        segment_summaries = _segment_summaries(connection, as_of)
+        segment_summaries = _segment_summaries(connection, as_of, names)
     finally:
         connection.close()
     return _TEMPLATE.render(
@@ -357,7 +380,7 @@ def write_nightly_report(
 
 
 def _guard_notice(
-    connection: duckdb.DuckDBPyConnection,
+    names: DisplayNames,
     manifest: Mapping[str, Any] | None,
     as_of: date,
     home: Path,
@@ -370,7 +393,7 @@ def _guard_notice(
     held = bool(guard.get("held"))
     return GuardNotice(
         held=held,
-        reasons=_guard_reasons(connection, guard),
+        reasons=_guard_reasons(names, guard),
         home=str(home),
         exports_dir=f"{EXPORTS_DIR}/{HELD_DIR}/{night}/" if held else f"{EXPORTS_DIR}/{night}/",
         release_command=f"scrm release --home {shlex.quote(str(home))} --as-of {night}",
@@ -378,18 +401,15 @@ def _guard_notice(
     )
 
 
-def _guard_reasons(
-    connection: duckdb.DuckDBPyConnection, guard: Mapping[str, Any]
-) -> tuple[str, ...]:
+def _guard_reasons(names: DisplayNames, guard: Mapping[str, Any]) -> tuple[str, ...]:
     """The guard's reasons in the operator's language, from the fields the manifest keeps
     (guard.findings); a manifest written before it kept them has its English reasons shown."""
     findings = guard.get("findings")
     if findings is None:
         return tuple(str(reason) for reason in guard.get("reasons") or ())
-    segments = _segment_display_names(connection)
-    tags = _tag_display_names(connection)
     return tuple(
-        _guard_finding_text(GuardFinding.from_fields(fields), segments, tags) for fields in findings
+        _guard_finding_text(GuardFinding.from_fields(fields), names.segments, names.tags)
+        for fields in findings
     )
 
 
@@ -519,19 +539,20 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
     )
 
 
-def _segment_summaries(connection: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+def _segment_summaries(
+    connection: duckdb.DuckDBPyConnection, as_of: date, names: DisplayNames
+) -> list[str]:
     """A sentence per segment for the top of the page: its size tonight, who entered and left
     it since the previous night, and its holdout.
 
     Members, not exports (marts.segment_membership against the previous night it holds): the
     segments table beside it counts what each export published.
     """
-    rows, previous = _segments_from_membership(connection, as_of)
-    display_names = _segment_display_names(connection)
+    rows, previous = _segments_from_membership(connection, as_of, names)
     summaries = []
     for row in rows:
         holdout = (row.held_back or {}).get("holdout", 0)
-        segment = _name_label(row.name, display_names)
+        segment = _name_label(row.name, names.segments)
         if previous is None:
             text = _(
                 "{segment}: {members} in the segment; no earlier night to compare with; "
@@ -560,10 +581,11 @@ def _segments_section(
     as_of: date,
     manifest: Mapping[str, Any] | None,
     guard: GuardNotice | None,
+    names: DisplayNames,
 ) -> Section:
     if manifest is not None:
         rows = [
-            _segment_from_manifest(name, entry)
+            _in_page_language(_segment_from_manifest(name, entry), names)
             for name, entry in sorted(manifest.get("segments", {}).items())
         ]
         previous = manifest.get("previous_night")
@@ -597,7 +619,7 @@ def _segments_section(
             )
         )
     else:
-        rows, previous = _segments_from_membership(connection, as_of)
+        rows, previous = _segments_from_membership(connection, as_of, names)
         source = " ".join(
             (
                 _(
@@ -691,8 +713,18 @@ def _segment_from_manifest(name: str, entry: Mapping[str, Any]) -> _SegmentRow:
     )
 
 
+def _in_page_language(row: _SegmentRow, names: DisplayNames) -> _SegmentRow:
+    """A manifest's segment named, and an action's export described, in the page's language:
+    the manifest keeps those of the language the night's exports were written in."""
+    fallback = row.display_name if _is_chinese() else ""
+    return row._replace(
+        display_name=names.segments.get(row.name) or fallback,
+        description=names.descriptions.get(row.name, row.description),
+    )
+
+
 def _segments_from_membership(
-    connection: duckdb.DuckDBPyConnection, as_of: date
+    connection: duckdb.DuckDBPyConnection, as_of: date, names: DisplayNames
 ) -> tuple[list[_SegmentRow], date | None]:
     ((previous,),) = _rows(
         connection,
@@ -729,11 +761,10 @@ def _segments_from_membership(
         """,
         [as_of, previous],
     )
-    display_names = _segment_display_names(connection)
     rows = [
         _SegmentRow(
             name=name,
-            display_name=display_names.get(name, ""),
+            display_name=names.segments.get(name, ""),
             members=int(members),
             held_back={
                 "holdout": int(holdout),
@@ -863,7 +894,9 @@ def _pool_lift(nights: Iterable[_LiftNight]) -> list[_PooledLift]:
     return [pooled[segment] for segment in sorted(pooled)]
 
 
-def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+def _lift_section(
+    connection: duckdb.DuckDBPyConnection, as_of: date, display_names: DisplayNames
+) -> Section:
     nights = [
         _LiftNight(*row)
         for row in _rows(
@@ -883,7 +916,7 @@ def _lift_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         )
     ]
     pooled = _pool_lift(nights)
-    names = _segment_display_names(connection)
+    names = display_names.segments
     pooled_table = Table(
         "campaign_lift_pooled",
         _("Lift per segment, entry nights with a complete window pooled (converted of customers)"),
@@ -1488,7 +1521,9 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
     )
 
 
-def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+def _tags_section(
+    connection: duckdb.DuckDBPyConnection, as_of: date, names: DisplayNames
+) -> Section:
     tags = _rows(
         connection,
         """
@@ -1515,19 +1550,19 @@ def _tags_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section
         [
             (
                 _text(category),
-                *_names(_text(name), _text(display_name)),
+                *_names(_text(name), names.tags.get(name, "")),
                 _text(value_type),
                 _percent(coverage),
                 _int(distinct),
                 _text(owner),
             )
-            for category, name, display_name, value_type, coverage, distinct, owner in tags
+            for category, name, _display_name, value_type, coverage, distinct, owner in tags
         ],
         (False, False, False, False, True, True, False),
     )
-    charts = [_tag_coverage_chart(tags)] if tags else []
+    charts = [_tag_coverage_chart(tags, names.tags)] if tags else []
     notes = () if tags else (_("The tag catalog is empty."),)
-    unseen = _unseen_values_table(connection, as_of)
+    unseen = _unseen_values_table(connection, as_of, names)
     return Section(
         "tags",
         _("Tag coverage"),
@@ -1561,7 +1596,9 @@ def unseen_tag_values(
     )
 
 
-def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> Table:
+def _unseen_values_table(
+    connection: duckdb.DuckDBPyConnection, as_of: date, names: DisplayNames
+) -> Table:
     """Warning: the values of open-vocabulary tags outside their known values, kept as they
     came (marts.tag_unseen_values)."""
     first_header, second_header = _name_headers(_("Tag"))
@@ -1573,8 +1610,8 @@ def _unseen_values_table(connection: duckdb.DuckDBPyConnection, as_of: date) -> 
         ),
         (first_header, second_header, _("Value"), _("Customers")),
         [
-            (*_names(_text(name), _text(display_name)), _text(value), _int(customers))
-            for name, display_name, value, customers in unseen_tag_values(connection, as_of)
+            (*_names(_text(name), names.tags.get(name, "")), _text(value), _int(customers))
+            for name, _display_name, value, customers in unseen_tag_values(connection, as_of)
         ],
         (False, False, False, True),
     )
@@ -2163,7 +2200,7 @@ def _friends_chart(
     )
 
 
-def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]]) -> Chart:
+def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]], names: Mapping[str, str]) -> Chart:
     categories = list(dict.fromkeys(row[0] for row in tags))
     colours = {category: _PALETTE[i % len(_PALETTE)] for i, category in enumerate(categories)}
 
@@ -2173,7 +2210,7 @@ def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]]) -> Chart:
         coverage = [float(row[4] or 0.0) for row in tags]
         bars = axes.barh(positions, coverage, color=[colours[row[0]] for row in tags])
         axes.bar_label(bars, labels=[_percent(value) for value in coverage], padding=2)
-        axes.set_yticks(positions, labels=[_name_label(row[1], {row[1]: row[2]}) for row in tags])
+        axes.set_yticks(positions, labels=[_name_label(row[1], names) for row in tags])
         axes.set_ylim(len(tags) - 0.4, -0.6)  # first tag on top, without the default margin
         axes.set_xlim(0, 1.12)
         axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -2330,19 +2367,69 @@ def _name_headers(kind: str) -> tuple[str, str]:
 
 
 def _names(name: str, display_name: str) -> tuple[str, str]:
-    """A segment's or tag's two name cells, in the order of ``_name_headers``."""
+    """A segment's or tag's two name cells, in the order of ``_name_headers``; without a
+    display name in the page's language, the code name in both."""
     if _is_chinese():
         return display_name or name, name
-    return name, display_name
+    return name, display_name or name
 
 
 def _name_label(name: str, display_names: Mapping[str, str]) -> str:
-    """One label for a segment or tag (charts, lists): its display name in Chinese, with the
-    code name after it; the code name in English."""
+    """One label for a segment or tag (charts, lists): its display name in the page's
+    language, with the code name after it; the code name alone where it has none."""
     display_name = display_names.get(name)
-    if _is_chinese() and display_name:
+    if display_name and display_name != name:
         return f"{display_name} ({name})"
     return _label(name)
+
+
+def _display_names(
+    connection: duckdb.DuckDBPyConnection, dbt_manifest: Mapping[str, Any] | None
+) -> DisplayNames:
+    """The segments' and tags' names in the page's language: in Chinese their display_name
+    (marts.segment_catalog, marts.tag_catalog), in English their display_name_en (the dbt
+    manifest; the catalogs keep no English name). An action's export goes by the action's
+    display name (seed next_best_actions, through the message catalog)."""
+    if _is_chinese():
+        names = DisplayNames(_segment_display_names(connection), _tag_display_names(connection), {})
+    else:
+        if dbt_manifest is None:
+            dbt_manifest = _load_dbt_manifest(dbt_project.manifest_path)
+        names = english_display_names(dbt_manifest)
+    actions = _next_best_action_names(connection)
+    return DisplayNames(
+        {**actions, **names.segments},
+        names.tags,
+        {export: action_export_description(name) for export, name in actions.items()},
+    )
+
+
+def english_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
+    """Each segment's meta.segment.display_name_en and each tag's meta.tag.display_name_en,
+    where its YAML declares one."""
+    segments: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    for node in dbt_manifest["nodes"].values():
+        declaration = segment_declaration(node)
+        if declaration and declaration.get("display_name_en"):
+            segments[node["name"]] = str(declaration["display_name_en"])
+        if node.get("resource_type") != "model":
+            continue
+        for column_name, column in (node.get("columns") or {}).items():
+            tag = tag_declaration(column)
+            if tag and tag.get("display_name_en"):
+                tags[column_name] = str(tag["display_name_en"])
+    return DisplayNames(segments, tags, {})
+
+
+def _load_dbt_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return load_manifest(path)
+    except FileNotFoundError as error:
+        raise ReportError(
+            f"the dbt manifest {path} is missing: run `scrm prepare` (the English report reads "
+            "the display names in English from it)"
+        ) from error
 
 
 def _segment_display_names(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -2362,6 +2449,23 @@ def _tag_display_names(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
         connection, "select tag_name, display_name from marts.tag_catalog order by as_of_date"
     )
     return {name: display_name for name, display_name in rows if display_name}
+
+
+def _next_best_action_names(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each action's export (nba_<action>) by the action's display name, in the page's
+    language, where the warehouse holds seed next_best_actions."""
+    ((present,),) = _rows(
+        connection,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'reference' and table_name = 'next_best_actions'",
+    )
+    if not present:
+        return {}
+    rows = _rows(connection, "select action, display_name from reference.next_best_actions")
+    return {
+        next_best_action_export_name(action): action_display_name(action, display_name)
+        for action, display_name in rows
+    }
 
 
 def _stage_colour(stage: str) -> str:
