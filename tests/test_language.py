@@ -465,6 +465,10 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     stages = chinese.rows("lifecycle_stages")
     # E churned, G lost the friendship; A F J new (fixture README).
     assert (stages["流失"][0], stages["已删好友"][0], stages["新客"][0]) == ("1", "1", "3")
+    # RFM segments, English values in the data, in words with the value beside (A and J new;
+    # E and F about to sleep: tests/test_nightly_report.py).
+    rfm = chinese.rows("rfm_segments")
+    assert (rfm["新客户 (New)"][0], rfm["即将沉睡客户 (About to Sleep)"][0]) == ("2", "2")
 
     monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
     english = render(customer_marts_warehouse, "en")

@@ -114,6 +114,21 @@ FRIEND_MONTHS: Final = 24
 TOP_CHANNELS: Final = 5
 OTHER_CHANNELS: Final = "other"
 RFM_SCORES: Final = (1, 2, 3, 4, 5)
+# marts.customer_rfm's rfm_segment values, data in English (models/marts/customer_value/
+# customer_rfm.sql), named in words in the page's language; a value not listed shows as it is.
+RFM_SEGMENTS: Final = (
+    N_("Champions"),
+    N_("Loyal"),
+    N_("Potential Loyalist"),
+    N_("New"),
+    N_("Promising"),
+    N_("Need Attention"),
+    N_("About to Sleep"),
+    N_("At Risk"),
+    N_("Cannot Lose Them"),
+    N_("Hibernating"),
+    N_("Lost"),
+)
 # The SVG id (after the chart's prefix) of what marks the month still being counted.
 PARTIAL_MONTH_ID: Final = "partial-month"
 MISSING: Final = "—"
@@ -1191,7 +1206,7 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         ),
         [
             (
-                _text(segment),
+                _rfm_segment_label(segment),
                 _int(customers),
                 _share(customers, total),
                 _number(recency, 1),
@@ -2348,6 +2363,15 @@ def _stage_label(stage: str) -> str:
     if stage == FIRST_STAGE:
         return _("none (first stage)")
     return stage_text(stage)
+
+
+def _rfm_segment_label(segment: str | None) -> str:
+    """An RFM segment in words: in Chinese with its value in the data beside it."""
+    if segment not in RFM_SEGMENTS:
+        return _text(segment)
+    if _is_chinese():
+        return f"{_(segment)} ({segment})"
+    return _(segment)
 
 
 def _channel_label(channel: str) -> str:
