@@ -469,6 +469,7 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     # E and F about to sleep: tests/test_nightly_report.py).
     rfm = chinese.rows("rfm_segments")
     assert (rfm["新客户 (New)"][0], rfm["即将沉睡客户 (About to Sleep)"][0]) == ("2", "2")
+    assert chinese.rows("rfm_classes")["一般发展客户"][0] == "3"  # E F J: the value alone
 
     monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
     english = render(customer_marts_warehouse, "en")

@@ -622,9 +622,10 @@ def test_rfm_grid_and_segments(report):
         "At Risk": "1",
     }
     assert segments["Loyal"][4] == "1,658.00"  # D: 1299 + 359 in the last 365 days
+    # The classes are Chinese values in the data: in English in words, the value beside.
     classes = report.rows("rfm_classes")
-    assert classes["一般发展客户"][0] == "3"  # E F J
-    assert classes["重要保持客户"][0] == "2"  # C I
+    assert classes["Ordinary development customers (一般发展客户)"][0] == "3"  # E F J
+    assert classes["Important retention customers (重要保持客户)"][0] == "2"  # C I
 
 
 def test_the_rfm_window_is_named_from_the_var(report, customer_marts_warehouse):

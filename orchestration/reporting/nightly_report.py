@@ -114,21 +114,35 @@ FRIEND_MONTHS: Final = 24
 TOP_CHANNELS: Final = 5
 OTHER_CHANNELS: Final = "other"
 RFM_SCORES: Final = (1, 2, 3, 4, 5)
-# marts.customer_rfm's rfm_segment values, data in English (models/marts/customer_value/
-# customer_rfm.sql), named in words in the page's language; a value not listed shows as it is.
-RFM_SEGMENTS: Final = (
-    N_("Champions"),
-    N_("Loyal"),
-    N_("Potential Loyalist"),
-    N_("New"),
-    N_("Promising"),
-    N_("Need Attention"),
-    N_("About to Sleep"),
-    N_("At Risk"),
-    N_("Cannot Lose Them"),
-    N_("Hibernating"),
-    N_("Lost"),
-)
+# marts.customer_rfm's rfm_segment values (English) and rfm_class values (Chinese), data
+# (models/marts/customer_value/customer_rfm.sql), each with its message: named in the page's
+# language, the value beside where that differs; a value not listed shows as it is.
+RFM_SEGMENTS: Final = {
+    segment: segment
+    for segment in (
+        N_("Champions"),
+        N_("Loyal"),
+        N_("Potential Loyalist"),
+        N_("New"),
+        N_("Promising"),
+        N_("Need Attention"),
+        N_("About to Sleep"),
+        N_("At Risk"),
+        N_("Cannot Lose Them"),
+        N_("Hibernating"),
+        N_("Lost"),
+    )
+}
+RFM_CLASSES: Final = {
+    "重要价值客户": N_("Important value customers"),
+    "重要发展客户": N_("Important development customers"),
+    "重要保持客户": N_("Important retention customers"),
+    "重要挽留客户": N_("Important win-back customers"),
+    "一般价值客户": N_("Ordinary value customers"),
+    "一般发展客户": N_("Ordinary development customers"),
+    "一般保持客户": N_("Ordinary retention customers"),
+    "一般挽留客户": N_("Ordinary win-back customers"),
+}
 # The SVG id (after the chart's prefix) of what marks the month still being counted.
 PARTIAL_MONTH_ID: Final = "partial-month"
 MISSING: Final = "—"
@@ -1206,7 +1220,7 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         ),
         [
             (
-                _rfm_segment_label(segment),
+                _value_label(segment, RFM_SEGMENTS),
                 _int(customers),
                 _share(customers, total),
                 _number(recency, 1),
@@ -1232,7 +1246,7 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         _("RFM classes (八类客户)"),
         (_("Class"), _("Customers"), _("Share")),
         [
-            (_text(rfm_class), _int(customers), _share(customers, total))
+            (_value_label(rfm_class, RFM_CLASSES), _int(customers), _share(customers, total))
             for rfm_class, customers in _rows(
                 connection,
                 """
@@ -2365,13 +2379,13 @@ def _stage_label(stage: str) -> str:
     return stage_text(stage)
 
 
-def _rfm_segment_label(segment: str | None) -> str:
-    """An RFM segment in words: in Chinese with its value in the data beside it."""
-    if segment not in RFM_SEGMENTS:
-        return _text(segment)
-    if _is_chinese():
-        return f"{_(segment)} ({segment})"
-    return _(segment)
+def _value_label(value: str | None, messages: Mapping[str, str]) -> str:
+    """A data value in words in the page's language (``messages``: value → message), the
+    value beside it where the words differ; a value without a message as it is."""
+    if value is None or value not in messages:
+        return _text(value)
+    words = _(messages[value])
+    return words if words == value else f"{words} ({value})"
 
 
 def _channel_label(channel: str) -> str:
