@@ -101,9 +101,11 @@ def test_the_reasons_are_kept_as_fields_and_read_in_the_operators_language():
             "人群包 流失客户 (seg_churned)：100 → 1 位客户（-99%；流失保护允许 ±50%）",
             "标签 身份 (identity)：覆盖率 70.0% → 10.0%（-86%；流失保护允许 -50%）",
         ]
+    # The names come in the page's language: English ones where the YAML has them.
+    english_segments, no_english_tags = {"seg_churned": "Churned"}, {}
     with speaking("en"):
-        assert [_guard_finding_text(f, segments, tags) for f in findings] == [
+        assert [_guard_finding_text(f, english_segments, no_english_tags) for f in findings] == [
             "source interactions: 149,000 → 0 clean rows (-100%; the guard allows -50%)",
-            "segment seg_churned: 100 → 1 customers (-99%; the guard allows ±50%)",
+            "segment Churned (seg_churned): 100 → 1 customers (-99%; the guard allows ±50%)",
             "tag identity: coverage 70.0% → 10.0% (-86%; the guard allows -50%)",
         ]
