@@ -25,7 +25,9 @@ help:
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	@$(UV) sync --frozen --quiet
+	@# With their bytecode: where Python may not write it (PYTHONDONTWRITEBYTECODE), every
+	@# process, each dbt build included, compiled its imports again.
+	@$(UV) sync --frozen --quiet --compile-bytecode
 	@mkdir -p $(SCRM_HOME)
 	@$(UV) run scrm prepare
 
