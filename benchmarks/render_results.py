@@ -48,8 +48,9 @@ What a night costs at three scales, on the machine the results name: the committ
 are of the 2-core, 24 GB development machine, with the default memory limit and DuckDB's spill
 directory. This page is rendered from the results the benchmark writes,
 `benchmarks/results/nightly-<scale>.json` and `nightly-deliveries-<scale>.json`;
-`tests/test_benchmark_docs.py` fails when it differs from them. How a figure moved over time is in git's history of those files. Why a night costs what
-it costs, and what would make it cheaper, is in [incremental.md](incremental.md). The
+`tests/test_benchmark_docs.py` fails when it differs from them. How a figure moved over time
+is in git's history of those files. Why a night costs what it costs, and what would make it
+cheaper, is in [incremental.md](incremental.md). The
 project's aims: a full night at a million customers (L) under 8 GB of memory for the whole
 process tree, which DuckDB's spilling past its memory limit keeps it to, and an incremental
 night at a small fraction of a full one.
