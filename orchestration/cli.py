@@ -7,7 +7,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,7 +16,6 @@ import click
 
 from orchestration import duckdb_settings, language, nights
 from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
-from orchestration.project import night_vars
 
 if TYPE_CHECKING:
     from dagster import ExecuteInProcessResult
@@ -26,26 +25,24 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def prepare_project(dbt_vars: Mapping[str, str] | None = None) -> None:
+def prepare_project() -> None:
     """Prepare the dbt project: parse it, register tag models, compile rule tags.
 
     dagster-dbt reads target/manifest.json when the definitions load, and a tag model or rule
-    added since the last run must be in it. `dbt_vars` are those of the night to run
-    (project.night_vars): its dbt builds then reuse this parse, where they would each parse the
-    project in full again for vars that differ from the kept parse's.
+    added since the last run must be in it. A night's dbt builds reuse this parse.
     """
     from orchestration.project import dbt_project
     from orchestration.tag_registry import PrepareError, prepare
     from orchestration.tag_rules import RuleError
 
     try:
-        prepare(dbt_project.project_dir, dbt_project.profiles_dir, dbt_vars)
+        prepare(dbt_project.project_dir, dbt_project.profiles_dir)
     except (PrepareError, RuleError) as error:
         raise click.ClickException(str(error)) from error
 
 
 def ensure_manifest() -> None:
-    """Prepare the dbt project once per process (prepare_project without a night's vars)."""
+    """Prepare the dbt project once per process."""
     global _prepared
     if not _prepared:
         prepare_project()
@@ -524,7 +521,7 @@ def run_night(
     # its profile differs from the parse's.
     duckdb_settings.export_defaults()
     # Every night, since anything else that parsed the project meanwhile replaced the parse.
-    prepare_project(night_vars(as_of_date, run_started_at or None))
+    prepare_project()
     import dagster as dg
 
     from orchestration.definitions import defs

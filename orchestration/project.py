@@ -24,17 +24,16 @@ def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
     return dict((document or {}).get("vars") or {})
 
 
-def night_vars(as_of_date: str, run_started_at: str | None = None) -> dict[str, str]:
-    """The dbt vars of one night: its as-of date and, when pinned, the run's "now".
+# The night a dbt build computes, as dbt_project/macros/as_of.sql reads it from the
+# environment: not as --vars, which make dbt parse the project in full again for every night.
+AS_OF_DATE_VARIABLE = "SCRM_AS_OF_DATE"
+RUN_STARTED_AT_VARIABLE = "SCRM_RUN_STARTED_AT"
 
-    The night's dbt builds and its parse use the same vars, so the builds reuse the parse:
-    dbt parses a project in full again whenever the command line's vars differ from those of
-    the parse it kept.
-    """
-    dbt_vars = {"as_of_date": as_of_date}
-    if run_started_at:
-        dbt_vars["run_started_at"] = run_started_at
-    return dbt_vars
+
+def night_environment(as_of_date: str, run_started_at: str | None = None) -> dict[str, str]:
+    """The environment of one night's dbt builds: its as-of date and the run's "now" (empty:
+    the clock)."""
+    return {AS_OF_DATE_VARIABLE: as_of_date, RUN_STARTED_AT_VARIABLE: run_started_at or ""}
 
 
 # Where each dbt build of a night writes its artifacts and debug log (dbt's target path), under

@@ -378,9 +378,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def _parse(
-    project_dir: Path, profiles_dir: Path, dbt_vars: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def _parse(project_dir: Path, profiles_dir: Path) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(
@@ -391,7 +389,6 @@ def _parse(
             str(project_dir),
             "--profiles-dir",
             str(profiles_dir),
-            *(["--vars", json.dumps(dict(dbt_vars), sort_keys=True)] if dbt_vars else []),
         ]
     )
     if not result.success:
@@ -400,15 +397,10 @@ def _parse(
     return json.loads(manifest_path.read_text(encoding="utf-8"))
 
 
-def prepare(
-    project_dir: Path,
-    profiles_dir: Path | None = None,
-    dbt_vars: Mapping[str, str] | None = None,
-) -> list[str]:
+def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
     """Parse, register tag models and compile rule tags; returns the tag model names.
 
-    `dbt_vars` are the vars of the builds to come (project.night_vars), so that they reuse
-    this parse. Raises tag_rules.RuleError for a bad rule, PrepareError for anything else.
+    Raises tag_rules.RuleError for a bad rule, PrepareError for anything else.
     """
     profiles_dir = profiles_dir or project_dir
     registry_path = project_dir / REGISTRY_MACRO
@@ -422,7 +414,7 @@ def prepare(
         _write_if_changed(rules_dir / f"{tag_rules.MODEL_NAME}.sql", sql)
         _write_if_changed(rules_dir / f"_{tag_rules.MODEL_NAME}.yml", properties)
 
-    manifest = _parse(project_dir, profiles_dir, dbt_vars)
+    manifest = _parse(project_dir, profiles_dir)
     models = sql_tag_models(manifest)
     columns = profile_columns(models)
     try:
@@ -436,8 +428,8 @@ def prepare(
         project_dir / RULES_FILE, columns, rules_dir, RULES_SOURCE_MODEL
     )
     if changed or written:
-        manifest = _parse(project_dir, profiles_dir, dbt_vars)
+        manifest = _parse(project_dir, profiles_dir)
     # After the rule tags are in the graph: the profile documents them too.
     if write_tag_column_properties(project_dir, manifest):
-        _parse(project_dir, profiles_dir, dbt_vars)
+        _parse(project_dir, profiles_dir)
     return list(models)

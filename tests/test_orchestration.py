@@ -1,6 +1,5 @@
 """The Dagster code location: its pure helpers and a snapshot of what it defines."""
 
-import json
 import os
 import re
 from types import SimpleNamespace
@@ -9,32 +8,57 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
+from dbt.cli.main import dbtRunner
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
-from orchestration.defs.dbt.assets import dbt_build_args, group_for_fqn, with_column_types
+from orchestration.defs.dbt.assets import group_for_fqn, with_column_types
 from orchestration.defs.resources import NightlyDbtCliResource
-from orchestration.project import DBT_RUNS_DIR, DBT_RUNS_KEPT, dbt_project, dbt_run_dir
+from orchestration.project import (
+    DBT_RUNS_DIR,
+    DBT_RUNS_KEPT,
+    dbt_project,
+    dbt_run_dir,
+    night_environment,
+)
 
 
-def test_dbt_build_args():
-    unit_tests_left_out = ["build", "--exclude-resource-type", "unit_test"]
-    assert dbt_build_args("2026-03-31") == [
-        *unit_tests_left_out,
-        "--vars",
-        '{"as_of_date": "2026-03-31"}',
+def test_a_new_night_reuses_the_parse_and_builds_as_of_its_date(tmp_path, monkeypatch):
+    """The night reaches dbt through the environment, read when the SQL is executed: a
+    build for another night than the parse's parses nothing again (with --vars, or with the
+    environment read while parsing, it would), and its SQL is as of that night, with the
+    pinned "now"."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("SCRM_HOME", str(home))
+    project = ["--project-dir", str(dbt_project.project_dir)]
+    project += ["--profiles-dir", str(dbt_project.profiles_dir)]
+    project += ["--target-path", str(tmp_path / "target")]
+    for name, value in night_environment("2026-03-30").items():
+        monkeypatch.setenv(name, value)
+    assert dbtRunner().invoke(["parse", *project]).success
+    for name, value in night_environment("2026-03-31", "2026-04-30 12:00:00").items():
+        monkeypatch.setenv(name, value)
+    events: list[str] = []
+    shown = dbtRunner(callbacks=[lambda event: events.append(event.info.name)]).invoke(
+        ["show", "--inline", NIGHT_SQL, *project]
+    )
+    assert shown.success, shown.exception
+    assert "PartialParsingSkipParsing" in events  # no file, var or env var changed
+    (row,) = shown.result.results[0].agate_table.rows
+    assert [str(value) for value in row] == [
+        "2026-03-31",
+        "2026-04-01 00:00:00",
+        "2026-04-30 12:00:00",
     ]
-    args = dbt_build_args("2026-03-31", "2026-04-30 12:00:00")
-    assert args[:4] == [*unit_tests_left_out, "--vars"]
-    assert json.loads(args[4]) == {
-        "as_of_date": "2026-03-31",
-        "run_started_at": "2026-04-30 12:00:00",
-    }
+
+
+NIGHT_SQL = "select {{ as_of_date() }}, {{ as_of_end() }}, {{ run_started_at_local() }}"
 
 
 def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
-    """The night is parsed with its vars, so neither build parses the project again (dbt
-    parses in full when the vars differ from the kept parse's)."""
+    """The night's parse (scrm prepare) serves both builds: neither parses the project in
+    full again."""
     result, warehouse = tiny_night
     logs = sorted(warehouse.parent.glob(f"{DBT_RUNS_DIR}/*-{result.run_id[:7]}-*/dbt.log"))
     assert [log.parent.name.split("-")[0] for log in logs] == [

@@ -1,6 +1,6 @@
 """Every dbt model as an asset, every dbt test as an asset check, one dbt build per night."""
 
-import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from dagster_dbt import (
 from orchestration import duckdb_settings
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
-from orchestration.project import dbt_project, dbt_run_dir, night_vars
+from orchestration.project import dbt_project, dbt_run_dir, night_environment
 
 
 def group_for_fqn(fqn: list[str]) -> str:
@@ -43,19 +43,10 @@ class ScrmDbtTranslator(DagsterDbtTranslator):
         return spec
 
 
-def dbt_build_args(as_of_date: str, run_started_at: str | None = None) -> list[str]:
-    """The dbt command of one night: build everything as of `as_of_date`.
-
-    Unit tests are left to the test suite (tests/test_dbt_unit_tests.py): they check SQL
-    logic, not the night's data, and one on an incremental model needs the table to exist.
-    """
-    return [
-        "build",
-        "--exclude-resource-type",
-        "unit_test",
-        "--vars",
-        json.dumps(night_vars(as_of_date, run_started_at), sort_keys=True),
-    ]
+# The dbt command of a night: build everything. Unit tests are left to the test suite
+# (tests/test_dbt_unit_tests.py): they check SQL logic, not the night's data, and one on an
+# incremental model needs the table to exist.
+DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 
 
 class NightConfig(dg.Config):
@@ -93,9 +84,10 @@ def nightly_dbt_build(
         warehouse: WarehouseResource,
         config: NightConfig,
     ) -> Iterator[object]:  # the events of dbt's run, as dagster-dbt streams them
-        args = dbt_build_args(context.partition_key, config.run_started_at or None)
+        # dagster-dbt hands the process's environment to dbt, the night's included.
+        os.environ.update(night_environment(context.partition_key, config.run_started_at))
         target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
-        events = dbt.cli(args, context=context, target_path=target_path).stream()
+        events = dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target_path).stream()
         yield from with_column_types(events, warehouse.warehouse_path, context)
 
     return build
