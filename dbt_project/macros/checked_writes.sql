@@ -1,22 +1,12 @@
 {#-
-    Checks that follow the writes (docs/incremental.md, "Checks of the incremental tables").
-
-    An incremental table keeps most of its rows from night to night, and its uniqueness checks
-    read every row: at scale L they cost more than building the table. So each row carries
-    `_written_at`, the start of the dbt run that wrote it, and `audit.passed_checks` records,
-    per model, the start of the last run in which every data test of the model ran and passed
-    (record_passed_checks, an on-run-end hook). A check `since_last_check` then looks only at
-    the keys of the rows written after that: the other rows passed it together, and a row that
-    is not written again does not change. Only a passing run moves the mark, so rows written
-    by a failed or unchecked run stay in the next check's scope; a full refresh writes every
-    row again, so it is checked whole.
-
-    On Spark every table is rebuilt whole each night, so the checks read every row and no run
-    is recorded.
+    Checks that follow the writes (docs/incremental.md, "Checks of the incremental tables"):
+    a check `since_last_check` reads only the keys of the rows written after the last run in
+    which every test of the model passed (`audit.passed_checks`). On Spark every table is
+    rebuilt whole, so checks read every row and no run is recorded.
 -#}
 
-{#- The value of `_written_at`: when this dbt invocation started (UTC). dbt's own start time,
-    not the `run_started_at` var, which tests pin to the same value in every run. -#}
+{#- The value of `_written_at`: when this dbt invocation started (UTC), not the pinned
+    `run_started_at` var, the same in every run of a test. -#}
 {% macro written_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
@@ -46,8 +36,8 @@
     true
 {%- endmacro %}
 
-{#- Whether under a quarter of `model`'s rows were written since its checks last passed (one
-    scan of `_written_at`): then a check picks their keys first, else it reads every row. -#}
+{#- Whether under a quarter of `model`'s rows were written since its checks last passed: then
+    a check picks their keys first, else it reads every row. -#}
 {% macro few_rows_written_since_last_check(model) -%}
     {{ return(adapter.dispatch('few_rows_written_since_last_check', 'scrm')(model)) }}
 {%- endmacro %}
@@ -85,9 +75,8 @@
     select 1
 {%- endmacro %}
 
-{#- on-run-end: for each model with a check `since_last_check`, record this run when every
-    data test of the model ran in it and passed. A model whose tests were not all selected, or
-    of which one failed, warned or errored, keeps its earlier mark. -#}
+{#- on-run-end: record this run for each model with a check `since_last_check` whose every
+    data test ran in it and passed; any other keeps its earlier mark. -#}
 {% macro record_passed_checks(results) -%}
     {%- if not execute or target.type != 'duckdb' -%}
         {{ return('select 1') }}

@@ -1,20 +1,11 @@
 {#-
-    The configs and filters the incremental models share (docs/incremental.md). dbt's
-    incremental materialization does the writing (delete+insert on a unique key); these say
-    which rows a night writes.
-
-    Staging reads the raw rows loaded since it last ran (a folder's new deliveries, or a
-    whole file that changed) and the stored rows of the keys they touch; validation, the facts
-    and the per-customer marts follow the `_written_at` of what they read. Each is exact: an
-    incremental build gives the same tables as a full refresh (tests/test_incremental.py).
-
-    On Spark the models build as tables (dbt-spark has no delete+insert on plain Parquet).
+    The configs and filters the incremental models share: dbt's incremental materialization
+    writes (delete+insert on a unique key), these say which rows a night writes. The design and
+    its reasons: docs/incremental.md.
 -#}
 
-{#- The config of a model kept per raw row: rows replace rows with the same raw position,
-    and rows past the end of a full file that shrank are removed (post-hook; `post_hook` runs
-    after it). `upstream` is the relation the positions come from, as Jinja source text
-    rendered at run time. -#}
+{#- A model kept per raw row: rows replace the rows at the same raw position, and positions
+    past the end of `upstream` (a full file that shrank; Jinja text rendered at run time) go. -#}
 {% macro incremental_by_raw_row(upstream, post_hook=[]) %}
     {{- replacing_rows_by_key(
         '_raw_row_number',
@@ -25,22 +16,17 @@
     ) -}}
 {% endmacro %}
 
-{#- The config of a quarantine table: one row per quarantined row of `upstream` (a validated
-    table kept per raw row, as Jinja source text rendered at run time), replaced by position.
-    Positions past the end of the upstream table go (incremental_by_raw_row), and a position
-    written with no reason is a marker (quarantined_or_rewritten) that a post-hook deletes. -#}
+{#- A quarantine table: a row per quarantined row of `upstream`, kept by position; a row
+    written without a reason is a marker (quarantined_or_rewritten), deleted after. -#}
 {% macro incremental_quarantine(upstream) %}
     {{- incremental_by_raw_row(
         upstream, post_hook=["delete from {{ this }} where quarantine_reason is null"]
     ) -}}
 {% endmacro %}
 
-{#- The value of `expression`, an aggregate over this incremental model's stored table (its
-    latest `_written_at`, its nights), read before the statement: none in a full build, at
-    parse time, in a dbt unit test (whose `this` is a fixture only the statement can read),
-    or when the table is empty. Rendered as a literal, a filter on a column of a scanned
-    table skips the blocks of rows whose range of it cannot match: written rows are appended,
-    so a filter on `_written_at` reads only the blocks written since. -#}
+{#- `expression`, an aggregate over this model's stored table, read before the statement
+    (none in a full build, at parse time, in a unit test or on an empty table): as a literal,
+    a filter on `_written_at` skips the blocks written earlier. -#}
 {% macro stored_value(expression) -%}
     {%- if is_incremental() and execute and this is not string -%}
         {{ return(run_query('select ' ~ expression ~ ' from ' ~ this).columns[0].values()[0]) }}
@@ -48,8 +34,7 @@
     {{ return(none) }}
 {%- endmacro %}
 
-{#- stored_value as SQL of type `type`: a literal, or in a dbt unit test a subquery of the
-    fixture. -#}
+{#- stored_value as SQL of `type`: a literal, or in a unit test a subquery of the fixture. -#}
 {% macro stored_literal(expression, type) -%}
     {%- if this is string -%}
         {{ return('(select ' ~ expression ~ ' from ' ~ this ~ ')') }}
@@ -61,14 +46,9 @@
     {{ return("cast('" ~ value ~ "' as " ~ type ~ ")") }}
 {%- endmacro %}
 
-{#- A condition on the rows of a validated table kept per raw row, for a quarantine table
-    (incremental_quarantine): the quarantined rows in a full build. Incrementally, every row
-    written after the quarantine table's latest write, quarantined or not: the validated
-    table writes a row again whenever its reason changes, so those are all the positions
-    whose quarantine row can have come, changed or gone, and the ones no longer quarantined
-    become markers. Reading every quarantined row instead took 3.8 s for the interactions at
-    scale L: they are spread over all 50 million rows, so every column of nearly every block
-    was read. -#}
+{#- The validated rows a quarantine table writes: the quarantined ones in a full build, else
+    every row written since its latest write (those no longer quarantined become markers).
+    Quarantined rows are spread over the whole table: reading them all reads every block. -#}
 {% macro quarantined_or_rewritten() -%}
     {%- set stored_write = stored_value('max(_written_at)') -%}
     {%- if stored_write is none -%}
@@ -79,9 +59,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The config both kinds share: a run replaces the stored rows of the keys it writes
-    (delete+insert on `unique_key`), runs `post_hook` after, and fails on a new column. On
-    Spark a table: dbt-spark has no delete+insert on plain Parquet tables. -#}
+{#- A run replaces the stored rows of the keys it writes, runs `post_hook`, and fails on a
+    new column. On Spark a table: dbt-spark has no delete+insert on plain Parquet tables. -#}
 {% macro replacing_rows_by_key(unique_key, post_hook) %}
     {%- if target.type == 'spark' %}
         {{- config(materialized='table') -}}
@@ -96,17 +75,11 @@
     {%- endif %}
 {% endmacro %}
 
-{#-
-    The rows of `raw_table` (a raw source) a staging model (re)stages this run: all of them in
-    a full build. Incrementally, the rows loaded after the latest the model holds (`_loaded_at`:
-    a folder's new deliveries, or every row of a full file that changed), and the staged rows
-    of every key that has such a row or a verdict that depends on the run's clock (a future
-    timestamp then or now), plus every row without a key. The duplicate, conflict and
-    supersession checks look across a key, so they see every row they compare.
-    - key_column: the raw column of the key the duplicate and conflict checks group by;
-    - staged_key: that key in the staged table;
-    - staged_timestamps: the staged columns the future-timestamp rule reads.
--#}
+{#- The rows of `raw_table` a staging model stages: all in a full build, else those loaded
+    since its latest `_loaded_at` and the rows of every key they touch or whose verdict
+    depends on the clock, and every row without a key: the checks look across a key.
+    `key_column` is the raw key, `staged_key` the staged one, `staged_timestamps` the columns
+    the future-timestamp rule reads. -#}
 {% macro raw_rows_to_stage(raw_table, key_column, staged_key, staged_timestamps=[]) %}
     {%- if not is_incremental() %}
     select * from {{ raw_table }}
@@ -147,18 +120,10 @@
     {%- endif %}
 {% endmacro %}
 
-{#-
-    A table restated per key (docs/incremental.md): only the keys whose rows can have changed
-    are written, found from the `_written_at` of what it reads (rows_of_keys_written_since,
-    or in the model itself). A key that lost every row gets one marker row (the key, and null in `marker_column`,
-    which a real row never has): it replaces the key's stored rows and the post-hook deletes
-    it. The night's `as_of_date` is the same on every row, so it is set again on the stored
-    rows rather than counted as a change (one column updated on a synthetic table of 50
-    million rows: 4 s, where writing the rows again took 37 s). `night_columns` maps any other
-    column that follows from a stored row and the night alone (days to a date) to its
-    expression, as Jinja text: it is set again with `as_of_date`. `post_hook` runs after
-    these.
--#}
+{#- A table restated per key: a key that lost every row gets a marker row (null in
+    `marker_column`), which replaces its rows and is deleted after. `as_of_date`, and each of
+    `night_columns` (column: Jinja expression) that follows from a row and the night alone, is
+    set again on the stored rows: updating a column is far cheaper than writing rows. -#}
 {% macro incremental_by_key(key, marker_column, night_columns={}, post_hook=[]) %}
     {{- replacing_rows_by_key(
         key,
@@ -178,12 +143,8 @@
     {%- endfor -%}
 {%- endmacro %}
 
-{#- The config of a table numbered per key (docs/incremental.md, "The timeline: appended per
-    customer"): a run replaces the rows of the (key, number) pairs it writes. A marker row
-    (null in `marker_column`, which a real row never has) removes its key's rows from its
-    number on: those of a key numbered again that now has fewer rows, or all of a key that has
-    none left. The night's `as_of_date` is set again on the stored rows (see
-    incremental_by_key). -#}
+{#- A table numbered per key: a run replaces the (key, number) pairs it writes, and a marker
+    row (null in `marker_column`) removes its key's rows from its number on. -#}
 {% macro incremental_by_numbered_key(key, number_column, marker_column) %}
     {{- replacing_rows_by_key(
         [key, number_column],
@@ -199,16 +160,10 @@
     ) -}}
 {% endmacro %}
 
-{#- The rows of `rows` (a CTE of a fact's rows, with `key`) to write, as a subquery: all of
-    them in a full build. Incrementally, every row of each key that one of `upstreams`
-    (validated tables, relations) wrote after the fact's latest write (a row new, changed, or
-    with a new verdict: validation writes a row again whenever it may have changed), that has
-    a timestamp in `night_timestamps` (columns of the first upstream) between the end of the
-    stored night and the end of this one (a row or a status change that enters the night, or
-    leaves it when a night is rebuilt further back), or that the first upstream no longer
-    holds (quarantined, or a full file that shrank). A changed key without a row gets a marker row (see
-    incremental_by_key). The latest write is a literal, so its filter reads only the blocks of
-    rows written since: written rows are appended. -#}
+{#- The rows of `rows` (a fact's rows, with `key`) to write: all in a full build, else every
+    row of each key that one of `upstreams` wrote since the fact's latest write, that has one
+    of `night_timestamps` between the stored night's end and this one's, or that the first
+    upstream no longer holds; with a marker row for a changed key without rows. -#}
 {% macro rows_of_keys_written_since(rows, key, upstreams, night_timestamps) %}
     {%- if not is_incremental() -%}
     {{ rows }}
@@ -259,19 +214,17 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- This table's latest `_written_at` as SQL (stored_literal), or a moment before any write
-    when it is empty: the rows of an upstream table written after it are those this table has
-    not taken in yet. -#}
+{#- This table's latest `_written_at` (stored_literal), or a moment before any write: the
+    upstream rows written after it are those it has not taken in. -#}
 {% macro stored_latest_write() -%}
     coalesce(
         {{ stored_literal('max(_written_at)', 'timestamp') }}, cast('1900-01-01' as timestamp)
     )
 {%- endmacro %}
 
-{#- The earliest and the latest of the ends of the stored nights and of this one, as SQL:
-    literals read before the statement (stored_literal), once per model. A timestamp between
-    them (between_night_ends) is on one side of a stored night's end and on the other of this
-    one's. With no stored night both are this night's end, and nothing is between. -#}
+{#- The earliest and latest of the stored nights' ends and this one's, as literals: a
+    timestamp between them crossed a night's end (both are this night's end when none is
+    stored). -#}
 {% macro stored_night_ends() -%}
     {{ return({
         'earliest': 'least(' ~ dbt.dateadd(
@@ -283,8 +236,7 @@
     }) }}
 {%- endmacro %}
 
-{#- Whether `timestamp` lies between the `ends` of stored_night_ends, as SQL (null for a null
-    timestamp). -#}
+{#- Whether `timestamp` lies between the `ends` of stored_night_ends (null for null). -#}
 {% macro between_night_ends(timestamp, ends) -%}
     ({{ timestamp }} >= {{ ends.earliest }} and {{ timestamp }} < {{ ends.latest }})
 {%- endmacro %}

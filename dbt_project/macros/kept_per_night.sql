@@ -1,14 +1,10 @@
 {#-
-    Configures a table that keeps every night by as_of_date: each run replaces its own night
-    only, so nights can be rebuilt in any order (delete+insert on DuckDB, partition overwrite
-    on Spark). `meta.kept_per_night` tells the publisher to write the table's Parquet one file
-    per night, so a night already published is linked, not written again (docs/bi.md). A new
-    column is added to the table, null on the nights already kept, rather than ignored: a full
-    refresh would drop every night but the one built. After each build the nights older than
-    var('history_days_kept') are deleted (prune_kept_nights), and so are the rows of the
-    customers in `erasures` (customer_erasures, as Jinja source text rendered at run time;
-    the model declares it with `depends_on`, so that its inputs show in its own file): an
-    erasure reaches every night kept.
+    A table that keeps every night by as_of_date: a run replaces its own night only, so nights
+    can be rebuilt in any order. `meta.kept_per_night` has the publisher write a Parquet file
+    per night (docs/bi.md). A new column is added, null on the nights kept, since a full
+    refresh would drop them. After each build the nights past var('history_days_kept') go,
+    and so do the rows of the customers in `erasures` (Jinja text rendered at run time; the
+    model declares it with `depends_on`).
 -#}
 {% macro kept_per_night(erasures) -%}
     {{ config(
@@ -25,13 +21,9 @@
     ) }}
 {%- endmacro %}
 
-{#-
-    The statement that deletes the nights of this table kept per night that are
-    var('history_days_kept') days or more older than its newest night, so that the nights of
-    the last N days stay. Anchored on the newest night kept, not the night built: a backfill of
-    an older night deletes nothing newer. Empty (no statement) when the var is null, which
-    keeps every night. A night is 77 MB at a million customers (docs/incremental.md).
--#}
+{#- Deletes the nights var('history_days_kept') days or more older than the newest night
+    kept (not the night built: a backfill deletes nothing newer); nothing when the var is
+    null. -#}
 {% macro prune_kept_nights() -%}
     {%- set days = var('history_days_kept', none) -%}
     {%- if days is none or not execute -%}
@@ -53,10 +45,8 @@
     where as_of_date <= {{ add_days('(select max(as_of_date) from ' ~ relation ~ ')', -days) }}
 {%- endmacro %}
 
-{#-
-    Spark's plain tables take no delete, and its DROP PARTITION takes no comparison: the
-    partitions to drop are listed and named.
--#}
+{#- Spark's plain tables take no delete, and DROP PARTITION no comparison: the partitions
+    are listed and named. -#}
 {% macro spark__prune_kept_nights(relation, days) -%}
     {%- set nights = [] -%}
     {%- for row in run_query('show partitions ' ~ relation) -%}
@@ -74,9 +64,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The statement that deletes the rows of the erased customers from every night kept. Spark's
-    plain tables take no delete: there the erased customers leave the nights built after the
-    request only (docs/spark.md). -#}
+{#- Deletes the erased customers' rows from every night kept. Spark's plain tables take no
+    delete: there they leave only the nights built after the request (docs/spark.md). -#}
 {% macro forget_erased_customers(erasures) -%}
     {{ return(adapter.dispatch('forget_erased_customers', 'scrm')(this, erasures)) }}
 {%- endmacro %}
