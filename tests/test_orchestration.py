@@ -5,7 +5,6 @@ import re
 from types import SimpleNamespace
 
 import dagster as dg
-import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
 from dbt.cli.main import dbtRunner
@@ -114,14 +113,13 @@ def test_the_dbt_resource_starts_without_asking_dbt_its_version_or_opening_an_ad
 
 
 def test_a_dbt_builds_materializations_get_the_built_column_types(tmp_path):
-    """The built table's columns in its order, typed, with the YAML's descriptions; other events
-    pass as they are, and a failed build's events come before its error."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as connection:
-        connection.execute(
-            "create schema marts; "
-            "create table marts.orders (order_id varchar, paid_cny decimal(18, 2), paid_on date)"
-        )
+    """The built table's columns in its order, typed, with the YAML's descriptions, as its
+    post-hook recorded them; other events pass as they are, in order, and a failed build's
+    events come before its error."""
+    (tmp_path / "warehouse.marts.orders.csv").write_text(
+        'column_name,data_type\norder_id,VARCHAR\npaid_cny,"DECIMAL(18,2)"\npaid_on,DATE\n',
+        encoding="utf-8",
+    )
     key = dg.AssetKey(["marts", "orders"])
     declared = dg.TableSchema(
         columns=[
@@ -136,22 +134,29 @@ def test_a_dbt_builds_materializations_get_the_built_column_types(tmp_path):
             "dagster/column_schema": declared,
         },
     )
+    unrecorded_key = dg.AssetKey(["marts", "unrecorded"])
+    unrecorded = dg.AssetSpec(
+        unrecorded_key,
+        metadata={"dagster/table_name": "warehouse.marts.unrecorded"},
+    )
+    outputs = {"marts_orders": key, "marts_unrecorded": unrecorded_key}
     context = SimpleNamespace(
-        asset_key_for_output=lambda output_name: key,
-        assets_def=SimpleNamespace(specs_by_key={key: spec}),
+        asset_key_for_output=outputs.__getitem__,
+        assets_def=SimpleNamespace(specs_by_key={key: spec, unrecorded_key: unrecorded}),
     )
     check = dg.AssetCheckResult(asset_key=key, check_name="unique_order_id", passed=True)
 
     def build():
         yield dg.Output(None, output_name="marts_orders", metadata={"unique_id": "model.x"})
         yield check
+        yield dg.Output(None, output_name="marts_unrecorded")
         raise RuntimeError("dbt build failed")
 
     events = []
     with pytest.raises(RuntimeError, match="dbt build failed"):
-        for event in with_column_types(build(), warehouse, context):
+        for event in with_column_types(build(), tmp_path, context):
             events.append(event)
-    output, passed = events
+    output, passed, without_record = events
     schema = output.metadata["dagster/column_schema"].schema
     assert [(column.name, column.type, column.description) for column in schema.columns] == [
         ("order_id", "VARCHAR", "The order."),
@@ -160,6 +165,7 @@ def test_a_dbt_builds_materializations_get_the_built_column_types(tmp_path):
     ]
     assert output.metadata["unique_id"].text == "model.x"
     assert passed is check
+    assert "dagster/column_schema" not in without_record.metadata
 
 
 def test_group_for_fqn():

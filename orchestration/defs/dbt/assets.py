@@ -1,12 +1,12 @@
 """Every dbt model as an asset, every dbt test as an asset check, one dbt build per night."""
 
+import csv
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -15,7 +15,6 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration import duckdb_settings
 from orchestration.defs.resources import WarehouseResource
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, dbt_run_dir, night_environment
@@ -47,6 +46,11 @@ class ScrmDbtTranslator(DagsterDbtTranslator):
 # (tests/test_dbt_unit_tests.py): they check SQL logic, not the night's data, and one on an
 # incremental model needs the table to exist.
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
+
+# Where each model's post-hook writes its built columns (macros/built_columns.sql), in a
+# build's own dbt run folder.
+BUILT_COLUMNS_VARIABLE = "SCRM_BUILT_COLUMNS_DIR"
 
 
 class NightConfig(dg.Config):
@@ -87,8 +91,11 @@ def nightly_dbt_build(
         # dagster-dbt hands the process's environment to dbt, the night's included.
         os.environ.update(night_environment(context.partition_key, config.run_started_at))
         target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
+        columns_folder = target_path / "built_columns"
+        columns_folder.mkdir(parents=True)
+        os.environ[BUILT_COLUMNS_VARIABLE] = str(columns_folder)
         events = dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target_path).stream()
-        yield from with_column_types(events, warehouse.warehouse_path, context)
+        yield from with_column_types(events, columns_folder, context)
 
     return build
 
@@ -99,24 +106,14 @@ scrm_dbt_models_after_predictions = nightly_dbt_build(
 )
 
 
-ColumnTypes = dict[str, list[tuple[str, str]]]
-
-
-def built_column_types(warehouse: Path) -> ColumnTypes:
-    """Every built table's columns and their types, in order, by `database.schema.table` (the
-    `dagster/table_name` of a dbt asset): the warehouse and the pipeline's file, in one query."""
-    with duckdb_settings.attach_pipeline(
-        duckdb_settings.connect(warehouse, read_only=True), warehouse
-    ) as connection:
-        rows = connection.execute(
-            "select database_name || '.' || schema_name || '.' || table_name, column_name, "
-            "data_type from duckdb_columns() where not internal "
-            "order by database_name, schema_name, table_name, column_index"
-        ).fetchall()
-    types: ColumnTypes = {}
-    for table, column, data_type in rows:
-        types.setdefault(table, []).append((column, data_type))
-    return types
+def built_columns(folder: Path, table_name: str) -> list[tuple[str, str]]:
+    """The columns and types a model's post-hook recorded for `table_name` (the
+    `database.schema.table` of a dbt asset), in order; none when it recorded nothing."""
+    path = folder / f"{table_name}.csv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(row["column_name"], row["data_type"]) for row in csv.DictReader(handle)]
 
 
 def typed_column_schema(
@@ -144,31 +141,19 @@ def typed_column_schema(
 
 
 def with_column_types(
-    events: Iterable[Any], warehouse: Path, context: dg.AssetExecutionContext
+    events: Iterable[Any], columns_folder: Path, context: dg.AssetExecutionContext
 ) -> Iterator[Any]:
-    """A dbt build's events, each materialization with the built table's column types.
+    """A dbt build's events as they come, each materialization with the built table's column
+    types.
 
     dagster-dbt's column schema has the YAML's columns with type "?" (dbt knows a column's type
     only when YAML declares it), and Dagster's column panel shows a materialization's schema
-    before the definition's. dagster-dbt's fetch_column_metadata would open an in-process dbt
-    adapter and ask once per model; here one query reads every table's types when the build
-    ends. dbt holds the DuckDB file until then, so the events wait for the end of the build
-    (as they do for dagster-dbt's own fetches on DuckDB). A failed build's events are passed
-    on first, then its error.
+    before the definition's. The types come from what each model's post-hook recorded in
+    `columns_folder`: dagster-dbt's fetch_column_metadata would open an in-process dbt adapter
+    per model, and waiting to read the database after the build held every event (and the
+    progress a person sees) until its end.
     """
-    held: list[Any] = []
-    error: Exception | None = None
-    try:
-        for event in events:
-            held.append(event)
-    except Exception as raised:  # the build failed: its events still go first
-        error = raised
-    try:
-        types = built_column_types(warehouse)
-    except duckdb.Error as failed:
-        context.log.warning(f"column types not read from the warehouse: {failed}")
-        types = {}
-    for event in held:
+    for event in events:
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
         elif isinstance(event, dg.AssetMaterialization):
@@ -177,7 +162,7 @@ def with_column_types(
             yield event
             continue
         metadata = context.assets_def.specs_by_key[key].metadata
-        built = types.get(str(metadata.get("dagster/table_name", "")))
+        built = built_columns(columns_folder, str(metadata.get("dagster/table_name", "")))
         if built:
             declared = metadata.get("dagster/column_schema")
             schema = typed_column_schema(
@@ -185,5 +170,3 @@ def with_column_types(
             )
             event = event.with_metadata({**event.metadata, "dagster/column_schema": schema})
         yield event
-    if error is not None:
-        raise error
