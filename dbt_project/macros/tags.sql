@@ -4,9 +4,9 @@
     tags by hand.
 -#}
 
-{#- The five categories, in display order. -#}
+{#- The categories, in display order: var tag_categories (dbt_project.yml). -#}
 {% macro tag_categories() -%}
-    {{ return(['basic_attributes', 'lifecycle', 'consumption', 'preference', 'social']) }}
+    {{ return(var('tag_categories')) }}
 {%- endmacro %}
 
 {#- A column's tag declaration (config.meta.tag, or meta.tag), or none. -#}
