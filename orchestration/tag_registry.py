@@ -28,7 +28,6 @@ from typing import Any
 import yaml
 
 from orchestration import tag_rules
-from orchestration.project import project_vars
 from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import (
     SegmentDeclarationError,
@@ -318,7 +317,7 @@ def render_registry(
     try:
         settings = {name: segment_settings(name, dict(meta)) for name, meta in segments.items()}
         check_wecom_mapping(
-            {k: dict(v) for k, v in segments.items()}, wecom_limits or WecomLimits()
+            {k: dict(v) for k, v in segments.items()}, wecom_limits or WecomLimits.from_project()
         )
     except SegmentDeclarationError as error:
         raise PrepareError(str(error)) from error
@@ -433,7 +432,7 @@ def prepare(
     models = sql_tag_models(manifest)
     columns = profile_columns(models)
     try:
-        limits = WecomLimits.from_vars(project_vars(project_dir).get("wecom_limits"))
+        limits = WecomLimits.from_project(project_dir)
     except ValueError as error:
         raise PrepareError(str(error)) from error
     changed = _write_if_changed(

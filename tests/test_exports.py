@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -1004,7 +1005,7 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
                 "marts.friend_tags": (FRIEND_TAGS_DDL, friendships),
             },
             friendship_tags_relation="marts.friend_tags",
-            wecom_limits=WecomLimits(calls_per_minute=1),
+            wecom_limits=replace(WecomLimits.from_project(), calls_per_minute=1),
         )
 
     night(

@@ -366,7 +366,7 @@ def publish_night(
                 },
                 extras=_Extras(
                     friendship_tags_relation,
-                    wecom_limits or WecomLimits(),
+                    wecom_limits or WecomLimits.from_project(),
                     tag_coverage_relation,
                     guard,
                     source_rows_relation,
@@ -689,7 +689,7 @@ class _Extras:
     """The optional parts of a night (see publish_night)."""
 
     friendship_tags_relation: str | None = None
-    wecom_limits: WecomLimits = field(default_factory=WecomLimits)
+    wecom_limits: WecomLimits = field(default_factory=WecomLimits.from_project)
     tag_coverage_relation: str | None = None
     guard: ExportGuard | None = None
     source_rows_relation: str | None = None
