@@ -39,7 +39,6 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from orchestration import duckdb_settings
 from orchestration.project import DBT_PROJECT_DIR, project_vars
 
-VALUE_TYPES = frozenset({"boolean", "integer", "number", "text", "date"})
 RULE_KEYS = ("name", "display_name", "category", "description", "owner", "rule")
 ALLOWED_FUNCTIONS = ("abs", "coalesce", "greatest", "least", "length", "lower", "upper")
 MODEL_NAME = "tag_rules"
@@ -83,6 +82,11 @@ _SPARK_ANSI_RESERVED_TEXT = """
 def tag_categories(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
     """The tag categories in display order, as dbt reads them: var tag_categories."""
     return tuple(project_vars(project_dir)["tag_categories"])
+
+
+def tag_value_types(project_dir: Path = DBT_PROJECT_DIR) -> frozenset[str]:
+    """The value types a tag may declare, as dbt reads them: var tag_value_types."""
+    return frozenset(project_vars(project_dir)["tag_value_types"])
 
 
 @cache
@@ -251,7 +255,7 @@ def _parser() -> Lark:
 def compile_rule(expression_text: str, columns: Mapping[str, str]) -> str:
     """Compile one rule to a SQL boolean expression over the given profile columns.
 
-    `columns` maps each profile column to its value type (one of VALUE_TYPES). The result is
+    `columns` maps each profile column to its value type (one of tag_value_types()). The result is
     rendered from the parse tree: identifiers double-quoted, literals re-quoted, every
     sub-expression parenthesised. SQL's three-valued logic makes a comparison with a null
     column null, so the result is wrapped as `coalesce((<expr>), false)`: a tag is always true
@@ -292,13 +296,14 @@ def compile_rule(expression_text: str, columns: Mapping[str, str]) -> str:
 
 def _check_columns(columns: Mapping[str, str]) -> None:
     """The profile's column list is code, not operator input: a bad one is a programming error."""
+    value_types = tag_value_types()
     for name, value_type in columns.items():
         if not _IDENTIFIER.fullmatch(name):
             raise ValueError(f"profile column {name!r} is not a lower-case identifier")
-        if value_type not in VALUE_TYPES:
+        if value_type not in value_types:
             raise ValueError(
                 f"profile column {name!r} has type {value_type!r}; "
-                f"expected one of {', '.join(sorted(VALUE_TYPES))}"
+                f"expected one of {', '.join(sorted(value_types))}"
             )
 
 

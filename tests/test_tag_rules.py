@@ -21,6 +21,7 @@ from orchestration.tag_rules import (
     load_rules,
     render_rule_model,
     tag_categories,
+    tag_value_types,
     write_rule_model,
 )
 
@@ -341,7 +342,10 @@ def test_absurd_nesting_is_an_error_not_a_crash() -> None:
 
 
 def test_profile_columns_are_checked_as_code() -> None:
-    with pytest.raises(ValueError, match="timestamp"):
+    # The types are dbt's var tag_value_types, which macros/tags.sql checks declarations by.
+    assert tag_value_types() == {"boolean", "integer", "number", "text", "date"}
+    expected = "type 'timestamp'; expected one of boolean, date, integer, number, text"
+    with pytest.raises(ValueError, match=expected):
         compile_rule("x is null", {"x": "timestamp"})
 
 
