@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from orchestration.csv_text import csv_lines
 from orchestration.raw_contract import load_contract
 
 # Fixed so that output never depends on anything but the arguments: changing it changes data.
@@ -1722,29 +1723,6 @@ class _DaySpool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _csv_chunk(table: pa.Table) -> list[memoryview]:
-    """RFC 4180 CSV bytes of table, quoting only the values that need it."""
-    out = []
-    for start in range(0, table.num_rows, CSV_SLICE):
-        part = table.slice(start, CSV_SLICE)
-        cols = []
-        for col in part.columns:
-            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-            needs = pc.match_substring_regex(arr, '[",\r\n]')
-            if pc.any(needs).as_py():
-                quoted = pc.binary_join_element_wise(
-                    '"', pc.replace_substring(arr, '"', '""'), '"', ""
-                )
-                arr = pc.if_else(needs, quoted, arr)
-            cols.append(pc.fill_null(arr, ""))
-        lines = pc.binary_join_element_wise(*cols, ",") if len(cols) > 1 else cols[0]
-        lines = pc.binary_join_element_wise(lines, "", "\n")
-        _, offsets_buf, data_buf = lines.buffers()
-        offsets = np.frombuffer(offsets_buf, np.int32, len(lines) + 1, lines.offset * 4)
-        out.append(memoryview(data_buf)[offsets[0] : offsets[-1]])
-    return out
-
-
 class _Writer:
     def __init__(self, path: Path, columns: tuple[str, ...], file_format: str):
         self.schema = pa.schema([(c, pa.string()) for c in columns])
@@ -1756,7 +1734,9 @@ class _Writer:
             self._parquet = pq.ParquetWriter(path, self.schema, compression="zstd")
         else:
             self._csv = path.open("wb")
-            self._csv.write((",".join(columns) + "\n").encode())
+            # Raw files end their lines in LF, the exports (RFC 4180) in CRLF.
+            header = [pa.array([column], type=pa.string()) for column in columns]
+            self._csv.write(csv_lines(header, eol="\n"))
 
     def write(self, table: pa.Table) -> None:
         # The contract decides the columns and their order; one we do not produce stays empty.
@@ -1771,8 +1751,9 @@ class _Writer:
         if self._parquet is not None:
             self._parquet.write_table(table)
         elif self._csv is not None:
-            for piece in _csv_chunk(table):
-                self._csv.write(piece)
+            for batch in table.to_batches(max_chunksize=CSV_SLICE):
+                cells = [pc.fill_null(column, "") for column in batch.columns]
+                self._csv.write(csv_lines(cells, eol="\n"))
 
     def close(self) -> None:
         if self._parquet is not None:

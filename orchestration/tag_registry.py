@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from orchestration import tag_rules
-from orchestration.project import project_vars
 from orchestration.publishing.wecom import WecomLimits
 from orchestration.segments import (
     SegmentDeclarationError,
@@ -129,16 +128,19 @@ def _tag_nodes(manifest: Mapping[str, Any], include_rules: bool) -> list[Mapping
 
 
 def tag_column_properties(
-    manifest: Mapping[str, Any], include_rules: bool = True
+    manifest: Mapping[str, Any],
+    include_rules: bool = True,
+    categories: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """A properties entry per tag column, in the profile's order (macros/tags.sql tag_columns).
+    """A properties entry per tag column, in the profile's order (macros/tags.sql tag_columns):
+    by category in the order of `categories` (by default the project's var tag_categories).
 
     The description is the tag's own, led by its display name and followed by where it comes
     from and what values it takes, so a reader of the profile needs nothing else.
     """
     entries: list[dict[str, Any]] = []
     nodes = _tag_nodes(manifest, include_rules)
-    for category in tag_rules.CATEGORIES:
+    for category in categories or tag_rules.tag_categories():
         for node in nodes:
             for name, column in node["columns"].items():
                 tag = tag_declaration(column)
@@ -208,7 +210,9 @@ def _jinja_safe(text: str) -> str:
     return text
 
 
-def render_tag_column_properties(template: str, manifest: Mapping[str, Any]) -> str:
+def render_tag_column_properties(
+    template: str, manifest: Mapping[str, Any], categories: Sequence[str] | None = None
+) -> str:
     """A template's properties, completed from dbt's graph where its models ask.
 
     `meta.tag_columns` adds the tag columns after customer_id; `meta.raw_source` describes
@@ -218,8 +222,8 @@ def render_tag_column_properties(template: str, manifest: Mapping[str, Any]) -> 
     properties = yaml.safe_load(template) or {}
     properties.pop("anchors", None)  # the template's shorthand, already expanded
     columns_of = {
-        "all": tag_column_properties(manifest, include_rules=True),
-        "sql": tag_column_properties(manifest, include_rules=False),
+        "all": tag_column_properties(manifest, include_rules=True, categories=categories),
+        "sql": tag_column_properties(manifest, include_rules=False, categories=categories),
     }
     for model in properties.get("models") or []:
         meta = (model.get("config") or {}).get("meta") or {}
@@ -280,8 +284,10 @@ def write_tag_column_properties(project_dir: Path, manifest: Mapping[str, Any]) 
     changed = False
     templates = sorted(models_dir.rglob(f"*{TEMPLATE_SUFFIX}"))
     wanted = {_generated_path(template) for template in templates}
+    categories = tag_rules.tag_categories(project_dir)
     for template in templates:
-        text = render_tag_column_properties(template.read_text(encoding="utf-8"), manifest)
+        template_text = template.read_text(encoding="utf-8")
+        text = render_tag_column_properties(template_text, manifest, categories)
         changed |= _write_if_changed(_generated_path(template), text)
     for orphan in _files(models_dir.rglob(f"*{GENERATED_SUFFIX}")):
         if orphan not in wanted:
@@ -311,7 +317,7 @@ def render_registry(
     try:
         settings = {name: segment_settings(name, dict(meta)) for name, meta in segments.items()}
         check_wecom_mapping(
-            {k: dict(v) for k, v in segments.items()}, wecom_limits or WecomLimits()
+            {k: dict(v) for k, v in segments.items()}, wecom_limits or WecomLimits.from_project()
         )
     except SegmentDeclarationError as error:
         raise PrepareError(str(error)) from error
@@ -418,14 +424,18 @@ def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
     models = sql_tag_models(manifest)
     columns = profile_columns(models)
     try:
-        limits = WecomLimits.from_vars(project_vars(project_dir).get("wecom_limits"))
+        limits = WecomLimits.from_project(project_dir)
     except ValueError as error:
         raise PrepareError(str(error)) from error
     changed = _write_if_changed(
         registry_path, render_registry(list(models), segment_models(manifest), limits)
     )
     written = tag_rules.write_rule_model(
-        project_dir / RULES_FILE, columns, rules_dir, RULES_SOURCE_MODEL
+        project_dir / RULES_FILE,
+        columns,
+        rules_dir,
+        RULES_SOURCE_MODEL,
+        tag_rules.tag_categories(project_dir),
     )
     if changed or written:
         manifest = _parse(project_dir, profiles_dir)

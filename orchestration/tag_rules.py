@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -37,9 +37,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from orchestration import duckdb_settings
+from orchestration.project import DBT_PROJECT_DIR, project_vars
 
-VALUE_TYPES = frozenset({"boolean", "integer", "number", "text", "date"})
-CATEGORIES = ("basic_attributes", "lifecycle", "consumption", "preference", "social")
 RULE_KEYS = ("name", "display_name", "category", "description", "owner", "rule")
 ALLOWED_FUNCTIONS = ("abs", "coalesce", "greatest", "least", "length", "lower", "upper")
 MODEL_NAME = "tag_rules"
@@ -78,6 +77,16 @@ _SPARK_ANSI_RESERVED_TEXT = """
     right select session_user some table then time to trailing union unique unknown user using
     when where with
 """
+
+
+def tag_categories(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
+    """The tag categories in display order, as dbt reads them: var tag_categories."""
+    return tuple(project_vars(project_dir)["tag_categories"])
+
+
+def tag_value_types(project_dir: Path = DBT_PROJECT_DIR) -> frozenset[str]:
+    """The value types a tag may declare, as dbt reads them: var tag_value_types."""
+    return frozenset(project_vars(project_dir)["tag_value_types"])
 
 
 @cache
@@ -246,7 +255,7 @@ def _parser() -> Lark:
 def compile_rule(expression_text: str, columns: Mapping[str, str]) -> str:
     """Compile one rule to a SQL boolean expression over the given profile columns.
 
-    `columns` maps each profile column to its value type (one of VALUE_TYPES). The result is
+    `columns` maps each profile column to its value type (one of tag_value_types()). The result is
     rendered from the parse tree: identifiers double-quoted, literals re-quoted, every
     sub-expression parenthesised. SQL's three-valued logic makes a comparison with a null
     column null, so the result is wrapped as `coalesce((<expr>), false)`: a tag is always true
@@ -287,13 +296,14 @@ def compile_rule(expression_text: str, columns: Mapping[str, str]) -> str:
 
 def _check_columns(columns: Mapping[str, str]) -> None:
     """The profile's column list is code, not operator input: a bad one is a programming error."""
+    value_types = tag_value_types()
     for name, value_type in columns.items():
         if not _IDENTIFIER.fullmatch(name):
             raise ValueError(f"profile column {name!r} is not a lower-case identifier")
-        if value_type not in VALUE_TYPES:
+        if value_type not in value_types:
             raise ValueError(
                 f"profile column {name!r} has type {value_type!r}; "
-                f"expected one of {', '.join(sorted(VALUE_TYPES))}"
+                f"expected one of {', '.join(sorted(value_types))}"
             )
 
 
@@ -640,13 +650,15 @@ def _kind(value: object) -> str:
     return kinds.get(type(value), f"a {type(value).__name__}")
 
 
-def load_rules(path: Path) -> list[RuleDefinition]:
+def load_rules(path: Path, categories: Sequence[str] | None = None) -> list[RuleDefinition]:
     """Read and validate the rules file's structure (rule expressions are checked by compile).
 
     The file is a mapping with one key, `rules:`, holding a list (empty or absent is no rules).
     Each rule has exactly the keys in RULE_KEYS, all non-empty text; the name is a lower-case
-    identifier, unique in the file; the category is one of CATEGORIES.
+    identifier, unique in the file; the category is one of `categories` (by default the
+    project's, tag_categories()).
     """
+    categories = tuple(categories or tag_categories())
     source = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -684,7 +696,7 @@ def load_rules(path: Path) -> list[RuleDefinition]:
     rules: list[RuleDefinition] = []
     seen: set[str] = set()
     for number, entry in enumerate(entries, start=1):
-        rule = _load_rule(entry, number, path)
+        rule = _load_rule(entry, number, path, categories)
         if rule.name in seen:
             raise RuleError("the name is used by another rule", rule=rule.name, source=source)
         seen.add(rule.name)
@@ -692,7 +704,7 @@ def load_rules(path: Path) -> list[RuleDefinition]:
     return rules
 
 
-def _load_rule(entry: object, number: int, path: Path) -> RuleDefinition:
+def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]) -> RuleDefinition:
     source = path.name
     name = entry.get("name") if isinstance(entry, dict) else None
     label = name if isinstance(name, str) and name.strip() else None
@@ -725,11 +737,11 @@ def _load_rule(entry: object, number: int, path: Path) -> RuleDefinition:
             "the name is a reserved word in SQL (DuckDB or Spark) and would break the SQL "
             f"that selects the tag; choose another, e.g. {values['name'] + '_tag'!r}"
         )
-    if values["category"] not in CATEGORIES:
+    if values["category"] not in categories:
         raise fail(
             f"unknown category {values['category']!r}"
-            + _did_you_mean(values["category"], CATEGORIES)
-            + f"; expected one of {', '.join(CATEGORIES)}"
+            + _did_you_mean(values["category"], categories)
+            + f"; expected one of {', '.join(categories)}"
         )
     for key in ("display_name", "description", "owner"):
         for opener in _JINJA_OPENERS:
@@ -746,10 +758,12 @@ def _load_rule(entry: object, number: int, path: Path) -> RuleDefinition:
     )
 
 
-def compile_rules(path: Path, columns: Mapping[str, str]) -> list[CompiledRule]:
+def compile_rules(
+    path: Path, columns: Mapping[str, str], categories: Sequence[str] | None = None
+) -> list[CompiledRule]:
     """Load, check and compile every rule of the file; the first problem raises RuleError."""
     compiled: list[CompiledRule] = []
-    for rule in load_rules(path):
+    for rule in load_rules(path, categories):
         if rule.name in columns or rule.name == KEY_COLUMN:
             raise RuleError(
                 "the name is already a column of the customer profile; choose another",
@@ -884,14 +898,19 @@ def render_rule_model(compiled: list[CompiledRule], source_model: str) -> tuple[
 
 
 def write_rule_model(
-    rules_path: Path, columns: Mapping[str, str], out_dir: Path, source_model: str
+    rules_path: Path,
+    columns: Mapping[str, str],
+    out_dir: Path,
+    source_model: str,
+    categories: Sequence[str] | None = None,
 ) -> list[Path]:
     """Compile the rules and write `tag_rules.sql` and `_tag_rules.yml` into `out_dir`.
 
     A file is rewritten only when its content changes, so an unchanged rules file leaves the
     files' mtimes alone and dbt's partial parse stays valid. Returns the files it rewrote.
     """
-    sql, properties = render_rule_model(compile_rules(rules_path, columns), source_model)
+    compiled = compile_rules(rules_path, columns, categories)
+    sql, properties = render_rule_model(compiled, source_model)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, content in ((f"{MODEL_NAME}.sql", sql), (f"_{MODEL_NAME}.yml", properties)):

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
+from orchestration.csv_text import csv_lines
 from orchestration.publishing import exports
 from orchestration.publishing.exports import (
     PublishError,
@@ -466,6 +468,13 @@ def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path:
         one = pa.table({name: pa.array(values, type=pa.string())})
         exports._write_table_csv(tmp_path / "one.csv", one, for_people=True)
         assert (tmp_path / "one.csv").read_bytes() == BOM + expected.encode("utf-8"), name
+
+
+def test_csv_lines_quote_only_what_needs_it_and_end_lines_as_asked() -> None:
+    """The one CSV writer, for the exports (CRLF) and the generator's raw files (LF)."""
+    cells = [pa.array(["a", 'b,"c"', ""]), pa.array(["1", "", "x\ny"])]
+    assert csv_lines(cells).to_pybytes() == b'a,1\r\n"b,""c""",\r\n,"x\ny"\r\n'
+    assert csv_lines(cells, eol="\n").to_pybytes() == b'a,1\n"b,""c""",\n,"x\ny"\n'
 
 
 def test_manifest_records_counts_checksums_and_definitions(tmp_path: Path) -> None:
@@ -1004,7 +1013,7 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
                 "marts.friend_tags": (FRIEND_TAGS_DDL, friendships),
             },
             friendship_tags_relation="marts.friend_tags",
-            wecom_limits=WecomLimits(calls_per_minute=1),
+            wecom_limits=replace(WecomLimits.from_project(), calls_per_minute=1),
         )
 
     night(

@@ -20,6 +20,8 @@ from orchestration.tag_rules import (
     compile_rules,
     load_rules,
     render_rule_model,
+    tag_categories,
+    tag_value_types,
     write_rule_model,
 )
 
@@ -340,7 +342,10 @@ def test_absurd_nesting_is_an_error_not_a_crash() -> None:
 
 
 def test_profile_columns_are_checked_as_code() -> None:
-    with pytest.raises(ValueError, match="timestamp"):
+    # The types are dbt's var tag_value_types, which macros/tags.sql checks declarations by.
+    assert tag_value_types() == {"boolean", "integer", "number", "text", "date"}
+    expected = "type 'timestamp'; expected one of boolean, date, integer, number, text"
+    with pytest.raises(ValueError, match=expected):
         compile_rule("x is null", {"x": "timestamp"})
 
 
@@ -505,6 +510,26 @@ def test_load_rules(tmp_path: Path) -> None:
         ),
     ]
     assert load_rules(write_rules(tmp_path, "rules:\n")) == []
+
+
+def test_categories_are_the_dbt_var_tag_categories(tmp_path: Path) -> None:
+    # The project's list, in display order, as macros/tags.sql tag_categories() returns it.
+    assert tag_categories() == (
+        "basic_attributes",
+        "lifecycle",
+        "consumption",
+        "preference",
+        "social",
+    )
+    # Another project's var is the whole list: a rule's category is checked against it.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("vars:\n  tag_categories: [vip, social]\n")
+    assert tag_categories(project) == ("vip", "social")
+    path = write_rules(tmp_path, one_rule(category="vip"))
+    assert [rule.category for rule in load_rules(path, tag_categories(project))] == ["vip"]
+    with pytest.raises(RuleError, match=r"unknown category 'vip'.*expected one of basic_attr"):
+        load_rules(path)
 
 
 def test_render_rule_model(tmp_path: Path, profile: duckdb.DuckDBPyConnection) -> None:

@@ -1,5 +1,7 @@
 """WeCom tag changes per friendship: the diff, the pacing and the dry-run summary, by hand."""
 
+from dataclasses import replace
+
 import pytest
 
 from orchestration.publishing.wecom import (
@@ -24,10 +26,12 @@ CURRENT = {
     ("S3", "A"): frozenset({"高价值", "学生"}),  # a new friendship: add both
     ("S2", "E"): frozenset(),  # new, nothing to carry: no call
 }
+# The project's limits: dbt var wecom_limits.
+LIMITS = WecomLimits.from_project()
 
 
 def test_one_call_per_current_friendship_that_changes():
-    calls = mark_tag_calls(PREVIOUS, CURRENT, WecomLimits())
+    calls = mark_tag_calls(PREVIOUS, CURRENT, LIMITS)
     assert calls == [
         MarkTagCall(0, "S1", "A", ("学生",), ("宝妈",)),
         MarkTagCall(0, "S2", "C", (), ("未购新客",)),
@@ -37,17 +41,22 @@ def test_one_call_per_current_friendship_that_changes():
 
 def test_calls_are_paced_by_minute_and_hour():
     # Two calls a minute, three an hour: minutes 0, 0, 1, then the next hour starts at 60.
-    limits = WecomLimits(calls_per_minute=2, calls_per_hour=3)
+    limits = replace(LIMITS, calls_per_minute=2, calls_per_hour=3)
     current = {("S1", f"C{n}"): frozenset({"t"}) for n in range(7)}
     minutes = [call.minute for call in mark_tag_calls({}, current, limits)]
     assert minutes == [0, 0, 1, 60, 60, 61, 120]
     # One call a minute is 60 an hour, under 100: the minute budget binds, minutes fill in turn.
-    minutes = [call.minute for call in mark_tag_calls({}, current, WecomLimits(1, 15, 1, 100))]
+    minutes = [
+        call.minute
+        for call in mark_tag_calls(
+            {}, current, replace(LIMITS, calls_per_minute=1, calls_per_hour=100)
+        )
+    ]
     assert minutes == [0, 1, 2, 3, 4, 5, 6]
 
 
 def test_dry_run_summary():
-    summary = dry_run_summary(mark_tag_calls(PREVIOUS, CURRENT, WecomLimits()))
+    summary = dry_run_summary(mark_tag_calls(PREVIOUS, CURRENT, LIMITS))
     assert summary["calls"] == summary["friendships_touched"] == 3
     assert summary["customers_touched"] == 2
     assert (summary["tags_touched"], summary["adds"], summary["removes"]) == (4, 3, 2)
@@ -61,11 +70,30 @@ def test_dry_run_summary():
 def test_parse_tags_and_limits():
     assert parse_tags("高价值|宝妈") == {"高价值", "宝妈"}
     assert parse_tags("") == parse_tags(None) == frozenset()
-    assert WecomLimits.from_vars({"calls_per_minute": 50}).calls_per_minute == 50
+    # WeCom's documented limits, written once in dbt_project.yml; the dbt test
+    # wecom_tag_limits reads the last two from the same var.
+    assert (
+        WecomLimits(
+            max_tags=10_000,
+            tag_name_max_chars=15,
+            calls_per_minute=10_000,
+            calls_per_hour=150_000,
+            remark_max_chars=20,
+            max_tag_groups=100,
+            max_tags_per_group=100,
+        )
+        == LIMITS
+    )
+    configured = {**LIMITS.__dict__, "calls_per_minute": 50}
+    assert WecomLimits.from_vars(configured).calls_per_minute == 50
     with pytest.raises(ValueError, match="unknown wecom_limits"):
-        WecomLimits.from_vars({"calls_per_second": 1})
+        WecomLimits.from_vars({**configured, "calls_per_second": 1})
+    with pytest.raises(
+        ValueError, match=r"missing wecom_limits setting\(s\): \['max_tag_groups'\]"
+    ):
+        WecomLimits.from_vars({k: v for k, v in configured.items() if k != "max_tag_groups"})
     with pytest.raises(ValueError, match="calls_per_hour"):
-        WecomLimits(calls_per_hour=0)
+        replace(LIMITS, calls_per_hour=0)
 
 
 def _registry_with(wecom_tag):

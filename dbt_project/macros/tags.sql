@@ -4,9 +4,9 @@
     tags by hand.
 -#}
 
-{#- The five categories, in display order. -#}
+{#- The categories, in display order: var tag_categories (dbt_project.yml). -#}
 {% macro tag_categories() -%}
-    {{ return(['basic_attributes', 'lifecycle', 'consumption', 'preference', 'social']) }}
+    {{ return(var('tag_categories')) }}
 {%- endmacro %}
 
 {#- A column's tag declaration (config.meta.tag, or meta.tag), or none. -#}
@@ -113,9 +113,9 @@
         {{ exceptions.raise_compiler_error(
             where ~ "category '" ~ tag.category ~ "' is not one of " ~ tag_categories() | join(', ')) }}
     {%- endif -%}
-    {%- if tag.value_type not in ['boolean', 'integer', 'number', 'text', 'date'] -%}
+    {%- if tag.value_type not in var('tag_value_types') -%}
         {{ exceptions.raise_compiler_error(
-            where ~ "value_type '" ~ tag.value_type ~ "' is not one of boolean, integer, number, text, date") }}
+            where ~ "value_type '" ~ tag.value_type ~ "' is not one of " ~ var('tag_value_types') | join(', ')) }}
     {%- endif -%}
     {%- if not column.description -%}
         {{ exceptions.raise_compiler_error(where ~ "needs a description") }}

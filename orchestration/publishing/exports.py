@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from orchestration import duckdb_settings
+from orchestration.csv_text import csv_lines
 from orchestration.duckdb_settings import fetch_one, text_literal
 from orchestration.publishing.durable import fsync
 from orchestration.publishing.errors import PublishError
@@ -366,7 +367,7 @@ def publish_night(
                 },
                 extras=_Extras(
                     friendship_tags_relation,
-                    wecom_limits or WecomLimits(),
+                    wecom_limits or WecomLimits.from_project(),
                     tag_coverage_relation,
                     guard,
                     source_rows_relation,
@@ -689,7 +690,7 @@ class _Extras:
     """The optional parts of a night (see publish_night)."""
 
     friendship_tags_relation: str | None = None
-    wecom_limits: WecomLimits = field(default_factory=WecomLimits)
+    wecom_limits: WecomLimits = field(default_factory=WecomLimits.from_project)
     tag_coverage_relation: str | None = None
     guard: ExportGuard | None = None
     source_rows_relation: str | None = None
@@ -1285,28 +1286,6 @@ def _column_cells(column: pa.Array, *, escape: bool) -> pa.Array:
     )
 
 
-def _csv_lines(columns: Sequence[pa.Array]) -> pa.Buffer:
-    """The UTF-8 lines of rows of cells, each ending in CRLF, as csv.writer writes them with
-    QUOTE_MINIMAL: a cell holding the delimiter, a quote, CR or LF is quoted with its quotes
-    doubled, and a row whose only cell is empty is written as "" (not a blank line)."""
-    quoted = []
-    for cells in columns:
-        needs_quotes = pc.match_substring_regex(cells, '[,"\r\n]')
-        if pc.any(needs_quotes).as_py():
-            escaped = pc.replace_substring(cells, '"', '""')
-            cells = pc.if_else(
-                needs_quotes, pc.binary_join_element_wise('"', escaped, '"', ""), cells
-            )
-        quoted.append(cells)
-    lines = pc.binary_join_element_wise(*quoted, ",")
-    if len(quoted) == 1:
-        lines = pc.if_else(pc.equal(lines, ""), '""', lines)
-    lines = pc.binary_join_element_wise(lines, "", "\r\n")
-    # One string of every line: its bytes are written as they are, with no Python strings.
-    offsets = pa.array([0, len(lines)], type=pa.int32())
-    return pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_buffer()
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
@@ -1346,8 +1325,7 @@ def _write_table_csv(path: Path, table: pa.Table, *, for_people: bool) -> str:
     quoting; returns the file's sha256. For people, the file starts with a byte-order mark and
     formulas are escaped (FORMULA_PREFIXES); for programs, every value is written as it is.
 
-    Whole columns at a time in Arrow: the csv module took 6 of the 15 s of a night's exports
-    at a million customers. (pyarrow.csv quotes every text cell, so it cannot write this.)
+    The lines are orchestration/csv_text.py's, the project's one CSV writer.
     """
     # The header is a row of one cell per column.
     header = [
@@ -1357,10 +1335,10 @@ def _write_table_csv(path: Path, table: pa.Table, *, for_people: bool) -> str:
     with path.open("wb") as handle:
         if for_people:
             handle.write(UTF8_BOM)
-        handle.write(_csv_lines(header))
+        handle.write(csv_lines(header))
         for batch in table.to_batches(max_chunksize=_CSV_BATCH_ROWS):
             handle.write(
-                _csv_lines([_column_cells(column, escape=for_people) for column in batch.columns])
+                csv_lines([_column_cells(column, escape=for_people) for column in batch.columns])
             )
         return _close_csv(path, handle)
 

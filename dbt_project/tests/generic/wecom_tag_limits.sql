@@ -1,9 +1,14 @@
 {#-
-    WeCom holds at most 100 tag groups of at most 100 tags each. Synced as groups, the
+    WeCom holds at most wecom_limits.max_tag_groups tag groups of at most
+    wecom_limits.max_tags_per_group tags each (dbt_project.yml). Synced as groups, the
     categorical tags of a catalogue must fit: fails on a tag with too many values, and on
-    the catalogue when there are too many categorical tags.
+    the catalogue when there are too many categorical tags. The arguments override the var.
 -#}
-{% test wecom_tag_limits(model, max_groups=100, max_tags_per_group=100) %}
+{% test wecom_tag_limits(model, max_groups=none, max_tags_per_group=none) %}
+{%- set limits = var('wecom_limits') -%}
+{%- set max_groups = limits.max_tag_groups if max_groups is none else max_groups -%}
+{%- set max_tags_per_group = (
+    limits.max_tags_per_group if max_tags_per_group is none else max_tags_per_group) -%}
 
 select
     tag_name,
