@@ -539,7 +539,12 @@ def run_night(
     run_id = str(uuid.uuid4())  # Dagster's own form, known before the run starts
     with dg.DagsterInstance.get() as instance:
         if steps is not None:
-            steps.expect(len(job.nodes_in_topological_order))
+            steps.expect(
+                {
+                    node.name: len(node.definition.output_defs)
+                    for node in job.nodes_in_topological_order
+                }
+            )
             instance.add_event_listener(run_id, steps)
         return job.execute_in_process(
             partition_key=as_of_date,

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -78,12 +78,19 @@ def output_to(log_path: Path) -> Iterator[TextIO]:
 
 class StepLines:
     """A Dagster event listener that prints one line per step, with its time, and the
-    warnings logged during the step under it."""
+    warnings logged during the step under it. On a terminal the running step's line counts
+    its outputs as they come (a dbt build's models and tests) and its time so far."""
+
+    # Seconds between two updates of the running step's line.
+    REFRESH_SECONDS = 0.5
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.steps = 0
         self.done = 0
+        self.outputs: dict[str, int] = {}
+        self.outputs_done: dict[str, int] = {}
+        self.shown_at = 0.0
         self.started_at = time.monotonic()
         self.step_started_at: dict[str, float] = {}
         self.warnings: list[str] = []
@@ -108,6 +115,10 @@ class StepLines:
                 self.out.write(f"{self.prefix(self.done + 1)}{step} ...")
                 self.out.flush()
                 self.pending = True
+        elif event.event_type == DagsterEventType.STEP_OUTPUT:
+            self.outputs_done[step] = self.outputs_done.get(step, 0) + 1
+            if self.pending and time.monotonic() - self.shown_at >= self.REFRESH_SECONDS:
+                self.show_running(step)
         elif event.is_step_success or event.is_step_failure or event.is_step_skipped:
             self.done += 1
             started = self.step_started_at.get(step)
@@ -118,9 +129,19 @@ class StepLines:
             self.line(f"{self.prefix(self.done)}{step:<38} {outcome:>7}")
             self.flush_warnings()
 
-    def expect(self, steps: int) -> None:
-        """The number of steps of the job, known once it is loaded."""
-        self.steps = steps
+    def expect(self, outputs_by_step: Mapping[str, int]) -> None:
+        """The job's steps and the number of outputs of each, known once it is loaded."""
+        self.steps = len(outputs_by_step)
+        self.outputs = dict(outputs_by_step)
+
+    def show_running(self, step: str) -> None:
+        """Rewrite the running step's line: its outputs so far, of how many, and its time."""
+        done, total = self.outputs_done.get(step, 0), self.outputs.get(step)
+        count = f"{done}/{total}" if total else str(done)
+        seconds = time.monotonic() - self.step_started_at.get(step, self.started_at)
+        self.out.write(f"\r\033[K{self.prefix(self.done + 1)}{step} ... {count} {seconds:.0f} s")
+        self.out.flush()
+        self.shown_at = time.monotonic()
 
     def prefix(self, number: int) -> str:
         return f"  [{number}/{self.steps}] "
