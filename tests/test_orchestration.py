@@ -2,6 +2,11 @@
 
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from types import SimpleNamespace
 
 import dagster as dg
@@ -11,6 +16,7 @@ from dbt.cli.main import dbtRunner
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
+from orchestration.dagster_home import dagster_home
 from orchestration.defs.dbt.assets import group_for_fqn, with_column_types
 from orchestration.defs.resources import NightlyDbtCliResource
 from orchestration.project import (
@@ -20,6 +26,7 @@ from orchestration.project import (
     dbt_run_dir,
     night_environment,
 )
+from tests.conftest import TINY_AS_OF, TINY_RAW
 
 
 def test_a_new_night_reuses_the_parse_and_builds_as_of_its_date(tmp_path, monkeypatch):
@@ -323,3 +330,77 @@ def test_every_asset_is_in_a_named_group_and_described_in_plain_text():
         for key in graph.get_all_asset_keys()
     }
     assert [key for key, text in outside_code.items() if re.search(r"<[a-z]", text)] == []
+
+
+def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night):
+    """`make dev` opens the home's own Dagster instance: the UI, in headless chromium, shows
+    the CLI's night as a materialized partition, with its run and the report's metadata."""
+    from tests.test_nightly_report import chromium_or_skip
+
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    result, warehouse = tiny_night
+    home = warehouse.parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home(home)),
+        "SCRM_HOME": str(home),
+        "SCRM_RAW_DIR": str(TINY_RAW),
+    }
+    # From the project root, the code location [tool.dagster] names, as `dagster dev` loads it.
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "--read-only",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=dbt_project.project_dir.parent,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base}/server_info", server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium)
+            page = browser.new_page()
+
+            def text_of(path: str, expected: str) -> str:
+                page.goto(base + path)
+                page.get_by_text(expected).first.wait_for(timeout=60_000)
+                return page.inner_text("body")
+
+            partitions = "/assets/marts/customer_rfm?view=partitions"
+            assert "Materialized (1)" in text_of(partitions, "Materialized (1)")
+            night = f"/assets/reports/nightly_report?view=partitions&partition={TINY_AS_OF}"
+            # The page draws "None" until the partition's materialization has loaded.
+            report = text_of(night, result.run_id[:8])
+            assert "Latest materialization" in report
+            assert str(home / "reports" / f"{TINY_AS_OF}.html") in report
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_until_serving(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "dagster-webserver exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"dagster-webserver did not serve {url} within {seconds} s")
