@@ -81,8 +81,9 @@ class StepLines:
     warnings logged during the step under it. On a terminal the running step's line counts
     its outputs as they come (a dbt build's models and tests) and its time so far."""
 
-    # Seconds between two updates of the running step's line.
+    # Seconds between two updates of the running step's line, and its progress bar's width.
     REFRESH_SECONDS = 0.5
+    BAR_WIDTH = 20
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -137,7 +138,9 @@ class StepLines:
     def show_running(self, step: str) -> None:
         """Rewrite the running step's line: its outputs so far, of how many, and its time."""
         done, total = self.outputs_done.get(step, 0), self.outputs.get(step)
-        count = f"{done}/{total}" if total else str(done)
+        filled = round(self.BAR_WIDTH * min(done, total) / total) if total else 0
+        bar = f"[{'#' * filled}{'.' * (self.BAR_WIDTH - filled)}] " if total else ""
+        count = f"{bar}{done}/{total}" if total else str(done)
         seconds = time.monotonic() - self.step_started_at.get(step, self.started_at)
         self.out.write(f"\r\033[K{self.prefix(self.done + 1)}{step} ... {count} {seconds:.0f} s")
         self.out.flush()

@@ -40,8 +40,8 @@ def test_the_running_step_counts_its_outputs_on_a_terminal(monkeypatch):
     lines(step_event(DagsterEventType.STEP_SUCCESS, "scrm_dbt_models"))
     assert out.getvalue().split("\r\033[K") == [
         "  [1/2] scrm_dbt_models ...",
-        "  [1/2] scrm_dbt_models ... 1/3 1 s",
-        "  [1/2] scrm_dbt_models ... 3/3 3 s",
+        "  [1/2] scrm_dbt_models ... [#######.............] 1/3 1 s",
+        "  [1/2] scrm_dbt_models ... [####################] 3/3 3 s",
         "  [1/2] scrm_dbt_models                          4.5 s\n",
     ]
 
