@@ -485,3 +485,26 @@ def test_the_report_names_its_language(customer_marts_warehouse):
         manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
         page = render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language=language)
         assert page.startswith(f'<!DOCTYPE html>\n<html lang="{tag}">')
+
+
+CHURNED_ZH = "有过确认订单、但近 30 天没有购买的客户（运营的流失规则）。"
+CHURNED_EN = (
+    "Had a confirmed purchase and no purchase in the last 30 days (the operators' 流失 rule)."
+)
+
+
+def test_the_report_describes_segments_in_its_language(customer_marts_warehouse):
+    """A segment's description is its YAML's in the page's language (meta.segment
+    description_zh, or the model's description in English), whatever language the night's
+    exports were written in (Chinese here), and without an exports manifest too."""
+    chinese = render(customer_marts_warehouse, "zh")
+    assert chinese.rows("segments")["流失客户"][-1] == CHURNED_ZH
+    english = render(customer_marts_warehouse, "en")
+    assert english.rows("segments")["seg_churned"][-1] == CHURNED_EN
+    unpublished = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, None, language="en")
+    )
+    assert unpublished.rows("segments")["seg_churned"][-1] == CHURNED_EN
+    assert CHURNED_EN not in render_nightly_report(
+        customer_marts_warehouse, AS_OF, None, language="zh"
+    )
