@@ -145,8 +145,9 @@ def segment_description(node: dict[str, Any], language: str | None = None) -> st
 
 def segment_exports(manifest: dict[str, Any], language: str | None = None) -> list[SegmentExport]:
     """Every segment model, as an export; the files people open in ``language`` (default: the
-    configured one): the .xlsx sheet is named for the segment's display name, or in English its
-    name, like the report, and the description (the exports manifest's) is in that language."""
+    configured one): the .xlsx sheet is named for the segment's display name, in English its
+    display_name_en (or code name), like the report; the description (the exports manifest's)
+    is in that language too."""
     language = configured_language(language)
     exports = []
     for node in manifest["nodes"].values():
@@ -162,7 +163,9 @@ def segment_exports(manifest: dict[str, Any], language: str | None = None) -> li
                 relation=f"{node['schema']}.{node.get('alias') or node['name']}",
                 columns=columns,
                 display_name=display_name,
-                sheet_name=display_name if language == CHINESE else node["name"],
+                sheet_name=display_name
+                if language == CHINESE
+                else str(meta.get("display_name_en") or node["name"]),
                 description=segment_description(node, language),
                 owner=str(meta.get("owner", "")),
                 wecom_tag=meta.get("wecom_tag"),

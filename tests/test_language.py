@@ -44,6 +44,7 @@ from tests.test_nightly_report import ParsedReport
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def extracted_messages() -> set[str]:
@@ -83,6 +84,48 @@ def test_every_message_has_a_translation_in_both_languages(messages, language):
         assert set(PLACEHOLDER.findall(message.string)) == set(PLACEHOLDER.findall(message.id)), (
             message.id
         )
+
+
+def test_every_segment_and_tag_has_a_name_in_both_languages():
+    """display_name (Chinese) and display_name_en in every segment's meta.segment and every
+    tag's meta.tag, rule tags included: the English report names none by its code name."""
+    from orchestration.project import dbt_project
+    from orchestration.reporting.nightly_report import english_display_names
+    from orchestration.segments import load_manifest, segment_declaration
+    from orchestration.tag_registry import tag_declaration
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    declarations = {
+        node["name"]: declaration
+        for node in manifest["nodes"].values()
+        if (declaration := segment_declaration(node))
+    }
+    for node in manifest["nodes"].values():
+        if node.get("resource_type") == "model" and node["fqn"][1] == "tags":
+            for name, column in node["columns"].items():
+                if declaration := tag_declaration(column):
+                    declarations[name] = declaration
+    # 10 segments; the tag models' 53 tags and tag_rules.yml's 4.
+    assert len(declarations) == 10 + 53 + 4
+    lacking = {
+        key: sorted(name for name, declared in declarations.items() if not declared.get(key))
+        for key in ("display_name", "display_name_en")
+    }
+    assert lacking == {"display_name": [], "display_name_en": []}
+    chinese = [
+        name for name, declared in declarations.items() if not CJK.search(declared["display_name"])
+    ]
+    assert chinese == []
+    english = [
+        n for n, declared in declarations.items() if not declared["display_name_en"].isascii()
+    ]
+    assert english == []
+    names = english_display_names(manifest)
+    assert (names.segments["seg_churned"], names.tags["identity"], names.tags["deal_hunter"]) == (
+        "Churned customers",
+        "Identity",
+        "Deal hunter",
+    )
 
 
 def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):
@@ -474,8 +517,8 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
     english = render(customer_marts_warehouse, "en")
     assert english.rows("summary")["Customers known"] == ["10"]
-    # No English display name in seg_churned's YAML: its code name, never the Chinese one.
-    assert english.rows("segments")["seg_churned"][:2] == ["seg_churned", "4"]
+    # seg_churned by its YAML's display_name_en, the code name beside it.
+    assert english.rows("segments")["seg_churned"][:2] == ["Churned customers", "4"]
     assert english.rows("lifecycle_stages")["churned"][0] == "1"
     assert render(customer_marts_warehouse, "zh").rows("summary")["已知客户"] == ["10"]
 

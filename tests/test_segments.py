@@ -376,11 +376,12 @@ def test_every_exported_column_has_a_header_in_both_languages():
         "Action detail",
         "Why selected",
     )
-    # Sheets: the segment's display name, in English its name; an action's seed display name
-    # through the catalog. The manifest's display_name does not change with the language.
+    # Sheets: the segment's display name, in English its display_name_en; an action's seed
+    # display name through the catalog. The manifest's display_name does not change with the
+    # language.
     assert (chinese["seg_churned"].sheet_name, english["seg_churned"].sheet_name) == (
         "流失客户",
-        "seg_churned",
+        "Churned customers",
     )
     assert chinese["seg_churned"].display_name == english["seg_churned"].display_name == "流失客户"
     assert (chinese["nba_win_back"].sheet_name, english["nba_win_back"].sheet_name) == (
