@@ -219,8 +219,8 @@ def test_a_reason_reads_the_same_from_its_fields():
 
 
 def test_a_fit_status_reads_in_the_operators_language():
-    """The report's note on a fit that did not converge gives its status's meaning in words;
-    the fit's own detail is the predictive step's record, shown as it is."""
+    """The report's note on a fit that did not converge gives its status's meaning in words,
+    then the fit's detail (worded from its fields by fit_detail_text, below)."""
     from orchestration.reporting.nightly_report import _fit_status_notes
 
     fits = [
@@ -239,6 +239,48 @@ def test_a_fit_status_reads_in_the_operators_language():
             "bg_nbd is not_fitted (too few buyers or repeat buyers to fit; no predictions from "
             "it): 2 buyers, fewer than min_customers=100."
         )
+
+
+def test_a_fits_detail_reads_in_the_operators_language_from_its_fields():
+    """btyd_model_fits.detail_fields worded in the page's language; a detail without fields
+    (a failed fit's error, a night from before the fields) is shown as it is."""
+    from orchestration.reporting.nightly_report import fit_detail_text
+
+    too_few = json.dumps({"reason": "too_few_buyers", "buyers": 2, "min_customers": 100})
+    english = "2 buyers, fewer than min_customers=100"
+    spenders = {"reason": "too_few_repeat_spenders", "repeat_buyers": 3, "min_customers": 100}
+    # q kept to four significant digits, as the English detail writes it.
+    spend = json.dumps({"reason": "no_finite_mean_spend", "q": 0.62534})
+    with speaking("zh"):
+        assert fit_detail_text(english, too_few) == "购买客户 2 位\uff0c少于 min_customers=100"
+        assert fit_detail_text("", json.dumps({"reason": "no_repeat_buyers", "buyers": 150})) == (
+            "150 位购买客户都没有复购：无法估计流失"
+        )
+        assert fit_detail_text("", json.dumps(spenders)) == (
+            "有消费金额的复购客户 3 位\uff0c少于 min_customers=100"
+        )
+        assert fit_detail_text(
+            "", json.dumps({"reason": "repeat_buyers", "repeat_buyers": 3, "buyers": 150})
+        ) == ("150 位购买客户中 3 位复购")
+        assert fit_detail_text("", spend).startswith("q=0.6253 ≤ 1：")
+        # No fields, fields of an unknown reason, or missing a count: the detail as it is.
+        assert fit_detail_text(english, None) == english
+        assert fit_detail_text(english, json.dumps({"reason": "new_reason"})) == english
+        assert fit_detail_text(english, json.dumps({"reason": "too_few_buyers"})) == english
+        assert fit_detail_text("LinAlgError: singular matrix", None) == (
+            "LinAlgError: singular matrix"
+        )
+    with speaking("en"):
+        assert fit_detail_text("", too_few) == english
+        assert fit_detail_text("", spend).startswith("q=0.6253 <= 1: spend per purchase")
+
+
+def test_the_chinese_report_words_the_fits_details(customer_marts_warehouse):
+    """The fixture's 8 buyers, 3 of them repeat buyers (C D I), are too few for either model
+    (tests/test_nightly_report.py, the model card): in Chinese, from the fits' fields."""
+    fits = render(customer_marts_warehouse, "zh").rows("model_fits")
+    assert fits["bg_nbd"][-1] == "购买客户 8 位\uff0c少于 min_customers=100"
+    assert fits["gamma_gamma"][-1] == "有消费金额的复购客户 3 位\uff0c少于 min_customers=100"
 
 
 def spent(amount: str, score: int, tier: str, scores: str) -> str:

@@ -845,7 +845,8 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
         connection.execute(
             """
             insert into predictive.btyd_model_fits values (
-                date '2026-06-30', 'bg_nbd', 'converged', '', 8, -123.456, 12,
+                date '2026-06-30', 'bg_nbd', 'converged', '3 of 8 buyers repeat',
+                '{"reason": "repeat_buyers", "repeat_buyers": 3, "buyers": 8}', 8, -123.456, 12,
                 '{"r": 0.25, "alpha": 4.0, "a": 0.5, "b": 2.0}',
                 date '2025-06-30', date '2026-06-30'
             )
@@ -872,6 +873,9 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
         "12",
         "r = 0.25, alpha = 4, a = 0.5, b = 2",
     ]
+    assert fits["bg_nbd"][-1] == "3 of 8 buyers repeat"  # worded from detail_fields
+    chinese = ParsedReport(render_nightly_report(warehouse, AS_OF, None, language="zh"))
+    assert chinese.rows("model_fits")["bg_nbd"][-1] == "8 位购买客户中 3 位复购"
     backtest = parsed.tables["model_backtest"]["body"]
     assert [row[0] for row in backtest] == ["all", "0", "1", "7+"]
     assert backtest[0] == ["all", "4", "3.000", "2.250", "12.0", "9.0", "0.875"]

@@ -57,6 +57,7 @@ from orchestration.language import CHINESE, N_, _, current_language, html_langua
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
+    FIT_DETAILS,
     FIT_STATUSES,
     USABLE_STATUSES,
 )
@@ -1666,6 +1667,27 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
     ]
 
 
+def fit_detail_text(detail: Any, fields: Any) -> str:
+    """A fit's detail in the page's language, worded from its fields (btyd_model_fits
+    detail_fields); a detail without them (a failed fit's error, a boundary, a night from
+    before the fields) as it is."""
+    try:
+        parsed = json.loads(fields) if isinstance(fields, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or parsed.get("reason") not in FIT_DETAILS:
+        return _text(detail)
+    words = FIT_DETAILS[str(parsed["reason"])]
+    values = {
+        name: f"{value:.4g}" if isinstance(value, float) else value
+        for name, value in parsed.items()
+    }
+    try:
+        return _(words).format(**values)
+    except KeyError:  # fields without a count the words need
+        return _text(detail)
+
+
 # --- end of model fit statuses ---
 
 
@@ -1674,16 +1696,26 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
     fits: list[tuple[Any, ...]] = []
     backtest: list[tuple[Any, ...]] = []
     if all(table in present for table in _PREDICTIVE_TABLES):
-        fits = _rows(
+        # A warehouse whose fits were last written before they kept their detail as fields.
+        ((has_fields,),) = _rows(
             connection,
-            """
-            select model, status, detail, n_customers, log_likelihood, iterations, parameters,
-                data_first_purchase_on, data_last_purchase_on
-            from predictive.btyd_model_fits where as_of_date = ?
-            order by model
-            """,
-            [as_of],
+            "select count(*) > 0 from information_schema.columns where table_schema = "
+            "'predictive' and table_name = 'btyd_model_fits' and column_name = 'detail_fields'",
         )
+        fits = [
+            (model, status, fit_detail_text(detail, fields), *rest)
+            for model, status, detail, fields, *rest in _rows(
+                connection,
+                f"""
+                select model, status, detail, {"detail_fields" if has_fields else "null"},
+                    n_customers, log_likelihood, iterations, parameters,
+                    data_first_purchase_on, data_last_purchase_on
+                from predictive.btyd_model_fits where as_of_date = ?
+                order by model
+                """,
+                [as_of],
+            )
+        ]
         backtest = sorted(
             _rows(
                 connection,
