@@ -434,6 +434,13 @@ def _guard_notice(
     )
 
 
+def guard_reasons(guard: Mapping[str, Any], language: str | None = None) -> tuple[str, ...]:
+    """A manifest's guard reasons in ``language`` (default: the configured one), segments and
+    tags by their code names: for `scrm release`, which has no page to name them."""
+    with speaking(language):
+        return _guard_reasons(DisplayNames({}, {}, {}), guard)
+
+
 def _guard_reasons(names: DisplayNames, guard: Mapping[str, Any]) -> tuple[str, ...]:
     """The guard's reasons in the operator's language, from the fields the manifest keeps
     (guard.findings); a manifest written before it kept them has its English reasons shown."""
