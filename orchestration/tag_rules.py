@@ -648,8 +648,8 @@ def load_rules(path: Path) -> list[RuleDefinition]:
 
     The file is a mapping with one key, `rules:`, holding a list (empty or absent is no rules).
     Each rule has exactly the keys in RULE_KEYS, and may have those in OPTIONAL_RULE_KEYS, all
-    non-empty text; the name is a lower-case
-    identifier, unique in the file; the category is one of CATEGORIES.
+    non-empty text; the name is a lower-case identifier, unique in the file; the category is
+    one of CATEGORIES.
     """
     source = path.name
     try:
