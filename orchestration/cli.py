@@ -16,6 +16,7 @@ import click
 
 from orchestration import duckdb_settings, language, nights
 from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
+from orchestration.language import _
 
 if TYPE_CHECKING:
     from dagster import ExecuteInProcessResult
@@ -335,17 +336,25 @@ def release(home_dir: Path, as_of: datetime) -> None:
     """Publish a night the churn guard held back, after review (docs/segments.md)."""
     from orchestration.publishing.errors import PublishError
     from orchestration.publishing.exports import release_night
+    from orchestration.reporting.nightly_report import guard_reasons
 
     try:
+        language.configured_language()  # a SCRM_LANG nobody can read stops before the release
         manifest = release_night(home_dir / "exports", as_of.date())
-    except PublishError as error:
+    except (PublishError, language.LanguageError) as error:
         raise click.ClickException(str(error)) from error
     night = as_of.date().isoformat()
-    click.echo(f"released the night of {night}: {home_dir.resolve() / 'exports' / night}")
-    for reason in manifest["guard"].get("reasons", []):
-        click.echo(f"  it was held for: {reason}")
-    if manifest["guard"].get("holds_published_warehouse"):
-        release_bi_copy(home_dir, as_of.date())
+    # What the operator who reviewed the night reads, in their language (SCRM_LANG).
+    with language.speaking():
+        click.echo(
+            _("released the night of {night}: {path}").format(
+                night=night, path=home_dir.resolve() / "exports" / night
+            )
+        )
+        for reason in guard_reasons(manifest["guard"]):
+            click.echo("  " + _("it was held for: {reason}").format(reason=reason))
+        if manifest["guard"].get("holds_published_warehouse"):
+            release_bi_copy(home_dir, as_of.date())
 
 
 def release_bi_copy(home_dir: Path, night: date) -> None:
@@ -361,8 +370,11 @@ def release_bi_copy(home_dir: Path, night: date) -> None:
         ).fetchall()
     if built != night:
         click.echo(
-            f"  its BI copy was held too, but the warehouse now holds the night of {built}: "
-            "published/ gets the next night run"
+            "  "
+            + _(
+                "its BI copy was held too, but the warehouse now holds the night of {built}: "
+                "published/ gets the next night run"
+            ).format(built=built)
         )
         return
     publish_bi_copy(
@@ -372,7 +384,9 @@ def release_bi_copy(home_dir: Path, night: date) -> None:
         f"release{uuid.uuid4().hex[:8]}",
         logging.getLogger("scrm.release"),
     )
-    click.echo(f"  its BI copy is published: {home_dir.resolve() / 'published'}")
+    click.echo(
+        "  " + _("its BI copy is published: {path}").format(path=home_dir.resolve() / "published")
+    )
 
 
 def run_checked_night(

@@ -131,10 +131,23 @@ def column_headers(
     return tuple(headers)
 
 
+def segment_description(node: dict[str, Any], language: str | None = None) -> str:
+    """What a segment is, for people, in ``language`` (default: the configured one): its
+    meta.segment.description_zh in Chinese, the model's YAML description in English (and in
+    Chinese where none is declared; tests/test_segments.py requires one)."""
+    declaration = segment_declaration(node) or {}
+    if configured_language(language) == CHINESE:
+        text = declaration.get("description_zh") or node.get("description") or ""
+    else:
+        text = node.get("description") or ""
+    return " ".join(str(text).split())
+
+
 def segment_exports(manifest: dict[str, Any], language: str | None = None) -> list[SegmentExport]:
     """Every segment model, as an export; the files people open in ``language`` (default: the
-    configured one): the .xlsx sheet is named for the segment's display name, or in English its
-    name, like the report."""
+    configured one): the .xlsx sheet is named for the segment's display name, in English its
+    display_name_en (or code name), like the report; the description (the exports manifest's)
+    is in that language too."""
     language = configured_language(language)
     exports = []
     for node in manifest["nodes"].values():
@@ -150,8 +163,10 @@ def segment_exports(manifest: dict[str, Any], language: str | None = None) -> li
                 relation=f"{node['schema']}.{node.get('alias') or node['name']}",
                 columns=columns,
                 display_name=display_name,
-                sheet_name=display_name if language == CHINESE else node["name"],
-                description=" ".join(str(node.get("description", "")).split()),
+                sheet_name=display_name
+                if language == CHINESE
+                else str(meta.get("display_name_en") or node["name"]),
+                description=segment_description(node, language),
                 owner=str(meta.get("owner", "")),
                 wecom_tag=meta.get("wecom_tag"),
                 sql_hash=node["checksum"]["checksum"],

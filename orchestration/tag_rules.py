@@ -26,7 +26,7 @@ import difflib
 import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -40,6 +40,8 @@ from orchestration import duckdb_settings
 from orchestration.project import DBT_PROJECT_DIR, project_vars
 
 RULE_KEYS = ("name", "display_name", "category", "description", "owner", "rule")
+# The tag's name in English (SCRM_LANG=en), where the report would otherwise show its code name.
+OPTIONAL_RULE_KEYS = ("display_name_en",)
 ALLOWED_FUNCTIONS = ("abs", "coalesce", "greatest", "least", "length", "lower", "upper")
 MODEL_NAME = "tag_rules"
 KEY_COLUMN = "customer_id"
@@ -212,6 +214,7 @@ class RuleDefinition:
     owner: str
     rule: str
     source: Path
+    display_name_en: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -654,9 +657,9 @@ def load_rules(path: Path, categories: Sequence[str] | None = None) -> list[Rule
     """Read and validate the rules file's structure (rule expressions are checked by compile).
 
     The file is a mapping with one key, `rules:`, holding a list (empty or absent is no rules).
-    Each rule has exactly the keys in RULE_KEYS, all non-empty text; the name is a lower-case
-    identifier, unique in the file; the category is one of `categories` (by default the
-    project's, tag_categories()).
+    Each rule has exactly the keys in RULE_KEYS, and may have those in OPTIONAL_RULE_KEYS, all
+    non-empty text; the name is a lower-case identifier, unique in the file; the category is
+    one of `categories` (by default the project's, tag_categories()).
     """
     categories = tuple(categories or tag_categories())
     source = path.name
@@ -715,13 +718,14 @@ def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]
     if not isinstance(entry, dict):
         raise fail(f"expected a mapping with the keys {', '.join(RULE_KEYS)}, found {_kind(entry)}")
     for key in entry:
-        if key not in RULE_KEYS:
-            raise fail(f"unknown key {key!r}" + _did_you_mean(str(key), RULE_KEYS))
+        if key not in RULE_KEYS + OPTIONAL_RULE_KEYS:
+            known = RULE_KEYS + OPTIONAL_RULE_KEYS
+            raise fail(f"unknown key {key!r}" + _did_you_mean(str(key), known))
     missing = [key for key in RULE_KEYS if key not in entry]
     if missing:
         raise fail(f"missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     values: dict[str, str] = {}
-    for key in RULE_KEYS:
+    for key in RULE_KEYS + tuple(key for key in OPTIONAL_RULE_KEYS if key in entry):
         value = entry[key]
         if not isinstance(value, str) or not value.strip():
             found = "empty text" if isinstance(value, str) else _kind(value)
@@ -743,9 +747,9 @@ def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]
             + _did_you_mean(values["category"], categories)
             + f"; expected one of {', '.join(categories)}"
         )
-    for key in ("display_name", "description", "owner"):
+    for key in ("display_name", "display_name_en", "description", "owner"):
         for opener in _JINJA_OPENERS:
-            if opener in values[key]:
+            if opener in values.get(key, ""):
                 raise fail(f"{key!r} must not contain {opener!r}: dbt would read it as Jinja")
     return RuleDefinition(
         name=values["name"],
@@ -755,6 +759,7 @@ def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]
         owner=values["owner"],
         rule=values["rule"],
         source=path,
+        display_name_en=values.get("display_name_en"),
     )
 
 
@@ -784,6 +789,7 @@ def compile_rules(
                 rule=rule.rule,
                 source=rule.source,
                 sql=sql,
+                display_name_en=rule.display_name_en,
             )
         )
     return compiled
@@ -862,6 +868,11 @@ def render_rule_model(compiled: list[CompiledRule], source_model: str) -> tuple[
                         "tag": {
                             "category": rule.category,
                             "display_name": rule.display_name,
+                            **(
+                                {"display_name_en": rule.display_name_en}
+                                if rule.display_name_en
+                                else {}
+                            ),
                             "value_type": "boolean",
                             "owner": rule.owner,
                             "allowed_values": _Inline([True, False]),

@@ -1080,9 +1080,17 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert (exports_root / "held" / "2026-03-02" / "manifest.json").is_file()
     assert latest_published_night(exports_root) == D1
 
-    result = CliRunner().invoke(main, ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"])
+    # In the operator's language: Chinese unless SCRM_LANG=en, the reason from its fields.
+    release = ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"]
+    result = CliRunner().invoke(main, release, env={"SCRM_LANG": "fr"})
+    assert result.exit_code != 0 and "SCRM_LANG='fr'" in result.output
+    assert latest_published_night(exports_root) == D1  # nothing released
+    result = CliRunner().invoke(main, release, env={"SCRM_LANG": None})
     assert result.exit_code == 0, result.output
-    assert "it was held for: segment seg_a: 4 → 1" in result.output
+    assert result.output.splitlines() == [
+        f"已发布 2026-03-02 这一晚的导出：{exports_root.resolve() / '2026-03-02'}",
+        "  暂缓原因：人群包 seg_a：4 → 1 位客户（-75%；流失保护允许 ±50%）",
+    ]
     assert latest_published_night(exports_root) == D2
     assert not (exports_root / "held" / "2026-03-02").exists()
     released = read_manifest(exports_root, D2)
@@ -1156,9 +1164,15 @@ def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> N
         tmp_path / "warehouse.duckdb",
         {"marts.customer_profile": ("customer_id VARCHAR, as_of_date DATE", [("c1", D2)])},
     )
-    result = CliRunner().invoke(main, ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"])
+    release = ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"]
+    result = CliRunner().invoke(main, release, env={"SCRM_LANG": "en"})
     assert result.exit_code == 0, result.output
-    assert "its BI copy is published" in result.output
+    assert result.output.splitlines() == [
+        f"released the night of 2026-03-02: {(tmp_path / 'exports' / '2026-03-02').resolve()}",
+        "  it was held for: source interactions: 149,000 → 0 clean rows (-100%; the guard "
+        "allows -50%)",
+        f"  its BI copy is published: {(tmp_path / 'published').resolve()}",
+    ]
     assert published_night(tmp_path / "published") == D2
     assert collapsed_sources_held(tmp_path / "exports", D2) == []
 

@@ -44,6 +44,7 @@ from tests.test_nightly_report import ParsedReport
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def extracted_messages() -> set[str]:
@@ -83,6 +84,48 @@ def test_every_message_has_a_translation_in_both_languages(messages, language):
         assert set(PLACEHOLDER.findall(message.string)) == set(PLACEHOLDER.findall(message.id)), (
             message.id
         )
+
+
+def test_every_segment_and_tag_has_a_name_in_both_languages():
+    """display_name (Chinese) and display_name_en in every segment's meta.segment and every
+    tag's meta.tag, rule tags included: the English report names none by its code name."""
+    from orchestration.project import dbt_project
+    from orchestration.reporting.nightly_report import english_display_names
+    from orchestration.segments import load_manifest, segment_declaration
+    from orchestration.tag_registry import tag_declaration
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    declarations = {
+        node["name"]: declaration
+        for node in manifest["nodes"].values()
+        if (declaration := segment_declaration(node))
+    }
+    for node in manifest["nodes"].values():
+        if node.get("resource_type") == "model" and node["fqn"][1] == "tags":
+            for name, column in node["columns"].items():
+                if declaration := tag_declaration(column):
+                    declarations[name] = declaration
+    # 10 segments; the tag models' 53 tags and tag_rules.yml's 4.
+    assert len(declarations) == 10 + 53 + 4
+    lacking = {
+        key: sorted(name for name, declared in declarations.items() if not declared.get(key))
+        for key in ("display_name", "display_name_en")
+    }
+    assert lacking == {"display_name": [], "display_name_en": []}
+    chinese = [
+        name for name, declared in declarations.items() if not CJK.search(declared["display_name"])
+    ]
+    assert chinese == []
+    english = [
+        n for n, declared in declarations.items() if not declared["display_name_en"].isascii()
+    ]
+    assert english == []
+    names = english_display_names(manifest)
+    assert (names.segments["seg_churned"], names.tags["identity"], names.tags["deal_hunter"]) == (
+        "Churned customers",
+        "Identity",
+        "Deal hunter",
+    )
 
 
 def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):
@@ -176,8 +219,8 @@ def test_a_reason_reads_the_same_from_its_fields():
 
 
 def test_a_fit_status_reads_in_the_operators_language():
-    """The report's note on a fit that did not converge gives its status's meaning in words;
-    the fit's own detail is the predictive step's record, shown as it is."""
+    """The report's note on a fit that did not converge gives its status's meaning in words,
+    then the fit's detail (worded from its fields by fit_detail_text, below)."""
     from orchestration.reporting.nightly_report import _fit_status_notes
 
     fits = [
@@ -196,6 +239,48 @@ def test_a_fit_status_reads_in_the_operators_language():
             "bg_nbd is not_fitted (too few buyers or repeat buyers to fit; no predictions from "
             "it): 2 buyers, fewer than min_customers=100."
         )
+
+
+def test_a_fits_detail_reads_in_the_operators_language_from_its_fields():
+    """btyd_model_fits.detail_fields worded in the page's language; a detail without fields
+    (a failed fit's error, a night from before the fields) is shown as it is."""
+    from orchestration.reporting.nightly_report import fit_detail_text
+
+    too_few = json.dumps({"reason": "too_few_buyers", "buyers": 2, "min_customers": 100})
+    english = "2 buyers, fewer than min_customers=100"
+    spenders = {"reason": "too_few_repeat_spenders", "repeat_buyers": 3, "min_customers": 100}
+    # q kept to four significant digits, as the English detail writes it.
+    spend = json.dumps({"reason": "no_finite_mean_spend", "q": 0.62534})
+    with speaking("zh"):
+        assert fit_detail_text(english, too_few) == "购买客户 2 位\uff0c少于 min_customers=100"
+        assert fit_detail_text("", json.dumps({"reason": "no_repeat_buyers", "buyers": 150})) == (
+            "150 位购买客户都没有复购：无法估计流失"
+        )
+        assert fit_detail_text("", json.dumps(spenders)) == (
+            "有消费金额的复购客户 3 位\uff0c少于 min_customers=100"
+        )
+        assert fit_detail_text(
+            "", json.dumps({"reason": "repeat_buyers", "repeat_buyers": 3, "buyers": 150})
+        ) == ("150 位购买客户中 3 位复购")
+        assert fit_detail_text("", spend).startswith("q=0.6253 ≤ 1：")
+        # No fields, fields of an unknown reason, or missing a count: the detail as it is.
+        assert fit_detail_text(english, None) == english
+        assert fit_detail_text(english, json.dumps({"reason": "new_reason"})) == english
+        assert fit_detail_text(english, json.dumps({"reason": "too_few_buyers"})) == english
+        assert fit_detail_text("LinAlgError: singular matrix", None) == (
+            "LinAlgError: singular matrix"
+        )
+    with speaking("en"):
+        assert fit_detail_text("", too_few) == english
+        assert fit_detail_text("", spend).startswith("q=0.6253 <= 1: spend per purchase")
+
+
+def test_the_chinese_report_words_the_fits_details(customer_marts_warehouse):
+    """The fixture's 8 buyers, 3 of them repeat buyers (C D I), are too few for either model
+    (tests/test_nightly_report.py, the model card): in Chinese, from the fits' fields."""
+    fits = render(customer_marts_warehouse, "zh").rows("model_fits")
+    assert fits["bg_nbd"][-1] == "购买客户 8 位\uff0c少于 min_customers=100"
+    assert fits["gamma_gamma"][-1] == "有消费金额的复购客户 3 位\uff0c少于 min_customers=100"
 
 
 def spent(amount: str, score: int, tier: str, scores: str) -> str:
@@ -474,8 +559,8 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
     english = render(customer_marts_warehouse, "en")
     assert english.rows("summary")["Customers known"] == ["10"]
-    # No English display name in seg_churned's YAML: its code name, never the Chinese one.
-    assert english.rows("segments")["seg_churned"][:2] == ["seg_churned", "4"]
+    # seg_churned by its YAML's display_name_en, the code name beside it.
+    assert english.rows("segments")["seg_churned"][:2] == ["Churned customers", "4"]
     assert english.rows("lifecycle_stages")["churned"][0] == "1"
     assert render(customer_marts_warehouse, "zh").rows("summary")["已知客户"] == ["10"]
 
@@ -485,3 +570,26 @@ def test_the_report_names_its_language(customer_marts_warehouse):
         manifest = read_manifest(customer_marts_warehouse.parent / "exports", AS_OF)
         page = render_nightly_report(customer_marts_warehouse, AS_OF, manifest, language=language)
         assert page.startswith(f'<!DOCTYPE html>\n<html lang="{tag}">')
+
+
+CHURNED_ZH = "有过确认订单、但近 30 天没有购买的客户（运营的流失规则）。"
+CHURNED_EN = (
+    "Had a confirmed purchase and no purchase in the last 30 days (the operators' 流失 rule)."
+)
+
+
+def test_the_report_describes_segments_in_its_language(customer_marts_warehouse):
+    """A segment's description is its YAML's in the page's language (meta.segment
+    description_zh, or the model's description in English), whatever language the night's
+    exports were written in (Chinese here), and without an exports manifest too."""
+    chinese = render(customer_marts_warehouse, "zh")
+    assert chinese.rows("segments")["流失客户"][-1] == CHURNED_ZH
+    english = render(customer_marts_warehouse, "en")
+    assert english.rows("segments")["seg_churned"][-1] == CHURNED_EN
+    unpublished = ParsedReport(
+        render_nightly_report(customer_marts_warehouse, AS_OF, None, language="en")
+    )
+    assert unpublished.rows("segments")["seg_churned"][-1] == CHURNED_EN
+    assert CHURNED_EN not in render_nightly_report(
+        customer_marts_warehouse, AS_OF, None, language="zh"
+    )

@@ -206,13 +206,19 @@ def test_segments_from_the_exports_manifest(customer_marts_warehouse, report):
     # seg_churned on 06-30 (tests/test_segments.py): members C E G I; C exported; G in the
     # holdout; E and I outranked by seg_mask_repurchase_due (priority 1 against 6); nobody
     # pushed on 06-27..06-29 waits for a cool-down. C was exported on 06-29 too: no change.
-    # In English a segment goes by its display_name_en, or where its YAML has none (none
-    # has yet) by its code name: never by the Chinese display_name.
-    assert segments["seg_churned"][:8] == ["seg_churned", "4", "1", "1", "2", "0", "0", "0"]
+    # In English a segment goes by its display_name_en (or where its YAML has none, by its
+    # code name): never by the Chinese display_name.
+    assert segments["seg_churned"][:8] == [
+        "Churned customers",
+        *("4", "1", "1", "2", "0", "0", "0"),
+    ]
     assert segments["seg_churned"][9] == "流失客户"  # the WeCom tag
     # F, about to go silent, is outranked by the mask reminder as well.
     assert segments["seg_about_to_go_silent"][1:6] == ["1", "0", "0", "1", "0"]
-    assert segments["seg_never_bought"][:6] == ["seg_never_bought", "2", "2", "0", "0", "0"]
+    assert segments["seg_never_bought"][:6] == [
+        "New friends, no purchase",
+        *("2", "2", "0", "0", "0"),
+    ]
     assert segments["seg_identity_office_worker"][1:6] == ["3", "3", "0", "0", "0"]  # A C I
     assert segments["seg_high_value"][1:6] == ["0", "0", "0", "0", "0"]
     # An export that is no segment model has exported rows only. An action's export goes by
@@ -242,7 +248,7 @@ def test_the_english_report_names_segments_and_tags_by_their_english_display_nam
 ):
     """display_name_en, read from the dbt manifest (the catalogs keep only the Chinese name),
     names a segment and a tag wherever the English page names them; the Chinese name is
-    nowhere. No YAML declares one yet, so the manifest here is the project's with two added."""
+    nowhere. The manifest here is the project's with two changed, so the names come from it."""
     from orchestration.project import dbt_project
     from orchestration.segments import load_manifest
 
@@ -263,7 +269,7 @@ def test_the_english_report_names_segments_and_tags_by_their_english_display_nam
     )
     parsed = ParsedReport(page)
     assert parsed.rows("segments")["seg_never_bought"][:3] == ["Never bought", "2", "2"]
-    assert parsed.rows("segments")["seg_churned"][0] == "seg_churned"
+    assert parsed.rows("segments")["seg_churned"][0] == "Churned customers"
     assert {row[1]: row[2] for row in parsed.tables["tag_coverage"]["body"]}["identity"] == (
         "Identity"
     )
@@ -332,7 +338,7 @@ def test_campaign_lift_before_any_window_is_complete(report):
     assert report.tables["campaign_lift_recent"]["body"] == [
         [
             "2026-06-29",
-            "seg_churned",
+            "Churned customers (seg_churned)",
             "open until 2026-07-13",
             "0 of 1",
             "0.0%",
@@ -346,7 +352,7 @@ def test_campaign_lift_before_any_window_is_complete(report):
         ],
         [
             "2026-06-29",
-            "seg_never_bought",
+            "New friends, no purchase (seg_never_bought)",
             "open until 2026-07-13",
             "0 of 2",
             "0.0%",
@@ -417,14 +423,16 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
         "Too few to tell",
     ]
     assert parsed.rows("campaign_lift_pooled") == {
-        "seg_churned": ["2", "2 of 4", "50.0%", "1 of 3", "33.3%", "+16.7", "-41.1 to +61.0",
-                        "yes"],
-        "seg_mask_repurchase_due": ["12", "0 of 12", "0.0%", "0 of 12", "0.0%", "+0.0",
-                                    "-24.3 to +24.3", "yes"],
+        "Churned customers (seg_churned)": [
+            "2", "2 of 4", "50.0%", "1 of 3", "33.3%", "+16.7", "-41.1 to +61.0", "yes",
+        ],
+        "Face mask repurchase reminder (seg_mask_repurchase_due)": [
+            "12", "0 of 12", "0.0%", "0 of 12", "0.0%", "+0.0", "-24.3 to +24.3", "yes",
+        ],
     }  # fmt: skip
     assert (
-        "No complete window yet, so not pooled: seg_never_bought (first window ends on "
-        "2026-07-13)." in parsed.notes
+        "No complete window yet, so not pooled: New friends, no purchase (seg_never_bought) "
+        "(first window ends on 2026-07-13)." in parsed.notes
     )
     # The last 14 entry nights: 06-29, 06-14 back to 06-03, and 06-02; 06-01 is the 15th.
     recent = parsed.tables["campaign_lift_recent"]["body"]
@@ -436,7 +444,7 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
     ]
     assert recent[-1] == [
         "2026-06-02",
-        "seg_churned",
+        "Churned customers (seg_churned)",
         "complete",
         "1 of 1",
         "100.0%",
@@ -554,7 +562,11 @@ def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(
     assert metadata["segments_from"] == "exports manifest"
     parsed = ParsedReport((home / "reports" / f"{CUSTOMER_MARTS_AS_OF}.html").read_text("utf-8"))
     assert parsed.notices == ["guard"]
-    assert parsed.items[: len(reasons)] == reasons
+    # The page words the findings with the English display names.
+    assert parsed.items[: len(reasons)] == [
+        "segment Churned customers (seg_churned): 100 → 1 customers (-99%; the guard allows ±50%)",
+        "tag Identity (identity): coverage 70.0% → 10.0% (-86%; the guard allows -50%)",
+    ]
     assert parsed.code == [f"scrm release --home {home} --as-of 2026-06-30"]
     assert any(
         f"exports wait in {home}/exports/held/2026-06-30/" in text for text in parsed.paragraphs
@@ -591,7 +603,9 @@ def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(
     parsed = ParsedReport(render_nightly_report(home / "warehouse.duckdb", AS_OF, manifest))
     assert parsed.notices == [] and parsed.code == []
     assert any(
-        note.startswith("The churn guard held this night (segment seg_churned: 100 → 1")
+        note.startswith(
+            "The churn guard held this night (segment Churned customers (seg_churned): 100 → 1"
+        )
         and note.endswith("it was released after review at 2026-07-01T02:30:00.")
         for note in parsed.notes
     )
@@ -681,17 +695,18 @@ def test_each_segment_is_summed_up_at_the_top(report, customer_marts_warehouse):
     membership invite (high value, entry level), B H never bought. Nobody else is held out.
     """
     since = "since 2026-06-29"
-    assert [item for item in report.items if item.startswith("seg_")] == [
-        f"seg_about_to_go_silent: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_car_seat_cross_sell: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_churned: 4 in the segment; {since}: 1 entered, 0 left; 1 in the holdout.",
-        f"seg_identity_baoma: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_identity_office_worker: 3 in the segment; {since}: 0 entered, 0 left; 0 in the "
-        "holdout.",
-        f"seg_identity_student: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_mask_repurchase_due: 3 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_membership_invite: 1 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
-        f"seg_never_bought: 2 in the segment; {since}: 0 entered, 0 left; 0 in the holdout.",
+    unchanged = f"{since}: 0 entered, 0 left; 0 in the holdout."
+    assert [item for item in report.items if "(seg_" in item] == [
+        f"About to go silent (seg_about_to_go_silent): 1 in the segment; {unchanged}",
+        f"Car seat cross-sell (seg_car_seat_cross_sell): 1 in the segment; {unchanged}",
+        f"Churned customers (seg_churned): 4 in the segment; {since}: 1 entered, 0 left; 1 in "
+        "the holdout.",
+        f"Mums' group (seg_identity_baoma): 1 in the segment; {unchanged}",
+        f"Office workers' group (seg_identity_office_worker): 3 in the segment; {unchanged}",
+        f"Students' group (seg_identity_student): 1 in the segment; {unchanged}",
+        f"Face mask repurchase reminder (seg_mask_repurchase_due): 3 in the segment; {unchanged}",
+        f"Membership invitation (seg_membership_invite): 1 in the segment; {unchanged}",
+        f"New friends, no purchase (seg_never_bought): 2 in the segment; {unchanged}",
     ]
     chinese = ParsedReport(
         render_nightly_report(customer_marts_warehouse, AS_OF, None, language="zh")
@@ -797,7 +812,7 @@ def test_tag_coverage(report, customer_marts_warehouse):
     assert len(tags) == catalog_size
     # Of the ten known customers: identity given by A B C D F G I; skin type by A C F I;
     # a first friend channel for the seven who were ever friends.
-    assert tags["identity"][2:5] == ["identity", "text", "70.0%"]  # no display_name_en
+    assert tags["identity"][2:5] == ["Identity", "text", "70.0%"]  # its display_name_en
     assert tags["skin_type"][4] == "40.0%"
     assert tags["first_channel_code"][4] == "70.0%"
     assert tags["lifecycle_stage"][4] == "100.0%"
@@ -830,7 +845,8 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
         connection.execute(
             """
             insert into predictive.btyd_model_fits values (
-                date '2026-06-30', 'bg_nbd', 'converged', '', 8, -123.456, 12,
+                date '2026-06-30', 'bg_nbd', 'converged', '3 of 8 buyers repeat',
+                '{"reason": "repeat_buyers", "repeat_buyers": 3, "buyers": 8}', 8, -123.456, 12,
                 '{"r": 0.25, "alpha": 4.0, "a": 0.5, "b": 2.0}',
                 date '2025-06-30', date '2026-06-30'
             )
@@ -857,6 +873,9 @@ def test_model_card_with_a_fit_and_a_backtest(customer_marts_warehouse, tmp_path
         "12",
         "r = 0.25, alpha = 4, a = 0.5, b = 2",
     ]
+    assert fits["bg_nbd"][-1] == "3 of 8 buyers repeat"  # worded from detail_fields
+    chinese = ParsedReport(render_nightly_report(warehouse, AS_OF, None, language="zh"))
+    assert chinese.rows("model_fits")["bg_nbd"][-1] == "8 位购买客户中 3 位复购"
     backtest = parsed.tables["model_backtest"]["body"]
     assert [row[0] for row in backtest] == ["all", "0", "1", "7+"]
     assert backtest[0] == ["all", "4", "3.000", "2.250", "12.0", "9.0", "0.875"]

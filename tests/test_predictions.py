@@ -70,6 +70,16 @@ def test_one_time_buyers_are_not_fitted_and_say_why():
     assert fits["bg_nbd_backtest"]["detail"] == (
         f"none of {calibrating} buyers has a repeat purchase: dropout cannot be estimated"
     )
+    # The same reasons as fields, which the report words in the operator's language.
+    assert {model: json.loads(row["detail_fields"]) for model, row in fits.items()} == {
+        "bg_nbd": {"reason": "no_repeat_buyers", "buyers": 150},
+        "gamma_gamma": {
+            "reason": "too_few_repeat_spenders",
+            "repeat_buyers": 0,
+            "min_customers": 100,
+        },
+        "bg_nbd_backtest": {"reason": "no_repeat_buyers", "buyers": calibrating},
+    }
     assert pd.isna(fits["bg_nbd"]["parameters"])
     assert night.predictions.empty and night.backtest.empty
 
@@ -84,6 +94,7 @@ def test_few_repeat_buyers_predict_from_a_flagged_boundary_fit():
     assert fits["bg_nbd"]["status"] == "boundary"
     assert fits["bg_nbd"]["detail"].startswith("3 of 150 buyers repeat; no interior maximum")
     assert "a, b run towards 0 or infinity" in fits["bg_nbd"]["detail"]
+    assert pd.isna(fits["bg_nbd"]["detail_fields"])  # the boundary's words are the fit's own
     reference = fit_bgnbd(frequency, recency, T)
     assert fits["bg_nbd"]["log_likelihood"] == reference.log_likelihood
     assert json.loads(fits["bg_nbd"]["parameters"])["a"] == reference.a
@@ -114,6 +125,8 @@ def test_spend_without_a_finite_mean_is_unusable_and_null():
     assert spend["status"] == "unusable"
     assert spend["detail"].startswith("q=0.6253 <= 1: spend per purchase has no finite")
     repeat = frequency > 0
+    fields = json.loads(spend["detail_fields"])
+    assert fields == {"reason": "no_finite_mean_spend", "q": json.loads(spend["parameters"])["q"]}
     reference = GammaGammaFitter().fit(frequency[repeat], monetary[repeat])
     assert json.loads(spend["parameters"])["q"] == pytest.approx(reference.params_["q"], rel=1e-4)
     assert spend["n_customers"] == repeat.sum()
@@ -121,6 +134,11 @@ def test_spend_without_a_finite_mean_is_unusable_and_null():
     assert night.predictions["clv_12m_cny"].isna().all()
     # The purchase model is unaffected.
     assert fits["bg_nbd"]["status"] == "converged"
+    assert json.loads(fits["bg_nbd"]["detail_fields"]) == {
+        "reason": "repeat_buyers",
+        "repeat_buyers": int(repeat.sum()),
+        "buyers": 1000,
+    }
     assert night.predictions["probability_alive"].notna().all()
 
 
@@ -134,6 +152,7 @@ def test_invalid_summary_is_a_failed_fit_with_the_message():
     fits = fits_by_model(predict_night(summary, purchase_days, AS_OF))
     assert fits["bg_nbd"]["status"] == "failed"
     assert fits["bg_nbd"]["detail"] == "recency exceeds T for 1 customers"
+    assert pd.isna(fits["bg_nbd"]["detail_fields"])  # an error's message has no fields
     assert pd.isna(fits["bg_nbd"]["parameters"])
 
 

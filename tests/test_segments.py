@@ -376,11 +376,12 @@ def test_every_exported_column_has_a_header_in_both_languages():
         "Action detail",
         "Why selected",
     )
-    # Sheets: the segment's display name, in English its name; an action's seed display name
-    # through the catalog. The manifest's display_name does not change with the language.
+    # Sheets: the segment's display name, in English its display_name_en; an action's seed
+    # display name through the catalog. The manifest's display_name does not change with the
+    # language.
     assert (chinese["seg_churned"].sheet_name, english["seg_churned"].sheet_name) == (
         "流失客户",
-        "seg_churned",
+        "Churned customers",
     )
     assert chinese["seg_churned"].display_name == english["seg_churned"].display_name == "流失客户"
     assert (chinese["nba_win_back"].sheet_name, english["nba_win_back"].sheet_name) == (
@@ -419,6 +420,45 @@ def test_a_next_best_action_export_is_described_in_the_operators_language(monkey
     assert descriptions(None)["nba_win_back"] == (
         'Customers whose next best action tonight is "Win back".'
     )
+
+
+def test_every_segment_is_described_in_both_languages():
+    """meta.segment.description_zh in Chinese, the model's description in English: the
+    exports manifest gives the one of the language its files are written in."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import (
+        load_manifest,
+        segment_declaration,
+        segment_description,
+        segment_exports,
+    )
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    nodes = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model" and node["fqn"][1] == "segments"
+    }
+    assert sorted(nodes) == sorted(EXPECTED_MEMBERS)
+    chinese = {name: segment_description(node, "zh") for name, node in nodes.items()}
+    english = {name: segment_description(node, "en") for name, node in nodes.items()}
+    # Each declared: the Chinese one is no fallback on the English.
+    undeclared = [
+        n for n, node in nodes.items() if not segment_declaration(node).get("description_zh")
+    ]
+    assert undeclared == []
+    assert [n for n, text in english.items() if not text] == []
+    assert chinese["seg_churned"] == "有过确认订单、但近 30 天没有购买的客户（运营的流失规则）。"
+    assert english["seg_churned"] == (
+        "Had a confirmed purchase and no purchase in the last 30 days (the operators' 流失 rule)."
+    )
+    exported = {
+        language: {
+            export.name: export.description for export in segment_exports(manifest, language)
+        }
+        for language in ("zh", "en")
+    }
+    assert exported == {"zh": chinese, "en": english}
 
 
 def test_holdout_is_a_stable_hash_of_segment_and_customer(

@@ -432,6 +432,12 @@ def rule_fields(**changes: object) -> dict[str, object]:
             "'bad_rule'",
         ),
         (rule_fields(display_name="{{ x }}"), ["'display_name'", "Jinja"], "'bad_rule'"),
+        (rule_fields(display_name_en="{{ x }}"), ["'display_name_en'", "Jinja"], "'bad_rule'"),
+        (
+            rule_fields(display_name_en=""),
+            ["'display_name_en' must be non-empty text", "empty text"],
+            "'bad_rule'",
+        ),
         (rule_fields(description="a {% if %}"), ["'description'", "Jinja"], "'bad_rule'"),
     ],
 )
@@ -461,6 +467,7 @@ RULES_FILE = """\
 rules:
   - name: high_value
     display_name: 高价值客户
+    display_name_en: High-value customer
     category: lifecycle
     description: Paid more than five orders and more than 5,000 CNY.
     owner: crm-ops
@@ -498,6 +505,7 @@ def test_load_rules(tmp_path: Path) -> None:
             owner="crm-ops",
             rule="paid_order_count > 5 and paid_amount_cny > 5000",
             source=path,
+            display_name_en="High-value customer",
         ),
         RuleDefinition(
             name="obrien_fan",
@@ -569,6 +577,7 @@ def test_render_rule_model(tmp_path: Path, profile: duckdb.DuckDBPyConnection) -
                 "tag": {
                     "category": "lifecycle",
                     "display_name": "高价值客户",
+                    "display_name_en": "High-value customer",
                     "value_type": "boolean",
                     "owner": "crm-ops",
                     "allowed_values": [True, False],
@@ -579,6 +588,8 @@ def test_render_rule_model(tmp_path: Path, profile: duckdb.DuckDBPyConnection) -
         "data_tests": ["not_null"],
     }
     assert obrien_fan["config"]["meta"]["tag"]["display_name"] == "O'Brien 的朋友"
+    # display_name_en may be left out: the English report then shows the code name.
+    assert "display_name_en" not in obrien_fan["config"]["meta"]["tag"]
     assert obrien_fan["config"]["meta"]["tag"]["rule"] == "nickname in ('O''Brien', '小明')"
     assert "data_tests: [not_null]" in properties
     assert "高价值客户" in properties  # written as text, not escaped

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,31 @@ FIT_STATUSES = {
     UNUSABLE: N_("fitted, but its predictions would not be finite; they are null"),
 }
 
+# Why a fit has its status, as fields: btyd_model_fits.detail_fields is {"reason": one of these,
+# and the counts its words need}; the report words it in the operator's language. A detail
+# without fields (a failed fit's error, a boundary) is shown as it is.
+TOO_FEW_BUYERS = "too_few_buyers"  # buyers, min_customers
+NO_REPEAT_BUYERS = "no_repeat_buyers"  # buyers
+REPEAT_BUYERS = "repeat_buyers"  # repeat_buyers, buyers
+TOO_FEW_REPEAT_SPENDERS = "too_few_repeat_spenders"  # repeat_buyers, min_customers
+NO_FINITE_MEAN_SPEND = "no_finite_mean_spend"  # q
+# Each reason in words, for the report (in the operator's language: it translates them).
+FIT_DETAILS = {
+    TOO_FEW_BUYERS: N_("{buyers} buyers, fewer than min_customers={min_customers}"),
+    NO_REPEAT_BUYERS: N_(
+        "none of {buyers} buyers has a repeat purchase: dropout cannot be estimated"
+    ),
+    REPEAT_BUYERS: N_("{repeat_buyers} of {buyers} buyers repeat"),
+    TOO_FEW_REPEAT_SPENDERS: N_(
+        "{repeat_buyers} repeat buyers with positive spend, fewer than "
+        "min_customers={min_customers}"
+    ),
+    NO_FINITE_MEAN_SPEND: N_(
+        "q={q} <= 1: spend per purchase has no finite population mean, so the expected spend "
+        "and CLV would be negative or infinite; they are null"
+    ),
+}
+
 # The night's two models and the backtest's calibration fit.
 BG_NBD, GAMMA_GAMMA, BG_NBD_BACKTEST = "bg_nbd", "gamma_gamma", "bg_nbd_backtest"
 
@@ -78,6 +104,7 @@ FIT_COLUMNS = [
     "model",
     "status",
     "detail",
+    "detail_fields",
     "n_customers",
     "log_likelihood",
     "iterations",
@@ -120,6 +147,8 @@ class FitOutcome(Generic[F]):
     detail: str
     n_customers: int
     fit: F | None = None
+    # The detail as fields ({"reason": ..., counts}), where it has them.
+    fields: Mapping[str, Any] | None = None
 
     @property
     def usable(self) -> bool:
@@ -141,6 +170,7 @@ class FitOutcome(Generic[F]):
             "model": self.model,
             "status": self.status,
             "detail": self.detail,
+            "detail_fields": json.dumps(dict(self.fields)) if self.fields else None,
             "n_customers": self.n_customers,
             "log_likelihood": fit.log_likelihood if fit else None,
             "iterations": fit.iterations if fit else None,
@@ -170,10 +200,13 @@ def _fit_bgnbd(
     n_customers, repeat_buyers = frequency.size, int(np.sum(frequency > 0))
     if n_customers < settings.min_customers:
         reason = f"{n_customers} buyers, fewer than min_customers={settings.min_customers}"
-        return FitOutcome(model, NOT_FITTED, reason, n_customers)
+        fields = {"reason": TOO_FEW_BUYERS, "buyers": n_customers}
+        fields["min_customers"] = settings.min_customers
+        return FitOutcome(model, NOT_FITTED, reason, n_customers, fields=fields)
     if repeat_buyers == 0:
         reason = f"none of {n_customers} buyers has a repeat purchase: dropout cannot be estimated"
-        return FitOutcome(model, NOT_FITTED, reason, n_customers)
+        fields = {"reason": NO_REPEAT_BUYERS, "buyers": n_customers}
+        return FitOutcome(model, NOT_FITTED, reason, n_customers, fields=fields)
     try:
         fit = fit_bgnbd(frequency, recency, age, penalizer=settings.bgnbd_penalizer_coef)
     except _FIT_ERRORS as error:
@@ -181,7 +214,8 @@ def _fit_bgnbd(
     counted = f"{repeat_buyers} of {n_customers} buyers repeat"
     if fit.boundary_reason:
         return FitOutcome(model, BOUNDARY, f"{counted}; {fit.boundary_reason}", n_customers, fit)
-    return FitOutcome(model, CONVERGED, counted, n_customers, fit)
+    fields = {"reason": REPEAT_BUYERS, "repeat_buyers": repeat_buyers, "buyers": n_customers}
+    return FitOutcome(model, CONVERGED, counted, n_customers, fit, fields)
 
 
 def _fit_spend(
@@ -195,7 +229,9 @@ def _fit_spend(
             f"{n_repeat} repeat buyers with positive spend, fewer than "
             f"min_customers={settings.min_customers}"
         )
-        return FitOutcome(GAMMA_GAMMA, NOT_FITTED, reason, n_repeat)
+        fields = {"reason": TOO_FEW_REPEAT_SPENDERS, "repeat_buyers": n_repeat}
+        fields["min_customers"] = settings.min_customers
+        return FitOutcome(GAMMA_GAMMA, NOT_FITTED, reason, n_repeat, fields=fields)
     try:
         fit = fit_gamma_gamma(frequency[repeat], monetary[repeat])
     except _FIT_ERRORS as error:
@@ -205,7 +241,8 @@ def _fit_spend(
             f"q={fit.q:.4g} <= 1: spend per purchase has no finite population mean, so the "
             "expected spend and CLV would be negative or infinite; they are null"
         )
-        return FitOutcome(GAMMA_GAMMA, UNUSABLE, reason, n_repeat, fit)
+        fields = {"reason": NO_FINITE_MEAN_SPEND, "q": float(fit.q)}
+        return FitOutcome(GAMMA_GAMMA, UNUSABLE, reason, n_repeat, fit, fields)
     if fit.boundary_reason:
         return FitOutcome(GAMMA_GAMMA, BOUNDARY, fit.boundary_reason, n_repeat, fit)
     return FitOutcome(GAMMA_GAMMA, CONVERGED, "", n_repeat, fit)
@@ -217,7 +254,7 @@ def _withhold_non_finite(outcome: FitOutcome[F], values: list[FloatArray]) -> Fi
     if not outcome.usable or bad == 0:
         return outcome
     detail = f"{bad} predictions are not finite, so none are kept ({outcome.status}: "
-    return replace(outcome, status=UNUSABLE, detail=f"{detail}{outcome.detail})")
+    return replace(outcome, status=UNUSABLE, detail=f"{detail}{outcome.detail})", fields=None)
 
 
 def _purchase_span(purchase_days: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:

@@ -57,6 +57,7 @@ from orchestration.language import CHINESE, N_, _, current_language, html_langua
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
+    FIT_DETAILS,
     FIT_STATUSES,
     USABLE_STATUSES,
 )
@@ -71,6 +72,7 @@ from orchestration.segments import (
     load_manifest,
     next_best_action_export_name,
     segment_declaration,
+    segment_description,
 )
 from orchestration.tag_registry import tag_declaration
 
@@ -292,7 +294,8 @@ class GuardNotice:
 class DisplayNames(NamedTuple):
     """What the page calls each segment (and export) and tag, in its language, by code name;
     a name not listed goes by its code name. ``descriptions``: the exports the page describes
-    in its own language (an action's), whatever language the night's exports were in."""
+    in its own language (a segment's, from its YAML; an action's), whatever language the
+    night's exports were in."""
 
     segments: Mapping[str, str]
     tags: Mapping[str, str]
@@ -320,8 +323,9 @@ def render_nightly_report(
     against the previous night kept there. ``home`` (default: the warehouse's folder) is the
     ``--home`` of the release command shown for a held night. ``rfm_window_days`` (default:
     the dbt var, which marts.customer_rfm was built with) names the RFM window.
-    ``dbt_manifest`` (default: the project's target/manifest.json) holds the English display
-    names, meta display_name_en, which the warehouse's catalogs do not keep.
+    ``dbt_manifest`` (default: the project's target/manifest.json) holds the segments'
+    descriptions in both languages and the English display names, meta display_name_en,
+    which the warehouse's catalogs do not keep.
     """
     with speaking(language):
         return _render(warehouse, as_of, exports_manifest, home, rfm_window_days, dbt_manifest)
@@ -428,6 +432,13 @@ def _guard_notice(
         release_command=f"scrm release --home {shlex.quote(str(home))} --as-of {night}",
         released_at=guard.get("released_at"),
     )
+
+
+def guard_reasons(guard: Mapping[str, Any], language: str | None = None) -> tuple[str, ...]:
+    """A manifest's guard reasons in ``language`` (default: the configured one), segments and
+    tags by their code names: for `scrm release`, which has no page to name them."""
+    with speaking(language):
+        return _guard_reasons(DisplayNames({}, {}, {}), guard)
 
 
 def _guard_reasons(names: DisplayNames, guard: Mapping[str, Any]) -> tuple[str, ...]:
@@ -805,7 +816,7 @@ def _segments_from_membership(
             left=int(left),
             owner="",
             wecom_tag="",
-            description="",
+            description=names.descriptions.get(name, ""),
         )
         for name, members, exported, holdout, priority, cooldown, entered, left in counts
     ]
@@ -1663,6 +1674,27 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
     ]
 
 
+def fit_detail_text(detail: Any, fields: Any) -> str:
+    """A fit's detail in the page's language, worded from its fields (btyd_model_fits
+    detail_fields); a detail without them (a failed fit's error, a boundary, a night from
+    before the fields) as it is."""
+    try:
+        parsed = json.loads(fields) if isinstance(fields, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or parsed.get("reason") not in FIT_DETAILS:
+        return _text(detail)
+    words = FIT_DETAILS[str(parsed["reason"])]
+    values = {
+        name: f"{value:.4g}" if isinstance(value, float) else value
+        for name, value in parsed.items()
+    }
+    try:
+        return _(words).format(**values)
+    except KeyError:  # fields without a count the words need
+        return _text(detail)
+
+
 # --- end of model fit statuses ---
 
 
@@ -1671,16 +1703,26 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
     fits: list[tuple[Any, ...]] = []
     backtest: list[tuple[Any, ...]] = []
     if all(table in present for table in _PREDICTIVE_TABLES):
-        fits = _rows(
+        # A warehouse whose fits were last written before they kept their detail as fields.
+        ((has_fields,),) = _rows(
             connection,
-            """
-            select model, status, detail, n_customers, log_likelihood, iterations, parameters,
-                data_first_purchase_on, data_last_purchase_on
-            from predictive.btyd_model_fits where as_of_date = ?
-            order by model
-            """,
-            [as_of],
+            "select count(*) > 0 from information_schema.columns where table_schema = "
+            "'predictive' and table_name = 'btyd_model_fits' and column_name = 'detail_fields'",
         )
+        fits = [
+            (model, status, fit_detail_text(detail, fields), *rest)
+            for model, status, detail, fields, *rest in _rows(
+                connection,
+                f"""
+                select model, status, detail, {"detail_fields" if has_fields else "null"},
+                    n_customers, log_likelihood, iterations, parameters,
+                    data_first_purchase_on, data_last_purchase_on
+                from predictive.btyd_model_fits where as_of_date = ?
+                order by model
+                """,
+                [as_of],
+            )
+        ]
         backtest = sorted(
             _rows(
                 connection,
@@ -2427,19 +2469,32 @@ def _display_names(
     """The segments' and tags' names in the page's language: in Chinese their display_name
     (marts.segment_catalog, marts.tag_catalog), in English their display_name_en (the dbt
     manifest; the catalogs keep no English name). An action's export goes by the action's
-    display name (seed next_best_actions, through the message catalog)."""
+    display name (seed next_best_actions, through the message catalog). A segment is
+    described by its YAML in the page's language (the dbt manifest)."""
+    if dbt_manifest is None:
+        dbt_manifest = _load_dbt_manifest(dbt_project.manifest_path)
     if _is_chinese():
         names = DisplayNames(_segment_display_names(connection), _tag_display_names(connection), {})
     else:
-        if dbt_manifest is None:
-            dbt_manifest = _load_dbt_manifest(dbt_project.manifest_path)
         names = english_display_names(dbt_manifest)
     actions = _next_best_action_names(connection)
     return DisplayNames(
         {**actions, **names.segments},
         names.tags,
-        {export: action_export_description(name) for export, name in actions.items()},
+        {
+            **segment_descriptions(dbt_manifest),
+            **{export: action_export_description(name) for export, name in actions.items()},
+        },
     )
+
+
+def segment_descriptions(dbt_manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Each segment's description in the page's language (orchestration.segments)."""
+    return {
+        node["name"]: text
+        for node in dbt_manifest["nodes"].values()
+        if segment_declaration(node) and (text := segment_description(node, current_language()))
+    }
 
 
 def english_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
@@ -2465,8 +2520,8 @@ def _load_dbt_manifest(path: Path) -> dict[str, Any]:
         return load_manifest(path)
     except FileNotFoundError as error:
         raise ReportError(
-            f"the dbt manifest {path} is missing: run `scrm prepare` (the English report reads "
-            "the display names in English from it)"
+            f"the dbt manifest {path} is missing: run `scrm prepare` (the report reads the "
+            "segments' descriptions and the English display names from it)"
         ) from error
 
 

@@ -63,8 +63,8 @@ def read_inputs(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd
 # Declared, not inferred from the frames: an empty night must not change a column's type.
 TABLES = {
     "btyd_model_fits": """
-        as_of_date date, model varchar, status varchar, detail varchar, n_customers bigint,
-        log_likelihood double, iterations bigint, parameters varchar,
+        as_of_date date, model varchar, status varchar, detail varchar, detail_fields varchar,
+        n_customers bigint, log_likelihood double, iterations bigint, parameters varchar,
         data_first_purchase_on date, data_last_purchase_on date
     """,
     "model_backtest": """
@@ -88,6 +88,10 @@ def write_night(
     connection.execute("begin transaction")
     for table, columns in TABLES.items():
         connection.execute(f"create table if not exists {SCHEMA}.{table} ({columns})")
+    # A home from before the fits kept their detail as fields.
+    connection.execute(
+        f"alter table {SCHEMA}.btyd_model_fits add column if not exists detail_fields varchar"
+    )
     frames = {
         "btyd_model_fits": night.fits,
         "model_backtest": night.backtest,
