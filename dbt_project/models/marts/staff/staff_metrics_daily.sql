@@ -101,7 +101,7 @@ response_days as (
         staff_id,
         metric_on,
         max(responses_measured) as responses_measured,
-        avg(response_seconds * 1.0) as median_first_response_seconds
+        avg(cast(response_seconds as double)) as median_first_response_seconds
     from ranked_responses
     where 2 * response_rank between responses_measured and responses_measured + 2
     group by 1, 2
