@@ -13,8 +13,8 @@ from orchestration.tag_registry import render_tag_column_properties
 from tests.conftest import connect_warehouse
 
 # The marts BI users query in the published copy (docs/bi.md): the profile and its tags, the
-# customer-value marts, the segment marts, the catalogs and the data-quality tables, and the
-# tag and segment models of schemas `tags` and `segments`.
+# customer-value marts, the segment marts, the staff marts, the catalogs and the data-quality
+# tables, and the tag and segment models of schemas `tags` and `segments`.
 CONSUMER_MARTS = {
     # tags
     "customer_profile",
@@ -39,6 +39,9 @@ CONSUMER_MARTS = {
     "next_best_action",
     "wecom_customer_remarks",
     "wecom_friendship_tags",
+    # staff performance
+    "staff_metrics_daily",
+    "staff_deletion_alerts",
     # data quality
     "raw_row_accounting",
     "customer_erasures",

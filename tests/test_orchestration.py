@@ -238,6 +238,8 @@ def test_definitions_snapshot():
         "marts/raw_row_accounting",
         "marts/segment_catalog",
         "marts/segment_membership",
+        "marts/staff_deletion_alerts",
+        "marts/staff_metrics_daily",
         "marts/tag_catalog",
         "marts/tag_changes",
         "marts/tag_unseen_values",
