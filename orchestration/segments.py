@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.language import CHINESE, _, configured_language, speaking
-from orchestration.publishing.exports import CustomerTable, SegmentExport
+from orchestration.publishing.segment_files import CustomerTable, SegmentExport
 from orchestration.publishing.wecom import TAG_SEPARATOR, WecomLimits
 from orchestration.reasons import (
     CUSTOMER_REASON_COLUMNS,

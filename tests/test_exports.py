@@ -26,10 +26,9 @@ from click.testing import CliRunner
 
 from orchestration.cli import main
 from orchestration.csv_text import csv_lines
-from orchestration.publishing import exports
+from orchestration.publishing import exports, table_files
+from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
-    PublishError,
-    SegmentExport,
     latest_published_night,
     prune_published_nights,
     publish_night,
@@ -38,6 +37,7 @@ from orchestration.publishing.exports import (
 )
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import LOCK_FILE
+from orchestration.publishing.segment_files import SegmentExport
 from orchestration.publishing.warehouse import published_night
 from orchestration.publishing.wecom import WecomLimits
 
@@ -392,7 +392,7 @@ def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> Non
     assert (night / "seg_a.csv").exists()
     for refused in (-1, 1_048_576, 2.5, True, None):
         with pytest.raises(PublishError, match="export_xlsx_max_rows"):
-            exports.check_xlsx_max_rows(refused)
+            table_files.check_xlsx_max_rows(refused)
 
 
 def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path: Path) -> None:
@@ -449,8 +449,8 @@ def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path:
     for_people = header + "".join(f"{cell},{rest}\r\n" for cell, _, rest in rows)
     for_programs = header + "".join(f"{cell},{rest}\r\n" for _, cell, rest in rows)
 
-    sha = exports._write_table_csv(tmp_path / "people.csv", table, for_people=True)
-    exports._write_table_csv(tmp_path / "programs.csv", table, for_people=False)
+    sha = table_files.write_table_csv(tmp_path / "people.csv", table, for_people=True)
+    table_files.write_table_csv(tmp_path / "programs.csv", table, for_people=False)
     assert (tmp_path / "people.csv").read_bytes() == BOM + for_people.encode("utf-8")
     assert (tmp_path / "programs.csv").read_bytes() == for_programs.encode("utf-8")
     assert sha == hashlib.sha256((tmp_path / "people.csv").read_bytes()).hexdigest()
@@ -466,7 +466,7 @@ def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path:
         ("id", [], "id\r\n"),
     ):
         one = pa.table({name: pa.array(values, type=pa.string())})
-        exports._write_table_csv(tmp_path / "one.csv", one, for_people=True)
+        table_files.write_table_csv(tmp_path / "one.csv", one, for_people=True)
         assert (tmp_path / "one.csv").read_bytes() == BOM + expected.encode("utf-8"), name
 
 

@@ -15,14 +15,13 @@ from orchestration.project import dbt_project, project_vars
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
     HELD_DIR,
-    XLSX_MAX_ROWS,
     check_days_kept,
-    check_xlsx_max_rows,
     prune_published_nights,
     publish_night,
     read_manifest,
 )
 from orchestration.publishing.guard import ExportGuard
+from orchestration.publishing.table_files import XLSX_MAX_ROWS, check_xlsx_max_rows
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
     PUBLISH_PHASES,
