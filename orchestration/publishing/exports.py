@@ -41,7 +41,8 @@ from typing import Any, Final
 
 import duckdb
 
-from orchestration.publishing.durable import fsync, swap_into_place, write_json
+from orchestration.durable import fsync, swap_into_place, write_json
+from orchestration.layout import HELD_DIR, MANIFEST_FILE
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
@@ -58,7 +59,6 @@ from orchestration.publishing.table_files import (
     write_parquet,
     write_table_csv,
 )
-from orchestration.publishing.wecom import WecomLimits
 from orchestration.publishing.wecom_sync import (
     REMARK_ACTION,
     SENT_REMARKS_FILE,
@@ -73,13 +73,11 @@ from orchestration.publishing.wecom_sync import (
     whole_remarks,
     write_mark_tag,
 )
+from orchestration.wecom_tags import WecomLimits
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_FILE: Final = "manifest.json"
 MANIFEST_FORMAT_VERSION: Final = 2
-# Nights the churn guard held back wait here, outside the published nights, for `scrm release`.
-HELD_DIR: Final = "held"
 # The run id becomes part of a directory name, so it must not carry a path separator.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _NIGHT_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.duckdb_settings import text_literal
-from orchestration.publishing.durable import sha256_file
+from orchestration.durable import sha256_file
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.relations import (
     CUSTOMER_ID,

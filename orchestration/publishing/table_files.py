@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from orchestration.csv_text import csv_lines
-from orchestration.publishing.durable import sha256_file
+from orchestration.durable import sha256_file
 from orchestration.publishing.errors import PublishError
 
 logger = logging.getLogger(__name__)

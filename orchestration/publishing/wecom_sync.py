@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.publishing.durable import sha256_file, write_json
+from orchestration.durable import sha256_file, write_json
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.relations import (
     CUSTOMER_ID,
@@ -35,14 +35,13 @@ from orchestration.publishing.table_files import (
     write_table_csv,
 )
 from orchestration.publishing.wecom import (
-    TAG_SEPARATOR,
     Friendship,
     MarkTagCall,
-    WecomLimits,
     dry_run_summary,
     mark_tag_calls,
     parse_tags,
 )
+from orchestration.wecom_tags import TAG_SEPARATOR, WecomLimits
 
 if TYPE_CHECKING:
     from orchestration.publishing.segment_files import SegmentExport, SegmentResult
