@@ -468,7 +468,7 @@ def run_shown_night(
 
 def show_summary(home_dir: Path, as_of_date: str) -> None:
     """Where the night's outputs are, and how to look at them."""
-    from orchestration.publishing.exports import HELD_DIR
+    from orchestration.layout import HELD_DIR
     from orchestration.publishing.warehouse import PUBLISHED_NAME, published_night
 
     home = home_dir.resolve()

@@ -1,7 +1,7 @@
 """CSV text from Arrow columns: the one CSV writer of the project.
 
-The export publisher (orchestration/publishing/exports.py: files for people and for programs)
-and the raw-data generator both write their CSV lines here. pyarrow's own writer
+The export publisher's files for people and for programs (orchestration/publishing/
+table_files.py) and the raw-data generator both write their CSV lines here. pyarrow's own writer
 (pyarrow.csv.write_csv) cannot take its place: with quoting_style "needed" it quotes every
 text cell, `"plain"` for `plain`, where csv.writer and every brand's export quote only what
 needs it, and with "none" it refuses a cell holding a comma or a quote.

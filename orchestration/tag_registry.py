@@ -28,14 +28,14 @@ from typing import Any
 import yaml
 
 from orchestration import tag_rules
-from orchestration.publishing.wecom import WecomLimits
-from orchestration.segments import (
+from orchestration.segment_declarations import (
     SegmentDeclarationError,
     SegmentSettings,
     check_wecom_mapping,
     segment_declaration,
     segment_settings,
 )
+from orchestration.wecom_tags import WecomLimits
 
 RULES_FILE = "tag_rules.yml"
 REGISTRY_MACRO = Path("macros") / "generated" / "registered_models.sql"
@@ -338,7 +338,7 @@ def render_registry(
         f"    {{{{ return({_jinja_literal({k: dict(v) for k, v in segments.items()})}) }}}}\n"
         "{%- endmacro %}\n"
         "\n"
-        "{#- Each segment's settings, checked and with defaults (orchestration/segments.py). -#}\n"
+        "{#- Each segment's settings, checked (orchestration/segment_declarations.py). -#}\n"
         "{% macro registered_segment_settings() -%}\n"
         f"    {{{{ return({_jinja_literal(_settings_literal(settings))}) }}}}\n"
         "{%- endmacro %}\n"

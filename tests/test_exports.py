@@ -24,12 +24,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from orchestration import layout
 from orchestration.cli import main
 from orchestration.csv_text import csv_lines
-from orchestration.publishing import exports
+from orchestration.publishing import table_files
+from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
-    PublishError,
-    SegmentExport,
     latest_published_night,
     prune_published_nights,
     publish_night,
@@ -38,8 +38,9 @@ from orchestration.publishing.exports import (
 )
 from orchestration.publishing.guard import ExportGuard
 from orchestration.publishing.lock import LOCK_FILE
+from orchestration.publishing.segment_files import SegmentExport
 from orchestration.publishing.warehouse import published_night
-from orchestration.publishing.wecom import WecomLimits
+from orchestration.wecom_tags import WecomLimits
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 PUBLISHED_AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
@@ -392,7 +393,7 @@ def test_a_segment_over_the_xlsx_limit_gets_its_csv_alone(tmp_path: Path) -> Non
     assert (night / "seg_a.csv").exists()
     for refused in (-1, 1_048_576, 2.5, True, None):
         with pytest.raises(PublishError, match="export_xlsx_max_rows"):
-            exports.check_xlsx_max_rows(refused)
+            table_files.check_xlsx_max_rows(refused)
 
 
 def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path: Path) -> None:
@@ -449,8 +450,8 @@ def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path:
     for_people = header + "".join(f"{cell},{rest}\r\n" for cell, _, rest in rows)
     for_programs = header + "".join(f"{cell},{rest}\r\n" for _, cell, rest in rows)
 
-    sha = exports._write_table_csv(tmp_path / "people.csv", table, for_people=True)
-    exports._write_table_csv(tmp_path / "programs.csv", table, for_people=False)
+    sha = table_files.write_table_csv(tmp_path / "people.csv", table, for_people=True)
+    table_files.write_table_csv(tmp_path / "programs.csv", table, for_people=False)
     assert (tmp_path / "people.csv").read_bytes() == BOM + for_people.encode("utf-8")
     assert (tmp_path / "programs.csv").read_bytes() == for_programs.encode("utf-8")
     assert sha == hashlib.sha256((tmp_path / "people.csv").read_bytes()).hexdigest()
@@ -466,7 +467,7 @@ def test_csv_for_people_escapes_formulas_and_for_programs_keeps_values(tmp_path:
         ("id", [], "id\r\n"),
     ):
         one = pa.table({name: pa.array(values, type=pa.string())})
-        exports._write_table_csv(tmp_path / "one.csv", one, for_people=True)
+        table_files.write_table_csv(tmp_path / "one.csv", one, for_people=True)
         assert (tmp_path / "one.csv").read_bytes() == BOM + expected.encode("utf-8"), name
 
 
@@ -861,7 +862,7 @@ def test_latest_night_needs_a_manifest_and_ignores_temporary_directories(tmp_pat
     publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))})
     (root / "2026-03-05").mkdir()  # no manifest: not published
     (root / ".tmp-2026-03-04-x").mkdir()
-    (root / ".tmp-2026-03-04-x" / exports.MANIFEST_FILE).write_text("{}")
+    (root / ".tmp-2026-03-04-x" / layout.MANIFEST_FILE).write_text("{}")
     (root / "notes").mkdir()
 
     assert latest_published_night(root) == D1
@@ -879,7 +880,7 @@ def test_published_nights_older_than_the_days_kept_are_removed(tmp_path: Path) -
     for night in nights:
         publish(tmp_path, night, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))})
     (root / "2026-02-01").mkdir()  # no manifest
-    (root / exports.HELD_DIR / "2026-02-02").mkdir(parents=True)
+    (root / layout.HELD_DIR / "2026-02-02").mkdir(parents=True)
 
     assert prune_published_nights(root, None) == []
     # Newest 03-06: 3 days keep 03-04, 03-05, 03-06; 03-01 is kept as the night just published.
@@ -890,9 +891,9 @@ def test_published_nights_older_than_the_days_kept_are_removed(tmp_path: Path) -
         "2026-03-04",
         "2026-03-05",
         "2026-03-06",
-        exports.HELD_DIR,
+        layout.HELD_DIR,
     ]
-    assert (root / exports.HELD_DIR / "2026-02-02").is_dir()
+    assert (root / layout.HELD_DIR / "2026-02-02").is_dir()
     assert prune_published_nights(root, 1) == [date(2026, 3, d) for d in (1, 4, 5)]
     assert latest_published_night(root) == date(2026, 3, 6)
     # The next night still diffs against the one night left.

@@ -2,8 +2,9 @@
 
 import pytest
 
+from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
 from orchestration.language import speaking
-from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, ExportGuard, GuardFinding
+from orchestration.publishing.guard import ExportGuard
 from orchestration.reporting.nightly_report import _guard_finding_text
 
 

@@ -18,10 +18,11 @@ import pytest
 
 from orchestration.defs.reporting.assets import nightly_report
 from orchestration.defs.resources import WarehouseResource
+from orchestration.guard_findings import SEGMENT, TAG, GuardFinding
 from orchestration.language import _ as translate
 from orchestration.language import speaking
-from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE, read_manifest
-from orchestration.publishing.guard import SEGMENT, TAG, GuardFinding
+from orchestration.layout import HELD_DIR, MANIFEST_FILE
+from orchestration.publishing.exports import read_manifest
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,

@@ -465,7 +465,8 @@ def test_holdout_is_a_stable_hash_of_segment_and_customer(
     customer_marts_warehouse, generated_night
 ):
     from orchestration.project import dbt_project
-    from orchestration.segments import load_manifest, segment_declaration, segment_settings
+    from orchestration.segment_declarations import segment_declaration, segment_settings
+    from orchestration.segments import load_manifest
 
     shares = {
         node["name"]: segment_settings(node["name"], declaration).holdout_share

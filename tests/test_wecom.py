@@ -6,11 +6,11 @@ import pytest
 
 from orchestration.publishing.wecom import (
     MarkTagCall,
-    WecomLimits,
     dry_run_summary,
     mark_tag_calls,
     parse_tags,
 )
+from orchestration.wecom_tags import WecomLimits
 
 PREVIOUS = {
     ("S1", "A"): frozenset({"高价值", "宝妈"}),

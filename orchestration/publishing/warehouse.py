@@ -49,7 +49,7 @@ import duckdb
 
 from orchestration import duckdb_settings
 from orchestration.duckdb_settings import fetch_one
-from orchestration.publishing.durable import fsync
+from orchestration.durable import fsync
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.lock import DEFAULT_LOCK_TIMEOUT_SECONDS, publisher_lock
 from orchestration.raw_loader import RAW_SCHEMA

@@ -20,73 +20,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, dataclass, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-TAG_SEPARATOR: Final = "|"
+from orchestration.wecom_tags import TAG_SEPARATOR, WecomLimits
 
 Friendship = tuple[str, str]  # (staff_id, customer_id)
-T = TypeVar("T", bound="DataclassInstance")
-
-
-def settings_from_vars(cls: type[T], var: str, configured: Mapping[str, Any] | None) -> T:
-    """A settings dataclass from a dbt var's mapping: unknown keys are an error, not ignored,
-    and so is a missing one that has no default."""
-    configured = dict(configured or {})
-    unknown = sorted(set(configured) - set(cls.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"unknown {var} setting(s): {unknown}")
-    missing = [
-        item.name
-        for item in fields(cls)
-        if item.name not in configured
-        and item.default is MISSING
-        and item.default_factory is MISSING
-    ]
-    if missing:
-        raise ValueError(f"missing {var} setting(s): {missing}")
-    return cls(**configured)
-
-
-@dataclass(frozen=True)
-class WecomLimits:
-    """WeCom's limits, from its documentation, as dbt var ``wecom_limits`` states them
-    (dbt_project.yml, their one place; the dbt test wecom_tag_limits reads it too)."""
-
-    # Customer tags per company (企业客户标签上限).
-    max_tags: int
-    # Characters in a tag name.
-    tag_name_max_chars: int
-    # Calls of one API per company per minute and per hour (主动调用频率限制).
-    calls_per_minute: int
-    calls_per_hour: int
-    # Characters in a contact remark (备注), counted as Unicode code points, not bytes.
-    remark_max_chars: int
-    # Tag groups per company, and tags per group.
-    max_tag_groups: int
-    max_tags_per_group: int
-
-    def __post_init__(self) -> None:
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"wecom_limits.{name} must be a whole number from 1: {value!r}")
-
-    @classmethod
-    def from_vars(cls, configured: Mapping[str, Any] | None) -> WecomLimits:
-        return settings_from_vars(cls, "wecom_limits", configured)
-
-    @classmethod
-    def from_project(cls, project_dir: Path | None = None) -> WecomLimits:
-        """The limits of the dbt project's var wecom_limits (by default this repository's)."""
-        # Imported here: the project module loads dagster-dbt, which publishing does not need.
-        from orchestration.project import DBT_PROJECT_DIR, project_vars
-
-        return cls.from_vars(project_vars(project_dir or DBT_PROJECT_DIR).get("wecom_limits"))
 
 
 @dataclass(frozen=True)

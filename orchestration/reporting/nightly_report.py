@@ -53,7 +53,10 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from orchestration import duckdb_settings
+from orchestration.durable import fsync
+from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
 from orchestration.language import CHINESE, N_, _, current_language, html_language, speaking
+from orchestration.layout import HELD_DIR, MANIFEST_FILE
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
@@ -62,16 +65,13 @@ from orchestration.predictive.nightly import (
     USABLE_STATUSES,
 )
 from orchestration.project import dbt_project, project_vars
-from orchestration.publishing.durable import fsync
-from orchestration.publishing.exports import HELD_DIR, MANIFEST_FILE
-from orchestration.publishing.guard import SEGMENT, SOURCE, TAG, GuardFinding
 from orchestration.reasons import stage_text
+from orchestration.segment_declarations import segment_declaration
 from orchestration.segments import (
     action_display_name,
     action_export_description,
     load_manifest,
     next_best_action_export_name,
-    segment_declaration,
     segment_description,
 )
 from orchestration.tag_registry import tag_declaration

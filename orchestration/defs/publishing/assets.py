@@ -10,19 +10,18 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration import duckdb_settings
 from orchestration.defs.dbt.assets import scrm_dbt_models, scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
+from orchestration.layout import HELD_DIR
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
 from orchestration.publishing.errors import PublishError
 from orchestration.publishing.exports import (
-    HELD_DIR,
-    XLSX_MAX_ROWS,
     check_days_kept,
-    check_xlsx_max_rows,
     prune_published_nights,
     publish_night,
     read_manifest,
 )
 from orchestration.publishing.guard import ExportGuard
+from orchestration.publishing.table_files import XLSX_MAX_ROWS, check_xlsx_max_rows
 from orchestration.publishing.warehouse import (
     MARTS_LINK,
     PUBLISH_PHASES,
@@ -31,15 +30,15 @@ from orchestration.publishing.warehouse import (
     tables_kept_per_night,
     tables_published_by_month,
 )
-from orchestration.publishing.wecom import WecomLimits
+from orchestration.segment_declarations import segment_declaration
 from orchestration.segments import (
     CUSTOMER_REASONS_MODEL,
     customer_reasons_export,
     load_manifest,
     next_best_action_exports,
-    segment_declaration,
     segment_exports,
 )
+from orchestration.wecom_tags import WecomLimits
 
 MANIFEST = load_manifest(dbt_project.manifest_path)
 # The segment models, for the asset's deps; their exports are built when the asset runs.

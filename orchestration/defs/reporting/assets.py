@@ -10,9 +10,10 @@ from orchestration import duckdb_settings
 from orchestration.defs.predictive.assets import BACKTEST
 from orchestration.defs.publishing.assets import publish_segment_exports, published_warehouse
 from orchestration.defs.resources import WarehouseResource
+from orchestration.layout import HELD_DIR
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.publishing.errors import PublishError
-from orchestration.publishing.exports import HELD_DIR, read_manifest
+from orchestration.publishing.exports import read_manifest
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     unseen_tag_values,
