@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -334,7 +335,7 @@ def test_every_asset_is_in_a_named_group_and_described_in_plain_text():
     assert [key for key, text in outside_code.items() if re.search(r"<[a-z]", text)] == []
 
 
-def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night):
+def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night, tmp_path):
     """`make dev` opens the home's own Dagster instance: the UI, in headless chromium, shows
     the CLI's night as a materialized partition, with its run and the report's metadata."""
     from tests.test_nightly_report import chromium_or_skip
@@ -353,7 +354,8 @@ def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night):
         "SCRM_HOME": str(home),
         "SCRM_RAW_DIR": str(TINY_RAW),
     }
-    # From the project root, the code location [tool.dagster] names, as `dagster dev` loads it.
+    # From the repository's root, the code location its pyproject names, as `dagster dev` loads
+    # it (under pytest-xdist the dbt project is a copy elsewhere, SCRM_DBT_PROJECT_DIR).
     server = subprocess.Popen(
         [
             sys.executable,
@@ -365,14 +367,14 @@ def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night):
             "-p",
             str(port),
         ],
-        cwd=dbt_project.project_dir.parent,
+        cwd=Path(__file__).resolve().parent.parent,
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(log := (tmp_path / "webserver.log").open("w")),
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(f"{base}/server_info", server)
+        wait_until_serving(f"{base}/server_info", server, tmp_path / "webserver.log")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium)
             page = browser.new_page()
@@ -393,12 +395,14 @@ def test_the_dagster_ui_shows_a_night_the_cli_ran(tiny_night):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
-def wait_until_serving(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+def wait_until_serving(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert server.poll() is None, "dagster-webserver exited"
+        if server.poll() is not None:
+            raise AssertionError(f"dagster-webserver exited: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
