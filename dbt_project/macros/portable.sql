@@ -34,9 +34,8 @@
 
 {#- Configures a model whose query compares many columns at once (a wide row against another)
     to be planned without Spark's constraint propagation, which multiplies the constraints of
-    every alias and filter: tag_changes ran its 2 GB driver out of memory planning, and took
-    9 s on the test fixture without it. The setting is reset after the model. Other engines
-    need nothing. -#}
+    every alias and filter: tag_changes ran its driver out of memory while planning. The
+    setting is reset after the model. Other engines need nothing. -#}
 {% macro plan_wide_comparison() -%}
     {%- if target.type == 'spark' -%}
         {{ config(

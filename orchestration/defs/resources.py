@@ -14,8 +14,8 @@ duckdb_settings.export_defaults()
 
 
 class NightlyDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI resource without two start-up costs the nightly builds do not need
-    (7 s of a night at every scale, against a sample night of about 55 s).
+    """dagster-dbt's dbt CLI resource without two start-up costs the nightly builds do not need,
+    paid on every night whatever its size.
 
     Both override private methods of the pinned dagster-dbt: should a later version rename
     them, the overrides stop applying and the costs come back; nothing else changes.
@@ -23,7 +23,7 @@ class NightlyDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        # dagster-dbt asks `dbt --version` in a subprocess (3.6 s) to tell dbt Core from the
+        # dagster-dbt asks `dbt --version` in a subprocess (seconds) to tell dbt Core from the
         # Fusion engine; the dbt it runs is the dbt-core installed beside it.
         from dbt.version import __version__ as dbt_core_version
 
@@ -33,7 +33,7 @@ class NightlyDbtCliResource(DbtCliResource):
         self, args: Sequence[str]
     ) -> None:
         # An in-process dbt adapter serves row counts and column metadata, which these assets
-        # do not fetch; opening one took 1.6 s per build.
+        # do not fetch; opening one cost every build its own start.
         return None
 
 

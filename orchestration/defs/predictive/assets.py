@@ -51,8 +51,8 @@ def read_inputs(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd
         from marts.customer_rfm order by customer_id
         """
     ).df()
-    # Sorted, the backtest's grouping by customer and day finds the customers in order: at
-    # a million customers it took 2.4 s against 5.5 s, the same summary.
+    # Sorted, the backtest's grouping by customer and day finds the customers in order, about
+    # twice as fast for the same summary.
     purchase_days = connection.execute(
         "select customer_id, purchase_on, amount_cny from marts.fct_purchase_days "
         "order by customer_id, purchase_on"

@@ -1,8 +1,8 @@
 {{ incremental_by_key('customer_id', marker_column='lifecycle_stage') }}
 
 {#- Incrementally only the customers whose inputs changed, or who have a candidate day between
-    the stored night and this one (macros/restated_per_customer.sql): at scale L a night's
-    move restates about 5% of the customers, the active ones. -#}
+    the stored night and this one (macros/restated_per_customer.sql): a night's move
+    restates a small share of the customers, the active ones. -#}
 {% set every_candidate_day %}
     {{ lifecycle_candidate_days(
         customers=(
@@ -76,7 +76,7 @@ candidate_days as (
 -- The latest purchase day and friend event day on or before each candidate day. Both are
 -- candidate days themselves, so an equality join marks them and a running max carries them
 -- forward. Joining each candidate day with the purchase day and friend state whose span
--- holds it gave the same rows, 15 s against 13 s at scale L.
+-- holds it gave the same rows, slower.
 latest_days as (
     select
         candidate_days.customer_id,
