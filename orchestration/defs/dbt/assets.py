@@ -3,6 +3,7 @@
 import csv
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,23 @@ class ScrmDbtTranslator(DagsterDbtTranslator):
             # The reference tables analysts edit: all in seeds/, grouped by their schema.
             return spec.replace_attributes(group_name=props["config"]["schema"])
         return spec
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in this process's environment meanwhile: dagster-dbt hands the environment to
+    the dbt process it starts. Restored after, so that nothing else in a long-lived process
+    (a backfill, the tests) takes one night's settings for its own."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # The dbt command of a night: build everything. Unit tests are left to the test suite
@@ -88,14 +106,16 @@ def nightly_dbt_build(
         warehouse: WarehouseResource,
         config: NightConfig,
     ) -> Iterator[object]:  # the events of dbt's run, as dagster-dbt streams them
-        # dagster-dbt hands the process's environment to dbt, the night's included.
-        os.environ.update(night_environment(context.partition_key, config.run_started_at))
         target_path = dbt_run_dir(Path(warehouse.home_dir), name, context.run.run_id)
         columns_folder = target_path / "built_columns"
         columns_folder.mkdir(parents=True)
-        os.environ[BUILT_COLUMNS_VARIABLE] = str(columns_folder)
-        events = dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target_path).stream()
-        yield from with_column_types(events, columns_folder, context)
+        build_environment = {
+            **night_environment(context.partition_key, config.run_started_at),
+            BUILT_COLUMNS_VARIABLE: str(columns_folder),
+        }
+        with environment(build_environment):  # dbt's process starts in dbt.cli
+            invocation = dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target_path)
+        yield from with_column_types(invocation.stream(), columns_folder, context)
 
     return build
 
