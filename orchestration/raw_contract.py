@@ -20,6 +20,9 @@ class SourceContract:
     name: str
     columns: tuple[str, ...]
     required: frozenset[str]
+    # A source a brand may not have at all (meta.optional): when neither its file nor its
+    # folder is there, the night takes it in as empty.
+    is_optional: bool = False
 
 
 @cache
@@ -36,5 +39,6 @@ def load_contract(sources_yaml: Path = SOURCES_YAML) -> dict[str, SourceContract
             required=frozenset(
                 c["name"] for c in columns if (c.get("meta") or {}).get("required") is True
             ),
+            is_optional=(table.get("meta") or {}).get("optional") is True,
         )
     return contracts

@@ -91,8 +91,9 @@ class RawLoadResult:
     new_deliveries: tuple[str, ...] = field(default=())
 
 
-def find_deliveries(raw_dir: Path, source: str) -> list[Delivery]:
-    """The source's full file, or its folder's deliveries in name order."""
+def find_deliveries(raw_dir: Path, source: str, is_optional: bool = False) -> list[Delivery]:
+    """The source's full file, or its folder's deliveries in name order; none for an optional
+    source that has neither."""
     candidates = [raw_dir / f"{source}{suffix}" for suffix in SUPPORTED_SUFFIXES]
     present = [path for path in candidates if path.is_file()]
     folder = raw_dir / source
@@ -108,6 +109,8 @@ def find_deliveries(raw_dir: Path, source: str) -> list[Delivery]:
     if present:
         return [Delivery(present[0], present[0].name, is_full=True)]
     if not folder.is_dir():
+        if is_optional:
+            return []
         expected = " or ".join(str(path) for path in candidates)
         raise RawDataError(
             f"raw file for source '{source}' is missing: expected {expected}, "
@@ -260,7 +263,7 @@ def open_raw_source(raw_dir: Path, contract: SourceContract, loaded_at: datetime
     The one reader of raw files: the DuckDB loader below and the Spark loader
     (orchestration/spark.py) both take their rows from here.
     """
-    found = find_deliveries(raw_dir, contract.name)
+    found = find_deliveries(raw_dir, contract.name, contract.is_optional)
     deliveries = tuple(check_header(delivery, contract) for delivery in found)
     present = {name for delivery in deliveries for name in delivery.present_columns}
     ignored = {name for delivery in deliveries for name in delivery.ignored_columns}
@@ -407,6 +410,13 @@ def _checked_deliveries(
     one taken in before that changed or went missing. A file whose size and modification time
     are those recorded is not read again."""
     recorded = _recorded_deliveries(connection, source)
+    if not deliveries and recorded:
+        latest = max(recorded.items(), key=lambda item: item[1].taken_in_at)
+        raise RawDataError(
+            f"source '{source}' has no file or folder now, but {latest[0]} was taken in on the "
+            f"night of {latest[1].taken_in_night}: a delivery is immutable once taken in. Put "
+            "it back, or deliver an empty full file (the header alone) to empty the source"
+        )
     present = {delivery.name: delivery for delivery in deliveries}
     is_folder = not (len(deliveries) == 1 and deliveries[0].is_full)
     if is_folder:
@@ -630,13 +640,14 @@ def load_raw_source(
         connection, contract.name, new, shas, rows_by_delivery, night or loaded_at.date(), loaded_at
     )
     connection.execute(f"delete from {HELD} where source_name = ?", [contract.name])
-    connection.executemany(
-        f"insert into {HELD} values (?, ?, ?, ?, ?)",
-        [
-            (contract.name, name, entry.is_full, entry.sha256, entry.loaded_at)
-            for name, entry in held.items()
-        ],
-    )
+    if held:
+        connection.executemany(
+            f"insert into {HELD} values (?, ?, ?, ?, ?)",
+            [
+                (contract.name, name, entry.is_full, entry.sha256, entry.loaded_at)
+                for name, entry in held.items()
+            ],
+        )
     ((rows,),) = connection.execute(f"select count(*) from {table}").fetchall()
     return RawLoadResult(
         source=contract.name,

@@ -78,6 +78,7 @@ CORE_AND_STAGING = {
     "stg_raw__order_items",
     "stg_raw__friend_events",
     "stg_raw__interactions",
+    "stg_raw__identity_links",
 }
 
 
@@ -134,6 +135,10 @@ INTERMEDIATE = {
     "int_order_items_validated",
     "int_friend_events_validated",
     "int_interactions_validated",
+    "int_identity_links_validated",
+    "int_identity_links_as_of",
+    "int_identity_ids",
+    "int_identity_persons",
 }
 
 

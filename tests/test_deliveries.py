@@ -62,7 +62,7 @@ def test_every_source_delivered_in_two_files_gives_the_same_night(tiny_warehouse
     assert query(
         home / "warehouse.duckdb",
         "select count(*), count(distinct source_name), sum(rows) from audit.raw_deliveries",
-    ) == [(12, 6, 63)]
+    ) == [(14, 7, 69)]
 
 
 # A second day's deliveries on top of the tiny fixture (delivered whole on 2026-03-30).
@@ -284,7 +284,7 @@ def test_an_erased_customer_leaves_every_mart_and_every_night_kept(erasure_deliv
     # C1's rows: customers, the first version superseded by the tombstone, which is erased
     # (the copy stays a duplicate); orders O1, O2, O6 and O14 (O1's copy a duplicate); their
     # seven lines, the quarantined ones too; friend events E1 and E11 (quarantined before);
-    # interactions I1, I2 and I6.
+    # interactions I1, I2 and I6; the link C1 - u_c1 (its copy a duplicate).
     assert query(
         warehouse,
         "select source_name, raw_rows, clean_rows, quarantined_rows, duplicate_rows,"
@@ -292,6 +292,7 @@ def test_an_erased_customer_leaves_every_mart_and_every_night_kept(erasure_deliv
     ) == [
         ("customers", 12, 5, 1, 1, 4, 1, True),
         ("friend_events", 12, 8, 1, 1, 0, 2, True),
+        ("identity_links", 6, 3, 1, 1, 0, 1, True),
         ("interactions", 11, 3, 4, 1, 0, 3, True),
         ("order_items", 14, 3, 1, 1, 2, 7, True),
         ("orders", 17, 4, 6, 1, 2, 4, True),

@@ -24,11 +24,28 @@ def test_every_raw_row_is_accounted_for(tiny_warehouse):
     assert rows == [
         ("customers", 9, 5, 3, 1, True),
         ("friend_events", 12, 9, 2, 1, True),
+        ("identity_links", 6, 4, 1, 1, True),
         ("interactions", 11, 6, 4, 1, True),
         ("order_items", 12, 6, 5, 1, True),
         ("orders", 14, 6, 7, 1, True),
         ("products", 5, 4, 1, 0, True),
     ]
+
+
+def test_each_id_is_one_person_as_of_the_night(tiny_warehouse):
+    persons = dict(query(tiny_warehouse, "select id, person_id from marts.person_ids"))
+    # C1 -unionid- u_c1 -wecom- wm_c1; C2 -phone- p_c2; C3 -phone- C2 is dated 04-02, after the
+    # night. C4 registered 04-15, after it too, and has no activity by then; C6's two versions
+    # conflict, so it is no clean customer. The link without id_b is quarantined.
+    assert persons == {
+        "C1": "C1",
+        "u_c1": "C1",
+        "wm_c1": "C1",
+        "C2": "C2",
+        "p_c2": "C2",
+        "C3": "C3",
+        "C5": "C5",
+    }
 
 
 def test_row_accounting_reaches_dagster_metadata(tiny_night):

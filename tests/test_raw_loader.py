@@ -37,6 +37,7 @@ def test_rows_are_loaded_verbatim_and_numbered(raw_dir, tmp_path):
         "order_items": 12,
         "friend_events": 12,
         "interactions": 11,
+        "identity_links": 6,
     }
     rows = query(
         tmp_path / "home" / "warehouse.duckdb",
@@ -50,6 +51,28 @@ def test_rows_are_loaded_verbatim_and_numbered(raw_dir, tmp_path):
 def test_missing_file_is_named(raw_dir, tmp_path):
     (raw_dir / "interactions.csv").unlink()
     with pytest.raises(RawDataError, match=r"interactions.*missing.*interactions\.csv"):
+        load(raw_dir, tmp_path)
+
+
+def test_an_optional_source_not_delivered_is_taken_in_empty(raw_dir, tmp_path):
+    (raw_dir / "identity_links.csv").unlink()
+    results = load(raw_dir, tmp_path)
+    assert (results["identity_links"].rows, results["identity_links"].deliveries) == (0, ())
+    columns = query(
+        tmp_path / "home" / "warehouse.duckdb",
+        "select column_name from information_schema.columns"
+        " where table_schema = 'raw' and table_name = 'identity_links' order by ordinal_position",
+    )
+    assert [name for (name,) in columns][:4] == ["id_a", "id_b", "link_type", "linked_at"]
+
+
+def test_an_optional_source_taken_in_before_may_not_vanish(raw_dir, tmp_path):
+    load(raw_dir, tmp_path)
+    (raw_dir / "identity_links.csv").unlink()
+    with pytest.raises(
+        RawDataError,
+        match=r"'identity_links' has no file or folder now, but identity_links\.csv was taken in",
+    ):
         load(raw_dir, tmp_path)
 
 

@@ -42,6 +42,8 @@ def raw_sources(
         night=date.fromisoformat(context.partition_key),
     )
     for name, result in results.items():
+        if not result.deliveries:
+            context.log.info(f"raw.{name}: not delivered; an optional source, taken in empty")
         context.log.info(
             f"raw.{name}: {result.rows} rows from {result.path} ({len(result.deliveries)} "
             f"deliveries, {len(result.new_deliveries)} new tonight)"

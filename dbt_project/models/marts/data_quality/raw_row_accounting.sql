@@ -11,6 +11,7 @@
     'order_items': ref('int_order_items_validated'),
     'friend_events': ref('int_friend_events_validated'),
     'interactions': ref('int_interactions_validated'),
+    'identity_links': ref('int_identity_links_validated'),
 } -%}
 
 with

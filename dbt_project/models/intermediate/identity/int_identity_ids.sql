@@ -1,0 +1,109 @@
+-- Every id known on the night, once: the customer ids of the sources and the ids only links
+-- carry (a phone, a unionid). Ranked by age, what decides which id names a person: an id the
+-- sources know a customer by before an id only links carry (a person's key is never a bare
+-- phone number), then the earliest seen, then by name. Rank 1 is the oldest.
+
+with
+
+orders as (
+    select
+        customer_id,
+        ordered_at as seen_at
+    from {{ ref('int_orders_validated') }}
+    where {{ is_clean_row() }} and ordered_at < {{ as_of_end() }}
+),
+
+friend_events as (
+    select
+        customer_id,
+        event_at as seen_at
+    from {{ ref('int_friend_events_validated') }}
+    where {{ is_clean_row() }} and event_at < {{ as_of_end() }}
+),
+
+interactions as (
+    select
+        customer_id,
+        interacted_at as seen_at
+    from {{ ref('int_interactions_validated') }}
+    where {{ is_clean_row() }} and interacted_at < {{ as_of_end() }}
+),
+
+-- A customer registered after the night is not known yet; one without a registration date
+-- is known, undated.
+customers as (
+    select
+        customer_id,
+        registered_at as seen_at
+    from {{ ref('stg_raw__customers') }}
+    where
+        {{ is_clean_row() }}
+        and (registered_at is null or registered_at < {{ as_of_end() }})
+),
+
+-- Every link up to the night, a withdrawn one too: its ids are known, each its own person.
+links as (
+    select * from {{ ref('int_identity_links_validated') }}
+    where {{ is_clean_row() }} and linked_at < {{ as_of_end() }}
+),
+
+source_ids as (
+    select
+        customer_id as id,
+        min(seen_at) as first_seen_at
+    from (
+        select * from orders
+        union all
+        select * from friend_events
+        union all
+        select * from interactions
+        union all
+        select * from customers
+    ) as seen
+    group by customer_id
+),
+
+link_ids as (
+    select
+        id,
+        min(linked_at) as first_seen_at
+    from (
+        select
+            id_a as id,
+            linked_at
+        from links
+        union all
+        select
+            id_b as id,
+            linked_at
+        from links
+    ) as ends
+    group by id
+),
+
+ids as (
+    select
+        coalesce(source_ids.id, link_ids.id) as id,
+        source_ids.id is not null as is_customer_id,
+        -- least skips nulls, on DuckDB and Spark alike
+        least(source_ids.first_seen_at, link_ids.first_seen_at) as first_seen_at
+    from source_ids
+    full outer join link_ids
+        on source_ids.id = link_ids.id
+),
+
+final as (
+    select
+        id,
+        is_customer_id,
+        first_seen_at,
+        row_number() over (
+            order by
+                case when is_customer_id then 0 else 1 end,
+                first_seen_at asc nulls last,
+                id asc
+        ) as id_rank
+    from ids
+)
+
+select * from final

@@ -1,0 +1,116 @@
+-- The links that hold on the night, one row per pair of ids and link type, with the guard
+-- against over-merging that needs no graph: an id linked by one type to more other ids than
+-- the type's max_partners (a shared phone, a test account) takes part in no link at all.
+-- The other guard, by priority, needs the persons and is the stitcher's
+-- (int_identity_persons).
+
+{%- set link_types = var('identity')['link_types'] %}
+
+with
+
+links as (
+    select * from {{ ref('int_identity_links_validated') }}
+    where {{ is_clean_row() }} and linked_at < {{ as_of_end() }}
+),
+
+-- A link has no direction: the pair in one order.
+pairs as (
+    select
+        case when id_a < id_b then id_a else id_b end as id_a,
+        case when id_a < id_b then id_b else id_a end as id_b,
+        link_type,
+        linked_at,
+        source_system,
+        is_withdrawal,
+        _raw_row_number
+    from links
+),
+
+-- The latest row of a pair and type up to the night decides: a withdrawal ends the link.
+latest as (
+    select
+        *,
+        row_number() over (
+            partition by id_a, id_b, link_type
+            order by linked_at desc, _raw_row_number desc
+        ) as recency
+    from pairs
+),
+
+held as (
+    select
+        id_a,
+        id_b,
+        link_type,
+        linked_at,
+        source_system
+    from latest
+    where recency = 1 and not is_withdrawal
+),
+
+link_types as (
+    {%- for link_type in link_types %}
+        select
+            '{{ link_type.name }}' as link_type,
+            {{ loop.index }} as link_priority,
+            {{ link_type.max_partners }} as max_partners
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+partners as (
+    select
+        id_a as id,
+        link_type,
+        count(*) as partner_count
+    from (
+        select
+            id_a,
+            link_type
+        from held
+        union all
+        select
+            id_b as id_a,
+            link_type
+        from held
+    ) as ends
+    group by id_a, link_type
+),
+
+blocked_ids as (
+    select distinct partners.id
+    from partners
+    inner join link_types
+        on partners.link_type = link_types.link_type
+    where partners.partner_count > link_types.max_partners
+),
+
+final as (
+    select
+        held.id_a,
+        held.id_b,
+        held.link_type,
+        link_types.link_priority,
+        held.linked_at,
+        held.source_system,
+        partners_a.partner_count as id_a_partners,
+        partners_b.partner_count as id_b_partners,
+        link_types.max_partners,
+        case
+            when blocked_a.id is not null or blocked_b.id is not null
+                then 'id_over_partner_limit'
+        end as exclusion_reason
+    from held
+    inner join link_types
+        on held.link_type = link_types.link_type
+    inner join partners as partners_a
+        on held.id_a = partners_a.id and held.link_type = partners_a.link_type
+    inner join partners as partners_b
+        on held.id_b = partners_b.id and held.link_type = partners_b.link_type
+    left join blocked_ids as blocked_a
+        on held.id_a = blocked_a.id
+    left join blocked_ids as blocked_b
+        on held.id_b = blocked_b.id
+)
+
+select * from final
