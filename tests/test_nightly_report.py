@@ -45,6 +45,7 @@ class ParsedReport(HTMLParser):
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
         self.tables: dict[str, dict[str, list[list[str]]]] = {}
+        self.captions: dict[str, str] = {}
         self.charts: dict[str, dict[str, int]] = {}
         self.notes: list[str] = []
         self.paragraphs: list[str] = []
@@ -60,6 +61,7 @@ class ParsedReport(HTMLParser):
         self._part = "body"
         self._row: list[str] | None = None
         self._cell: str | None = None
+        self._caption: str | None = None
         self._chart: str | None = None
         self._paragraph: str | None = None
         self._is_note = False
@@ -81,6 +83,8 @@ class ParsedReport(HTMLParser):
             self._row = []
         elif tag in ("td", "th") and self._row is not None:
             self._cell = ""
+        elif tag == "caption" and self._table is not None:
+            self._caption = ""
         elif tag == "figure" and "data-chart" in attributes:
             self._chart = attributes["data-chart"]
             assert self._chart not in self.charts, f"chart {self._chart} twice"
@@ -109,6 +113,9 @@ class ParsedReport(HTMLParser):
         if tag in ("td", "th") and self._cell is not None:
             self._row.append(" ".join(self._cell.split()))
             self._cell = None
+        elif tag == "caption" and self._caption is not None:
+            self.captions[self._table] = " ".join(self._caption.split())
+            self._caption = None
         elif tag == "tr" and self._row is not None:
             self.tables[self._table][self._part].append(self._row)
             self._row = None
@@ -130,6 +137,8 @@ class ParsedReport(HTMLParser):
     def handle_data(self, data):
         if self._cell is not None:
             self._cell += data
+        if self._caption is not None:
+            self._caption += data
         if self._paragraph is not None:
             self._paragraph += data
         if self._item is not None:
@@ -743,6 +752,8 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             "customer_lifecycle",
             "lifecycle_flow",
             "friend_metrics_daily",
+            "staff_metrics_daily",
+            "staff_deletion_alerts",
             "dim_channels",
             "tag_catalog",
             "tag_unseen_values",
@@ -751,6 +762,7 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             connection.execute(f"update marts.{table} set as_of_date = ?", [night])
         connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])
         connection.execute("delete from marts.friend_metrics_daily where event_on > ?", [night])
+        connection.execute("delete from marts.staff_metrics_daily where metric_on > ?", [night])
     page = render_nightly_report(warehouse, night, None, language="en")
     parsed = ParsedReport(page)
     june = "2026-06 (month to date, to 2026-06-20)"
@@ -804,6 +816,133 @@ def test_friends_by_channel(report):
     monthly = report.tables["friends_monthly"]["body"]
     assert ["2026-06", "livecode_store_01", "2", "0", "0"] in monthly
     assert ["2026-06", "parcel_card", "0", "1", "0"] in monthly
+
+
+STAFF_HEADER = [
+    "Staff member",
+    "Friends now",
+    "Added",
+    "Deleted by customer",
+    "Deleted by staff",
+    "Chats in",
+    "Chats out",
+    "Customers chatted with (night)",
+    "Responses measured (night)",
+    "Median first response, minutes (night)",
+    "Not contacted in 30 days",
+    "Deletion alerts (night)",
+]
+
+
+def test_staff_members(report):
+    """The last 30 days are 06-01 to 06-30 (friend_events.csv, interactions.csv).
+
+    S1: friends A (06-01), B, F (05-01), H (06-20); G (01-01) deleted S1 on 06-15: 4 now,
+    2 added in the window (A on its first day), 1 deleted by the customer. Chats: A's chat_in
+    and S1's chat_out on 06-25, H's chat_in on 06-22 (A's invite is no chat): 2 in, 1 out.
+    Nobody chatted on 06-30, so no response to measure that day. Not contacted: B, F and H
+    never had a chat_out; A had one on 06-25: 3.
+    S2: friends C (01-01) and I (04-01), none added in the window; I's group messages are no
+    chats; neither was ever contacted: 2. C's deletion on 07-02 is after the night; nobody
+    deleted a staff member on 06-30, so no alerts.
+    """
+    assert report.header("staff") == STAFF_HEADER
+    assert report.tables["staff"]["body"] == [
+        ["S1", "4", "2", "1", "0", "2", "1", "0", "0", "—", "3", "0"],
+        ["S2", "2", "0", "0", "0", "0", "0", "0", "0", "—", "2", "0"],
+    ]
+    # The day's distinct customers and median do not add up over staff members.
+    assert report.tables["staff"]["footer"] == [
+        ["Total", "6", "2", "1", "0", "2", "1", "", "0", "", "5", "0"]
+    ]
+    assert report.captions["staff"] == (
+        "Staff members: the last 30 days (2026-06-01 to 2026-06-30) and the night of 2026-06-30"
+    )
+    assert any(
+        "The columns marked (night) are 2026-06-30's alone" in paragraph
+        for paragraph in report.paragraphs
+    )
+
+
+def test_staff_members_as_of_the_night_and_their_alerts(customer_marts_warehouse, tmp_path):
+    """Hand-made rows in a copy of the warehouse: the night's own values (customers chatted
+    with, responses and their median) come from the as-of day's row, the sums stop at the
+    window's first day, the deletion alerts are counted per staff member, and staff members
+    with as many friends go by staff_id."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(customer_marts_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        # S2: 5 chats in on 05-31, the day before the window (not counted), 1 out on 06-01
+        # (counted); on 06-30 two customers, 3 responses with a median of 450 s = 7.5 minutes.
+        for metric_on, assignments in (
+            ("2026-05-31", "chats_in = 5"),
+            ("2026-06-01", "chats_out = 1"),
+            (
+                "2026-06-30",
+                "customers_chatted = 2, responses_measured = 3, "
+                "median_first_response_seconds = 450",
+            ),
+        ):
+            connection.execute(
+                f"update marts.staff_metrics_daily set {assignments} "
+                "where staff_id = 'S2' and metric_on = ?",
+                [metric_on],
+            )
+        # S1 answered one customer on 06-30 after 12 hours and 30 seconds: 720.5 minutes.
+        connection.execute(
+            "update marts.staff_metrics_daily set customers_chatted = 1, responses_measured = 1,"
+            " median_first_response_seconds = 43230"
+            " where staff_id = 'S1' and metric_on = '2026-06-30'"
+        )
+        # S0 added two friends on 06-30, as many friends now as S2.
+        connection.execute(
+            "insert into marts.friend_metrics_daily by name select date '2026-06-30' as event_on,"
+            " 'parcel_card' as channel_code, 'S0' as staff_id, 2 as friends_added,"
+            " 0 as friends_deleted_by_customer, 0 as friends_deleted_by_staff,"
+            " 2 as net_friends, 2 as friends_total, date '2026-06-30' as as_of_date"
+        )
+        connection.execute(
+            "insert into marts.staff_metrics_daily by name select date '2026-06-30' as"
+            " metric_on, 'S0' as staff_id, 2 as friends_added, 0 as friends_deleted_by_customer,"
+            " 0 as friends_deleted_by_staff, 0 as chats_in, 0 as chats_out,"
+            " 0 as customers_chatted, 0 as responses_measured, 2 as customers_not_contacted,"
+            " date '2026-06-30' as as_of_date"
+        )
+        # C and I deleted S2 on 06-30.
+        connection.execute(
+            "insert into marts.staff_deletion_alerts by name select * from (values"
+            " ('EX1', 'S2', 'C', timestamp '2026-06-30 09:00:00', date '2026-06-30'),"
+            " ('EX2', 'S2', 'I', timestamp '2026-06-30 21:00:00', date '2026-06-30'))"
+            " as alerts(event_id, staff_id, customer_id, deleted_at, as_of_date)"
+        )
+    parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None, language="en"))
+    assert parsed.tables["staff"]["body"] == [
+        ["S1", "4", "2", "1", "0", "2", "1", "1", "1", "720.5", "3", "0"],
+        ["S0", "2", "2", "0", "0", "0", "0", "0", "0", "—", "2", "0"],
+        ["S2", "2", "0", "0", "0", "0", "1", "2", "3", "7.5", "2", "2"],
+    ]
+    assert parsed.tables["staff"]["footer"] == [
+        ["Total", "8", "4", "1", "0", "2", "2", "", "4", "", "7", "2"]
+    ]
+    chinese = ParsedReport(render_nightly_report(warehouse, AS_OF, None, language="zh"))
+    assert chinese.header("staff") == [
+        "员工",
+        "当前好友",
+        "新增",
+        "客户删除",
+        "员工删除",
+        "收到消息",
+        "发出消息",
+        "当晚沟通客户数",
+        "当晚计入的首次回复",
+        "当晚首次回复中位数（分钟）",
+        "30 天未联系",
+        "当晚删除提醒",
+    ]
+    assert (
+        chinese.captions["staff"] == "员工：近 30 天（2026-06-01 至 2026-06-30）与 2026-06-30 当晚"
+    )
+    assert chinese.rows("staff")["S2"][-3:] == ["7.5", "2", "2"]
 
 
 def test_tag_coverage(report, customer_marts_warehouse):
@@ -905,6 +1044,8 @@ def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_ware
             "marts.customer_lifecycle",
             "marts.lifecycle_flow",
             "marts.friend_metrics_daily",
+            "marts.staff_metrics_daily",
+            "marts.staff_deletion_alerts",
             "marts.dim_channels",
             "marts.tag_catalog",
             "marts.segment_membership",
@@ -923,6 +1064,8 @@ def test_an_empty_night_renders_with_notes_instead_of_charts(customer_marts_ware
         in parsed.notes
     )
     assert parsed.rows("summary")["Customers known"] == ["0"]
+    assert "No staff member has a friend or a chat yet." in parsed.notes
+    assert "staff" not in parsed.tables
 
 
 def test_raw_row_accounting(report):

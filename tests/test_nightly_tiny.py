@@ -10,9 +10,12 @@ orders (14): O1 twice (1 duplicate); quarantined O7 (customer C9 unknown), O8 (s
 quarantined, so unknown). Clean: O1..O6; O6 is after the as-of date.
 """
 
+from datetime import date
 from decimal import Decimal
 
-from tests.conftest import query
+from orchestration.reporting.nightly_report import render_nightly_report
+from tests.conftest import TINY_AS_OF, query
+from tests.test_nightly_report import ParsedReport
 
 
 def test_every_raw_row_is_accounted_for(tiny_warehouse):
@@ -255,3 +258,28 @@ def test_staff_channels_and_products(tiny_warehouse):
         ("SKU3", None, True, "price"),
     ]
     assert query(tiny_warehouse, "select count(*) from marts.fct_interactions") == [(5,)]
+
+
+def test_the_reports_staff_table(tiny_warehouse):
+    """The last 30 days are 03-02 to 03-31.
+
+    S1: friends C1 (01-05) and C5 (03-21); C2's deletion on 03-01 is the day before the
+    window, so of all that only C5's add counts. Its chat with C1 (chat_in and the chat_out
+    300 s later) was on 01-06, long before; C2's chat_in on 03-01 was quarantined (negative
+    duration). Not contacted: C1 (last chat_out 01-06) and C5 (never): 2.
+    S2: friend C3 since 03-01 (E5 added C3 again and changes nothing); C5 added 03-10 and
+    deleted by S2 on 03-20; C3's content_open is no chat. Not contacted: C3.
+    """
+    report = ParsedReport(
+        render_nightly_report(tiny_warehouse, date.fromisoformat(TINY_AS_OF), None, language="en")
+    )
+    assert report.captions["staff"] == (
+        "Staff members: the last 30 days (2026-03-02 to 2026-03-31) and the night of 2026-03-31"
+    )
+    assert report.tables["staff"]["body"] == [
+        ["S1", "2", "1", "0", "0", "0", "0", "0", "0", "—", "2", "0"],
+        ["S2", "1", "1", "0", "1", "0", "0", "0", "0", "—", "1", "0"],
+    ]
+    assert report.tables["staff"]["footer"] == [
+        ["Total", "3", "2", "0", "1", "0", "0", "", "0", "", "3", "0"]
+    ]

@@ -4,8 +4,8 @@
 the night's segments (members, who was exported and who was held back, who entered and who
 left), the campaign lift of segments with a holdout, the WeCom tag sync dry run, the RFM grid,
 lifecycle stages and the moves between them, friend adds and deletions by acquisition channel
-over time, tag coverage, a model card for the BTYD predictions (fits and backtest) and where
-every raw row went.
+over time, each staff member's friends, chats and first responses, tag coverage, a model card
+for the BTYD predictions (fits and backtest) and where every raw row went.
 
 Why it is built this way:
 
@@ -168,6 +168,8 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.customer_lifecycle",
     "marts.lifecycle_flow",
     "marts.friend_metrics_daily",
+    "marts.staff_metrics_daily",
+    "marts.staff_deletion_alerts",
     "marts.dim_channels",
     "marts.tag_catalog",
     "marts.tag_unseen_values",
@@ -364,6 +366,7 @@ def _render(
             _rfm_section(connection, as_of, rfm_window_days),
             _lifecycle_section(connection, as_of),
             _friends_section(connection, as_of),
+            _staff_section(connection, as_of),
             _tags_section(connection, as_of, names),
             _models_section(connection, as_of),
             _accounting_section(connection),
@@ -1557,6 +1560,138 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         ),
         charts,
         [channels, monthly_table],
+        notes,
+    )
+
+
+def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """One row per staff member: friends and chats summed over the last FLOW_WINDOW_DAYS days,
+    the rest as of the night.
+
+    marts.staff_metrics_daily keeps each day's distinct customers and median response time,
+    which do not add up over days (a median of daily medians is no median of the window), so
+    those columns are the as-of day's own, and the page says so.
+    """
+    window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
+    uncontacted_days = int(project_vars()["staff_uncontacted_days"])
+    rows = _rows(
+        connection,
+        """
+        with window_sums as (
+            select
+                staff_id,
+                sum(friends_added) as friends_added,
+                sum(friends_deleted_by_customer) as friends_deleted_by_customer,
+                sum(friends_deleted_by_staff) as friends_deleted_by_staff,
+                sum(chats_in) as chats_in,
+                sum(chats_out) as chats_out
+            from marts.staff_metrics_daily
+            where as_of_date = ? and metric_on >= ? and metric_on <= ?
+            group by 1
+        ),
+        friends as (
+            select staff_id, sum(net_friends) as friends_now
+            from marts.friend_metrics_daily where as_of_date = ?
+            group by 1
+        ),
+        alerts as (
+            select staff_id, count(*) as deletion_alerts
+            from marts.staff_deletion_alerts where as_of_date = ?
+            group by 1
+        )
+        select
+            night.staff_id,
+            coalesce(friends.friends_now, 0),
+            coalesce(window_sums.friends_added, 0),
+            coalesce(window_sums.friends_deleted_by_customer, 0),
+            coalesce(window_sums.friends_deleted_by_staff, 0),
+            coalesce(window_sums.chats_in, 0),
+            coalesce(window_sums.chats_out, 0),
+            night.customers_chatted,
+            night.responses_measured,
+            night.median_first_response_seconds,
+            night.customers_not_contacted,
+            coalesce(alerts.deletion_alerts, 0)
+        from marts.staff_metrics_daily as night
+        left join window_sums on night.staff_id = window_sums.staff_id
+        left join friends on night.staff_id = friends.staff_id
+        left join alerts on night.staff_id = alerts.staff_id
+        where night.as_of_date = ? and night.metric_on = ?
+        order by 2 desc, night.staff_id
+        """,
+        [as_of, window_start, as_of, as_of, as_of, as_of, as_of],
+    )
+    night = _date(as_of)
+    # Summed over staff members: pairs, so every count but the day's distinct customers and
+    # the median adds up.
+    additive = (1, 2, 3, 4, 5, 6, 8, 10, 11)
+    totals = {index: sum(int(row[index]) for row in rows) for index in additive}
+    table = Table(
+        "staff",
+        _(
+            "Staff members: the last {days} days ({start} to {night}) and the night of {night}"
+        ).format(days=FLOW_WINDOW_DAYS, start=_date(window_start), night=night),
+        (
+            _("Staff member"),
+            _("Friends now"),
+            _("Added"),
+            _("Deleted by customer"),
+            _("Deleted by staff"),
+            _("Chats in"),
+            _("Chats out"),
+            _("Customers chatted with (night)"),
+            _("Responses measured (night)"),
+            _("Median first response, minutes (night)"),
+            _("Not contacted in {days} days").format(days=uncontacted_days),
+            _("Deletion alerts (night)"),
+        ),
+        [
+            (
+                _text(staff_id),
+                *(_int(value) for value in counts[:6]),
+                _int(chatted),
+                _int(measured),
+                _number(None if median is None else float(median) / 60, 1),
+                _int(not_contacted),
+                _int(alerts),
+            )
+            for staff_id, *counts, chatted, measured, median, not_contacted, alerts in rows
+        ],
+        (False, *(True for _column in range(11))),
+        footer=(
+            _("Total"),
+            *(_int(totals[index]) if index in totals else "" for index in range(1, 12)),
+        ),
+    )
+    notes = () if rows else (_("No staff member has a friend or a chat yet."),)
+    return Section(
+        "staff",
+        _("Staff"),
+        (
+            _(
+                "One row per staff member (marts.staff_metrics_daily), most friends now first. "
+                "Friends added and deleted and chats in and out (chat_in, chat_out) are summed "
+                "over the last {days} days, {start} to {night}. The columns marked (night) are "
+                "{night}'s alone: the mart keeps the customers chatted with and the median "
+                "first response per day, and a day's distinct customers or median do not add "
+                "up over days."
+            ).format(days=FLOW_WINDOW_DAYS, start=_date(window_start), night=night),
+            _(
+                "A first response is the time from a customer's first message of a run to the "
+                "staff member's next reply; a message not answered by the end of {night} is "
+                "not measured yet. '{not_contacted}' counts the staff member's friends at the "
+                "end of {night} without a chat_out from them in the last {uncontacted} days. "
+                "'{alerts}' counts the customers who deleted the staff member on {night} "
+                "(marts.staff_deletion_alerts), to try to win back."
+            ).format(
+                night=night,
+                not_contacted=_("Not contacted in {days} days").format(days=uncontacted_days),
+                uncontacted=uncontacted_days,
+                alerts=_("Deletion alerts (night)"),
+            ),
+        ),
+        [],
+        [table] if rows else [],
         notes,
     )
 
@@ -2784,6 +2919,7 @@ table.data thead th { background: var(--band); }
 table.data tbody tr:nth-child(even) { background: #fbfcfd; }
 table.data tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
 table.data .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.data thead th.num { white-space: normal; }
 table.data[data-table="summary"] { font-size: 14px; }
 details { margin: 8px 0; }
 summary { cursor: pointer; color: var(--accent); }

@@ -36,8 +36,8 @@ EXPORTS_DIR = "exports"
     kinds={"python", "html"},
     description="reports/YYYY-MM-DD.html, named for the as-of date: the night in one "
     "self-contained page (churn guard notice, segments with who was held back, campaign lift, "
-    "WeCom tag sync dry run, RFM, lifecycle, friends by channel, tag coverage, BTYD model card, "
-    "raw row accounting); docs/report.md.",
+    "WeCom tag sync dry run, RFM, lifecycle, friends by channel, staff, tag coverage, BTYD model "
+    "card, raw row accounting); docs/report.md.",
 )
 def nightly_report(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
