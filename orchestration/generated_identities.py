@@ -87,7 +87,9 @@ def generate_identities(persons: int, seed: int = 7) -> GeneratedIdentities:
 
     parts: list[tuple[pa.Array, pa.Array, str, str]] = []
 
-    def link(ids_a: pa.Array, ids_b: pa.Array, mask: np.ndarray, link_type: str, system: str):
+    def link(
+        ids_a: pa.Array, ids_b: pa.Array, mask: np.ndarray, link_type: str, system: str
+    ) -> None:
         keep = pa.array(mask)
         parts.append((ids_a.filter(keep), ids_b.filter(keep), link_type, system))
 

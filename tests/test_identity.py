@@ -7,7 +7,7 @@ Every expected person is worked out by hand from the links' comments.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -115,9 +115,11 @@ def test_an_id_over_the_partner_limit_joins_nobody(stitched):
     # p_shared has six phone partners, over phone's max_partners of 5.
     for identifier in ("p_shared", "x1", "x2", "x3", "x4", "x5", "x6"):
         assert late[identifier] == identifier
-    assert query(home / "warehouse.duckdb", "select * from marts.identity_blocked_ids") == [
-        ("p_shared", "phone", 6, 5)
-    ]
+    assert query(
+        home / "warehouse.duckdb",
+        "select id, link_type, partner_count, max_partners, as_of_date"
+        " from marts.identity_blocked_ids",
+    ) == [("p_shared", "phone", 6, 5, date(2026, 3, 31))]
     statuses = query(
         home / "warehouse.duckdb",
         "select link_status, count(*) from marts.identity_link_status"

@@ -283,3 +283,23 @@ def test_the_reports_staff_table(tiny_warehouse):
     assert report.tables["staff"]["footer"] == [
         ["Total", "3", "2", "0", "1", "0", "0", "", "0", "", "3", "0"]
     ]
+
+
+def test_the_reports_identity_figures(tiny_warehouse):
+    """Customer ids C1, C2, C3 and C5; C1 joined with u_c1 and wm_c1 (two links), C2 with the
+    phone p_c2 (one link); the link C3 - C2 comes after the night."""
+    report = ParsedReport(
+        render_nightly_report(tiny_warehouse, date.fromisoformat(TINY_AS_OF), None, language="en")
+    )
+    assert report.captions["identity"] == "Ids and persons on the night of 2026-03-31"
+    assert report.tables["identity"]["body"] == [
+        ["Customer ids (the ids the sources know customers by)", "4"],
+        ["Persons they belong to", "4"],
+        ["Persons with more than one id", "2"],
+        ["Ids only links carry (phones, unionids)", "3"],
+        ["Links that hold: joined two ids", "3"],
+        ["Links kept out: an id over its partner limit", "0"],
+        ["Links kept out: would join two persons of stronger links", "0"],
+        ["Persons of more ids than the limit", "0"],
+    ]
+    assert "identity_blocked_ids" not in report.tables

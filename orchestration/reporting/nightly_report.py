@@ -174,6 +174,10 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.tag_catalog",
     "marts.tag_unseen_values",
     "marts.campaign_lift",
+    "marts.person_ids",
+    "marts.identity_link_status",
+    "marts.identity_blocked_ids",
+    "marts.identity_large_persons",
 )
 _REQUIRED_TABLES: Final = (
     *_ONE_NIGHT_TABLES,
@@ -369,6 +373,7 @@ def _render(
             _staff_section(connection, as_of),
             _tags_section(connection, as_of, names),
             _models_section(connection, as_of),
+            _identity_section(connection, as_of),
             _accounting_section(connection),
         ]
         summary = _summary_table(connection, as_of, segments)
@@ -2049,6 +2054,103 @@ def _model_card_rows(
             ),
         ),
     ]
+
+
+def _identity_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """Who is one person tonight (docs/identity.md): the ids, the persons they make, and the
+    links the guards kept out, with the ids over a partner limit listed."""
+    ((customer_ids, persons, joined_persons, link_only_ids),) = _rows(
+        connection,
+        """
+        select
+            count(case when is_customer_id then 1 end),
+            count(distinct case when is_customer_id then person_id end),
+            count(distinct case when is_customer_id and person_id_count > 1 then person_id end),
+            count(case when not is_customer_id then 1 end)
+        from marts.person_ids where as_of_date = ?
+        """,
+        [as_of],
+    )
+    statuses = dict(
+        _rows(
+            connection,
+            "select link_status, count(*) from marts.identity_link_status"
+            " where as_of_date = ? group by 1",
+            [as_of],
+        )
+    )
+    ((large_persons,),) = _rows(
+        connection,
+        "select count(*) from marts.identity_large_persons where as_of_date = ?",
+        [as_of],
+    )
+    blocked = _rows(
+        connection,
+        """
+        select id, link_type, partner_count, max_partners
+        from marts.identity_blocked_ids where as_of_date = ?
+        order by partner_count desc, id, link_type
+        limit 20
+        """,
+        [as_of],
+    )
+    figures = Table(
+        "identity",
+        _("Ids and persons on the night of {night}").format(night=_date(as_of)),
+        (_("Measure"), _("Value")),
+        [
+            (_("Customer ids (the ids the sources know customers by)"), _int(customer_ids)),
+            (_("Persons they belong to"), _int(persons)),
+            (_("Persons with more than one id"), _int(joined_persons)),
+            (_("Ids only links carry (phones, unionids)"), _int(link_only_ids)),
+            (_("Links that hold: joined two ids"), _int(statuses.get("joined", 0))),
+            (
+                _("Links kept out: an id over its partner limit"),
+                _int(statuses.get("id_over_partner_limit", 0)),
+            ),
+            (
+                _("Links kept out: would join two persons of stronger links"),
+                _int(statuses.get("joins_stronger_persons", 0)),
+            ),
+            (_("Persons of more ids than the limit"), _int(large_persons)),
+        ],
+        (False, True),
+    )
+    tables = [figures]
+    if blocked:
+        tables.append(
+            Table(
+                "identity_blocked_ids",
+                _("Ids kept out of every link (marts.identity_blocked_ids), most partners first"),
+                (_("Id"), _("Link type"), _("Ids it links to"), _("Limit")),
+                [
+                    (_text(identifier), _text(link_type), _int(partners), _int(limit))
+                    for identifier, link_type, partners, limit in blocked
+                ],
+                (False, False, True, True),
+            )
+        )
+    notes = (
+        ()
+        if statuses
+        else (_("No identity links hold tonight: every customer id is its own person."),)
+    )
+    return Section(
+        "identity",
+        _("Identity"),
+        (
+            _(
+                "One person can be known by a shop buyer id, a unionid, a WeCom id and a phone. "
+                "The identity links join them into persons (marts.person_ids), strongest link "
+                "type first. An id linked to more ids than its link type's limit (a shared "
+                "phone, a test account) joins nobody, and a weaker link never joins two persons "
+                "that stronger links made (marts.identity_link_status)."
+            ),
+        ),
+        [],
+        tables,
+        notes,
+    )
 
 
 def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:

@@ -28,7 +28,8 @@ final as (
         id,
         link_type,
         partner_count,
-        max_partners
+        max_partners,
+        {{ as_of_date() }} as as_of_date
     from ends
     where partner_count > max_partners
 )

@@ -13,7 +13,8 @@ final as (
         person_id,
         max(person_id_count) as id_count,
         count(case when is_customer_id then 1 end) as customer_id_count,
-        min(first_seen_at) as first_seen_at
+        min(first_seen_at) as first_seen_at,
+        {{ as_of_date() }} as as_of_date
     from persons
     where person_id_count > {{ var('identity')['max_person_ids'] }}
     group by person_id

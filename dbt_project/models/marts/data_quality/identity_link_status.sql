@@ -29,7 +29,8 @@ final as (
             -- Not excluded yet not joined: the priority guard left it out.
             when persons_a.person_id <> persons_b.person_id then 'joins_stronger_persons'
             else 'joined'
-        end as link_status
+        end as link_status,
+        {{ as_of_date() }} as as_of_date
     from links
     inner join persons as persons_a
         on links.id_a = persons_a.id

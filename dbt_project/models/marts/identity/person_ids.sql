@@ -13,7 +13,8 @@ final as (
         person_id,
         is_customer_id,
         first_seen_at,
-        person_id_count
+        person_id_count,
+        {{ as_of_date() }} as as_of_date
     from persons
 )
 
