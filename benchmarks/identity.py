@@ -25,12 +25,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nightly import machine, measured
 
+from orchestration import duckdb_settings
 from orchestration.generated_identities import generate_identities
 from orchestration.project import DBT_PROJECT_DIR
 from orchestration.raw_contract import load_contract
@@ -80,7 +80,7 @@ def model_seconds(target: Path) -> dict[str, float]:
 
 def pairwise(warehouse: Path, truth: Path) -> dict[str, float | int]:
     """Pairwise precision and recall over the ids of the truth."""
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with duckdb_settings.connect(warehouse, read_only=True) as connection:
         ((true_pairs, found_pairs, right_pairs, ids),) = connection.execute(
             f"""
             with joined as (

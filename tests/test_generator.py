@@ -132,7 +132,8 @@ def test_different_seed_gives_different_data(
 
 
 def test_files_have_exactly_the_contract_columns(dirty: Run, dirty_parquet: Run) -> None:
-    contract = load_contract()
+    # The optional sources (identity_links) are not generated yet.
+    contract = {name: spec for name, spec in load_contract().items() if not spec.is_optional}
     assert sorted(p.name for p in dirty[0].iterdir()) == sorted(f"{s}.csv" for s in contract)
     for source, spec in contract.items():
         header = (dirty[0] / f"{source}.csv").read_text(encoding="utf-8").split("\n", 1)[0]
