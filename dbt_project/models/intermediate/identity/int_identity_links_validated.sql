@@ -12,39 +12,27 @@ erased_customers as (
     where is_erased
 ),
 
-validated as (
+final as (
     select
-        staged.*,
+        {{ star(
+            ref('stg_raw__identity_links'),
+            except=['row_issue', 'quarantine_reason'],
+            relation_alias='staged',
+        ) }},
         (
             not staged.is_exact_duplicate
             and (erased_a.customer_id is not null or erased_b.customer_id is not null)
-        ) as is_erased
+        ) as is_erased,
+        -- an exact duplicate has no reason already
+        case
+            when erased_a.customer_id is null and erased_b.customer_id is null
+                then staged.quarantine_reason
+        end as quarantine_reason
     from staged
     left join erased_customers as erased_a
         on staged.id_a = erased_a.customer_id
     left join erased_customers as erased_b
         on staged.id_b = erased_b.customer_id
-),
-
-final as (
-    select
-        _raw_row_number,
-        _source_file,
-        _loaded_at,
-        is_exact_duplicate,
-        is_superseded,
-        is_erased,
-        id_a,
-        id_b,
-        link_type,
-        linked_at,
-        source_system,
-        is_withdrawal,
-        raw_link_type,
-        raw_linked_at,
-        raw_deleted,
-        case when not is_erased then quarantine_reason end as quarantine_reason
-    from validated
 )
 
 select * from final
