@@ -20,7 +20,9 @@ description and declaration from dbt's graph, so dbt docs and Dagster's column p
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 
 from orchestration import tag_rules
+from orchestration.project import AS_OF_DATE_VARIABLE, RUN_STARTED_AT_VARIABLE
 from orchestration.segment_declarations import (
     SegmentDeclarationError,
     SegmentSettings,
@@ -51,6 +54,18 @@ GENERATED_SUFFIX = ".generated.yml"
 # A model in a template that lists `config.meta.tag_columns`: `all` (SQL and rule tags, as
 # customer_profile selects them) or `sql` (the SQL tag models only, as tag_profile_base).
 TAG_COLUMN_KINDS = ("all", "sql")
+
+
+# What the last prepare was made from, beside the manifest it left (target/): a prepare whose
+# inputs are unchanged skips dbt's parse, most of its cost (every night prepares first).
+PREPARED_RECORD = Path("target") / "scrm_prepared.json"
+# Folders and files of the project that dbt writes itself, not inputs of a parse.
+WRITTEN_BY_DBT = {"target", "logs", ".user.yml"}
+# The environment of a parse: the profile's variables and any a model reads while parsing;
+# not the night's settings, which the models read only when executing (macros/as_of.sql).
+PARSE_ENVIRONMENT_PREFIXES = ("SCRM_", "DBT_")
+NIGHT_VARIABLES = {AS_OF_DATE_VARIABLE, RUN_STARTED_AT_VARIABLE}
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class PrepareError(Exception):
@@ -403,12 +418,72 @@ def _parse(project_dir: Path, profiles_dir: Path) -> dict[str, Any]:
     return json.loads(manifest_path.read_text(encoding="utf-8"))
 
 
+def prepare_inputs(project_dir: Path, profiles_dir: Path) -> str:
+    """A digest of everything a prepare reads: the project's files (the generated ones too),
+    the profile, this package's code, the parse's environment and dbt's version."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    files = [
+        path
+        for path in sorted(project_dir.rglob("*"))
+        if path.is_file() and path.relative_to(project_dir).parts[0] not in WRITTEN_BY_DBT
+    ]
+    files += [profiles_dir / "profiles.yml", *sorted(PACKAGE_DIR.rglob("*.py"))]
+    for path in files:
+        digest.update(f"{path}\0".encode())
+        digest.update(path.read_bytes() if path.is_file() else b"(none)")
+    for name in sorted(os.environ):
+        if name.startswith(PARSE_ENVIRONMENT_PREFIXES) and name not in NIGHT_VARIABLES:
+            digest.update(f"{name}={os.environ[name]}\0".encode())
+    for package in ("dbt-core", "dbt-duckdb"):
+        digest.update(f"{package}=={version(package)}\0".encode())
+    return digest.hexdigest()
+
+
+def manifest_stamp(project_dir: Path) -> str:
+    """The manifest's size and modification time: another parse since rewrote it."""
+    manifest = project_dir / "target" / "manifest.json"
+    if not manifest.is_file():
+        return ""
+    stat = manifest.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def prepared_models(project_dir: Path, inputs: str) -> list[str] | None:
+    """The tag model names of the last prepare, when it was made from `inputs` and its
+    manifest is still dbt's latest; else None."""
+    record_path = project_dir / PREPARED_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("inputs") != inputs or record.get("manifest") != manifest_stamp(project_dir):
+        return None
+    return list(record["tag_models"])
+
+
 def prepare(project_dir: Path, profiles_dir: Path | None = None) -> list[str]:
     """Parse, register tag models and compile rule tags; returns the tag model names.
 
+    Skipped when nothing it reads changed since the last prepare (PREPARED_RECORD).
     Raises tag_rules.RuleError for a bad rule, PrepareError for anything else.
     """
     profiles_dir = profiles_dir or project_dir
+    unchanged = prepared_models(project_dir, prepare_inputs(project_dir, profiles_dir))
+    if unchanged is not None:
+        return unchanged
+    models = _prepare(project_dir, profiles_dir)
+    record = {
+        "inputs": prepare_inputs(project_dir, profiles_dir),
+        "manifest": manifest_stamp(project_dir),
+        "tag_models": models,
+    }
+    _write_if_changed(project_dir / PREPARED_RECORD, json.dumps(record, indent=2) + "\n")
+    return models
+
+
+def _prepare(project_dir: Path, profiles_dir: Path) -> list[str]:
     registry_path = project_dir / REGISTRY_MACRO
     rules_dir = project_dir / RULES_MODEL_DIR
     # A fresh checkout has neither generated file: start from empty ones so the first parse
