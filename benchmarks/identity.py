@@ -128,7 +128,7 @@ def main() -> None:
         "--target-path", str(target),
         "--vars", json.dumps({"as_of_date": AS_OF, "run_started_at": RUN_STARTED_AT}),
     ]  # fmt: skip
-    wall, peak_rss, code, noise = measured(
+    wall, peak_rss, code, noise, _ = measured(
         command, base / "dbt.log", env={**os.environ, "SCRM_HOME": str(home)}
     )
     if code != 0:

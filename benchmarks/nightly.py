@@ -60,6 +60,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pandas_reference import clean, parse_ts
+from render_results import BREAKDOWN_TITLES
 
 from orchestration import duckdb_settings
 from orchestration.project import DBT_RUNS_DIR, dbt_project
@@ -78,6 +79,9 @@ STEP_DONE = re.compile(r'Finished execution of step "([a-z_]+)" in ((?:[0-9.]+(?
 DURATION_PART = re.compile(r"([0-9.]+)(ms|m|s)")
 PUBLISH_PHASES_LINE = re.compile(re.escape(PUBLISH_PHASES_PREFIX) + r"(.*)")
 PUBLISH_PHASE = re.compile(r"([a-z_]+) ([0-9.]+) s")
+# Dagster's lines that bound the run inside a night's process, timed as they arrive.
+RUN_MARKS = ("RUN_START", "RUN_SUCCESS")
+DBT_STEP = "scrm_dbt_models"  # the dbt builds' steps: this, and this with a suffix
 # The column that dates a row of each source; order lines go with their order.
 DATED_BY = {
     "customers": "registered_at",
@@ -241,8 +245,22 @@ def measured(command: list[str], log: Path, env: dict[str, str] | None = None):
     here, not in the other work)."""
     before = cpu_seconds()
     started = time.perf_counter()
-    with log.open("w", encoding="utf-8") as handle:
-        child = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    marks: dict[str, float] = {}
+    # Line-buffered both ways: the marks are timed when their lines arrive, and the log can be
+    # followed while the night runs.
+    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
+    with log.open("w", encoding="utf-8", buffering=1) as handle:
+        child = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, bufsize=0
+        )
+        assert child.stdout is not None
+        # Each line into the log as it comes, the marks' first lines timed on arrival.
+        for line in iter(child.stdout.readline, b""):
+            text = line.decode("utf-8", errors="replace")
+            handle.write(text)
+            for mark in RUN_MARKS:
+                if mark not in marks and mark in text:
+                    marks[mark] = time.perf_counter() - started
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
@@ -259,7 +277,7 @@ def measured(command: list[str], log: Path, env: dict[str, str] | None = None):
             "io_wait_cpu_seconds": round(io_wait, 1),
             "io_wait_share": round(io_wait / capacity, 3),
         }
-    return wall, usage.ru_maxrss * 1024, child.returncode, noise
+    return wall, usage.ru_maxrss * 1024, child.returncode, noise, marks
 
 
 def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
@@ -267,7 +285,7 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     started_at = time.time()
     run_started_at = f"{as_of + timedelta(days=1)} 08:00:00"  # the morning after, pinned
     # --verbose: the step and publish timings are read from Dagster's own log lines.
-    wall, peak, code, noise = measured(
+    wall, peak, code, noise, marks = measured(
         [sys.executable, "-m", "orchestration.cli", "run", "--raw", str(raw), "--home", str(home),
          "--as-of", as_of.isoformat(), "--run-started-at", run_started_at, "--verbose"],
         log,
@@ -282,7 +300,7 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
     dbt = dbt_timings(home, started_at)
     # Outside dbt's build time and the Python steps: starting the process, `scrm prepare`,
     # Dagster, and each dbt invocation's start-up and parse.
-    python_steps = sum(v for k, v in steps.items() if not k.startswith("scrm_dbt_models"))
+    python_steps = sum(v for k, v in steps.items() if not k.startswith(DBT_STEP))
     return {
         "as_of": as_of.isoformat(),
         "wall_seconds": round(wall, 1),
@@ -297,13 +315,43 @@ def run_night(raw: Path, home: Path, as_of: date, log: Path) -> dict:
         },
         "python_steps_seconds": round(python_steps, 1),
         "overhead_seconds": round(wall - dbt["elapsed"] - python_steps, 1),
+        "time_breakdown_seconds": time_breakdown(wall, marks, steps, dbt),
         "noise": noise,
     }
 
 
+def time_breakdown(
+    wall: float, marks: dict[str, float], steps: dict[str, float], dbt: dict
+) -> dict[str, float]:
+    """Where a night's wall time goes, in parts that add up to it: the fixed cost (start-up
+    before Dagster's run starts, each dbt build's own start-up, Dagster between steps, the
+    end), dbt's models and its data tests, and the Python steps."""
+    run_start, run_end = marks.get("RUN_START"), marks.get("RUN_SUCCESS")
+    if run_start is None or run_end is None:
+        return {}
+    dbt_steps = {name: value for name, value in steps.items() if name.startswith(DBT_STEP)}
+    # A dbt step less its build's elapsed time: dbt's process, imports and manifest, and
+    # dagster-dbt's handling of the events left when dbt ends.
+    dbt_start_up = sum(
+        value - dbt["elapsed_by_build"].get(name, 0.0) for name, value in dbt_steps.items()
+    )
+    tests = dbt["node_seconds_by_layer"].get("tests", 0.0)
+    parts = {
+        "start_up_before_run": run_start,
+        "dbt_start_up": dbt_start_up,
+        "dbt_models": dbt["node_seconds"] - tests,
+        "dbt_tests": tests,
+        "dbt_between_nodes": dbt["elapsed"] - dbt["node_seconds"],
+        "python_steps": sum(steps.values()) - sum(dbt_steps.values()),
+        "dagster_between_steps": run_end - run_start - sum(steps.values()),
+        "after_run": wall - run_end,
+    }
+    return {name: round(value, 1) for name, value in parts.items()}
+
+
 def run_pandas(raw: Path, as_of: date, log: Path) -> dict:
     """The pandas reference in a child process: its own compute time, wall and peak RSS."""
-    wall, peak, code, noise = measured(
+    wall, peak, code, noise, _ = measured(
         [sys.executable, str(REFERENCE), "--raw", str(raw), "--as-of", as_of.isoformat()], log
     )
     text = log.read_text(encoding="utf-8", errors="replace")
@@ -353,14 +401,17 @@ def dbt_timings(home: Path, since: float) -> dict:
     """From the dbt builds written after `since` (the home's dbt_runs/): every model's
     time, slowest first; the node times summed (models, seeds, tests; with more than one dbt
     thread this can exceed the wall time), and summed per layer (node_layer); and the builds' own
-    elapsed time."""
+    elapsed time, in all and per build step."""
     manifest = json.loads(dbt_project.manifest_path.read_text("utf-8"))
-    models, by_layer, elapsed = [], {}, 0.0
+    models, by_layer, elapsed, by_build = [], {}, 0.0, {}
     for path in (home / DBT_RUNS_DIR).glob("*/run_results.json"):
         if path.stat().st_mtime < since:
             continue
         run_results = json.loads(path.read_text(encoding="utf-8"))
         elapsed += run_results["elapsed_time"]
+        # A build's folder is named <step>-<run id>-<suffix> (orchestration.project).
+        step = path.parent.name.rsplit("-", 2)[0]
+        by_build[step] = by_build.get(step, 0.0) + run_results["elapsed_time"]
         for result in run_results["results"]:
             layer = node_layer(manifest["nodes"].get(result["unique_id"]))
             by_layer[layer] = by_layer.get(layer, 0.0) + result["execution_time"]
@@ -371,6 +422,7 @@ def dbt_timings(home: Path, since: float) -> dict:
         "node_seconds": sum(by_layer.values()),
         "node_seconds_by_layer": dict(sorted(by_layer.items(), key=lambda item: -item[1])),
         "elapsed": elapsed,
+        "elapsed_by_build": by_build,
     }
 
 
@@ -548,6 +600,8 @@ def report(figures: dict) -> None:
         if night.get("noise"):
             print(f"    other work   {night['noise']['other_cpu_share']:8.0%} of the CPU time")
             print(f"    disk wait    {night['noise']['io_wait_share']:8.0%} of the CPU time")
+        for part, seconds in night.get("time_breakdown_seconds", {}).items():
+            print(f"    time  {BREAKDOWN_TITLES.get(part, part):<40} {seconds:8.1f} s")
         for name, seconds in night["steps_seconds"].items():
             print(f"    step  {name:<40} {seconds:8.2f} s")
         for name, seconds in night["publish_phases_seconds"].items():

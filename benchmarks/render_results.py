@@ -38,6 +38,19 @@ STEP_LABELS = {
     "reports__nightly_report": "report",
 }
 
+# The parts of time_breakdown, as the page and the benchmark's printout name them.
+BREAKDOWN_TITLES = {
+    "start_up_before_run": "start-up before the run",
+    "dbt_start_up": "dbt builds' start-up",
+    "dbt_models": "dbt models",
+    "dbt_tests": "dbt data tests",
+    "dbt_between_nodes": "dbt between nodes",
+    "python_steps": "Python steps",
+    "dagster_between_steps": "Dagster between steps",
+    "after_run": "after the run",
+}
+
+
 INTRO = """\
 # Benchmarks
 
@@ -211,6 +224,29 @@ def detail(result: dict[str, Any]) -> list[str]:
         for phase in phases
     ]
     lines += ["Dagster steps and the publish's phases:", "", *table(header, align, rows), ""]
+
+    parts = list(dict.fromkeys(p for _, n in runs for p in n.get("time_breakdown_seconds", {})))
+    rows = [
+        [
+            BREAKDOWN_TITLES.get(part, part),
+            # Empty for a night measured before the breakdown was.
+            *(
+                seconds(n["time_breakdown_seconds"][part])
+                if part in n.get("time_breakdown_seconds", {})
+                else ""
+                for _, n in runs
+            ),
+        ]
+        for part in parts
+    ]
+    if rows:
+        lines += [
+            "Where the wall time goes (the parts add up to it; everything but the dbt nodes and "
+            "the Python steps is fixed cost):",
+            "",
+            *table(header, align, rows),
+            "",
+        ]
 
     first = runs[0][1]["dbt_node_seconds_by_layer"]
     layers = sorted(
