@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -29,3 +30,12 @@ def settings_from_vars(cls: type[T], var: str, configured: Mapping[str, Any] | N
     if missing:
         raise ValueError(f"missing {var} setting(s): {missing}")
     return cls(**configured)
+
+
+def settings_from_project(cls: type[T], var: str, project_dir: Path | None = None) -> T:
+    """settings_from_vars on the dbt project's var `var` (by default this repository's): the
+    var is the settings' one place, so the dataclasses hold no defaults of their own."""
+    # Imported here: the project module loads dagster-dbt, which its callers may not need.
+    from orchestration.project import DBT_PROJECT_DIR, project_vars
+
+    return settings_from_vars(cls, var, project_vars(project_dir or DBT_PROJECT_DIR).get(var))

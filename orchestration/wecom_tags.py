@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from orchestration.var_settings import settings_from_vars
+from orchestration.var_settings import settings_from_project, settings_from_vars
 
 TAG_SEPARATOR: Final = "|"
 
@@ -47,7 +47,4 @@ class WecomLimits:
     @classmethod
     def from_project(cls, project_dir: Path | None = None) -> WecomLimits:
         """The limits of the dbt project's var wecom_limits (by default this repository's)."""
-        # Imported here: the project module loads dagster-dbt, which publishing does not need.
-        from orchestration.project import DBT_PROJECT_DIR, project_vars
-
-        return cls.from_vars(project_vars(project_dir or DBT_PROJECT_DIR).get("wecom_limits"))
+        return settings_from_project(cls, "wecom_limits", project_dir)

@@ -36,6 +36,7 @@ CONSUMER_MARTS = {
     "segment_catalog",
     "segment_membership",
     "campaign_lift",
+    "campaign_lift_pooled",
     "next_best_action",
     "wecom_customer_remarks",
     "wecom_friendship_tags",

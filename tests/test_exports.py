@@ -1055,7 +1055,7 @@ def test_mark_tag_calls_per_friendship_between_published_nights(tmp_path: Path) 
 
 
 def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> None:
-    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+    guard = replace(ExportGuard.from_project(), max_segment_change=0.5, min_segment_size=1)
     publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3", "c4"))})
     held = publish(
         tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, run_id="run2", guard=guard
@@ -1101,7 +1101,7 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
 
 
 def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None:
-    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+    guard = replace(ExportGuard.from_project(), max_segment_change=0.5, min_segment_size=1)
     publish(tmp_path, D1, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3", "c4"))})
     publish(tmp_path, D2, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1"))}, guard=guard)
     publish(tmp_path, D3, {"segments.seg_a": (SEG_A_DDL, seg_rows("c1", "c2", "c3"))})
@@ -1116,7 +1116,7 @@ def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None
 
 
 def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> None:
-    guard = ExportGuard()  # defaults: -50% at most, from 100 clean rows
+    guard = ExportGuard.from_project()  # the project's: -50% at most, from 100 clean rows
 
     def night(when: date, interactions: int, orders: int) -> dict:
         return publish(

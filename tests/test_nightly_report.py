@@ -420,6 +420,15 @@ def test_campaign_lift_pools_the_complete_windows(customer_marts_warehouse, tmp_
             "date '2026-06-30')",
             rows,
         )
+        # What marts.campaign_lift_pooled makes of them (its unit test works the figures out).
+        connection.executemany(
+            "insert into marts.campaign_lift_pooled values "
+            "(?, ?, 30, true, ?, ?, ?, ?, ?, ?, ?, ?, ?, date '2026-06-30')",
+            [
+                ("seg_churned", 2, 4, 2, 0.5, 3, 1, 0.333333, 0.166667, -0.410539, 0.609807),
+                ("seg_mask_repurchase_due", 12, 12, 0, 0.0, 12, 0, 0.0, 0.0, -0.242501, 0.242501),
+            ],
+        )
     parsed = ParsedReport(render_nightly_report(warehouse, AS_OF, None))
     assert parsed.header("campaign_lift_pooled") == [
         "Segment",

@@ -207,6 +207,7 @@ def test_definitions_snapshot():
         "intermediate/int_order_items_validated",
         "intermediate/int_orders_validated",
         "marts/campaign_lift",
+        "marts/campaign_lift_pooled",
         "marts/cross_sell_candidates",
         "marts/customer_erasures",
         "marts/customer_lifecycle",

@@ -66,7 +66,7 @@ def test_later_rows_do_not_change_a_past_night(tiny_warehouse, tmp_path):
     )
     assert result.success
     # One night each: tables that compare with the night before have nothing to compare.
-    history = {"tag_changes", "campaign_lift"}
+    history = {"tag_changes", "campaign_lift", "campaign_lift_pooled"}
     assert_same_night(
         tiny_warehouse, truncated_home / "warehouse.duckdb", TINY_AS_OF, NOT_COMPARED | history
     )

@@ -551,6 +551,8 @@ def test_campaign_lift_on_the_fixture(customer_marts_warehouse):
         ("seg_churned", night, False, 1, 1, 0.0, 0.0, 0.0, 0.7935, -0.7935, 0.7935, 30, True),
         ("seg_never_bought", night, False, 2, 0, 0.0, None, None, 0.6576, None, None, 30, True),
     ]
+    # No window has ended, so nothing is pooled yet.
+    assert query(customer_marts_warehouse, "select * from marts.campaign_lift_pooled") == []
 
 
 def test_wecom_tags_per_current_friendship(customer_marts_warehouse):

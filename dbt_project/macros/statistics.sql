@@ -3,8 +3,7 @@
     (sqrt and arithmetic only). docs/segments.md says why these intervals and not Wald's.
 -#}
 
-{#- The two-sided 95% normal quantile. orchestration/reporting/nightly_report.py (Z_95) pools
-    the lift with the same value, so its pooled intervals are the mart's construction. -#}
+{#- The two-sided 95% normal quantile. -#}
 {% macro z_95() -%}1.96{%- endmacro %}
 
 {#- A bound of the 95% Wilson score interval of `successes` out of `trials` (`side` 'low' or
@@ -21,6 +20,23 @@
             + {{ z * z / 4 }}
         )
     ) / ({{ trials }} + {{ z * z }}))
+{%- endmacro %}
+
+{#- A bound of Newcombe's (1998) hybrid score interval, method 10, for the treated minus the
+    holdout rate (`side` 'low' or 'high'): each side of the difference widened by the distances
+    from the arms' rates to the facing Wilson bounds, added in quadrature. It reads the columns
+    treated_rate, holdout_rate and their wilson_bound columns `<rate>_low` and `<rate>_high`;
+    null without customers in both arms. -#}
+{% macro newcombe_bound(side) -%}
+    {%- if side == 'low' -%}
+    treated_rate - holdout_rate - sqrt(
+        power(treated_rate - treated_rate_low, 2) + power(holdout_rate_high - holdout_rate, 2)
+    )
+    {%- else -%}
+    treated_rate - holdout_rate + sqrt(
+        power(treated_rate_high - treated_rate, 2) + power(holdout_rate - holdout_rate_low, 2)
+    )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The 97.5% quantile of Student's t with `df` degrees of freedom (a double, as Welch's df

@@ -28,22 +28,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
-from orchestration.var_settings import settings_from_vars
+from orchestration.var_settings import settings_from_project, settings_from_vars
 
 
 @dataclass(frozen=True)
 class ExportGuard:
-    """Thresholds of the churn guard; dbt var ``export_guard`` overrides the defaults."""
+    """Thresholds of the churn guard, as dbt var ``export_guard`` states them
+    (dbt_project.yml, their one place)."""
 
-    max_segment_change: float = 0.5
-    min_segment_size: int = 50
-    max_coverage_drop: float = 0.5
-    min_coverage: float = 0.05
-    max_source_drop: float = 0.5
-    min_source_rows: int = 100
+    max_segment_change: float
+    min_segment_size: int
+    max_coverage_drop: float
+    min_coverage: float
+    max_source_drop: float
+    min_source_rows: int
 
     def __post_init__(self) -> None:
         for name in ("max_segment_change", "max_coverage_drop", "min_coverage", "max_source_drop"):
@@ -58,6 +60,11 @@ class ExportGuard:
     @classmethod
     def from_vars(cls, configured: Mapping[str, Any] | None) -> ExportGuard:
         return settings_from_vars(cls, "export_guard", configured)
+
+    @classmethod
+    def from_project(cls, project_dir: Path | None = None) -> ExportGuard:
+        """The thresholds of the dbt project's var (by default this repository's)."""
+        return settings_from_project(cls, "export_guard", project_dir)
 
     def reasons(self, tonight: Mapping[str, Any], previous: Mapping[str, Any] | None) -> list[str]:
         """Why tonight's manifest should be held, compared with the previous one; [] if not."""

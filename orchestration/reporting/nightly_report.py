@@ -157,9 +157,6 @@ SUPPRESSIONS: Final = (
 )
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
-# Two-sided 95% normal quantile, the value of the z_95 macro (dbt_project/macros/statistics.sql),
-# so the pooled interval and the per-night ones of marts.campaign_lift are the same construction.
-Z_95: Final = 1.96
 EXPORTS_DIR: Final = "exports"
 
 # Tables that hold one night only (rebuilt every night); the report checks they hold as_of.
@@ -174,6 +171,7 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.tag_catalog",
     "marts.tag_unseen_values",
     "marts.campaign_lift",
+    "marts.campaign_lift_pooled",
     "marts.person_ids",
     "marts.identity_link_status",
     "marts.identity_blocked_ids",
@@ -855,91 +853,27 @@ class _LiftNight(NamedTuple):
 
 
 class _PooledLift(NamedTuple):
-    """A segment's complete entry nights pooled: summed counts, rates, a Newcombe interval."""
+    """One row of marts.campaign_lift_pooled: a segment's entry nights with a complete window
+    pooled, with the mart's intervals."""
 
     segment: str
     entry_nights: int
-    # The mart's campaign_min_arm_customers: fewer in an arm is too few to tell.
-    min_arm_customers: int
+    too_few_to_tell: bool
     treated_customers: int
     treated_converted: int
+    treated_rate: float | None
     holdout_customers: int
     holdout_converted: int
-
-    @property
-    def too_few_to_tell(self) -> bool:
-        return min(self.treated_customers, self.holdout_customers) < self.min_arm_customers
-
-    @property
-    def treated_rate(self) -> float | None:
-        return _rate(self.treated_converted, self.treated_customers)
-
-    @property
-    def holdout_rate(self) -> float | None:
-        return _rate(self.holdout_converted, self.holdout_customers)
-
-    @property
-    def lift(self) -> float | None:
-        if self.treated_rate is None or self.holdout_rate is None:
-            return None
-        return self.treated_rate - self.holdout_rate
+    holdout_rate: float | None
+    lift: float | None
+    lift_low: float | None
+    lift_high: float | None
 
     @property
     def interval(self) -> tuple[float, float] | None:
-        """The 95% Newcombe (method 10) interval, as marts.campaign_lift computes a night's."""
-        if not self.treated_customers or not self.holdout_customers:
+        if self.lift_low is None or self.lift_high is None:
             return None
-        return newcombe_interval(
-            self.treated_converted,
-            self.treated_customers,
-            self.holdout_converted,
-            self.holdout_customers,
-        )
-
-
-def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of a rate (macros/statistics.sql, wilson_bound)."""
-    z2 = Z_95 * Z_95
-    centre = successes + z2 / 2
-    half = Z_95 * math.sqrt(successes * (trials - successes) / trials + z2 / 4)
-    return max(0.0, (centre - half) / (trials + z2)), min(1.0, (centre + half) / (trials + z2))
-
-
-def newcombe_interval(
-    treated_converted: int, treated_customers: int, holdout_converted: int, holdout_customers: int
-) -> tuple[float, float]:
-    """Newcombe's (1998) hybrid score interval, method 10, for treated minus holdout rate:
-    the arms' Wilson bounds facing each side of the difference, added in quadrature."""
-    treated = treated_converted / treated_customers
-    holdout = holdout_converted / holdout_customers
-    treated_low, treated_high = wilson_interval(treated_converted, treated_customers)
-    holdout_low, holdout_high = wilson_interval(holdout_converted, holdout_customers)
-    lift = treated - holdout
-    return (
-        lift - math.hypot(treated - treated_low, holdout_high - holdout),
-        lift + math.hypot(treated_high - treated, holdout - holdout_low),
-    )
-
-
-def _pool_lift(nights: Iterable[_LiftNight]) -> list[_PooledLift]:
-    """Per segment, its entry nights with a complete window, counts summed."""
-    pooled: dict[str, _PooledLift] = {}
-    for night in nights:
-        if not night.is_window_complete:
-            continue
-        before = pooled.get(
-            night.segment, _PooledLift(night.segment, 0, night.min_arm_customers, 0, 0, 0, 0)
-        )
-        pooled[night.segment] = _PooledLift(
-            night.segment,
-            before.entry_nights + 1,
-            night.min_arm_customers,
-            before.treated_customers + night.treated_customers,
-            before.treated_converted + night.treated_converted,
-            before.holdout_customers + night.holdout_customers,
-            before.holdout_converted + night.holdout_converted,
-        )
-    return [pooled[segment] for segment in sorted(pooled)]
+        return self.lift_low, self.lift_high
 
 
 def _lift_section(
@@ -963,7 +897,22 @@ def _lift_section(
             [as_of],
         )
     ]
-    pooled = _pool_lift(nights)
+    pooled = [
+        _PooledLift(*row)
+        for row in _rows(
+            connection,
+            """
+            select
+                segment_name, entry_nights, too_few_to_tell,
+                treated_customers, treated_converted, treated_conversion_rate,
+                holdout_customers, holdout_converted, holdout_conversion_rate,
+                conversion_lift, conversion_lift_ci_low, conversion_lift_ci_high
+            from marts.campaign_lift_pooled where as_of_date = ?
+            order by segment_name
+            """,
+            [as_of],
+        )
+    ]
     names = display_names.segments
     pooled_table = Table(
         "campaign_lift_pooled",

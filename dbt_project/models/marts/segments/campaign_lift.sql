@@ -133,16 +133,8 @@ differences as (
     select
         *,
         treated_rate - holdout_rate as conversion_lift,
-        -- Newcombe (1998), method 10: each side of the difference widened by the distances
-        -- from the arms' rates to the facing Wilson bounds.
-        treated_rate - holdout_rate - sqrt(
-            power(treated_rate - treated_rate_low, 2)
-            + power(holdout_rate_high - holdout_rate, 2)
-        ) as conversion_lift_low,
-        treated_rate - holdout_rate + sqrt(
-            power(treated_rate_high - treated_rate, 2)
-            + power(holdout_rate - holdout_rate_low, 2)
-        ) as conversion_lift_high,
+        {{ newcombe_bound('low') }} as conversion_lift_low,
+        {{ newcombe_bound('high') }} as conversion_lift_high,
         treated_spend_mean - holdout_spend_mean as spend_lift_cny,
         sqrt(treated_spend_mean_var + holdout_spend_mean_var) as spend_lift_se,
         -- Welch-Satterthwaite; null when neither arm's spend varies (no interval to draw).
