@@ -90,7 +90,7 @@ def test_every_segment_and_tag_has_a_name_in_both_languages():
     """display_name (Chinese) and display_name_en in every segment's meta.segment and every
     tag's meta.tag, rule tags included: the English report names none by its code name."""
     from orchestration.project import dbt_project
-    from orchestration.reporting.nightly_report import english_display_names
+    from orchestration.reporting.nightly_report import declared_display_names
     from orchestration.segments import load_manifest, segment_declaration
     from orchestration.tag_registry import tag_declaration
 
@@ -120,12 +120,16 @@ def test_every_segment_and_tag_has_a_name_in_both_languages():
         n for n, declared in declarations.items() if not declared["display_name_en"].isascii()
     ]
     assert english == []
-    names = english_display_names(manifest)
+    with speaking("en"):
+        names = declared_display_names(manifest)
     assert (names.segments["seg_churned"], names.tags["identity"], names.tags["deal_hunter"]) == (
         "Churned customers",
         "Identity",
         "Deal hunter",
     )
+    with speaking("zh"):
+        names = declared_display_names(manifest)
+    assert (names.segments["seg_churned"], names.tags["identity"]) == ("流失客户", "身份")
 
 
 def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):

@@ -442,11 +442,33 @@ def _guard_notice(
     )
 
 
-def guard_reasons(guard: Mapping[str, Any], language: str | None = None) -> tuple[str, ...]:
-    """A manifest's guard reasons in ``language`` (default: the configured one), segments and
-    tags by their code names: for `scrm release`, which has no page to name them."""
+def guard_reasons(
+    exports_manifest: Mapping[str, Any],
+    language: str | None = None,
+    dbt_manifest: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    """A held night's guard reasons in ``language`` (default: the configured one), for `scrm
+    release`: segments and tags by their display names in that language as their YAML declares
+    them (``dbt_manifest``, default: the project's, if prepared), the code name beside, as the
+    report names them. A segment the YAML no longer declares goes by the display name its
+    exports were published with (in Chinese), anything else unnamed by its code name: the
+    night is released either way, so a missing dbt manifest only costs the names."""
+    if dbt_manifest is None:
+        path = dbt_project.manifest_path
+        dbt_manifest = load_manifest(path) if path.is_file() else {"nodes": {}}
     with speaking(language):
-        return _guard_reasons(DisplayNames({}, {}, {}), guard)
+        names = declared_display_names(dbt_manifest)
+        published = (
+            {
+                name: str(entry["display_name"])
+                for name, entry in (exports_manifest.get("segments") or {}).items()
+                if entry.get("display_name")
+            }
+            if _is_chinese()
+            else {}
+        )
+        segments = {**published, **names.segments}
+        return _guard_reasons(DisplayNames(segments, names.tags, {}), exports_manifest["guard"])
 
 
 def _guard_reasons(names: DisplayNames, guard: Mapping[str, Any]) -> tuple[str, ...]:
@@ -2713,7 +2735,7 @@ def _display_names(
     if _is_chinese():
         names = DisplayNames(_segment_display_names(connection), _tag_display_names(connection), {})
     else:
-        names = english_display_names(dbt_manifest)
+        names = declared_display_names(dbt_manifest)
     actions = _next_best_action_names(connection)
     return DisplayNames(
         {**actions, **names.segments},
@@ -2734,21 +2756,22 @@ def segment_descriptions(dbt_manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def english_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
-    """Each segment's meta.segment.display_name_en and each tag's meta.tag.display_name_en,
-    where its YAML declares one."""
+def declared_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
+    """Each segment's and tag's display name in the page's language, where its YAML declares
+    one: meta.segment / meta.tag display_name in Chinese, display_name_en in English."""
+    key = "display_name" if _is_chinese() else "display_name_en"
     segments: dict[str, str] = {}
     tags: dict[str, str] = {}
     for node in dbt_manifest["nodes"].values():
         declaration = segment_declaration(node)
-        if declaration and declaration.get("display_name_en"):
-            segments[node["name"]] = str(declaration["display_name_en"])
+        if declaration and declaration.get(key):
+            segments[node["name"]] = str(declaration[key])
         if node.get("resource_type") != "model":
             continue
         for column_name, column in (node.get("columns") or {}).items():
             tag = tag_declaration(column)
-            if tag and tag.get("display_name_en"):
-                tags[column_name] = str(tag["display_name_en"])
+            if tag and tag.get(key):
+                tags[column_name] = str(tag[key])
     return DisplayNames(segments, tags, {})
 
 
