@@ -77,13 +77,20 @@ def test_every_message_has_a_translation_in_both_languages(messages, language):
     assert "The face mask runs out around today: send the repurchase coupon." in messages
     assert sorted(messages - set(entries)) == [], f"not in {path.name}: run `make messages`"
     assert sorted(set(entries) - messages) == [], f"no longer used, in {path.name}"
-    untranslated = sorted(m.id for m in entries.values() if not m.string or m.fuzzy)
+    # A plural message (ngettext) has a form per plural of the language, each to fill in.
+    forms = {
+        key: message.string if isinstance(message.string, tuple) else (message.string,)
+        for key, message in entries.items()
+    }
+    untranslated = sorted(
+        str(key) for key, message in entries.items() if not all(forms[key]) or message.fuzzy
+    )
     assert untranslated == [], f"untranslated or fuzzy in {language}"
     # A translation keeps the placeholders its code fills in, no more and no fewer.
-    for message in entries.values():
-        assert set(PLACEHOLDER.findall(message.string)) == set(PLACEHOLDER.findall(message.id)), (
-            message.id
-        )
+    for key, strings in forms.items():
+        ids = key if isinstance(key, tuple) else (key,)
+        expected = set(PLACEHOLDER.findall(ids[0]))
+        assert all(set(PLACEHOLDER.findall(text)) == expected for text in (*ids, *strings)), key
 
 
 def test_every_segment_and_tag_has_a_name_in_both_languages():
@@ -277,6 +284,113 @@ def test_a_fits_detail_reads_in_the_operators_language_from_its_fields():
     with speaking("en"):
         assert fit_detail_text("", too_few) == english
         assert fit_detail_text("", spend).startswith("q=0.6253 <= 1: spend per purchase")
+
+
+def test_boundary_and_failed_fit_details_read_in_the_operators_language():
+    """A boundary's and a failed fit's fields worded in both languages; the English words are
+    the fit's English detail (btyd_model_fits.detail), parameters to four digits."""
+    from orchestration.reporting.nightly_report import fit_detail_text
+
+    parameters = {"r": 0.0094184, "alpha": 22.86875, "a": 8656.59, "b": 0.000115519}
+    at = "r=0.009418, alpha=22.87, a=8657, b=0.0001155"
+    bgnbd = {
+        "reason": "no_interior_maximum",
+        "running": ["a", "b"],
+        "at_search_edge": False,
+        "parameters": parameters,
+        "repeat_buyers": 3,
+        "buyers": 150,
+    }
+    # One parameter running off, at the edge of the search range, and Gamma-Gamma's, which
+    # counts no buyers; a flat ridge names none.
+    edge = {**bgnbd, "running": ["a"], "at_search_edge": True}
+    ridge = {"reason": "no_interior_maximum", "running": [], "at_search_edge": False}
+    ridge["parameters"] = {"p": 2.5, "q": 1.25, "v": 300.0}
+    unusable = {"reason": "non_finite_predictions", "predictions": 600, "status": "boundary"}
+    unusable["fields"] = bgnbd
+    failed = {
+        "reason": "likelihood_still_rises",
+        "iterations": 24,
+        "parameters": {"p": 15804992.6, "q": 61945805.9, "v": 470.3258},
+        "gradient": 1.4840653,
+    }
+    limit = {"reason": "iteration_limit", "maxiter": 1, "parameters": {"p": 1.0, "q": 3.0}}
+    invalid = {"reason": "invalid_input", "error": "recency exceeds T for 1 customers"}
+    raised = {"reason": "fit_error", "error_type": "LinAlgError", "error": "singular matrix"}
+    cases = [
+        (
+            bgnbd,
+            f"3 of 150 buyers repeat; no interior maximum: the likelihood levels off as a, b run "
+            f"towards 0 or infinity at {at}; the data do not identify them (a penalizer_coef may "
+            "give an interior fit)",
+            f"150 位购买客户中 3 位复购；无内部最大值：似然随 a, b 趋向 0 或无穷大而趋于平稳"
+            f"\uff0c停在 {at}；数据无法确定这些参数（设置 penalizer_coef 可能得到内部解）",
+        ),
+        (
+            edge,
+            f"3 of 150 buyers repeat; no interior maximum: the likelihood levels off as a runs "
+            f"towards 0 or infinity (stopped at the edge of the search range) at {at}; the data "
+            "do not identify them (a penalizer_coef may give an interior fit)",
+            f"150 位购买客户中 3 位复购；无内部最大值：似然随 a 趋向 0 或无穷大而趋于平稳（搜索停在"
+            f"取值范围的边缘）\uff0c停在 {at}；数据无法确定这些参数（设置 penalizer_coef 可能"
+            "得到内部解）",
+        ),
+        (
+            ridge,
+            "no interior maximum: the likelihood levels off along a flat ridge at p=2.5, q=1.25, "
+            "v=300; the data do not identify them (a penalizer_coef may give an interior fit)",
+            "无内部最大值：似然沿一条平坦的脊线趋于平稳\uff0c停在 p=2.5, q=1.25, v=300；"
+            "数据无法确定这些参数（设置 penalizer_coef 可能得到内部解）",
+        ),
+        (
+            failed,
+            "the fit did not converge: the search stopped after 24 iterations at p=1.58e+07, "
+            "q=6.195e+07, v=470.3, where the likelihood still rises (largest gradient component "
+            "1.484)",
+            "拟合未收敛：搜索在 24 次迭代后停在 p=1.58e+07, q=6.195e+07, v=470.3"
+            "\uff0c该处似然仍在上升（梯度最大分量 1.484）",
+        ),
+        (
+            limit,
+            "the fit did not converge within maxiter=1 iterations (last parameters p=1, q=3)",
+            "拟合在 maxiter=1 次迭代内未收敛（最后的参数为 p=1, q=3）",
+        ),
+        (
+            {"reason": "non_finite_point"},
+            "the fit ended at a point where the likelihood is not finite",
+            "拟合停在了似然不是有限值的点上",
+        ),
+        # Faults of the code, not the data: their message as it is, said whose they are.
+        (
+            invalid,
+            "the fit's input is invalid, a fault upstream to report: recency exceeds T for 1 "
+            "customers",
+            "拟合的输入数据无效\uff0c这是上游的故障\uff0c请报告：recency exceeds T for 1 customers",
+        ),
+        (
+            raised,
+            "the fit raised LinAlgError: singular matrix",
+            "拟合出错（LinAlgError）：singular matrix",
+        ),
+    ]
+    for fields, english, chinese in cases:
+        with speaking("en"):
+            assert fit_detail_text("", json.dumps(fields)) == english
+        with speaking("zh"):
+            assert fit_detail_text("", json.dumps(fields)) == chinese
+    # Predictions withheld from a usable fit: its status and its own detail, worded too.
+    with speaking("en"):
+        assert fit_detail_text("", json.dumps(unusable)) == (
+            f"600 predictions are not finite, so none are kept (boundary: {cases[0][1]})"
+        )
+    with speaking("zh"):
+        assert fit_detail_text("", json.dumps(unusable)) == (
+            f"600 个预测值不是有限值\uff0c因此全部不保留（boundary：{cases[0][2]}）"
+        )
+        # Fields missing what the words need: the detail as it is.
+        assert fit_detail_text("as it is", json.dumps({**bgnbd, "running": None})) == "as it is"
+        unknown = {**unusable, "fields": {"reason": "new_reason"}}
+        assert fit_detail_text("as it is", json.dumps(unknown)) == "as it is"
 
 
 def test_the_chinese_report_words_the_fits_details(customer_marts_warehouse):

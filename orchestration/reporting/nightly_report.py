@@ -55,13 +55,25 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from orchestration import duckdb_settings
 from orchestration.durable import fsync
 from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
-from orchestration.language import CHINESE, N_, _, current_language, html_language, speaking
+from orchestration.language import (
+    CHINESE,
+    N_,
+    _,
+    current_language,
+    html_language,
+    ngettext,
+    speaking,
+)
 from orchestration.layout import HELD_DIR, MANIFEST_FILE
+from orchestration.predictive.btyd import described
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
     FIT_DETAILS,
     FIT_STATUSES,
+    NO_INTERIOR_MAXIMUM,
+    NON_FINITE_PREDICTIONS,
+    REPEAT_BUYERS,
     USABLE_STATUSES,
 )
 from orchestration.project import dbt_project, project_vars
@@ -1838,23 +1850,78 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
 
 def fit_detail_text(detail: Any, fields: Any) -> str:
     """A fit's detail in the page's language, worded from its fields (btyd_model_fits
-    detail_fields); a detail without them (a failed fit's error, a boundary, a night from
-    before the fields) as it is."""
+    detail_fields); a detail without them (a night from before the fields), or with fields
+    these words do not know, as it is."""
     try:
         parsed = json.loads(fields) if isinstance(fields, str) else None
     except ValueError:
         parsed = None
-    if not isinstance(parsed, dict) or parsed.get("reason") not in FIT_DETAILS:
-        return _text(detail)
-    words = FIT_DETAILS[str(parsed["reason"])]
-    values = {
-        name: f"{value:.4g}" if isinstance(value, float) else value
-        for name, value in parsed.items()
-    }
+    words = _fit_detail_words(parsed) if isinstance(parsed, dict) else None
+    return _text(detail) if words is None else words
+
+
+def _fit_detail_words(fields: Mapping[str, Any]) -> str | None:
+    """None for an unknown reason, or fields without a value the words need."""
+    reason = fields.get("reason")
     try:
-        return _(words).format(**values)
-    except KeyError:  # fields without a count the words need
-        return _text(detail)
+        if reason == NO_INTERIOR_MAXIMUM:
+            return _boundary_words(fields)
+        if reason == NON_FINITE_PREDICTIONS:
+            fit = _fit_detail_words(fields["fields"]) if fields["fields"] else ""
+            if fit is None:
+                return None
+            return _(
+                "{predictions} predictions are not finite, so none are kept ({status}: {detail})"
+            ).format(predictions=fields["predictions"], status=fields["status"], detail=fit)
+        if reason in FIT_DETAILS:
+            values = {name: _detail_value(value) for name, value in fields.items()}
+            return _(FIT_DETAILS[str(reason)]).format(**values)
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def _boundary_words(fields: Mapping[str, Any]) -> str:
+    """A boundary fit's detail: which parameters run off, where the search stopped, and for
+    BG/NBD how many buyers repeat, worded as the fit's English detail is."""
+    running = [str(name) for name in fields["running"]]
+    how = (
+        ngettext(
+            "as {names} runs towards 0 or infinity",
+            "as {names} run towards 0 or infinity",
+            len(running),
+        ).format(names=", ".join(running))
+        if running
+        else _("along a flat ridge")
+    )
+    if fields["at_search_edge"]:
+        words = _(
+            "no interior maximum: the likelihood levels off {how} (stopped at the edge of the "
+            "search range) at {parameters}; the data do not identify them (a penalizer_coef may "
+            "give an interior fit)"
+        )
+    else:
+        words = _(
+            "no interior maximum: the likelihood levels off {how} at {parameters}; the data do "
+            "not identify them (a penalizer_coef may give an interior fit)"
+        )
+    boundary = words.format(how=how, parameters=described(fields["parameters"]))
+    if "repeat_buyers" not in fields:
+        return boundary
+    counted = _(FIT_DETAILS[REPEAT_BUYERS]).format(
+        repeat_buyers=fields["repeat_buyers"], buyers=fields["buyers"]
+    )
+    return _("{counted}; {boundary}").format(counted=counted, boundary=boundary)
+
+
+def _detail_value(value: Any) -> Any:
+    """A field as the fit's English detail writes it: four significant digits, parameters as
+    r=0.2431, alpha=4.41."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return described(value)
+    return value
 
 
 # --- end of model fit statuses ---
