@@ -139,6 +139,47 @@ def test_every_segment_and_tag_has_a_name_in_both_languages():
     assert (names.segments["seg_churned"], names.tags["identity"]) == ("流失客户", "身份")
 
 
+def test_every_tag_has_a_description_in_both_languages():
+    """The column's description (English) and meta.tag.description_zh (Chinese) on every tag,
+    rule tags included: the Chinese report describes none in English."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import load_manifest
+    from orchestration.tag_registry import tag_declaration, tag_description, tag_descriptions
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    columns = {
+        name: column
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model" and node["fqn"][1] == "tags"
+        for name, column in node["columns"].items()
+        if tag_declaration(column)
+    }
+    assert len(columns) == 53 + 4  # the tag models' tags and tag_rules.yml's
+    lacking = {
+        "description": sorted(
+            name for name, column in columns.items() if not column["description"]
+        ),
+        "description_zh": sorted(
+            name
+            for name, column in columns.items()
+            if not CJK.search(str(tag_declaration(column).get("description_zh") or ""))
+        ),
+    }
+    assert lacking == {"description": [], "description_zh": []}
+    # In the page's language; the English one for a tag that declares no Chinese.
+    identity = columns["identity"]
+    assert tag_description(identity, "zh") == "客户在问卷中填写的身份（宝妈、学生、上班族等）。"
+    assert tag_description(identity, "en") == (
+        "Identity the customer gave in a survey (宝妈, 学生, 上班族, ...)."
+    )
+    undeclared = {"description": "Bought twice.", "config": {"meta": {"tag": {"category": "x"}}}}
+    assert tag_description(undeclared, "zh") == "Bought twice."
+    chinese, english = tag_descriptions(manifest, "zh"), tag_descriptions(manifest, "en")
+    assert (len(chinese), len(english)) == (57, 57)
+    assert chinese["deal_hunter"] == "大多数购买都用了优惠\uff0c而且经常退款。"
+    assert english["deal_hunter"] == "Most purchases used a discount and refunds are frequent."
+
+
 def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):
     monkeypatch.delenv(LANGUAGE_VARIABLE, raising=False)
     assert configured_language() == "zh_Hans"
@@ -681,6 +722,33 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     assert english.rows("segments")["seg_churned"][:2] == ["Churned customers", "4"]
     assert english.rows("lifecycle_stages")["churned"][0] == "1"
     assert render(customer_marts_warehouse, "zh").rows("summary")["已知客户"] == ["10"]
+
+
+def test_the_report_describes_tags_in_its_language(customer_marts_warehouse):
+    """The tag coverage table's last column: the tag's description_zh in Chinese, its YAML
+    description in English (code name: the second column in Chinese, the first in English)."""
+    chinese = render(customer_marts_warehouse, "zh").tables["tag_coverage"]
+    assert chinese["header"][0][-1] == "说明"
+    described = {row[2]: row[-1] for row in chinese["body"]}
+    assert described["identity"] == "客户在问卷中填写的身份（宝妈、学生、上班族等）。"
+    assert described["high_value"] == "购买超过 5 次\uff0c且累计实付超过 5000 元。"
+    assert all(CJK.search(text) for text in described.values())
+    english = render(customer_marts_warehouse, "en").tables["tag_coverage"]
+    described = {row[1]: row[-1] for row in english["body"]}
+    assert described["high_value"] == "More than five purchases and more than 5,000 CNY paid."
+    assert described["is_active_7d"] == "Started an interaction in the last 7 days."
+    # BI readers have both in marts.tag_catalog.
+    catalog = query(
+        customer_marts_warehouse,
+        "select description, description_zh from marts.tag_catalog "
+        f"where tag_name = 'high_value' and as_of_date = '{AS_OF}'",
+    )
+    assert catalog == [
+        (
+            "More than five purchases and more than 5,000 CNY paid.",
+            "购买超过 5 次\uff0c且累计实付超过 5000 元。",
+        )
+    ]
 
 
 def test_the_report_names_its_language(customer_marts_warehouse):

@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
@@ -86,7 +87,7 @@ from orchestration.segments import (
     next_best_action_export_name,
     segment_description,
 )
-from orchestration.tag_registry import tag_declaration
+from orchestration.tag_registry import tag_declaration, tag_descriptions
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -318,6 +319,8 @@ class DisplayNames(NamedTuple):
     segments: Mapping[str, str]
     tags: Mapping[str, str]
     descriptions: Mapping[str, str]
+    # Each tag's description in the page's language (its YAML, through the dbt manifest).
+    tag_descriptions: Mapping[str, str] = MappingProxyType({})
 
 
 def render_nightly_report(
@@ -1760,6 +1763,7 @@ def _tags_section(
             _("Coverage"),
             _("Distinct values"),
             _("Owner"),
+            _("Description"),
         ),
         [
             (
@@ -1769,10 +1773,11 @@ def _tags_section(
                 _percent(coverage),
                 _int(distinct),
                 _text(owner),
+                names.tag_descriptions.get(name, ""),
             )
             for category, name, _display_name, value_type, coverage, distinct, owner in tags
         ],
-        (False, False, False, False, True, True, False),
+        (False, False, False, False, True, True, False, False),
     )
     charts = [_tag_coverage_chart(tags, names.tags)] if tags else []
     notes = () if tags else (_("The tag catalog is empty."),)
@@ -2811,6 +2816,7 @@ def _display_names(
             **segment_descriptions(dbt_manifest),
             **{export: action_export_description(name) for export, name in actions.items()},
         },
+        tag_descriptions(dbt_manifest, current_language()),
     )
 
 
