@@ -351,7 +351,7 @@ def release(home_dir: Path, as_of: datetime) -> None:
                 night=night, path=home_dir.resolve() / "exports" / night
             )
         )
-        for reason in guard_reasons(manifest["guard"]):
+        for reason in guard_reasons(manifest):
             click.echo("  " + _("it was held for: {reason}").format(reason=reason))
         if manifest["guard"].get("holds_published_warehouse"):
             release_bi_copy(home_dir, as_of.date())

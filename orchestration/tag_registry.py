@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from orchestration import tag_rules
+from orchestration.language import CHINESE, configured_language
 from orchestration.project import AS_OF_DATE_VARIABLE, RUN_STARTED_AT_VARIABLE
 from orchestration.segment_declarations import (
     SegmentDeclarationError,
@@ -76,6 +77,28 @@ def tag_declaration(column: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A manifest column's tag block (config.meta.tag, or meta.tag), as the macros read it."""
     config_meta = (column.get("config") or {}).get("meta") or {}
     return config_meta.get("tag") or (column.get("meta") or {}).get("tag")
+
+
+def tag_description(column: Mapping[str, Any], language: str | None = None) -> str:
+    """What a tag is, for people, in ``language`` (default: the configured one): its
+    meta.tag.description_zh in Chinese, the column's YAML description in English (and in
+    Chinese where none is declared; tests/test_language.py requires one)."""
+    declaration = tag_declaration(column) or {}
+    text = column.get("description") or ""
+    if configured_language(language) == CHINESE:
+        text = declaration.get("description_zh") or text
+    return " ".join(str(text).split())
+
+
+def tag_descriptions(manifest: Mapping[str, Any], language: str | None = None) -> dict[str, str]:
+    """Each tag's description in ``language``, by tag name: the tag models' columns, rule tags
+    included (not the profile's, which repeat them)."""
+    return {
+        name: text
+        for node in _tag_nodes(manifest, include_rules=True)
+        for name, column in node["columns"].items()
+        if tag_declaration(column) and (text := tag_description(column, language))
+    }
 
 
 def sql_tag_models(manifest: Mapping[str, Any]) -> dict[str, dict[str, str]]:

@@ -40,8 +40,9 @@ from orchestration import duckdb_settings
 from orchestration.project import DBT_PROJECT_DIR, project_vars
 
 RULE_KEYS = ("name", "display_name", "category", "description", "owner", "rule")
-# The tag's name in English (SCRM_LANG=en), where the report would otherwise show its code name.
-OPTIONAL_RULE_KEYS = ("display_name_en",)
+# The tag's name in English (SCRM_LANG=en), where the report would otherwise show its code name;
+# its description in Chinese (the default language), where it would otherwise show the English.
+OPTIONAL_RULE_KEYS = ("display_name_en", "description_zh")
 ALLOWED_FUNCTIONS = ("abs", "coalesce", "greatest", "least", "length", "lower", "upper")
 MODEL_NAME = "tag_rules"
 KEY_COLUMN = "customer_id"
@@ -215,6 +216,7 @@ class RuleDefinition:
     rule: str
     source: Path
     display_name_en: str | None = field(default=None, kw_only=True)
+    description_zh: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -747,7 +749,7 @@ def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]
             + _did_you_mean(values["category"], categories)
             + f"; expected one of {', '.join(categories)}"
         )
-    for key in ("display_name", "display_name_en", "description", "owner"):
+    for key in ("display_name", "display_name_en", "description", "description_zh", "owner"):
         for opener in _JINJA_OPENERS:
             if opener in values.get(key, ""):
                 raise fail(f"{key!r} must not contain {opener!r}: dbt would read it as Jinja")
@@ -760,6 +762,7 @@ def _load_rule(entry: object, number: int, path: Path, categories: Sequence[str]
         rule=values["rule"],
         source=path,
         display_name_en=values.get("display_name_en"),
+        description_zh=values.get("description_zh"),
     )
 
 
@@ -790,6 +793,7 @@ def compile_rules(
                 source=rule.source,
                 sql=sql,
                 display_name_en=rule.display_name_en,
+                description_zh=rule.description_zh,
             )
         )
     return compiled
@@ -871,6 +875,11 @@ def render_rule_model(compiled: list[CompiledRule], source_model: str) -> tuple[
                             **(
                                 {"display_name_en": rule.display_name_en}
                                 if rule.display_name_en
+                                else {}
+                            ),
+                            **(
+                                {"description_zh": rule.description_zh}
+                                if rule.description_zh
                                 else {}
                             ),
                             "value_type": "boolean",

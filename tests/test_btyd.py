@@ -319,8 +319,12 @@ def test_unconverged_fits_raise(lifetimes_sample: pd.DataFrame) -> None:
     x, t_x, T, m = (
         lifetimes_sample[c].to_numpy() for c in ("frequency", "recency", "T", "monetary")
     )
-    with pytest.raises(BtydFitError, match="maxiter=1"):
+    with pytest.raises(BtydFitError, match="maxiter=1") as raised:
         fit_bgnbd(x, t_x, T, maxiter=1)
+    # Why, as fields for the report to word: the limit and the last parameters.
+    assert raised.value.fields["reason"] == "iteration_limit"
+    assert raised.value.fields["maxiter"] == 1
+    assert sorted(raised.value.fields["parameters"]) == ["a", "alpha", "b", "r"]
     with pytest.raises(BtydFitError, match="maxiter=1"):
         fit_gamma_gamma(x, m, maxiter=1)
     # Identical spends leave no spread to attribute to customers or purchases: the likelihood
@@ -354,7 +358,7 @@ def few_repeat_buyers(repeaters: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def test_few_repeat_buyers_give_a_boundary_fit_at_lifetimes_maximum(repeaters: int) -> None:
     x, t_x, T = few_repeat_buyers(repeaters)
     ours = fit_bgnbd(x, t_x, T)
-    assert ours.boundary_reason is not None
+    assert ours.boundary is not None and ours.boundary.running == ("a", "b")
     assert "a, b run towards 0 or infinity" in ours.boundary_reason
     # lifetimes' BFGS (default tol; a tighter one reports precision loss on the ridge) stops
     # on the same ridge, a large and b small, without complaint: its log-likelihood is the
@@ -385,7 +389,7 @@ def test_buyers_who_never_drop_out_give_the_poisson_limit() -> None:
     x = np.floor(T / 30)
     t_x = 30 * x
     fit = fit_bgnbd(x, t_x, T)
-    assert fit.boundary_reason is not None
+    assert fit.boundary is not None and fit.boundary.at_search_edge
     assert "a, b run towards 0 or infinity (stopped at the edge" in fit.boundary_reason
     rate_per_day = x.sum() / T.sum()
     assert fit.r / fit.alpha == pytest.approx(rate_per_day, rel=1e-4)

@@ -1090,7 +1090,8 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"已发布 2026-03-02 这一晚的导出：{exports_root.resolve() / '2026-03-02'}",
-        "  暂缓原因：人群包 seg_a：4 → 1 位客户（-75%；流失保护允许 ±50%）",
+        # seg_a is in no dbt manifest here: it goes by the name its exports were published with.
+        "  暂缓原因：人群包 测试人群 (seg_a)：4 → 1 位客户（-75%；流失保护允许 ±50%）",
     ]
     assert latest_published_night(exports_root) == D2
     assert not (exports_root / "held" / "2026-03-02").exists()
@@ -1098,6 +1099,81 @@ def test_the_churn_guard_holds_a_night_until_it_is_released(tmp_path: Path) -> N
     assert released["guard"]["held"] is False and "released_at" in released["guard"]
     assert released["segments"] == held["segments"]
     assert people_csv(tmp_path, D2, "seg_a.left.csv").split() == ["customer_id", "c2", "c3", "c4"]
+
+
+def test_release_names_segments_and_tags_by_their_display_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scrm release` names what held the night as the report does: the display name in the
+    operator's language, as the YAML declares it (the dbt manifest), the code name beside."""
+    from types import SimpleNamespace
+
+    from orchestration.reporting import nightly_report
+
+    dbt_manifest = {
+        "nodes": {
+            "model.scrm.seg_a": {
+                "resource_type": "model",
+                "name": "seg_a",
+                "fqn": ["scrm", "segments", "seg_a"],
+                "config": {
+                    "meta": {
+                        "segment": {"display_name": "高价值沉睡", "display_name_en": "Dormant VIPs"}
+                    }
+                },
+                "columns": {},
+            },
+            "model.scrm.tag_identity": {
+                "resource_type": "model",
+                "name": "tag_identity",
+                "fqn": ["scrm", "tags", "basic_attributes", "tag_identity"],
+                "columns": {
+                    "identity": {
+                        "config": {
+                            "meta": {"tag": {"display_name": "身份", "display_name_en": "Identity"}}
+                        }
+                    }
+                },
+            },
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(dbt_manifest), encoding="utf-8")
+    monkeypatch.setattr(
+        nightly_report, "dbt_project", SimpleNamespace(manifest_path=tmp_path / "manifest.json")
+    )
+    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+
+    def night(when: date, members: tuple[str, ...], identity: float, **kwargs: Any) -> dict:
+        coverage = [("identity", identity), ("skin_type", 0.4)]
+        return publish(
+            tmp_path,
+            when,
+            {
+                "segments.seg_a": (SEG_A_DDL, seg_rows(*members)),
+                "marts.tag_catalog": ("tag_name VARCHAR, coverage DOUBLE", coverage),
+            },
+            tag_coverage_relation="marts.tag_catalog",
+            run_id=f"run-{when}",
+            **kwargs,
+        )
+
+    night(D1, ("c1", "c2", "c3", "c4"), 0.7)
+    # seg_a 4 → 1 is -75%; identity's coverage 0.7 → 0.1 is -6/7, -86%; skin_type holds.
+    assert night(D2, ("c1",), 0.1, guard=guard)["guard"]["held"]
+    release = ["release", "--home", str(tmp_path), "--as-of", "2026-03-02"]
+    result = CliRunner().invoke(main, release, env={"SCRM_LANG": "en"})
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:] == [
+        "  it was held for: segment Dormant VIPs (seg_a): 4 → 1 customers (-75%; the guard "
+        "allows ±50%)",
+        "  it was held for: tag Identity (identity): coverage 70.0% → 10.0% (-86%; the guard "
+        "allows -50%)",
+    ]
+    # The YAML's Chinese name wins over the one the exports were published with (测试人群).
+    assert nightly_report.guard_reasons(read_manifest(tmp_path / "exports", D2), "zh") == (
+        "人群包 高价值沉睡 (seg_a)：4 → 1 位客户（-75%；流失保护允许 ±50%）",
+        "标签 身份 (identity)：覆盖率 70.0% → 10.0%（-86%；流失保护允许 -50%）",
+    )
 
 
 def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None:

@@ -77,20 +77,27 @@ def test_every_message_has_a_translation_in_both_languages(messages, language):
     assert "The face mask runs out around today: send the repurchase coupon." in messages
     assert sorted(messages - set(entries)) == [], f"not in {path.name}: run `make messages`"
     assert sorted(set(entries) - messages) == [], f"no longer used, in {path.name}"
-    untranslated = sorted(m.id for m in entries.values() if not m.string or m.fuzzy)
+    # A plural message (ngettext) has a form per plural of the language, each to fill in.
+    forms = {
+        key: message.string if isinstance(message.string, tuple) else (message.string,)
+        for key, message in entries.items()
+    }
+    untranslated = sorted(
+        str(key) for key, message in entries.items() if not all(forms[key]) or message.fuzzy
+    )
     assert untranslated == [], f"untranslated or fuzzy in {language}"
     # A translation keeps the placeholders its code fills in, no more and no fewer.
-    for message in entries.values():
-        assert set(PLACEHOLDER.findall(message.string)) == set(PLACEHOLDER.findall(message.id)), (
-            message.id
-        )
+    for key, strings in forms.items():
+        ids = key if isinstance(key, tuple) else (key,)
+        expected = set(PLACEHOLDER.findall(ids[0]))
+        assert all(set(PLACEHOLDER.findall(text)) == expected for text in (*ids, *strings)), key
 
 
 def test_every_segment_and_tag_has_a_name_in_both_languages():
     """display_name (Chinese) and display_name_en in every segment's meta.segment and every
     tag's meta.tag, rule tags included: the English report names none by its code name."""
     from orchestration.project import dbt_project
-    from orchestration.reporting.nightly_report import english_display_names
+    from orchestration.reporting.nightly_report import declared_display_names
     from orchestration.segments import load_manifest, segment_declaration
     from orchestration.tag_registry import tag_declaration
 
@@ -120,12 +127,57 @@ def test_every_segment_and_tag_has_a_name_in_both_languages():
         n for n, declared in declarations.items() if not declared["display_name_en"].isascii()
     ]
     assert english == []
-    names = english_display_names(manifest)
+    with speaking("en"):
+        names = declared_display_names(manifest)
     assert (names.segments["seg_churned"], names.tags["identity"], names.tags["deal_hunter"]) == (
         "Churned customers",
         "Identity",
         "Deal hunter",
     )
+    with speaking("zh"):
+        names = declared_display_names(manifest)
+    assert (names.segments["seg_churned"], names.tags["identity"]) == ("流失客户", "身份")
+
+
+def test_every_tag_has_a_description_in_both_languages():
+    """The column's description (English) and meta.tag.description_zh (Chinese) on every tag,
+    rule tags included: the Chinese report describes none in English."""
+    from orchestration.project import dbt_project
+    from orchestration.segments import load_manifest
+    from orchestration.tag_registry import tag_declaration, tag_description, tag_descriptions
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    columns = {
+        name: column
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model" and node["fqn"][1] == "tags"
+        for name, column in node["columns"].items()
+        if tag_declaration(column)
+    }
+    assert len(columns) == 53 + 4  # the tag models' tags and tag_rules.yml's
+    lacking = {
+        "description": sorted(
+            name for name, column in columns.items() if not column["description"]
+        ),
+        "description_zh": sorted(
+            name
+            for name, column in columns.items()
+            if not CJK.search(str(tag_declaration(column).get("description_zh") or ""))
+        ),
+    }
+    assert lacking == {"description": [], "description_zh": []}
+    # In the page's language; the English one for a tag that declares no Chinese.
+    identity = columns["identity"]
+    assert tag_description(identity, "zh") == "客户在问卷中填写的身份（宝妈、学生、上班族等）。"
+    assert tag_description(identity, "en") == (
+        "Identity the customer gave in a survey (宝妈, 学生, 上班族, ...)."
+    )
+    undeclared = {"description": "Bought twice.", "config": {"meta": {"tag": {"category": "x"}}}}
+    assert tag_description(undeclared, "zh") == "Bought twice."
+    chinese, english = tag_descriptions(manifest, "zh"), tag_descriptions(manifest, "en")
+    assert (len(chinese), len(english)) == (57, 57)
+    assert chinese["deal_hunter"] == "大多数购买都用了优惠\uff0c而且经常退款。"
+    assert english["deal_hunter"] == "Most purchases used a discount and refunds are frequent."
 
 
 def test_the_language_defaults_to_chinese_and_scrm_lang_chooses(monkeypatch):
@@ -273,6 +325,113 @@ def test_a_fits_detail_reads_in_the_operators_language_from_its_fields():
     with speaking("en"):
         assert fit_detail_text("", too_few) == english
         assert fit_detail_text("", spend).startswith("q=0.6253 <= 1: spend per purchase")
+
+
+def test_boundary_and_failed_fit_details_read_in_the_operators_language():
+    """A boundary's and a failed fit's fields worded in both languages; the English words are
+    the fit's English detail (btyd_model_fits.detail), parameters to four digits."""
+    from orchestration.reporting.nightly_report import fit_detail_text
+
+    parameters = {"r": 0.0094184, "alpha": 22.86875, "a": 8656.59, "b": 0.000115519}
+    at = "r=0.009418, alpha=22.87, a=8657, b=0.0001155"
+    bgnbd = {
+        "reason": "no_interior_maximum",
+        "running": ["a", "b"],
+        "at_search_edge": False,
+        "parameters": parameters,
+        "repeat_buyers": 3,
+        "buyers": 150,
+    }
+    # One parameter running off, at the edge of the search range, and Gamma-Gamma's, which
+    # counts no buyers; a flat ridge names none.
+    edge = {**bgnbd, "running": ["a"], "at_search_edge": True}
+    ridge = {"reason": "no_interior_maximum", "running": [], "at_search_edge": False}
+    ridge["parameters"] = {"p": 2.5, "q": 1.25, "v": 300.0}
+    unusable = {"reason": "non_finite_predictions", "predictions": 600, "status": "boundary"}
+    unusable["fields"] = bgnbd
+    failed = {
+        "reason": "likelihood_still_rises",
+        "iterations": 24,
+        "parameters": {"p": 15804992.6, "q": 61945805.9, "v": 470.3258},
+        "gradient": 1.4840653,
+    }
+    limit = {"reason": "iteration_limit", "maxiter": 1, "parameters": {"p": 1.0, "q": 3.0}}
+    invalid = {"reason": "invalid_input", "error": "recency exceeds T for 1 customers"}
+    raised = {"reason": "fit_error", "error_type": "LinAlgError", "error": "singular matrix"}
+    cases = [
+        (
+            bgnbd,
+            f"3 of 150 buyers repeat; no interior maximum: the likelihood levels off as a, b run "
+            f"towards 0 or infinity at {at}; the data do not identify them (a penalizer_coef may "
+            "give an interior fit)",
+            f"150 位购买客户中 3 位复购；无内部最大值：似然随 a, b 趋向 0 或无穷大而趋于平稳"
+            f"\uff0c停在 {at}；数据无法确定这些参数（设置 penalizer_coef 可能得到内部解）",
+        ),
+        (
+            edge,
+            f"3 of 150 buyers repeat; no interior maximum: the likelihood levels off as a runs "
+            f"towards 0 or infinity (stopped at the edge of the search range) at {at}; the data "
+            "do not identify them (a penalizer_coef may give an interior fit)",
+            f"150 位购买客户中 3 位复购；无内部最大值：似然随 a 趋向 0 或无穷大而趋于平稳（搜索停在"
+            f"取值范围的边缘）\uff0c停在 {at}；数据无法确定这些参数（设置 penalizer_coef 可能"
+            "得到内部解）",
+        ),
+        (
+            ridge,
+            "no interior maximum: the likelihood levels off along a flat ridge at p=2.5, q=1.25, "
+            "v=300; the data do not identify them (a penalizer_coef may give an interior fit)",
+            "无内部最大值：似然沿一条平坦的脊线趋于平稳\uff0c停在 p=2.5, q=1.25, v=300；"
+            "数据无法确定这些参数（设置 penalizer_coef 可能得到内部解）",
+        ),
+        (
+            failed,
+            "the fit did not converge: the search stopped after 24 iterations at p=1.58e+07, "
+            "q=6.195e+07, v=470.3, where the likelihood still rises (largest gradient component "
+            "1.484)",
+            "拟合未收敛：搜索在 24 次迭代后停在 p=1.58e+07, q=6.195e+07, v=470.3"
+            "\uff0c该处似然仍在上升（梯度最大分量 1.484）",
+        ),
+        (
+            limit,
+            "the fit did not converge within maxiter=1 iterations (last parameters p=1, q=3)",
+            "拟合在 maxiter=1 次迭代内未收敛（最后的参数为 p=1, q=3）",
+        ),
+        (
+            {"reason": "non_finite_point"},
+            "the fit ended at a point where the likelihood is not finite",
+            "拟合停在了似然不是有限值的点上",
+        ),
+        # Faults of the code, not the data: their message as it is, said whose they are.
+        (
+            invalid,
+            "the fit's input is invalid, a fault upstream to report: recency exceeds T for 1 "
+            "customers",
+            "拟合的输入数据无效\uff0c这是上游的故障\uff0c请报告：recency exceeds T for 1 customers",
+        ),
+        (
+            raised,
+            "the fit raised LinAlgError: singular matrix",
+            "拟合出错（LinAlgError）：singular matrix",
+        ),
+    ]
+    for fields, english, chinese in cases:
+        with speaking("en"):
+            assert fit_detail_text("", json.dumps(fields)) == english
+        with speaking("zh"):
+            assert fit_detail_text("", json.dumps(fields)) == chinese
+    # Predictions withheld from a usable fit: its status and its own detail, worded too.
+    with speaking("en"):
+        assert fit_detail_text("", json.dumps(unusable)) == (
+            f"600 predictions are not finite, so none are kept (boundary: {cases[0][1]})"
+        )
+    with speaking("zh"):
+        assert fit_detail_text("", json.dumps(unusable)) == (
+            f"600 个预测值不是有限值\uff0c因此全部不保留（boundary：{cases[0][2]}）"
+        )
+        # Fields missing what the words need: the detail as it is.
+        assert fit_detail_text("as it is", json.dumps({**bgnbd, "running": None})) == "as it is"
+        unknown = {**unusable, "fields": {"reason": "new_reason"}}
+        assert fit_detail_text("as it is", json.dumps(unknown)) == "as it is"
 
 
 def test_the_chinese_report_words_the_fits_details(customer_marts_warehouse):
@@ -563,6 +722,33 @@ def test_the_report_speaks_chinese_by_default_and_english_on_request(
     assert english.rows("segments")["seg_churned"][:2] == ["Churned customers", "4"]
     assert english.rows("lifecycle_stages")["churned"][0] == "1"
     assert render(customer_marts_warehouse, "zh").rows("summary")["已知客户"] == ["10"]
+
+
+def test_the_report_describes_tags_in_its_language(customer_marts_warehouse):
+    """The tag coverage table's last column: the tag's description_zh in Chinese, its YAML
+    description in English (code name: the second column in Chinese, the first in English)."""
+    chinese = render(customer_marts_warehouse, "zh").tables["tag_coverage"]
+    assert chinese["header"][0][-1] == "说明"
+    described = {row[2]: row[-1] for row in chinese["body"]}
+    assert described["identity"] == "客户在问卷中填写的身份（宝妈、学生、上班族等）。"
+    assert described["high_value"] == "购买超过 5 次\uff0c且累计实付超过 5000 元。"
+    assert all(CJK.search(text) for text in described.values())
+    english = render(customer_marts_warehouse, "en").tables["tag_coverage"]
+    described = {row[1]: row[-1] for row in english["body"]}
+    assert described["high_value"] == "More than five purchases and more than 5,000 CNY paid."
+    assert described["is_active_7d"] == "Started an interaction in the last 7 days."
+    # BI readers have both in marts.tag_catalog.
+    catalog = query(
+        customer_marts_warehouse,
+        "select description, description_zh from marts.tag_catalog "
+        f"where tag_name = 'high_value' and as_of_date = '{AS_OF}'",
+    )
+    assert catalog == [
+        (
+            "More than five purchases and more than 5,000 CNY paid.",
+            "购买超过 5 次\uff0c且累计实付超过 5000 元。",
+        )
+    ]
 
 
 def test_the_report_names_its_language(customer_marts_warehouse):

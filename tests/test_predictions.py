@@ -11,9 +11,11 @@ import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 
 from orchestration.cli import run_night
-from orchestration.predictive.btyd import fit_bgnbd
+from orchestration.language import speaking
+from orchestration.predictive.btyd import described, fit_bgnbd
 from orchestration.predictive.nightly import PredictionSettings, predict_night
 from orchestration.publishing.warehouse import published_night
+from orchestration.reporting.nightly_report import fit_detail_text
 from tests.conftest import night_fixture, query
 from tests.test_btyd import simulate_bgnbd, simulate_spend
 
@@ -94,7 +96,21 @@ def test_few_repeat_buyers_predict_from_a_flagged_boundary_fit():
     assert fits["bg_nbd"]["status"] == "boundary"
     assert fits["bg_nbd"]["detail"].startswith("3 of 150 buyers repeat; no interior maximum")
     assert "a, b run towards 0 or infinity" in fits["bg_nbd"]["detail"]
-    assert pd.isna(fits["bg_nbd"]["detail_fields"])  # the boundary's words are the fit's own
+    # The same as fields, which the report words in the operator's language; where the search
+    # stopped is the fit's parameters, alpha in days.
+    parameters = json.loads(fits["bg_nbd"]["parameters"])
+    assert json.loads(fits["bg_nbd"]["detail_fields"]) == {
+        "reason": "no_interior_maximum",
+        "running": ["a", "b"],
+        "at_search_edge": False,
+        "parameters": parameters,
+        "repeat_buyers": 3,
+        "buyers": 150,
+    }
+    assert f"at {described(parameters)};" in fits["bg_nbd"]["detail"]
+    with speaking("en"):
+        words = fit_detail_text("", fits["bg_nbd"]["detail_fields"])
+    assert words == fits["bg_nbd"]["detail"]
     reference = fit_bgnbd(frequency, recency, T)
     assert fits["bg_nbd"]["log_likelihood"] == reference.log_likelihood
     assert json.loads(fits["bg_nbd"]["parameters"])["a"] == reference.a
@@ -152,7 +168,11 @@ def test_invalid_summary_is_a_failed_fit_with_the_message():
     fits = fits_by_model(predict_night(summary, purchase_days, AS_OF))
     assert fits["bg_nbd"]["status"] == "failed"
     assert fits["bg_nbd"]["detail"] == "recency exceeds T for 1 customers"
-    assert pd.isna(fits["bg_nbd"]["detail_fields"])  # an error's message has no fields
+    # A fault upstream: the report shows the message, saying whose it is.
+    assert json.loads(fits["bg_nbd"]["detail_fields"]) == {
+        "reason": "invalid_input",
+        "error": "recency exceeds T for 1 customers",
+    }
     assert pd.isna(fits["bg_nbd"]["parameters"])
 
 
@@ -169,6 +189,17 @@ def test_regular_buyers_with_one_spend_never_raise():
     fits = fits_by_model(night)
     assert fits["gamma_gamma"]["status"] == "failed"
     assert "the likelihood still rises" in fits["gamma_gamma"]["detail"]
+    # Where the search stopped differs between CPUs; the fields say what the detail says.
+    spend = json.loads(fits["gamma_gamma"]["detail_fields"])
+    assert sorted(spend) == ["gradient", "iterations", "parameters", "reason"]
+    assert spend["reason"] == "likelihood_still_rises" and sorted(spend["parameters"]) == [
+        "p",
+        "q",
+        "v",
+    ]
+    assert f"after {spend['iterations']} iterations" in fits["gamma_gamma"]["detail"]
+    assert f"at {described(spend['parameters'])}, where" in fits["gamma_gamma"]["detail"]
+    assert spend["gradient"] > 1e-3  # above the boundary's tolerance: still rising
     for model in ("bg_nbd", "bg_nbd_backtest"):
         assert fits[model]["status"] in ("boundary", "failed", "unusable"), model
         assert fits[model]["detail"], model

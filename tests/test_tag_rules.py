@@ -439,6 +439,7 @@ def rule_fields(**changes: object) -> dict[str, object]:
             "'bad_rule'",
         ),
         (rule_fields(description="a {% if %}"), ["'description'", "Jinja"], "'bad_rule'"),
+        (rule_fields(description_zh="{# x #}"), ["'description_zh'", "Jinja"], "'bad_rule'"),
     ],
 )
 def test_rule_entry_errors(
@@ -470,6 +471,7 @@ rules:
     display_name_en: High-value customer
     category: lifecycle
     description: Paid more than five orders and more than 5,000 CNY.
+    description_zh: 付款订单超过 5 笔且累计实付超过 5000 元。
     owner: crm-ops
     rule: paid_order_count > 5 and paid_amount_cny > 5000
   - name: obrien_fan
@@ -506,6 +508,7 @@ def test_load_rules(tmp_path: Path) -> None:
             rule="paid_order_count > 5 and paid_amount_cny > 5000",
             source=path,
             display_name_en="High-value customer",
+            description_zh="付款订单超过 5 笔且累计实付超过 5000 元。",
         ),
         RuleDefinition(
             name="obrien_fan",
@@ -578,6 +581,7 @@ def test_render_rule_model(tmp_path: Path, profile: duckdb.DuckDBPyConnection) -
                     "category": "lifecycle",
                     "display_name": "高价值客户",
                     "display_name_en": "High-value customer",
+                    "description_zh": "付款订单超过 5 笔且累计实付超过 5000 元。",
                     "value_type": "boolean",
                     "owner": "crm-ops",
                     "allowed_values": [True, False],
@@ -588,8 +592,10 @@ def test_render_rule_model(tmp_path: Path, profile: duckdb.DuckDBPyConnection) -
         "data_tests": ["not_null"],
     }
     assert obrien_fan["config"]["meta"]["tag"]["display_name"] == "O'Brien 的朋友"
-    # display_name_en may be left out: the English report then shows the code name.
+    # display_name_en and description_zh may be left out: the report then shows the code name
+    # in English, the English description in Chinese.
     assert "display_name_en" not in obrien_fan["config"]["meta"]["tag"]
+    assert "description_zh" not in obrien_fan["config"]["meta"]["tag"]
     assert obrien_fan["config"]["meta"]["tag"]["rule"] == "nickname in ('O''Brien', '小明')"
     assert "data_tests: [not_null]" in properties
     assert "高价值客户" in properties  # written as text, not escaped

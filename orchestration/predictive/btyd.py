@@ -9,7 +9,7 @@ fit over a million customers takes seconds.
 
 A fit ends one of three ways. It converges on an interior maximum. Or the likelihood keeps
 rising towards the edge of the parameter space (a parameter running to 0 or infinity, as BG/NBD's
-a and b do when few customers repeat): the fit is returned flagged with ``boundary_reason``, at
+a and b do when few customers repeat): the fit is returned flagged with ``boundary``, at
 the point where the likelihood stops rising, which is lifetimes' answer on such data too. Or it
 raises ``BtydFitError`` (invalid input, iteration limit, non-finite point): a silently wrong
 parameter set would flow straight into every CLV figure downstream.
@@ -22,9 +22,9 @@ as-of date and ``monetary`` the mean spend over the repeat purchase days (0 with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -67,8 +67,24 @@ _FLAT_CURVATURE = 1e-6
 _FLAT_SHARE = 0.3
 
 
+# Why a fit failed, as BtydFitError.fields["reason"]: the search ran out of iterations, ended
+# where the likelihood is not finite, or stopped where it still rises; or the input is invalid
+# (fields: the message as "error", since it names an upstream bug rather than a data trait).
+ITERATION_LIMIT = "iteration_limit"  # maxiter, parameters
+NON_FINITE_POINT = "non_finite_point"
+LIKELIHOOD_STILL_RISES = "likelihood_still_rises"  # iterations, parameters, gradient
+INVALID_INPUT = "invalid_input"  # error
+
+
 class BtydFitError(ValueError):
-    """Invalid input to, or a failed fit of, a buy-till-you-die model."""
+    """Invalid input to, or a failed fit of, a buy-till-you-die model; ``fields`` says why, as
+    fields (``reason``: one of the reasons above, and the values its words need)."""
+
+    def __init__(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.fields: dict[str, Any] = (
+            dict(fields) if fields else {"reason": INVALID_INPUT, "error": message}
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,10 +207,41 @@ def _newton_polish(
     return None
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """Why a fit has no interior maximum, as fields: the parameters the data do not identify,
+    running towards 0 or infinity (none: the likelihood levels off along a flat ridge), whether
+    the search stopped at the edge of its range, and the parameters where it stopped."""
+
+    running: tuple[str, ...]
+    at_search_edge: bool
+    parameters: Mapping[str, float] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """In English, for logs and the fit's detail column."""
+        verb = "runs" if len(self.running) == 1 else "run"
+        levels_off = (
+            f"as {', '.join(self.running)} {verb} towards 0 or infinity"
+            if self.running
+            else "along a flat ridge"
+        )
+        stop = " (stopped at the edge of the search range)" if self.at_search_edge else ""
+        return (
+            f"no interior maximum: the likelihood levels off {levels_off}{stop} at "
+            f"{described(self.parameters)}; the data do not identify them (a penalizer_coef "
+            "may give an interior fit)"
+        )
+
+
+def described(parameters: Mapping[str, float]) -> str:
+    """Parameters as "r=0.2431, alpha=4.41", four significant digits."""
+    return ", ".join(f"{name}={value:.4g}" for name, value in parameters.items())
+
+
 class _Optimum(NamedTuple):
     params: FloatArray
     iterations: int
-    boundary_reason: str | None
+    boundary: Boundary | None
 
 
 def _maximise(
@@ -225,8 +272,8 @@ def _maximise(
             2 * penalizer * params**2
         )
 
-    def described(params: FloatArray) -> str:
-        return ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
+    def named(params: FloatArray) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(names, params, strict=True)}
 
     def run_lbfgsb(log_start: FloatArray) -> OptimizeResult:
         return minimize(
@@ -249,12 +296,17 @@ def _maximise(
             result = run_lbfgsb(np.clip(result.x, -_LOG_BOUND + 0.01, _LOG_BOUND - 0.01))
             iterations += int(result.nit)
         if result.status == 1:  # iteration or evaluation limit
+            last = named(np.exp(result.x))
             raise BtydFitError(
                 f"{model} fit did not converge within maxiter={maxiter} iterations "
-                f"({result.message}; last parameters {described(np.exp(result.x))})"
+                f"({result.message}; last parameters {described(last)})",
+                {"reason": ITERATION_LIMIT, "maxiter": maxiter, "parameters": last},
             )
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
-            raise BtydFitError(f"{model} fit ended at a non-finite point: {result.message}")
+            raise BtydFitError(
+                f"{model} fit ended at a non-finite point: {result.message}",
+                {"reason": NON_FINITE_POINT},
+            )
         at_edge = np.abs(result.x) >= _LOG_BOUND - _NEAR_BOUND
         polished = None if at_edge.any() else _newton_polish(objective, result.x)
         if polished is None:
@@ -265,10 +317,17 @@ def _maximise(
 
     params = np.exp(result.x)
     if not (np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) <= _BOUNDARY_GTOL):
+        largest = float(np.max(np.abs(gradient)))
         raise BtydFitError(
             f"{model} fit did not converge: L-BFGS-B stopped after {iterations} iterations "
-            f"({result.message}) at {described(params)}, where the likelihood still rises "
-            f"(largest gradient component {np.max(np.abs(gradient)):.2g})"
+            f"({result.message}) at {described(named(params))}, where the likelihood still "
+            f"rises (largest gradient component {largest:.2g})",
+            {
+                "reason": LIKELIHOOD_STILL_RISES,
+                "iterations": iterations,
+                "parameters": named(params),
+                "gradient": largest,
+            },
         )
     # The parameters the data do not identify: those moving along the directions in which the
     # objective has (next to) no curvature, and any stopped at the search bound.
@@ -279,18 +338,8 @@ def _maximise(
         curvature, directions = np.linalg.eigh(hessian)
         flat = directions[:, curvature <= _FLAT_CURVATURE]
         unidentified |= np.any(np.abs(flat) >= _FLAT_SHARE, axis=1)
-    running = [n for n, flag in zip(names, unidentified, strict=True) if flag]
-    stop = " (stopped at the edge of the search range)" if at_edge.any() else ""
-    verb = "runs" if len(running) == 1 else "run"
-    levels_off = (
-        f"as {', '.join(running)} {verb} towards 0 or infinity" if running else "along a flat ridge"
-    )
-    reason = (
-        f"no interior maximum: the likelihood levels off {levels_off}{stop} at "
-        f"{described(params)}; the data do not identify them (a penalizer_coef may give an "
-        "interior fit)"
-    )
-    return _Optimum(params, iterations, reason)
+    running = tuple(n for n, flag in zip(names, unidentified, strict=True) if flag)
+    return _Optimum(params, iterations, Boundary(running, bool(at_edge.any()), named(params)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +411,11 @@ class BgNbdFit:
     iterations: int
     penalizer: float
     # Why the optimum lies on the edge of the parameter space; None for an interior maximum.
-    boundary_reason: str | None = None
+    boundary: Boundary | None = None
+
+    @property
+    def boundary_reason(self) -> str | None:
+        return self.boundary.text() if self.boundary else None
 
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -440,6 +493,9 @@ def fit_bgnbd(
     r, alpha_scaled, a, b = optimum.params
     alpha = alpha_scaled / scale
     loglik, _ = _bgnbd_loglik(np.array([r, alpha, a, b]), groups)
+    boundary = optimum.boundary
+    if boundary is not None:  # where it stopped in days, as the fit's parameters are
+        boundary = replace(boundary, parameters={**boundary.parameters, "alpha": float(alpha)})
     return BgNbdFit(
         r=float(r),
         alpha=float(alpha),
@@ -449,7 +505,7 @@ def fit_bgnbd(
         n_customers=int(x.size),
         iterations=optimum.iterations,
         penalizer=penalizer,
-        boundary_reason=optimum.boundary_reason,
+        boundary=boundary,
     )
 
 
@@ -496,7 +552,11 @@ class GammaGammaFit:
     n_customers: int
     iterations: int
     penalizer: float
-    boundary_reason: str | None = None
+    boundary: Boundary | None = None
+
+    @property
+    def boundary_reason(self) -> str | None:
+        return self.boundary.text() if self.boundary else None
 
     @property
     def has_finite_mean(self) -> bool:
@@ -559,7 +619,7 @@ def fit_gamma_gamma(
         n_customers=int(x.size),
         iterations=optimum.iterations,
         penalizer=penalizer,
-        boundary_reason=optimum.boundary_reason,
+        boundary=optimum.boundary,
     )
 
 

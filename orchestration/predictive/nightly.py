@@ -17,7 +17,12 @@ from numpy.linalg import LinAlgError
 
 from orchestration.language import N_
 from orchestration.predictive.btyd import (
+    INVALID_INPUT,
+    ITERATION_LIMIT,
+    LIKELIHOOD_STILL_RISES,
+    NON_FINITE_POINT,
     BgNbdFit,
+    Boundary,
     BtydFitError,
     FloatArray,
     GammaGammaFit,
@@ -64,13 +69,21 @@ FIT_STATUSES = {
 }
 
 # Why a fit has its status, as fields: btyd_model_fits.detail_fields is {"reason": one of these,
-# and the counts its words need}; the report words it in the operator's language. A detail
-# without fields (a failed fit's error, a boundary) is shown as it is.
+# or of a failed fit's (orchestration/predictive/btyd.py), and the values its words need}; the
+# report words it in the operator's language. A detail without fields (a night from before
+# them) is shown as it is.
 TOO_FEW_BUYERS = "too_few_buyers"  # buyers, min_customers
 NO_REPEAT_BUYERS = "no_repeat_buyers"  # buyers
 REPEAT_BUYERS = "repeat_buyers"  # repeat_buyers, buyers
 TOO_FEW_REPEAT_SPENDERS = "too_few_repeat_spenders"  # repeat_buyers, min_customers
 NO_FINITE_MEAN_SPEND = "no_finite_mean_spend"  # q
+# Worded by the report from its parts: running, at_search_edge, parameters (and for BG/NBD
+# repeat_buyers, buyers).
+NO_INTERIOR_MAXIMUM = "no_interior_maximum"
+# An error other than BtydFitError's: error_type, error.
+FIT_ERROR = "fit_error"
+# predictions (how many are not finite), status and fields: the usable fit's, now unusable.
+NON_FINITE_PREDICTIONS = "non_finite_predictions"
 # Each reason in words, for the report (in the operator's language: it translates them).
 FIT_DETAILS = {
     TOO_FEW_BUYERS: N_("{buyers} buyers, fewer than min_customers={min_customers}"),
@@ -86,6 +99,17 @@ FIT_DETAILS = {
         "q={q} <= 1: spend per purchase has no finite population mean, so the expected spend "
         "and CLV would be negative or infinite; they are null"
     ),
+    ITERATION_LIMIT: N_(
+        "the fit did not converge within maxiter={maxiter} iterations (last parameters "
+        "{parameters})"
+    ),
+    NON_FINITE_POINT: N_("the fit ended at a point where the likelihood is not finite"),
+    LIKELIHOOD_STILL_RISES: N_(
+        "the fit did not converge: the search stopped after {iterations} iterations at "
+        "{parameters}, where the likelihood still rises (largest gradient component {gradient})"
+    ),
+    INVALID_INPUT: N_("the fit's input is invalid, a fault upstream to report: {error}"),
+    FIT_ERROR: N_("the fit raised {error_type}: {error}"),
 }
 
 # The night's two models and the backtest's calibration fit.
@@ -184,9 +208,22 @@ class FitOutcome(Generic[F]):
 _FIT_ERRORS = (BtydFitError, ArithmeticError, ValueError, LinAlgError)
 
 
-def _failure(error: Exception) -> str:
-    """BtydFitError's message says what failed; any other error is named by its type."""
-    return str(error) if isinstance(error, BtydFitError) else f"{type(error).__name__}: {error}"
+def _failure(model: str, n_customers: int, error: Exception) -> FitOutcome[Any]:
+    """A failed fit: BtydFitError's message says what failed, with its fields; any other error
+    is named by its type."""
+    if isinstance(error, BtydFitError):
+        return FitOutcome(model, FAILED, str(error), n_customers, fields=error.fields)
+    fields = {"reason": FIT_ERROR, "error_type": type(error).__name__, "error": str(error)}
+    return FitOutcome(model, FAILED, f"{type(error).__name__}: {error}", n_customers, fields=fields)
+
+
+def _boundary_fields(boundary: Boundary) -> dict[str, Any]:
+    return {
+        "reason": NO_INTERIOR_MAXIMUM,
+        "running": list(boundary.running),
+        "at_search_edge": boundary.at_search_edge,
+        "parameters": dict(boundary.parameters),
+    }
 
 
 def _fit_bgnbd(
@@ -210,11 +247,13 @@ def _fit_bgnbd(
     try:
         fit = fit_bgnbd(frequency, recency, age, penalizer=settings.bgnbd_penalizer_coef)
     except _FIT_ERRORS as error:
-        return FitOutcome(model, FAILED, _failure(error), n_customers)
+        return _failure(model, n_customers, error)
     counted = f"{repeat_buyers} of {n_customers} buyers repeat"
-    if fit.boundary_reason:
-        return FitOutcome(model, BOUNDARY, f"{counted}; {fit.boundary_reason}", n_customers, fit)
     fields = {"reason": REPEAT_BUYERS, "repeat_buyers": repeat_buyers, "buyers": n_customers}
+    if fit.boundary is not None:
+        detail = f"{counted}; {fit.boundary.text()}"
+        fields = {**_boundary_fields(fit.boundary), **fields, "reason": NO_INTERIOR_MAXIMUM}
+        return FitOutcome(model, BOUNDARY, detail, n_customers, fit, fields)
     return FitOutcome(model, CONVERGED, counted, n_customers, fit, fields)
 
 
@@ -235,7 +274,7 @@ def _fit_spend(
     try:
         fit = fit_gamma_gamma(frequency[repeat], monetary[repeat])
     except _FIT_ERRORS as error:
-        return FitOutcome(GAMMA_GAMMA, FAILED, _failure(error), n_repeat)
+        return _failure(GAMMA_GAMMA, n_repeat, error)
     if not fit.has_finite_mean:
         reason = (
             f"q={fit.q:.4g} <= 1: spend per purchase has no finite population mean, so the "
@@ -243,8 +282,9 @@ def _fit_spend(
         )
         fields = {"reason": NO_FINITE_MEAN_SPEND, "q": float(fit.q)}
         return FitOutcome(GAMMA_GAMMA, UNUSABLE, reason, n_repeat, fit, fields)
-    if fit.boundary_reason:
-        return FitOutcome(GAMMA_GAMMA, BOUNDARY, fit.boundary_reason, n_repeat, fit)
+    if fit.boundary is not None:
+        fields = _boundary_fields(fit.boundary)
+        return FitOutcome(GAMMA_GAMMA, BOUNDARY, fit.boundary.text(), n_repeat, fit, fields)
     return FitOutcome(GAMMA_GAMMA, CONVERGED, "", n_repeat, fit)
 
 
@@ -254,7 +294,13 @@ def _withhold_non_finite(outcome: FitOutcome[F], values: list[FloatArray]) -> Fi
     if not outcome.usable or bad == 0:
         return outcome
     detail = f"{bad} predictions are not finite, so none are kept ({outcome.status}: "
-    return replace(outcome, status=UNUSABLE, detail=f"{detail}{outcome.detail})", fields=None)
+    fields = {
+        "reason": NON_FINITE_PREDICTIONS,
+        "predictions": bad,
+        "status": outcome.status,
+        "fields": dict(outcome.fields or {}),
+    }
+    return replace(outcome, status=UNUSABLE, detail=f"{detail}{outcome.detail})", fields=fields)
 
 
 def _purchase_span(purchase_days: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:

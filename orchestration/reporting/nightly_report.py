@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
@@ -55,13 +56,25 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from orchestration import duckdb_settings
 from orchestration.durable import fsync
 from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
-from orchestration.language import CHINESE, N_, _, current_language, html_language, speaking
+from orchestration.language import (
+    CHINESE,
+    N_,
+    _,
+    current_language,
+    html_language,
+    ngettext,
+    speaking,
+)
 from orchestration.layout import HELD_DIR, MANIFEST_FILE
+from orchestration.predictive.btyd import described
 from orchestration.predictive.nightly import (
     BG_NBD_BACKTEST,
     CONVERGED,
     FIT_DETAILS,
     FIT_STATUSES,
+    NO_INTERIOR_MAXIMUM,
+    NON_FINITE_PREDICTIONS,
+    REPEAT_BUYERS,
     USABLE_STATUSES,
 )
 from orchestration.project import dbt_project, project_vars
@@ -74,7 +87,7 @@ from orchestration.segments import (
     next_best_action_export_name,
     segment_description,
 )
-from orchestration.tag_registry import tag_declaration
+from orchestration.tag_registry import tag_declaration, tag_descriptions
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -304,6 +317,8 @@ class DisplayNames(NamedTuple):
     segments: Mapping[str, str]
     tags: Mapping[str, str]
     descriptions: Mapping[str, str]
+    # Each tag's description in the page's language (its YAML, through the dbt manifest).
+    tag_descriptions: Mapping[str, str] = MappingProxyType({})
 
 
 def render_nightly_report(
@@ -440,11 +455,33 @@ def _guard_notice(
     )
 
 
-def guard_reasons(guard: Mapping[str, Any], language: str | None = None) -> tuple[str, ...]:
-    """A manifest's guard reasons in ``language`` (default: the configured one), segments and
-    tags by their code names: for `scrm release`, which has no page to name them."""
+def guard_reasons(
+    exports_manifest: Mapping[str, Any],
+    language: str | None = None,
+    dbt_manifest: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    """A held night's guard reasons in ``language`` (default: the configured one), for `scrm
+    release`: segments and tags by their display names in that language as their YAML declares
+    them (``dbt_manifest``, default: the project's, if prepared), the code name beside, as the
+    report names them. A segment the YAML no longer declares goes by the display name its
+    exports were published with (in Chinese), anything else unnamed by its code name: the
+    night is released either way, so a missing dbt manifest only costs the names."""
+    if dbt_manifest is None:
+        path = dbt_project.manifest_path
+        dbt_manifest = load_manifest(path) if path.is_file() else {"nodes": {}}
     with speaking(language):
-        return _guard_reasons(DisplayNames({}, {}, {}), guard)
+        names = declared_display_names(dbt_manifest)
+        published = (
+            {
+                name: str(entry["display_name"])
+                for name, entry in (exports_manifest.get("segments") or {}).items()
+                if entry.get("display_name")
+            }
+            if _is_chinese()
+            else {}
+        )
+        segments = {**published, **names.segments}
+        return _guard_reasons(DisplayNames(segments, names.tags, {}), exports_manifest["guard"])
 
 
 def _guard_reasons(names: DisplayNames, guard: Mapping[str, Any]) -> tuple[str, ...]:
@@ -1675,6 +1712,7 @@ def _tags_section(
             _("Coverage"),
             _("Distinct values"),
             _("Owner"),
+            _("Description"),
         ),
         [
             (
@@ -1684,10 +1722,11 @@ def _tags_section(
                 _percent(coverage),
                 _int(distinct),
                 _text(owner),
+                names.tag_descriptions.get(name, ""),
             )
             for category, name, _display_name, value_type, coverage, distinct, owner in tags
         ],
-        (False, False, False, False, True, True, False),
+        (False, False, False, False, True, True, False, False),
     )
     charts = [_tag_coverage_chart(tags, names.tags)] if tags else []
     notes = () if tags else (_("The tag catalog is empty."),)
@@ -1765,23 +1804,78 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
 
 def fit_detail_text(detail: Any, fields: Any) -> str:
     """A fit's detail in the page's language, worded from its fields (btyd_model_fits
-    detail_fields); a detail without them (a failed fit's error, a boundary, a night from
-    before the fields) as it is."""
+    detail_fields); a detail without them (a night from before the fields), or with fields
+    these words do not know, as it is."""
     try:
         parsed = json.loads(fields) if isinstance(fields, str) else None
     except ValueError:
         parsed = None
-    if not isinstance(parsed, dict) or parsed.get("reason") not in FIT_DETAILS:
-        return _text(detail)
-    words = FIT_DETAILS[str(parsed["reason"])]
-    values = {
-        name: f"{value:.4g}" if isinstance(value, float) else value
-        for name, value in parsed.items()
-    }
+    words = _fit_detail_words(parsed) if isinstance(parsed, dict) else None
+    return _text(detail) if words is None else words
+
+
+def _fit_detail_words(fields: Mapping[str, Any]) -> str | None:
+    """None for an unknown reason, or fields without a value the words need."""
+    reason = fields.get("reason")
     try:
-        return _(words).format(**values)
-    except KeyError:  # fields without a count the words need
-        return _text(detail)
+        if reason == NO_INTERIOR_MAXIMUM:
+            return _boundary_words(fields)
+        if reason == NON_FINITE_PREDICTIONS:
+            fit = _fit_detail_words(fields["fields"]) if fields["fields"] else ""
+            if fit is None:
+                return None
+            return _(
+                "{predictions} predictions are not finite, so none are kept ({status}: {detail})"
+            ).format(predictions=fields["predictions"], status=fields["status"], detail=fit)
+        if reason in FIT_DETAILS:
+            values = {name: _detail_value(value) for name, value in fields.items()}
+            return _(FIT_DETAILS[str(reason)]).format(**values)
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def _boundary_words(fields: Mapping[str, Any]) -> str:
+    """A boundary fit's detail: which parameters run off, where the search stopped, and for
+    BG/NBD how many buyers repeat, worded as the fit's English detail is."""
+    running = [str(name) for name in fields["running"]]
+    how = (
+        ngettext(
+            "as {names} runs towards 0 or infinity",
+            "as {names} run towards 0 or infinity",
+            len(running),
+        ).format(names=", ".join(running))
+        if running
+        else _("along a flat ridge")
+    )
+    if fields["at_search_edge"]:
+        words = _(
+            "no interior maximum: the likelihood levels off {how} (stopped at the edge of the "
+            "search range) at {parameters}; the data do not identify them (a penalizer_coef may "
+            "give an interior fit)"
+        )
+    else:
+        words = _(
+            "no interior maximum: the likelihood levels off {how} at {parameters}; the data do "
+            "not identify them (a penalizer_coef may give an interior fit)"
+        )
+    boundary = words.format(how=how, parameters=described(fields["parameters"]))
+    if "repeat_buyers" not in fields:
+        return boundary
+    counted = _(FIT_DETAILS[REPEAT_BUYERS]).format(
+        repeat_buyers=fields["repeat_buyers"], buyers=fields["buyers"]
+    )
+    return _("{counted}; {boundary}").format(counted=counted, boundary=boundary)
+
+
+def _detail_value(value: Any) -> Any:
+    """A field as the fit's English detail writes it: four significant digits, parameters as
+    r=0.2431, alpha=4.41."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return described(value)
+    return value
 
 
 # --- end of model fit statuses ---
@@ -2662,7 +2756,7 @@ def _display_names(
     if _is_chinese():
         names = DisplayNames(_segment_display_names(connection), _tag_display_names(connection), {})
     else:
-        names = english_display_names(dbt_manifest)
+        names = declared_display_names(dbt_manifest)
     actions = _next_best_action_names(connection)
     return DisplayNames(
         {**actions, **names.segments},
@@ -2671,6 +2765,7 @@ def _display_names(
             **segment_descriptions(dbt_manifest),
             **{export: action_export_description(name) for export, name in actions.items()},
         },
+        tag_descriptions(dbt_manifest, current_language()),
     )
 
 
@@ -2683,21 +2778,22 @@ def segment_descriptions(dbt_manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def english_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
-    """Each segment's meta.segment.display_name_en and each tag's meta.tag.display_name_en,
-    where its YAML declares one."""
+def declared_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
+    """Each segment's and tag's display name in the page's language, where its YAML declares
+    one: meta.segment / meta.tag display_name in Chinese, display_name_en in English."""
+    key = "display_name" if _is_chinese() else "display_name_en"
     segments: dict[str, str] = {}
     tags: dict[str, str] = {}
     for node in dbt_manifest["nodes"].values():
         declaration = segment_declaration(node)
-        if declaration and declaration.get("display_name_en"):
-            segments[node["name"]] = str(declaration["display_name_en"])
+        if declaration and declaration.get(key):
+            segments[node["name"]] = str(declaration[key])
         if node.get("resource_type") != "model":
             continue
         for column_name, column in (node.get("columns") or {}).items():
             tag = tag_declaration(column)
-            if tag and tag.get("display_name_en"):
-                tags[column_name] = str(tag["display_name_en"])
+            if tag and tag.get(key):
+                tags[column_name] = str(tag[key])
     return DisplayNames(segments, tags, {})
 
 

@@ -78,6 +78,8 @@ declarations as (
             '{{ column.name }}' as tag_name,
             {{ tag_literal(tag.display_name, 'text') }} as display_name,
             {{ tag_literal(column.description | trim, 'text') }} as description,
+            {{ tag_literal((tag.get('description_zh') or column.description) | trim, 'text') }}
+                as description_zh,
             '{{ tag.value_type }}' as value_type,
             {{ tag_literal(tag.owner, 'text') }} as tag_owner,
             '{{ column.model }}' as source_model,
