@@ -1141,7 +1141,7 @@ def test_release_names_segments_and_tags_by_their_display_names(
     monkeypatch.setattr(
         nightly_report, "dbt_project", SimpleNamespace(manifest_path=tmp_path / "manifest.json")
     )
-    guard = ExportGuard(max_segment_change=0.5, min_segment_size=1)
+    guard = replace(ExportGuard.from_project(), max_segment_change=0.5, min_segment_size=1)
 
     def night(when: date, members: tuple[str, ...], identity: float, **kwargs: Any) -> dict:
         coverage = [("identity", identity), ("skin_type", 0.4)]
