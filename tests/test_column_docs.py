@@ -42,6 +42,8 @@ CONSUMER_MARTS = {
     "wecom_friendship_tags",
     # staff performance
     "staff_metrics_daily",
+    "staff_metrics_window",
+    "staff_first_responses",
     "staff_deletion_alerts",
     # data quality
     "raw_row_accounting",

@@ -762,11 +762,13 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             "lifecycle_flow",
             "friend_metrics_daily",
             "staff_metrics_daily",
+            "staff_metrics_window",
             "staff_deletion_alerts",
             "dim_channels",
             "tag_catalog",
             "tag_unseen_values",
             "campaign_lift",
+            "campaign_lift_pooled",
             "person_ids",
             "identity_link_status",
             "identity_blocked_ids",
@@ -839,9 +841,9 @@ STAFF_HEADER = [
     "Deleted by staff",
     "Chats in",
     "Chats out",
-    "Customers chatted with (night)",
-    "Responses measured (night)",
-    "Median first response, minutes (night)",
+    "Customers chatted with",
+    "Responses measured",
+    "Median first response, minutes",
     "Not contacted in 30 days",
     "Deletion alerts (night)",
 ]
@@ -852,60 +854,59 @@ def test_staff_members(report):
 
     S1: friends A (06-01), B, F (05-01), H (06-20); G (01-01) deleted S1 on 06-15: 4 now,
     2 added in the window (A on its first day), 1 deleted by the customer. Chats: A's chat_in
-    and S1's chat_out on 06-25, H's chat_in on 06-22 (A's invite is no chat): 2 in, 1 out.
-    Nobody chatted on 06-30, so no response to measure that day. Not contacted: B, F and H
-    never had a chat_out; A had one on 06-25: 3.
+    at 10:00 and S1's chat_out at 10:05 on 06-25, H's chat_in on 06-22 (A's invite is no
+    chat): 2 in, 1 out, with 2 customers; one response measured, A's 300 s = 5.0 minutes (H
+    had no reply). Not contacted: B, F and H never had a chat_out; A had one on 06-25: 3.
     S2: friends C (01-01) and I (04-01), none added in the window; I's group messages are no
     chats; neither was ever contacted: 2. C's deletion on 07-02 is after the night; nobody
     deleted a staff member on 06-30, so no alerts.
     """
     assert report.header("staff") == STAFF_HEADER
     assert report.tables["staff"]["body"] == [
-        ["S1", "4", "2", "1", "0", "2", "1", "0", "0", "—", "3", "0"],
+        ["S1", "4", "2", "1", "0", "2", "1", "2", "1", "5.0", "3", "0"],
         ["S2", "2", "0", "0", "0", "0", "0", "0", "0", "—", "2", "0"],
     ]
-    # The day's distinct customers and median do not add up over staff members.
+    # Distinct customers and the median do not add up over staff members.
     assert report.tables["staff"]["footer"] == [
-        ["Total", "6", "2", "1", "0", "2", "1", "", "0", "", "5", "0"]
+        ["Total", "6", "2", "1", "0", "2", "1", "", "1", "", "5", "0"]
     ]
     assert report.captions["staff"] == (
         "Staff members: the last 30 days (2026-06-01 to 2026-06-30) and the night of 2026-06-30"
     )
     assert any(
-        "The columns marked (night) are 2026-06-30's alone" in paragraph
+        "taken over the same days at once (marts.staff_metrics_window)" in paragraph
         for paragraph in report.paragraphs
     )
 
 
 def test_staff_members_as_of_the_night_and_their_alerts(customer_marts_warehouse, tmp_path):
-    """Hand-made rows in a copy of the warehouse: the night's own values (customers chatted
-    with, responses and their median) come from the as-of day's row, the sums stop at the
-    window's first day, the deletion alerts are counted per staff member, and staff members
-    with as many friends go by staff_id."""
+    """Hand-made rows in a copy of the warehouse: the customers chatted with, responses and
+    their median come from marts.staff_metrics_window, the sums stop at the window's first
+    day, the deletion alerts are counted per staff member, and staff members with as many
+    friends go by staff_id."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(customer_marts_warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as connection:
         # S2: 5 chats in on 05-31, the day before the window (not counted), 1 out on 06-01
-        # (counted); on 06-30 two customers, 3 responses with a median of 450 s = 7.5 minutes.
+        # (counted); in the window two customers, 3 responses with a median of 450 s = 7.5
+        # minutes.
         for metric_on, assignments in (
             ("2026-05-31", "chats_in = 5"),
             ("2026-06-01", "chats_out = 1"),
-            (
-                "2026-06-30",
-                "customers_chatted = 2, responses_measured = 3, "
-                "median_first_response_seconds = 450",
-            ),
         ):
             connection.execute(
                 f"update marts.staff_metrics_daily set {assignments} "
                 "where staff_id = 'S2' and metric_on = ?",
                 [metric_on],
             )
-        # S1 answered one customer on 06-30 after 12 hours and 30 seconds: 720.5 minutes.
         connection.execute(
-            "update marts.staff_metrics_daily set customers_chatted = 1, responses_measured = 1,"
-            " median_first_response_seconds = 43230"
-            " where staff_id = 'S1' and metric_on = '2026-06-30'"
+            "update marts.staff_metrics_window set customers_chatted = 2, responses_measured = 3,"
+            " median_first_response_seconds = 450 where staff_id = 'S2'"
+        )
+        # S1 answered one customer after 12 hours and 30 seconds: 720.5 minutes.
+        connection.execute(
+            "update marts.staff_metrics_window set customers_chatted = 1, responses_measured = 1,"
+            " median_first_response_seconds = 43230 where staff_id = 'S1'"
         )
         # S0 added two friends on 06-30, as many friends now as S2.
         connection.execute(
@@ -946,9 +947,9 @@ def test_staff_members_as_of_the_night_and_their_alerts(customer_marts_warehouse
         "员工删除",
         "收到消息",
         "发出消息",
-        "当晚沟通客户数",
-        "当晚计入的首次回复",
-        "当晚首次回复中位数（分钟）",
+        "沟通客户数",
+        "计入的首次回复",
+        "首次回复中位数（分钟）",
         "30 天未联系",
         "当晚删除提醒",
     ]

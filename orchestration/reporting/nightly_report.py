@@ -179,6 +179,7 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.lifecycle_flow",
     "marts.friend_metrics_daily",
     "marts.staff_metrics_daily",
+    "marts.staff_metrics_window",
     "marts.staff_deletion_alerts",
     "marts.dim_channels",
     "marts.tag_catalog",
@@ -1556,15 +1557,14 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
 
 
 def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Section:
-    """One row per staff member: friends and chats summed over the last FLOW_WINDOW_DAYS days,
-    the rest as of the night.
-
-    marts.staff_metrics_daily keeps each day's distinct customers and median response time,
-    which do not add up over days (a median of daily medians is no median of the window), so
-    those columns are the as-of day's own, and the page says so.
-    """
-    window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
-    uncontacted_days = int(project_vars()["staff_uncontacted_days"])
+    """One row per staff member over the last staff_window_days days: friends and chats summed
+    from marts.staff_metrics_daily, and the customers chatted with and the median first
+    response from marts.staff_metrics_window, since those do not add up over days; friends
+    now, those not contacted and the deletion alerts as of the night."""
+    settings = project_vars()
+    window_days = int(settings["staff_window_days"])
+    window_start = as_of - timedelta(days=window_days - 1)
+    uncontacted_days = int(settings["staff_uncontacted_days"])
     rows = _rows(
         connection,
         """
@@ -1598,13 +1598,17 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
             coalesce(window_sums.friends_deleted_by_staff, 0),
             coalesce(window_sums.chats_in, 0),
             coalesce(window_sums.chats_out, 0),
-            night.customers_chatted,
-            night.responses_measured,
-            night.median_first_response_seconds,
+            coalesce(window_metrics.customers_chatted, 0),
+            coalesce(window_metrics.responses_measured, 0),
+            window_metrics.median_first_response_seconds,
             night.customers_not_contacted,
             coalesce(alerts.deletion_alerts, 0)
         from marts.staff_metrics_daily as night
         left join window_sums on night.staff_id = window_sums.staff_id
+        left join marts.staff_metrics_window as window_metrics
+            on
+                night.staff_id = window_metrics.staff_id
+                and window_metrics.as_of_date = night.as_of_date
         left join friends on night.staff_id = friends.staff_id
         left join alerts on night.staff_id = alerts.staff_id
         where night.as_of_date = ? and night.metric_on = ?
@@ -1613,15 +1617,15 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
         [as_of, window_start, as_of, as_of, as_of, as_of, as_of],
     )
     night = _date(as_of)
-    # Summed over staff members: pairs, so every count but the day's distinct customers and
-    # the median adds up.
+    # Summed over staff members: pairs, so every count but the distinct customers and the
+    # median adds up.
     additive = (1, 2, 3, 4, 5, 6, 8, 10, 11)
     totals = {index: sum(int(row[index]) for row in rows) for index in additive}
     table = Table(
         "staff",
         _(
             "Staff members: the last {days} days ({start} to {night}) and the night of {night}"
-        ).format(days=FLOW_WINDOW_DAYS, start=_date(window_start), night=night),
+        ).format(days=window_days, start=_date(window_start), night=night),
         (
             _("Staff member"),
             _("Friends now"),
@@ -1630,9 +1634,9 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
             _("Deleted by staff"),
             _("Chats in"),
             _("Chats out"),
-            _("Customers chatted with (night)"),
-            _("Responses measured (night)"),
-            _("Median first response, minutes (night)"),
+            _("Customers chatted with"),
+            _("Responses measured"),
+            _("Median first response, minutes"),
             _("Not contacted in {days} days").format(days=uncontacted_days),
             _("Deletion alerts (night)"),
         ),
@@ -1660,13 +1664,13 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
         _("Staff"),
         (
             _(
-                "One row per staff member (marts.staff_metrics_daily), most friends now first. "
-                "Friends added and deleted and chats in and out (chat_in, chat_out) are summed "
-                "over the last {days} days, {start} to {night}. The columns marked (night) are "
-                "{night}'s alone: the mart keeps the customers chatted with and the median "
-                "first response per day, and a day's distinct customers or median do not add "
-                "up over days."
-            ).format(days=FLOW_WINDOW_DAYS, start=_date(window_start), night=night),
+                "One row per staff member, most friends now first, over the last {days} days, "
+                "{start} to {night} (var staff_window_days). Friends added and deleted and "
+                "chats in and out (chat_in, chat_out) are the days' sums "
+                "(marts.staff_metrics_daily); the customers chatted with and the median first "
+                "response are taken over the same days at once (marts.staff_metrics_window), "
+                "since distinct customers and a median do not add up over days."
+            ).format(days=window_days, start=_date(window_start), night=night),
             _(
                 "A first response is the time from a customer's first message of a run to the "
                 "staff member's next reply; a message not answered by the end of {night} is "

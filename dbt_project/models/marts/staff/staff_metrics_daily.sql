@@ -46,64 +46,16 @@ chat_days as (
     group by 1, 2
 ),
 
--- A customer's message opens a wait when the chat before it, between the same customer and
--- staff member, is not a message of theirs: a run of messages waits for one reply.
-sequenced_chats as (
-    select
-        staff_id,
-        customer_id,
-        interaction_type,
-        interacted_at,
-        interacted_on,
-        lag(interaction_type) over (
-            partition by staff_id, customer_id
-            order by interacted_at, interaction_id
-        ) as previous_interaction_type,
-        min(case when interaction_type = 'chat_out' then interacted_at end) over (
-            partition by staff_id, customer_id
-            order by interacted_at, interaction_id
-            rows between 1 following and unbounded following
-        ) as replied_at
-    from chats
-),
-
-responses as (
-    select
-        staff_id,
-        interacted_on as metric_on,
-        -- The engine's spelling of a difference in seconds is a long line.
-        {{ dbt.datediff('interacted_at', 'replied_at', 'second') }} -- noqa: LT05
-            as response_seconds
-    from sequenced_chats
-    where
-        interaction_type = 'chat_in'
-        and coalesce(previous_interaction_type, 'none') <> 'chat_in'
-        and replied_at is not null
-),
-
--- The median without an engine's median function: the middle response, or the mean of the
--- two middle ones.
-ranked_responses as (
-    select
-        staff_id,
-        metric_on,
-        response_seconds,
-        row_number() over (
-            partition by staff_id, metric_on
-            order by response_seconds
-        ) as response_rank,
-        count(*) over (partition by staff_id, metric_on) as responses_measured
-    from responses
-),
-
+-- The median without interpolating by hand: the middle response, or the mean of the two
+-- middle ones (percentile_cont, standard SQL on DuckDB and Spark).
 response_days as (
     select
         staff_id,
-        metric_on,
-        max(responses_measured) as responses_measured,
-        avg(cast(response_seconds as double)) as median_first_response_seconds
-    from ranked_responses
-    where 2 * response_rank between responses_measured and responses_measured + 2
+        waited_from_on as metric_on,
+        count(*) as responses_measured,
+        percentile_cont(0.5) within group (order by response_seconds)
+            as median_first_response_seconds
+    from {{ ref('staff_first_responses') }}
     group by 1, 2
 ),
 
