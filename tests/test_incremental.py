@@ -17,7 +17,9 @@ must get right between the two nights:
   timeline writes alone, numbered on after the stored events;
 - reference changes with no change in the rows themselves: customer C9 arrives, so earlier
   rows of C9 stop being unknown_customer; C5 gets a conflicting second row, so earlier clean
-  rows of C5 become unknown_customer.
+  rows of C5 become unknown_customer;
+- two persons merge (docs/identity.md): a unionid link observed on 31 March makes C2 one
+  person with C1, so every stored fact row of C2 belongs to person C1 on night 2.
 
 Home A builds night 2 incrementally on night 1. Home B is a copy of A after night 1 whose
 incremental tables are dropped, so night 2 builds them in full. Home C is a copy of A after
@@ -66,6 +68,7 @@ APPENDED = {
         ["O14", "1", "SKU1", "1", "99.00", "99.00"],
         ["O6", "2", "SKU3", "1", "129.00", "129.00"],
     ],
+    "identity_links": [["C2", "C1", "unionid", "2026-03-31 08:00:00", "youzan"]],
 }  # fmt: skip
 
 
@@ -166,6 +169,16 @@ def test_incremental_night_equals_full_refresh(tmp_path):
     assert query(full / "warehouse.duckdb", o15_status) == [("paid", "paid")]
     e98_quarantined = "select count(*) from marts.quarantine_friend_events where event_id = 'E98'"
     assert query(full / "warehouse.duckdb", e98_quarantined) == [(1,)]
+    c2_rows = (
+        "select 'fct_friend_events', customer_id, count(*) from marts.fct_friend_events"
+        " where source_customer_id = 'C2' group by all union all"
+        " select 'fct_orders', customer_id, count(*) from marts.fct_orders"
+        " where source_customer_id = 'C2' group by all order by 1"
+    )
+    assert query(full / "warehouse.duckdb", c2_rows) == [
+        ("fct_friend_events", "C2", 2),
+        ("fct_orders", "C2", 1),
+    ]
 
     models = incremental_models()
     compared_models = {model.split(".", 1)[1] for model in models if ".audit." not in model}
@@ -258,3 +271,10 @@ def test_incremental_night_equals_full_refresh(tmp_path):
     assert query(a, written_on_night_2.format("C3")) == [("C3", c3_events[0][0], "I13")]
     c1_events = query(a, "select count(*) from marts.customer_timeline where customer_id = 'C1'")
     assert len(query(a, written_on_night_2.format("C1"))) == c1_events[0][0] > 1
+    # C2 joined person C1 on night 2: its rows written on night 1 were written again (and O3,
+    # ordered on 31 March, is new).
+    assert query(a, c2_rows) == [("fct_friend_events", "C1", 2), ("fct_orders", "C1", 2)]
+    assert query(a, "select known_ids from marts.dim_customers where customer_id = 'C1'") == [
+        ("C1|C2|p_c2|u_c1|wm_c1",)
+    ]
+    assert query(a, "select count(*) from marts.dim_customers where customer_id = 'C2'") == [(0,)]

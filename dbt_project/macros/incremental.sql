@@ -162,9 +162,13 @@
 
 {#- The rows of `rows` (a fact's rows, with `key`) to write: all in a full build, else every
     row of each key that one of `upstreams` wrote since the fact's latest write, that has one
-    of `night_timestamps` between the stored night's end and this one's, or that the first
-    upstream no longer holds; with a marker row for a changed key without rows. -#}
-{% macro rows_of_keys_written_since(rows, key, upstreams, night_timestamps) %}
+    of `night_timestamps` between the stored night's end and this one's, that the first
+    upstream no longer holds, or that `also_keys` (a query of `key`) lists; with a marker row
+    for a changed key without rows. `upstream_key` is the key's name in the upstreams. -#}
+{% macro rows_of_keys_written_since(
+    rows, key, upstreams, night_timestamps, upstream_key=none, also_keys=none
+) %}
+    {%- set upstream_key = upstream_key or key %}
     {%- if not is_incremental() -%}
     {{ rows }}
     {%- else -%}
@@ -175,13 +179,19 @@
 
         changed_keys as (
             {%- for upstream in upstreams %}
-            select {{ key }} from {{ upstream }}
+            select {{ upstream_key }} as {{ key }} from {{ upstream }}
             where _written_at > {{ stored_write }}
 
             union
             {%- endfor %}
+            {%- if also_keys %}
 
-            select {{ key }} from {{ upstreams[0] }}
+            {{ also_keys }}
+
+            union
+            {%- endif %}
+
+            select {{ upstream_key }} as {{ key }} from {{ upstreams[0] }}
             where
                 {%- for timestamp in night_timestamps %}
                 {{ between_night_ends(timestamp, night_ends) }}
@@ -192,7 +202,7 @@
 
             select stored.{{ key }} from {{ this }} as stored
             anti join {{ upstreams[0] }} as upstream
-                on stored.{{ key }} = upstream.{{ key }}
+                on stored.{{ key }} = upstream.{{ upstream_key }}
         ),
 
         -- Read once: DuckDB would store a CTE read twice whole.

@@ -1,6 +1,6 @@
--- Each customer's first order, friend event or interaction up to the night (the facts are as
--- of the night): with the registration date, what makes a customer known on the night
--- (dim_customer_history, dim_customers).
+-- Each customer id's first order, friend event or interaction up to the night (the facts are
+-- as of the night): with the registration date, what makes a customer known on the night
+-- (dim_customer_history, dim_customers). Per the id the sources know, not the person.
 
 with
 
@@ -18,17 +18,17 @@ interactions as (
 
 activity as (
     select
-        customer_id,
+        source_customer_id as customer_id,
         ordered_at as activity_at
     from orders
     union all
     select
-        customer_id,
+        source_customer_id as customer_id,
         event_at as activity_at
     from friend_events
     union all
     select
-        customer_id,
+        source_customer_id as customer_id,
         interacted_at as activity_at
     from interactions
 ),

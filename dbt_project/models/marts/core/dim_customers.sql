@@ -1,9 +1,20 @@
+{#- The attributes a person takes from their customer ids' rows, each from the first row that
+    has it. -#}
+{%- set merged_attributes = [
+    'gender', 'birth_date', 'province', 'city', 'member_level', 'identity', 'skin_type',
+] %}
+
 with
 
--- Each customer's attributes as they were on the night.
+-- Each customer id's attributes as they were on the night.
 customers as (
     select * from {{ ref('dim_customer_history') }}
     where is_current
+),
+
+-- The person each id is on the night (docs/identity.md): without links, the id itself.
+persons as (
+    select * from {{ ref('int_identity_persons') }}
 ),
 
 friend_events as (
@@ -25,7 +36,8 @@ first_friendships as (
     where friend_delta = 1
 ),
 
--- The state of each friendship after its latest event, then summarised per customer.
+-- The state of each friendship (a customer id and a staff member) after its latest event,
+-- then summarised per person.
 friendship_states as (
     select
         customer_id,
@@ -33,7 +45,7 @@ friendship_states as (
         is_friend_after_event,
         event_at,
         row_number() over (
-            partition by customer_id, staff_id
+            partition by source_customer_id, staff_id
             order by event_at desc, event_id desc
         ) as recency_rank
     from friend_events
@@ -53,14 +65,89 @@ friend_statuses as (
     group by customer_id
 ),
 
--- The history holds only the customers known on the night (dim_customer_history).
-known_customers as (
+-- The history holds only the customers known on the night (dim_customer_history). A person's
+-- rows are ranked: the latest dated version first, then the row of the id that names them.
+customer_ids as (
     select
         customers.*,
-        first_activity.first_activity_at
+        coalesce(persons.person_id, customers.customer_id) as person_id,
+        first_activity.first_activity_at,
+        count(*) over (
+            partition by coalesce(persons.person_id, customers.customer_id)
+        ) as person_row_count,
+        row_number() over (
+            partition by coalesce(persons.person_id, customers.customer_id)
+            order by
+                customers.valid_from desc nulls last,
+                case when customers.customer_id = persons.person_id then 0 else 1 end,
+                customers.customer_id
+        ) as person_rank
     from customers
+    left join persons
+        on customers.customer_id = persons.id
     left join first_activity
         on customers.customer_id = first_activity.customer_id
+),
+
+-- Most persons are one customer id: their row as it is.
+single_id_persons as (
+    select
+        person_id as customer_id,
+        {%- for attribute in merged_attributes %}
+        {{ attribute }},
+        {%- endfor %}
+        registered_at,
+        invalid_fields,
+        first_activity_at
+    from customer_ids
+    where person_row_count = 1
+),
+
+-- A person of several: each attribute from the first of their rows that has it, the earliest
+-- registration and first activity of any, and the first row's invalid fields.
+merged_rows as (
+    select
+        person_id,
+        person_rank,
+        {%- for attribute in merged_attributes %}
+        first_value({{ attribute }}) over (
+            partition by person_id
+            order by case when {{ attribute }} is null then 1 else 0 end, person_rank
+            rows between unbounded preceding and unbounded following
+        ) as {{ attribute }},
+        {%- endfor %}
+        min(registered_at) over (partition by person_id) as registered_at,
+        invalid_fields,
+        min(first_activity_at) over (partition by person_id) as first_activity_at
+    from customer_ids
+    where person_row_count > 1
+),
+
+known_customers as (
+    select * from single_id_persons
+
+    union all
+
+    select
+        person_id as customer_id,
+        {%- for attribute in merged_attributes %}
+        {{ attribute }},
+        {%- endfor %}
+        registered_at,
+        invalid_fields,
+        first_activity_at
+    from merged_rows
+    where person_rank = 1
+),
+
+-- Every id of each person: the customer ids the sources know, and the ids only links carry.
+person_ids as (
+    select
+        person_id,
+        count(*) as known_id_count,
+        {{ sorted_listagg('id', "'|'") }} as known_ids
+    from persons
+    group by person_id
 ),
 
 final as (
@@ -77,6 +164,10 @@ final as (
         known_customers.identity,
         known_customers.skin_type,
         known_customers.invalid_fields,
+
+        -- every id of the person (docs/identity.md)
+        coalesce(person_ids.known_ids, known_customers.customer_id) as known_ids,
+        coalesce(person_ids.known_id_count, 1) as known_id_count,
 
         -- first contact
         least(known_customers.registered_at, known_customers.first_activity_at)
@@ -103,6 +194,8 @@ final as (
             and first_friendships.add_rank = 1
     left join friend_statuses
         on known_customers.customer_id = friend_statuses.customer_id
+    left join person_ids
+        on known_customers.customer_id = person_ids.person_id
 )
 
 select * from final

@@ -31,6 +31,7 @@ lines as (
         order_items.order_id,
         order_items.line_number,
         orders.customer_id,
+        orders.source_customer_id,
         order_items.sku_id,
         products.category,
 

@@ -1,4 +1,12 @@
 {{ incremental_by_key('order_id', marker_column='customer_id') }}
+{#- A stored order whose customer id belongs to another person tonight (a link joined or
+    split them, or a night rebuilt further back) is written again. #}
+{%- set orders_of_another_person %}
+            select stored.order_id from {{ this }} as stored
+            left join {{ ref('int_identity_persons') }} as persons
+                on stored.source_customer_id = persons.id
+            where stored.customer_id <> coalesce(persons.person_id, stored.source_customer_id)
+{%- endset %}
 
 with
 
@@ -88,6 +96,7 @@ orders_to_write as (
             'ordered_at', 'paid_at', 'paid_shown_at', 'confirmed_at', 'confirmed_shown_at',
             'cancelled_at', 'cancelled_shown_at', 'refunded_at', 'refunded_shown_at',
         ],
+        also_keys=orders_of_another_person,
     ) }}
 ),
 
@@ -139,10 +148,17 @@ statused as (
     from as_of
 ),
 
+-- The person each order's customer id is on the night (docs/identity.md): without links,
+-- the customer id itself.
+persons as (
+    select * from {{ ref('int_identity_persons') }}
+),
+
 final as (
     select
         statused.order_id,
-        statused.customer_id,
+        coalesce(persons.person_id, statused.customer_id) as customer_id,
+        statused.customer_id as source_customer_id,
 
         -- when and where
         statused.ordered_at,
@@ -178,6 +194,8 @@ final as (
         {{ as_of_date() }} as as_of_date,
         {{ written_at() }} as _written_at
     from statused
+    left join persons
+        on statused.customer_id = persons.id
 )
 
 select * from final

@@ -7,14 +7,16 @@
 
 with
 
--- A friendship's latest event says whether it stands.
+-- A friendship's latest event says whether it stands. WeCom knows the friend by the id of
+-- the friend events (their external_userid), the segments by their person.
 latest_events as (
     select
         staff_id,
-        customer_id,
+        source_customer_id,
+        customer_id as person_id,
         is_friend_after_event,
         row_number() over (
-            partition by staff_id, customer_id
+            partition by staff_id, source_customer_id
             order by event_at desc, event_id desc
         ) as recency_rank
     from {{ ref('fct_friend_events') }}
@@ -23,7 +25,8 @@ latest_events as (
 friendships as (
     select
         staff_id,
-        customer_id
+        source_customer_id,
+        person_id
     from latest_events
     where recency_rank = 1 and is_friend_after_event
 ),
@@ -53,12 +56,12 @@ customer_tags as (
 final as (
     select
         friendships.staff_id,
-        friendships.customer_id,
+        friendships.source_customer_id as customer_id,
         coalesce(customer_tags.wecom_tags, '') as wecom_tags,
         {{ as_of_date() }} as as_of_date
     from friendships
     left join customer_tags
-        on friendships.customer_id = customer_tags.customer_id
+        on friendships.person_id = customer_tags.customer_id
 )
 
 select * from final
