@@ -79,8 +79,8 @@ customer_ids as (
             partition by coalesce(persons.person_id, customers.customer_id)
             order by
                 customers.valid_from desc nulls last,
-                case when customers.customer_id = persons.person_id then 0 else 1 end,
-                customers.customer_id
+                case when customers.customer_id = persons.person_id then 0 else 1 end asc,
+                customers.customer_id asc
         ) as person_rank
     from customers
     left join persons
@@ -94,7 +94,7 @@ single_id_persons as (
     select
         person_id as customer_id,
         {%- for attribute in merged_attributes %}
-        {{ attribute }},
+            {{ attribute }},
         {%- endfor %}
         registered_at,
         invalid_fields,
@@ -110,11 +110,11 @@ merged_rows as (
         person_id,
         person_rank,
         {%- for attribute in merged_attributes %}
-        first_value({{ attribute }}) over (
-            partition by person_id
-            order by case when {{ attribute }} is null then 1 else 0 end, person_rank
-            rows between unbounded preceding and unbounded following
-        ) as {{ attribute }},
+            first_value({{ attribute }}) over (
+                partition by person_id
+                order by case when {{ attribute }} is null then 1 else 0 end, person_rank
+                rows between unbounded preceding and unbounded following
+            ) as {{ attribute }},
         {%- endfor %}
         min(registered_at) over (partition by person_id) as registered_at,
         invalid_fields,
@@ -131,7 +131,7 @@ known_customers as (
     select
         person_id as customer_id,
         {%- for attribute in merged_attributes %}
-        {{ attribute }},
+            {{ attribute }},
         {%- endfor %}
         registered_at,
         invalid_fields,

@@ -1,6 +1,7 @@
 {#-
-    One row per known customer, every tag a column: the SQL tag models and the rule tags,
-    in category order. Columns come from dbt's graph (macros/tags.sql), never from a list.
+    One row per known customer (a person), their ids, and every tag a column: the SQL tag
+    models and the rule tags, in category order. Tag columns come from dbt's graph
+    (macros/tags.sql), never from a list.
 -#}
 {{ check_tag_registry() }}
 {%- set columns = tag_columns(graph_tag_models(include_rules=true)) if execute else [] %}
@@ -15,9 +16,15 @@ rules as (
     select * from {{ ref('tag_rules') }}
 ),
 
+-- Every id of the person, for finding them in the shop, WeChat or WeCom (docs/identity.md).
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
 final as (
     select
         base.customer_id,
+        customers.known_ids,
         {%- for column in columns %}
             {{ 'rules' if column.model == 'tag_rules' else 'base' }}.{{ column.name }},
         {%- endfor %}
@@ -25,6 +32,8 @@ final as (
     from base
     left join rules
         on base.customer_id = rules.customer_id
+    left join customers
+        on base.customer_id = customers.customer_id
 )
 
 select * from final
