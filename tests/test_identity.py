@@ -50,11 +50,19 @@ e3,e4,fax,2026-03-20 00:00:00,ops,
 e3,e5,manual,yesterday,ops,
 e3,e6,manual,2026-04-02 00:00:00,ops,
 C1,u_1,unionid,2026-02-01 10:00:00,youzan,
+h1,h2,manual,2026-03-30 10:00:00,ops,
+h3,h4,manual,2026-03-30 11:00:00,ops,
+h2,h3,manual,2026-03-31 10:00:00,ops,
+h5,h6,manual,2026-03-30 10:00:00,ops,
+h6,h5,manual,2026-03-31 10:00:00,ops,true
+k1,k2,manual,2026-03-30 10:00:00,ops,
 """
+# k2 becomes a customer id on the late night's day: it names its person from then on.
+K2_CUSTOMER = "k2,,,,,,2026-03-31 09:00:00,,\n"
 
 IDENTITY_MODELS = (
     "+person_ids +identity_link_status +identity_blocked_ids +identity_large_persons"
-    " +quarantine_identity_links +raw_row_accounting"
+    " +person_merges +quarantine_identity_links +raw_row_accounting"
 )
 
 
@@ -90,10 +98,14 @@ def stitched(tmp_path_factory: pytest.TempPathFactory):
     raw = root / "raw"
     shutil.copytree(TINY_RAW, raw)
     (raw / "identity_links.csv").write_text(LINKS, encoding="utf-8")
+    with (raw / "customers.csv").open("a", encoding="utf-8") as customers:
+        customers.write(K2_CUSTOMER)
     home = root / "home"
     load_raw_sources(raw, home / "warehouse.duckdb", datetime(2026, 4, 1, 1, 0))
     build_night(home, root / "target", EARLY_NIGHT)
     early = persons(home)
+    early_changes = query(home / "warehouse.duckdb", "select count(*) from marts.person_merges")
+    assert early_changes == [(0,)]
     build_night(home, root / "target", LATE_NIGHT)
     return early, persons(home), home
 
@@ -187,6 +199,27 @@ def test_a_withdrawn_link_splits_the_person(stitched):
     assert late["e2"] == "e2"
 
 
+def test_person_merges_lists_each_id_whose_person_changed_since_the_night_before(stitched):
+    _, late, home = stitched
+    # The night before (03-30): h1 + h2, h3 + h4, h5 + h6 and k1 + k2, each named by its
+    # earliest seen id (k1 and k2 by name, both link-only). On 03-31 h2 - h3 joins the first
+    # two (h1 seen first); h5 - h6 is withdrawn; k2 registers as a customer and names its
+    # person. The ids of every other person kept their person.
+    assert late["h4"] == "h1"
+    assert late["k1"] == "k2"
+    assert query(
+        home / "warehouse.duckdb",
+        "select id, person_before, person_after, person_change, as_of_date"
+        " from marts.person_merges order by id",
+    ) == [
+        ("h3", "h3", "h1", "merged", date(2026, 3, 31)),
+        ("h4", "h3", "h1", "merged", date(2026, 3, 31)),
+        ("h6", "h5", "h6", "split", date(2026, 3, 31)),
+        ("k1", "k1", "k2", "renamed", date(2026, 3, 31)),
+        ("k2", "k1", "k2", "renamed", date(2026, 3, 31)),
+    ]
+
+
 def test_every_id_maps_to_one_person_and_every_row_is_accounted(stitched):
     _, late, home = stitched
     warehouse = home / "warehouse.duckdb"
@@ -200,5 +233,5 @@ def test_every_id_maps_to_one_person_and_every_row_is_accounted(stitched):
         "select raw_rows, clean_rows, quarantined_rows, duplicate_rows, is_balanced"
         " from marts.raw_row_accounting where source_name = 'identity_links'",
     )
-    # 27 rows: 5 quarantined, the repeated C1 - u_1 row a duplicate, 21 clean.
-    assert accounting == [(27, 21, 5, 1, True)]
+    # 33 rows: 5 quarantined, the repeated C1 - u_1 row a duplicate, 27 clean.
+    assert accounting == [(33, 27, 5, 1, True)]

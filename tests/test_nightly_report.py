@@ -773,6 +773,7 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             "identity_link_status",
             "identity_blocked_ids",
             "identity_large_persons",
+            "person_merges",
         ):
             connection.execute(f"update marts.{table} set as_of_date = ?", [night])
         connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])

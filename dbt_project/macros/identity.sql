@@ -18,10 +18,15 @@
     {{ return(this.incorporate(path={'identifier': this.identifier ~ '__labels'}, type='table')) }}
 {%- endmacro %}
 
-{% macro stitch_identity(ids, links) %}
+{#- `ids` and `links` hold two nights' rows (is_night_before): the persons of the night, or
+    with `night_before` those of the night before. -#}
+{% macro stitch_identity(ids, links, night_before=false) %}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
+    {%- set night = 'is_night_before' if night_before else 'not is_night_before' -%}
+    {%- set ids = '(select * from ' ~ ids ~ ' where ' ~ night ~ ')' -%}
+    {%- set links = '(select * from ' ~ links ~ ' where ' ~ night ~ ')' -%}
     {%- set settings = var('identity') -%}
     {%- set work = namespace(tables=[], labels=none, step=0) -%}
 

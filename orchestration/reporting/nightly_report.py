@@ -190,6 +190,7 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.identity_link_status",
     "marts.identity_blocked_ids",
     "marts.identity_large_persons",
+    "marts.person_merges",
 )
 _REQUIRED_TABLES: Final = (
     *_ONE_NIGHT_TABLES,
@@ -2131,6 +2132,14 @@ def _identity_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sec
         "select count(*) from marts.identity_large_persons where as_of_date = ?",
         [as_of],
     )
+    changes = dict(
+        _rows(
+            connection,
+            "select person_change, count(*) from marts.person_merges"
+            " where as_of_date = ? group by 1",
+            [as_of],
+        )
+    )
     blocked = _rows(
         connection,
         """
@@ -2160,6 +2169,18 @@ def _identity_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sec
                 _int(statuses.get("joins_stronger_persons", 0)),
             ),
             (_("Persons of more ids than the limit"), _int(large_persons)),
+            (
+                _("Ids that joined an older person since the night before"),
+                _int(changes.get("merged", 0)),
+            ),
+            (
+                _("Ids split from their person since the night before"),
+                _int(changes.get("split", 0)),
+            ),
+            (
+                _("Ids whose person is named by another id since the night before"),
+                _int(changes.get("renamed", 0)),
+            ),
         ],
         (False, True),
     )

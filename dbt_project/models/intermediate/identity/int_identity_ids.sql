@@ -1,7 +1,11 @@
 -- Every id known on the night, once: the customer ids of the sources and the ids only links
 -- carry (a phone, a unionid). Ranked by age, what decides which id names a person: an id the
 -- sources know a customer by before an id only links carry (a person's key is never a bare
--- phone number), then the earliest seen, then by name. Rank 1 is the oldest.
+-- phone number), then the earliest seen, then by name. Rank 1 is the oldest. The ids known
+-- the night before are here too, ranked as they were then (is_night_before), for the persons
+-- of that night, which person_merges compares with.
+
+{%- set night_before_end = 'cast(' ~ as_of_date() ~ ' as timestamp)' %}
 
 with
 
@@ -47,10 +51,15 @@ links as (
     where {{ is_clean_row() }} and linked_at < {{ as_of_end() }}
 ),
 
+-- A customer without a registration date is known on both nights, undated.
 source_ids as (
     select
         customer_id as id,
-        min(seen_at) as first_seen_at
+        min(seen_at) as first_seen_at,
+        min(case when seen_at < {{ night_before_end }} then seen_at end)
+            as first_seen_the_night_before,
+        max(case when seen_at is null or seen_at < {{ night_before_end }} then 1 else 0 end) = 1
+            as is_known_the_night_before
     from (
         select * from orders
         union all
@@ -66,7 +75,9 @@ source_ids as (
 link_ids as (
     select
         id,
-        min(linked_at) as first_seen_at
+        min(linked_at) as first_seen_at,
+        min(case when linked_at < {{ night_before_end }} then linked_at end)
+            as first_seen_the_night_before
     from (
         select
             id_a as id,
@@ -81,8 +92,19 @@ link_ids as (
     group by id
 ),
 
+source_ids_the_night_before as (
+    select * from source_ids
+    where is_known_the_night_before
+),
+
+link_ids_the_night_before as (
+    select * from link_ids
+    where first_seen_the_night_before is not null
+),
+
 ids as (
     select
+        false as is_night_before,
         coalesce(source_ids.id, link_ids.id) as id,
         source_ids.id is not null as is_customer_id,
         -- least skips nulls, on DuckDB and Spark alike
@@ -90,14 +112,28 @@ ids as (
     from source_ids
     full outer join link_ids
         on source_ids.id = link_ids.id
+
+    union all
+
+    select
+        true as is_night_before,
+        coalesce(source_ids.id, link_ids.id) as id,
+        source_ids.id is not null as is_customer_id,
+        least(source_ids.first_seen_the_night_before, link_ids.first_seen_the_night_before)
+            as first_seen_at
+    from source_ids_the_night_before as source_ids
+    full outer join link_ids_the_night_before as link_ids
+        on source_ids.id = link_ids.id
 ),
 
 final as (
     select
+        is_night_before,
         id,
         is_customer_id,
         first_seen_at,
         row_number() over (
+            partition by is_night_before
             order by
                 case when is_customer_id then 0 else 1 end,
                 first_seen_at asc nulls last,

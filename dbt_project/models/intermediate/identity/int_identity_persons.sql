@@ -12,6 +12,7 @@ with
 
 ids as (
     select * from {{ ref('int_identity_ids') }}
+    where not is_night_before
 ),
 
 labels as (

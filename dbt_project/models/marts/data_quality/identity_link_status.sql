@@ -5,6 +5,7 @@ with
 
 links as (
     select * from {{ ref('int_identity_links_as_of') }}
+    where not is_night_before
 ),
 
 persons as (
