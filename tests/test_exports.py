@@ -1235,6 +1235,16 @@ def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> N
 
     assert collapsed_sources_held(tmp_path / "exports", D2) == held["guard"]["reasons"]
     assert collapsed_sources_held(tmp_path / "exports", D1) == []
+    # Its warning under the step in `scrm run` gives the reasons in the operator's language.
+    from orchestration.defs.publishing.assets import held_reasons
+    from orchestration.language import speaking
+
+    with speaking("zh"):
+        assert held_reasons(tmp_path / "exports", D2) == (
+            "数据源 interactions：干净行 149,000 → 0（-100%；流失保护允许 -50%）",
+        )
+    with speaking("en"):
+        assert held_reasons(tmp_path / "exports", D2) == tuple(held["guard"]["reasons"])
 
     # Released after review, the night's BI copy is published with its exports.
     make_warehouse(
