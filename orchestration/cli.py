@@ -340,9 +340,7 @@ def sql(home_dir: Path, published: bool, query: str) -> None:
     check_language()
     warehouse = home_dir / "published" / PUBLISHED_NAME if published else home_dir / WAREHOUSE
     if not warehouse.is_file():
-        raise OperatorError(
-            _("no warehouse at {path}: run a night first").format(path=warehouse)
-        )
+        raise OperatorError(_("no warehouse at {path}: run a night first").format(path=warehouse))
     try:
         with duckdb_settings.connect(warehouse, read_only=True) as connection:
             if not published:
