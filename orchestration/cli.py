@@ -16,7 +16,7 @@ import click
 
 from orchestration import duckdb_settings, language, nights
 from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
-from orchestration.language import _
+from orchestration.language import _, padded
 
 if TYPE_CHECKING:
     from dagster import ExecuteInProcessResult
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
     from orchestration.console import StepLines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class OperatorError(click.ClickException):
+    """What stops a command, as its last line: "Error:" in the operator's language (click's
+    own usage errors keep click's English)."""
+
+    def show(self, file: Any = None) -> None:
+        try:
+            line = _("Error: {message}").format(message=self.format_message())
+        except language.LanguageError:  # SCRM_LANG itself is what stopped the command
+            line = f"Error: {self.format_message()}"
+        click.echo(line, file=file, err=True)
 
 
 def prepare_project() -> None:
@@ -39,7 +51,7 @@ def prepare_project() -> None:
     try:
         prepare(dbt_project.project_dir, dbt_project.profiles_dir)
     except (PrepareError, RuleError) as error:
-        raise click.ClickException(str(error)) from error
+        raise OperatorError(str(error)) from error
 
 
 def ensure_manifest() -> None:
@@ -117,8 +129,9 @@ def main() -> None:
 @main.command()
 def prepare() -> None:
     """Parse the dbt project, register its tag models and compile the rule tags."""
+    check_language()
     ensure_manifest()
-    click.echo("dbt project prepared: target/manifest.json is current")
+    click.echo(_("dbt project prepared: target/manifest.json is current"))
 
 
 @main.command()
@@ -192,6 +205,7 @@ def generate(
     """Write deterministic, realistic raw files for CUSTOMERS customers."""
     from orchestration.generator import generate as generate_raw
 
+    check_language()
     try:
         summary = generate_raw(
             out_dir,
@@ -205,11 +219,19 @@ def generate(
             progress=True,
         )
     except ValueError as error:  # e.g. a landing folder that already holds deliveries
-        raise click.ClickException(str(error)) from error
+        raise OperatorError(str(error)) from error
     files = summary.get("deliveries")
-    click.echo(f"wrote {'daily deliveries' if files else 'raw files'} to {out_dir}")
+    wrote = _("wrote daily deliveries to {path}") if files else _("wrote raw files to {path}")
+    click.echo(wrote.format(path=out_dir))
     for source, rows in summary.get("rows", {}).items():
-        click.echo(f"  {source}: {rows} rows" + (f" in {files[source]} files" if files else ""))
+        line = (
+            _("{source}: {rows} rows in {files} files").format(
+                source=source, rows=rows, files=files[source]
+            )
+            if files
+            else _("{source}: {rows} rows").format(source=source, rows=rows)
+        )
+        click.echo("  " + line)
 
 
 @main.command()
@@ -276,18 +298,24 @@ def backfill(
     the working warehouse's current-night tables end on --to: run the newest night again after.
     Stops at the first night that fails; run the command again to redo the range.
     """
+    check_language()
     if last < first:
-        raise click.BadParameter("--to is before --from", param_hint="'--to'")
+        raise click.BadParameter(_("--to is before --from"), param_hint="'--to'")
     nights_to_run = [
         (first.date() + timedelta(days=offset)).isoformat()
         for offset in range((last - first).days + 1)
     ]
     check_nights(nights_to_run[0], nights_to_run[-1], first_night)
     for number, night in enumerate(nights_to_run, start=1):
-        click.echo(f"backfill {number}/{len(nights_to_run)}:")
+        click.echo(_("backfill {number}/{count}:").format(number=number, count=len(nights_to_run)))
         run_shown_night(raw_dir, home_dir, night, run_started_at, first_night, verbose)
+    backfilled = language.ngettext(
+        "backfilled {count} night, {first} to {last}",
+        "backfilled {count} nights, {first} to {last}",
+        len(nights_to_run),
+    )
     click.echo(
-        f"\nbackfilled {len(nights_to_run)} nights, {nights_to_run[0]} to {nights_to_run[-1]}"
+        "\n" + backfilled.format(count=len(nights_to_run), first=first.date(), last=last.date())
     )
     show_summary(home_dir, nights_to_run[-1])
 
@@ -309,9 +337,10 @@ def sql(home_dir: Path, published: bool, query: str) -> None:
 
     from orchestration.publishing.warehouse import PUBLISHED_NAME
 
+    check_language()
     warehouse = home_dir / "published" / PUBLISHED_NAME if published else home_dir / WAREHOUSE
     if not warehouse.is_file():
-        raise click.ClickException(f"no warehouse at {warehouse}: run a night first")
+        raise OperatorError(_("no warehouse at {path}: run a night first").format(path=warehouse))
     try:
         with duckdb_settings.connect(warehouse, read_only=True) as connection:
             if not published:
@@ -320,7 +349,7 @@ def sql(home_dir: Path, published: bool, query: str) -> None:
             if relation is not None:
                 click.echo(relation)
     except duckdb.Error as error:
-        raise click.ClickException(one_line(str(error))) from error
+        raise OperatorError(one_line(str(error))) from error
 
 
 @main.command()
@@ -342,7 +371,7 @@ def release(home_dir: Path, as_of: datetime) -> None:
         language.configured_language()  # a SCRM_LANG nobody can read stops before the release
         manifest = release_night(home_dir / "exports", as_of.date())
     except (PublishError, language.LanguageError) as error:
-        raise click.ClickException(str(error)) from error
+        raise OperatorError(str(error)) from error
     night = as_of.date().isoformat()
     # What the operator who reviewed the night reads, in their language (SCRM_LANG).
     with language.speaking():
@@ -401,7 +430,7 @@ def run_checked_night(
     try:
         return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, steps)
     except nights.NightOutOfRange as error:
-        raise click.ClickException(str(error)) from error
+        raise OperatorError(str(error)) from error
 
 
 WAREHOUSE = "warehouse.duckdb"
@@ -411,16 +440,25 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def check_nights(first: str, last: str, first_night: datetime | None) -> None:
-    """Stop before any work when a night of the range cannot be run, or when SCRM_LANG names
-    no language the report could be written in."""
-    earliest = nights.first_night(first_night.date() if first_night else None)
+def check_language() -> None:
+    """Stop before any work when SCRM_LANG names no language the CLI, the report and the
+    files people open could be written in: every line after this one is in the language."""
     try:
+        language.configured_language()
+    except language.LanguageError as error:
+        raise OperatorError(str(error)) from error
+
+
+def check_nights(first: str, last: str, first_night: datetime | None) -> None:
+    """Stop before any work when SCRM_LANG names no language (check_language), or when a
+    night of the range cannot be run."""
+    check_language()
+    try:
+        earliest = nights.first_night(first_night.date() if first_night else None)
         for night in (first, last):
             nights.check_night(date.fromisoformat(night), earliest, nights.last_ended_night())
-        language.configured_language()
-    except (nights.NightOutOfRange, language.LanguageError) as error:
-        raise click.ClickException(str(error)) from error
+    except nights.NightOutOfRange as error:
+        raise OperatorError(str(error)) from error
 
 
 def run_shown_night(
@@ -435,7 +473,11 @@ def run_shown_night(
     failure told by its cause on the last line."""
     from orchestration.console import StepLines, failure_cause, night_log_path, output_to
 
-    click.echo(f"night of {as_of_date}: raw {raw_dir.resolve()}, home {home_dir.resolve()}")
+    click.echo(
+        _("night of {night}: raw {raw}, home {home}").format(
+            night=as_of_date, raw=raw_dir.resolve(), home=home_dir.resolve()
+        )
+    )
     started = time.monotonic()
     log = None
     if verbose:
@@ -456,14 +498,19 @@ def run_shown_night(
         except click.ClickException:
             raise
         except Exception as error:
-            click.echo(f"night of {as_of_date} failed; its full log: {log}")
-            raise click.ClickException(one_line(f"{type(error).__name__}: {error}")) from error
-    seconds = time.monotonic() - started
+            failed = _("night of {night} failed; its full log: {log}")
+            click.echo(failed.format(night=as_of_date, log=log))
+            raise OperatorError(one_line(f"{type(error).__name__}: {error}")) from error
+    seconds = f"{time.monotonic() - started:.0f}"
     if not result.success:
-        where = f"; its full log: {log}" if log else ""
-        click.echo(f"night of {as_of_date} failed after {seconds:.0f} s{where}")
-        raise click.ClickException(failure_cause(result))
-    click.echo(f"night of {as_of_date} built in {seconds:.0f} s")
+        failed = (
+            _("night of {night} failed after {seconds} s; its full log: {log}")
+            if log
+            else _("night of {night} failed after {seconds} s")
+        )
+        click.echo(failed.format(night=as_of_date, seconds=seconds, log=log))
+        raise OperatorError(failure_cause(result))
+    click.echo(_("night of {night} built in {seconds} s").format(night=as_of_date, seconds=seconds))
 
 
 def show_summary(home_dir: Path, as_of_date: str) -> None:
@@ -476,24 +523,40 @@ def show_summary(home_dir: Path, as_of_date: str) -> None:
     held = home / "exports" / HELD_DIR / as_of_date
     published = home / "published"
     lines = [
-        ("warehouse", f"{home / WAREHOUSE} (staging: {home / duckdb_settings.PIPELINE_FILE})"),
-        ("report", str(home / "reports" / f"{as_of_date}.html")),
         (
-            "exports",
+            _("warehouse"),
+            _("{path} (staging: {staging})").format(
+                path=home / WAREHOUSE, staging=home / duckdb_settings.PIPELINE_FILE
+            ),
+        ),
+        (_("report"), str(home / "reports" / f"{as_of_date}.html")),
+        (
+            _("exports"),
             f"{exports}/"
             if exports.is_dir() or not held.is_dir()
-            else f"held by the churn guard in {held}/: review, then scrm release",
+            else _("held by the churn guard in {path}/: review, then scrm release").format(
+                path=held
+            ),
         ),
         (
-            "BI copy",
-            f"{published / PUBLISHED_NAME} (the night of {published_night(published)}), "
-            f"Parquet in {published / 'marts'}/",
+            _("BI copy"),
+            _("{path} (the night of {night}), Parquet in {marts}/").format(
+                path=published / PUBLISHED_NAME,
+                night=published_night(published),
+                marts=published / "marts",
+            ),
         ),
-        ("query", f'uv run scrm sql --home {home} "select * from marts.raw_row_accounting"'),
-        ("Dagster UI", f"make dev SCRM_HOME={home} (its instance: {home / DAGSTER_DIR})"),
+        (_("query"), f'uv run scrm sql --home {home} "select * from marts.raw_row_accounting"'),
+        (
+            _("Dagster UI"),
+            _("make dev SCRM_HOME={home} (its instance: {instance})").format(
+                home=home, instance=home / DAGSTER_DIR
+            ),
+        ),
     ]
     for name, value in lines:
-        click.echo(f"  {name + ':':<12} {value}")
+        label = _("{label}:").format(label=name)
+        click.echo(f"  {padded(label, 12)} {value}")
 
 
 def run_night(
@@ -524,8 +587,10 @@ def run_night(
     loaded_first = nightly_partitions.start.date()
     if night < loaded_first:
         raise nights.NightOutOfRange(
-            f"the night of {night} is before the first night {loaded_first} that this "
-            "process loaded its definitions with: run it in a new process"
+            _(
+                "the night of {night} is before the first night {first} that this process "
+                "loaded its definitions with: run it in a new process"
+            ).format(night=night, first=loaded_first)
         )
     home_dir.mkdir(parents=True, exist_ok=True)
     # dbt's profiles.yml and the Dagster resources read these; set before loading the defs.

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from dagster import DagsterEventType
 
+from orchestration.language import _, padded
+
 if TYPE_CHECKING:
     from dagster import EventLogEntry, ExecuteInProcessResult
     from dagster._utils.error import SerializableErrorInfo
@@ -107,7 +109,8 @@ class StepLines:
                     self.flush_warnings()
             return
         if event.event_type == DagsterEventType.RUN_START:
-            self.line(f"  {'start-up (dbt parse, definitions)':<44} {self.elapsed():>7}")
+            start_up = _("start-up (dbt parse, definitions)")
+            self.line(f"  {padded(start_up, 44)} {padded(self.elapsed(), 7, right=True)}")
             return
         step = event.step_key or ""  # every step event has its key
         if event.is_step_start:
@@ -125,9 +128,11 @@ class StepLines:
             started = self.step_started_at.get(step)
             seconds = f"{time.monotonic() - started:.1f} s" if started else ""
             outcome = {True: seconds}.get(event.is_step_success) or (
-                f"FAILED after {seconds}" if event.is_step_failure else "skipped"
+                _("FAILED after {seconds}").format(seconds=seconds)
+                if event.is_step_failure
+                else _("skipped")
             )
-            self.line(f"{self.prefix(self.done)}{step:<38} {outcome:>7}")
+            self.line(f"{self.prefix(self.done)}{step:<38} {padded(outcome, 7, right=True)}")
             self.flush_warnings()
 
     def expect(self, outputs_by_step: Mapping[str, int]) -> None:
@@ -161,7 +166,7 @@ class StepLines:
 
     def flush_warnings(self) -> None:
         for warning in self.warnings:
-            self.line(f"      warning: {warning}")
+            self.line("      " + _("warning: {warning}").format(warning=warning))
         self.warnings.clear()
 
 
@@ -185,7 +190,7 @@ def failure_cause(result: ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_run_failure and event.job_failure_data.error is not None:
             return error_cause(event.job_failure_data.error, None)
-    return "the run failed without an error (see the log)"
+    return _("the run failed without an error (see the log)")
 
 
 def error_cause(error: SerializableErrorInfo, step_key: str | None) -> str:
@@ -213,4 +218,6 @@ def dbt_failures(messages: str) -> str:
             failures.append(text)
     shown = "; ".join(failures[:DBT_ERRORS_SHOWN])
     more = len(failures) - DBT_ERRORS_SHOWN
-    return f"dbt: {shown}" + (f"; and {more} more" if more > 0 else "")
+    # dbt's own messages stay as dbt writes them: they name models and tests, for whoever fixes
+    # them; the words around them are the operator's.
+    return f"dbt: {shown}" + (_("; and {count} more").format(count=more) if more > 0 else "")

@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from orchestration.csv_text import csv_lines
+from orchestration.language import _, padded
 from orchestration.raw_contract import load_contract
 
 # Fixed so that output never depends on anything but the arguments: changing it changes data.
@@ -1600,8 +1601,9 @@ def _check_landing(out_dir: Path) -> None:
             found.append(folder)
         if found:
             raise ValueError(
-                f"{found[0]} already exists: daily deliveries are written into a new or empty "
-                "folder"
+                _(
+                    "{path} already exists: daily deliveries are written into a new or empty folder"
+                ).format(path=found[0])
             )
 
 
@@ -1656,7 +1658,7 @@ class _DaySpool:
             writer.write(pa.Table.from_batches(batches))
             writer.close()
             rows += writer.rows
-        for path, _ in self.parts:
+        for path, _index in self.parts:
             path.unlink()
         return len(days), rows
 
@@ -1808,7 +1810,7 @@ def generate(
             version_rng = np.random.default_rng([seed, 4])
             products, early_products = _product_versions(products, catalog, params, version_rng)
         emit("products", bad.inject("products", products, catalog_rng), early_products)
-        bar = tqdm(total=customers, unit="customer", disable=not progress, desc="generate")
+        bar = tqdm(total=customers, unit="customer", disable=not progress, desc=_("generate"))
         for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
             n = min(CHUNK_SIZE, customers + 1 - first_num)
             rng = np.random.default_rng([seed, 1, chunk])
@@ -1824,7 +1826,7 @@ def generate(
                     emit(source, table, earlier.get(source))
             bar.update(n)
         bar.close()
-        for source in tqdm(spools, disable=not progress, desc="write deliveries"):
+        for source in tqdm(spools, disable=not progress, desc=_("write deliveries")):
             files[source], rows[source] = spools[source].write(
                 out_dir / source, contract[source].columns, file_format
             )
@@ -1847,9 +1849,11 @@ def generate(
 
 def format_summary(result: dict[str, Any]) -> str:
     """Human-readable table of rows written and bad rows injected per source."""
-    lines = [f"{'source':<14}{'rows':>12}  bad rows injected"]
+    header = (padded(_("source"), 14), padded(_("rows"), 12, right=True), _("bad rows injected"))
+    lines = ["{}{}  {}".format(*header)]
     for source in SOURCES:
         bad = result["bad_rows"][source]
-        detail = ", ".join(f"{k}={v}" for k, v in bad.items() if v) or "none"
+        # The kinds of bad row are the generator's codes (what tests and the quarantine name).
+        detail = ", ".join(f"{k}={v}" for k, v in bad.items() if v) or _("none")
         lines.append(f"{source:<14}{result['rows'][source]:>12,}  {sum(bad.values())}: {detail}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -64,9 +65,11 @@ def configured_language(value: str | None = None) -> str:
         value = os.environ.get(LANGUAGE_VARIABLE) or DEFAULT_LANGUAGE
     language = _ALIASES.get(value.strip().lower().replace("-", "_"))
     if language is None:
+        # In both languages: there is none to choose yet.
         raise LanguageError(
-            f"{LANGUAGE_VARIABLE}={value!r} is not a language the reports speak: use zh "
-            f"(Simplified Chinese, the default) or en"
+            f"{LANGUAGE_VARIABLE}={value!r} 不是可用的语言：请用 zh（简体中文\uff0c默认）或 en"
+            f"（英文）/ {LANGUAGE_VARIABLE}={value!r} is not a language the reports speak: use "
+            f"zh (Simplified Chinese, the default) or en"
         )
     return language
 
@@ -115,6 +118,18 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Marks a message for extraction where it is defined; ``_()`` translates it when shown."""
     return message
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes on a terminal: a Chinese character (wide or full-width) takes
+    two, so Chinese labels line up with English ones."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def padded(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` terminal columns (str.ljust counts characters)."""
+    fill = " " * max(width - display_width(text), 0)
+    return fill + text if right else text + fill
 
 
 def extract_seed_column(

@@ -10,6 +10,8 @@ import os
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from orchestration.language import _
+
 TIMEZONE = "Asia/Shanghai"
 
 # The first night the nightly partitions have. A brand whose history starts earlier sets it to
@@ -19,7 +21,8 @@ DEFAULT_FIRST_NIGHT = date(2020, 1, 1)
 
 
 class NightOutOfRange(ValueError):
-    """A night that cannot be run; the message says why and what to change."""
+    """A night that cannot be run; the message says why and what to change, in the operator's
+    language (SCRM_LANG): `scrm run` prints it as its error line."""
 
 
 def first_night(configured: str | date | None = None) -> date:
@@ -31,7 +34,9 @@ def first_night(configured: str | date | None = None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise NightOutOfRange(
-            f"{FIRST_NIGHT_VARIABLE}={value!r} is not a date: write it as YYYY-MM-DD"
+            _("{variable}={value} is not a date: write it as YYYY-MM-DD").format(
+                variable=FIRST_NIGHT_VARIABLE, value=repr(value)
+            )
         ) from None
 
 
@@ -48,12 +53,16 @@ def check_night(night: date, first: date, last: date) -> None:
     """Raise NightOutOfRange unless `first` <= `night` <= `last`."""
     if night < first:
         raise NightOutOfRange(
-            f"the night of {night} is before the first night, {first}. Set the first night "
-            f"to the first day of your data: --first-night {night} (or earlier), or "
-            f"{FIRST_NIGHT_VARIABLE}={night} in the environment, which dagster dev reads too"
+            _(
+                "the night of {night} is before the first night, {first}. Set the first night "
+                "to the first day of your data: --first-night {night} (or earlier), or "
+                "{variable}={night} in the environment, which dagster dev reads too"
+            ).format(night=night, first=first, variable=FIRST_NIGHT_VARIABLE)
         )
     if night > last:
         raise NightOutOfRange(
-            f"the night of {night} has not ended yet in {TIMEZONE} (the latest night that can "
-            f"be run is {last}): a night is computed from the events up to its end"
+            _(
+                "the night of {night} has not ended yet in {timezone} (the latest night that "
+                "can be run is {last}): a night is computed from the events up to its end"
+            ).format(night=night, timezone=TIMEZONE, last=last)
         )

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from orchestration import duckdb_settings
 from orchestration.duckdb_settings import text_literal
+from orchestration.language import _
 from orchestration.raw_contract import SourceContract, load_contract
 
 RAW_SCHEMA = "raw"
@@ -53,7 +54,12 @@ DATED_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
 class RawDataError(Exception):
-    """A raw file breaks the contract in a way no row-level quarantine can absorb."""
+    """A raw file breaks the contract in a way no row-level quarantine can absorb.
+
+    The message is for whoever delivers the files, so it is in the operator's language
+    (SCRM_LANG); paths, sources and columns in it stay as they are. The errors of a library
+    reading the file (duckdb, pyarrow) are quoted as they come.
+    """
 
 
 @dataclass(frozen=True)
@@ -99,22 +105,27 @@ def find_deliveries(raw_dir: Path, source: str, is_optional: bool = False) -> li
     folder = raw_dir / source
     if len(present) > 1:
         raise RawDataError(
-            f"source '{source}' has both {present[0]} and {present[1]}: keep exactly one"
+            _("source '{source}' has both {first} and {second}: keep exactly one").format(
+                source=source, first=present[0], second=present[1]
+            )
         )
     if present and folder.is_dir():
         raise RawDataError(
-            f"source '{source}' has both the full file {present[0]} and the delivery folder "
-            f"{folder}: keep one (a full file replaces every delivery before it)"
+            _(
+                "source '{source}' has both the full file {path} and the delivery folder "
+                "{folder}: keep one (a full file replaces every delivery before it)"
+            ).format(source=source, path=present[0], folder=folder)
         )
     if present:
         return [Delivery(present[0], present[0].name, is_full=True)]
     if not folder.is_dir():
         if is_optional:
             return []
-        expected = " or ".join(str(path) for path in candidates)
         raise RawDataError(
-            f"raw file for source '{source}' is missing: expected {expected}, "
-            f"or a folder {folder}/ of deliveries"
+            _(
+                "raw file for source '{source}' is missing: expected {csv} or {parquet}, "
+                "or a folder {folder}/ of deliveries"
+            ).format(source=source, csv=candidates[0], parquet=candidates[1], folder=folder)
         )
     deliveries = []
     # Hidden files are uploads in progress by convention; anything else must be a delivery.
@@ -123,7 +134,9 @@ def find_deliveries(raw_dir: Path, source: str, is_optional: bool = False) -> li
             continue
         if not path.is_file() or path.suffix not in SUPPORTED_SUFFIXES:
             raise RawDataError(
-                f"{path}: not a delivery (a .csv or .parquet file); move it out of {folder}"
+                _(
+                    "{path}: not a delivery (a .csv or .parquet file); move it out of {folder}"
+                ).format(path=path, folder=folder)
             )
         deliveries.append(Delivery(path, f"{source}/{path.name}", is_full=False))
     return deliveries
@@ -137,9 +150,13 @@ def read_header(path: Path) -> list[str]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
-        raise RawDataError(f"{path}: cannot be read: {error}") from error
+        raise RawDataError(
+            _("{path}: cannot be read: {error}").format(path=path, error=error)
+        ) from error
     if header is None:
-        raise RawDataError(f"{path}: the file is empty; a header row is required")
+        raise RawDataError(
+            _("{path}: the file is empty; a header row is required").format(path=path)
+        )
     return [name.strip() for name in header]
 
 
@@ -225,12 +242,17 @@ def check_header(delivery: Delivery, contract: SourceContract) -> CheckedDeliver
     header = read_header(path)
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
-        raise RawDataError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+        raise RawDataError(
+            _("{path}: column(s) {columns} appear more than once").format(
+                path=path, columns=", ".join(duplicated)
+            )
+        )
     missing = sorted(contract.required - set(header))
     if missing:
         raise RawDataError(
-            f"{path}: required column(s) missing: {', '.join(missing)} "
-            f"(the file has: {', '.join(header) or 'no columns'})"
+            _("{path}: required column(s) missing: {missing} (the file has: {header})").format(
+                path=path, missing=", ".join(missing), header=", ".join(header) or _("no columns")
+            )
         )
     return CheckedDelivery(
         path,
@@ -413,9 +435,11 @@ def _checked_deliveries(
     if not deliveries and recorded:
         latest = max(recorded.items(), key=lambda item: item[1].taken_in_at)
         raise RawDataError(
-            f"source '{source}' has no file or folder now, but {latest[0]} was taken in on the "
-            f"night of {latest[1].taken_in_night}: a delivery is immutable once taken in. Put "
-            "it back, or deliver an empty full file (the header alone) to empty the source"
+            _(
+                "source '{source}' has no file or folder now, but {delivery} was taken in on "
+                "the night of {night}: a delivery is immutable once taken in. Put it back, or "
+                "deliver an empty full file (the header alone) to empty the source"
+            ).format(source=source, delivery=latest[0], night=latest[1].taken_in_night)
         )
     present = {delivery.name: delivery for delivery in deliveries}
     is_folder = not (len(deliveries) == 1 and deliveries[0].is_full)
@@ -428,9 +452,12 @@ def _checked_deliveries(
             is_replaced = replaced_until is not None and entry.taken_in_at < replaced_until
             if not entry.is_full and not is_replaced and name not in present:
                 raise RawDataError(
-                    f"delivery {name} was taken in on the night of {entry.taken_in_night} and "
-                    "is missing now: a delivery is immutable once taken in. Put it back, or "
-                    "deliver the source again as one full file, which replaces every delivery"
+                    _(
+                        "delivery {delivery} was taken in on the night of {night} and is "
+                        "missing now: a delivery is immutable once taken in. Put it back, or "
+                        "deliver the source again as one full file, which replaces every "
+                        "delivery"
+                    ).format(delivery=name, night=entry.taken_in_night)
                 )
     shas, new = {}, []
     for delivery in deliveries:
@@ -447,9 +474,16 @@ def _checked_deliveries(
             continue
         if before is not None and not delivery.is_full:
             raise RawDataError(
-                f"{delivery.path}: changed since the night of {before.taken_in_night} took it "
-                f"in (sha256 {before.sha256[:12]}…, now {sha256[:12]}…): a delivery is "
-                "immutable once taken in; deliver the change as a new file"
+                _(
+                    "{path}: changed since the night of {night} took it in (sha256 {before}…, "
+                    "now {now}…): a delivery is immutable once taken in; deliver the change as "
+                    "a new file"
+                ).format(
+                    path=delivery.path,
+                    night=before.taken_in_night,
+                    before=before.sha256[:12],
+                    now=sha256[:12],
+                )
             )
         new.append(delivery)
     return shas, new
@@ -623,7 +657,9 @@ def load_raw_source(
                 for delivery in raw.deliveries
             }
     except (duckdb.Error, pa.ArrowException) as error:
-        raise RawDataError(f"{path}: cannot be read: {error}") from error
+        raise RawDataError(
+            _("{path}: cannot be read: {error}").format(path=path, error=error)
+        ) from error
     # The ledger's row counts, of the deliveries taken in tonight (none: no scan).
     rows_by_delivery = (
         dict(
@@ -666,7 +702,7 @@ def load_raw_sources(
     """Load every source of the contract, and record the new deliveries in the ledger as taken
     in on `night` (default: the day of `loaded_at`); all or nothing."""
     if not raw_dir.is_dir():
-        raise RawDataError(f"raw directory {raw_dir} does not exist")
+        raise RawDataError(_("raw directory {path} does not exist").format(path=raw_dir))
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, RawLoadResult] = {}
     with duckdb_settings.connect(warehouse_path) as connection:

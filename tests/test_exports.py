@@ -1191,7 +1191,9 @@ def test_a_held_night_is_not_released_over_a_later_night(tmp_path: Path) -> None
     assert read_manifest(tmp_path / "exports", D2)["guard"]["held"] is False
 
 
-def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> None:
+def test_a_collapsed_source_holds_the_night_and_its_bi_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     guard = ExportGuard.from_project()  # the project's: -50% at most, from 100 clean rows
 
     def night(when: date, interactions: int, orders: int) -> dict:
@@ -1235,6 +1237,15 @@ def test_a_collapsed_source_holds_the_night_and_its_bi_copy(tmp_path: Path) -> N
 
     assert collapsed_sources_held(tmp_path / "exports", D2) == held["guard"]["reasons"]
     assert collapsed_sources_held(tmp_path / "exports", D1) == []
+    # Its warning under the step in `scrm run` gives the reasons in the operator's language.
+    from orchestration.defs.publishing.assets import held_reasons
+
+    monkeypatch.delenv("SCRM_LANG", raising=False)
+    assert held_reasons(tmp_path / "exports", D2) == (
+        "数据源 interactions：干净行 149,000 → 0（-100%；流失保护允许 -50%）",
+    )
+    monkeypatch.setenv("SCRM_LANG", "en")
+    assert held_reasons(tmp_path / "exports", D2) == tuple(held["guard"]["reasons"])
 
     # Released after review, the night's BI copy is published with its exports.
     make_warehouse(

@@ -609,7 +609,12 @@ def test_same_seed_gives_identical_deliveries(
             assert (daily[0] / source / name).read_bytes() == (again / source / name).read_bytes()
 
 
-def test_daily_deliveries_are_never_written_over(daily: Run) -> None:
+def test_daily_deliveries_are_never_written_over(
+    daily: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `scrm generate` prints the error: in the operator's language (tests/test_operations.py
+    # has the Chinese).
+    monkeypatch.setenv("SCRM_LANG", "en")
     with pytest.raises(ValueError, match="already exists"):
         generate(daily[0], customers=10, deliveries="daily", progress=False)
 

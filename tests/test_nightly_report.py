@@ -533,14 +533,38 @@ def test_wecom_dry_run_on_the_first_night(customer_marts_warehouse):
     assert summary["Tag adds"] == ["10"]
     assert summary["Tag removes"] == ["0"]
     assert summary["Minutes needed at the limits"] == ["1"]
+    # A WeCom tag as WeCom names it, and the segments mapped to it in the page's language
+    # (the fixture ran in Chinese, the default).
+    assert parsed.tables["wecom_largest_changes"]["header"] == [
+        ["企业微信标签", "人群包", "打上", "移除"]
+    ]
     assert parsed.tables["wecom_largest_changes"]["body"] == [
-        ["上班族", "3", "0"],
-        ["未购新客", "2", "0"],
-        ["面膜复购", "2", "0"],
-        ["学生", "1", "0"],
-        ["宝妈", "1", "0"],
+        ["上班族", "上班族群", "3", "0"],
+        ["未购新客", "新好友未购", "2", "0"],
+        ["面膜复购", "面膜复购提醒", "2", "0"],
+        ["学生", "学生群", "1", "0"],
+        ["宝妈", "宝妈群", "1", "0"],
     ]
     assert first_night in parsed.paragraphs
+    # In English the tag keeps its WeCom name; the segments say what it is (the section of
+    # the night's manifest, the segments' English names from their YAML).
+    from orchestration.project import dbt_project
+    from orchestration.reporting.nightly_report import _wecom_section, declared_display_names
+    from orchestration.segments import load_manifest
+
+    manifest = read_manifest(customer_marts_warehouse.parent / "exports", date(2026, 6, 29))
+    with speaking("en"):
+        names = declared_display_names(load_manifest(dbt_project.manifest_path))
+        section = _wecom_section(manifest, None, names)
+    largest = section.tables[1]
+    assert largest.header == ("WeCom tag", "Segments", "Add", "Remove")
+    assert list(largest.rows) == [
+        ("上班族", "Office workers' group", "3", "0"),
+        ("未购新客", "New friends, no purchase", "2", "0"),
+        ("面膜复购", "Face mask repurchase reminder", "2", "0"),
+        ("学生", "Students' group", "1", "0"),
+        ("宝妈", "Mums' group", "1", "0"),
+    ]
 
 
 def test_a_held_night_is_reported_with_its_reasons_and_the_release_command(

@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -44,7 +45,10 @@ def scrm(home: Path, *arguments: str) -> list[str]:
 
 
 def environment(home: Path) -> dict[str, str]:
-    return {**os.environ, "SCRM_HOME": str(home)}
+    """The CLI's environment: the home, and the default language (Chinese), whatever this
+    process's SCRM_LANG."""
+    inherited = {name: value for name, value in os.environ.items() if name != "SCRM_LANG"}
+    return {**inherited, "SCRM_HOME": str(home)}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -128,16 +132,20 @@ def test_a_run_killed_mid_build_leaves_the_published_night_and_a_rerun_succeeds(
         "published__warehouse",
         "reports__nightly_report",
     ], rerun.stdout
+    # In Chinese, the default (the English lines: the stubbed nights' tests below).
     assert lines[0] == (
-        f"night of {NEXT_NIGHT}: raw {CUSTOMER_MARTS_RAW.resolve()}, home {later_home.resolve()}"
+        f"{NEXT_NIGHT} 这一晚：原始数据 {CUSTOMER_MARTS_RAW.resolve()}\uff0c主目录 "
+        f"{later_home.resolve()}"
     )
-    summary = {name: value.strip() for name, value in (line.split(": ", 1) for line in lines[-6:])}
+    assert lines[1].startswith("  启动（dbt 解析、加载定义）  ")
+    assert lines[-7].startswith(f"{NEXT_NIGHT} 这一晚已构建\uff0c用时 ")
+    summary = {name: value.strip() for name, value in (line.split("：", 1) for line in lines[-6:])}
     home = later_home.resolve()
-    assert summary["  warehouse"].startswith(f"{home / 'warehouse.duckdb'} ")
-    assert summary["  report"] == f"{home / 'reports' / NEXT_NIGHT}.html"
-    assert summary["  exports"] == f"{home / 'exports' / NEXT_NIGHT}/"
-    assert summary["  BI copy"].startswith(
-        f"{home / 'published' / PUBLISHED_NAME} (the night of {NEXT_NIGHT}), "
+    assert summary["  数仓"].startswith(f"{home / 'warehouse.duckdb'}（暂存层：")
+    assert summary["  报告"] == f"{home / 'reports' / NEXT_NIGHT}.html"
+    assert summary["  导出"] == f"{home / 'exports' / NEXT_NIGHT}/"
+    assert summary["  BI 副本"].startswith(
+        f"{home / 'published' / PUBLISHED_NAME}（{NEXT_NIGHT} 这一晚）\uff0c"
     )
     (log,) = (later_home / "logs").glob(f"night-{NEXT_NIGHT}-*.log")
     assert "Running with dbt" in log.read_text(encoding="utf-8")
@@ -181,10 +189,13 @@ def test_scrm_sql_reads_the_warehouse_read_only(later_home):
     )
     assert staging.exit_code == 0, staging.output
     refused = CliRunner().invoke(
-        main, ["sql", "--home", str(later_home), "--published", "create table x (y int)"]
+        main,
+        ["sql", "--home", str(later_home), "--published", "create table x (y int)"],
+        env={"SCRM_LANG": None},
     )
     assert refused.exit_code == 1
-    assert refused.output.startswith("Error: ") and "read-only" in refused.output
+    # The CLI's words in Chinese; DuckDB's error as DuckDB writes it.
+    assert refused.output.startswith("错误：") and "read-only" in refused.output
 
 
 def test_a_backfill_republishes_what_the_nights_published(customer_marts_warehouse, later_home):
@@ -204,7 +215,7 @@ def test_a_backfill_republishes_what_the_nights_published(customer_marts_warehou
         check=False,
     )
     assert backfill.returncode == 0, backfill.stdout[-3000:] + backfill.stderr[-3000:]
-    assert "backfilled 2 nights, 2026-06-29 to 2026-06-30" in backfill.stdout
+    assert "已补跑 2 晚：2026-06-29 至 2026-06-30" in backfill.stdout.splitlines()
 
     for night in BACKFILLED:
         republished = later_home / "exports" / night
@@ -247,14 +258,16 @@ def test_a_failed_night_ends_with_its_cause(tmp_path):
     )
     assert failed.returncode == 1
     lines = failed.stdout.splitlines()
+    # In the operator's language (Chinese, the default); the step, path and columns as they are.
     assert lines[-1].startswith(
-        f"Error: raw_sources: {raw / 'orders.csv'}: required column(s) missing: customer_id "
-        "(the file has: order_id, order_ts, "
+        f"错误：raw_sources: {raw / 'orders.csv'}：缺少必需的列：customer_id"
+        "（文件中的列：order_id, order_ts, "
     ), failed.stdout
-    assert lines[-3].split()[:3] == ["[1/8]", "raw_sources", "FAILED"], failed.stdout
+    assert lines[-3].split()[:3] == ["[1/8]", "raw_sources", "失败\uff0c用时"], failed.stdout
     assert "Traceback" not in failed.stdout
     (log,) = (home / "logs").glob("night-*.log")
-    assert lines[-2].endswith(f"its full log: {log}")
+    assert lines[-2].startswith(f"{TINY_AS_OF} 这一晚失败\uff0c用时 ")
+    assert lines[-2].endswith(f" 秒；完整日志：{log}")
     assert "raise RawDataError(" in log.read_text(encoding="utf-8")  # the stack trace
 
 
@@ -275,12 +288,23 @@ def test_options_are_checked_before_any_work(tmp_path):
     assert "'2026-02-30' does not match the format '%Y-%m-%d'" in bad_date.output
     # A backfill whose last night has not ended stops before its first night runs.
     nights = ["--from", TINY_AS_OF, "--to", "2999-01-01"]
-    future = CliRunner().invoke(
-        main, ["backfill", "--raw", str(TINY_RAW), "--home", str(home), *nights]
-    )
+    backfill = ["backfill", "--raw", str(TINY_RAW), "--home", str(home), *nights]
+    future = CliRunner().invoke(main, backfill, env={"SCRM_LANG": None})
     assert future.exit_code == 1
     assert future.output.splitlines()[-1].startswith(
-        "Error: the night of 2999-01-01 has not ended yet"
+        "错误：2999-01-01 这一晚在 Asia/Shanghai 时区还没有结束（最晚可以跑的是 "
+    )
+    future = CliRunner().invoke(main, backfill, env={"SCRM_LANG": "en"})
+    assert future.output.splitlines()[-1].startswith(
+        "Error: the night of 2999-01-01 has not ended yet in Asia/Shanghai (the latest night "
+    )
+    # Before the first night: what to change, in the operator's language.
+    early = ["run", "--raw", str(TINY_RAW), "--home", str(home), "--as-of", "2019-12-31"]
+    before = CliRunner().invoke(main, early, env={"SCRM_LANG": None})
+    assert before.output.splitlines()[-1] == (
+        "错误：2019-12-31 这一晚早于首晚 2020-01-01。请把首晚设为数据的第一天：--first-night "
+        "2019-12-31（或更早）\uff0c或在环境变量中设置 SCRM_FIRST_NIGHT=2019-12-31（dagster dev "
+        "也读取它）"
     )
     assert not home.exists()
 
@@ -325,3 +349,186 @@ def test_a_dbt_builds_failure_is_told_by_its_failed_tests():
         "scrm_dbt_models: dbt: Failure in test unique_fct_orders_order_id "
         "(models/marts/core/fct_orders.yml) Got 2 results, configured to fail if != 0"
     )
+
+
+# What `scrm run` and `scrm backfill` print around their nights, in both languages: the nights
+# themselves are stubbed (the tests above run real ones), so each line is known exactly.
+STUBBED_NIGHT = "2026-06-30"
+
+
+@pytest.fixture
+def stubbed_home(tmp_path, monkeypatch) -> Path:
+    """A home whose BI copy holds the night of 2026-06-30 and whose exports hold it too; every
+    night 'runs' in 42 s without building anything."""
+    import duckdb
+
+    from orchestration import cli
+
+    home = tmp_path / "home"
+    (home / "exports" / STUBBED_NIGHT).mkdir(parents=True)
+    (home / "published").mkdir()
+    with duckdb.connect(str(home / "published" / PUBLISHED_NAME)) as connection:
+        connection.execute("create schema published")
+        connection.execute(
+            f"create table published.night as select date '{STUBBED_NIGHT}' as as_of_date"
+        )
+    clock = iter(float(second) for second in range(0, 1000, 42))
+    monkeypatch.setattr(cli, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    monkeypatch.setattr(cli, "run_checked_night", lambda *arguments: SimpleNamespace(success=True))
+    return home
+
+
+def stubbed(home: Path, *arguments: str, language: str | None) -> list[str]:
+    result = CliRunner().invoke(
+        main,
+        [*arguments, "--raw", str(TINY_RAW), "--home", str(home), "--verbose"],
+        env={"SCRM_LANG": language},
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def test_a_night_and_where_its_outputs_are_read_in_chinese(stubbed_home):
+    home, raw = stubbed_home.resolve(), TINY_RAW.resolve()
+    assert stubbed(stubbed_home, "run", "--as-of", STUBBED_NIGHT, language=None) == [
+        f"2026-06-30 这一晚：原始数据 {raw}\uff0c主目录 {home}",
+        "2026-06-30 这一晚已构建\uff0c用时 42 秒",
+        f"  数仓：       {home}/warehouse.duckdb（暂存层：{home}/pipeline.duckdb）",
+        f"  报告：       {home}/reports/2026-06-30.html",
+        f"  导出：       {home}/exports/2026-06-30/",
+        f"  BI 副本：    {home}/published/warehouse.duckdb（2026-06-30 这一晚）\uff0c"
+        f"Parquet 文件在 {home}/published/marts/",
+        f'  查询：       uv run scrm sql --home {home} "select * from marts.raw_row_accounting"',
+        f"  Dagster 界面： make dev SCRM_HOME={home}（实例目录：{home}/dagster）",
+    ]
+
+
+def test_a_night_and_where_its_outputs_are_read_in_english(stubbed_home):
+    home, raw = stubbed_home.resolve(), TINY_RAW.resolve()
+    assert stubbed(stubbed_home, "run", "--as-of", STUBBED_NIGHT, language="en") == [
+        f"night of 2026-06-30: raw {raw}, home {home}",
+        "night of 2026-06-30 built in 42 s",
+        f"  warehouse:   {home}/warehouse.duckdb (staging: {home}/pipeline.duckdb)",
+        f"  report:      {home}/reports/2026-06-30.html",
+        f"  exports:     {home}/exports/2026-06-30/",
+        f"  BI copy:     {home}/published/warehouse.duckdb (the night of 2026-06-30), "
+        f"Parquet in {home}/published/marts/",
+        f'  query:       uv run scrm sql --home {home} "select * from marts.raw_row_accounting"',
+        f"  Dagster UI:  make dev SCRM_HOME={home} (its instance: {home}/dagster)",
+    ]
+
+
+def test_a_held_night_and_a_failed_one_are_told_in_the_operators_language(
+    stubbed_home, monkeypatch
+):
+    from orchestration import cli
+
+    home = stubbed_home.resolve()
+    held = home / "exports" / "held" / STUBBED_NIGHT
+    (home / "exports" / STUBBED_NIGHT).rmdir()
+    held.mkdir(parents=True)
+    night = ["run", "--as-of", STUBBED_NIGHT]
+    assert stubbed(stubbed_home, *night, language=None)[4] == (
+        f"  导出：       被流失保护暂缓在 {held}/：核查后运行 scrm release"
+    )
+    assert stubbed(stubbed_home, *night, language="en")[4] == (
+        f"  exports:     held by the churn guard in {held}/: review, then scrm release"
+    )
+    # A run that fails without an error (its events stubbed away): the time, then the cause.
+    failed = SimpleNamespace(success=False, all_events=[])
+    monkeypatch.setattr(cli, "run_checked_night", lambda *arguments: failed)
+    arguments = [*night, "--raw", str(TINY_RAW), "--home", str(stubbed_home), "--verbose"]
+    chinese = CliRunner().invoke(main, arguments, env={"SCRM_LANG": None})
+    assert chinese.exit_code == 1
+    assert chinese.output.splitlines()[1:] == [
+        "2026-06-30 这一晚失败\uff0c用时 42 秒",
+        "错误：运行失败\uff0c但没有报错信息（请查看日志）",
+    ]
+    english = CliRunner().invoke(main, arguments, env={"SCRM_LANG": "en"})
+    assert english.output.splitlines()[1:] == [
+        "night of 2026-06-30 failed after 42 s",
+        "Error: the run failed without an error (see the log)",
+    ]
+
+
+def test_a_backfill_counts_its_nights_in_the_operators_language(stubbed_home):
+    home, raw = stubbed_home.resolve(), TINY_RAW.resolve()
+    nights = ["backfill", "--from", "2026-06-29", "--to", STUBBED_NIGHT]
+    assert stubbed(stubbed_home, *nights, language=None)[:6] == [
+        "补跑 1/2：",
+        f"2026-06-29 这一晚：原始数据 {raw}\uff0c主目录 {home}",
+        "2026-06-29 这一晚已构建\uff0c用时 42 秒",
+        "补跑 2/2：",
+        f"2026-06-30 这一晚：原始数据 {raw}\uff0c主目录 {home}",
+        "2026-06-30 这一晚已构建\uff0c用时 42 秒",
+    ]
+    assert stubbed(stubbed_home, *nights, language=None)[6:8] == [
+        "",
+        "已补跑 2 晚：2026-06-29 至 2026-06-30",
+    ]
+    english = stubbed(stubbed_home, *nights, language="en")
+    assert english[:3] == [
+        "backfill 1/2:",
+        f"night of 2026-06-29: raw {raw}, home {home}",
+        "night of 2026-06-29 built in 42 s",
+    ]
+    assert english[6:8] == ["", "backfilled 2 nights, 2026-06-29 to 2026-06-30"]
+    one = ["backfill", "--from", STUBBED_NIGHT, "--to", STUBBED_NIGHT]
+    assert stubbed(stubbed_home, *one, language="en")[4] == (
+        "backfilled 1 night, 2026-06-30 to 2026-06-30"
+    )
+    # --to before --from: click's usage error, our words in it.
+    backwards = ["backfill", "--from", STUBBED_NIGHT, "--to", "2026-06-29"]
+    arguments = [*backwards, "--raw", str(TINY_RAW), "--home", str(stubbed_home)]
+    refused = CliRunner().invoke(main, arguments, env={"SCRM_LANG": None})
+    assert refused.exit_code == 2
+    assert refused.output.splitlines()[-1] == "Error: Invalid value for '--to': --to 早于 --from"
+
+
+def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
+    missing = ["sql", "--home", str(tmp_path), "select 1"]
+    chinese = CliRunner().invoke(main, missing, env={"SCRM_LANG": None})
+    assert chinese.exit_code == 1
+    assert chinese.output == f"错误：{tmp_path}/warehouse.duckdb 没有数仓：请先跑一晚\n"
+    english = CliRunner().invoke(main, missing, env={"SCRM_LANG": "en"})
+    assert (
+        english.output == f"Error: no warehouse at {tmp_path}/warehouse.duckdb: run a night first\n"
+    )
+    # A language nobody can read stops every command, in both languages.
+    unknown = CliRunner().invoke(main, missing, env={"SCRM_LANG": "fr"})
+    assert unknown.exit_code == 1
+    assert unknown.output.startswith("Error: SCRM_LANG='fr' 不是可用的语言：请用 zh（简体中文")
+    assert "SCRM_LANG='fr' is not a language the reports speak" in unknown.output
+
+    sources = ("customers", "products", "orders", "order_items", "friend_events", "interactions")
+    for language, wrote, row_line in (
+        (None, "已把原始文件写入 {out}", "  {source}：{rows} 行"),
+        ("en", "wrote raw files to {out}", "  {source}: {rows} rows"),
+    ):
+        out = tmp_path / f"raw-{language}"
+        arguments = ["generate", "--customers", "3", "--out", str(out)]
+        result = CliRunner().invoke(main, arguments, env={"SCRM_LANG": language})
+        assert result.exit_code == 0, result.output
+        # Rows counted from the files written: each a header and one line per row.
+        counted = {
+            source: len((out / f"{source}.csv").read_bytes().splitlines()) - 1 for source in sources
+        }
+        assert result.stdout.splitlines() == [
+            wrote.format(out=out),
+            *(row_line.format(source=source, rows=counted[source]) for source in sources),
+        ]
+    assert "数据源                行数  注入的坏行" in chinese_generate_summary(tmp_path)
+    # Daily deliveries go into an empty folder only: said in the operator's language.
+    landing = ["generate", "--customers", "3", "--deliveries", "daily", "--out", str(tmp_path)]
+    (tmp_path / "customers").mkdir()
+    (tmp_path / "customers" / "2026-10-31.csv").write_text("customer_id\n", encoding="utf-8")
+    refused = CliRunner().invoke(main, landing, env={"SCRM_LANG": None})
+    assert refused.output.splitlines()[-1] == (
+        f"错误：{tmp_path / 'customers'} 已存在：每日交付文件只写入新的或空的文件夹"
+    )
+
+
+def chinese_generate_summary(tmp_path: Path) -> str:
+    """What `scrm generate` writes to stderr after its progress bars, in Chinese."""
+    arguments = ["generate", "--customers", "3", "--out", str(tmp_path / "summary")]
+    return CliRunner().invoke(main, arguments, env={"SCRM_LANG": None}).stderr

@@ -1,4 +1,8 @@
-"""The raw loader: the contract's file-level rules and verbatim, numbered loading."""
+"""The raw loader: the contract's file-level rules and verbatim, numbered loading.
+
+Its errors are for whoever delivers the files, in the operator's language: the rules are
+matched in English here (SCRM_LANG=en), and the Chinese of a missing file and of a changed
+or removed delivery is asserted whole."""
 
 import hashlib
 import os
@@ -11,10 +15,16 @@ import pandas as pd
 import pytest
 
 from orchestration import raw_loader
+from orchestration.language import LANGUAGE_VARIABLE, speaking
 from orchestration.raw_loader import RawDataError, load_raw_sources
 from tests.conftest import TINY_RAW, query
 
 LOADED_AT = datetime(2026, 4, 30, 4, 0)
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv(LANGUAGE_VARIABLE, "en")
 
 
 @pytest.fixture
@@ -52,6 +62,12 @@ def test_missing_file_is_named(raw_dir, tmp_path):
     (raw_dir / "interactions.csv").unlink()
     with pytest.raises(RawDataError, match=r"interactions.*missing.*interactions\.csv"):
         load(raw_dir, tmp_path)
+    with speaking("zh"), pytest.raises(RawDataError) as error:
+        load(raw_dir, tmp_path)
+    assert str(error.value) == (
+        f"缺少数据源「interactions」的原始文件：应有 {raw_dir}/interactions.csv 或 "
+        f"{raw_dir}/interactions.parquet\uff0c或存放交付文件的文件夹 {raw_dir}/interactions/"
+    )
 
 
 def test_an_optional_source_not_delivered_is_taken_in_empty(raw_dir, tmp_path):
@@ -372,6 +388,12 @@ def test_a_changed_or_removed_delivery_stops_the_night_and_takes_in_nothing(raw_
         match=r"2026-11-21\.csv: changed since the night of 2026-11-22 took it in .*immutable",
     ):
         load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    with speaking("zh"), pytest.raises(RawDataError) as error:
+        load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    changed = str(error.value)
+    assert changed.startswith(
+        f"{first}：在 2026-11-22 这一晚接收之后被改动过（sha256 原为 "
+    ) and changed.endswith("…）：交付文件一经接收就不可更改；请把改动作为一个新文件交付")
     assert ledger(tmp_path, "interactions") == before
     assert query(
         tmp_path / "home" / "warehouse.duckdb", "select count(*) from raw.interactions"
@@ -384,6 +406,13 @@ def test_a_changed_or_removed_delivery_stops_the_night_and_takes_in_nothing(raw_
         r"and is missing now",
     ):
         load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    with speaking("zh"), pytest.raises(RawDataError) as error:
+        load_raw_sources(raw_dir, tmp_path / "home" / "warehouse.duckdb", LOADED_AT, NIGHT_2)
+    assert str(error.value) == (
+        "交付文件 interactions/2026-11-21.csv 已在 2026-11-22 这一晚接收\uff0c现在却不见了："
+        "交付文件一经接收就不可更改。请放回原处\uff0c或把该数据源重新作为一个全量文件交付"
+        "（全量文件替换之前所有的交付）"
+    )
     assert ledger(tmp_path, "interactions") == before
 
 

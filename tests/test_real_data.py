@@ -150,7 +150,7 @@ def test_a_night_before_the_first_night_says_what_to_set(tmp_path: Path) -> None
     outcome = CliRunner().invoke(
         main,
         ["run", "--raw", str(CDNOW_RAW), "--home", str(tmp_path), "--as-of", "1997-09-30"],
-        env={"SCRM_FIRST_NIGHT": ""},
+        env={"SCRM_FIRST_NIGHT": "", "SCRM_LANG": "en"},
     )
     assert outcome.exit_code == 1
     assert outcome.output.startswith(
@@ -159,7 +159,9 @@ def test_a_night_before_the_first_night_says_what_to_set(tmp_path: Path) -> None
     )
     assert "Traceback" not in outcome.output and "Dagster" not in outcome.output
     outcome = CliRunner().invoke(
-        main, ["run", "--raw", str(CDNOW_RAW), "--home", str(tmp_path), "--as-of", "2999-01-01"]
+        main,
+        ["run", "--raw", str(CDNOW_RAW), "--home", str(tmp_path), "--as-of", "2999-01-01"],
+        env={"SCRM_LANG": "en"},
     )
     assert outcome.exit_code == 1
     assert "the night of 2999-01-01 has not ended yet in Asia/Shanghai" in outcome.output

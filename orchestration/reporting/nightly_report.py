@@ -381,7 +381,7 @@ def _render(
         sections = [
             segments,
             _lift_section(connection, as_of, names),
-            _wecom_section(exports_manifest, guard),
+            _wecom_section(exports_manifest, guard, names),
             _rfm_section(connection, as_of, rfm_window_days),
             _lifecycle_section(connection, as_of),
             _friends_section(connection, as_of),
@@ -1103,7 +1103,9 @@ def _lift_section(
     )
 
 
-def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None) -> Section:
+def _wecom_section(
+    manifest: Mapping[str, Any] | None, guard: GuardNotice | None, names: DisplayNames
+) -> Section:
     intro = (
         _(
             "A dry run: the warehouse calls no WeCom API. The night's exports hold "
@@ -1153,15 +1155,27 @@ def _wecom_section(manifest: Mapping[str, Any] | None, guard: GuardNotice | None
         (False, True),
     )
     changes = mark_tag.get("largest_changes") or []
+    # A WeCom tag is named as it is in WeCom (the segment YAML's wecom_tag, often Chinese): the
+    # segments mapped to it say what it is in the page's language.
+    segments_by_tag: dict[str, list[str]] = {}
+    for name, segment in sorted((manifest.get("segments") or {}).items()):
+        if segment.get("wecom_tag"):
+            label = names.segments.get(name) or segment.get("display_name") or name
+            segments_by_tag.setdefault(str(segment["wecom_tag"]), []).append(str(label))
     largest = Table(
         "wecom_largest_changes",
         _("The tags with the most changes"),
-        (_("Tag"), _("Add"), _("Remove")),
+        (_("WeCom tag"), _("Segments"), _("Add"), _("Remove")),
         [
-            (_text(change.get("tag")), _int(change.get("add")), _int(change.get("remove")))
+            (
+                _text(change.get("tag")),
+                _(", ").join(segments_by_tag.get(str(change.get("tag")), [])) or "—",
+                _int(change.get("add")),
+                _int(change.get("remove")),
+            )
             for change in changes
         ],
-        (False, True, True),
+        (False, False, True, True),
     )
     notes = []
     if not mark_tag["calls"]:

@@ -153,8 +153,13 @@ def btyd_predictions(
         night = predict_night(summary, purchase_days, as_of, settings)
         write_night(connection, night, as_of)
 
+    from orchestration.reporting.nightly_report import fit_detail_text
+
     for row in night.fits.itertuples():
-        message = f"{row.model}: {row.status} {row.parameters or ''} {row.detail}"
+        # A fit that did not converge is a warning `scrm run` shows under the step: its detail
+        # in the operator's language, worded from its fields as the report words it.
+        detail = fit_detail_text(row.detail, row.detail_fields)
+        message = f"{row.model}: {row.status} {row.parameters or ''} {detail}"
         if row.status == CONVERGED:
             context.log.info(message)
         else:

@@ -10,6 +10,7 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration import duckdb_settings
 from orchestration.defs.dbt.assets import scrm_dbt_models, scrm_dbt_models_after_predictions
 from orchestration.defs.resources import WarehouseResource
+from orchestration.language import _
 from orchestration.layout import HELD_DIR
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.project import dbt_project, project_vars
@@ -141,10 +142,19 @@ def publish_segment_exports(
         exports_root / HELD_DIR / as_of.isoformat() if held else exports_root / as_of.isoformat()
     )
     if held:
+        from orchestration.reporting.nightly_report import guard_reasons
+
+        # Warnings `scrm run` shows under the step: in the operator's language.
         context.log.warning(
-            f"churn guard: the night of {as_of} is held in {night_dir}, not published. "
-            + "; ".join(manifest["guard"]["reasons"])
-            + f". After review: scrm release --home {warehouse.home_dir} --as-of {as_of}"
+            _(
+                "churn guard: the night of {night} is held in {path}, not published: "
+                "{reasons}. After review: {command}"
+            ).format(
+                night=as_of,
+                path=night_dir,
+                reasons=_("; ").join(guard_reasons(manifest)),
+                command=f"scrm release --home {warehouse.home_dir} --as-of {as_of}",
+            )
         )
     for name, segment in manifest["segments"].items():
         context.log.info(
@@ -193,8 +203,14 @@ def published_warehouse(
     collapsed = collapsed_sources_held(Path(warehouse.home_dir) / "exports", as_of)
     if collapsed:
         context.log.warning(
-            f"churn guard: the BI copy keeps the night {published_night(published_dir)}, "
-            f"not {as_of}: " + "; ".join(collapsed) + ". `scrm release` publishes both."
+            _(
+                "churn guard: the BI copy keeps the night {kept}, not {night}: {reasons}. "
+                "`scrm release` publishes both."
+            ).format(
+                kept=published_night(published_dir),
+                night=as_of,
+                reasons=_("; ").join(held_reasons(Path(warehouse.home_dir) / "exports", as_of)),
+            )
         )
         return dg.MaterializeResult(
             metadata={
@@ -216,6 +232,14 @@ def collapsed_sources_held(exports_root: Path, as_of: dt.date) -> list[str]:
         return []
     guard = manifest.get("guard", {})
     return list(guard["reasons"]) if guard.get("holds_published_warehouse") else []
+
+
+def held_reasons(exports_root: Path, as_of: dt.date) -> tuple[str, ...]:
+    """The held night's guard reasons in the operator's language (the manifest keeps them in
+    English, and as fields)."""
+    from orchestration.reporting.nightly_report import guard_reasons
+
+    return guard_reasons(read_manifest(exports_root / HELD_DIR, as_of))
 
 
 def publish_bi_copy(

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
+from orchestration.language import _
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.raw_contract import load_contract
 from orchestration.raw_loader import load_raw_sources
@@ -49,9 +50,11 @@ def raw_sources(
             f"deliveries, {len(result.new_deliveries)} new tonight)"
         )
         if result.ignored_columns:
+            # A warning `scrm run` shows under the step: in the operator's language.
             context.log.warning(
-                f"{result.path}: columns outside the contract ignored: "
-                f"{', '.join(result.ignored_columns)}"
+                _("{path}: columns outside the contract ignored: {columns}").format(
+                    path=result.path, columns=", ".join(result.ignored_columns)
+                )
             )
         yield dg.MaterializeResult(
             asset_key=raw_asset_key(name),

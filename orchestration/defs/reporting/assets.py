@@ -10,6 +10,7 @@ from orchestration import duckdb_settings
 from orchestration.defs.predictive.assets import BACKTEST
 from orchestration.defs.publishing.assets import publish_segment_exports, published_warehouse
 from orchestration.defs.resources import WarehouseResource
+from orchestration.language import _
 from orchestration.layout import HELD_DIR
 from orchestration.partitions import nightly_partitions, one_night_per_run
 from orchestration.publishing.errors import PublishError
@@ -47,14 +48,19 @@ def nightly_report(
     manifest = night_manifest(home / EXPORTS_DIR, as_of, context.log)
     held = manifest is not None and bool(manifest.get("guard", {}).get("held"))
     if held:
-        context.log.warning(f"the churn guard held the night of {as_of}: the report says so")
+        # Warnings `scrm run` shows under the step: in the operator's language.
+        context.log.warning(
+            _("the churn guard held the night of {night}: the report says so").format(night=as_of)
+        )
     path = write_nightly_report(
         warehouse.warehouse_path, home / REPORTS_DIR, as_of, manifest, home=home
     )
     unseen = unseen_tag_values_metadata(warehouse.warehouse_path, as_of)
     if unseen:
         listed = ", ".join(f"{r['tag_name']}={r['tag_value']} ({r['customers']})" for r in unseen)
-        context.log.warning(f"tag values outside their tags' known values, kept: {listed}")
+        context.log.warning(
+            _("tag values outside their tags' known values, kept: {values}").format(values=listed)
+        )
     html = path.read_text(encoding="utf-8")
     charts = [chart for chart in CHART_IDS if f'data-chart="{chart}"' in html]
     context.log.info(f"wrote {path} ({len(charts)} charts)")
