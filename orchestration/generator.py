@@ -1162,6 +1162,8 @@ def _orders_table(
             "total_amount": _fmt_cents(o["total"]),
             "discount_amount": _fmt_cents(o["disc"], disc_ok),
             "ship_province": _take([c[0] for c in CITIES], o["ship"]),
+            # Every customer is known by one id here: no second id to link.
+            "buyer_phone": pa.nulls(len(o["id"]), pa.string()),
         }
     )
 
@@ -1200,6 +1202,7 @@ def _friend_table(
             "event_ts": _fmt_ts(ev["ts"], _ts_style(rng, m)),
             "channel_code": _take([c[0] for c in ACQ_CHANNELS], ev["channel"]),
             "channel_name": _take([c[1] for c in ACQ_CHANNELS], ev["channel"]),
+            "unionid": pa.nulls(m, pa.string()),
         }
     )
 

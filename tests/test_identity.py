@@ -6,6 +6,7 @@ Every expected person is worked out by hand from the links' comments.
 
 from __future__ import annotations
 
+import csv
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -66,6 +67,24 @@ IDENTITY_MODELS = (
 )
 
 
+# Ids the sources carry themselves: a buyer phone on C3's order O5, and one unionid on a
+# friend event of C3 (E4, 03-01) and of C5 (E6, 03-10).
+TYPED_IDS = {
+    "orders.csv": ("buyer_phone", {"O5": "+86 138-0000-0005"}),
+    "friend_events.csv": ("unionid", {"E4": "wx_u35", "E6": "wx_u35"}),
+}
+
+
+def add_typed_ids(raw: Path) -> None:
+    for name, (column, values) in TYPED_IDS.items():
+        with (raw / name).open(encoding="utf-8", newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        with (raw / name).open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(
+                [[*header, column], *([*row, values.get(row[0], "")] for row in rows)]
+            )
+
+
 def build_night(home: Path, target: Path, as_of: str) -> None:
     built = dbt_command(
         "build",
@@ -100,12 +119,17 @@ def stitched(tmp_path_factory: pytest.TempPathFactory):
     (raw / "identity_links.csv").write_text(LINKS, encoding="utf-8")
     with (raw / "customers.csv").open("a", encoding="utf-8") as customers:
         customers.write(K2_CUSTOMER)
+    add_typed_ids(raw)
     home = root / "home"
     load_raw_sources(raw, home / "warehouse.duckdb", datetime(2026, 4, 1, 1, 0))
     build_night(home, root / "target", EARLY_NIGHT)
     early = persons(home)
-    early_changes = query(home / "warehouse.duckdb", "select count(*) from marts.person_merges")
-    assert early_changes == [(0,)]
+    # On 03-10 C5's friend event gives it C3's unionid (TYPED_IDS): the one change that day.
+    early_changes = query(
+        home / "warehouse.duckdb",
+        "select id, person_before, person_after, person_change from marts.person_merges",
+    )
+    assert early_changes == [("C5", "C5", "C3", "merged")]
     build_night(home, root / "target", LATE_NIGHT)
     return early, persons(home), home
 
@@ -199,6 +223,25 @@ def test_a_withdrawn_link_splits_the_person(stitched):
     assert late["e2"] == "e2"
 
 
+def test_a_phone_on_an_order_and_a_unionid_on_friend_events_link_their_customers(stitched):
+    early, late, home = stitched
+    # C3 and C5 share the unionid wx_u35 on their friend events (both by 03-10): one person,
+    # named by C3 (registered 03-01; C5 is undated, first seen 03-10). O5's phone, digits only
+    # and without +86, joins them too.
+    assert early["C5"] == early["wx_u35"] == "C3"
+    assert late["C3"] == late["C5"] == late["wx_u35"] == late["13800000005"] == "C3"
+    assert query(
+        home / "warehouse.duckdb",
+        "select id_a, id_b, link_type, source_system, linked_at::varchar, link_status"
+        " from marts.identity_link_status where source_system in ('orders', 'friend_events')"
+        " order by id_a, id_b",
+    ) == [
+        ("13800000005", "C3", "phone", "orders", "2026-03-10 10:00:00", "joined"),
+        ("C3", "wx_u35", "unionid", "friend_events", "2026-03-01 09:00:00", "joined"),
+        ("C5", "wx_u35", "unionid", "friend_events", "2026-03-10 10:00:00", "joined"),
+    ]
+
+
 def test_person_merges_lists_each_id_whose_person_changed_since_the_night_before(stitched):
     _, late, home = stitched
     # The night before (03-30): h1 + h2, h3 + h4, h5 + h6 and k1 + k2, each named by its
@@ -226,8 +269,7 @@ def test_every_id_maps_to_one_person_and_every_row_is_accounted(stitched):
     # A person is one of its own ids.
     assert all(late[person] == person for person in late.values())
     # The customers of the sources with no link are their own persons.
-    assert late["C3"] == "C3"
-    assert late["C5"] == "C5"
+    assert late["C4"] == "C4"
     accounting = query(
         warehouse,
         "select raw_rows, clean_rows, quarantined_rows, duplicate_rows, is_balanced"

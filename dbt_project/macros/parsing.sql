@@ -9,6 +9,20 @@
     nullif(trim({{ column }}), '')
 {%- endmacro %}
 
+{#- A phone as an id: its digits only, without China's +86 (a mobile number is 11 digits), so
+    +86 138-0000-0000 and 13800000000 are one id; null without a digit. -#}
+{% macro normalized_phone(column) -%}
+    {%- set digits = digits_only(column) -%}
+    nullif(
+        case
+            when length({{ digits }}) = 13 and {{ digits }} like '86%'
+                then substr({{ digits }}, 3)
+            else {{ digits }}
+        end,
+        ''
+    )
+{%- endmacro %}
+
 {#- True when the raw text is present but the parsed value is null. -#}
 {% macro is_unparsable(raw_column, parsed_column) -%}
     ({{ clean_text(raw_column) }} is not null and {{ parsed_column }} is null)

@@ -20,6 +20,20 @@
     array_join(array_sort(collect_list({{ measure }})), {{ delimiter }})
 {%- endmacro %}
 
+{#- The digits of a text, every other character removed: DuckDB's regexp_replace replaces
+    the first match unless told 'g', Spark's every match. -#}
+{% macro digits_only(text) -%}
+    {{ return(adapter.dispatch('digits_only', 'scrm')(text)) }}
+{%- endmacro %}
+
+{% macro default__digits_only(text) -%}
+    regexp_replace({{ text }}, '[^0-9]', '', 'g')
+{%- endmacro %}
+
+{% macro spark__digits_only(text) -%}
+    regexp_replace({{ text }}, '[^0-9]', '')
+{%- endmacro %}
+
 {#- A CTE that is read more than once (fingerprinted narrow, then filtered by key; or one night
     of a table at a time) is better computed again than stored once with every column: DuckDB
     materializes a CTE read twice unless told not to. Engines that always inline CTEs need

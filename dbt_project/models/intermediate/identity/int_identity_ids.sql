@@ -46,9 +46,23 @@ customers as (
 ),
 
 -- Every link up to the night, a withdrawn one too: its ids are known, each its own person.
+-- With the links the sources' typed ids give (a buyer phone, a unionid).
 links as (
-    select * from {{ ref('int_identity_links_validated') }}
+    select
+        id_a,
+        id_b,
+        linked_at
+    from {{ ref('int_identity_links_validated') }}
     where {{ is_clean_row() }} and linked_at < {{ as_of_end() }}
+
+    union all
+
+    select
+        id_a,
+        id_b,
+        linked_at
+    from {{ ref('int_identity_links_from_sources') }}
+    where linked_at < {{ as_of_end() }}
 ),
 
 -- A customer without a registration date is known on both nights, undated.

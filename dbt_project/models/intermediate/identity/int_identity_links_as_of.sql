@@ -19,9 +19,32 @@ nights as (
         cast({{ as_of_date() }} as timestamp) as night_end
 ),
 
+-- The delivered links, and those the sources' typed ids give (never withdrawn; after a
+-- delivered row of the same time and pair).
 links as (
-    select * from {{ ref('int_identity_links_validated') }}
+    select
+        id_a,
+        id_b,
+        link_type,
+        linked_at,
+        source_system,
+        is_withdrawal,
+        _raw_row_number
+    from {{ ref('int_identity_links_validated') }}
     where {{ is_clean_row() }} and linked_at < {{ as_of_end() }}
+
+    union all
+
+    select
+        id_a,
+        id_b,
+        link_type,
+        linked_at,
+        source_system,
+        false as is_withdrawal,
+        cast(0 as {{ dbt.type_bigint() }}) as _raw_row_number
+    from {{ ref('int_identity_links_from_sources') }}
+    where linked_at < {{ as_of_end() }}
 ),
 
 -- A link has no direction: the pair in one order; each night takes the links before its end.

@@ -41,6 +41,7 @@ typed as (
         {{ parse_timestamp('event_ts') }} as event_at,
         {{ clean_text('channel_code') }} as channel_code,
         {{ clean_text('channel_name') }} as channel_name,
+        {{ clean_text('unionid') }} as unionid,
 
         -- raw text of the typed columns, kept for the quarantine
         event_type as raw_event_type,

@@ -59,6 +59,7 @@ typed as (
         -- attributes
         {{ clean_text('channel') }} as sales_channel,
         {{ clean_text('ship_province') }} as ship_province,
+        {{ normalized_phone('buyer_phone') }} as buyer_phone,
 
         -- raw text of the typed columns, kept for the quarantine
         order_ts as raw_order_ts,
