@@ -142,6 +142,8 @@ INTERMEDIATE = {
     "int_identity_links_as_of",
     "int_identity_ids",
     "int_identity_persons",
+    "int_identity_persons_night_before",
+    "int_identity_links_from_sources",
 }
 
 
@@ -255,7 +257,7 @@ def test_dagster_shows_each_columns_type_as_built(tiny_night):
     assert rfm["recency_days"].type == "BIGINT"
     assert rfm["monetary_cny"].type == "DECIMAL(38,2)"
     assert rfm["last_purchase_on"].type == "DATE"
-    assert rfm["customer_id"].description.startswith("The customer, as the brand's raw")
+    assert rfm["customer_id"].description.startswith("The customer (text). From the facts on it is the person")
     # The built table's columns, in its order.
     assert list(rfm) == [
         "customer_id",
@@ -327,7 +329,7 @@ def test_bi_tools_read_the_descriptions_as_comments(tiny_warehouse):
     assert tables[("marts", "customer_rfm")].startswith("One row per customer")
     comment = columns[("marts", "customer_rfm", "customer_id")]
     assert comment == rfm["columns"]["customer_id"]["description"]
-    assert comment.startswith("The customer, as the brand's raw `customers` file names them")
+    assert comment.startswith("The customer (text). From the facts on it is the person")
     assert columns[("marts", "customer_profile", "paid_order_count")].startswith(
         "支付订单数 (consumption tag). "
     )

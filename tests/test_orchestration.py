@@ -201,6 +201,7 @@ def test_definitions_snapshot():
         "intermediate/int_friend_events_validated",
         "intermediate/int_identity_ids",
         "intermediate/int_identity_links_as_of",
+        "intermediate/int_identity_links_from_sources",
         "intermediate/int_identity_links_validated",
         "intermediate/int_identity_persons",
         "intermediate/int_identity_persons_night_before",
