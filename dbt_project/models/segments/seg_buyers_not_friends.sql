@@ -75,7 +75,7 @@ final as (
     select
         customer_id,
         row_number() over (
-            order by paid_amount_cny desc, last_purchase_on desc, customer_id
+            order by paid_amount_cny desc, last_purchase_on desc, customer_id asc
         ) as value_rank,
         paid_amount_cny,
         last_purchase_on,
