@@ -232,6 +232,11 @@ def test_tag_catalog(customer_marts_warehouse):
     assert catalog["high_value"][:4] == ("lifecycle", "高价值客户", "boolean", 1.0)
     assert catalog["high_value"][6] == "paid_order_count > 5 and paid_amount_cny > 5000"
     assert catalog["brand_intimacy"][5] is False  # a number, not a WeCom tag group
+    # Every customer has a band (none included): A medium, the nine others none; a WeCom tag
+    # group of four declared values. Seconds read: A 45, F 20, H 60, the others 0.
+    assert catalog["referral_willingness"] == ("social", "裂变意愿度", "text", 1.0, 2, True, None)
+    assert catalog["content_view_seconds_30d"][2:6] == ("integer", 1.0, 4, False)
+    assert catalog["top_viewed_topic_30d"][2:6] == ("text", 0.3, 3, False)
     categories = {row[0] for row in catalog.values()}
     assert categories == {"basic_attributes", "lifecycle", "consumption", "preference", "social"}
 
