@@ -236,7 +236,8 @@ def test_tag_catalog(customer_marts_warehouse):
     # group of four declared values. Seconds read: A 45, F 20, H 60, the others 0.
     assert catalog["referral_willingness"] == ("social", "裂变意愿度", "text", 1.0, 2, True, None)
     assert catalog["content_view_seconds_30d"][2:6] == ("integer", 1.0, 4, False)
-    assert catalog["top_viewed_topic_30d"][2:6] == ("text", 0.3, 3, False)
+    # A text tag, a WeCom tag group like content_preference.
+    assert catalog["top_viewed_topic_30d"][2:6] == ("text", 0.3, 3, True)
     categories = {row[0] for row in catalog.values()}
     assert categories == {"basic_attributes", "lifecycle", "consumption", "preference", "social"}
 
