@@ -24,6 +24,7 @@ CONSUMER_MARTS = {
     "tag_catalog",
     "tag_changes",
     "tag_unseen_values",
+    "customer_topic_viewing",
     # customer value: RFM, lifecycle, repurchase
     "customer_rfm",
     "customer_lifecycle",

@@ -315,6 +315,8 @@ def test_segments_without_a_manifest_are_counted_from_membership(customer_marts_
     assert segments["seg_never_bought"][1:8] == ["2", "2", "0", "0", "0", "0", "0"]  # B H
     assert segments["seg_mask_repurchase_due"][1:8] == ["3", "3", "0", "0", "0", "0", "0"]
     assert segments["seg_about_to_go_silent"][1:8] == ["1", "0", "0", "1", "0", "0", "0"]
+    # D and J; J entered, E left (its purchase is 30 days old tonight). Not a push.
+    assert segments["seg_buyers_not_friends"][1:8] == ["2", "2", "0", "0", "0", "1", "1"]
     # Only what segment_membership holds: no next-best-action files, no empty segment.
     assert "nba_win_back" not in segments
     assert "seg_high_value" not in segments
@@ -731,16 +733,20 @@ def test_lifecycle_stages_and_moves(report):
 def test_each_segment_is_summed_up_at_the_top(report, customer_marts_warehouse):
     """Size, entered and left since 06-29, and holdout: members of marts.segment_membership.
 
-    Only seg_churned moved: E entered it tonight (on 06-29 E had bought 29 days before, on
-    06-30 it is 30: churned), beside C, G and I; G is its holdout. Everyone else is in the
-    same segments both nights: F about to go silent, D the car-seat cross-sell, B 宝妈 (G,
-    宝妈 too, is no friend any more), A C I 上班族, F 学生, E F I the mask reminder, A the
-    membership invite (high value, entry level), B H never bought. Nobody else is held out.
+    Only seg_churned and seg_buyers_not_friends moved: E entered churned tonight (on 06-29 E
+    had bought 29 days before, on 06-30 it is 30: churned), beside C, G and I; G is its
+    holdout. For the same reason E left the buyers who are no friends, and J, who bought on
+    06-30, entered beside D. Everyone else is in the same segments both nights: F about to go
+    silent, D the car-seat cross-sell, B 宝妈 (G, 宝妈 too, is no friend any more), A C I
+    上班族, F 学生, E F I the mask reminder, A the membership invite (high value, entry level),
+    B H never bought. Nobody else is held out.
     """
     since = "since 2026-06-29"
     unchanged = f"{since}: 0 entered, 0 left; 0 in the holdout."
     assert [item for item in report.items if "(seg_" in item] == [
         f"About to go silent (seg_about_to_go_silent): 1 in the segment; {unchanged}",
+        f"Buyers not yet friends (seg_buyers_not_friends): 2 in the segment; {since}: 1 "
+        "entered, 1 left; 0 in the holdout.",
         f"Car seat cross-sell (seg_car_seat_cross_sell): 1 in the segment; {unchanged}",
         f"Churned customers (seg_churned): 4 in the segment; {since}: 1 entered, 0 left; 1 in "
         "the holdout.",

@@ -28,6 +28,9 @@ EXPECTED_MEMBERS = {
     "seg_churned": ["C", "E", "G", "I"],
     "seg_mask_repurchase_due": ["E", "F", "I"],
     "seg_high_value": [],
+    # Bought in the last 30 days, nobody's friend: D (06-01, 29 days) and J (06-30). E's
+    # purchase of 05-31 is 30 days old; A, F (friends) and I (a friend since 04-01) are out.
+    "seg_buyers_not_friends": ["D", "J"],
     # Active in 30 days, not in 15: F opened content on 06-10.
     "seg_about_to_go_silent": ["F"],
     # Value tier vip or high, no level above 普通会员: A (C is 银卡, D 金卡).
@@ -83,6 +86,60 @@ def test_membership_is_kept_per_night(customer_marts_warehouse):
     # On 06-29 E had bought 29 days before: not churned yet.
     assert night_before["seg_churned"] == ["C", "G", "I"]
     assert night_before["seg_mask_repurchase_due"] == ["E", "F", "I"]
+    # On 06-29 E had bought 29 days before, and J not yet.
+    assert night_before["seg_buyers_not_friends"] == ["D", "E"]
+
+
+def test_buyers_not_friends_carry_what_a_friend_request_needs(customer_marts_warehouse):
+    """D has paid 100 + 1299 + 359 = 1758, the latest D3 on 06-01; J 100 (J1 on 06-30; J2 is
+    paid on 07-01, not yet). Ranked by value: D first. The export is sorted by customer id,
+    the rank a column; J entered since 06-29 and E left."""
+    night = customer_marts_warehouse.parent / "exports" / CUSTOMER_MARTS_AS_OF
+    exported = pq.read_table(night / "seg_buyers_not_friends.parquet").to_pylist()
+    assert [
+        (
+            row["customer_id"],
+            row["value_rank"],
+            float(row["paid_amount_cny"]),
+            row["last_purchase_on"].isoformat(),
+            row["last_purchase_channel"],
+            row["last_order_id"],
+            row["friend_status"],
+        )
+        for row in exported
+    ] == [
+        ("D", 1, 1758.0, "2026-06-01", "wechat_shop", "D3", "never_friend"),
+        ("J", 2, 100.0, "2026-06-30", "wechat_shop", "J1", "never_friend"),
+    ]
+    assert exported[0]["reason"] == (
+        "friend_status=never_friend != current_friend; days_since_last_purchase=29 < 30; "
+        "paid_amount_cny=1758.00"
+    )
+    entered = (night / "seg_buyers_not_friends.entered.csv").read_text("utf-8-sig")
+    left = (night / "seg_buyers_not_friends.left.csv").read_text("utf-8-sig")
+    assert (entered.splitlines(), left.splitlines()) == (["customer_id", "J"], ["customer_id", "E"])
+    manifest = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
+    # Not a push: no priority, no cool-down, no holdout; no WeCom tag for a non-friend.
+    entry = manifest["segments"]["seg_buyers_not_friends"]
+    assert entry["membership"] == {
+        "members": 2,
+        "exported": 2,
+        "holdout": 0,
+        "priority": 0,
+        "cooldown": 0,
+    }
+    assert entry.get("wecom_tag") is None
+    sheet = openpyxl.load_workbook(night / "seg_buyers_not_friends.xlsx")["已购未加好友"]
+    assert [cell.value for cell in next(sheet.iter_rows())] == [
+        "客户ID",
+        "价值排名",
+        "累计实付金额（元）",
+        "最近购买日期",
+        "最近购买店铺",
+        "最近订单号",
+        "好友状态",
+        "入选原因",
+    ]
 
 
 def test_wecom_remarks_fit_the_limit(customer_marts_warehouse):

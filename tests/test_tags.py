@@ -153,6 +153,41 @@ def test_social_tags(customer_marts_warehouse):
     assert tags["C"] == (0, 0, 0, "护肤", 0, 0, False, False, False, False)
 
 
+def test_referral_willingness_and_content_viewing(customer_marts_warehouse):
+    """A shared once and invited once: 1 + 2 points, medium; nobody else shared or invited.
+    Seconds read in the last 30 days (06-01 to 06-30): A 45 on 出行安全, F 20 on 促销, H 60
+    on 母婴; C read 护肤 (30 + 30 s) and 母婴 (30 s) in May, 58 to 60 days ago."""
+    tags = profile(
+        customer_marts_warehouse,
+        "share_count",
+        "invite_count",
+        "referral_willingness",
+        "content_view_seconds_30d",
+        "top_viewed_topic_30d",
+    )
+    assert tags["A"] == (1, 1, "medium", 45, "出行安全")
+    assert tags["F"] == (0, 0, "none", 20, "促销")
+    assert tags["H"] == (0, 0, "none", 60, "母婴")
+    assert tags["C"] == (0, 0, "none", 0, None)
+    assert {customer for customer, row in tags.items() if row[2] != "none"} == {"A"}
+    topics = query(
+        customer_marts_warehouse,
+        """
+        select customer_id, topic, open_count, view_seconds, open_count_30d, view_seconds_30d,
+               cast(last_viewed_on as varchar), round(view_seconds_share, 4)
+        from marts.customer_topic_viewing order by customer_id, topic
+        """,
+    )
+    assert topics == [
+        ("A", "出行安全", 1, 45, 1, 45, "2026-06-26", 1.0),
+        # 护肤 60 of C's 90 seconds, 母婴 30.
+        ("C", "护肤", 2, 60, 0, 0, "2026-05-02", 0.6667),
+        ("C", "母婴", 1, 30, 0, 0, "2026-05-03", 0.3333),
+        ("F", "促销", 1, 20, 1, 20, "2026-06-10", 1.0),
+        ("H", "母婴", 1, 60, 1, 60, "2026-06-21", 1.0),
+    ]
+
+
 def test_rule_tags(customer_marts_warehouse):
     tags = profile(customer_marts_warehouse, "new_never_bought", "dormant_friend", "high_value")
     assert [c for c, (new, _, _) in tags.items() if new] == ["H"]
@@ -197,6 +232,12 @@ def test_tag_catalog(customer_marts_warehouse):
     assert catalog["high_value"][:4] == ("lifecycle", "高价值客户", "boolean", 1.0)
     assert catalog["high_value"][6] == "paid_order_count > 5 and paid_amount_cny > 5000"
     assert catalog["brand_intimacy"][5] is False  # a number, not a WeCom tag group
+    # Every customer has a band (none included): A medium, the nine others none; a WeCom tag
+    # group of four declared values. Seconds read: A 45, F 20, H 60, the others 0.
+    assert catalog["referral_willingness"] == ("social", "裂变意愿度", "text", 1.0, 2, True, None)
+    assert catalog["content_view_seconds_30d"][2:6] == ("integer", 1.0, 4, False)
+    # A text tag, a WeCom tag group like content_preference.
+    assert catalog["top_viewed_topic_30d"][2:6] == ("text", 0.3, 3, True)
     categories = {row[0] for row in catalog.values()}
     assert categories == {"basic_attributes", "lifecycle", "consumption", "preference", "social"}
 

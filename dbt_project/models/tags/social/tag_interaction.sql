@@ -1,3 +1,5 @@
+{%- set referral = var('tag_referral_willingness') %}
+
 with
 
 customers as (
@@ -42,6 +44,14 @@ opened_topics as (
     group by customer_id, topic
 ),
 
+-- Shares, and invites worth invite_weight shares each: what the willingness band is cut from.
+referral as (
+    select
+        customer_id,
+        share_count + {{ referral['invite_weight'] }} * invite_count as referral_points
+    from summary
+),
+
 final as (
     select
         customers.customer_id,
@@ -65,6 +75,12 @@ final as (
         opened_topics.topic as content_preference,
         cast(coalesce(summary.share_count, 0) as integer) as share_count,
         cast(coalesce(summary.invite_count, 0) as integer) as invite_count,
+        case
+            when coalesce(referral.referral_points, 0) >= {{ referral['bounds'][2] }} then 'high'
+            when coalesce(referral.referral_points, 0) >= {{ referral['bounds'][1] }} then 'medium'
+            when coalesce(referral.referral_points, 0) >= {{ referral['bounds'][0] }} then 'low'
+            else 'none'
+        end as referral_willingness,
         coalesce(summary.has_reviewed, false) as has_reviewed,
         coalesce(summary.days_since_last_interaction < 7, false) as is_active_7d,
         coalesce(summary.days_since_last_interaction < 15, false) as is_active_15d,
@@ -72,6 +88,8 @@ final as (
     from customers
     left join summary
         on customers.customer_id = summary.customer_id
+    left join referral
+        on customers.customer_id = referral.customer_id
     left join opened_topics
         on
             customers.customer_id = opened_topics.customer_id
