@@ -104,12 +104,14 @@ def test_buyers_not_friends_carry_what_a_friend_request_needs(customer_marts_war
             row["last_purchase_on"].isoformat(),
             row["last_purchase_channel"],
             row["last_order_id"],
+            row["last_buyer_id"],
+            row["known_ids"],
             row["friend_status"],
         )
         for row in exported
     ] == [
-        ("D", 1, 1758.0, "2026-06-01", "wechat_shop", "D3", "never_friend"),
-        ("J", 2, 100.0, "2026-06-30", "wechat_shop", "J1", "never_friend"),
+        ("D", 1, 1758.0, "2026-06-01", "wechat_shop", "D3", "D", "D", "never_friend"),
+        ("J", 2, 100.0, "2026-06-30", "wechat_shop", "J1", "J", "J", "never_friend"),
     ]
     assert exported[0]["reason"] == (
         "friend_status=never_friend != current_friend; days_since_last_purchase=29 < 30; "
@@ -137,6 +139,8 @@ def test_buyers_not_friends_carry_what_a_friend_request_needs(customer_marts_war
         "最近购买日期",
         "最近购买店铺",
         "最近订单号",
+        "最近购买的买家ID",
+        "全部ID",
         "好友状态",
         "入选原因",
     ]

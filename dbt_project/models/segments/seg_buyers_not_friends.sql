@@ -21,11 +21,13 @@ purchases as (
     where is_net_paid
 ),
 
--- The latest purchase says where they bought (the shop to look them up in).
+-- The latest purchase says where they bought, and under which buyer id (the shop to look
+-- them up in, and the id it knows them by).
 latest_purchases as (
     select
         customer_id,
         order_id as last_order_id,
+        source_customer_id as last_buyer_id,
         paid_on as last_purchase_on,
         sales_channel as last_purchase_channel,
         row_number() over (
@@ -47,7 +49,9 @@ buyers as (
     select
         customers.customer_id,
         customers.friend_status,
+        customers.known_ids,
         latest_purchases.last_order_id,
+        latest_purchases.last_buyer_id,
         latest_purchases.last_purchase_on,
         latest_purchases.last_purchase_channel,
         {{ days_between('latest_purchases.last_purchase_on', as_of_date()) }}
@@ -81,6 +85,8 @@ final as (
         last_purchase_on,
         last_purchase_channel,
         last_order_id,
+        last_buyer_id,
+        known_ids,
         friend_status,
         reason,
         reason_fields
