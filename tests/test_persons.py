@@ -43,7 +43,14 @@ C_wm,C,wecom,2026-01-01 11:00:00,wecom
 """
 
 # Which ids a row names, and each home's own moments: the only columns that may differ.
-ID_COLUMNS = ("source_customer_id", "known_ids", "known_id_count", "_written_at", "_loaded_at")
+ID_COLUMNS = (
+    "source_customer_id",
+    "known_ids",
+    "known_id_count",
+    "last_buyer_id",
+    "_written_at",
+    "_loaded_at",
+)
 # Tables about ids and raw rows rather than customers: the split night has more of both.
 ABOUT_IDS = {
     "marts.person_ids",
@@ -139,6 +146,12 @@ def test_the_person_shows_every_id_and_the_second_ids_are_not_customers(nights):
         ("C", "C|C_wm", 2, "上海市", "2026-01-01 10:00:00"),
         ("D", "D|D_shop|u_d", 3, "北京市", "2025-05-01 10:00:00"),
     ]
+    # The buyers-not-friends list names the shop id D's latest purchase came under.
+    assert query(
+        split,
+        "select last_buyer_id, known_ids from segments.seg_buyers_not_friends"
+        " where customer_id = 'D'",
+    ) == [("D_shop", "D|D_shop|u_d")]
     for table in ("marts.customer_rfm", "marts.customer_profile", "marts.segment_membership"):
         assert query(
             split, f"select count(*) from {table} where customer_id in ('C_wm', 'D_shop')"
