@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from orchestration import duckdb_settings, language, nights
-from orchestration.dagster_home import DAGSTER_DIR, use_dagster_home
+from orchestration.dagster_home import DAGSTER_DIR, RunHistorySettingError, night_instance
 from orchestration.language import _, padded
 
 if TYPE_CHECKING:
@@ -429,7 +429,7 @@ def run_checked_night(
     """run_night, with a night that cannot be run told as a usage error, not a traceback."""
     try:
         return run_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, steps)
-    except nights.NightOutOfRange as error:
+    except (nights.NightOutOfRange, RunHistorySettingError) as error:
         raise OperatorError(str(error)) from error
 
 
@@ -572,7 +572,8 @@ def run_night(
     The run, its events and the assets' materializations are recorded in the home's Dagster
     instance ($SCRM_HOME/dagster); `steps` is told of each event as it is recorded.
 
-    Raises nights.NightOutOfRange for a night before the first night (`first_night`, else
+    Raises RunHistorySettingError for an SCRM_RUN_HISTORY other than on or off, and
+    nights.NightOutOfRange for a night before the first night (`first_night`, else
     $SCRM_FIRST_NIGHT, else 2020-01-01) or one that has not ended yet.
     """
     night = date.fromisoformat(as_of_date)
@@ -601,8 +602,6 @@ def run_night(
     duckdb_settings.export_defaults()
     # Every night, since anything else that parsed the project meanwhile replaced the parse.
     prepare_project()
-    import dagster as dg
-
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def("nightly")
@@ -613,10 +612,10 @@ def run_night(
             "scrm_dbt_models_after_predictions": night_config,
         }
     }
-    # The home's own instance, the one `make dev` opens: the UI shows this night.
-    use_dagster_home(home_dir)
+    # The home's own instance, the one `make dev` opens, so the UI shows this night (unless
+    # SCRM_RUN_HISTORY=off).
     run_id = str(uuid.uuid4())  # Dagster's own form, known before the run starts
-    with dg.DagsterInstance.get() as instance:
+    with night_instance(home_dir) as instance:
         if steps is not None:
             steps.expect(
                 {

@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 
 def use_own_dbt_project_per_worker() -> None:
@@ -39,6 +43,45 @@ def use_own_dbt_project_per_worker() -> None:
 use_own_dbt_project_per_worker()
 
 from orchestration.cli import ensure_manifest, run_night  # noqa: E402  (after the copy)
+from orchestration.dagster_home import RUN_HISTORY_VARIABLE  # noqa: E402
+from orchestration.project import night_environment  # noqa: E402
+
+# The suite's nights keep no Dagster run history in their homes (docs/operations.md): no test
+# reads it but those that ask for it (run_history_kept), and storing ~1,600 events in SQLite
+# was a fifth of a small night's work. The CLI tests' own processes keep it, as users' do.
+os.environ[RUN_HISTORY_VARIABLE] = "off"
+
+
+@contextlib.contextmanager
+def run_history_kept() -> Iterator[None]:
+    """Nights run meanwhile record their runs in their home's Dagster instance."""
+    os.environ[RUN_HISTORY_VARIABLE] = "on"
+    try:
+        yield
+    finally:
+        os.environ[RUN_HISTORY_VARIABLE] = "off"
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Any]
+) -> tuple[Path, Any]:
+    """A folder `build` fills once for the whole run, and what it returned (pickled).
+
+    Under pytest-xdist the first worker to ask builds it in the run's shared temporary folder
+    and the others wait for it and read the same files: a night several test files read is
+    built once, not once per worker. Only for what the tests then read, never change.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        return folder, build(folder)
+    folder = tmp_path_factory.getbasetemp().parent / name
+    built = folder.parent / f"{name}.built"
+    with FileLock(f"{folder}.lock"):
+        if not built.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            built.write_bytes(pickle.dumps(build(folder)))
+    return folder, pickle.loads(built.read_bytes())
 
 
 def night_fixture(**fixture_options: Any):
@@ -100,10 +143,19 @@ def dbt_command(
     extra_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
     """`dbt <command> --select <select>` on the warehouse in `home`, as of a night (and with
-    `extra_vars`, and `extra_args` such as --full-refresh)."""
+    `extra_vars`, and `extra_args` such as --full-refresh).
+
+    The night goes in the environment, as `scrm run` passes it, and each home keeps its own
+    parse: dbt parses the whole project again (most of ten seconds) when the vars or the
+    profile, which names the home, differ from those of the parse in its target folder.
+    """
     from orchestration.project import DBT_PROJECT_DIR
 
-    return subprocess.run(
+    kept_parse = home / ".test_dbt_parse" / "partial_parse.msgpack"
+    target.mkdir(parents=True, exist_ok=True)
+    if kept_parse.is_file():
+        shutil.copyfile(kept_parse, target / kept_parse.name)
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -117,15 +169,18 @@ def dbt_command(
             str(DBT_PROJECT_DIR),
             "--target-path",
             str(target),
-            "--vars",
-            json.dumps({"as_of_date": as_of, **(extra_vars or {})}),
+            *(("--vars", json.dumps(extra_vars)) if extra_vars else ()),
             *extra_args,
         ],
-        env={**os.environ, "SCRM_HOME": str(home)},
+        env={**os.environ, "SCRM_HOME": str(home), **night_environment(as_of)},
         capture_output=True,
         text=True,
         check=False,
     )
+    if (target / kept_parse.name).is_file():
+        kept_parse.parent.mkdir(exist_ok=True)
+        shutil.copyfile(target / kept_parse.name, kept_parse)
+    return result
 
 
 def connect_warehouse(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -162,7 +217,9 @@ def dbt_manifest() -> None:
 def tiny_night(tmp_path_factory: pytest.TempPathFactory):
     """The nightly Dagster job, run once on the hand-written fixture as of 2026-03-31."""
     home = tmp_path_factory.mktemp("tiny_home")
-    result = run_night(TINY_RAW, home, TINY_AS_OF, TINY_RUN_STARTED_AT)
+    # Its run stays in the home's instance: the Dagster UI test opens it.
+    with run_history_kept():
+        result = run_night(TINY_RAW, home, TINY_AS_OF, TINY_RUN_STARTED_AT)
     assert result.success
     return result, home / "warehouse.duckdb"
 
@@ -183,12 +240,18 @@ CUSTOMER_MARTS_RUN_STARTED_AT = "2026-07-31 12:00:00"
 def customer_marts_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The customer-story fixture (README there): the night before, then 2026-06-30.
 
-    Two nights in one warehouse, so the tag history has a night to compare with.
+    Two nights in one warehouse, so the tag history has a night to compare with. Built once
+    for the run (built_once): a test that changes it works on a copy (copy_warehouse).
     """
-    home = tmp_path_factory.mktemp("customer_marts_home")
-    for night in ("2026-06-29", CUSTOMER_MARTS_AS_OF):
-        result = run_night(CUSTOMER_MARTS_RAW, home, night, CUSTOMER_MARTS_RUN_STARTED_AT)
-        assert result.success, night
+
+    def build(home: Path) -> None:
+        # Their runs stay in the home's instance: test_operations reads them there.
+        with run_history_kept():
+            for night in ("2026-06-29", CUSTOMER_MARTS_AS_OF):
+                result = run_night(CUSTOMER_MARTS_RAW, home, night, CUSTOMER_MARTS_RUN_STARTED_AT)
+                assert result.success, night
+
+    home, _ = built_once(tmp_path_factory, "customer_marts_home", build)
     return home / "warehouse.duckdb"
 
 
@@ -203,16 +266,21 @@ def generated_raw(tmp_path_factory: pytest.TempPathFactory):
     """The generator's 200 customers (seed 3), bad rows included: (raw dir, summary)."""
     from orchestration.generator import generate
 
-    raw = tmp_path_factory.mktemp("generated_raw")
-    summary = generate(raw, customers=200, seed=3, end_date=GENERATED_END, progress=False)
-    return raw, summary
+    return built_once(
+        tmp_path_factory,
+        "generated_raw",
+        lambda raw: generate(raw, customers=200, seed=3, end_date=GENERATED_END, progress=False),
+    )
 
 
 @night_fixture(scope="session")
 def generated_night(tmp_path_factory: pytest.TempPathFactory, generated_raw):
     """The generator's 200 customers (seed 3), built as of its last day."""
     raw, summary = generated_raw
-    home = tmp_path_factory.mktemp("generated_home")
-    result = run_night(raw, home, GENERATED_END.isoformat(), GENERATED_RUN_STARTED_AT)
-    assert result.success
+
+    def build(home: Path) -> None:
+        result = run_night(raw, home, GENERATED_END.isoformat(), GENERATED_RUN_STARTED_AT)
+        assert result.success
+
+    home, _ = built_once(tmp_path_factory, "generated_home", build)
     return summary, home / "warehouse.duckdb"

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
+from orchestration.dagster_home import RUN_HISTORY_VARIABLE
 from orchestration.publishing.warehouse import PUBLISHED_NAME, published_night
 from tests.conftest import (
     CUSTOMER_MARTS_RAW,
@@ -45,9 +46,13 @@ def scrm(home: Path, *arguments: str) -> list[str]:
 
 
 def environment(home: Path) -> dict[str, str]:
-    """The CLI's environment: the home, and the default language (Chinese), whatever this
-    process's SCRM_LANG."""
-    inherited = {name: value for name, value in os.environ.items() if name != "SCRM_LANG"}
+    """The CLI's environment: the home, the default language (Chinese) whatever this
+    process's SCRM_LANG, and the runs kept in the home's Dagster instance, as by default."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"SCRM_LANG", RUN_HISTORY_VARIABLE}
+    }
     return {**inherited, "SCRM_HOME": str(home)}
 
 
