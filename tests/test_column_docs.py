@@ -55,6 +55,8 @@ CONSUMER_MARTS = {
     "quarantine_order_items",
     "quarantine_friend_events",
     "quarantine_interactions",
+    "quarantine_groups",
+    "quarantine_group_members",
 }
 # Schemas whose every model BI users see: the tag models, the segment models.
 CONSUMER_SCHEMAS = {"tags", "segments"}
@@ -76,6 +78,10 @@ CORE_AND_STAGING = {
     "dim_staff",
     "customer_timeline",
     "friend_metrics_daily",
+    "dim_groups",
+    "fct_group_member_events",
+    "group_memberships",
+    "group_metrics_daily",
     "stg_raw__customers",
     "stg_raw__products",
     "stg_raw__orders",
@@ -83,6 +89,8 @@ CORE_AND_STAGING = {
     "stg_raw__friend_events",
     "stg_raw__interactions",
     "stg_raw__identity_links",
+    "stg_raw__groups",
+    "stg_raw__group_members",
 }
 
 
@@ -145,6 +153,7 @@ INTERMEDIATE = {
     "int_identity_persons",
     "int_identity_persons_night_before",
     "int_identity_links_from_sources",
+    "int_group_members_validated",
 }
 
 

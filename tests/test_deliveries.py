@@ -292,6 +292,8 @@ def test_an_erased_customer_leaves_every_mart_and_every_night_kept(erasure_deliv
     ) == [
         ("customers", 12, 5, 1, 1, 4, 1, True),
         ("friend_events", 12, 8, 1, 1, 0, 2, True),
+        ("group_members", 0, 0, 0, 0, 0, 0, True),
+        ("groups", 0, 0, 0, 0, 0, 0, True),
         ("identity_links", 6, 3, 1, 1, 0, 1, True),
         ("interactions", 11, 3, 4, 1, 0, 3, True),
         ("order_items", 14, 3, 1, 1, 2, 7, True),

@@ -804,6 +804,9 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             "identity_blocked_ids",
             "identity_large_persons",
             "person_merges",
+            "dim_groups",
+            "group_memberships",
+            "group_metrics_daily",
         ):
             connection.execute(f"update marts.{table} set as_of_date = ?", [night])
         connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])
@@ -1118,7 +1121,9 @@ def test_raw_row_accounting(report):
     assert report.rows("raw_row_accounting") == {
         "customers": ["11", "11", "0", "0", "0", "0", "yes"],
         "friend_events": ["9", "9", "0", "0", "0", "0", "yes"],
-        # Not delivered: an optional source, taken in empty.
+        # Not delivered: optional sources, taken in empty.
+        "group_members": ["0", "0", "0", "0", "0", "0", "yes"],
+        "groups": ["0", "0", "0", "0", "0", "0", "yes"],
         "identity_links": ["0", "0", "0", "0", "0", "0", "yes"],
         "interactions": ["23", "23", "0", "0", "0", "0", "yes"],
         "order_items": ["18", "18", "0", "0", "0", "0", "yes"],

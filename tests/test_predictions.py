@@ -451,7 +451,7 @@ def assert_night_published(result, home: Path) -> str:
     segments = {
         name for (name,) in query(warehouse, "select segment_name from marts.segment_catalog")
     }
-    assert len(segments) == 11
+    assert len(segments) == 12
     assert segments <= set(manifest["segments"])
     return (home / "reports" / f"{BRAND_AS_OF}.html").read_text(encoding="utf-8")
 

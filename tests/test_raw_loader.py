@@ -48,6 +48,9 @@ def test_rows_are_loaded_verbatim_and_numbered(raw_dir, tmp_path):
         "friend_events": 12,
         "interactions": 11,
         "identity_links": 6,
+        # Optional, not in the fixture: taken in empty.
+        "groups": 0,
+        "group_members": 0,
     }
     rows = query(
         tmp_path / "home" / "warehouse.duckdb",

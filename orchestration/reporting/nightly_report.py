@@ -191,6 +191,9 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.identity_blocked_ids",
     "marts.identity_large_persons",
     "marts.person_merges",
+    "marts.dim_groups",
+    "marts.group_memberships",
+    "marts.group_metrics_daily",
 )
 _REQUIRED_TABLES: Final = (
     *_ONE_NIGHT_TABLES,

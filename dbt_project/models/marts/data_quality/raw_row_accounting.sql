@@ -12,6 +12,8 @@
     'friend_events': ref('int_friend_events_validated'),
     'interactions': ref('int_interactions_validated'),
     'identity_links': ref('int_identity_links_validated'),
+    'groups': ref('stg_raw__groups'),
+    'group_members': ref('int_group_members_validated'),
 } -%}
 
 with
