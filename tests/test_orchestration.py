@@ -74,7 +74,9 @@ def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
     ]
     for log in logs:
         text = log.read_text(encoding="utf-8")
-        assert "Partial parsing enabled" in text
+        # dbt says "enabled" when it re-reads the files whose env_var values differ, and
+        # "Nothing changed" when none does: either way, the kept parse.
+        assert "Partial parsing enabled" in text or "Nothing changed, skipping partial" in text
         assert "Unable to do partial parsing" not in text
     # The builds wrote their artifacts in the home, none in the project's target/.
     assert not list(dbt_project.project_dir.glob(f"target/*-{result.run_id[:7]}-*"))
