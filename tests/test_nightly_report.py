@@ -23,10 +23,10 @@ from orchestration.language import _ as translate
 from orchestration.language import speaking
 from orchestration.layout import HELD_DIR, MANIFEST_FILE
 from orchestration.publishing.exports import read_manifest
+from orchestration.reporting.formatting import partial_month
 from orchestration.reporting.nightly_report import (
     CHART_IDS,
     ReportError,
-    partial_month,
     render_nightly_report,
     write_nightly_report,
 )

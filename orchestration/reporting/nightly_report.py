@@ -22,42 +22,30 @@ Why it is built this way:
 * The file is written beside its final name and renamed into place, so a reader never sees
   half a report.
 
-Nothing here imports Dagster: the asset that calls ``write_nightly_report`` lives elsewhere.
+This module reads the warehouse and assembles the sections; charts.py draws the charts,
+formatting.py writes cells, months, stages and names, and templates/ holds the page. Nothing
+here imports Dagster: the asset that calls ``write_nightly_report`` lives elsewhere.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import os
-import re
 import shlex
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
-from io import StringIO
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
 import jinja2
-import matplotlib
-from markupsafe import Markup
-from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from orchestration import duckdb_settings
 from orchestration.durable import fsync
 from orchestration.guard_findings import SEGMENT, SOURCE, TAG, GuardFinding
 from orchestration.language import (
-    CHINESE,
     N_,
     _,
     current_language,
@@ -78,7 +66,54 @@ from orchestration.predictive.nightly import (
     USABLE_STATUSES,
 )
 from orchestration.project import dbt_project, project_vars
-from orchestration.reasons import stage_text
+from orchestration.reporting.charts import (
+    Chart,
+    backtest_chart,
+    friends_chart,
+    lifecycle_flow_chart,
+    lifecycle_monthly_chart,
+    lifecycle_stages_chart,
+    lift_chart,
+    rfm_chart,
+    segments_chart,
+    tag_coverage_chart,
+)
+from orchestration.reporting.formatting import (
+    FIRST_STAGE,
+    FLOW_WINDOW_DAYS,
+    FRIEND_MONTHS,
+    LIFECYCLE_MONTHS,
+    MISSING,
+    OTHER_CHANNELS,
+    RFM_SCORES,
+    SUPPRESSIONS,
+    TOP_CHANNELS,
+    bucket_order,
+    channel_label,
+    date_cell,
+    int_cell,
+    interval_cell,
+    is_chinese,
+    month_cell,
+    month_start,
+    months_between,
+    name_cells,
+    name_headers,
+    name_label,
+    number_cell,
+    ordered_stages,
+    parameters_text,
+    part_of_cell,
+    percent_cell,
+    points_cell,
+    share_cell,
+    signed_cell,
+    stage_label,
+    sum_by,
+    text_cell,
+    value_label,
+    yes_no_cell,
+)
 from orchestration.segment_declarations import segment_declaration
 from orchestration.segments import (
     action_display_name,
@@ -90,7 +125,7 @@ from orchestration.segments import (
 from orchestration.tag_registry import tag_declaration, tag_descriptions
 
 if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
+    pass
 
 REPORT_SUFFIX: Final = ".html"
 
@@ -108,27 +143,6 @@ CHART_IDS: Final = (
     "model_backtest",
 )
 
-# Stages in the order a customer usually meets them (docs/customer_value.md). A stage the
-# warehouse holds that is not listed is appended, so a new rule still shows.
-LIFECYCLE_STAGES: Final = (
-    "prospect",
-    "new",
-    "active",
-    "reactivated",
-    "silent",
-    "churned",
-    "lost_friend",
-)
-# lifecycle_flow's from_stage for a customer's first stage.
-FIRST_STAGE: Final = "none"
-# "The last N days" is the as-of day and the N - 1 days before it, as everywhere else.
-FLOW_WINDOW_DAYS: Final = 30
-LIFECYCLE_MONTHS: Final = 12
-FRIEND_MONTHS: Final = 24
-# Channels drawn as their own line; the rest are summed into one "other" line.
-TOP_CHANNELS: Final = 5
-OTHER_CHANNELS: Final = "other"
-RFM_SCORES: Final = (1, 2, 3, 4, 5)
 # marts.customer_rfm's rfm_segment values (English) and rfm_class values (Chinese), data
 # (models/marts/customer_value/customer_rfm.sql), each with its message: named in the page's
 # language, the value beside where that differs; a value not listed shows as it is.
@@ -158,16 +172,6 @@ RFM_CLASSES: Final = {
     "一般保持客户": N_("Ordinary retention customers"),
     "一般挽留客户": N_("Ordinary win-back customers"),
 }
-# The SVG id (after the chart's prefix) of what marks the month still being counted.
-PARTIAL_MONTH_ID: Final = "partial-month"
-MISSING: Final = "—"
-# Why a segment's member was not exported (segment_membership.suppression, the manifest's
-# membership counts; docs/segments.md), with their column headers.
-SUPPRESSIONS: Final = (
-    ("holdout", N_("Holdout")),
-    ("priority", N_("Priority")),
-    ("cooldown", N_("Cool-down")),
-)
 # Entry nights listed one by one in the campaign lift section, newest first.
 LIFT_ENTRY_DATES: Final = 14
 EXPORTS_DIR: Final = "exports"
@@ -203,55 +207,9 @@ _REQUIRED_TABLES: Final = (
 # Written by the predictive asset; a warehouse built before it ran has neither.
 _PREDICTIVE_TABLES: Final = ("predictive.btyd_model_fits", "predictive.model_backtest")
 
-# Everything that could vary between two renders of the same data is pinned. The hash salt
-# is set per chart, so clip-path ids of two charts never collide on one page.
-_CHART_STYLE: Final[dict[RcKeyType, Any]] = {
-    "svg.fonttype": "none",
-    "text.parse_math": False,  # a "$" in a channel code is text, not TeX
-    "font.family": "sans-serif",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.edgecolor": "#888888",
-    "legend.frameon": False,
-    "legend.fontsize": 8,
-}
-_PALETTE: Final = (
-    "#4C78A8",
-    "#F58518",
-    "#54A24B",
-    "#E45756",
-    "#72B7B2",
-    "#B279A2",
-    "#EECA3B",
-    "#9D755D",
-    "#FF9DA6",
-    "#BAB0AC",
-)
-_OTHER_COLOUR: Final = "#9E9E9E"
-_ENTERED_COLOUR: Final = "#54A24B"
-_LEFT_COLOUR: Final = "#E45756"
-_SUPPRESSION_COLOURS: Final = {"cooldown": "#B279A2", "priority": "#BAB0AC", "holdout": "#F58518"}
-_HEAT_MAP: Final = "Blues"
-
-_SVG_ID = re.compile(r'(?<=\s)id="')
-_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
-_SVG_STYLE = re.compile(r'\s*<style type="text/css">.*?</style>', re.DOTALL)
-_BUCKET_NUMBER = re.compile(r"\d+")
-
 
 class ReportError(Exception):
     """The report could not be rendered; the message says which table or file was wrong."""
-
-
-@dataclass(frozen=True)
-class Chart:
-    chart_id: str
-    caption: str
-    svg: Markup
 
 
 @dataclass(frozen=True)
@@ -482,7 +440,7 @@ def guard_reasons(
                 for name, entry in (exports_manifest.get("segments") or {}).items()
                 if entry.get("display_name")
             }
-            if _is_chinese()
+            if is_chinese()
             else {}
         )
         segments = {**published, **names.segments}
@@ -510,9 +468,9 @@ def _guard_finding_text(
         return _(
             "segment {name}: {before} → {tonight} customers ({change}; the guard allows ±{allowed})"
         ).format(
-            name=_name_label(finding.name, segments),
-            before=_int(finding.before),
-            tonight=_int(finding.tonight),
+            name=name_label(finding.name, segments),
+            before=int_cell(finding.before),
+            tonight=int_cell(finding.tonight),
             change=change,
             allowed=allowed,
         )
@@ -520,9 +478,9 @@ def _guard_finding_text(
         return _(
             "tag {name}: coverage {before} → {tonight} ({change}; the guard allows -{allowed})"
         ).format(
-            name=_name_label(finding.name, tags),
-            before=_percent(finding.before),
-            tonight=_percent(finding.tonight),
+            name=name_label(finding.name, tags),
+            before=percent_cell(finding.before),
+            tonight=percent_cell(finding.tonight),
             change=change,
             allowed=allowed,
         )
@@ -531,8 +489,8 @@ def _guard_finding_text(
             "source {name}: {before} → {tonight} clean rows ({change}; the guard allows -{allowed})"
         ).format(
             name=finding.name,
-            before=_int(finding.before),
-            tonight=_int(finding.tonight),
+            before=int_cell(finding.before),
+            tonight=int_cell(finding.tonight),
             change=change,
             allowed=allowed,
         )
@@ -613,14 +571,14 @@ def _summary_table(connection: duckdb.DuckDBPyConnection, as_of: date, segments:
     )
     segment_count = len(segments.tables[0].rows) if segments.tables else 0
     rows = [
-        (_("Customers known"), _int(customers)),
-        (_("Customers with a purchase (RFM scored)"), _int(buyers)),
-        (_("Friendships now (customer-staff pairs)"), _int(friendships)),
-        (_("Segments and exports"), _int(segment_count)),
-        (_("Tags in the catalog"), _int(tags)),
-        (_("Tag values outside the known values (customers)"), _int(unseen_values)),
-        (_("Raw rows"), _int(raw_rows)),
-        (_("Sources not balanced"), _int(unbalanced)),
+        (_("Customers known"), int_cell(customers)),
+        (_("Customers with a purchase (RFM scored)"), int_cell(buyers)),
+        (_("Friendships now (customer-staff pairs)"), int_cell(friendships)),
+        (_("Segments and exports"), int_cell(segment_count)),
+        (_("Tags in the catalog"), int_cell(tags)),
+        (_("Tag values outside the known values (customers)"), int_cell(unseen_values)),
+        (_("Raw rows"), int_cell(raw_rows)),
+        (_("Sources not balanced"), int_cell(unbalanced)),
     ]
     return Table(
         "summary", _("The night at a glance"), (_("Measure"), _("Value")), rows, (False, True)
@@ -640,7 +598,7 @@ def _segment_summaries(
     summaries = []
     for row in rows:
         holdout = (row.held_back or {}).get("holdout", 0)
-        segment = _name_label(row.name, names.segments)
+        segment = name_label(row.name, names.segments)
         if previous is None:
             text = _(
                 "{segment}: {members} in the segment; no earlier night to compare with; "
@@ -654,11 +612,11 @@ def _segment_summaries(
         summaries.append(
             text.format(
                 segment=segment,
-                members=_int(row.members),
-                night=_date(previous),
-                entered=_int(row.entered),
-                left=_int(row.left),
-                holdout=_int(holdout),
+                members=int_cell(row.members),
+                night=date_cell(previous),
+                entered=int_cell(row.entered),
+                left=int_cell(row.left),
+                holdout=int_cell(holdout),
             )
         )
     return summaries
@@ -724,9 +682,9 @@ def _segments_section(
                 _("Segments without members on either night are not listed."),
             )
         )
-    charts = [_segments_chart(rows)] if rows else []
+    charts = [segments_chart(rows)] if rows else []
     notes = () if rows else (_("No segments this night."),)
-    first_header, second_header = _name_headers(_("Segment"))
+    first_header, second_header = name_headers(_("Segment"))
     table = Table(
         "segments",
         _("Segments (人群包) and exports"),
@@ -744,15 +702,15 @@ def _segments_section(
         ),
         [
             (
-                *_names(row.name, row.display_name),
-                _int(row.members),
-                _int(row.exported),
+                *name_cells(row.name, row.display_name),
+                int_cell(row.members),
+                int_cell(row.exported),
                 *(
-                    _int(None if row.held_back is None else row.held_back.get(reason, 0))
+                    int_cell(None if row.held_back is None else row.held_back.get(reason, 0))
                     for reason, _header in SUPPRESSIONS
                 ),
-                _int(row.entered),
-                _int(row.left),
+                int_cell(row.entered),
+                int_cell(row.left),
                 row.owner,
                 row.wecom_tag,
                 row.description,
@@ -787,7 +745,7 @@ def _segment_from_manifest(name: str, entry: Mapping[str, Any]) -> _SegmentRow:
     membership = entry.get("membership")
     return _SegmentRow(
         name=name,
-        display_name=_text(entry.get("display_name")),
+        display_name=text_cell(entry.get("display_name")),
         members=None if membership is None else int(membership["members"]),
         held_back=None
         if membership is None
@@ -795,16 +753,16 @@ def _segment_from_manifest(name: str, entry: Mapping[str, Any]) -> _SegmentRow:
         exported=int(entry["rows"]),
         entered=int(entry["entered"]),
         left=int(entry["left"]),
-        owner=_text(entry.get("owner")),
-        wecom_tag=_text(entry.get("wecom_tag")),
-        description=_text(entry.get("description")),
+        owner=text_cell(entry.get("owner")),
+        wecom_tag=text_cell(entry.get("wecom_tag")),
+        description=text_cell(entry.get("description")),
     )
 
 
 def _in_page_language(row: _SegmentRow, names: DisplayNames) -> _SegmentRow:
     """A manifest's segment named, and an action's export described, in the page's language:
     the manifest keeps those of the language the night's exports were written in."""
-    fallback = row.display_name if _is_chinese() else ""
+    fallback = row.display_name if is_chinese() else ""
     return row._replace(
         display_name=names.segments.get(row.name) or fallback,
         description=names.descriptions.get(row.name, row.description),
@@ -972,15 +930,15 @@ def _lift_section(
         ),
         [
             (
-                _name_label(row.segment, names),
-                _int(row.entry_nights),
-                _of(row.treated_converted, row.treated_customers),
-                _percent(row.treated_rate),
-                _of(row.holdout_converted, row.holdout_customers),
-                _percent(row.holdout_rate),
-                _points(row.lift),
-                _interval(row.interval, _points),
-                _yes_no(row.too_few_to_tell),
+                name_label(row.segment, names),
+                int_cell(row.entry_nights),
+                part_of_cell(row.treated_converted, row.treated_customers),
+                percent_cell(row.treated_rate),
+                part_of_cell(row.holdout_converted, row.holdout_customers),
+                percent_cell(row.holdout_rate),
+                points_cell(row.lift),
+                interval_cell(row.interval, points_cell),
+                yes_no_cell(row.too_few_to_tell),
             )
             for row in pooled
         ],
@@ -1013,19 +971,19 @@ def _lift_section(
         [
             (
                 night.entry_date.isoformat(),
-                _name_label(night.segment, names),
+                name_label(night.segment, names),
                 _("complete")
                 if night.is_window_complete
                 else _("open until {day}").format(day=_window_end(night).isoformat()),
-                _of(night.treated_converted, night.treated_customers),
-                _percent(night.treated_rate),
-                _of(night.holdout_converted, night.holdout_customers),
-                _percent(night.holdout_rate),
-                _points(night.lift),
-                _interval((night.lift_low, night.lift_high), _points),
-                _signed(night.spend_lift_cny),
-                _interval((night.spend_lift_low_cny, night.spend_lift_high_cny), _signed),
-                _yes_no(night.too_few_to_tell),
+                part_of_cell(night.treated_converted, night.treated_customers),
+                percent_cell(night.treated_rate),
+                part_of_cell(night.holdout_converted, night.holdout_customers),
+                percent_cell(night.holdout_rate),
+                points_cell(night.lift),
+                interval_cell((night.lift_low, night.lift_high), points_cell),
+                signed_cell(night.spend_lift_cny),
+                interval_cell((night.spend_lift_low_cny, night.spend_lift_high_cny), signed_cell),
+                yes_no_cell(night.too_few_to_tell),
             )
             for night in recent
         ],
@@ -1064,14 +1022,14 @@ def _lift_section(
                 _("No complete window yet, so not pooled: {segments}.").format(
                     segments=_(", ").join(
                         _("{segment} (first window ends on {day})").format(
-                            segment=_name_label(segment, names), day=ends[segment]
+                            segment=name_label(segment, names), day=ends[segment]
                         )
                         for segment in waiting
                     )
                 )
             )
     drawable = [row for row in pooled if row.interval is not None]
-    charts = [_lift_chart(drawable, names)] if drawable else []
+    charts = [lift_chart(drawable, names)] if drawable else []
     window = nights[0].window_days if nights else None
     min_arm = nights[0].min_arm_customers if nights else None
     return Section(
@@ -1142,18 +1100,18 @@ def _wecom_section(
         _("mark_tag calls of the night"),
         (_("Measure"), _("Value")),
         [
-            (_("Current friendships"), _int(mark_tag.get("friendships"))),
+            (_("Current friendships"), int_cell(mark_tag.get("friendships"))),
             (
                 _("mark_tag calls (one per friendship whose tags change)"),
-                _int(mark_tag["calls"]),
+                int_cell(mark_tag["calls"]),
             ),
-            (_("Friendships touched"), _int(mark_tag.get("friendships_touched"))),
-            (_("Tags touched"), _int(mark_tag.get("tags_touched"))),
-            (_("Tag adds"), _int(mark_tag.get("adds"))),
-            (_("Tag removes"), _int(mark_tag.get("removes"))),
-            (_("Minutes needed at the limits"), _int(mark_tag.get("minutes_needed"))),
-            (_("Limit: calls per minute"), _int(limits.get("calls_per_minute"))),
-            (_("Limit: calls per hour"), _int(limits.get("calls_per_hour"))),
+            (_("Friendships touched"), int_cell(mark_tag.get("friendships_touched"))),
+            (_("Tags touched"), int_cell(mark_tag.get("tags_touched"))),
+            (_("Tag adds"), int_cell(mark_tag.get("adds"))),
+            (_("Tag removes"), int_cell(mark_tag.get("removes"))),
+            (_("Minutes needed at the limits"), int_cell(mark_tag.get("minutes_needed"))),
+            (_("Limit: calls per minute"), int_cell(limits.get("calls_per_minute"))),
+            (_("Limit: calls per hour"), int_cell(limits.get("calls_per_hour"))),
         ],
         (False, True),
     )
@@ -1171,10 +1129,10 @@ def _wecom_section(
         (_("WeCom tag"), _("Segments"), _("Add"), _("Remove")),
         [
             (
-                _text(change.get("tag")),
+                text_cell(change.get("tag")),
                 _(", ").join(segments_by_tag.get(str(change.get("tag")), [])) or "—",
-                _int(change.get("add")),
-                _int(change.get("remove")),
+                int_cell(change.get("add")),
+                int_cell(change.get("remove")),
             )
             for change in changes
         ],
@@ -1214,8 +1172,8 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
     grid_rows = [
         (
             f"R{r_score}",
-            *(_int(cells.get((r_score, f_score), 0)) for f_score in RFM_SCORES),
-            _int(sum(cells.get((r_score, f_score), 0) for f_score in RFM_SCORES)),
+            *(int_cell(cells.get((r_score, f_score), 0)) for f_score in RFM_SCORES),
+            int_cell(sum(cells.get((r_score, f_score), 0) for f_score in RFM_SCORES)),
         )
         for r_score in reversed(RFM_SCORES)
     ]
@@ -1227,8 +1185,8 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         (False, *(True for _score in RFM_SCORES), True),
         footer=(
             _("Total"),
-            *(_int(sum(cells.get((r, f), 0) for r in RFM_SCORES)) for f in RFM_SCORES),
-            _int(total),
+            *(int_cell(sum(cells.get((r, f), 0) for r in RFM_SCORES)) for f in RFM_SCORES),
+            int_cell(total),
         ),
     )
     segments = Table(
@@ -1244,12 +1202,12 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         ),
         [
             (
-                _value_label(segment, RFM_SEGMENTS),
-                _int(customers),
-                _share(customers, total),
-                _number(recency, 1),
-                _number(frequency, 2),
-                _number(monetary, 2),
+                value_label(segment, RFM_SEGMENTS),
+                int_cell(customers),
+                share_cell(customers, total),
+                number_cell(recency, 1),
+                number_cell(frequency, 2),
+                number_cell(monetary, 2),
             )
             for segment, customers, recency, frequency, monetary in _rows(
                 connection,
@@ -1270,7 +1228,7 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         _("RFM classes (八类客户)"),
         (_("Class"), _("Customers"), _("Share")),
         [
-            (_value_label(rfm_class, RFM_CLASSES), _int(customers), _share(customers, total))
+            (value_label(rfm_class, RFM_CLASSES), int_cell(customers), share_cell(customers, total))
             for rfm_class, customers in _rows(
                 connection,
                 """
@@ -1282,7 +1240,7 @@ def _rfm_section(connection: duckdb.DuckDBPyConnection, as_of: date, window_days
         ],
         (False, True, True),
     )
-    charts = [_rfm_chart(cells, window_days)] if total else []
+    charts = [rfm_chart(cells, window_days)] if total else []
     notes = () if total else (_("No customer has a purchase yet: nothing to score."),)
     return Section(
         "rfm",
@@ -1319,15 +1277,15 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
         """,
         [as_of],
     )
-    stages = _ordered_stages(
+    stages = ordered_stages(
         [row[0] for row in stage_rows]
         + [stage for _moved_on, a, b, _customers in flows for stage in (a, b)]
     )
     counts = {stage: int(customers) for stage, customers, _median in stage_rows}
     medians = {stage: median for stage, _customers, median in stage_rows}
     total = sum(counts.values())
-    entered_tonight = _sum_by(flows, lambda row: row[2], lambda row: row[0] == as_of)
-    left_tonight = _sum_by(flows, lambda row: row[1], lambda row: row[0] == as_of)
+    entered_tonight = sum_by(flows, lambda row: row[2], lambda row: row[0] == as_of)
+    left_tonight = sum_by(flows, lambda row: row[1], lambda row: row[0] == as_of)
     stage_table = Table(
         "lifecycle_stages",
         _("Customers per stage; moves on {day}").format(day=as_of.isoformat()),
@@ -1341,17 +1299,17 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
         ),
         [
             (
-                _stage_label(stage),
-                _int(counts.get(stage, 0)),
-                _share(counts.get(stage, 0), total),
-                _int(entered_tonight.get(stage, 0)),
-                _int(left_tonight.get(stage, 0)),
-                _number(medians.get(stage), 0),
+                stage_label(stage),
+                int_cell(counts.get(stage, 0)),
+                share_cell(counts.get(stage, 0), total),
+                int_cell(entered_tonight.get(stage, 0)),
+                int_cell(left_tonight.get(stage, 0)),
+                number_cell(medians.get(stage), 0),
             )
             for stage in stages
         ],
         (False, True, True, True, True, True),
-        footer=(_("Total"), _int(total), _share(total, total), "", "", ""),
+        footer=(_("Total"), int_cell(total), share_cell(total, total), "", "", ""),
     )
 
     window_start = as_of - timedelta(days=FLOW_WINDOW_DAYS - 1)
@@ -1366,19 +1324,19 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
         _("Moves from stage (rows) to stage (columns), {first} to {last}").format(
             first=window_start.isoformat(), last=as_of.isoformat()
         ),
-        (_("From \\ to"), *(_stage_label(stage) for stage in stages), _("Total")),
+        (_("From \\ to"), *(stage_label(stage) for stage in stages), _("Total")),
         [
             (
-                _stage_label(from_stage),
-                *(_int(matrix.get((from_stage, to_stage), 0)) for to_stage in stages),
-                _int(sum(matrix.get((from_stage, to_stage), 0) for to_stage in stages)),
+                stage_label(from_stage),
+                *(int_cell(matrix.get((from_stage, to_stage), 0)) for to_stage in stages),
+                int_cell(sum(matrix.get((from_stage, to_stage), 0) for to_stage in stages)),
             )
             for from_stage in from_stages
         ],
         (False, *(True for _stage in stages), True),
     )
 
-    months = _months(_month_start(as_of, LIFECYCLE_MONTHS - 1), as_of)
+    months = months_between(month_start(as_of, LIFECYCLE_MONTHS - 1), as_of)
     monthly: dict[tuple[date, str], int] = {}
     for moved_on, _from_stage, to_stage, customers in flows:
         month = moved_on.replace(day=1)
@@ -1387,11 +1345,11 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
     monthly_table = Table(
         "lifecycle_monthly",
         _("Customers entering each stage, per month"),
-        (_("Month"), *(_stage_label(stage) for stage in stages)),
+        (_("Month"), *(stage_label(stage) for stage in stages)),
         [
             (
-                _month_cell(month, as_of),
-                *(_int(monthly.get((month, stage), 0)) for stage in stages),
+                month_cell(month, as_of),
+                *(int_cell(monthly.get((month, stage), 0)) for stage in stages),
             )
             for month in months
         ],
@@ -1402,15 +1360,15 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
     charts = []
     notes = []
     if total:
-        charts.append(_lifecycle_stages_chart(stages, counts))
+        charts.append(lifecycle_stages_chart(stages, counts))
     else:
         notes.append(_("No known customers this night."))
     if matrix:
-        charts.append(_lifecycle_flow_chart(from_stages, stages, matrix, window_start, as_of))
+        charts.append(lifecycle_flow_chart(from_stages, stages, matrix, window_start, as_of))
     else:
         notes.append(_("No stage changes in the last {days} days.").format(days=FLOW_WINDOW_DAYS))
     if monthly:
-        charts.append(_lifecycle_monthly_chart(months, stages, monthly, as_of))
+        charts.append(lifecycle_monthly_chart(months, stages, monthly, as_of))
     else:
         notes.append(
             _("No stage changes in the last {months} months.").format(months=LIFECYCLE_MONTHS)
@@ -1423,7 +1381,7 @@ def _lifecycle_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Se
                 "Every known customer is in one stage (marts.customer_lifecycle). The moves come "
                 "from marts.lifecycle_flow; '{first}' is a customer's first stage, entered on "
                 "the day the warehouse first knew them."
-            ).format(first=_stage_label(FIRST_STAGE)),
+            ).format(first=stage_label(FIRST_STAGE)),
         ),
         charts,
         [stage_table, flow_table, monthly_table],
@@ -1438,10 +1396,10 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         [as_of],
     )
     # The last FRIEND_MONTHS months, or fewer when the history is shorter.
-    first_month = _month_start(as_of, FRIEND_MONTHS - 1)
+    first_month = month_start(as_of, FRIEND_MONTHS - 1)
     if first_event is not None and first_event.replace(day=1) > first_month:
         first_month = min(first_event.replace(day=1), as_of.replace(day=1))
-    months = _months(first_month, as_of)
+    months = months_between(first_month, as_of)
     monthly = _rows(
         connection,
         """
@@ -1457,7 +1415,7 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         """,
         [as_of, months[0], as_of],
     )
-    added_by_channel = _sum_by(monthly, lambda row: row[1], value=lambda row: row[2])
+    added_by_channel = sum_by(monthly, lambda row: row[1], value=lambda row: row[2])
     ranked = sorted(added_by_channel, key=lambda channel: (-added_by_channel[channel], channel))
     top = ranked[:TOP_CHANNELS]
     # One "other" line only when it stands for two or more channels.
@@ -1523,11 +1481,11 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
             _("Deleted, last {days} days").format(days=FLOW_WINDOW_DAYS),
         ),
         [
-            (_text(code), _text(name), *(_int(value) for value in values))
+            (text_cell(code), text_cell(name), *(int_cell(value) for value in values))
             for code, name, *values in channel_rows
         ],
         (False, False, True, True, True, True, True, True),
-        footer=(_("Total"), "", *(_int(value) for value in totals)),
+        footer=(_("Total"), "", *(int_cell(value) for value in totals)),
     )
     monthly_table = Table(
         "friends_monthly",
@@ -1535,11 +1493,11 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         (_("Month"), _("Channel"), _("Added"), _("Deleted by customer"), _("Deleted by staff")),
         [
             (
-                _month_cell(month, as_of),
-                _channel_label(group),
-                _int(added.get((month, group), 0)),
-                _int(by_customer.get((month, group), 0)),
-                _int(by_staff.get((month, group), 0)),
+                month_cell(month, as_of),
+                channel_label(group),
+                int_cell(added.get((month, group), 0)),
+                int_cell(by_customer.get((month, group), 0)),
+                int_cell(by_staff.get((month, group), 0)),
             )
             for month in months
             for group in groups
@@ -1548,7 +1506,7 @@ def _friends_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sect
         (False, False, True, True, True),
         collapsed=True,
     )
-    charts = [_friends_chart(months, groups, added, deleted, as_of)] if monthly else []
+    charts = [friends_chart(months, groups, added, deleted, as_of)] if monthly else []
     notes = (
         ()
         if monthly
@@ -1634,7 +1592,7 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
         """,
         [as_of, window_start, as_of, as_of, as_of, as_of, as_of],
     )
-    night = _date(as_of)
+    night = date_cell(as_of)
     # Summed over staff members: pairs, so every count but the distinct customers and the
     # median adds up.
     additive = (1, 2, 3, 4, 5, 6, 8, 10, 11)
@@ -1643,7 +1601,7 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
         "staff",
         _(
             "Staff members: the last {days} days ({start} to {night}) and the night of {night}"
-        ).format(days=window_days, start=_date(window_start), night=night),
+        ).format(days=window_days, start=date_cell(window_start), night=night),
         (
             _("Staff member"),
             _("Friends now"),
@@ -1660,20 +1618,20 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
         ),
         [
             (
-                _text(staff_id),
-                *(_int(value) for value in counts[:6]),
-                _int(chatted),
-                _int(measured),
-                _number(None if median is None else float(median) / 60, 1),
-                _int(not_contacted),
-                _int(alerts),
+                text_cell(staff_id),
+                *(int_cell(value) for value in counts[:6]),
+                int_cell(chatted),
+                int_cell(measured),
+                number_cell(None if median is None else float(median) / 60, 1),
+                int_cell(not_contacted),
+                int_cell(alerts),
             )
             for staff_id, *counts, chatted, measured, median, not_contacted, alerts in rows
         ],
         (False, *(True for _column in range(11))),
         footer=(
             _("Total"),
-            *(_int(totals[index]) if index in totals else "" for index in range(1, 12)),
+            *(int_cell(totals[index]) if index in totals else "" for index in range(1, 12)),
         ),
     )
     notes = () if rows else (_("No staff member has a friend or a chat yet."),)
@@ -1688,7 +1646,7 @@ def _staff_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sectio
                 "(marts.staff_metrics_daily); the customers chatted with and the median first "
                 "response are taken over the same days at once (marts.staff_metrics_window), "
                 "since distinct customers and a median do not add up over days."
-            ).format(days=window_days, start=_date(window_start), night=night),
+            ).format(days=window_days, start=date_cell(window_start), night=night),
             _(
                 "A first response is the time from a customer's first message of a run to the "
                 "staff member's next reply; a message not answered by the end of {night} is "
@@ -1722,7 +1680,7 @@ def _tags_section(
         """,
         [as_of],
     )
-    first_header, second_header = _name_headers(_("Tag"))
+    first_header, second_header = name_headers(_("Tag"))
     table = Table(
         "tag_coverage",
         _("Tags: share of customers with a value"),
@@ -1738,19 +1696,19 @@ def _tags_section(
         ),
         [
             (
-                _text(category),
-                *_names(_text(name), names.tags.get(name, "")),
-                _text(value_type),
-                _percent(coverage),
-                _int(distinct),
-                _text(owner),
+                text_cell(category),
+                *name_cells(text_cell(name), names.tags.get(name, "")),
+                text_cell(value_type),
+                percent_cell(coverage),
+                int_cell(distinct),
+                text_cell(owner),
                 names.tag_descriptions.get(name, ""),
             )
             for category, name, _display_name, value_type, coverage, distinct, owner in tags
         ],
         (False, False, False, False, True, True, False, False),
     )
-    charts = [_tag_coverage_chart(tags, names.tags)] if tags else []
+    charts = [tag_coverage_chart(tags, names.tags)] if tags else []
     notes = () if tags else (_("The tag catalog is empty."),)
     unseen = _unseen_values_table(connection, as_of, names)
     return Section(
@@ -1791,7 +1749,7 @@ def _unseen_values_table(
 ) -> Table:
     """Warning: the values of open-vocabulary tags outside their known values, kept as they
     came (marts.tag_unseen_values)."""
-    first_header, second_header = _name_headers(_("Tag"))
+    first_header, second_header = name_headers(_("Tag"))
     return Table(
         "tag_unseen_values",
         _(
@@ -1800,7 +1758,11 @@ def _unseen_values_table(
         ),
         (first_header, second_header, _("Value"), _("Customers")),
         [
-            (*_names(_text(name), names.tags.get(name, "")), _text(value), _int(customers))
+            (
+                *name_cells(text_cell(name), names.tags.get(name, "")),
+                text_cell(value),
+                int_cell(customers),
+            )
             for name, _display_name, value, customers in unseen_tag_values(connection, as_of)
         ],
         (False, False, False, True),
@@ -1817,7 +1779,7 @@ def _fit_status_notes(fits: Sequence[tuple[Any, ...]]) -> list[str]:
             model=model,
             status=status,
             meaning=_(FIT_STATUSES[status]) if status in FIT_STATUSES else _("unknown status"),
-            detail=_text(detail) or _("no reason given"),
+            detail=text_cell(detail) or _("no reason given"),
         )
         for model, status, detail, *_rest in fits
         if status != CONVERGED
@@ -1833,7 +1795,7 @@ def fit_detail_text(detail: Any, fields: Any) -> str:
     except ValueError:
         parsed = None
     words = _fit_detail_words(parsed) if isinstance(parsed, dict) else None
-    return _text(detail) if words is None else words
+    return text_cell(detail) if words is None else words
 
 
 def _fit_detail_words(fields: Mapping[str, Any]) -> str | None:
@@ -1938,7 +1900,7 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
                 """,
                 [as_of],
             ),
-            key=lambda row: _bucket_order(row[0]),
+            key=lambda row: bucket_order(row[0]),
         )
 
     notes: list[str] = []
@@ -1975,15 +1937,15 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
         ),
         [
             (
-                _text(model),
-                _text(status),
-                _int(customers),
-                _number(log_likelihood, 2),
-                _int(iterations),
-                _parameters(parameters),
-                _date(first),
-                _date(last),
-                _text(detail),
+                text_cell(model),
+                text_cell(status),
+                int_cell(customers),
+                number_cell(log_likelihood, 2),
+                int_cell(iterations),
+                parameters_text(parameters),
+                date_cell(first),
+                date_cell(last),
+                text_cell(detail),
             )
             for (
                 model,
@@ -2016,11 +1978,11 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
         ),
         [
             (
-                _text(row[0]),
-                _int(row[1]),
-                *(_number(row[index], 3) for index in (2, 3)),
-                *(_number(row[index], 1) for index in (4, 5)),
-                _number(row[6], 3),
+                text_cell(row[0]),
+                int_cell(row[1]),
+                *(number_cell(row[index], 3) for index in (2, 3)),
+                *(number_cell(row[index], 1) for index in (4, 5)),
+                number_cell(row[6], 3),
             )
             for row in backtest
         ],
@@ -2028,7 +1990,7 @@ def _models_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Secti
     )
     card = Table("model_card", _("Model card"), (), _model_card_rows(fits, overall), (False, False))
     buckets = [row for row in backtest if row[0] != "all"]
-    charts = [_backtest_chart(buckets)] if buckets else []
+    charts = [backtest_chart(buckets)] if buckets else []
     return Section(
         "models",
         _("Predictive models"),
@@ -2056,7 +2018,7 @@ def _model_card_rows(
         data = _(
             "The BTYD summary of {customers} customers with a purchase (marts.customer_rfm), "
             "from purchase days {first} to {last}."
-        ).format(customers=_int(customers), first=_date(first), last=_date(last))
+        ).format(customers=int_cell(customers), first=date_cell(first), last=date_cell(last))
         if status not in USABLE_STATUSES:
             data += " " + _("No predictions came from it this night (see the notes).")
         elif status != CONVERGED:
@@ -2075,13 +2037,13 @@ def _model_card_rows(
             "{customers} customers until {holdout_end}: {predicted} predicted against {actual} "
             "actual ({relative} off), mean absolute error {error} per customer."
         ).format(
-            calibration_end=_date(calibration_end),
-            customers=_int(customers),
-            holdout_end=_date(holdout_end),
-            predicted=_number(total_predicted, 1),
-            actual=_number(total_actual, 1),
+            calibration_end=date_cell(calibration_end),
+            customers=int_cell(customers),
+            holdout_end=date_cell(holdout_end),
+            predicted=number_cell(total_predicted, 1),
+            actual=number_cell(total_actual, 1),
             relative=f"{relative:.1%}",
-            error=_number(error, 3),
+            error=number_cell(error, 3),
         )
     return [
         (
@@ -2169,34 +2131,34 @@ def _identity_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sec
     )
     figures = Table(
         "identity",
-        _("Ids and persons on the night of {night}").format(night=_date(as_of)),
+        _("Ids and persons on the night of {night}").format(night=date_cell(as_of)),
         (_("Measure"), _("Value")),
         [
-            (_("Customer ids (the ids the sources know customers by)"), _int(customer_ids)),
-            (_("Persons they belong to"), _int(persons)),
-            (_("Persons with more than one id"), _int(joined_persons)),
-            (_("Ids only links carry (phones, unionids)"), _int(link_only_ids)),
-            (_("Links that hold: joined two ids"), _int(statuses.get("joined", 0))),
+            (_("Customer ids (the ids the sources know customers by)"), int_cell(customer_ids)),
+            (_("Persons they belong to"), int_cell(persons)),
+            (_("Persons with more than one id"), int_cell(joined_persons)),
+            (_("Ids only links carry (phones, unionids)"), int_cell(link_only_ids)),
+            (_("Links that hold: joined two ids"), int_cell(statuses.get("joined", 0))),
             (
                 _("Links kept out: an id over its partner limit"),
-                _int(statuses.get("id_over_partner_limit", 0)),
+                int_cell(statuses.get("id_over_partner_limit", 0)),
             ),
             (
                 _("Links kept out: would join two persons of stronger links"),
-                _int(statuses.get("joins_stronger_persons", 0)),
+                int_cell(statuses.get("joins_stronger_persons", 0)),
             ),
-            (_("Persons of more ids than the limit"), _int(large_persons)),
+            (_("Persons of more ids than the limit"), int_cell(large_persons)),
             (
                 _("Ids that joined an older person since the night before"),
-                _int(changes.get("merged", 0)),
+                int_cell(changes.get("merged", 0)),
             ),
             (
                 _("Ids split from their person since the night before"),
-                _int(changes.get("split", 0)),
+                int_cell(changes.get("split", 0)),
             ),
             (
                 _("Ids whose person is named by another id since the night before"),
-                _int(changes.get("renamed", 0)),
+                int_cell(changes.get("renamed", 0)),
             ),
         ],
         (False, True),
@@ -2209,7 +2171,12 @@ def _identity_section(connection: duckdb.DuckDBPyConnection, as_of: date) -> Sec
                 _("Ids kept out of every link (marts.identity_blocked_ids), most partners first"),
                 (_("Id"), _("Link type"), _("Ids it links to"), _("Limit")),
                 [
-                    (_text(identifier), _text(link_type), _int(partners), _int(limit))
+                    (
+                        text_cell(identifier),
+                        text_cell(link_type),
+                        int_cell(partners),
+                        int_cell(limit),
+                    )
                     for identifier, link_type, partners, limit in blocked
                 ],
                 (False, False, True, True),
@@ -2265,8 +2232,8 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
         ),
         [
             (
-                _text(source),
-                *(_int(value) for value in counts),
+                text_cell(source),
+                *(int_cell(value) for value in counts),
                 _("yes") if balanced else _("NO"),
             )
             for source, *counts, balanced in rows
@@ -2274,7 +2241,7 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
         (False, True, True, True, True, True, True, False),
         footer=(
             _("Total"),
-            *(_int(value) for value in totals),
+            *(int_cell(value) for value in totals),
             _("NO") if unbalanced else _("yes"),
         ),
     )
@@ -2298,491 +2265,7 @@ def _accounting_section(connection: duckdb.DuckDBPyConnection) -> Section:
     )
 
 
-# --- charts ----------------------------------------------------------------------------------
-
-
-def _render_chart(
-    chart_id: str, caption: str, size: tuple[float, float], draw: Callable[[Figure], None]
-) -> Chart:
-    """Draw a figure and keep it as inline SVG whose ids cannot collide with another chart's."""
-    with (
-        matplotlib.rc_context({**_CHART_STYLE, "svg.hashsalt": f"scrm-report-{chart_id}"}),
-        warnings.catch_warnings(),
-    ):
-        # Text stays text in the SVG and the browser draws it with the page's (CJK) fonts;
-        # matplotlib only measures it, with a font that may lack the glyphs.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure = Figure(figsize=size, layout="constrained")
-        draw(figure)
-        buffer = StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = _SVG_METADATA.sub("", svg)
-    svg = _SVG_STYLE.sub("", svg)  # the page's CSS holds the same rule once
-    prefix = f"chart-{chart_id}-"
-    svg = _SVG_ID.sub(f'id="{prefix}', svg)
-    svg = svg.replace("url(#", f"url(#{prefix}").replace('xlink:href="#', f'xlink:href="#{prefix}')
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(caption)}" ', 1)
-    return Chart(chart_id, caption, Markup(svg.strip()))
-
-
-def _segments_chart(rows: Sequence[_SegmentRow]) -> Chart:
-    def draw(figure: Figure) -> None:
-        sizes, changes = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
-        positions = list(range(len(rows)))
-        lefts = [0] * len(rows)
-        parts = [(_("exported"), _PALETTE[0], [row.exported for row in rows])]
-        for reason, header in SUPPRESSIONS:
-            values = [(row.held_back or {}).get(reason, 0) for row in rows]
-            if any(values):
-                parts.append((_(header).lower(), _SUPPRESSION_COLOURS[reason], values))
-        for label, colour, values in parts:
-            sizes.barh(positions, values, left=lefts, color=colour, label=label)
-            lefts = [left + value for left, value in zip(lefts, values, strict=True)]
-        for position, row in zip(positions, rows, strict=True):
-            sizes.annotate(
-                _int(row.size),
-                (row.size, position),
-                xytext=(2, 0),
-                textcoords="offset points",
-                va="center",
-            )
-        sizes.set_yticks(
-            positions, labels=[_name_label(row.name, {row.name: row.display_name}) for row in rows]
-        )
-        sizes.invert_yaxis()
-        sizes.set_title(_("Members tonight: exported or held back"))
-        sizes.margins(x=0.15)
-        figure.legend(loc="outside upper center", ncols=len(parts))
-        changes.barh(positions, [row.entered for row in rows], color=_ENTERED_COLOUR)
-        changes.barh(positions, [-row.left for row in rows], color=_LEFT_COLOUR)
-        changes.axvline(0, color="#444444", linewidth=0.8)
-        changes.xaxis.set_major_formatter(
-            FuncFormatter(lambda value, _position: f"{abs(value):,.0f}")
-        )
-        for axes in (sizes, changes):
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        changes.set_title(_("Entered (green) / left (red)"))
-        _symmetric_xlim(changes, max([row.entered for row in rows] + [row.left for row in rows]))
-
-    return _render_chart(
-        "segments",
-        _(
-            "Segment members tonight, exported or held back (holdout, priority, cool-down), and "
-            "customers who entered or left since the previous night"
-        ),
-        (8.0, 1.2 + 0.27 * len(rows)),
-        draw,
-    )
-
-
-def _lift_chart(pooled: Sequence[_PooledLift], names: Mapping[str, str]) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        positions = list(range(len(pooled)))
-        lifts = [(row.lift or 0.0) * 100 for row in pooled]
-        bounds = [row.interval or (0.0, 0.0) for row in pooled]
-        axes.errorbar(
-            lifts,
-            positions,
-            xerr=[
-                [lift - low * 100 for lift, (low, _high) in zip(lifts, bounds, strict=True)],
-                [high * 100 - lift for lift, (_low, high) in zip(lifts, bounds, strict=True)],
-            ],
-            fmt="o",
-            color=_PALETTE[0],
-            ecolor=_PALETTE[0],
-            elinewidth=2,
-            capsize=4,
-        )
-        axes.axvline(0, color="#444444", linewidth=0.8)
-        axes.set_yticks(positions, labels=[_name_label(row.segment, names) for row in pooled])
-        axes.set_ylim(len(pooled) - 0.5, -0.5)
-        axes.set_xlabel(_("treated minus holdout conversion rate (percentage points)"))
-        axes.set_title(_("Conversion lift with its 95% interval"))
-        axes.grid(axis="x", color="#E5E5E5", linewidth=0.6)
-
-    return _render_chart(
-        "campaign_lift",
-        _(
-            "Conversion lift per segment, entry nights with a complete window pooled, with 95% "
-            "Newcombe intervals"
-        ),
-        (6.4, 1.4 + 0.4 * len(pooled)),
-        draw,
-    )
-
-
-def _rfm_chart(cells: Mapping[tuple[int, int], int], window_days: int) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        matrix = [[cells.get((r, f), 0) for f in RFM_SCORES] for r in RFM_SCORES]
-        # R1 is the bottom row, so the best customers (R5, F5) are top right.
-        _heatmap(axes, matrix, [f"F{f}" for f in RFM_SCORES], [f"R{r}" for r in RFM_SCORES])
-        axes.set_xlabel(_("frequency score (orders in {days} days)").format(days=window_days))
-        axes.set_ylabel(_("recency score (days since the last purchase)"))
-        axes.set_title(_("Customers per R x F cell"))
-
-    return _render_chart(
-        "rfm_grid", _("RFM grid: customers by recency and frequency score"), (4.6, 4.0), draw
-    )
-
-
-def _lifecycle_stages_chart(stages: Sequence[str], counts: Mapping[str, int]) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        values = [counts.get(stage, 0) for stage in stages]
-        bars = axes.bar(
-            range(len(stages)), values, color=[_stage_colour(stage) for stage in stages]
-        )
-        axes.bar_label(bars, labels=[_int(value) for value in values], padding=2)
-        axes.set_xticks(range(len(stages)), labels=[_stage_label(stage) for stage in stages])
-        axes.tick_params(axis="x", labelrotation=30)
-        axes.set_ylabel(_("customers"))
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title(_("Customers per lifecycle stage"))
-        axes.margins(y=0.15)
-
-    return _render_chart(
-        "lifecycle_stages", _("Customers per lifecycle stage tonight"), (5.6, 3.4), draw
-    )
-
-
-def _lifecycle_flow_chart(
-    from_stages: Sequence[str],
-    to_stages: Sequence[str],
-    matrix: Mapping[tuple[str, str], int],
-    window_start: date,
-    as_of: date,
-) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        values = [[matrix.get((a, b), 0) for b in to_stages] for a in from_stages]
-        _heatmap(
-            axes,
-            values,
-            [_stage_label(stage) for stage in to_stages],
-            [_stage_label(stage) for stage in from_stages],
-        )
-        axes.invert_yaxis()
-        axes.tick_params(axis="x", labelrotation=30)
-        axes.set_xlabel(_("to stage"))
-        axes.set_ylabel(_("from stage"))
-        axes.set_title(
-            _("Moves {first} to {last}").format(
-                first=window_start.isoformat(), last=as_of.isoformat()
-            )
-        )
-
-    return _render_chart(
-        "lifecycle_flow",
-        _("Lifecycle moves in the last {days} days, from stage to stage").format(
-            days=FLOW_WINDOW_DAYS
-        ),
-        (6.0, 4.4),
-        draw,
-    )
-
-
-def _lifecycle_monthly_chart(
-    months: Sequence[date],
-    stages: Sequence[str],
-    monthly: Mapping[tuple[date, str], int],
-    as_of: date,
-) -> Chart:
-    partial = _partial_month_index(months, as_of)
-
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        positions = list(range(len(months)))
-        bottoms = [0] * len(months)
-        for stage in stages:
-            values = [monthly.get((month, stage), 0) for month in months]
-            if not any(values):
-                continue
-            bars = axes.bar(
-                positions,
-                values,
-                bottom=bottoms,
-                color=_stage_colour(stage),
-                label=_stage_label(stage),
-            )
-            if partial is not None:
-                # Faded and hatched: a month still being counted, not a small month.
-                bar = bars.patches[partial]
-                bar.set_facecolor(to_rgba(_stage_colour(stage), 0.35))
-                bar.set_edgecolor(_stage_colour(stage))
-                bar.set_hatch("////")
-                bar.set_gid(f"{PARTIAL_MONTH_ID}-{stage}")
-            bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
-        _month_ticks(axes, months)
-        if partial is not None:
-            _label_partial_month(axes, partial, as_of)
-        axes.set_ylabel(_("customers entering"))
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title(_("Customers entering each stage, per month"))
-        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-
-    return _render_chart(
-        "lifecycle_monthly",
-        _("Customers entering each lifecycle stage, per month (last {months} months)").format(
-            months=LIFECYCLE_MONTHS
-        ),
-        (8.0, 3.4),
-        draw,
-    )
-
-
-def _friends_chart(
-    months: Sequence[date],
-    groups: Sequence[str],
-    added: Mapping[tuple[date, str], int],
-    deleted: Mapping[tuple[date, str], int],
-    as_of: date,
-) -> Chart:
-    partial = _partial_month_index(months, as_of)
-    # Complete months are a solid line; the month still being counted is a dashed last
-    # segment to a hollow point, so a low count there does not read as a fall.
-    whole = len(months) if partial is None else partial
-
-    def draw(figure: Figure) -> None:
-        adds, deletions = figure.subplots(2, 1, sharex=True)
-        positions = list(range(len(months)))
-        for index, group in enumerate(groups):
-            colour = _OTHER_COLOUR if group == OTHER_CHANNELS else _PALETTE[index % len(_PALETTE)]
-            style = {"color": colour, "marker": "o", "markersize": 3, "linewidth": 1.5}
-            for axes, counts, label, kind in (
-                (adds, added, _channel_label(group), "added"),
-                (deletions, deleted, None, "deleted"),
-            ):
-                values = [counts.get((month, group), 0) for month in months]
-                axes.plot(positions[:whole], values[:whole], label=label, **style)
-                if partial is not None:
-                    start = max(partial - 1, 0)
-                    axes.plot(
-                        positions[start : partial + 1],
-                        values[start : partial + 1],
-                        linestyle="--",
-                        markerfacecolor="white",
-                        gid=f"{PARTIAL_MONTH_ID}-{kind}-{index}",
-                        **style,
-                    )
-        adds.set_title(_("Friends added per month"))
-        adds.set_ylabel(_("added"))
-        deletions.set_title(_("Friends deleted per month (by the customer or by staff)"))
-        deletions.set_ylabel(_("deleted"))
-        for axes in (adds, deletions):
-            axes.set_ylim(bottom=0)
-            axes.margins(y=0.1)
-            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-            axes.grid(axis="y", color="#E5E5E5", linewidth=0.6)
-        _month_ticks(deletions, months)
-        if partial is not None:
-            _label_partial_month(adds, partial, as_of)
-        adds.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title=_("channel"))
-
-    return _render_chart(
-        "friends_by_channel",
-        _(
-            "Friend adds and deletions per month by acquisition channel (top {top}, the rest "
-            "as '{other}'), over at most the last {months} months"
-        ).format(top=TOP_CHANNELS, other=_channel_label(OTHER_CHANNELS), months=FRIEND_MONTHS),
-        (8.0, 5.0),
-        draw,
-    )
-
-
-def _tag_coverage_chart(tags: Sequence[tuple[Any, ...]], names: Mapping[str, str]) -> Chart:
-    categories = list(dict.fromkeys(row[0] for row in tags))
-    colours = {category: _PALETTE[i % len(_PALETTE)] for i, category in enumerate(categories)}
-
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        positions = list(range(len(tags)))
-        coverage = [float(row[4] or 0.0) for row in tags]
-        bars = axes.barh(positions, coverage, color=[colours[row[0]] for row in tags])
-        axes.bar_label(bars, labels=[_percent(value) for value in coverage], padding=2)
-        axes.set_yticks(positions, labels=[_name_label(row[1], names) for row in tags])
-        axes.set_ylim(len(tags) - 0.4, -0.6)  # first tag on top, without the default margin
-        axes.set_xlim(0, 1.12)
-        axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
-        axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        handles = [Rectangle((0, 0), 1, 1, color=colours[c]) for c in categories]
-        figure.legend(
-            handles,
-            [_label(c) for c in categories],
-            loc="outside upper center",
-            ncols=min(len(categories), 5),
-            title=_("category"),
-        )
-
-    return _render_chart(
-        "tag_coverage",
-        _("Tag coverage: share of known customers with a value, by tag (colour: category)"),
-        (7.0, 1.4 + 0.2 * len(tags)),
-        draw,
-    )
-
-
-def _backtest_chart(buckets: Sequence[tuple[Any, ...]]) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.subplots()
-        positions = list(range(len(buckets)))
-        width = 0.4
-        axes.bar(
-            [p - width / 2 for p in positions],
-            [float(row[2]) for row in buckets],
-            width=width,
-            color=_PALETTE[0],
-            label=_("actual"),
-        )
-        axes.bar(
-            [p + width / 2 for p in positions],
-            [float(row[3]) for row in buckets],
-            width=width,
-            color=_PALETTE[1],
-            label=_("predicted"),
-        )
-        axes.set_xticks(positions, labels=[_label(row[0]) for row in buckets])
-        axes.set_xlabel(_("repeat purchase days in the calibration period"))
-        axes.set_ylabel(_("mean purchase days in the holdout"))
-        axes.set_title(_("Backtest: actual vs predicted per customer"))
-        axes.legend(loc="upper left")
-
-    return _render_chart(
-        "model_backtest",
-        _(
-            "Backtest: mean purchase days in the holdout, actual against predicted, by "
-            "calibration frequency"
-        ),
-        (6.0, 3.4),
-        draw,
-    )
-
-
-def _heatmap(
-    axes: Axes,
-    matrix: Sequence[Sequence[int]],
-    column_labels: Sequence[str],
-    row_labels: Sequence[str],
-) -> None:
-    """Cells as rectangles (vector, unlike imshow's embedded PNG) with their counts written in."""
-    colour_map = matplotlib.colormaps[_HEAT_MAP]
-    highest = max((value for row in matrix for value in row), default=0) or 1
-    for y, row in enumerate(matrix):
-        for x, value in enumerate(row):
-            shade = 0.08 + 0.85 * value / highest if value else 0.0
-            axes.add_patch(
-                Rectangle(
-                    (x - 0.5, y - 0.5),
-                    1,
-                    1,
-                    facecolor=colour_map(shade) if value else "#F7F7F7",
-                    edgecolor="white",
-                    linewidth=1.5,
-                )
-            )
-            if value:
-                axes.text(
-                    x,
-                    y,
-                    f"{value:,}",
-                    ha="center",
-                    va="center",
-                    color="white" if shade > 0.55 else "#222222",
-                )
-    axes.set_xlim(-0.5, len(column_labels) - 0.5)
-    axes.set_ylim(-0.5, len(row_labels) - 0.5)
-    axes.set_xticks(range(len(column_labels)), labels=list(column_labels))
-    axes.set_yticks(range(len(row_labels)), labels=list(row_labels))
-    axes.tick_params(length=0)
-    for spine in axes.spines.values():
-        spine.set_visible(False)
-
-
-def _month_ticks(axes: Axes, months: Sequence[date]) -> None:
-    step = max(1, math.ceil(len(months) / 12))
-    ticks = list(range(0, len(months), step))
-    axes.set_xticks(ticks, labels=[_month_label(months[i]) for i in ticks])
-    axes.tick_params(axis="x", labelrotation=45)
-
-
-def _label_partial_month(axes: Axes, position: int, as_of: date) -> None:
-    """Name the month still being counted above its bar or point, at the axes' top."""
-    axes.annotate(
-        _partial_month_text(as_of),
-        xy=(position + 0.4, 1.0),
-        xycoords=("data", "axes fraction"),
-        xytext=(0, 2),
-        textcoords="offset points",
-        ha="right",
-        va="bottom",
-        fontsize=7,
-        color="#59636e",
-        gid=f"{PARTIAL_MONTH_ID}-label",
-    )
-
-
-def _symmetric_xlim(axes: Axes, largest: int) -> None:
-    limit = max(largest, 1) * 1.1
-    axes.set_xlim(-limit, limit)
-
-
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def _ordered_stages(found: Iterable[str | None]) -> list[str]:
-    extra = sorted({s for s in found if s and s != FIRST_STAGE and s not in LIFECYCLE_STAGES})
-    return [*LIFECYCLE_STAGES, *extra]
-
-
-def _stage_label(stage: str) -> str:
-    if stage == FIRST_STAGE:
-        return _("none (first stage)")
-    return stage_text(stage)
-
-
-def _value_label(value: str | None, messages: Mapping[str, str]) -> str:
-    """A data value in words in the page's language (``messages``: value → message), the
-    value beside it where the words differ; a value without a message as it is."""
-    if value is None or value not in messages:
-        return _text(value)
-    words = _(messages[value])
-    return words if words == value else f"{words} ({value})"
-
-
-def _channel_label(channel: str) -> str:
-    return _("other") if channel == OTHER_CHANNELS else _label(channel)
-
-
-def _is_chinese() -> bool:
-    return current_language() == CHINESE
-
-
-def _name_headers(kind: str) -> tuple[str, str]:
-    """Headers of a name's two columns: in Chinese the display name first, the code name
-    beside it; in English the code name first."""
-    if _is_chinese():
-        return kind, _("Code name")
-    return kind, _("Display name")
-
-
-def _names(name: str, display_name: str) -> tuple[str, str]:
-    """A segment's or tag's two name cells, in the order of ``_name_headers``; without a
-    display name in the page's language, the code name in both."""
-    if _is_chinese():
-        return display_name or name, name
-    return name, display_name or name
-
-
-def _name_label(name: str, display_names: Mapping[str, str]) -> str:
-    """One label for a segment or tag (charts, lists): its display name in the page's
-    language, with the code name after it; the code name alone where it has none."""
-    display_name = display_names.get(name)
-    if display_name and display_name != name:
-        return f"{display_name} ({name})"
-    return _label(name)
+# --- names in the page's language ------------------------------------------------------------
 
 
 def _display_names(
@@ -2795,7 +2278,7 @@ def _display_names(
     described by its YAML in the page's language (the dbt manifest)."""
     if dbt_manifest is None:
         dbt_manifest = _load_dbt_manifest(dbt_project.manifest_path)
-    if _is_chinese():
+    if is_chinese():
         names = DisplayNames(_segment_display_names(connection), _tag_display_names(connection), {})
     else:
         names = declared_display_names(dbt_manifest)
@@ -2823,7 +2306,7 @@ def segment_descriptions(dbt_manifest: Mapping[str, Any]) -> dict[str, str]:
 def declared_display_names(dbt_manifest: Mapping[str, Any]) -> DisplayNames:
     """Each segment's and tag's display name in the page's language, where its YAML declares
     one: meta.segment / meta.tag display_name in Chinese, display_name_en in English."""
-    key = "display_name" if _is_chinese() else "display_name_en"
+    key = "display_name" if is_chinese() else "display_name_en"
     segments: dict[str, str] = {}
     tags: dict[str, str] = {}
     for node in dbt_manifest["nodes"].values():
@@ -2885,145 +2368,9 @@ def _next_best_action_names(connection: duckdb.DuckDBPyConnection) -> dict[str, 
     }
 
 
-def _stage_colour(stage: str) -> str:
-    if stage in LIFECYCLE_STAGES:
-        return _PALETTE[LIFECYCLE_STAGES.index(stage)]
-    return _OTHER_COLOUR
-
-
-def _sum_by(
-    rows: Iterable[tuple[Any, ...]],
-    key: Callable[[tuple[Any, ...]], Any],
-    where: Callable[[tuple[Any, ...]], bool] = lambda row: True,
-    value: Callable[[tuple[Any, ...]], Any] = lambda row: row[-1],
-) -> dict[Any, int]:
-    totals: dict[Any, int] = {}
-    for row in rows:
-        if where(row):
-            totals[key(row)] = totals.get(key(row), 0) + int(value(row))
-    return totals
-
-
-def _month_start(day: date, months_back: int) -> date:
-    index = day.year * 12 + day.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _months(first: date, last: date) -> list[date]:
-    months = [first.replace(day=1)]
-    while months[-1] < last.replace(day=1):
-        months.append(_month_start(months[-1], -1))
-    return months
-
-
-def _month_label(month: date) -> str:
-    return month.strftime("%Y-%m")
-
-
-def partial_month(as_of: date) -> date | None:
-    """The first day of the month holding ``as_of`` when the night is not the month's last day
-    (its counts cover only part of the month), else None."""
-    return None if (as_of + timedelta(days=1)).day == 1 else as_of.replace(day=1)
-
-
-def _partial_month_index(months: Sequence[date], as_of: date) -> int | None:
-    month = partial_month(as_of)
-    return months.index(month) if month in months else None
-
-
-def _partial_month_text(as_of: date) -> str:
-    return _("month to date, to {day}").format(day=as_of.isoformat())
-
-
-def _month_cell(month: date, as_of: date) -> str:
-    """A month in a table; the month still being counted says so."""
-    if month != partial_month(as_of):
-        return _month_label(month)
-    return _("{month} ({month_to_date})").format(
-        month=_month_label(month), month_to_date=_partial_month_text(as_of)
-    )
-
-
-def _bucket_order(bucket: str) -> tuple[int, float, str]:
-    """'all' first, then 0, 1, ..., 7+ by number."""
-    if bucket == "all":
-        return (0, 0.0, bucket)
-    match = _BUCKET_NUMBER.match(bucket or "")
-    return (1, float(match.group()) if match else math.inf, bucket or "")
-
-
-def _parameters(text: str | None) -> str:
-    if not text:
-        return MISSING
-    try:
-        values = json.loads(text)
-    except ValueError:
-        return text
-    return ", ".join(f"{name} = {value:.4g}" for name, value in values.items())
-
-
-def _label(text: Any) -> str:
-    """Chart text as it is: the SVG keeps it as text, which the browser draws."""
-    return str(text)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _int(value: Any) -> str:
-    return MISSING if value is None else f"{int(value):,}"
-
-
-def _number(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    return f"{float(value) if isinstance(value, Decimal) else value:,.{digits}f}"
-
-
-def _percent(value: float | None) -> str:
-    return MISSING if value is None else f"{value:.1%}"
-
-
-def _share(part: int, whole: int) -> str:
-    return _percent(part / whole) if whole else MISSING
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def _points(value: float | None) -> str:
-    """A difference of two rates, in percentage points, with its sign."""
-    return MISSING if value is None else f"{value * 100:+.1f}"
-
-
-def _yes_no(value: bool | None) -> str:
-    return MISSING if value is None else (_("yes") if value else _("no"))
-
-
-def _of(part: int, whole: int) -> str:
-    """Converted of customers, e.g. 3 of 40."""
-    return _("{part} of {whole}").format(part=f"{part:,}", whole=f"{whole:,}")
-
-
-def _signed(value: float | None) -> str:
-    return MISSING if value is None else f"{value:+,.2f}"
-
-
-def _interval(bounds: tuple[float | None, float | None] | None, show: Callable[[Any], str]) -> str:
-    if bounds is None or bounds[0] is None or bounds[1] is None:
-        return MISSING
-    return _("{low} to {high}").format(low=show(bounds[0]), high=show(bounds[1]))
-
-
 def _window_end(night: _LiftNight) -> date:
     """The last day whose orders count for the entry night; complete once the night reaches it."""
     return night.entry_date + timedelta(days=night.window_days)
-
-
-def _date(value: date | None) -> str:
-    return MISSING if value is None else value.isoformat()
 
 
 # --- the page --------------------------------------------------------------------------------
