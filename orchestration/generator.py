@@ -1403,20 +1403,36 @@ def _group_members(
     """A chunk's join and leave events: each group draws its members among the customers who
     are friends (and registered) while it exists, engaged ones more often; most join soon
     after the group or the friendship starts, some leave later. Also the events' times."""
-    friend = h.friend_start >= 0
+    friends = np.flatnonzero(h.friend_start >= 0)
     since = np.maximum(h.friend_start, h.reg_s)
+    cum_eng = np.cumsum(h.eng[friends])
+
+    def eligible(cust: np.ndarray, g: int) -> np.ndarray:
+        """Friends (and registered) for an hour or more while group g exists."""
+        lo = np.maximum(since[cust], plan.created_s[g])
+        return np.minimum(h.friend_end[cust], plan.end_s[g]) - lo > 3600
+
     parts: list[tuple[np.ndarray, ...]] = []
     for g in np.flatnonzero(plan.members[:, chunk]).tolist():
-        lo = np.maximum(since, plan.created_s[g])
-        hi = np.minimum(h.friend_end, plan.end_s[g])
-        eligible = np.flatnonzero(friend & (hi - lo > 3600))
-        k = min(int(plan.members[g, chunk]), len(eligible))
+        if not len(friends):
+            break
+        want = int(plan.members[g, chunk])
+        # Weighted by engagement, without replacement: successive draws, repeats and the
+        # customers not eligible dropped, from a few times as many candidates as needed.
+        draws = friends[np.searchsorted(cum_eng, rng.random(4 * want + 16) * cum_eng[-1], "right")]
+        draws = draws[eligible(draws, g)]
+        _, first = np.unique(draws, return_index=True)
+        cust = draws[np.sort(first)][:want]
+        if len(cust) < want:  # few eligible: draw among all of them (the same, as Gumbel top-k)
+            pool = friends[eligible(friends, g)]
+            score = np.log(h.eng[pool]) + rng.gumbel(size=len(pool))
+            cust = pool[np.argsort(-score, kind="stable")[:want]]
+        k = len(cust)
         if k == 0:
             continue
-        # Engaged customers first: k without replacement, weighted by engagement (Gumbel top-k).
-        score = np.log(h.eng[eligible]) + rng.gumbel(size=len(eligible))
-        cust = np.sort(eligible[np.argsort(-score, kind="stable")[:k]])
-        lo, hi = lo[cust], hi[cust]
+        cust = np.sort(cust)
+        lo = np.maximum(since[cust], plan.created_s[g])
+        hi = np.minimum(h.friend_end[cust], plan.end_s[g])
         at = lo + ((hi - lo) * rng.random(k) ** 2).astype(I64)
         on_day = _on_day(rng, at)
         join_s = np.where((on_day >= lo) & (on_day < hi), on_day, at)
