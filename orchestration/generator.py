@@ -13,14 +13,19 @@ The model, per customer (processed in fixed chunks of customers, each with its o
   repeat. Each order has 1..n lines, a discount on ~40% of orders, and a status timeline
   (created -> paid -> confirmed, created -> cancelled, paid -> refunded) cut at the export time.
 * Interactions happen in bursts of a few days, only while the customer is a friend.
+* WeCom customer groups (one per 15 customers, 3 to 300), a few dismissed: each draws 30 to
+  500 members (fewer when fewer friends are there) among the customers who are friends while
+  it exists, engaged ones more often; a fifth of the members leave before its end.
 * Optionally, contract-violating rows are spliced in (BAD_KINDS; BAD_SPECS says which kinds
   apply to which source and which column each one corrupts).
 * The history is written as one whole file per source, or as a landing folder of daily
   deliveries (`<source>/YYYY-MM-DD.csv`): every row in the delivery of the day it last changed,
   plus earlier versions of orders (a day per status change, with their lines each time),
-  customers (member level upgrades, city moves) and a few products (a corrected consumption
-  cycle), dated by `updated_at`. Both draw the same rows from the same seed; the versions
-  come from their own random streams, so the whole files stay byte-identical.
+  customers (member level upgrades, city moves), a few products (a corrected consumption
+  cycle) and the dismissed groups (as created), dated by `updated_at`. Both draw the same
+  rows from the same seed; the versions come from their own random streams, so the whole
+  files stay byte-identical. So do the groups and their members: the other sources' files
+  are those of a run without them.
 
 All values are written as text, timestamps as local Asia/Shanghai time without offset, except
 ~5% of rows which carry an explicit offset (+08:00 or the same instant in +00:00).
@@ -57,7 +62,16 @@ DAY = 86_400
 TZ_S = 8 * 3600  # Asia/Shanghai has no DST
 I64 = np.int64
 
-SOURCES = ("customers", "products", "orders", "order_items", "friend_events", "interactions")
+SOURCES = (
+    "customers",
+    "products",
+    "orders",
+    "order_items",
+    "friend_events",
+    "interactions",
+    "groups",
+    "group_members",
+)
 
 # ---------------------------------------------------------------------------------------------
 # Reference data
@@ -351,6 +365,34 @@ MAX_EXTRA_STAFF = 60
 FRIENDSHIP_EVENTS = 1.12  # events per friendship (add + deletions + re-adds), measured
 EVENTS_PER_BURST = 6.0
 
+# WeCom customer groups (客户群), run by staff for the brand's friends. A group's name is its
+# theme, numbered from the second group of a theme on ("会员福利群", "会员福利群 2").
+GROUP_THEMES: tuple[tuple[str, float], ...] = (
+    ("会员福利群", 0.16),
+    ("宝妈育儿交流群", 0.12),
+    ("新品试用群", 0.10),
+    ("护肤心得交流群", 0.10),
+    ("限时秒杀群", 0.10),
+    ("VIP专属服务群", 0.07),
+    ("门店粉丝群", 0.08),
+    ("母婴好物团购群", 0.07),
+    ("车品好物分享群", 0.05),
+    ("老客回馈群", 0.06),
+    ("直播预告群", 0.05),
+    ("敏感肌护理交流群", 0.04),
+)
+CUSTOMERS_PER_GROUP = 15  # 200 groups for 3,000 customers, 13 for 200
+GROUPS_RANGE = (3, 300)  # a brand runs hundreds of groups, not thousands
+GROUP_SIZE_RANGE = (30, 500)  # members a group draws, capped by the friends there are
+GROUP_SIZE_MEDIAN = 60
+GROUP_SIZE_SIGMA = 0.8
+P_GROUP_DISMISSED = 0.06  # and at least one group
+GROUP_EVENT_TYPES = ("join", "leave")
+JOIN_SCENES = ("invited", "qr_code", "link")
+JOIN_SCENE_P = (0.5, 0.35, 0.15)
+P_LEAVE_GROUP = 0.2  # members who leave a group of their own accord (if before its end)
+LEAVE_AFTER_DAYS = 60.0  # mean stay of those who leave
+
 # ---------------------------------------------------------------------------------------------
 # Bad rows
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +407,11 @@ BAD_KINDS = (
     "unknown_enum",  # status / event_type / interaction_type outside the allowed set
     "unknown_reference",  # customer / order / sku id that does not exist
     "future_timestamp",  # a timestamp in 2099
+    "end_before_start",  # an end before its start: a group dismissed before it was created
 )
+# The kinds a source with a timestamp, a number, a status and a reference can take: all but
+# the one that needs an end date.
+_COMMON_KINDS = BAD_KINDS[:-1]
 
 
 @dataclass(frozen=True)
@@ -414,7 +460,7 @@ BAD_SPECS: dict[str, _BadSpec] = {
     ),
     "orders": _BadSpec(
         ("order_id",),
-        BAD_KINDS,
+        _COMMON_KINDS,
         ts="order_ts",
         number="total_amount",
         enum="status",
@@ -449,11 +495,39 @@ BAD_SPECS: dict[str, _BadSpec] = {
     ),
     "interactions": _BadSpec(
         ("interaction_id",),
-        BAD_KINDS,
+        _COMMON_KINDS,
         ts="interaction_ts",
         number="duration_s",
         enum="interaction_type",
         bad_enum=("video_call", "like", "unknown"),
+    ),
+    "groups": _BadSpec(
+        ("group_id",),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "future_timestamp",
+            "end_before_start",
+        ),
+        ts="created_at",
+    ),
+    "group_members": _BadSpec(
+        ("group_id", "customer_id", "event_ts"),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "unknown_enum",
+            "unknown_reference",
+            "future_timestamp",
+        ),
+        ts="event_ts",
+        enum="event_type",
+        # WeCom's own change types, and a word for leaving that is not ours.
+        bad_enum=("del_member", "add_member", "quit"),
     ),
 }
 
@@ -462,9 +536,10 @@ BAD_NUMBER = "12,3x"
 # Ids that cannot collide with generated ones (customer numbers stay below this).
 UNKNOWN_CUSTOMER_BASE = 99_000_000
 UNKNOWN_ORDER_BASE = 9_000_000_000
+UNKNOWN_GROUP_BASE = 900_000
 MAX_CUSTOMERS = 90_000_000
 
-ID_WIDTH = {"customer": 8, "order": 10, "event": 10, "interaction": 11}
+ID_WIDTH = {"customer": 8, "order": 10, "event": 10, "interaction": 11, "group": 6}
 
 # ---------------------------------------------------------------------------------------------
 # Fast string formatting (numpy and Arrow compute, no Python loop per row)
@@ -726,6 +801,7 @@ class _Counters:
     interaction: int = 1
     bad_customer: int = 0
     bad_sku: int = 0
+    bad_group: int = 0
 
 
 @dataclass(frozen=True)
@@ -739,6 +815,10 @@ class _History:
     item_order: np.ndarray  # the order (index into orders) of each order line
     friend_ts: np.ndarray
     interaction_ts: np.ndarray
+    # For group members: engagement, and the window of the first friendship (-1 if none).
+    eng: np.ndarray
+    friend_start: np.ndarray
+    friend_end: np.ndarray
 
 
 def _customers_chunk(
@@ -827,6 +907,9 @@ def _customers_chunk(
         item_order=items["order"],
         friend_ts=fe["ts"],
         interaction_ts=inter["ts"],
+        eng=eng,
+        friend_start=friend_start,
+        friend_end=friend_end,
     )
     return tables, history
 
@@ -1233,6 +1316,155 @@ def _interactions_table(
 
 
 # ---------------------------------------------------------------------------------------------
+# Customer groups
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The groups of the whole run, drawn before any customer: members come chunk by chunk."""
+
+    created_s: np.ndarray
+    dismissed: np.ndarray  # bool
+    end_s: np.ndarray  # the dismissal, else the end of the span: nothing happens after it
+    members: np.ndarray  # members each group draws from each chunk, (groups, chunks)
+
+
+def _group_count(customers: int) -> int:
+    lo, hi = GROUPS_RANGE
+    return min(hi, max(lo, round(customers / CUSTOMERS_PER_GROUP)))
+
+
+def _groups(
+    rng: np.random.Generator, customers: int, p: _Params, staff_ids: list[str]
+) -> tuple[_Groups, pa.Table, np.ndarray]:
+    """The groups (owned by the staff, created over the span, a few dismissed later) and, per
+    group, the members it draws from each chunk of customers. Returns the plan, the whole
+    file's rows and each row's timestamp style (for its versions)."""
+    n = _group_count(customers)
+    span = p.end_s - p.start_s
+    # Created over the first 90% of the span, numbered in creation order.
+    created = np.sort(_on_day(rng, p.start_s + (rng.random(n) * 0.9 * span).astype(I64)))
+    theme_w = np.array([w for _, w in GROUP_THEMES])
+    theme = _pick(np.cumsum(theme_w / theme_w.sum()), rng.random(n))
+    number = np.zeros(n, I64)
+    for t in range(len(GROUP_THEMES)):
+        number[theme == t] = np.arange(1, int((theme == t).sum()) + 1)
+    names = [
+        GROUP_THEMES[t][0] + ("" if k == 1 else f" {k}")
+        for t, k in zip(theme.tolist(), number.tolist(), strict=True)
+    ]
+    owner = rng.integers(0, p.n_staff, n)
+    # A few groups, at least a month old, are dismissed a month or more after creation.
+    old = np.flatnonzero(created < p.end_s - 60 * DAY)
+    k = min(len(old), max(1, round(P_GROUP_DISMISSED * n)))
+    dismissed = np.zeros(n, bool)
+    dismissed[rng.choice(old, k, replace=False)] = True
+    lived = 30 * DAY + (rng.random(n) * (p.end_s - created - 31 * DAY)).astype(I64)
+    dismissed_s = np.minimum(_on_day(rng, created + lived), p.end_s)
+    end_s = np.where(dismissed, dismissed_s, p.end_s)
+    lo, hi = GROUP_SIZE_RANGE
+    drawn = rng.lognormal(math.log(GROUP_SIZE_MEDIAN), GROUP_SIZE_SIGMA, n)
+    size: np.ndarray = np.clip(drawn, lo, hi).astype(I64)
+    chunk_sizes = np.diff(np.r_[np.arange(0, customers, CHUNK_SIZE), customers])
+    members = rng.multinomial(size, chunk_sizes / customers)
+    style = _ts_style(rng, n)
+    table = pa.table(
+        {
+            "group_id": _ids("G", np.arange(1, n + 1), ID_WIDTH["group"]),
+            "name": pa.array(names, pa.string()),
+            "owner_staff_id": _take(staff_ids, owner),
+            "created_at": _fmt_ts(created, style),
+            "dismissed_at": _fmt_ts(dismissed_s, style, dismissed),
+        }
+    )
+    plan = _Groups(created_s=created, dismissed=dismissed, end_s=end_s, members=members)
+    return plan, table, style
+
+
+def _group_versions(
+    groups: pa.Table, plan: _Groups, style: np.ndarray
+) -> tuple[pa.Table, pa.Table]:
+    """Groups delivered on creation, and a dismissed one again on its dismissal (the final
+    version, the whole file's row)."""
+    last_s = np.where(plan.dismissed, plan.end_s, plan.created_s)
+    final = _with_day(groups.append_column("updated_at", _fmt_ts(last_s, style)), last_s // DAY)
+    early = np.flatnonzero(plan.dismissed)
+    earlier = groups.take(pa.array(early))
+    column = earlier.schema.get_field_index("dismissed_at")
+    earlier = earlier.set_column(column, "dismissed_at", pa.nulls(len(early), pa.string()))
+    earlier = earlier.append_column("updated_at", _fmt_ts(plan.created_s[early], style[early]))
+    return final, _with_day(earlier, plan.created_s[early] // DAY)
+
+
+def _group_members(
+    rng: np.random.Generator, plan: _Groups, chunk: int, first_num: int, h: _History
+) -> tuple[pa.Table, np.ndarray]:
+    """A chunk's join and leave events: each group draws its members among the customers who
+    are friends (and registered) while it exists, engaged ones more often; most join soon
+    after the group or the friendship starts, some leave later. Also the events' times."""
+    friends = np.flatnonzero(h.friend_start >= 0)
+    since = np.maximum(h.friend_start, h.reg_s)
+    cum_eng = np.cumsum(h.eng[friends])
+
+    def eligible(cust: np.ndarray, g: int) -> np.ndarray:
+        """Friends (and registered) for an hour or more while group g exists."""
+        lo = np.maximum(since[cust], plan.created_s[g])
+        return np.minimum(h.friend_end[cust], plan.end_s[g]) - lo > 3600
+
+    parts: list[tuple[np.ndarray, ...]] = []
+    for g in np.flatnonzero(plan.members[:, chunk]).tolist():
+        if not len(friends):
+            break
+        want = int(plan.members[g, chunk])
+        # Weighted by engagement, without replacement: successive draws, repeats and the
+        # customers not eligible dropped, from a few times as many candidates as needed.
+        draws = friends[np.searchsorted(cum_eng, rng.random(4 * want + 16) * cum_eng[-1], "right")]
+        draws = draws[eligible(draws, g)]
+        _, first = np.unique(draws, return_index=True)
+        cust = draws[np.sort(first)][:want]
+        if len(cust) < want:  # few eligible: draw among all of them (the same, as Gumbel top-k)
+            pool = friends[eligible(friends, g)]
+            score = np.log(h.eng[pool]) + rng.gumbel(size=len(pool))
+            cust = pool[np.argsort(-score, kind="stable")[:want]]
+        k = len(cust)
+        if k == 0:
+            continue
+        cust = np.sort(cust)
+        lo = np.maximum(since[cust], plan.created_s[g])
+        hi = np.minimum(h.friend_end[cust], plan.end_s[g])
+        at = lo + ((hi - lo) * rng.random(k) ** 2).astype(I64)
+        on_day = _on_day(rng, at)
+        join_s = np.where((on_day >= lo) & (on_day < hi), on_day, at)
+        scene = _pick(np.cumsum(JOIN_SCENE_P), rng.random(k))
+        leave_s = join_s + 3600 + rng.exponential(LEAVE_AFTER_DAYS * DAY, k).astype(I64)
+        leaves = (rng.random(k) < P_LEAVE_GROUP) & (leave_s < plan.end_s[g])
+        parts.append(
+            (
+                np.full(k + int(leaves.sum()), g, I64),
+                np.r_[cust, cust[leaves]],
+                np.r_[np.zeros(k, I64), np.ones(int(leaves.sum()), I64)],
+                np.r_[scene, np.full(int(leaves.sum()), -1, I64)],
+                np.r_[join_s, leave_s[leaves]],
+            )
+        )
+    columns = [np.concatenate(c) for c in zip(*parts, strict=True)] if parts else []
+    group, cust, kind, scene, ts = columns or [np.zeros(0, I64)] * 5
+    order = np.lexsort((cust, ts, group))  # by group, then time
+    group, cust, kind, scene, ts = (a[order] for a in (group, cust, kind, scene, ts))
+    table = pa.table(
+        {
+            "group_id": _ids("G", group + 1, ID_WIDTH["group"]),
+            "customer_id": _ids("C", first_num + cust, ID_WIDTH["customer"]),
+            "event_type": _take(GROUP_EVENT_TYPES, kind),
+            "join_scene": _take(JOIN_SCENES, scene),
+            "event_ts": _fmt_ts(ts, _ts_style(rng, len(ts))),
+        }
+    )
+    return table, ts
+
+
+# ---------------------------------------------------------------------------------------------
 # Bad rows
 # ---------------------------------------------------------------------------------------------
 
@@ -1257,6 +1489,9 @@ class _BadRows:
         self.catalog = catalog
         self.customers = customers
         self.summary = {s: dict.fromkeys(BAD_SPECS[s].kinds, 0) for s in SOURCES}
+        # Set once the groups are drawn: their number, and the one a conflicting copy is of.
+        self.n_groups = 0
+        self.conflicting_group = 0
 
     def _fresh_key(self, source: str, row: dict[str, Any], j: int) -> None:
         c = self.counters
@@ -1274,6 +1509,12 @@ class _BadRows:
         elif source == "friend_events":
             row["event_id"] = f"FE{c.event:0{ID_WIDTH['event']}d}"
             c.event += 1
+        elif source == "groups":
+            c.bad_group += 1
+            row["group_id"] = f"G{self.n_groups + c.bad_group:0{ID_WIDTH['group']}d}"
+        elif source == "group_members":
+            # A second earlier: the customer's only event of the group at that moment.
+            row["event_ts"] = _shift_ts(row["event_ts"], -1 - j)
         else:
             row["interaction_id"] = f"I{c.interaction:0{ID_WIDTH['interaction']}d}"
             c.interaction += 1
@@ -1292,6 +1533,10 @@ class _BadRows:
             row["line_amount"] = f"{qty * float(row['unit_price']):.2f}"
         elif source == "friend_events":
             row["event_ts"] = _shift_ts(row["event_ts"], -int(rng.integers(60, 3600)))
+        elif source == "groups":
+            row["name"] = f"{row['name']}（新）"
+        elif source == "group_members":
+            row["join_scene"] = JOIN_SCENES[(JOIN_SCENES.index(row["join_scene"]) + 1) % 3]
         else:
             t = INTERACTION_TYPES.index(row["interaction_type"])
             row["interaction_type"] = INTERACTION_TYPES[(t + 1) % len(INTERACTION_TYPES)]
@@ -1335,6 +1580,8 @@ class _BadRows:
             else:
                 number = spec.column("number", source)
                 row[number] = f"-{row[number] or '30'}"
+        elif kind == "end_before_start":
+            row["dismissed_at"] = _shift_ts(row["created_at"], -int(rng.integers(1, 30)) * DAY)
         elif kind == "unknown_enum":
             row[spec.column("enum", source)] = spec.bad_enum[variant % len(spec.bad_enum)]
         elif kind == "unknown_reference":
@@ -1344,6 +1591,9 @@ class _BadRows:
                 num = UNKNOWN_ORDER_BASE + int(rng.integers(0, 10**9))
                 row["order_id"] = f"O{num:0{ID_WIDTH['order']}d}"
                 row["line_no"] = "1"
+            elif source == "group_members" and variant % 2:
+                num = UNKNOWN_GROUP_BASE + int(rng.integers(0, 100_000))
+                row["group_id"] = f"G{num:0{ID_WIDTH['group']}d}"
             else:
                 num = UNKNOWN_CUSTOMER_BASE + int(rng.integers(0, 10**6))
                 row["customer_id"] = f"C{num:0{ID_WIDTH['customer']}d}"
@@ -1363,6 +1613,11 @@ class _BadRows:
             if kind == "duplicate_key" and source == "products":
                 # A conflicting SKU is quarantined with all its order lines: pick the newest.
                 rows = np.array([int(np.argmax(self.catalog.launch_s))])
+            if kind == "duplicate_key" and source == "groups":
+                # So is a group with its members: pick the one drawing the fewest.
+                rows = np.array([self.conflicting_group])
+            if kind == "duplicate_key" and source == "group_members":  # a join has a scene
+                rows = np.flatnonzero(pc.equal(table["event_type"], "join").to_numpy(False))
             if not len(rows):
                 continue
             count = int(rng.poisson(per_kind))
@@ -1391,6 +1646,8 @@ def _variants(source: str, kind: str) -> int:
     if kind == "bad_timestamp":
         return len(BAD_TIMESTAMPS)
     if source == "order_items" and kind in ("bad_number", "negative_value", "unknown_reference"):
+        return 2
+    if source == "group_members" and kind == "unknown_reference":  # a customer, a group
         return 2
     return 1
 
@@ -1739,7 +1996,8 @@ def generate(
     order on the day it was placed and again, as a new version with `updated_at`, on each day
     its status changed, with all its lines every time; each customer on registration and again
     after a member level upgrade or a city move; products on the first day or on launch, a few
-    again with their consumption cycle corrected; friend events and interactions on their day.
+    again with their consumption cycle corrected; groups on creation, a dismissed one again on
+    its dismissal; friend events, interactions and group members' joins and leaves on their day.
     The latest version of every key is the whole file's row (with updated_at), and the bad
     rows are the whole file's, each in the delivery of the row it was made from.
 
@@ -1813,6 +2071,16 @@ def generate(
             version_rng = np.random.default_rng([seed, 4])
             products, early_products = _product_versions(products, catalog, params, version_rng)
         emit("products", bad.inject("products", products, catalog_rng), early_products)
+        # The groups and their members come from streams of their own: the other sources'
+        # files are those of a run without them.
+        group_rng = np.random.default_rng([seed, 5])
+        plan, groups, group_style = _groups(group_rng, customers, params, catalog.staff_ids)
+        bad.n_groups = len(plan.created_s)
+        bad.conflicting_group = int(np.argmin(plan.members.sum(axis=1)))
+        early_groups = None
+        if daily:
+            groups, early_groups = _group_versions(groups, plan, group_style)
+        emit("groups", bad.inject("groups", groups, group_rng), early_groups)
         bar = tqdm(total=customers, unit="customer", disable=not progress, desc=_("generate"))
         for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
             n = min(CHUNK_SIZE, customers + 1 - first_num)
@@ -1827,6 +2095,11 @@ def generate(
                 if source in tables:
                     table = bad.inject(source, tables[source], bad_rng)
                     emit(source, table, earlier.get(source))
+            member_rng = np.random.default_rng([seed, 6, chunk])
+            members, member_s = _group_members(member_rng, plan, chunk, first_num, history)
+            if daily:
+                members = _with_day(members, member_s // DAY)
+            emit("group_members", bad.inject("group_members", members, member_rng))
             bar.update(n)
         bar.close()
         for source in tqdm(spools, disable=not progress, desc=_("write deliveries")):

@@ -21,8 +21,9 @@ KIND_CONDITIONS = {
     "unknown_enum": "quarantine_reason in ('unknown_status', 'unknown_event_type',"
     " 'unknown_interaction_type')",
     "unknown_reference": "quarantine_reason in ('unknown_customer', 'unknown_order',"
-    " 'unknown_sku')",
+    " 'unknown_sku', 'unknown_group')",
     "future_timestamp": "quarantine_reason = 'future_timestamp'",
+    "end_before_start": "quarantine_reason = 'dismissed_before_created'",
 }
 # Reference data keeps the row and nulls a bad optional attribute, naming it.
 NULLED_IN_REFERENCE_DATA = ("bad_timestamp", "bad_number", "negative_value", "future_timestamp")
@@ -33,6 +34,8 @@ VALIDATED_MODEL = {
     "order_items": "intermediate.int_order_items_validated",
     "friend_events": "intermediate.int_friend_events_validated",
     "interactions": "intermediate.int_interactions_validated",
+    "groups": "staging.stg_raw__groups",
+    "group_members": "intermediate.int_group_members_validated",
 }
 
 
@@ -66,3 +69,23 @@ def test_each_injected_kind_is_caught_by_its_rule(generated_night):
                 warehouse, f"select count(*) from {VALIDATED_MODEL[source]} where {condition}"
             )
             assert caught >= 1, (source, kind)
+
+
+def test_group_members_of_an_unknown_group_or_customer_are_both_caught(generated_night):
+    """The two forms of a group member's unknown reference, and the cascade of the group an
+    injected conflicting copy quarantines (the one drawing the fewest members)."""
+    summary, warehouse = generated_night
+    assert summary["bad_rows"]["group_members"]["unknown_reference"] == 2
+    reasons = dict(
+        query(
+            warehouse,
+            "select quarantine_reason, count(*) from intermediate.int_group_members_validated"
+            " where quarantine_reason in ('unknown_group', 'unknown_customer')"
+            " group by quarantine_reason",
+        )
+    )
+    assert reasons["unknown_customer"] == 1
+    assert reasons["unknown_group"] > 1  # the injected one, and the conflicting group's members
+    # 13 groups for 200 customers; all but the conflicting one are built.
+    ((groups,),) = query(warehouse, "select count(*) from marts.dim_groups")
+    assert groups == 12

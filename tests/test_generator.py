@@ -19,7 +19,10 @@ from orchestration.generator import (
     BAD_SPECS,
     CATEGORIES,
     FRIEND_EVENT_TYPES,
+    GROUP_EVENT_TYPES,
+    GROUP_THEMES,
     INTERACTION_TYPES,
+    JOIN_SCENES,
     ORDER_STATUSES,
     SOURCES,
     generate,
@@ -39,6 +42,15 @@ TS_COLUMNS = {
     "order_items": (),
     "friend_events": ("event_ts",),
     "interactions": ("interaction_ts",),
+    "groups": ("created_at", "dismissed_at"),
+    "group_members": ("event_ts",),
+}
+# The statuses and types each source with one allows.
+ENUMS = {
+    "orders": ORDER_STATUSES,
+    "friend_events": FRIEND_EVENT_TYPES,
+    "interactions": INTERACTION_TYPES,
+    "group_members": GROUP_EVENT_TYPES,
 }
 
 Run = tuple[Path, dict[str, Any]]
@@ -132,8 +144,8 @@ def test_different_seed_gives_different_data(
 
 
 def test_files_have_exactly_the_contract_columns(dirty: Run, dirty_parquet: Run) -> None:
-    # The optional sources (identity_links) are not generated yet.
-    contract = {name: spec for name, spec in load_contract().items() if not spec.is_optional}
+    # Of the optional sources, the groups and their members are generated, identity links not.
+    contract = {name: spec for name, spec in load_contract().items() if name != "identity_links"}
     assert sorted(p.name for p in dirty[0].iterdir()) == sorted(f"{s}.csv" for s in contract)
     for source, spec in contract.items():
         header = (dirty[0] / f"{source}.csv").read_text(encoding="utf-8").split("\n", 1)[0]
@@ -190,6 +202,8 @@ def test_referential_integrity(clean: Run) -> None:
     assert set(data["order_items"].sku_id) <= set(data["products"].sku_id)
     assert set(data["friend_events"].customer_id) <= customers
     assert set(data["interactions"].customer_id) <= customers
+    assert set(data["group_members"].customer_id) <= customers
+    assert set(data["group_members"].group_id) <= set(data["groups"].group_id)
 
 
 def _orders_without_lines(data: dict[str, pd.DataFrame]) -> set[str]:
@@ -345,6 +359,83 @@ def test_interactions_only_while_a_friend(clean: Run) -> None:
     assert {"护肤", "母婴", "出行安全", "新品", "促销"} <= set(inter.topic.dropna())
 
 
+# --- customer groups ---------------------------------------------------------------------------
+
+GROUP_NAME = re.compile("({})( \\d+)?".format("|".join(re.escape(t) for t, _ in GROUP_THEMES)))
+
+
+def test_groups(clean: Run) -> None:
+    data = frames(clean)
+    groups = data["groups"]
+    # 400 customers: a group per 15 customers, numbered in creation order, owned by the staff.
+    assert groups.group_id.tolist() == [f"G{i:06d}" for i in range(1, 28)]
+    assert set(groups.owner_staff_id) <= set(data["friend_events"].staff_id)
+    assert groups.name.map(GROUP_NAME.fullmatch).all() and groups.name.is_unique
+    assert "会员福利群" in set(groups.name)
+    dates = ts_frame(groups, ["created_at", "dismissed_at"])
+    assert dates.created_at.is_monotonic_increasing
+    dismissed = dates.dropna()
+    assert len(dismissed) == 2  # 6% of 27, rounded
+    assert (dismissed.dismissed_at - dismissed.created_at >= pd.Timedelta(days=30)).all()
+    # The whole file is the latest version: no updated_at (the deliveries have it).
+    assert groups.updated_at.isna().all() and groups._deleted.isna().all()
+
+
+def test_group_members_are_friends_inside_the_groups_lifetime(clean: Run) -> None:
+    data = frames(clean)
+    members, events = data["group_members"], data["friend_events"]
+    at = pd.to_datetime(members.event_ts.map(parse_ts))
+    groups = data["groups"]
+    dates = ts_frame(groups, ["created_at", "dismissed_at"]).set_axis(groups.group_id)
+    ends = dates.dismissed_at.fillna(pd.Timestamp(END_TS))
+    assert (at >= members.group_id.map(dates.created_at)).all()
+    assert (at <= members.group_id.map(ends)).all()
+    dismissed = members.group_id.map(dates.dismissed_at)
+    assert not (at >= dismissed).any()  # nothing on or after a dismissal
+
+    # A join is by a customer who is registered and a friend of some staff member then.
+    joins = members[members.event_type == "join"]
+    registered = data["customers"].set_index("customer_id").registered_at.map(parse_ts)
+    assert (joins.event_ts.map(parse_ts) >= joins.customer_id.map(registered)).all()
+    steps: dict[str, list[tuple[dt.datetime, int]]] = {}
+    for row in events.itertuples(index=False):
+        step = 1 if row.event_type == "add" else -1
+        steps.setdefault(row.customer_id, []).append((parse_ts(row.event_ts), step))
+    for row in joins.itertuples(index=False):
+        joined = parse_ts(row.event_ts)
+        assert sum(step for t, step in steps[row.customer_id] if t <= joined) > 0, row
+
+    # One join per member and group, and at most one leave after it.
+    history = members.assign(at=at).sort_values("at").groupby(["group_id", "customer_id"])
+    assert set(history.event_type.agg(tuple)) == {("join",), ("join", "leave")}
+    leaves = (members.event_type == "leave").sum()
+    assert 0.05 <= leaves / len(joins) <= 0.2
+    scenes = joins.join_scene.value_counts(normalize=True)
+    assert set(scenes.index) == set(JOIN_SCENES)
+    assert scenes["invited"] > scenes["qr_code"] > scenes["link"] >= 0.08
+    assert members[members.event_type == "leave"].join_scene.isna().all()
+    # Engaged customers are in several groups, most in a few.
+    per_customer = joins.groupby("customer_id").size()
+    assert per_customer.median() <= 5 and per_customer.max() >= 12
+
+
+def test_group_sizes_at_full_scale(tmp_path: Path) -> None:
+    """The sample's size (3,000 customers, ~1 s): 200 groups of 30 to 500 members."""
+    result = generate(
+        tmp_path, customers=3000, seed=42, bad_row_rate=0, file_format="parquet", progress=False
+    )
+    members = pq.read_table(tmp_path / "group_members.parquet").to_pandas()
+    joins = members[members.event_type == "join"].groupby("group_id").size()
+    assert result["rows"]["groups"] == len(joins) == 200
+    assert joins.min() >= 30 and joins.max() <= 500
+    assert joins.median() < 100 and (joins > 250).sum() >= 3
+    # A small run: as many groups, each of at most the customers there are.
+    small = generate(tmp_path / "small", customers=60, bad_row_rate=0, progress=False)
+    assert small["rows"]["groups"] == 4
+    small_joins = read_csv(tmp_path / "small" / "group_members.csv").to_pandas()
+    assert small_joins.groupby("group_id").size().max() <= 60
+
+
 # --- bad rows ----------------------------------------------------------------------------------
 
 
@@ -354,8 +445,10 @@ def test_every_bad_kind_injected_in_every_source(dirty: Run) -> None:
     for source, kinds in summary.items():
         assert set(kinds) == set(BAD_SPECS[source].kinds)
         assert all(count >= 1 for count in kinds.values()), (source, kinds)
-    assert set(summary["orders"]) == set(BAD_KINDS)
-    assert set(summary["interactions"]) == set(BAD_KINDS)
+    # Every kind somewhere; an end before a start only where there is an end (a dismissal).
+    assert set(summary["orders"]) == set(BAD_KINDS) - {"end_before_start"}
+    assert set(summary["interactions"]) == set(BAD_KINDS) - {"end_before_start"}
+    assert "end_before_start" in summary["groups"]
 
 
 def test_tiny_output_still_gets_every_kind(tmp_path: Path) -> None:
@@ -382,12 +475,7 @@ def test_bad_rows_are_what_the_summary_says(dirty: Run) -> None:
             assert values.isin(["2025-13-45 99:00", "not a date"]).sum() == kinds["bad_timestamp"]
             assert values.str.startswith("2099", na=False).sum() == kinds["future_timestamp"]
         if spec.enum:
-            allowed = {
-                "status": ORDER_STATUSES,
-                "event_type": FRIEND_EVENT_TYPES,
-                "interaction_type": INTERACTION_TYPES,
-            }[spec.enum]
-            unknown = df[spec.enum].notna() & ~df[spec.enum].isin(allowed)
+            unknown = df[spec.enum].notna() & ~df[spec.enum].isin(ENUMS[source])
             assert unknown.sum() == kinds["unknown_enum"]
         if "bad_number" in kinds:
             assert (df == "12,3x").sum().sum() == kinds["bad_number"]
@@ -409,6 +497,16 @@ def test_bad_rows_are_what_the_summary_says(dirty: Run) -> None:
     unknown_sku = items.sku_id.notna() & ~items.sku_id.isin(set(data["products"].sku_id))
     assert orphan.sum() >= 1 and unknown_sku.sum() >= 1
     assert orphan.sum() + unknown_sku.sum() == summary["order_items"]["unknown_reference"]
+
+    # A group member's unknown reference is a customer or (its second form) a group.
+    members = data["group_members"]
+    stranger = members.customer_id.notna() & ~members.customer_id.isin(customers)
+    unknown_group = members.group_id.notna() & ~members.group_id.isin(set(data["groups"].group_id))
+    assert stranger.sum() >= 1 and unknown_group.sum() >= 1
+    assert stranger.sum() + unknown_group.sum() == summary["group_members"]["unknown_reference"]
+    dates = ts_frame(data["groups"], ["created_at", "dismissed_at"])
+    inverted = dates.dismissed_at < dates.created_at
+    assert inverted.sum() == summary["groups"]["end_before_start"]
 
 
 def test_only_injected_rows_are_after_end_date(dirty: Run) -> None:
@@ -449,6 +547,7 @@ VERSION_KEYS = {
     "products": "sku_id",
     "orders": "order_id",
     "order_items": "order_id",
+    "groups": "group_id",
 }
 DELIVERY_NAME = re.compile(r"\d{4}-\d\d-\d\d\.csv")
 
@@ -577,6 +676,32 @@ def test_customers_and_products_have_earlier_versions(daily: Run) -> None:
     corrected = products[products.sku_id.duplicated(keep=False)].groupby("sku_id")
     assert corrected.ngroups == 3
     assert (corrected.consumption_cycle_days.nunique() == 2).all()
+
+
+def test_groups_come_on_creation_and_dismissal_members_on_their_day(daily: Run) -> None:
+    groups = deliveries(daily, "groups")
+    # The generated groups (not the injected rows of their own ids) once each per delivery.
+    groups = groups[groups.group_id.isin([f"G{i:06d}" for i in range(1, 28)])]
+    groups = groups[~groups.name.str.endswith("（新）")].drop_duplicates(["group_id", "_file"])
+    created = groups.created_at.map(parse_ts).dt.date.astype(str) + ".csv"
+    dismissed = groups.dismissed_at.map(parse_ts)
+    files = groups.groupby("group_id")._file.agg(list)
+    assert (files.map(len) == 1).sum() == 25 and (files.map(len) == 2).sum() == 2
+    first = ~groups.group_id.duplicated()
+    assert (groups._file[first] == created[first]).all()
+    assert groups.updated_at[first].map(parse_ts).equals(groups.created_at[first].map(parse_ts))
+    again = groups[groups.group_id.duplicated(keep=False)].sort_values(["group_id", "_file"])
+    assert again.dismissed_at.isna().tolist() == [True, False] * 2  # first as created
+    later = again[again.dismissed_at.notna()]
+    assert (later._file == dismissed[later.index].dt.date.astype(str) + ".csv").all()
+    assert later.updated_at.equals(later.dismissed_at)
+
+    members = deliveries(daily, "group_members")
+    known = members.event_type.isin(GROUP_EVENT_TYPES) & members.group_id.isin(set(groups.group_id))
+    at = members.event_ts[known].map(parse_ts).dropna()
+    at = at[at.dt.year < 2099]
+    assert len(at) > 1500
+    assert (members._file[at.index] == at.dt.date.astype(str) + ".csv").all()
 
 
 def test_the_latest_versions_are_the_whole_files_rows(daily: Run, dirty: Run) -> None:
