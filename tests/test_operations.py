@@ -505,7 +505,16 @@ def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
     assert unknown.output.startswith("Error: SCRM_LANG='fr' 不是可用的语言：请用 zh（简体中文")
     assert "SCRM_LANG='fr' is not a language the reports speak" in unknown.output
 
-    sources = ("customers", "products", "orders", "order_items", "friend_events", "interactions")
+    sources = (
+        "customers",
+        "products",
+        "orders",
+        "order_items",
+        "friend_events",
+        "interactions",
+        "groups",
+        "group_members",
+    )
     for language, wrote, row_line in (
         (None, "已把原始文件写入 {out}", "  {source}：{rows} 行"),
         ("en", "wrote raw files to {out}", "  {source}: {rows} rows"),
