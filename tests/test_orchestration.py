@@ -17,7 +17,12 @@ from dbt.cli.main import dbtRunner
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
-from orchestration.dagster_home import dagster_home
+from orchestration.dagster_home import (
+    RUN_HISTORY_VARIABLE,
+    RunHistorySettingError,
+    dagster_home,
+    night_instance,
+)
 from orchestration.defs.dbt.assets import group_for_fqn, with_column_types
 from orchestration.defs.resources import NightlyDbtCliResource
 from orchestration.project import (
@@ -81,6 +86,25 @@ def test_a_nights_dbt_builds_reuse_its_parse(tiny_night):
         assert "Unable to do partial parsing" not in text
     # The builds wrote their artifacts in the home, none in the project's target/.
     assert not list(dbt_project.project_dir.glob(f"target/*-{result.run_id[:7]}-*"))
+
+
+def test_run_history_is_kept_in_the_home_unless_it_is_off(tmp_path, monkeypatch):
+    """SCRM_RUN_HISTORY: on (the default) records a night in the home's instance, the one
+    `make dev` opens; off runs it in memory and leaves the home without one; anything else
+    stops the command, naming the variable."""
+    # The home's instance sets DAGSTER_HOME; monkeypatch puts it back afterwards.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(RUN_HISTORY_VARIABLE, "off")
+    with night_instance(tmp_path / "scratch") as instance:
+        assert instance.is_ephemeral
+    assert not (tmp_path / "scratch" / "dagster").exists()
+    monkeypatch.delenv(RUN_HISTORY_VARIABLE)
+    with night_instance(tmp_path / "home") as instance:
+        assert not instance.is_ephemeral
+        assert instance.root_directory == str((tmp_path / "home" / "dagster").resolve())
+    monkeypatch.setenv(RUN_HISTORY_VARIABLE, "maybe")
+    with pytest.raises(RunHistorySettingError, match=r"SCRM_RUN_HISTORY.*maybe"):
+        night_instance(tmp_path / "home")
 
 
 def test_a_step_keeps_its_newest_dbt_run_folders(tmp_path):
