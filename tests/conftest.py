@@ -73,7 +73,9 @@ def built_once(
     """
     if "PYTEST_XDIST_WORKER" not in os.environ:
         folder = tmp_path_factory.mktemp(name)
-        return folder, build(folder)
+        built_value = build(folder)
+        _READ_ONLY_FOLDERS.add(folder.resolve())
+        return folder, built_value
     folder = tmp_path_factory.getbasetemp().parent / name
     built = folder.parent / f"{name}.built"
     with FileLock(f"{folder}.lock"):
@@ -81,7 +83,37 @@ def built_once(
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             built.write_bytes(pickle.dumps(build(folder)))
+    _READ_ONLY_FOLDERS.add(folder.resolve())
     return folder, pickle.loads(built.read_bytes())
+
+
+# What built_once built. A DuckDB file there opened for writing would lock out the other
+# worker's readers (and change what they read): tests copy it first (copy_warehouse).
+_READ_ONLY_FOLDERS: set[Path] = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_warehouses_stay_read_only() -> Iterator[None]:
+    """Fail at once, in any run, a test that opens a shared warehouse for writing.
+
+    Under xdist such a test fails only when the other worker happens to be reading.
+    """
+    connect = duckdb.connect
+
+    def read_only_in_shared_folders(database: Any = ":memory:", read_only: bool = False, **kw):
+        if (
+            not read_only
+            and isinstance(database, str | Path)
+            and str(database) not in {"", ":memory:"}
+        ):
+            path = Path(database).resolve()
+            if any(path.is_relative_to(folder) for folder in _READ_ONLY_FOLDERS):
+                raise AssertionError(f"{path} is shared by the run: copy it (copy_warehouse)")
+        return connect(database, read_only=read_only, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(duckdb, "connect", read_only_in_shared_folders)
+        yield
 
 
 def night_fixture(**fixture_options: Any):

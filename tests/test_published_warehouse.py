@@ -25,7 +25,7 @@ from orchestration.publishing.warehouse import (
     tables_published_by_month,
 )
 from orchestration.segments import load_manifest
-from tests.conftest import CUSTOMER_MARTS_AS_OF, TINY_AS_OF, query
+from tests.conftest import CUSTOMER_MARTS_AS_OF, TINY_AS_OF, copy_warehouse, query
 
 TINY_NIGHT = date.fromisoformat(TINY_AS_OF)
 MARTS_NIGHT = date.fromisoformat(CUSTOMER_MARTS_AS_OF)
@@ -373,6 +373,22 @@ def test_a_killed_publish_leaves_the_previous_night_whole(
         ".marts-2026-06-30-after",
     }
     assert len(leftovers) <= 1 and all(name.startswith(".marts-") for name in leftovers)
+
+
+def test_a_write_ahead_log_left_behind_is_folded_into_the_copy(tiny_warehouse, tmp_path):
+    warehouse = copy_warehouse(tiny_warehouse, tmp_path / "home")
+    customers = "select count(*) from marts.dim_customers"
+    (before,) = query(warehouse, customers)[0]
+    with duckdb.connect(str(warehouse)) as connection:
+        # A writer that stopped before its checkpoint: the deletion lives in the log alone.
+        connection.execute("pragma disable_checkpoint_on_shutdown")
+        connection.execute(
+            "delete from marts.dim_customers"
+            " where customer_id = (select min(customer_id) from marts.dim_customers)"
+        )
+    assert warehouse.with_name(f"{warehouse.name}.wal").exists()
+    publish_warehouse(warehouse, tmp_path / "published", TINY_NIGHT, "wal")
+    assert query(tmp_path / "published" / PUBLISHED_NAME, customers) == [(before - 1,)]
 
 
 def test_a_publish_removes_what_a_killed_publisher_left(tiny_warehouse, tmp_path):

@@ -181,9 +181,11 @@ def publish_warehouse(
     night = as_of.isoformat()
     with publisher_lock(published_dir, lock_timeout_seconds):
         _remove_leftovers(published_dir)
-        # Fold the write-ahead log into the file so the copy is complete on its own.
-        with duckdb_settings.connect(warehouse) as connection:
-            connection.execute("checkpoint")
+        # Fold a write-ahead log into the file so the copy is complete on its own. Without
+        # one, a read lock is all publishing takes: readers of the warehouse do not stop it.
+        if warehouse.with_name(f"{warehouse.name}.wal").exists():
+            with duckdb_settings.connect(warehouse) as connection:
+                connection.execute("checkpoint")
         target = published_dir / PUBLISHED_NAME
         temporary = published_dir / f".{PUBLISHED_NAME}.{os.getpid()}{_TEMPORARY_SUFFIX}"
         parquet_dir = published_dir / f"{_MARTS_DIR_PREFIX}{night}-{run_id}"
