@@ -225,6 +225,7 @@ def test_definitions_snapshot():
         "audit/int_known_products",
         "exports/segment_exports",
         "intermediate/int_customer_first_activity",
+        "intermediate/int_days",
         "intermediate/int_friend_events_validated",
         "intermediate/int_group_members_validated",
         "intermediate/int_identity_ids",

@@ -3,9 +3,6 @@
     as-of date, with a day's changes (zero on a quiet day) and the running total, so a chart
     of the total never drops to zero on a day without events.
 -#}
-{#- Day numbers come from dbt's cross-database generator, counting back from the as-of date:
-    2^16 days, 179 years, far more than any friend history. -#}
-{%- set max_history_days = 65536 %}
 
 with
 
@@ -38,34 +35,14 @@ pairs as (
     group by 1, 2
 ),
 
-history as (
-    select min(first_event_on) as first_event_on from pairs
-),
-
-day_numbers as (
-    {{ dbt.generate_series(max_history_days) }}
-),
-
--- The days from the first change of any pair to the as-of date.
-days as (
-    select
-        {{ add_days(as_of_date(), '1 - cast(day_numbers.generated_number as integer)') }}
-            as event_on
-    from day_numbers
-    cross join history
-    where
-        day_numbers.generated_number
-        <= {{ days_between('history.first_event_on', as_of_date()) }} + 1
-),
-
 spine as (
     select
-        days.event_on,
+        days.day_on as event_on,
         pairs.channel_code,
         pairs.staff_id
     from pairs
-    inner join days
-        on pairs.first_event_on <= days.event_on
+    inner join {{ ref('int_days') }} as days
+        on pairs.first_event_on <= days.day_on
 ),
 
 filled as (

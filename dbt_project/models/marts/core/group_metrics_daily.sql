@@ -4,9 +4,6 @@
     removes everyone still in), net, and the total at the end of the day, which a quiet day
     carries over.
 -#}
-{#- Day numbers come from dbt's cross-database generator, counting back from the as-of date
-    (as in friend_metrics_daily): 2^16 days, far more than any group's life. -#}
-{%- set max_history_days = 65536 %}
 
 with
 
@@ -56,34 +53,15 @@ spans as (
     group by groups.group_id, groups.created_on, groups.dismissed_on
 ),
 
-history as (
-    select min(first_day) as first_day from spans
-),
-
-day_numbers as (
-    {{ dbt.generate_series(max_history_days) }}
-),
-
-days as (
-    select
-        {{ add_days(as_of_date(), '1 - cast(day_numbers.generated_number as integer)') }}
-            as event_on
-    from day_numbers
-    cross join history
-    where
-        day_numbers.generated_number
-        <= {{ days_between('history.first_day', as_of_date()) }} + 1
-),
-
 spine as (
     select
         spans.group_id,
-        days.event_on
+        days.day_on as event_on
     from spans
-    inner join days
+    inner join {{ ref('int_days') }} as days
         on
-            spans.first_day <= days.event_on
-            and spans.last_day >= days.event_on
+            spans.first_day <= days.day_on
+            and spans.last_day >= days.day_on
 ),
 
 filled as (

@@ -4,9 +4,6 @@
     customers the staff member had not contacted in the last 30 days (var
     staff_uncontacted_days) at the end of the day.
 -#}
-{#- Day numbers come from dbt's cross-database generator, counting back from the as-of date,
-    as in friend_metrics_daily. -#}
-{%- set max_history_days = 65536 %}
 
 with
 
@@ -177,32 +174,13 @@ staff as (
     group by 1
 ),
 
-history as (
-    select min(first_metric_on) as first_metric_on from staff
-),
-
-day_numbers as (
-    {{ dbt.generate_series(max_history_days) }}
-),
-
-days as (
-    select
-        {{ add_days(as_of_date(), '1 - cast(day_numbers.generated_number as integer)') }}
-            as metric_on
-    from day_numbers
-    cross join history
-    where
-        day_numbers.generated_number
-        <= {{ days_between('history.first_metric_on', as_of_date()) }} + 1
-),
-
 spine as (
     select
-        days.metric_on,
+        days.day_on as metric_on,
         staff.staff_id
     from staff
-    inner join days
-        on staff.first_metric_on <= days.metric_on
+    inner join {{ ref('int_days') }} as days
+        on staff.first_metric_on <= days.day_on
 ),
 
 filled as (
