@@ -37,12 +37,12 @@ pairs as (
 
 spine as (
     select
-        days.day_on as event_on,
+        calendar.day_on as event_on,
         pairs.channel_code,
         pairs.staff_id
     from pairs
-    inner join {{ ref('int_days') }} as days
-        on pairs.first_event_on <= days.day_on
+    inner join {{ ref('int_days') }} as calendar
+        on pairs.first_event_on <= calendar.day_on
 ),
 
 filled as (

@@ -56,12 +56,12 @@ spans as (
 spine as (
     select
         spans.group_id,
-        days.day_on as event_on
+        calendar.day_on as event_on
     from spans
-    inner join {{ ref('int_days') }} as days
+    inner join {{ ref('int_days') }} as calendar
         on
-            spans.first_day <= days.day_on
-            and spans.last_day >= days.day_on
+            spans.first_day <= calendar.day_on
+            and spans.last_day >= calendar.day_on
 ),
 
 filled as (

@@ -176,11 +176,11 @@ staff as (
 
 spine as (
     select
-        days.day_on as metric_on,
+        calendar.day_on as metric_on,
         staff.staff_id
     from staff
-    inner join {{ ref('int_days') }} as days
-        on staff.first_metric_on <= days.day_on
+    inner join {{ ref('int_days') }} as calendar
+        on staff.first_metric_on <= calendar.day_on
 ),
 
 filled as (
