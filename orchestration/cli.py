@@ -170,7 +170,9 @@ class OperatorGroup(HelpOptionInLanguage, click.Group):
 
 def help_in_operator_language(command: click.Command) -> None:
     # An argument has no help of its own: the command's help tells of it.
-    for item in (command, *(param for param in command.params if isinstance(param, click.Option))):
+    options = [param for param in command.params if isinstance(param, click.Option)]
+    items: list[click.Command | click.Option] = [command, *options]
+    for item in items:
         english = vars(item).setdefault("english_help", item.help)
         if english:
             try:
