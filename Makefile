@@ -82,6 +82,12 @@ messages: setup
 	$(UV) run pybabel update -i $(LOCALE_DIR)/scrm.pot -d $(LOCALE_DIR) -D scrm \
 		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
 	rm $(LOCALE_DIR)/scrm.pot
+	@# click's own words (Usage:, its usage errors), from the click installed: a catalog apart.
+	$(UV) run pybabel extract --no-location --sort-output --omit-header \
+		-o $(LOCALE_DIR)/click.pot $$($(UV) run python -c "import click, os; print(os.path.dirname(click.__file__))")
+	$(UV) run pybabel update -i $(LOCALE_DIR)/click.pot -d $(LOCALE_DIR) -D click \
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
+	rm $(LOCALE_DIR)/click.pot
 
 sample: setup
 	rm -f $(SAMPLE_RAW)/*.csv $(SAMPLE_RAW)/*.parquet

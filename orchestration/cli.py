@@ -16,7 +16,7 @@ import click
 
 from orchestration import duckdb_settings, language, nights
 from orchestration.dagster_home import DAGSTER_DIR, RunHistorySettingError, night_instance
-from orchestration.language import _, padded
+from orchestration.language import N_, _, padded
 
 if TYPE_CHECKING:
     from dagster import ExecuteInProcessResult
@@ -27,8 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class OperatorError(click.ClickException):
-    """What stops a command, as its last line: "Error:" in the operator's language (click's
-    own usage errors keep click's English)."""
+    """What stops a command, as its last line: "Error:" in the operator's language."""
 
     def show(self, file: Any = None) -> None:
         try:
@@ -76,8 +75,10 @@ raw_option = click.option(
     envvar="SCRM_RAW_DIR",
     required=True,
     show_envvar=True,
-    help="Directory holding, per source, one <source>.csv or .parquet (a full delivery) "
-    "or a folder <source>/ of deliveries.",
+    help=N_(
+        "Directory holding, per source, one <source>.csv or .parquet (a full delivery) "
+        "or a folder <source>/ of deliveries."
+    ),
 )
 
 
@@ -94,7 +95,7 @@ def home_dir_option(help_text: str, *, must_exist: bool = False) -> Callable[[F]
     )
 
 
-home_option = home_dir_option("Directory for the warehouse and the nights' outputs.")
+home_option = home_dir_option(N_("Directory for the warehouse and the nights' outputs."))
 first_night_option = click.option(
     "--first-night",
     "first_night",
@@ -102,58 +103,125 @@ first_night_option = click.option(
     envvar=nights.FIRST_NIGHT_VARIABLE,
     show_envvar=True,
     default=None,
-    help=f"The first night that can be run (default {nights.DEFAULT_FIRST_NIGHT}): "
-    "the first day of your data, for history before it.",
+    help=N_(
+        "The first night that can be run (default {first_night}): "
+        "the first day of your data, for history before it."
+    ),
 )
 run_started_at_option = click.option(
     "--run-started-at",
     default="",
-    help="Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
-    "for the future-timestamp rule, to reproduce an earlier run exactly.",
+    help=N_(
+        "Pin 'now' (YYYY-MM-DD HH:MM:SS, Shanghai) "
+        "for the future-timestamp rule, to reproduce an earlier run exactly."
+    ),
 )
 verbose_option = click.option(
     "--verbose",
     "-v",
     is_flag=True,
-    help="Print everything: Dagster's events, dbt's output and tracebacks "
-    "(by default one line per step, the rest in $SCRM_HOME/logs/).",
+    help=N_(
+        "Print everything: Dagster's events, dbt's output and tracebacks "
+        "(by default one line per step, the rest in $SCRM_HOME/logs/)."
+    ),
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="scrm-warehouse", prog_name="scrm")
+# What the help texts name, filled in after they are translated.
+HELP_VALUES = {"first_night": nights.DEFAULT_FIRST_NIGHT, "timezone": nights.TIMEZONE}
+
+
+class HelpOptionInLanguage:
+    """-h/--help says what it does in the current language: click makes that option once, in
+    the language of the first invocation, and keeps it."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = language.click_gettext("Show this message and exit.")
+        return option
+
+
+class OperatorCommand(HelpOptionInLanguage, click.Command):
+    """A `scrm` command (OperatorGroup.command_class)."""
+
+
+class OperatorGroup(HelpOptionInLanguage, click.Group):
+    """The `scrm` group, whose help and click's own words are in the operator's language.
+
+    Click reads a command's and option's help when it prints them; each invocation first
+    sets them to the configured language's, from the English written here (kept aside).
+    """
+
+    command_class = OperatorCommand
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if parent is None:
+            language.speak_click_in_operator_language()
+            help_in_operator_language(self)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def help_in_operator_language(command: click.Command) -> None:
+    # An argument has no help of its own: the command's help tells of it.
+    options = [param for param in command.params if isinstance(param, click.Option)]
+    items: list[click.Command | click.Option] = [command, *options]
+    for item in items:
+        english = vars(item).setdefault("english_help", item.help)
+        if english:
+            try:
+                item.help = _(english).format_map(HELP_VALUES)
+            except language.LanguageError:  # the command itself says SCRM_LANG is wrong
+                item.help = english.format_map(HELP_VALUES)
+    for subcommand in getattr(command, "commands", {}).values():
+        help_in_operator_language(subcommand)
+
+
+@click.group(
+    cls=OperatorGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("scrm-warehouse: private-domain customer tags computed in the open."),
+)
+@click.version_option(
+    package_name="scrm-warehouse", prog_name="scrm", help=N_("Show the version and exit.")
+)
 def main() -> None:
-    """scrm-warehouse: private-domain customer tags computed in the open."""
+    pass
 
 
-@main.command()
+@main.command(help=N_("Parse the dbt project, register its tag models and compile the rule tags."))
 def prepare() -> None:
-    """Parse the dbt project, register its tag models and compile the rule tags."""
     check_language()
     ensure_manifest()
     click.echo(_("dbt project prepared: target/manifest.json is current"))
 
 
-@main.command()
+@main.command(help=N_("Write deterministic, realistic raw files for --customers customers."))
 @click.option(
     "--customers",
     type=click.IntRange(min=1),
     required=True,
-    help="How many customers to generate.",
+    help=N_("How many customers to generate."),
 )
 @click.option(
     "--seed",
     type=int,
     default=42,
     show_default=True,
-    help="Random seed: the same seed writes the same bytes.",
+    help=N_("Random seed: the same seed writes the same bytes."),
 )
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     required=True,
-    help="Directory to write the raw files to.",
+    help=N_("Directory to write the raw files to."),
 )
 @click.option(
     "--format",
@@ -161,36 +229,38 @@ def prepare() -> None:
     type=click.Choice(["csv", "parquet"]),
     default="csv",
     show_default=True,
-    help="File format of the raw files (Parquet for large runs).",
+    help=N_("File format of the raw files (Parquet for large runs)."),
 )
 @click.option(
     "--deliveries",
     type=click.Choice(["full", "daily"]),
     default="full",
     show_default=True,
-    help="full: one file per source (<source>.csv). daily: a landing folder of daily "
-    "deliveries, <source>/YYYY-MM-DD.csv, each holding what changed that day.",
+    help=N_(
+        "full: one file per source (<source>.csv). daily: a landing folder of daily "
+        "deliveries, <source>/YYYY-MM-DD.csv, each holding what changed that day."
+    ),
 )
 @click.option(
     "--end-date",
     type=click.DateTime(["%Y-%m-%d"]),
     default="2026-10-31",
     show_default=True,
-    help="Last day of the generated history.",
+    help=N_("Last day of the generated history."),
 )
 @click.option(
     "--years",
     type=click.IntRange(min=1),
     default=2,
     show_default=True,
-    help="Years of history up to --end-date.",
+    help=N_("Years of history up to --end-date."),
 )
 @click.option(
     "--bad-row-rate",
     type=click.FloatRange(0, 0.5),
     default=0.002,
     show_default=True,
-    help="Share of rows made to break the contract, to exercise the quarantine.",
+    help=N_("Share of rows made to break the contract, to exercise the quarantine."),
 )
 def generate(
     customers: int,
@@ -202,7 +272,6 @@ def generate(
     years: int,
     bad_row_rate: float,
 ) -> None:
-    """Write deterministic, realistic raw files for CUSTOMERS customers."""
     from orchestration.generator import generate as generate_raw
 
     check_language()
@@ -234,7 +303,7 @@ def generate(
         click.echo("  " + line)
 
 
-@main.command()
+@main.command(help=N_("Run the nightly job in-process for one as-of date."))
 @raw_option
 @home_option
 @click.option(
@@ -242,7 +311,7 @@ def generate(
     "as_of",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help=f"The night to compute, YYYY-MM-DD (default: yesterday in {nights.TIMEZONE}).",
+    help=N_("The night to compute, YYYY-MM-DD (default: yesterday in {timezone})."),
 )
 @first_night_option
 @run_started_at_option
@@ -255,14 +324,22 @@ def run(
     run_started_at: str,
     verbose: bool,
 ) -> None:
-    """Run the nightly job in-process for one as-of date."""
     as_of_date = as_of.date().isoformat() if as_of else nights.last_ended_night().isoformat()
     check_nights(as_of_date, as_of_date, first_night)
     run_shown_night(raw_dir, home_dir, as_of_date, run_started_at, first_night, verbose)
     show_summary(home_dir, as_of_date)
 
 
-@main.command()
+@main.command(
+    help=N_(
+        "Rebuild and republish every night from --from to --to, oldest first.\n\n"
+        "Each night is computed from the events up to that night, so it publishes what it "
+        "would have published then. A night older than the published warehouse does not "
+        "replace it, but the working warehouse's current-night tables end on --to: run the "
+        "newest night again after. Stops at the first night that fails; run the command "
+        "again to redo the range."
+    )
+)
 @raw_option
 @home_option
 @click.option(
@@ -270,14 +347,14 @@ def run(
     "first",
     type=click.DateTime(["%Y-%m-%d"]),
     required=True,
-    help="The first night to rebuild, YYYY-MM-DD.",
+    help=N_("The first night to rebuild, YYYY-MM-DD."),
 )
 @click.option(
     "--to",
     "last",
     type=click.DateTime(["%Y-%m-%d"]),
     required=True,
-    help="The last night to rebuild, YYYY-MM-DD.",
+    help=N_("The last night to rebuild, YYYY-MM-DD."),
 )
 @first_night_option
 @run_started_at_option
@@ -291,13 +368,6 @@ def backfill(
     run_started_at: str,
     verbose: bool,
 ) -> None:
-    """Rebuild and republish every night from --from to --to, oldest first.
-
-    Each night is computed from the events up to that night, so it publishes what it would
-    have published then. A night older than the published warehouse does not replace it, but
-    the working warehouse's current-night tables end on --to: run the newest night again after.
-    Stops at the first night that fails; run the command again to redo the range.
-    """
     check_language()
     if last < first:
         raise click.BadParameter(_("--to is before --from"), param_hint="'--to'")
@@ -320,19 +390,20 @@ def backfill(
     show_summary(home_dir, nights_to_run[-1])
 
 
-@main.command()
-@home_dir_option("Directory holding the warehouse.", must_exist=True)
+@main.command(
+    help=N_(
+        "Run QUERY on the warehouse, opened read-only, and print the result.\n\n"
+        'For example: scrm sql --home .scrm "select * from marts.raw_row_accounting"'
+    )
+)
+@home_dir_option(N_("Directory holding the warehouse."), must_exist=True)
 @click.option(
     "--published",
     is_flag=True,
-    help="Query the copy published for BI tools (published/warehouse.duckdb) instead.",
+    help=N_("Query the copy published for BI tools (published/warehouse.duckdb) instead."),
 )
 @click.argument("query")
 def sql(home_dir: Path, published: bool, query: str) -> None:
-    """Run QUERY on the warehouse, opened read-only, and print the result.
-
-    For example: scrm sql --home .scrm "select * from marts.raw_row_accounting"
-    """
     import duckdb
 
     from orchestration.publishing.warehouse import PUBLISHED_NAME
@@ -352,17 +423,18 @@ def sql(home_dir: Path, published: bool, query: str) -> None:
         raise OperatorError(one_line(str(error))) from error
 
 
-@main.command()
-@home_dir_option("The directory whose exports/held/ holds the night.", must_exist=True)
+@main.command(
+    help=N_("Publish a night the churn guard held back, after review (docs/segments.md).")
+)
+@home_dir_option(N_("The directory whose exports/held/ holds the night."), must_exist=True)
 @click.option(
     "--as-of",
     "as_of",
     type=click.DateTime(["%Y-%m-%d"]),
     required=True,
-    help="The held night to publish, YYYY-MM-DD.",
+    help=N_("The held night to publish, YYYY-MM-DD."),
 )
 def release(home_dir: Path, as_of: datetime) -> None:
-    """Publish a night the churn guard held back, after review (docs/segments.md)."""
     from orchestration.publishing.errors import PublishError
     from orchestration.publishing.exports import release_night
     from orchestration.reporting.nightly_report import guard_reasons

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from orchestration.csv_text import csv_lines
-from orchestration.language import _, padded
+from orchestration.language import N_, _, padded
 from orchestration.raw_contract import load_contract
 
 # Fixed so that output never depends on anything but the arguments: changing it changes data.
@@ -412,6 +412,19 @@ BAD_KINDS = (
 # The kinds a source with a timestamp, a number, a status and a reference can take: all but
 # the one that needs an end date.
 _COMMON_KINDS = BAD_KINDS[:-1]
+# What the generate command's summary calls each kind, in the operator's language.
+BAD_KIND_LABELS = {
+    "duplicate_row": N_("exact copy"),
+    "duplicate_key": N_("conflicting key"),
+    "missing_required": N_("required value missing"),
+    "bad_timestamp": N_("unreadable time"),
+    "bad_number": N_("unreadable number"),
+    "negative_value": N_("negative value"),
+    "unknown_enum": N_("unknown status or type"),
+    "unknown_reference": N_("unknown reference"),
+    "future_timestamp": N_("time in the future"),
+    "end_before_start": N_("end before start"),
+}
 
 
 @dataclass(frozen=True)
@@ -2129,7 +2142,7 @@ def format_summary(result: dict[str, Any]) -> str:
     lines = ["{}{}  {}".format(*header)]
     for source in SOURCES:
         bad = result["bad_rows"][source]
-        # The kinds of bad row are the generator's codes (what tests and the quarantine name).
-        detail = ", ".join(f"{k}={v}" for k, v in bad.items() if v) or _("none")
+        kinds = [f"{_(BAD_KIND_LABELS[kind])} {rows}" for kind, rows in bad.items() if rows]
+        detail = _(", ").join(kinds) or _("none")
         lines.append(f"{source:<14}{result['rows'][source]:>12,}  {sum(bad.values())}: {detail}")
     return "\n".join(lines)

@@ -10,13 +10,16 @@ is defined before it is shown), and translated through a standard gettext catalo
 ``orchestration/locale/<language>/LC_MESSAGES/scrm.po``, extracted with Babel (``make
 messages``; babel.cfg says from where). The .po files are the only copy: they are compiled in
 memory when first used, so there is no compiled .mo file to go stale or to forget to build.
-tests/test_language.py fails when a message lacks either language.
+tests/test_language.py fails when a message lacks either language. click's own messages
+(``Usage:``, its usage errors) have a catalog of their own, ``click.po``
+(``speak_click_in_operator_language``).
 """
 
 from __future__ import annotations
 
 import gettext
 import os
+import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +38,8 @@ ENGLISH: Final = "en"
 LANGUAGES: Final = (CHINESE, ENGLISH)
 DEFAULT_LANGUAGE: Final = CHINESE
 DOMAIN: Final = "scrm"
+# click's own messages, a catalog of their own (speak_click_in_operator_language).
+CLICK_DOMAIN: Final = "click"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 
 # What people type for each language; case, "-" and "_" do not matter.
@@ -80,11 +85,11 @@ def html_language(language: str) -> str:
 
 
 @cache
-def translations(language: str) -> gettext.GNUTranslations:
-    """The language's catalog, compiled in memory from its .po file."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def translations(language: str, domain: str = DOMAIN) -> gettext.GNUTranslations:
+    """The language's catalog of ``domain``, compiled in memory from its .po file."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
     with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language, domain=DOMAIN)
+        catalog = read_po(handle, locale=language, domain=domain)
     compiled = BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
@@ -118,6 +123,39 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Marks a message for extraction where it is defined; ``_()`` translates it when shown."""
     return message
+
+
+def _click_catalog() -> gettext.NullTranslations:
+    try:
+        return translations(current_language(), CLICK_DOMAIN)
+    except LanguageError:  # the command says so itself; click's words stay English
+        return gettext.NullTranslations()
+
+
+def click_gettext(message: str) -> str:
+    """One of click's own messages in the current language."""
+    return _click_catalog().gettext(message)
+
+
+def _click_ngettext(singular: str, plural: str, count: int) -> str:
+    return _click_catalog().ngettext(singular, plural, count)
+
+
+def speak_click_in_operator_language() -> None:
+    """Have click's own words (Usage:, Options, its usage errors) in the operator's language.
+
+    Each click module marks them with ``from gettext import gettext as _``, the standard
+    library's global catalog, which only .mo files on disk can fill. Click ships no catalog:
+    ours, ``click.po``, is extracted from the installed click (``make messages``), and each
+    module's ``_`` and ``ngettext`` are pointed at it, only where they are still gettext's.
+    """
+    for name, module in list(sys.modules.items()):
+        if name != "click" and not name.startswith("click."):
+            continue
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = click_gettext  # type: ignore[attr-defined]
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = _click_ngettext  # type: ignore[attr-defined]
 
 
 def display_width(text: str) -> int:

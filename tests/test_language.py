@@ -779,3 +779,29 @@ def test_the_report_describes_segments_in_its_language(customer_marts_warehouse)
     assert CHURNED_EN not in render_nightly_report(
         customer_marts_warehouse, AS_OF, None, language="zh"
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_of_click_has_a_translation_in_both_languages(language):
+    """click's own words (Usage:, its usage errors), from the click installed: `make messages`
+    extracts them into click.po when click changes."""
+    import click
+
+    extracted = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            Path(click.__file__).parent
+        )
+    }
+    assert "Show this message and exit." in extracted
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "click.po"
+    with path.open("rb") as handle:
+        entries = {message.id: message for message in read_po(handle) if message.id}
+    assert sorted(map(str, extracted - set(entries))) == [], f"run `make messages`: {path.name}"
+    for key, message in entries.items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(strings), f"untranslated in {language}: {key!r}"
+        # A translation names only what click fills in (a plural's forms may differ).
+        ids = key if isinstance(key, tuple) else (key,)
+        filled = {name for text in ids for name in re.findall(r"\{[^}]*\}", text)}
+        assert all(set(re.findall(r"\{[^}]*\}", text)) <= filled for text in strings), key

@@ -278,19 +278,29 @@ def test_a_failed_night_ends_with_its_cause(tmp_path):
 
 def test_options_are_checked_before_any_work(tmp_path):
     home = tmp_path / "home"
-    missing = CliRunner().invoke(
-        main, ["run", "--raw", str(tmp_path / "nonexistent"), "--home", str(home)]
-    )
+    nonexistent = ["run", "--raw", str(tmp_path / "nonexistent"), "--home", str(home)]
+    missing = CliRunner().invoke(main, nonexistent, env={"SCRM_LANG": "en"})
     assert missing.exit_code == 2
     assert missing.output.splitlines()[-1] == (
         "Error: Invalid value for '--raw' (env var: 'SCRM_RAW_DIR'): "
         f"Directory '{tmp_path / 'nonexistent'}' does not exist."
     )
-    bad_date = CliRunner().invoke(
-        main, ["run", "--raw", str(TINY_RAW), "--home", str(home), "--as-of", "2026-02-30"]
+    # click's own words in Chinese; the option's hint and the type's name are click's English.
+    missing = CliRunner().invoke(main, nonexistent, env={"SCRM_LANG": None})
+    assert missing.output.splitlines()[-1] == (
+        "错误：'--raw' (env var: 'SCRM_RAW_DIR') 的值无效："
+        f"Directory '{tmp_path / 'nonexistent'}' 不存在。"
     )
+    impossible = ["run", "--raw", str(TINY_RAW), "--home", str(home), "--as-of", "2026-02-30"]
+    bad_date = CliRunner().invoke(main, impossible, env={"SCRM_LANG": "en"})
     assert bad_date.exit_code == 2
     assert "'2026-02-30' does not match the format '%Y-%m-%d'" in bad_date.output
+    bad_date = CliRunner().invoke(main, impossible, prog_name="scrm", env={"SCRM_LANG": None})
+    assert bad_date.output.splitlines()[1:] == [
+        "用 'scrm run --help' 查看帮助。",
+        "",
+        "错误：'--as-of' 的值无效：'2026-02-30' 不符合格式 '%Y-%m-%d'。",
+    ]
     # A backfill whose last night has not ended stops before its first night runs.
     nights = ["--from", TINY_AS_OF, "--to", "2999-01-01"]
     backfill = ["backfill", "--raw", str(TINY_RAW), "--home", str(home), *nights]
@@ -319,9 +329,25 @@ def test_every_option_has_help_and_the_cli_has_a_version():
         for parameter in command.params:
             if isinstance(parameter, click.Option):
                 assert parameter.help, f"scrm {name} {parameter.opts[0]}"
-    short = CliRunner().invoke(main, ["run", "-h"], prog_name="scrm")
+    short = CliRunner().invoke(main, ["run", "-h"], prog_name="scrm", env={"SCRM_LANG": "en"})
     assert short.exit_code == 0 and short.output.startswith("Usage: scrm run [OPTIONS]")
     assert "--verbose" in short.output
+    assert "The night to compute, YYYY-MM-DD (default: yesterday in Asia/Shanghai)." in " ".join(
+        short.output.split()
+    )
+    # The help, click's words and ours, in the operator's language by default.
+    chinese = CliRunner().invoke(main, ["run", "-h"], prog_name="scrm", env={"SCRM_LANG": None})
+    assert chinese.output.splitlines()[:5] == [
+        "用法: scrm run [OPTIONS]",
+        "",
+        "  在本进程内为一个截止日期运行夜间任务。",
+        "",
+        "选项:",
+    ]
+    assert "要计算的一晚\uff0cYYYY-MM-DD（默认：Asia/Shanghai 时区的昨天）。" in chinese.output
+    assert chinese.output.splitlines()[-1].split() == ["-h,", "--help", "显示本帮助后退出。"]
+    listing = CliRunner().invoke(main, ["-h"], prog_name="scrm", env={"SCRM_LANG": None})
+    assert "  run       在本进程内为一个截止日期运行夜间任务。" in listing.output.splitlines()
     version = CliRunner().invoke(main, ["--version"])
     assert version.exit_code == 0
     assert version.output == f"scrm, version {importlib.metadata.version('scrm-warehouse')}\n"
@@ -482,12 +508,16 @@ def test_a_backfill_counts_its_nights_in_the_operators_language(stubbed_home):
     assert stubbed(stubbed_home, *one, language="en")[4] == (
         "backfilled 1 night, 2026-06-30 to 2026-06-30"
     )
-    # --to before --from: click's usage error, our words in it.
+    # --to before --from: click's usage error, in the operator's language as our words in it.
     backwards = ["backfill", "--from", STUBBED_NIGHT, "--to", "2026-06-29"]
     arguments = [*backwards, "--raw", str(TINY_RAW), "--home", str(stubbed_home)]
     refused = CliRunner().invoke(main, arguments, env={"SCRM_LANG": None})
     assert refused.exit_code == 2
-    assert refused.output.splitlines()[-1] == "Error: Invalid value for '--to': --to 早于 --from"
+    assert refused.output.splitlines()[-1] == "错误：'--to' 的值无效：--to 早于 --from"
+    refused = CliRunner().invoke(main, arguments, env={"SCRM_LANG": "en"})
+    assert refused.output.splitlines()[-1] == (
+        "Error: Invalid value for '--to': --to is before --from"
+    )
 
 
 def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
@@ -531,7 +561,13 @@ def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
             wrote.format(out=out),
             *(row_line.format(source=source, rows=counted[source]) for source in sources),
         ]
-    assert "数据源                行数  注入的坏行" in chinese_generate_summary(tmp_path)
+    summary = chinese_generate_summary(tmp_path)
+    assert "数据源                行数  注入的坏行" in summary
+    # Each source's bad rows by kind, named in words: every source has one exact copy.
+    lines = {line.split()[0]: line for line in summary.splitlines() if line.startswith(sources)}
+    assert sorted(lines) == sorted(sources)
+    assert all("完全重复 1\uff0c" in line for line in lines.values())
+    assert "duplicate_row" not in summary
     # Daily deliveries go into an empty folder only: said in the operator's language.
     landing = ["generate", "--customers", "3", "--deliveries", "daily", "--out", str(tmp_path)]
     (tmp_path / "customers").mkdir()
