@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from orchestration.csv_text import csv_lines
+from orchestration.generated_identities import MultiIds, wecom_ids
 from orchestration.language import _, padded
 from orchestration.raw_contract import load_contract
 
@@ -1657,6 +1658,9 @@ def _variants(source: str, kind: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 DELIVERY_MODES = ("full", "daily")
+# single: every customer known by one id everywhere. multi: by their systems' ids, with the
+# links between them and the truth (orchestration/generated_identities.py).
+ID_MODES = ("single", "multi")
 P_CITY_MOVE = 0.03  # customers who move to another city once after registering
 PRODUCT_CORRECTIONS = 3  # SKUs whose consumption cycle is corrected after their first delivery
 CYCLE_ERRORS_DAYS = np.array([-5, 5, 10, 15], I64)
@@ -1968,6 +1972,58 @@ class _Writer:
 
 
 # ---------------------------------------------------------------------------------------------
+# Many ids per person
+# ---------------------------------------------------------------------------------------------
+
+
+def truth_path(out_dir: Path, file_format: str) -> Path:
+    """Where multi ids write the truth: beside the raw folder, never a source a night loads."""
+    out_dir = Path(out_dir).resolve()
+    return out_dir.parent / f"{out_dir.name}-identity-truth.{file_format}"
+
+
+class _MultiIdOutput:
+    """The customers under their systems' ids (generated_identities.MultiIds), with the
+    identity_links source and the truth, written chunk by chunk like the other sources."""
+
+    def __init__(self, out_dir: Path, customers: int, file_format: str):
+        contract = load_contract()["identity_links"]
+        self.ids = MultiIds(customers)
+        self.links = _Writer(
+            out_dir / f"identity_links.{file_format}", contract.columns, file_format
+        )
+        self.truth_path = truth_path(out_dir, file_format)
+        self.truth = _Writer(self.truth_path, ("id", "person"), file_format)
+        self.pending_customers: pa.Table | None = None
+
+    def chunk(
+        self, tables: dict[str, pa.Table], h: _History, first_num: int, rng: np.random.Generator
+    ) -> dict[str, pa.Table]:
+        """The chunk's tables under the systems' ids; the other ids' customers rows wait for
+        `other_customers`, after the bad rows, which are made from member rows alone."""
+        persons = self.ids.chunk(tables, first_num, h.reg_s, h.orders["ts"], h.friend_ts, rng)
+        self.links.write(persons.links)
+        self.truth.write(persons.truth)
+        self.pending_customers = persons.other_customers
+        return persons.tables
+
+    def other_customers(self) -> pa.Table:
+        assert self.pending_customers is not None
+        return self.pending_customers
+
+    def group_members(self, members: pa.Table) -> pa.Table:
+        column = members.schema.get_field_index("customer_id")
+        return members.set_column(column, "customer_id", wecom_ids(members["customer_id"]))
+
+    def finish(self) -> None:
+        self.truth.write(self.ids.noise_truth())
+
+    def close(self) -> None:
+        self.links.close()
+        self.truth.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
 
@@ -1987,6 +2043,7 @@ def generate(
     lines_per_order: float = 2.5,
     interactions_per_customer: float = 50.0,
     friend_events_per_customer: float = 3.0,
+    ids: str = "single",
 ) -> dict[str, Any]:
     """Write the raw sources into out_dir and return what was written.
 
@@ -2007,14 +2064,21 @@ def generate(
     positive rate injects every applicable kind at least once. Same arguments give
     byte-identical files.
 
+    ids="multi" writes each customer under their systems' ids, with the identity_links
+    source and the truth of who is who beside out_dir (_multi_ids; docs/identity.md).
+
     Returns {"rows": {source: rows written, bad rows included},
-             "bad_rows": {source: {kind: rows injected}}}, and in daily mode
-             "deliveries": {source: files written}.
+             "bad_rows": {source: {kind: rows injected}}}, in daily mode
+             "deliveries": {source: files written}, and with multi ids "truth": its path.
     """
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be csv or parquet, not {file_format!r}")
     if deliveries not in DELIVERY_MODES:
         raise ValueError(f"deliveries must be one of {DELIVERY_MODES}, not {deliveries!r}")
+    if ids not in ID_MODES:
+        raise ValueError(f"ids must be one of {ID_MODES}, not {ids!r}")
+    if ids == "multi" and deliveries == "daily":
+        raise ValueError(_("multi ids are generated as whole files only, not daily deliveries"))
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be in 1..{MAX_CUSTOMERS}")
     if years < 1:
@@ -2042,6 +2106,7 @@ def generate(
     bad = _BadRows(bad_row_rate, counters, catalog, customers)
 
     daily = deliveries == "daily"
+    multi = _MultiIdOutput(out_dir, customers, file_format) if ids == "multi" else None
     writers: dict[str, _Writer] = {}
     spools: dict[str, _DaySpool] = {}
     # The same draws as the whole files (so the same rows), and the versions from their own.
@@ -2086,6 +2151,10 @@ def generate(
             n = min(CHUNK_SIZE, customers + 1 - first_num)
             rng = np.random.default_rng([seed, 1, chunk])
             tables, history = _customers_chunk(rng, first_num, n, params, catalog, counters)
+            if multi is not None:
+                tables = multi.chunk(
+                    tables, history, first_num, np.random.default_rng([seed, 7, chunk])
+                )
             earlier: dict[str, pa.Table] = {}
             if daily:
                 version_rng = np.random.default_rng([seed, 3, chunk])
@@ -2095,8 +2164,12 @@ def generate(
                 if source in tables:
                     table = bad.inject(source, tables[source], bad_rng)
                     emit(source, table, earlier.get(source))
+            if multi is not None:
+                emit("customers", multi.other_customers())
             member_rng = np.random.default_rng([seed, 6, chunk])
             members, member_s = _group_members(member_rng, plan, chunk, first_num, history)
+            if multi is not None:
+                members = multi.group_members(members)
             if daily:
                 members = _with_day(members, member_s // DAY)
             emit("group_members", bad.inject("group_members", members, member_rng))
@@ -2106,9 +2179,13 @@ def generate(
             files[source], rows[source] = spools[source].write(
                 out_dir / source, contract[source].columns, file_format
             )
+        if multi is not None:
+            multi.finish()
     finally:
         for w in writers.values():
             w.close()
+        if multi is not None:
+            multi.close()
         if daily:
             shutil.rmtree(spool_dir, ignore_errors=True)
 
@@ -2118,6 +2195,9 @@ def generate(
     }
     if daily:
         result["deliveries"] = files
+    if multi is not None:
+        result["rows"]["identity_links"] = multi.links.rows
+        result["truth"] = multi.truth_path
     if progress:
         print(format_summary(result), file=sys.stderr)
     return result
@@ -2127,8 +2207,8 @@ def format_summary(result: dict[str, Any]) -> str:
     """Human-readable table of rows written and bad rows injected per source."""
     header = (padded(_("source"), 14), padded(_("rows"), 12, right=True), _("bad rows injected"))
     lines = ["{}{}  {}".format(*header)]
-    for source in SOURCES:
-        bad = result["bad_rows"][source]
+    for source in result["rows"]:
+        bad = result["bad_rows"].get(source, {})
         # The kinds of bad row are the generator's codes (what tests and the quarantine name).
         detail = ", ".join(f"{k}={v}" for k, v in bad.items() if v) or _("none")
         lines.append(f"{source:<14}{result['rows'][source]:>12,}  {sum(bad.values())}: {detail}")
