@@ -55,7 +55,8 @@ TEST_ACCOUNT = "pos_test"
 TEST_ACCOUNT_PHONES = tuple(f"199{k:08d}" for k in range(1, 13))
 
 HAS_UNIONID = 0.9
-# Persons none of whose systems reports a link: their ids stay apart.
+# Persons none of whose systems reports a link: their ids stay apart. At least one in every
+# chunk of customers.
 NEVER_LINKED = 0.005
 # A person who uses the phone of another (a family member) instead of one of their own; at
 # least one in every chunk of customers.
@@ -177,6 +178,8 @@ class MultiIds:
         unionids = _numbered(UNIONID_PREFIX, numbers)
         has_unionid = rng.random(n) < HAS_UNIONID
         linked = rng.random(n) >= NEVER_LINKED
+        if n > 1 and linked.all():
+            linked[rng.integers(0, n)] = False
         # A family: a person uses the phone of another who keeps their own.
         sharing = rng.random(n) < SHARED_PHONE
         if n > 1 and not sharing.any():
@@ -241,7 +244,10 @@ class MultiIds:
                 first_youzan = first
         u = rng.random(m)
         own = (u < p_phone) & linked[person]
-        # A store order without the buyer's phone: the cashier types a walk-in phone.
+        # A store order without the buyer's phone: the cashier types a walk-in phone. At least
+        # one in every chunk with store orders.
+        if store.any() and not (store & ~own).any():
+            own[rng.choice(np.flatnonzero(store))] = False
         walk_in = store & ~own
         walk_in_picks = pa.array(self.walk_ins).take(
             pa.array(rng.integers(0, len(self.walk_ins), m))

@@ -1995,6 +1995,7 @@ class _MultiIdOutput:
         self.truth_path = truth_path(out_dir, file_format)
         self.truth = _Writer(self.truth_path, ("id", "person"), file_format)
         self.pending_customers: pa.Table | None = None
+        self.chunk_ids = pa.array([], pa.string())
 
     def chunk(
         self, tables: dict[str, pa.Table], h: _History, first_num: int, rng: np.random.Generator
@@ -2005,7 +2006,14 @@ class _MultiIdOutput:
         self.links.write(persons.links)
         self.truth.write(persons.truth)
         self.pending_customers = persons.other_customers
+        self.chunk_ids = persons.truth["id"]
         return persons.tables
+
+    def bad_customers(self, customers: pa.Table) -> None:
+        """The customer ids bad rows made up (a fresh key): each its own person in the truth."""
+        ids = pc.drop_null(pc.unique(customers["customer_id"]))
+        made_up = ids.filter(pc.invert(pc.is_in(ids, value_set=self.chunk_ids)))
+        self.truth.write(pa.table({"id": made_up, "person": made_up}))
 
     def other_customers(self) -> pa.Table:
         assert self.pending_customers is not None
@@ -2164,6 +2172,8 @@ def generate(
                 if source in tables:
                     table = bad.inject(source, tables[source], bad_rng)
                     emit(source, table, earlier.get(source))
+                    if multi is not None and source == "customers":
+                        multi.bad_customers(table)
             if multi is not None:
                 emit("customers", multi.other_customers())
             member_rng = np.random.default_rng([seed, 6, chunk])
