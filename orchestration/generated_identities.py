@@ -10,14 +10,14 @@ known by a different id in each system, as a brand's own exports know them:
   WeCom contact list) dated by its first activity, so that each source's customer id is known.
 * orders under the id of their sales channel's system: wechat_shop under the Youzan buyer id
   yz00000012, douyin_shop under the Douyin buyer id dy00000012, offline_store under the
-  store's POS id pos00000012, mini_program under the member id. Douyin and store orders carry
-  the buyer's phone, most of them; Youzan's some. A cashier types a walk-in phone
+  store's POS id pos00000012, mini_program under the member id. Nearly all Douyin and store
+  orders carry the buyer's phone, most of Youzan's; a cashier types a walk-in phone
   (13800000000 …) for a store buyer who gives none.
 * friend events, interactions and group members under the WeCom external_userid wm00000012;
   WeCom's export carries the friend's unionid oU00000012 for most who have one.
 * identity_links: the member system's unionid (WeChat login) and phone (member card), Youzan's
-  buyer unionid, the CRM's link of a WeCom contact without a unionid to the member id, and a
-  store test account that a dozen staff tried, each with their own phone.
+  buyer unionid, the CRM's link of a WeCom contact to the member id (surely when WeCom knows
+  no unionid), and a store test account that a dozen staff tried, each with their own phone.
 
 The noise a real private domain has: families that share a phone, walk-in phones typed in for
 many buyers, the test account, and people whose systems report no link at all. The truth
@@ -188,8 +188,6 @@ class MultiIds:
         phone_holder = np.arange(n)
         if len(keeping):
             phone_holder[sharing] = keeping[rng.integers(0, len(keeping), int(sharing.sum()))]
-        else:
-            phone_holder[:] = np.arange(n)
         phones = own_phones(numbers).take(pa.array(phone_holder))
 
         truth_ids: list[pa.Array] = [member_ids]
