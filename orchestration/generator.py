@@ -2073,7 +2073,8 @@ def generate(
     byte-identical files.
 
     ids="multi" writes each customer under their systems' ids, with the identity_links
-    source and the truth of who is who beside out_dir (_multi_ids; docs/identity.md).
+    source, and the truth of who is who beside out_dir (truth_path): _MultiIdOutput,
+    generated_identities.MultiIds and docs/identity.md. Whole files only.
 
     Returns {"rows": {source: rows written, bad rows included},
              "bad_rows": {source: {kind: rows injected}}}, in daily mode
