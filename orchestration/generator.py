@@ -1855,9 +1855,9 @@ def _dated(
     return final, earlier
 
 
-def _check_landing(out_dir: Path) -> None:
+def _check_landing(out_dir: Path, sources: Sequence[str] = SOURCES) -> None:
     """Deliveries are immutable once taken in: never write daily files over earlier ones."""
-    for source in SOURCES:
+    for source in sources:
         whole = [out_dir / f"{source}.{suffix}" for suffix in ("csv", "parquet")]
         folder = out_dir / source
         found = [path for path in whole if path.exists()]
@@ -1986,12 +1986,25 @@ class _MultiIdOutput:
     """The customers under their systems' ids (generated_identities.MultiIds), with the
     identity_links source and the truth, written chunk by chunk like the other sources."""
 
-    def __init__(self, out_dir: Path, customers: int, file_format: str):
-        contract = load_contract()["identity_links"]
+    def __init__(
+        self, out_dir: Path, customers: int, file_format: str, spool_dir: Path | None = None
+    ):
         self.ids = MultiIds(customers)
-        self.links = _Writer(
-            out_dir / f"identity_links.{file_format}", contract.columns, file_format
-        )
+        self.out_dir = out_dir
+        self.file_format = file_format
+        # Daily deliveries: the links by the day they were observed, the other ids' customers
+        # rows on the day of their first activity.
+        self.daily = spool_dir is not None
+        self.links: _Writer | None = None
+        self.link_spool: _DaySpool | None = None
+        if spool_dir is not None:
+            self.link_spool = _DaySpool(spool_dir, "identity_links")
+        else:
+            self.links = _Writer(
+                out_dir / f"identity_links.{file_format}", self.link_columns(), file_format
+            )
+        self.link_rows = 0
+        self.link_files = 0
         self.truth_path = truth_path(out_dir, file_format)
         self.truth = _Writer(self.truth_path, ("id", "person"), file_format)
         self.pending_customers: pa.Table | None = None
@@ -2003,7 +2016,11 @@ class _MultiIdOutput:
         """The chunk's tables under the systems' ids; the other ids' customers rows wait for
         `other_customers`, after the bad rows, which are made from member rows alone."""
         persons = self.ids.chunk(tables, first_num, h.reg_s, h.orders["ts"], h.friend_ts, rng)
-        self.links.write(persons.links)
+        if self.link_spool is not None:
+            self.link_spool.add(_with_day(persons.links, _day_of(persons.links["linked_at"])))
+        else:
+            assert self.links is not None
+            self.links.write(persons.links)
         self.truth.write(persons.truth)
         self.pending_customers = persons.other_customers
         self.chunk_ids = persons.truth["id"]
@@ -2017,18 +2034,38 @@ class _MultiIdOutput:
 
     def other_customers(self) -> pa.Table:
         assert self.pending_customers is not None
-        return self.pending_customers
+        table = self.pending_customers
+        if self.daily:
+            registered = table["registered_at"]
+            table = _with_day(table.append_column("updated_at", registered), _day_of(registered))
+        return table
 
     def group_members(self, members: pa.Table) -> pa.Table:
         column = members.schema.get_field_index("customer_id")
         return members.set_column(column, "customer_id", wecom_ids(members["customer_id"]))
 
+    @staticmethod
+    def link_columns() -> tuple[str, ...]:
+        return load_contract()["identity_links"].columns
+
     def finish(self) -> None:
         self.truth.write(self.ids.noise_truth())
+        if self.link_spool is not None:
+            self.link_files, self.link_rows = self.link_spool.write(
+                self.out_dir / "identity_links", self.link_columns(), self.file_format
+            )
 
     def close(self) -> None:
-        self.links.close()
+        if self.links is not None:
+            self.links.close()
+            self.link_rows = self.links.rows
         self.truth.close()
+
+
+def _day_of(local_times: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The day (since 1970-01-01) of '2025-03-04 10:15:00' local times."""
+    stamps = pc.strptime(local_times, format="%Y-%m-%d %H:%M:%S", unit="s")
+    return pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False) // DAY
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2074,7 +2111,7 @@ def generate(
 
     ids="multi" writes each customer under their systems' ids, with the identity_links
     source, and the truth of who is who beside out_dir (truth_path): _MultiIdOutput,
-    generated_identities.MultiIds and docs/identity.md. Whole files only.
+    generated_identities.MultiIds and docs/identity.md.
 
     Returns {"rows": {source: rows written, bad rows included},
              "bad_rows": {source: {kind: rows injected}}}, in daily mode
@@ -2086,8 +2123,6 @@ def generate(
         raise ValueError(f"deliveries must be one of {DELIVERY_MODES}, not {deliveries!r}")
     if ids not in ID_MODES:
         raise ValueError(f"ids must be one of {ID_MODES}, not {ids!r}")
-    if ids == "multi" and deliveries == "daily":
-        raise ValueError(_("multi ids are generated as whole files only, not daily deliveries"))
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be in 1..{MAX_CUSTOMERS}")
     if years < 1:
@@ -2115,12 +2150,11 @@ def generate(
     bad = _BadRows(bad_row_rate, counters, catalog, customers)
 
     daily = deliveries == "daily"
-    multi = _MultiIdOutput(out_dir, customers, file_format) if ids == "multi" else None
     writers: dict[str, _Writer] = {}
     spools: dict[str, _DaySpool] = {}
     # The same draws as the whole files (so the same rows), and the versions from their own.
     if daily:
-        _check_landing(out_dir)
+        _check_landing(out_dir, (*SOURCES, "identity_links") if ids == "multi" else SOURCES)
         spool_dir = out_dir / ".generate-spool"  # hidden: never taken for a delivery
         spool_dir.mkdir(exist_ok=True)
         spools = {s: _DaySpool(spool_dir, s) for s in SOURCES}
@@ -2129,6 +2163,9 @@ def generate(
             s: _Writer(out_dir / f"{s}.{file_format}", contract[s].columns, file_format)
             for s in SOURCES
         }
+    multi = None
+    if ids == "multi":
+        multi = _MultiIdOutput(out_dir, customers, file_format, spool_dir if daily else None)
 
     def emit(source: str, table: pa.Table, earlier: pa.Table | None = None) -> None:
         if daily:
@@ -2207,7 +2244,9 @@ def generate(
     if daily:
         result["deliveries"] = files
     if multi is not None:
-        result["rows"]["identity_links"] = multi.links.rows
+        result["rows"]["identity_links"] = multi.link_rows
+        if daily:
+            files["identity_links"] = multi.link_files
         result["truth"] = multi.truth_path
     if progress:
         print(format_summary(result), file=sys.stderr)

@@ -124,10 +124,34 @@ def test_single_ids_stay_the_default_with_neither_links_nor_truth(tmp_path: Path
     assert not truth_path(tmp_path / "raw", "csv").exists()
 
 
-def test_multi_ids_come_as_whole_files_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SCRM_LANG", "en")
-    with pytest.raises(ValueError, match="whole files only, not daily deliveries"):
-        generate(tmp_path, customers=20, progress=False, ids="multi", deliveries="daily")
+def test_daily_deliveries_of_many_ids_hold_the_whole_files_rows(small, tmp_path: Path):
+    raw, _ = small
+    landing = tmp_path / "landing"
+    summary = generate(
+        landing, customers=40, seed=3, bad_row_rate=0, progress=False, ids="multi",
+        deliveries="daily",
+    )  # fmt: skip
+    assert truth_path(landing, "csv").read_bytes() == truth_path(raw, "csv").read_bytes()
+
+    def delivered(source: str) -> list[dict[str, str]]:
+        return [row for path in sorted((landing / source).glob("*.csv")) for row in rows(path)]
+
+    # Each link in the delivery of the day it was observed, the same links as the whole file.
+    links = delivered("identity_links")
+    assert summary["rows"]["identity_links"] == len(links)
+    for path in (landing / "identity_links").glob("*.csv"):
+        assert {row["linked_at"][:10] for row in rows(path)} == {path.stem}
+    assert sorted(map(str, links)) == sorted(map(str, rows(raw / "identity_links.csv")))
+    # A buyer or WeCom id's customers row comes on the day of its first activity, once.
+    others = [row for row in delivered("customers") if not row["customer_id"].startswith("C")]
+    whole = [row for row in rows(raw / "customers.csv") if not row["customer_id"].startswith("C")]
+    assert sorted(row["customer_id"] for row in others) == sorted(
+        row["customer_id"] for row in whole
+    )
+    orders = {(o["order_id"], o["customer_id"], o["buyer_phone"]) for o in delivered("orders")}
+    assert orders == {
+        (o["order_id"], o["customer_id"], o["buyer_phone"]) for o in rows(raw / "orders.csv")
+    }
 
 
 MULTI_CUSTOMERS = 1_000

@@ -555,12 +555,6 @@ def test_scrm_generate_multi_ids_writes_the_links_and_says_where_the_truth_is(tm
     )
     # Beside the raw folder: not a source a night loads.
     assert (tmp_path / "raw-identity-truth.csv").is_file()
-    daily = [*arguments, "--deliveries", "daily"]
-    refused = CliRunner().invoke(main, daily, env={"SCRM_LANG": None})
-    assert (
-        refused.output.splitlines()[-1]
-        == "错误：多 id 数据只能生成为整份文件\uff0c不能生成每日交付文件"
-    )
 
 
 def chinese_generate_summary(tmp_path: Path) -> str:
