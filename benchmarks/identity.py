@@ -1,17 +1,20 @@
 """Time the identity stitcher and measure it against the truth (docs/identity.md).
 
-Run: uv run python benchmarks/identity.py --scale L. Simulated persons (S 10k, M 100k, L 1M;
-orchestration/generated_identities.py) give the identity_links source and a customers file of
-their shop and WeCom ids; the other sources are empty. One dbt build of the identity models
-follows, and its person_ids are compared with the truth pair by pair:
+Run: uv run python benchmarks/identity.py --scale S. The generator writes S 10k, M 100k or L 1M
+customers as persons of many ids (`scrm generate --ids multi`,
+orchestration/generated_identities.py): every source under the ids its system knows them by,
+the identity_links source and, beside the raw folder, the truth of who is who. The raw folder
+is loaded and one dbt build of the identity models and what they read follows; its person_ids
+are compared with the truth pair by pair (generated_identities.pairwise):
 
 - precision: of the pairs of ids the stitcher put in one person, the share that are one
   person in truth;
 - recall: of the pairs of ids that are one person in truth, the share the stitcher put in one.
 
-A walk-in phone is its own person in the truth; a phone a family shares belongs to the person
-who had it first, so the pairs it forms with the other family member count against precision
-when the stitcher joins them. Figures go to benchmarks/results/identity-<scale>.json.
+A walk-in phone, the store's test account and its staff's phones are each their own person in
+the truth; a phone a family shares belongs to its holder, so the pairs it forms with the other
+family member's ids count against precision when the stitcher joins them. Figures go to
+benchmarks/results/identity-<scale>.json.
 """
 
 from __future__ import annotations
@@ -30,17 +33,18 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nightly import machine, measured
 
-from orchestration import duckdb_settings
-from orchestration.generated_identities import generate_identities
+from orchestration.generated_identities import pairwise
+from orchestration.generator import generate
 from orchestration.project import DBT_PROJECT_DIR
-from orchestration.raw_contract import load_contract
 from orchestration.raw_loader import load_raw_sources
 
 DATA = Path(__file__).resolve().parent / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
-AS_OF = "2026-06-30"
-RUN_STARTED_AT = "2026-07-01 02:00:00"
+SEED = 7
+# The generator's last day, and a run started the morning after it.
+AS_OF = "2026-10-31"
+RUN_STARTED_AT = "2026-11-01 02:00:00"
 SELECT = "+person_ids +identity_link_status +identity_blocked_ids +identity_large_persons"
 STITCHER_MODELS = (
     "int_identity_links_validated",
@@ -51,21 +55,15 @@ STITCHER_MODELS = (
 
 
 def write_raw(raw: Path, persons: int) -> tuple[Path, dict[str, int]]:
-    """The raw folder (links, customers, empty other sources) and the truth's Parquet file."""
-    generated = generate_identities(persons)
-    raw.mkdir(parents=True)
-    for name, contract in load_contract().items():
-        if name in ("identity_links", "customers"):
-            continue
-        (raw / f"{name}.csv").write_text(",".join(sorted(contract.required)) + "\n", "utf-8")
-    pq.write_table(generated.links, raw / "identity_links.parquet")
-    pq.write_table(generated.customers, raw / "customers.parquet")
-    truth = raw.parent / "truth.parquet"
-    pq.write_table(generated.truth, truth)
+    """The generator's raw folder of multi-id persons, and the truth's Parquet file."""
+    summary = generate(
+        raw, customers=persons, seed=SEED, file_format="parquet", progress=False, ids="multi"
+    )
+    truth = Path(summary["truth"])
     return truth, {
-        "links": generated.links.num_rows,
-        "truth_ids": generated.truth.num_rows,
-        "customer_ids": generated.customers.num_rows,
+        "links": summary["rows"]["identity_links"],
+        "truth_ids": pq.read_metadata(truth).num_rows,
+        "customer_ids": summary["rows"]["customers"],
     }
 
 
@@ -75,36 +73,6 @@ def model_seconds(target: Path) -> dict[str, float]:
         result["unique_id"].split(".")[-1]: round(result["execution_time"], 2)
         for result in results["results"]
         if result["unique_id"].startswith("model.")
-    }
-
-
-def pairwise(warehouse: Path, truth: Path) -> dict[str, float | int]:
-    """Pairwise precision and recall over the ids of the truth."""
-    with duckdb_settings.connect(warehouse, read_only=True) as connection:
-        ((true_pairs, found_pairs, right_pairs, ids),) = connection.execute(
-            f"""
-            with joined as (
-                select truth.id, truth.person, persons.person_id
-                from read_parquet('{truth}') as truth
-                inner join marts.person_ids as persons on truth.id = persons.id
-            ),
-            cells as (select person, person_id, count(*) as n from joined group by all),
-            true_sets as (select count(*) as n from joined group by person),
-            found_sets as (select count(*) as n from joined group by person_id)
-            select
-                (select sum(n * (n - 1) / 2) from true_sets),
-                (select sum(n * (n - 1) / 2) from found_sets),
-                (select sum(n * (n - 1) / 2) from cells),
-                (select count(*) from joined)
-            """
-        ).fetchall()
-    return {
-        "ids_compared": ids,
-        "true_pairs": int(true_pairs),
-        "stitched_pairs": int(found_pairs),
-        "right_pairs": int(right_pairs),
-        "precision": round(right_pairs / found_pairs, 5) if found_pairs else 1.0,
-        "recall": round(right_pairs / true_pairs, 5) if true_pairs else 1.0,
     }
 
 
@@ -119,7 +87,7 @@ def main() -> None:
     generate_seconds = time.perf_counter() - started
     home = base / "home"
     started = time.perf_counter()
-    load_raw_sources(base / "raw", home / "warehouse.duckdb", datetime(2026, 7, 1, 1, 0))
+    load_raw_sources(base / "raw", home / "warehouse.duckdb", datetime(2026, 11, 1, 1, 0))
     load_seconds = time.perf_counter() - started
     target = base / "target"
     command = [

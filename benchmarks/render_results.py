@@ -342,11 +342,12 @@ def identity_section(results: list[dict[str, Any]]) -> list[str]:
     return [
         "## Identity stitching",
         "",
-        "`uv run python benchmarks/identity.py --scale L` (`identity-<scale>.json`): simulated",
-        "persons with their shop, unionid, WeCom and phone ids, the links a brand's systems",
-        "report between them with a family's shared phone and walk-in phones, and the truth.",
-        "Stitching is the four identity models' dbt time; precision and recall are pairwise",
-        "against the truth ([identity.md](identity.md)). The aims: stitching at L within 60 s,",
+        "`uv run python benchmarks/identity.py --scale S` (`identity-<scale>.json`): the",
+        "generator's customers under many ids (`scrm generate --ids multi`: shop buyer, WeCom,",
+        "member, unionid and phone ids, the links a brand's systems report between them, shared",
+        "family phones, walk-in phones, a test account) and the truth of who is who. Stitching",
+        "is the four identity models' dbt time; precision and recall are pairwise against the",
+        "truth ([identity.md](identity.md#measured)). The aims: stitching at L within 60 s,",
         "precision at least 99.5%, recall at least 98%.",
         "",
         *table(

@@ -262,6 +262,17 @@ def prepare() -> None:
     show_default=True,
     help=N_("Share of rows made to break the contract, to exercise the quarantine."),
 )
+@click.option(
+    "--ids",
+    type=click.Choice(["single", "multi"]),
+    default="single",
+    show_default=True,
+    help=N_(
+        "single: each customer is known by one id everywhere. multi: by the id of each "
+        "system (shop buyer ids, WeCom ids, member ids), with an identity_links source and the "
+        "truth of who is who beside the raw folder (docs/identity.md)."
+    ),
+)
 def generate(
     customers: int,
     seed: int,
@@ -271,6 +282,7 @@ def generate(
     end_date: datetime,
     years: int,
     bad_row_rate: float,
+    ids: str,
 ) -> None:
     from orchestration.generator import generate as generate_raw
 
@@ -286,6 +298,7 @@ def generate(
             years=years,
             bad_row_rate=bad_row_rate,
             progress=True,
+            ids=ids,
         )
     except ValueError as error:  # e.g. a landing folder that already holds deliveries
         raise OperatorError(str(error)) from error
@@ -301,6 +314,12 @@ def generate(
             else _("{source}: {rows} rows").format(source=source, rows=rows)
         )
         click.echo("  " + line)
+    if "truth" in summary:
+        click.echo(
+            _("wrote who is who, for measuring identity stitching, to {path}").format(
+                path=summary["truth"]
+            )
+        )
 
 
 @main.command(help=N_("Run the nightly job in-process for one as-of date."))

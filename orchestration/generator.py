@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from orchestration.csv_text import csv_lines
+from orchestration.generated_identities import MultiIds, wecom_ids
 from orchestration.language import N_, _, padded
 from orchestration.raw_contract import load_contract
 
@@ -1670,6 +1671,9 @@ def _variants(source: str, kind: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 DELIVERY_MODES = ("full", "daily")
+# single: every customer known by one id everywhere. multi: by their systems' ids, with the
+# links between them and the truth (orchestration/generated_identities.py).
+ID_MODES = ("single", "multi")
 P_CITY_MOVE = 0.03  # customers who move to another city once after registering
 PRODUCT_CORRECTIONS = 3  # SKUs whose consumption cycle is corrected after their first delivery
 CYCLE_ERRORS_DAYS = np.array([-5, 5, 10, 15], I64)
@@ -1864,9 +1868,9 @@ def _dated(
     return final, earlier
 
 
-def _check_landing(out_dir: Path) -> None:
+def _check_landing(out_dir: Path, sources: Sequence[str] = SOURCES) -> None:
     """Deliveries are immutable once taken in: never write daily files over earlier ones."""
-    for source in SOURCES:
+    for source in sources:
         whole = [out_dir / f"{source}.{suffix}" for suffix in ("csv", "parquet")]
         folder = out_dir / source
         found = [path for path in whole if path.exists()]
@@ -1981,6 +1985,103 @@ class _Writer:
 
 
 # ---------------------------------------------------------------------------------------------
+# Many ids per person
+# ---------------------------------------------------------------------------------------------
+
+
+def truth_path(out_dir: Path, file_format: str) -> Path:
+    """Where multi ids write the truth: beside the raw folder, never a source a night loads."""
+    out_dir = Path(out_dir).resolve()
+    return out_dir.parent / f"{out_dir.name}-identity-truth.{file_format}"
+
+
+class _MultiIdOutput:
+    """The customers under their systems' ids (generated_identities.MultiIds), with the
+    identity_links source and the truth, written chunk by chunk like the other sources."""
+
+    def __init__(
+        self, out_dir: Path, customers: int, file_format: str, spool_dir: Path | None = None
+    ):
+        self.ids = MultiIds(customers)
+        self.out_dir = out_dir
+        self.file_format = file_format
+        # Daily deliveries: the links by the day they were observed, the other ids' customers
+        # rows on the day of their first activity.
+        self.daily = spool_dir is not None
+        self.links: _Writer | None = None
+        self.link_spool: _DaySpool | None = None
+        if spool_dir is not None:
+            self.link_spool = _DaySpool(spool_dir, "identity_links")
+        else:
+            self.links = _Writer(
+                out_dir / f"identity_links.{file_format}", self.link_columns(), file_format
+            )
+        self.link_rows = 0
+        self.link_files = 0
+        self.truth_path = truth_path(out_dir, file_format)
+        self.truth = _Writer(self.truth_path, ("id", "person"), file_format)
+        self.pending_customers: pa.Table | None = None
+        self.chunk_ids = pa.array([], pa.string())
+
+    def chunk(
+        self, tables: dict[str, pa.Table], h: _History, first_num: int, rng: np.random.Generator
+    ) -> dict[str, pa.Table]:
+        """The chunk's tables under the systems' ids; the other ids' customers rows wait for
+        `other_customers`, after the bad rows, which are made from member rows alone."""
+        persons = self.ids.chunk(tables, first_num, h.reg_s, h.orders["ts"], h.friend_ts, rng)
+        if self.link_spool is not None:
+            self.link_spool.add(_with_day(persons.links, _day_of(persons.links["linked_at"])))
+        else:
+            assert self.links is not None
+            self.links.write(persons.links)
+        self.truth.write(persons.truth)
+        self.pending_customers = persons.other_customers
+        self.chunk_ids = persons.truth["id"]
+        return persons.tables
+
+    def bad_customers(self, customers: pa.Table) -> None:
+        """The customer ids bad rows made up (a fresh key): each its own person in the truth."""
+        ids = pc.drop_null(pc.unique(customers["customer_id"]))
+        made_up = ids.filter(pc.invert(pc.is_in(ids, value_set=self.chunk_ids)))
+        self.truth.write(pa.table({"id": made_up, "person": made_up}))
+
+    def other_customers(self) -> pa.Table:
+        assert self.pending_customers is not None
+        table = self.pending_customers
+        if self.daily:
+            registered = table["registered_at"]
+            table = _with_day(table.append_column("updated_at", registered), _day_of(registered))
+        return table
+
+    def group_members(self, members: pa.Table) -> pa.Table:
+        column = members.schema.get_field_index("customer_id")
+        return members.set_column(column, "customer_id", wecom_ids(members["customer_id"]))
+
+    @staticmethod
+    def link_columns() -> tuple[str, ...]:
+        return load_contract()["identity_links"].columns
+
+    def finish(self) -> None:
+        self.truth.write(self.ids.noise_truth())
+        if self.link_spool is not None:
+            self.link_files, self.link_rows = self.link_spool.write(
+                self.out_dir / "identity_links", self.link_columns(), self.file_format
+            )
+
+    def close(self) -> None:
+        if self.links is not None:
+            self.links.close()
+            self.link_rows = self.links.rows
+        self.truth.close()
+
+
+def _day_of(local_times: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The day (since 1970-01-01) of '2025-03-04 10:15:00' local times."""
+    stamps = pc.strptime(local_times, format="%Y-%m-%d %H:%M:%S", unit="s")
+    return pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False) // DAY
+
+
+# ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
 
@@ -2000,6 +2101,7 @@ def generate(
     lines_per_order: float = 2.5,
     interactions_per_customer: float = 50.0,
     friend_events_per_customer: float = 3.0,
+    ids: str = "single",
 ) -> dict[str, Any]:
     """Write the raw sources into out_dir and return what was written.
 
@@ -2020,14 +2122,20 @@ def generate(
     positive rate injects every applicable kind at least once. Same arguments give
     byte-identical files.
 
+    ids="multi" writes each customer under their systems' ids, with the identity_links
+    source, and the truth of who is who beside out_dir (truth_path): _MultiIdOutput,
+    generated_identities.MultiIds and docs/identity.md.
+
     Returns {"rows": {source: rows written, bad rows included},
-             "bad_rows": {source: {kind: rows injected}}}, and in daily mode
-             "deliveries": {source: files written}.
+             "bad_rows": {source: {kind: rows injected}}}, in daily mode
+             "deliveries": {source: files written}, and with multi ids "truth": its path.
     """
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be csv or parquet, not {file_format!r}")
     if deliveries not in DELIVERY_MODES:
         raise ValueError(f"deliveries must be one of {DELIVERY_MODES}, not {deliveries!r}")
+    if ids not in ID_MODES:
+        raise ValueError(f"ids must be one of {ID_MODES}, not {ids!r}")
     if not 1 <= customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be in 1..{MAX_CUSTOMERS}")
     if years < 1:
@@ -2059,7 +2167,7 @@ def generate(
     spools: dict[str, _DaySpool] = {}
     # The same draws as the whole files (so the same rows), and the versions from their own.
     if daily:
-        _check_landing(out_dir)
+        _check_landing(out_dir, (*SOURCES, "identity_links") if ids == "multi" else SOURCES)
         spool_dir = out_dir / ".generate-spool"  # hidden: never taken for a delivery
         spool_dir.mkdir(exist_ok=True)
         spools = {s: _DaySpool(spool_dir, s) for s in SOURCES}
@@ -2068,6 +2176,9 @@ def generate(
             s: _Writer(out_dir / f"{s}.{file_format}", contract[s].columns, file_format)
             for s in SOURCES
         }
+    multi = None
+    if ids == "multi":
+        multi = _MultiIdOutput(out_dir, customers, file_format, spool_dir if daily else None)
 
     def emit(source: str, table: pa.Table, earlier: pa.Table | None = None) -> None:
         if daily:
@@ -2099,6 +2210,10 @@ def generate(
             n = min(CHUNK_SIZE, customers + 1 - first_num)
             rng = np.random.default_rng([seed, 1, chunk])
             tables, history = _customers_chunk(rng, first_num, n, params, catalog, counters)
+            if multi is not None:
+                tables = multi.chunk(
+                    tables, history, first_num, np.random.default_rng([seed, 7, chunk])
+                )
             earlier: dict[str, pa.Table] = {}
             if daily:
                 version_rng = np.random.default_rng([seed, 3, chunk])
@@ -2108,8 +2223,14 @@ def generate(
                 if source in tables:
                     table = bad.inject(source, tables[source], bad_rng)
                     emit(source, table, earlier.get(source))
+                    if multi is not None and source == "customers":
+                        multi.bad_customers(table)
+            if multi is not None:
+                emit("customers", multi.other_customers())
             member_rng = np.random.default_rng([seed, 6, chunk])
             members, member_s = _group_members(member_rng, plan, chunk, first_num, history)
+            if multi is not None:
+                members = multi.group_members(members)
             if daily:
                 members = _with_day(members, member_s // DAY)
             emit("group_members", bad.inject("group_members", members, member_rng))
@@ -2119,9 +2240,13 @@ def generate(
             files[source], rows[source] = spools[source].write(
                 out_dir / source, contract[source].columns, file_format
             )
+        if multi is not None:
+            multi.finish()
     finally:
         for w in writers.values():
             w.close()
+        if multi is not None:
+            multi.close()
         if daily:
             shutil.rmtree(spool_dir, ignore_errors=True)
 
@@ -2131,6 +2256,11 @@ def generate(
     }
     if daily:
         result["deliveries"] = files
+    if multi is not None:
+        result["rows"]["identity_links"] = multi.link_rows
+        if daily:
+            files["identity_links"] = multi.link_files
+        result["truth"] = multi.truth_path
     if progress:
         print(format_summary(result), file=sys.stderr)
     return result
@@ -2140,8 +2270,8 @@ def format_summary(result: dict[str, Any]) -> str:
     """Human-readable table of rows written and bad rows injected per source."""
     header = (padded(_("source"), 14), padded(_("rows"), 12, right=True), _("bad rows injected"))
     lines = ["{}{}  {}".format(*header)]
-    for source in SOURCES:
-        bad = result["bad_rows"][source]
+    for source in result["rows"]:
+        bad = result["bad_rows"].get(source, {})
         kinds = [f"{_(BAD_KIND_LABELS[kind])} {rows}" for kind, rows in bad.items() if rows]
         detail = _(", ").join(kinds) or _("none")
         lines.append(f"{source:<14}{result['rows'][source]:>12,}  {sum(bad.values())}: {detail}")

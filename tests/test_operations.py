@@ -578,6 +578,21 @@ def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
     )
 
 
+def test_scrm_generate_multi_ids_writes_the_links_and_says_where_the_truth_is(tmp_path):
+    out = tmp_path / "raw"
+    arguments = ["generate", "--customers", "3", "--ids", "multi", "--out", str(out)]
+    result = CliRunner().invoke(main, arguments, env={"SCRM_LANG": "en"})
+    assert result.exit_code == 0, result.output
+    links = len((out / "identity_links.csv").read_bytes().splitlines()) - 1
+    lines = result.stdout.splitlines()
+    assert lines[-2] == f"  identity_links: {links} rows"
+    assert lines[-1] == (
+        f"wrote who is who, for measuring identity stitching, to {tmp_path}/raw-identity-truth.csv"
+    )
+    # Beside the raw folder: not a source a night loads.
+    assert (tmp_path / "raw-identity-truth.csv").is_file()
+
+
 def chinese_generate_summary(tmp_path: Path) -> str:
     """What `scrm generate` writes to stderr after its progress bars, in Chinese."""
     arguments = ["generate", "--customers", "3", "--out", str(tmp_path / "summary")]
