@@ -288,7 +288,8 @@ def test_the_english_report_names_segments_and_tags_by_their_english_display_nam
         "0 left; 0 in the holdout." in parsed.items
     )
     assert "新好友未购" not in page
-    assert "身份" not in page
+    # As a name, never inside the staff tags' descriptions, which name the tag group 客户身份.
+    assert ">身份<" not in page
     assert "流失挽回" not in page
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import run_night
+from orchestration.tag_rules import compile_rule
 from tests.conftest import (
     FIXTURES,
     TINY_AS_OF,
@@ -155,6 +156,26 @@ def test_conflicts_are_listed_not_resolved(staff_tags_warehouse):
         staff_tags_warehouse,
         "select identity, staff_identity_tags from marts.customer_profile where customer_id = 'C3'",
     ) == [("学生", "宝妈")]
+
+
+def test_rules_and_segments_read_a_tag_group_list(staff_tags_warehouse):
+    """has_tag finds 宝妈 in C1's and C3's 客户身份 list, compiled against the profile's
+    declared columns as tag_rules.yml would be; a segment's criterion reads the same column."""
+    columns = dict(
+        query(
+            staff_tags_warehouse,
+            "select tag_name, value_type from marts.tag_catalog where tag_source <> 'rule'",
+        )
+    )
+    rule = compile_rule("has_tag(staff_identity_tags, '宝妈') and identity <> '宝妈'", columns)
+    assert query(
+        staff_tags_warehouse, f"select customer_id from marts.customer_profile where {rule}"
+    ) == [("C3",)]
+    criterion = "instr('|' || staff_identity_tags || '|', '|宝妈|') > 0"
+    assert query(
+        staff_tags_warehouse,
+        f"select customer_id from marts.customer_profile where {criterion} order by 1",
+    ) == [("C1",), ("C3",)]
 
 
 def test_the_history_keeps_staff_tags(staff_tags_warehouse):
