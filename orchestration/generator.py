@@ -72,6 +72,8 @@ SOURCES = (
     "interactions",
     "groups",
     "group_members",
+    "tag_library",
+    "staff_tags",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -394,6 +396,46 @@ JOIN_SCENE_P = (0.5, 0.35, 0.15)
 P_LEAVE_GROUP = 0.2  # members who leave a group of their own accord (if before its end)
 LEAVE_AFTER_DAYS = 60.0  # mean stay of those who leave
 
+# Staff-entered tags (个人标签 / 企业标签): the corp's tag library by group, each tag with its
+# weight within the group. Tag names are unique across groups. 客户身份 mostly follows what the
+# customer said in the survey (customers.identity); 宝宝年龄 goes with 宝妈.
+STAFF_TAG_GROUPS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
+    ("客户身份", (("宝妈", 0.4), ("上班族", 0.3), ("学生", 0.15), ("孕期", 0.1), ("退休", 0.05))),
+    ("宝宝年龄", (("0-1岁", 0.3), ("1-2岁", 0.3), ("2-3岁", 0.25), ("3岁以上", 0.15))),
+    (
+        "兴趣偏好",
+        (
+            ("护肤", 0.3),
+            ("母婴好物", 0.2),
+            ("彩妆", 0.15),
+            ("敏感肌", 0.15),
+            ("不喜欢香味", 0.12),
+            ("车品", 0.08),
+        ),
+    ),
+    ("活动意向", (("想参加活动", 0.35), ("等直播", 0.3), ("要试用装", 0.2), ("双11意向", 0.15))),
+    ("服务记录", (("投诉过", 0.3), ("申请过退款", 0.25), ("催过发货", 0.25), ("物流不满", 0.2))),
+)
+# The groups a tagged customer's further tags come from, and their weights.
+STAFF_TAG_OTHER_GROUPS = {"兴趣偏好": 0.5, "活动意向": 0.3, "服务记录": 0.2}
+# Our nightly sync's tags come back in the same feed: the group the brand files them under
+# (dbt var wecom_sync_tag_group) and some segments' meta.segment.wecom_tag.
+SYNC_TAG_GROUP = "自动标签"
+SYNCED_TAGS = ("未购新客", "流失客户", "高价值", "面膜复购")
+P_STAFF_TAGGED = 0.2  # friends whom staff tag by hand
+P_SYNC_TAGGED = 0.1  # friends our sync tagged
+STAFF_TAGS_EXTRA = 1.2  # tags beyond the identity tag (at least one without it), Poisson
+P_IDENTITY_TAG = 0.6  # tagged customers given a 客户身份 tag
+P_IDENTITY_CONTRADICTS = 0.05  # ... that is not what their survey says
+P_BABY_AGE = 0.6  # those tagged 宝妈 also given their child's age
+P_TAG_REMOVED = 0.12  # tags removed later by the staff member
+# Tags created during the span, and deleted, at a share of the span; the others exist from
+# its first moment. The conflicting copy is of 退休, the rarest tag.
+LATE_TAGS = {"双11意向": 0.55}
+DELETED_TAGS = {"物流不满": 0.8}
+CONFLICTING_TAG = "退休"
+STAFF_TAG_ACTIONS = ("add", "remove")
+
 # ---------------------------------------------------------------------------------------------
 # Bad rows
 # ---------------------------------------------------------------------------------------------
@@ -526,6 +568,34 @@ BAD_SPECS: dict[str, _BadSpec] = {
             "end_before_start",
         ),
         ts="created_at",
+    ),
+    "tag_library": _BadSpec(
+        ("tag_group", "tag_name"),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "future_timestamp",
+            "end_before_start",
+        ),
+        ts="created_at",
+    ),
+    "staff_tags": _BadSpec(
+        ("staff_id", "customer_id", "tag_group", "tag_name", "event_ts"),
+        (
+            "duplicate_row",
+            "duplicate_key",
+            "missing_required",
+            "bad_timestamp",
+            "unknown_enum",
+            "unknown_reference",
+            "future_timestamp",
+        ),
+        ts="event_ts",
+        enum="action",
+        # WeCom's own words for a tag change, and a misspelling.
+        bad_enum=("add_tag", "del_tag", "ADD"),
     ),
     "group_members": _BadSpec(
         ("group_id", "customer_id", "event_ts"),
@@ -833,6 +903,8 @@ class _History:
     eng: np.ndarray
     friend_start: np.ndarray
     friend_end: np.ndarray
+    # For staff tags: the staff member of the first friendship.
+    primary_staff: np.ndarray
 
 
 def _customers_chunk(
@@ -924,6 +996,7 @@ def _customers_chunk(
         eng=eng,
         friend_start=friend_start,
         friend_end=friend_end,
+        primary_staff=primary_staff,
     )
     return tables, history
 
@@ -1479,6 +1552,161 @@ def _group_members(
 
 
 # ---------------------------------------------------------------------------------------------
+# Staff-entered tags and the corp's tag library
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TagLibrary:
+    """The library's tags in one flat list: group, name, weight in the group, and when each is
+    created and deleted (-1: never); the sync's group last."""
+
+    group: tuple[str, ...]
+    name: tuple[str, ...]
+    weight: np.ndarray
+    created_s: np.ndarray
+    deleted_s: np.ndarray
+
+    def codes(self, group: str) -> np.ndarray:
+        return np.array([i for i, g in enumerate(self.group) if g == group], I64)
+
+    def code(self, name: str) -> int:
+        return self.name.index(name)
+
+
+def _tag_library(p: _Params) -> _TagLibrary:
+    """Every tag exists from the span's first moment, but LATE_TAGS; DELETED_TAGS end."""
+    tags = [(g, name, w) for g, named in STAFF_TAG_GROUPS for name, w in named]
+    tags += [(SYNC_TAG_GROUP, name, 1.0 / len(SYNCED_TAGS)) for name in SYNCED_TAGS]
+    span = p.end_s - p.start_s
+
+    def at(share: float) -> int:  # 10:00 on the day at that share of the span
+        return int(p.start_s + int(share * span) // DAY * DAY + 10 * 3600)
+
+    return _TagLibrary(
+        group=tuple(t[0] for t in tags),
+        name=tuple(t[1] for t in tags),
+        weight=np.array([t[2] for t in tags]),
+        created_s=np.array([at(LATE_TAGS[t[1]]) if t[1] in LATE_TAGS else p.start_s for t in tags]),
+        deleted_s=np.array([at(DELETED_TAGS[t[1]]) if t[1] in DELETED_TAGS else -1 for t in tags]),
+    )
+
+
+def _tag_library_table(lib: _TagLibrary, rng: np.random.Generator) -> tuple[pa.Table, np.ndarray]:
+    """The library as exported at the end: a row per tag, deleted ones with deleted_at; also
+    each row's timestamp style (for its versions)."""
+    style = _ts_style(rng, len(lib.name))
+    table = pa.table(
+        {
+            "tag_group": pa.array(lib.group, pa.string()),
+            "tag_name": pa.array(lib.name, pa.string()),
+            "created_at": _fmt_ts(lib.created_s, style),
+            "deleted_at": _fmt_ts(lib.deleted_s, style, lib.deleted_s >= 0),
+        }
+    )
+    return table, style
+
+
+def _tag_library_versions(
+    table: pa.Table, lib: _TagLibrary, style: np.ndarray
+) -> tuple[pa.Table, pa.Table]:
+    """Tags delivered on creation, and a deleted one again on its deletion (the final version,
+    the whole file's row)."""
+    deleted = lib.deleted_s >= 0
+    last_s = np.where(deleted, lib.deleted_s, lib.created_s)
+    final = _with_day(table.append_column("updated_at", _fmt_ts(last_s, style)), last_s // DAY)
+    early = np.flatnonzero(deleted)
+    earlier = table.take(pa.array(early))
+    column = earlier.schema.get_field_index("deleted_at")
+    earlier = earlier.set_column(column, "deleted_at", pa.nulls(len(early), pa.string()))
+    earlier = earlier.append_column("updated_at", _fmt_ts(lib.created_s[early], style[early]))
+    return final, _with_day(earlier, lib.created_s[early] // DAY)
+
+
+def _staff_tags(
+    rng: np.random.Generator,
+    lib: _TagLibrary,
+    identity: pa.Array,
+    first_num: int,
+    h: _History,
+    staff_ids: list[str],
+) -> tuple[pa.Table, np.ndarray]:
+    """A chunk's tag events: about P_STAFF_TAGGED of the friends tagged by the staff member of
+    their first friendship while it lasts, a 客户身份 tag mostly as their survey says, a child's
+    age for a mum, further tags of interests, intentions and service; some removed later. And
+    our sync's tags on P_SYNC_TAGGED of the friends, set at night. Also the events' times."""
+    n = len(h.reg_s)
+    friend = h.friend_start >= 0
+    tagged = np.flatnonzero(friend & (rng.random(n) < P_STAFF_TAGGED))
+    k = len(tagged)
+    identities = lib.codes("客户身份")
+    said = pc.fill_null(pc.index_in(identity, pa.array(["宝妈", "学生", "上班族"])), -1)
+    said_code = np.array([lib.code(name) for name in ("宝妈", "学生", "上班族")], I64)
+    said_idx = said.to_numpy(zero_copy_only=False)[tagged]
+    drawn = identities[_pick(np.cumsum(lib.weight[identities]), rng.random(k))]
+    keeps_word = (said_idx >= 0) & (rng.random(k) >= P_IDENTITY_CONTRADICTS)
+    id_tag = np.where(keeps_word, said_code[np.maximum(said_idx, 0)], drawn)
+    has_id = rng.random(k) < P_IDENTITY_TAG
+    ages = lib.codes("宝宝年龄")
+    baby = has_id & (id_tag == lib.code("宝妈")) & (rng.random(k) < P_BABY_AGE)
+    age_tag = ages[_pick(np.cumsum(lib.weight[ages]), rng.random(k))]
+    others = np.concatenate([lib.codes(g) for g in STAFF_TAG_OTHER_GROUPS])
+    other_w = np.concatenate(
+        [lib.weight[lib.codes(g)] * w for g, w in STAFF_TAG_OTHER_GROUPS.items()]
+    )
+    extra = rng.poisson(STAFF_TAGS_EXTRA, k) + ~has_id
+    e_cust = np.repeat(tagged, extra)
+    e_tag = others[_pick(np.cumsum(other_w / other_w.sum()), rng.random(len(e_cust)))]
+    cust = np.concatenate([tagged[has_id], tagged[baby], e_cust])
+    tag = np.concatenate([id_tag[has_id], age_tag[baby], e_tag])
+    _, first = np.unique(cust * len(lib.name) + tag, return_index=True)
+    cust, tag = cust[np.sort(first)], tag[np.sort(first)]
+
+    # Set while the friendship and the tag both exist, mostly early in the friendship.
+    ends = np.where(lib.deleted_s >= 0, lib.deleted_s, np.iinfo(I64).max)
+    lo = np.maximum(h.friend_start[cust] + 600, lib.created_s[tag])
+    hi = np.minimum(h.friend_end[cust], ends[tag])
+    ok = hi - lo > 2 * 3600
+    cust, tag, lo, hi = cust[ok], tag[ok], lo[ok], hi[ok]
+    m = len(cust)
+    add_s = lo + ((hi - lo - 3600) * rng.random(m) ** 2).astype(I64)
+    removed = rng.random(m) < P_TAG_REMOVED
+    remove_s = add_s + 3600 + ((hi - add_s - 3600) * rng.random(m)).astype(I64)
+
+    # Our sync's tags, set in the small hours of a night while the friendship lasts.
+    synced = np.flatnonzero(friend & (rng.random(n) < P_SYNC_TAGGED))
+    s_tag = lib.codes(SYNC_TAG_GROUP)[rng.integers(0, len(SYNCED_TAGS), len(synced))]
+    window = h.friend_end[synced] - h.friend_start[synced]
+    night = (h.friend_start[synced] + (window * rng.random(len(synced))).astype(I64)) // DAY
+    s_at = night * DAY + DAY + 2 * 3600 + rng.integers(0, 1800, len(synced))
+    s_ok = s_at < h.friend_end[synced]
+    synced, s_tag, s_at = synced[s_ok], s_tag[s_ok], s_at[s_ok]
+
+    cust = np.concatenate([cust, cust[removed], synced])
+    tag = np.concatenate([tag, tag[removed], s_tag])
+    action = np.concatenate(
+        [np.zeros(m, I64), np.ones(int(removed.sum()), I64), np.zeros(len(synced), I64)]
+    )
+    ts = np.concatenate([add_s, remove_s[removed], s_at])
+    order = np.lexsort((tag, ts, cust))  # by customer, then time
+    cust, tag, action, ts = (a[order] for a in (cust, tag, action, ts))
+    if not len(ts):  # a few customers, none tagged
+        columns = ("staff_id", "customer_id", "tag_group", "tag_name", "action", "event_ts")
+        return pa.table({c: pa.array([], pa.string()) for c in columns}), ts
+    table = pa.table(
+        {
+            "staff_id": _take(staff_ids, h.primary_staff[cust]),
+            "customer_id": _ids("C", first_num + cust, ID_WIDTH["customer"]),
+            "tag_group": _take(lib.group, tag),
+            "tag_name": _take(lib.name, tag),
+            "action": _take(STAFF_TAG_ACTIONS, action),
+            "event_ts": _fmt_ts(ts, _ts_style(rng, len(ts))),
+        }
+    )
+    return table, ts
+
+
+# ---------------------------------------------------------------------------------------------
 # Bad rows
 # ---------------------------------------------------------------------------------------------
 
@@ -1506,6 +1734,9 @@ class _BadRows:
         # Set once the groups are drawn: their number, and the one a conflicting copy is of.
         self.n_groups = 0
         self.conflicting_group = 0
+        # Tags of the library made up for bad rows, numbered; the conflicting copy's tag.
+        self.bad_tags = 0
+        self.conflicting_tag = 0
 
     def _fresh_key(self, source: str, row: dict[str, Any], j: int) -> None:
         c = self.counters
@@ -1526,9 +1757,12 @@ class _BadRows:
         elif source == "groups":
             c.bad_group += 1
             row["group_id"] = f"G{self.n_groups + c.bad_group:0{ID_WIDTH['group']}d}"
-        elif source == "group_members":
-            # A second earlier: the customer's only event of the group at that moment.
+        elif source in ("group_members", "staff_tags"):
+            # A second earlier: the customer's only event of the group (tag) at that moment.
             row["event_ts"] = _shift_ts(row["event_ts"], -1 - j)
+        elif source == "tag_library":
+            self.bad_tags += 1
+            row["tag_name"] = f"{row['tag_name']}{self.bad_tags}"
         else:
             row["interaction_id"] = f"I{c.interaction:0{ID_WIDTH['interaction']}d}"
             c.interaction += 1
@@ -1551,6 +1785,10 @@ class _BadRows:
             row["name"] = f"{row['name']}（新）"
         elif source == "group_members":
             row["join_scene"] = JOIN_SCENES[(JOIN_SCENES.index(row["join_scene"]) + 1) % 3]
+        elif source == "tag_library":
+            row["created_at"] = _shift_ts(row["created_at"], DAY)
+        elif source == "staff_tags":
+            row["action"] = STAFF_TAG_ACTIONS[1 - STAFF_TAG_ACTIONS.index(row["action"])]
         else:
             t = INTERACTION_TYPES.index(row["interaction_type"])
             row["interaction_type"] = INTERACTION_TYPES[(t + 1) % len(INTERACTION_TYPES)]
@@ -1595,7 +1833,8 @@ class _BadRows:
                 number = spec.column("number", source)
                 row[number] = f"-{row[number] or '30'}"
         elif kind == "end_before_start":
-            row["dismissed_at"] = _shift_ts(row["created_at"], -int(rng.integers(1, 30)) * DAY)
+            end = "deleted_at" if source == "tag_library" else "dismissed_at"
+            row[end] = _shift_ts(row["created_at"], -int(rng.integers(1, 30)) * DAY)
         elif kind == "unknown_enum":
             row[spec.column("enum", source)] = spec.bad_enum[variant % len(spec.bad_enum)]
         elif kind == "unknown_reference":
@@ -1608,6 +1847,8 @@ class _BadRows:
             elif source == "group_members" and variant % 2:
                 num = UNKNOWN_GROUP_BASE + int(rng.integers(0, 100_000))
                 row["group_id"] = f"G{num:0{ID_WIDTH['group']}d}"
+            elif source == "staff_tags" and variant % 2:
+                row["tag_name"] = f"未知标签{int(rng.integers(0, 1000)):03d}"
             else:
                 num = UNKNOWN_CUSTOMER_BASE + int(rng.integers(0, 10**6))
                 row["customer_id"] = f"C{num:0{ID_WIDTH['customer']}d}"
@@ -1632,6 +1873,9 @@ class _BadRows:
                 rows = np.array([self.conflicting_group])
             if kind == "duplicate_key" and source == "group_members":  # a join has a scene
                 rows = np.flatnonzero(pc.equal(table["event_type"], "join").to_numpy(False))
+            if kind == "duplicate_key" and source == "tag_library":
+                # A conflicting tag is unknown with all its staff tags: pick the rarest.
+                rows = np.array([self.conflicting_tag])
             if not len(rows):
                 continue
             count = int(rng.poisson(per_kind))
@@ -1662,6 +1906,8 @@ def _variants(source: str, kind: str) -> int:
     if source == "order_items" and kind in ("bad_number", "negative_value", "unknown_reference"):
         return 2
     if source == "group_members" and kind == "unknown_reference":  # a customer, a group
+        return 2
+    if source == "staff_tags" and kind == "unknown_reference":  # a customer, a tag
         return 2
     return 1
 
@@ -2205,6 +2451,17 @@ def generate(
         if daily:
             groups, early_groups = _group_versions(groups, plan, group_style)
         emit("groups", bad.inject("groups", groups, group_rng), early_groups)
+        # So do the tag library and the staff tags.
+        library_rng = np.random.default_rng([seed, 7])
+        library = _tag_library(params)
+        library_table, library_style = _tag_library_table(library, library_rng)
+        bad.conflicting_tag = library.code(CONFLICTING_TAG)
+        early_library = None
+        if daily:
+            library_table, early_library = _tag_library_versions(
+                library_table, library, library_style
+            )
+        emit("tag_library", bad.inject("tag_library", library_table, library_rng), early_library)
         bar = tqdm(total=customers, unit="customer", disable=not progress, desc=_("generate"))
         for chunk, first_num in enumerate(range(1, customers + 1, CHUNK_SIZE)):
             n = min(CHUNK_SIZE, customers + 1 - first_num)
@@ -2234,6 +2491,14 @@ def generate(
             if daily:
                 members = _with_day(members, member_s // DAY)
             emit("group_members", bad.inject("group_members", members, member_rng))
+            tag_rng = np.random.default_rng([seed, 8, chunk])
+            identity = tables["customers"]["identity"]
+            staff_tags, tag_s = _staff_tags(
+                tag_rng, library, identity, first_num, history, catalog.staff_ids
+            )
+            if daily:
+                staff_tags = _with_day(staff_tags, tag_s // DAY)
+            emit("staff_tags", bad.inject("staff_tags", staff_tags, tag_rng))
             bar.update(n)
         bar.close()
         for source in tqdm(spools, disable=not progress, desc=_("write deliveries")):

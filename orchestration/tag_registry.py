@@ -205,11 +205,12 @@ def _tag_description(node: Mapping[str, Any], column: Mapping[str, Any], tag: Ma
     if own and own[-1] not in ".!?。":
         own += "."
     values = _tag_values(tag)
-    origin = (
-        f"Rule tag ({RULES_FILE}): {tag['rule']}."
-        if tag.get("rule")
-        else f"Tag computed in {node['name']}."
-    )
+    if tag.get("rule"):
+        origin = f"Rule tag ({RULES_FILE}): {tag['rule']}."
+    elif tag.get("source") == "staff":
+        origin = f"Tag entered by staff in WeCom, listed in {node['name']}."
+    else:
+        origin = f"Tag computed in {node['name']}."
     return (
         f"{tag.get('display_name')} ({tag.get('category')} tag). {own} {origin} "
         f"{values} Owner: {tag.get('owner')}."

@@ -43,7 +43,19 @@ RULE_KEYS = ("name", "display_name", "category", "description", "owner", "rule")
 # The tag's name in English (SCRM_LANG=en), where the report would otherwise show its code name;
 # its description in Chinese (the default language), where it would otherwise show the English.
 OPTIONAL_RULE_KEYS = ("display_name_en", "description_zh")
-ALLOWED_FUNCTIONS = ("abs", "coalesce", "greatest", "least", "length", "lower", "upper")
+ALLOWED_FUNCTIONS = (
+    "abs",
+    "coalesce",
+    "greatest",
+    "least",
+    "length",
+    "lower",
+    "upper",
+    "has_tag",
+)
+# has_tag(list, 'name'): a list tag holds the name as one of its items. List tags (the staff
+# tags' groups, docs/staff-tags.md) join their items by this separator, as the WeCom sync files.
+LIST_SEPARATOR = "|"
 MODEL_NAME = "tag_rules"
 KEY_COLUMN = "customer_id"
 
@@ -525,6 +537,8 @@ class _Checker:
             )
         arguments = [self.visit(child) for child in argument_nodes]
         call_text = self._text(node)
+        if name == "has_tag":
+            return self._has_tag(arguments, call_text)
         variadic = name in ("coalesce", "least", "greatest")
         if variadic and len(arguments) < 2:
             raise RuleError(f"{name} needs at least two arguments: {call_text}")
@@ -551,6 +565,27 @@ class _Checker:
             result_type = {"abs": argument.type, "length": "integer"}.get(name, "text")
         sql = f"{name}({', '.join(argument.sql for argument in arguments)})"
         return _Expr(sql, result_type, call_text, atomic=True)
+
+    def _has_tag(self, arguments: list[_Expr], call_text: str) -> _Expr:
+        """An item of a '|'-joined list equals the text: the list and the text are both
+        wrapped in separators, so 宝妈 is not found in 新手宝妈. instr and || mean the same in
+        DuckDB and Spark; a null list gives null, which the rule's coalesce makes false."""
+        if len(arguments) != 2:
+            raise RuleError(f"has_tag takes a list tag and a tag name: {call_text}")
+        for argument in arguments:
+            if argument.type != "text":
+                raise RuleError(f"has_tag needs text, but {argument.described()} is not")
+        if arguments[1].text.startswith("'") and LIST_SEPARATOR in arguments[1].text:
+            raise RuleError(
+                f"has_tag looks for one tag, and {LIST_SEPARATOR!r} separates tags: {call_text}"
+            )
+        items, item = (argument.embedded() for argument in arguments)
+        separator = f"'{LIST_SEPARATOR}'"
+        sql = (
+            f"(instr({separator} || {items} || {separator}, "
+            f"{separator} || {item} || {separator}) > 0)"
+        )
+        return _Expr(sql, "boolean", call_text, atomic=True)
 
     def _number(self, node: Tree) -> _Expr:
         token = self._only_token(node)

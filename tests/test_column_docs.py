@@ -25,6 +25,7 @@ CONSUMER_MARTS = {
     "tag_changes",
     "tag_unseen_values",
     "customer_topic_viewing",
+    "staff_tag_conflicts",
     # customer value: RFM, lifecycle, repurchase
     "customer_rfm",
     "customer_lifecycle",
@@ -57,6 +58,8 @@ CONSUMER_MARTS = {
     "quarantine_interactions",
     "quarantine_groups",
     "quarantine_group_members",
+    "quarantine_staff_tags",
+    "quarantine_tag_library",
 }
 # Schemas whose every model BI users see: the tag models, the segment models.
 CONSUMER_SCHEMAS = {"tags", "segments"}
@@ -82,6 +85,9 @@ CORE_AND_STAGING = {
     "fct_group_member_events",
     "group_memberships",
     "group_metrics_daily",
+    "dim_tag_library",
+    "fct_staff_tag_events",
+    "customer_staff_tags",
     "stg_raw__customers",
     "stg_raw__products",
     "stg_raw__orders",
@@ -91,6 +97,8 @@ CORE_AND_STAGING = {
     "stg_raw__identity_links",
     "stg_raw__groups",
     "stg_raw__group_members",
+    "stg_raw__staff_tags",
+    "stg_raw__tag_library",
 }
 
 
@@ -155,6 +163,7 @@ INTERMEDIATE = {
     "int_identity_persons_night_before",
     "int_identity_links_from_sources",
     "int_group_members_validated",
+    "int_staff_tags_validated",
 }
 
 

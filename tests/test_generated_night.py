@@ -19,11 +19,12 @@ KIND_CONDITIONS = {
         "(quarantine_reason like 'negative_%' or quarantine_reason like 'non_positive_%')"
     ),
     "unknown_enum": "quarantine_reason in ('unknown_status', 'unknown_event_type',"
-    " 'unknown_interaction_type')",
+    " 'unknown_interaction_type', 'unknown_action')",
     "unknown_reference": "quarantine_reason in ('unknown_customer', 'unknown_order',"
-    " 'unknown_sku', 'unknown_group')",
+    " 'unknown_sku', 'unknown_group', 'unknown_tag')",
     "future_timestamp": "quarantine_reason = 'future_timestamp'",
-    "end_before_start": "quarantine_reason = 'dismissed_before_created'",
+    "end_before_start": "quarantine_reason in ('dismissed_before_created',"
+    " 'deleted_before_created')",
 }
 # Reference data keeps the row and nulls a bad optional attribute, naming it.
 NULLED_IN_REFERENCE_DATA = ("bad_timestamp", "bad_number", "negative_value", "future_timestamp")
@@ -36,6 +37,8 @@ VALIDATED_MODEL = {
     "interactions": "intermediate.int_interactions_validated",
     "groups": "staging.stg_raw__groups",
     "group_members": "intermediate.int_group_members_validated",
+    "tag_library": "staging.stg_raw__tag_library",
+    "staff_tags": "intermediate.int_staff_tags_validated",
 }
 
 
@@ -89,3 +92,32 @@ def test_group_members_of_an_unknown_group_or_customer_are_both_caught(generated
     # 13 groups for 200 customers; all but the conflicting one are built.
     ((groups,),) = query(warehouse, "select count(*) from marts.dim_groups")
     assert groups == 12
+
+
+def test_staff_tags_of_an_unknown_tag_or_customer_are_both_caught(generated_night):
+    """The two forms of a staff tag's unknown reference, and the cascade of the tag an
+    injected conflicting copy quarantines (退休, the rarest). Our sync's tags are clean and
+    flagged, never a customer's staff tag."""
+    summary, warehouse = generated_night
+    assert summary["bad_rows"]["staff_tags"]["unknown_reference"] == 2
+    reasons = dict(
+        query(
+            warehouse,
+            "select quarantine_reason, count(*) from intermediate.int_staff_tags_validated"
+            " where quarantine_reason in ('unknown_tag', 'unknown_customer')"
+            " group by quarantine_reason",
+        )
+    )
+    assert reasons["unknown_customer"] == 1
+    assert reasons["unknown_tag"] >= 1
+    ((conflicting,),) = query(
+        warehouse,
+        "select count(*) from marts.dim_tag_library where tag_name = '退休'",
+    )
+    assert conflicting == 0
+    synced, staff_held = query(
+        warehouse,
+        "select (select count(*) from marts.fct_staff_tag_events where is_warehouse_sync),"
+        " (select count(*) from marts.customer_staff_tags where tag_group = '自动标签')",
+    )[0]
+    assert synced > 0 and staff_held == 0

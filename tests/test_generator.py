@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from orchestration.generator import (
     BAD_KINDS,
@@ -25,8 +26,13 @@ from orchestration.generator import (
     JOIN_SCENES,
     ORDER_STATUSES,
     SOURCES,
+    STAFF_TAG_ACTIONS,
+    STAFF_TAG_GROUPS,
+    SYNC_TAG_GROUP,
+    SYNCED_TAGS,
     generate,
 )
+from orchestration.project import DBT_PROJECT_DIR, project_vars
 from orchestration.raw_contract import load_contract
 from tests.conftest import query
 
@@ -44,6 +50,8 @@ TS_COLUMNS = {
     "interactions": ("interaction_ts",),
     "groups": ("created_at", "dismissed_at"),
     "group_members": ("event_ts",),
+    "tag_library": ("created_at", "deleted_at"),
+    "staff_tags": ("event_ts",),
 }
 # The statuses and types each source with one allows.
 ENUMS = {
@@ -51,6 +59,7 @@ ENUMS = {
     "friend_events": FRIEND_EVENT_TYPES,
     "interactions": INTERACTION_TYPES,
     "group_members": GROUP_EVENT_TYPES,
+    "staff_tags": STAFF_TAG_ACTIONS,
 }
 
 Run = tuple[Path, dict[str, Any]]
@@ -419,6 +428,63 @@ def test_group_members_are_friends_inside_the_groups_lifetime(clean: Run) -> Non
     assert per_customer.median() <= 5 and per_customer.max() >= 12
 
 
+def test_staff_tags_and_their_library(clean: Run) -> None:
+    data = frames(clean)
+    library, tags = data["tag_library"], data["staff_tags"]
+    # The library: every tag of every group once, our sync's group last.
+    expected = [(g, name) for g, named in STAFF_TAG_GROUPS for name, _ in named]
+    expected += [(SYNC_TAG_GROUP, name) for name in SYNCED_TAGS]
+    assert list(zip(library.tag_group, library.tag_name, strict=True)) == expected
+    assert library.tag_name.is_unique and library.updated_at.isna().all()
+    dates = ts_frame(library, ["created_at", "deleted_at"]).set_axis(library.tag_name)
+    assert (dates.created_at > pd.Timestamp(START_TS)).sum() == 1  # 双11意向, created later
+    assert dates.deleted_at.dropna().index.tolist() == ["物流不满"]
+
+    # Tags of the library, set and removed while it exists.
+    at = pd.to_datetime(tags.event_ts.map(parse_ts))
+    assert set(zip(tags.tag_group, tags.tag_name, strict=True)) <= set(expected)
+    assert (at >= tags.tag_name.map(dates.created_at)).all()
+    assert not (at >= tags.tag_name.map(dates.deleted_at)).any()
+    assert set(tags.action) == set(STAFF_TAG_ACTIONS)
+    # By the staff member of a friendship begun before.
+    adds = data["friend_events"][data["friend_events"].event_type == "add"]
+    first_add = adds.assign(at=adds.event_ts.map(parse_ts)).groupby(["customer_id", "staff_id"]).at
+    begun = pd.Series(list(zip(tags.customer_id, tags.staff_id, strict=True))).map(
+        first_add.min().to_dict()
+    )
+    assert (begun.notna() & (begun.values <= at.values)).all()
+
+    # About a fifth of the friends tagged by hand; our sync's tags on others, set at night.
+    synced = tags.tag_group == SYNC_TAG_GROUP
+    by_hand = tags[~synced]
+    share = by_hand.customer_id.nunique() / adds.customer_id.nunique()
+    assert 0.15 <= share <= 0.25
+    assert set(tags.tag_name[synced]) <= set(SYNCED_TAGS)
+    assert (at[synced].dt.hour == 2).all() and (tags.action[synced] == "add").all()
+    removes = by_hand[by_hand.action == "remove"]
+    assert 0.05 <= len(removes) / (by_hand.action == "add").sum() <= 0.2
+    # The identity staff give is mostly the survey's: a few contradict it.
+    identity = data["customers"].set_index("customer_id").identity
+    said = by_hand[by_hand.tag_group == "客户身份"]
+    said = said.assign(survey=said.customer_id.map(identity)).dropna(subset=["survey"])
+    agree = (said.tag_name == said.survey).mean()
+    assert 0.8 <= agree < 1.0 or len(said) < 20
+
+
+def test_the_synced_tags_are_what_the_warehouse_recognises() -> None:
+    """Our sync's tags in the generated feed are the segments' WeCom tags, in the tag group
+    the models take for our sync's (dbt var wecom_sync_tag_group)."""
+    document = yaml.safe_load(
+        (DBT_PROJECT_DIR / "models" / "segments" / "_segments__models.yml").read_text("utf-8")
+    )
+    wecom_tags = {
+        ((model.get("config") or {}).get("meta") or {}).get("segment", {}).get("wecom_tag")
+        for model in document["models"]
+    }
+    assert set(SYNCED_TAGS) <= wecom_tags
+    assert project_vars()["wecom_sync_tag_group"] == SYNC_TAG_GROUP
+
+
 def test_group_sizes_at_full_scale(tmp_path: Path) -> None:
     """The sample's size (3,000 customers, ~1 s): 200 groups of 30 to 500 members."""
     result = generate(
@@ -508,6 +574,15 @@ def test_bad_rows_are_what_the_summary_says(dirty: Run) -> None:
     inverted = dates.dismissed_at < dates.created_at
     assert inverted.sum() == summary["groups"]["end_before_start"]
 
+    # A staff tag's unknown reference is a customer or (its second form) a tag.
+    tags = data["staff_tags"]
+    stranger = tags.customer_id.notna() & ~tags.customer_id.isin(customers)
+    unknown_tag = tags.tag_name.notna() & ~tags.tag_name.isin(set(data["tag_library"].tag_name))
+    assert stranger.sum() == 1 and unknown_tag.sum() == 1
+    dates = ts_frame(data["tag_library"], ["created_at", "deleted_at"])
+    inverted = dates.deleted_at < dates.created_at
+    assert inverted.sum() == summary["tag_library"]["end_before_start"]
+
 
 def test_only_injected_rows_are_after_end_date(dirty: Run) -> None:
     data = frames(dirty)
@@ -548,6 +623,7 @@ VERSION_KEYS = {
     "orders": "order_id",
     "order_items": "order_id",
     "groups": "group_id",
+    "tag_library": "tag_name",  # unique across the library's groups
 }
 DELIVERY_NAME = re.compile(r"\d{4}-\d\d-\d\d\.csv")
 

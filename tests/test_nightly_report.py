@@ -288,7 +288,8 @@ def test_the_english_report_names_segments_and_tags_by_their_english_display_nam
         "0 left; 0 in the holdout." in parsed.items
     )
     assert "新好友未购" not in page
-    assert "身份" not in page
+    # As a name, never inside the staff tags' descriptions, which name the tag group 客户身份.
+    assert ">身份<" not in page
     assert "流失挽回" not in page
 
 
@@ -807,6 +808,9 @@ def test_the_month_being_counted_is_marked_not_drawn_as_a_drop(
             "dim_groups",
             "group_memberships",
             "group_metrics_daily",
+            "dim_tag_library",
+            "customer_staff_tags",
+            "staff_tag_conflicts",
         ):
             connection.execute(f"update marts.{table} set as_of_date = ?", [night])
         connection.execute("delete from marts.lifecycle_flow where moved_on > ?", [night])
@@ -1129,6 +1133,8 @@ def test_raw_row_accounting(report):
         "order_items": ["18", "18", "0", "0", "0", "0", "yes"],
         "orders": ["17", "17", "0", "0", "0", "0", "yes"],
         "products": ["5", "5", "0", "0", "0", "0", "yes"],
+        "staff_tags": ["0", "0", "0", "0", "0", "0", "yes"],
+        "tag_library": ["0", "0", "0", "0", "0", "0", "yes"],
     }
     assert report.tables["raw_row_accounting"]["footer"] == [
         ["Total", "83", "83", "0", "0", "0", "0", "yes"]

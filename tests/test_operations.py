@@ -544,6 +544,8 @@ def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
         "interactions",
         "groups",
         "group_members",
+        "tag_library",
+        "staff_tags",
     )
     for language, wrote, row_line in (
         (None, "已把原始文件写入 {out}", "  {source}：{rows} 行"),

@@ -307,9 +307,9 @@ def test_parquet_per_mart_is_the_published_night(customer_marts_warehouse, tmp_p
         "where table_schema in ('raw', 'audit') group by 1 order by 1"
     )
     assert [schema for schema, _ in query(customer_marts_warehouse, relations)] == ["audit", "raw"]
-    # The six sources the fixture delivers, and the optional identity_links, groups and
-    # group_members, taken in empty.
-    assert query(customer_marts_warehouse, relations)[1] == ("raw", 9)
+    # The six sources the fixture delivers, and the optional identity_links, groups,
+    # group_members, staff_tags and tag_library, taken in empty.
+    assert query(customer_marts_warehouse, relations)[1] == ("raw", 11)
     assert query(published_dir / PUBLISHED_NAME, relations) == []
     # Every phase is timed, in order, within the call's own wall time: the copy and the
     # Parquet run at the same time, the sync after both.

@@ -51,6 +51,8 @@ def test_rows_are_loaded_verbatim_and_numbered(raw_dir, tmp_path):
         # Optional, not in the fixture: taken in empty.
         "groups": 0,
         "group_members": 0,
+        "staff_tags": 0,
+        "tag_library": 0,
     }
     rows = query(
         tmp_path / "home" / "warehouse.duckdb",

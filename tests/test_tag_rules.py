@@ -33,15 +33,17 @@ COLUMNS = {
     "nickname": "text",
     "is_member": "boolean",
     "last_order_date": "date",
+    "staff_tags": "text",
 }
 
 # One row per customer; customer 3 knows nothing, customer 5 lacks a nickname and a date.
+# staff_tags is a list tag, its items joined by '|' (docs/staff-tags.md).
 PROFILE_ROWS = """
-    (1, 7, 6000.00, '上海', 'O''Brien', true, date '2026-01-15'),
-    (2, 2, 100.50, '北京', '小明', false, date '2025-12-31'),
-    (3, null, null, null, null, null, null),
-    (4, 0, 0.00, 'shanghai', 'Amy', true, date '2026-02-01'),
-    (5, 6, 4999.99, '上海', null, false, null)
+    (1, 7, 6000.00, '上海', 'O''Brien', true, date '2026-01-15', '宝妈|护肤'),
+    (2, 2, 100.50, '北京', '小明', false, date '2025-12-31', '新手宝妈'),
+    (3, null, null, null, null, null, null, null),
+    (4, 0, 0.00, 'shanghai', 'Amy', true, date '2026-02-01', '护肤'),
+    (5, 6, 4999.99, '上海', null, false, null, '宝妈')
 """
 
 
@@ -63,10 +65,11 @@ def profile() -> duckdb.DuckDBPyConnection:
             city::varchar as city,
             nickname::varchar as nickname,
             is_member::boolean as is_member,
-            last_order_date::date as last_order_date
+            last_order_date::date as last_order_date,
+            staff_tags::varchar as staff_tags
         from (values {PROFILE_ROWS}) as t(
             customer_id, paid_order_count, paid_amount_cny, city, nickname, is_member,
-            last_order_date
+            last_order_date, staff_tags
         )
         """
     )
@@ -146,6 +149,10 @@ def matching(connection: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
             "(paid_amount_cny in (7.5, 0.0, -5, 12))",
         ),
         ("paid_order_count\n  > 5\n  and is_member", "((paid_order_count > 5) and is_member)"),
+        (
+            "has_tag(staff_tags, '宝妈')",
+            "((instr('|' || staff_tags || '|', '|' || '宝妈' || '|') > 0))",
+        ),
     ],
 )
 def test_compile_rule_renders_each_construct(rule: str, expected: str) -> None:
@@ -188,6 +195,10 @@ def test_compile_rule_renders_each_construct(rule: str, expected: str) -> None:
         ("last_order_date >= date '2026-01-01'", [1, 4]),
         ("last_order_date between date '2026-01-01' and date '2026-01-31'", [1]),
         ("last_order_date not between date '2026-01-01' and date '2026-01-31'", [2, 4]),
+        # An item of the list, whole: 宝妈 is not 新手宝妈; a null list holds nothing.
+        ("has_tag(staff_tags, '宝妈')", [1, 5]),
+        ("has_tag(staff_tags, '护肤') and not has_tag(staff_tags, '宝妈')", [4]),
+        ("not has_tag(staff_tags, '宝妈')", [2, 4]),
     ],
 )
 def test_compiled_rule_selects_the_expected_customers(
@@ -294,6 +305,9 @@ def test_error_message_names_file_rule_and_suggestion(tmp_path: Path) -> None:
         ("coalesce(city) = 'a'", ["coalesce needs at least two arguments"]),
         ("coalesce(city, 0) = 'a'", ["arguments of coalesce must have one type"]),
         ("least(is_member, true)", ["least needs ordered values"]),
+        ("has_tag(paid_order_count, '1')", ["has_tag needs text", "(integer)"]),
+        ("has_tag(staff_tags)", ["has_tag takes a list tag and a tag name"]),
+        ("has_tag(staff_tags, '宝妈|护肤')", ["has_tag looks for one tag", "separates tags"]),
         ("last_order_date > date '2026-02-30'", ["invalid date '2026-02-30'"]),
         ("last_order_date > date '2026-1-5'", ["invalid date '2026-1-5'"]),
         ("paid_order_count > 99999999999999999999", ["too large"]),

@@ -9,6 +9,15 @@
     {{ return(var('tag_categories')) }}
 {%- endmacro %}
 
+{#-
+    Where a tag's values come from (meta.tag.source): computed by our SQL (the default), or
+    entered by staff in WeCom (docs/staff-tags.md). A rule tag is computed too; the catalog
+    calls it a rule.
+-#}
+{% macro tag_sources() -%}
+    {{ return(['computed', 'staff']) }}
+{%- endmacro %}
+
 {#- A column's tag declaration (config.meta.tag, or meta.tag), or none. -#}
 {% macro tag_metadata(column) -%}
     {%- set config_meta = (column.config or {}).get('meta') or {} -%}
@@ -116,6 +125,10 @@
     {%- if tag.value_type not in var('tag_value_types') -%}
         {{ exceptions.raise_compiler_error(
             where ~ "value_type '" ~ tag.value_type ~ "' is not one of " ~ var('tag_value_types') | join(', ')) }}
+    {%- endif -%}
+    {%- if tag.source is defined and tag.source not in tag_sources() -%}
+        {{ exceptions.raise_compiler_error(
+            where ~ "source '" ~ tag.source ~ "' is not one of " ~ tag_sources() | join(', ')) }}
     {%- endif -%}
     {%- if not column.description -%}
         {{ exceptions.raise_compiler_error(where ~ "needs a description") }}

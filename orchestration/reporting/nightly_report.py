@@ -198,6 +198,9 @@ _ONE_NIGHT_TABLES: Final = (
     "marts.dim_groups",
     "marts.group_memberships",
     "marts.group_metrics_daily",
+    "marts.dim_tag_library",
+    "marts.customer_staff_tags",
+    "marts.staff_tag_conflicts",
 )
 _REQUIRED_TABLES: Final = (
     *_ONE_NIGHT_TABLES,

@@ -14,6 +14,8 @@
     'identity_links': ref('int_identity_links_validated'),
     'groups': ref('stg_raw__groups'),
     'group_members': ref('int_group_members_validated'),
+    'tag_library': ref('stg_raw__tag_library'),
+    'staff_tags': ref('int_staff_tags_validated'),
 } -%}
 
 with

@@ -72,9 +72,13 @@ declarations as (
         {%- set tag = column.tag %}
         {%- set allowed = tag.allowed_values | join(', ') if tag.allowed_values is defined %}
         {%- set known = tag.known_values | join(', ') if tag.known_values is defined %}
-        {%- set categorical = allowed or known or tag.value_type in ('text', 'boolean') %}
+        {%- set tag_source = 'rule' if tag.rule is defined else tag.get('source', 'computed') %}
+        {#- Staff tags are WeCom's own already: nothing of theirs is synced as a tag group. #}
+        {%- set categorical = tag_source != 'staff'
+            and (allowed or known or tag.value_type in ('text', 'boolean')) %}
         select
             '{{ tag.category }}' as tag_category,
+            '{{ tag_source }}' as tag_source,
             '{{ column.name }}' as tag_name,
             {{ tag_literal(tag.display_name, 'text') }} as display_name,
             {{ tag_literal(column.description | trim, 'text') }} as description,
