@@ -565,10 +565,12 @@ def test_scrm_sql_and_generate_speak_the_operators_language(tmp_path):
         ]
     summary = chinese_generate_summary(tmp_path)
     assert "数据源                行数  注入的坏行" in summary
-    # Each source's bad rows by kind, named in words: every source has one exact copy.
+    # Each source's bad rows by kind, named in words: one exact copy in each source with rows
+    # (3 customers' friends get no staff tags).
     lines = {line.split()[0]: line for line in summary.splitlines() if line.startswith(sources)}
     assert sorted(lines) == sorted(sources)
-    assert all("完全重复 1、" in line for line in lines.values())
+    assert lines["staff_tags"].split()[1:] == ["0", "0:", "无"]
+    assert all("完全重复 1、" in lines[source] for source in sources if source != "staff_tags")
     assert "duplicate_row" not in summary
     # Daily deliveries go into an empty folder only: said in the operator's language.
     landing = ["generate", "--customers", "3", "--deliveries", "daily", "--out", str(tmp_path)]
