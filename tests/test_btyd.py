@@ -83,9 +83,11 @@ def test_bgnbd_matches_lifetimes(lifetimes_sample: pd.DataFrame) -> None:
     x, t_x, T = (lifetimes_sample[c].to_numpy() for c in ("frequency", "recency", "T"))
     ours = fit_bgnbd(x, t_x, T)
     # Ours is the true optimum: the fit ends on a Newton step below 1e-7 on a positive-definite
-    # Hessian, and its log-likelihood is not below lifetimes'. lifetimes' default tol=1e-7
-    # (BFGS gradient norm) stops ~1e-7 relative short of it; tol=1e-9 reaches it to ~1e-9.
-    reference = BetaGeoFitter().fit(x, t_x, T, tol=1e-9)
+    # Hessian, and its log-likelihood is not below lifetimes'. lifetimes' tol is BFGS's gradient
+    # norm: 1e-8 reaches the optimum to ~1e-12. At 1e-9 BFGS stops on precision loss with the
+    # gradient near 7e-9 on some CPUs (numpy's SIMD sums differ in the last bits), and lifetimes
+    # raises ConvergenceError.
+    reference = BetaGeoFitter().fit(x, t_x, T, tol=1e-8)
     for name in ("r", "alpha", "a", "b"):
         assert getattr(ours, name) == pytest.approx(reference.params_[name], rel=1e-3), name
     # lifetimes reports the mean negative log-likelihood with time divided by max(T); in days
@@ -390,7 +392,11 @@ def test_buyers_who_never_drop_out_give_the_poisson_limit() -> None:
     t_x = 30 * x
     fit = fit_bgnbd(x, t_x, T)
     assert fit.boundary is not None and fit.boundary.at_search_edge
-    assert "a, b run towards 0 or infinity (stopped at the edge" in fit.boundary_reason
+    # a must run to 0; r and alpha may run off together, and b, unidentified once a is 0, may
+    # drift: which reach the search's edge first varies with the CPU's last bits.
+    assert "a" in fit.boundary.running and set(fit.boundary.running) <= {"r", "alpha", "a", "b"}
+    running = ", ".join(fit.boundary.running)
+    assert f"as {running} run towards 0 or infinity (stopped at the edge" in fit.boundary_reason
     rate_per_day = x.sum() / T.sum()
     assert fit.r / fit.alpha == pytest.approx(rate_per_day, rel=1e-4)
     np.testing.assert_allclose(fit.probability_alive(x, t_x, T), 1.0)
