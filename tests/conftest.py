@@ -240,6 +240,18 @@ def copy_warehouse(warehouse: Path, home: Path) -> Path:
     return home / warehouse.name
 
 
+def tiny_night_with(tmp_path: Path, tiny: Path, extra: Path) -> Path:
+    """The tiny fixture's files (``tiny``) and an optional source's (``extra``) in one raw
+    folder, built as of the tiny night: the warehouse."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for source_file in [*tiny.glob("*.csv"), *extra.glob("*.csv")]:
+        shutil.copy(source_file, raw / source_file.name)
+    home = tmp_path / "home"
+    assert run_night(raw, home, TINY_AS_OF, TINY_RUN_STARTED_AT).success
+    return home / "warehouse.duckdb"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> None:
     ensure_manifest()

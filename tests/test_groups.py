@@ -1,19 +1,17 @@
 """WeCom customer groups (客户群) on the tiny fixture plus tests/fixtures/raw_groups, as of
 2026-03-31, worked by hand (tests/fixtures/README.md)."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from orchestration.cli import run_night
 from tests.conftest import (
     FIXTURES,
     TINY_AS_OF,
     TINY_RAW,
-    TINY_RUN_STARTED_AT,
     night_fixture,
     query,
+    tiny_night_with,
 )
 from tests.test_point_in_time import assert_same_night
 
@@ -22,19 +20,9 @@ GROUPS_RAW_AS_OF = FIXTURES / "raw_groups_as_of_2026_03_31"
 TINY_RAW_AS_OF = FIXTURES / "raw_tiny_as_of_2026_03_31"
 
 
-def build(tmp_path: Path, tiny: Path, groups: Path) -> Path:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for source_file in [*tiny.glob("*.csv"), *groups.glob("*.csv")]:
-        shutil.copy(source_file, raw / source_file.name)
-    home = tmp_path / "home"
-    assert run_night(raw, home, TINY_AS_OF, TINY_RUN_STARTED_AT).success
-    return home / "warehouse.duckdb"
-
-
 @night_fixture(scope="module")
 def groups_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("groups"), TINY_RAW, GROUPS_RAW)
+    return tiny_night_with(tmp_path_factory.mktemp("groups"), TINY_RAW, GROUPS_RAW)
 
 
 def test_every_group_row_is_accounted_for(groups_warehouse):
@@ -145,5 +133,5 @@ def test_group_tags_and_the_leavers_segment(groups_warehouse):
 def test_a_past_night_of_groups_rebuilds_the_same(groups_warehouse, tmp_path):
     """The files as they were on 03-31 (no G4, no rename, no dismissal of G3 and no event
     after the night) give the same marts and tags."""
-    truncated = build(tmp_path, TINY_RAW_AS_OF, GROUPS_RAW_AS_OF)
+    truncated = tiny_night_with(tmp_path, TINY_RAW_AS_OF, GROUPS_RAW_AS_OF)
     assert_same_night(groups_warehouse, truncated, TINY_AS_OF)

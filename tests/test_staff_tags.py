@@ -1,20 +1,18 @@
 """Staff-entered tags (个人标签 / 企业标签) on the tiny fixture plus tests/fixtures/
 raw_staff_tags, as of 2026-03-31, worked by hand (tests/fixtures/README.md)."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from orchestration.cli import run_night
 from orchestration.tag_rules import compile_rule
 from tests.conftest import (
     FIXTURES,
     TINY_AS_OF,
     TINY_RAW,
-    TINY_RUN_STARTED_AT,
     night_fixture,
     query,
+    tiny_night_with,
 )
 from tests.test_point_in_time import assert_same_night
 
@@ -23,19 +21,9 @@ STAFF_TAGS_RAW_AS_OF = FIXTURES / "raw_staff_tags_as_of_2026_03_31"
 TINY_RAW_AS_OF = FIXTURES / "raw_tiny_as_of_2026_03_31"
 
 
-def build(tmp_path: Path, tiny: Path, staff_tags: Path) -> Path:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for source_file in [*tiny.glob("*.csv"), *staff_tags.glob("*.csv")]:
-        shutil.copy(source_file, raw / source_file.name)
-    home = tmp_path / "home"
-    assert run_night(raw, home, TINY_AS_OF, TINY_RUN_STARTED_AT).success
-    return home / "warehouse.duckdb"
-
-
 @night_fixture(scope="module")
 def staff_tags_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("staff_tags"), TINY_RAW, STAFF_TAGS_RAW)
+    return tiny_night_with(tmp_path_factory.mktemp("staff_tags"), TINY_RAW, STAFF_TAGS_RAW)
 
 
 def test_every_staff_tag_row_is_accounted_for(staff_tags_warehouse):
@@ -190,5 +178,5 @@ def test_the_history_keeps_staff_tags(staff_tags_warehouse):
 def test_a_past_night_of_staff_tags_rebuilds_the_same(staff_tags_warehouse, tmp_path):
     """The files as they were on 03-31 (no 母婴, no deletion of 想参加活动, no event after
     the night) give the same marts and tags."""
-    truncated = build(tmp_path, TINY_RAW_AS_OF, STAFF_TAGS_RAW_AS_OF)
+    truncated = tiny_night_with(tmp_path, TINY_RAW_AS_OF, STAFF_TAGS_RAW_AS_OF)
     assert_same_night(staff_tags_warehouse, truncated, TINY_AS_OF)
